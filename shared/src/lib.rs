@@ -1,0 +1,17 @@
+//! `wxopen`: the shared core of a WeChat third-party platform (第三方平台) backend.
+//!
+//! One concept per module:
+//! - [`crypto`]: WXBizMsgCrypt (msg_signature, AES-256-CBC, PKCS#7 with block 32, envelope XML).
+//! - [`events`]: typed pushes (component events on the authorization-event URL, authorizer events
+//!   on the message URL), parsed with quick-xml.
+//! - [`domain`]: `AppId`, `AuditId`, `AuditStatus`, clocks.
+//! - [`store`]: state traits with a DynamoDB and an embedded (redb) implementation.
+//! - [`secrets`]: platform secrets from Secrets Manager (cached) or local configuration.
+//! - [`wechat`]: the WeChat API client and the token manager.
+
+pub mod crypto;
+pub mod domain;
+pub mod events;
+pub mod secrets;
+pub mod store;
+pub mod wechat;

@@ -1,0 +1,334 @@
+//! State: tickets, tokens, authorizers, audits, single-use items, seen pushes and batches.
+//!
+//! Every store is a set of traits, one per concept, so a function asks only for what it uses. Two
+//! implementations are held to one contract suite (`tests/integration/store_contract.rs`):
+//! [`dynamo::DynamoStore`] (production) and [`embedded::EmbeddedStore`] (local runs, on redb).
+//!
+//! Concurrency is compare-and-set on a `version` number: a writer passes the version it read and
+//! loses with [`StoreError::Conflict`] if someone wrote in between. Items that expire carry an
+//! `expires_at`; an expired item reads as absent even before the backend deletes it.
+
+use crate::domain::{AppId, AuditId, AuditStatus, UnixTime};
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+pub mod dynamo;
+pub mod embedded;
+
+/// Errors every store can return. Conflicts and single-use refusals are typed: callers branch on them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The version read is no longer current (or the item exists when `None` was expected).
+    #[error("version conflict: the item changed since it was read")]
+    Conflict,
+    /// A single-use item was already consumed.
+    #[error("already consumed")]
+    AlreadyConsumed,
+    /// The item does not exist, or has expired.
+    #[error("not found")]
+    NotFound,
+    /// A pagination cursor that this store did not issue.
+    #[error("invalid page cursor")]
+    InvalidCursor,
+    /// The backend failed (I/O, DynamoDB error after the SDK's retries, corrupt item).
+    #[error("store backend error: {0:#}")]
+    Backend(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One page of a listing. `next` is an opaque cursor; `None` means the listing is complete.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// The latest `component_verify_ticket` (valid 12 h after WeChat pushed it).
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub value: SecretString,
+    pub received_at: UnixTime,
+}
+
+#[async_trait]
+pub trait TicketStore: Send + Sync {
+    /// Keeps `ticket` as the latest for this component, unless a newer one (by `received_at`) is stored.
+    async fn save_ticket(&self, component: &AppId, ticket: &Ticket) -> StoreResult<()>;
+    async fn latest_ticket(&self, component: &AppId) -> StoreResult<Option<Ticket>>;
+}
+
+/// Whose token an item holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TokenKey {
+    /// `component_access_token` of the platform with this appid.
+    Component(AppId),
+    /// `authorizer_access_token` (and refresh token) of an authorized mini program / account.
+    Authorizer(AppId),
+}
+
+/// A token item as stored. `access_token` is `None` before the first fetch (e.g. only a lease
+/// or only a refresh token exists). `lease_until` > now means a refresher is at work: others wait.
+#[derive(Debug, Clone)]
+pub struct TokenState {
+    pub access_token: Option<SecretString>,
+    /// Authorizer tokens only: the `authorizer_refresh_token`. Losing it forces re-authorization.
+    pub refresh_token: Option<SecretString>,
+    /// When `access_token` stops working (0 when there is none).
+    pub expires_at: UnixTime,
+    /// A refresher holds the right to refresh until this time (0: nobody).
+    pub lease_until: UnixTime,
+    /// Who holds the lease (an id per process/invocation), for logs and for the holder's own check.
+    pub lease_owner: Option<String>,
+}
+
+/// A [`TokenState`] with the version it was read at.
+#[derive(Debug, Clone)]
+pub struct VersionedToken {
+    pub state: TokenState,
+    pub version: u64,
+}
+
+/// An authorizer token that expires soon, as listed by the due-token index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueToken {
+    pub appid: AppId,
+    pub expires_at: UnixTime,
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn get_token(&self, key: &TokenKey) -> StoreResult<Option<VersionedToken>>;
+    /// Writes `state` if the stored version equals `expected` (`None`: only if no item exists).
+    /// Returns the new version. Authorizer tokens with a refresh token are kept in the due-token
+    /// index by `expires_at`.
+    async fn put_token(
+        &self,
+        key: &TokenKey,
+        state: &TokenState,
+        expected: Option<u64>,
+    ) -> StoreResult<u64>;
+    /// Removes a token item (after `unauthorized`). Missing items are fine.
+    async fn delete_token(&self, key: &TokenKey) -> StoreResult<()>;
+    /// Authorizer tokens with `expires_at < before` (including never-fetched ones, expires_at 0),
+    /// in ascending `expires_at`, through an index: never a table scan.
+    async fn due_authorizer_tokens(
+        &self,
+        before: UnixTime,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<DueToken>>;
+}
+
+/// Where an authorizer stands with the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorizerStatus {
+    Authorized,
+    /// The merchant revoked the authorization (`unauthorized` push). History is kept.
+    Unauthorized,
+    /// WeChat refused the refresh token (61023): the merchant must authorize again.
+    NeedsReauthorization,
+}
+
+impl AuthorizerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorizerStatus::Authorized => "authorized",
+            AuthorizerStatus::Unauthorized => "unauthorized",
+            AuthorizerStatus::NeedsReauthorization => "needs_reauthorization",
+        }
+    }
+}
+
+/// An authorized account and its profile (from `api_get_authorizer_info`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Authorizer {
+    pub appid: AppId,
+    pub status: AuthorizerStatus,
+    /// The provider's customer (merchant) this authorization came from, via the invitation.
+    pub customer_id: Option<String>,
+    pub nick_name: String,
+    /// Original id `gh_…`: audit pushes name the mini program by it.
+    pub user_name: String,
+    pub principal_name: String,
+    pub is_mini_program: bool,
+    /// Permission set ids actually granted (`func_info[].funcscope_category.id`).
+    pub func_info: Vec<u32>,
+    /// `authorizer_info` as WeChat returned it, kept whole for operators.
+    pub profile: serde_json::Value,
+    pub authorized_at: UnixTime,
+    pub updated_at: UnixTime,
+}
+
+/// Filters for [`AuthorizerStore::list_authorizers`]; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizerFilter {
+    pub status: Option<AuthorizerStatus>,
+    pub customer_id: Option<String>,
+}
+
+#[async_trait]
+pub trait AuthorizerStore: Send + Sync {
+    /// Inserts or replaces the profile (status, customer, profile fields) of `a.appid`.
+    async fn upsert_authorizer(&self, a: &Authorizer) -> StoreResult<()>;
+    /// Sets the status (e.g. `Unauthorized`, `NeedsReauthorization`); `NotFound` if unknown.
+    async fn set_authorizer_status(
+        &self,
+        appid: &AppId,
+        status: AuthorizerStatus,
+        at: UnixTime,
+    ) -> StoreResult<()>;
+    async fn get_authorizer(&self, appid: &AppId) -> StoreResult<Option<Authorizer>>;
+    /// Finds the authorizer whose original id (`gh_…`) is `user_name`.
+    async fn authorizer_by_user_name(&self, user_name: &str) -> StoreResult<Option<Authorizer>>;
+    /// All authorizers matching `filter`, in appid order, a page at a time (no repeats, no gaps).
+    async fn list_authorizers(
+        &self,
+        filter: &AuthorizerFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Authorizer>>;
+}
+
+/// One submitted audit of one mini program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub appid: AppId,
+    pub auditid: AuditId,
+    pub status: AuditStatus,
+    pub reason: Option<String>,
+    /// media_ids from `ScreenShot` (`|`-separated on the wire).
+    pub screenshots: Vec<String>,
+    pub template_id: Option<u64>,
+    pub user_version: Option<String>,
+    pub user_desc: Option<String>,
+    pub submitted_at: UnixTime,
+    pub updated_at: UnixTime,
+    /// Set once the approved version was released.
+    pub released_at: Option<UnixTime>,
+}
+
+/// A status change from a push or a poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditUpdate {
+    pub status: AuditStatus,
+    pub reason: Option<String>,
+    pub screenshots: Vec<String>,
+    pub at: UnixTime,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Records a new submission; `Conflict` if this auditid is already recorded for the app.
+    async fn record_audit(&self, audit: &AuditRecord) -> StoreResult<()>;
+    /// Applies a status change; `NotFound` if the audit is unknown.
+    async fn update_audit(
+        &self,
+        appid: &AppId,
+        auditid: AuditId,
+        update: &AuditUpdate,
+    ) -> StoreResult<()>;
+    /// Marks an approved audit as released; `NotFound` if unknown.
+    async fn mark_released(&self, appid: &AppId, auditid: AuditId, at: UnixTime) -> StoreResult<()>;
+    /// The most recently submitted audit of the app.
+    async fn latest_audit(&self, appid: &AppId) -> StoreResult<Option<AuditRecord>>;
+    /// The app's audits, newest first, a page at a time.
+    async fn list_audits(
+        &self,
+        appid: &AppId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<AuditRecord>>;
+}
+
+/// Kinds of single-use items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SingleUseKind {
+    /// An invitation link a provider sends a merchant; carries the customer id.
+    Invitation,
+    /// The `state` bound to one authorization attempt, checked at the callback.
+    AuthState,
+}
+
+#[async_trait]
+pub trait SingleUseStore: Send + Sync {
+    /// Creates an item; `Conflict` if the id exists.
+    async fn create_single_use(
+        &self,
+        kind: SingleUseKind,
+        id: &str,
+        payload: &serde_json::Value,
+        expires_at: UnixTime,
+    ) -> StoreResult<()>;
+    /// Consumes the item exactly once and returns its payload. `AlreadyConsumed` on every later
+    /// try; `NotFound` if it never existed or has expired (`now >= expires_at`).
+    async fn consume_single_use(
+        &self,
+        kind: SingleUseKind,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<serde_json::Value>;
+}
+
+#[async_trait]
+pub trait PushLog: Send + Sync {
+    /// Records a push digest; `true` if it is new, `false` if seen and not yet expired.
+    async fn record_push_if_new(
+        &self,
+        digest: &str,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool>;
+}
+
+/// A batch of one operation over many apps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub id: String,
+    pub operation: String,
+    pub params: serde_json::Value,
+    pub appids: Vec<AppId>,
+    pub created_at: UnixTime,
+}
+
+/// The outcome of a batch operation on one app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchItemResult {
+    pub ok: bool,
+    pub detail: serde_json::Value,
+    pub at: UnixTime,
+}
+
+/// A batch with every app's result so far (`None`: not done yet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchProgress {
+    pub batch: Batch,
+    pub items: Vec<(AppId, Option<BatchItemResult>)>,
+}
+
+#[async_trait]
+pub trait BatchStore: Send + Sync {
+    /// Creates a batch (up to 1,000 apps); `Conflict` if the id exists.
+    async fn create_batch(&self, batch: &Batch) -> StoreResult<()>;
+    /// Records (or overwrites) one app's result; `NotFound` if the batch or app is not part of it.
+    async fn record_batch_item(
+        &self,
+        batch_id: &str,
+        appid: &AppId,
+        result: &BatchItemResult,
+    ) -> StoreResult<()>;
+    async fn get_batch(&self, batch_id: &str) -> StoreResult<Option<BatchProgress>>;
+}
+
+/// Everything at once, for functions and `wxopen-local` that hold one store.
+pub trait Store:
+    TicketStore + TokenStore + AuthorizerStore + AuditStore + SingleUseStore + PushLog + BatchStore
+{
+}
+
+impl<T> Store for T where
+    T: TicketStore + TokenStore + AuthorizerStore + AuditStore + SingleUseStore + PushLog + BatchStore
+{
+}
