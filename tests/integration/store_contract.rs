@@ -867,6 +867,8 @@ fn no_store_code_calls_scan() {
 #[tokio::test]
 async fn the_table_on_moto_has_the_declared_indexes() {
     let Some(s) = dynamodb().await else { return };
+    // Creating it again (a restarted local run) is not an error.
+    s.create_table().await.unwrap();
     let conf = helpers::aws_config(&helpers::aws_endpoint().unwrap()).await;
     let d = aws_sdk_dynamodb::Client::new(&conf)
         .describe_table()

@@ -208,7 +208,7 @@ fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
         .map_err(StoreError::Backend)
 }
 
-/// `Err(true)` for a failed condition, `Err(false)` for anything else (mapped by the caller).
+/// Whether a conditional write lost its condition (a typed outcome, not a backend failure).
 fn is_condition_failed<E, R>(e: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
@@ -320,6 +320,7 @@ fn audit_order(a: &AuditRecord) -> String {
 }
 
 impl DynamoStore {
+    /// A store on `table`. Build `client` with [`client`] for the throttling retry policy.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
@@ -332,7 +333,8 @@ impl DynamoStore {
     }
 
     /// Creates this store's table as [`table_definition`] declares it, waits until it is active
-    /// and turns TTL on. For tests and local runs; production tables come from `template.yaml`.
+    /// and turns TTL on; does nothing if the table exists. For tests and local runs: production
+    /// tables come from `template.yaml`.
     pub async fn create_table(&self) -> anyhow::Result<()> {
         let def = table_definition(self.table.clone());
         let attributes = def
@@ -372,7 +374,8 @@ impl DynamoStore {
                     .build()?)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        self.client
+        let created = self
+            .client
             .create_table()
             .table_name(&def.table_name)
             .billing_mode(BillingMode::from(def.billing_mode.as_str()))
@@ -382,13 +385,23 @@ impl DynamoStore {
             .set_local_secondary_indexes(Some(lsis))
             .sse_specification(SseSpecification::builder().enabled(def.sse_enabled).build())
             .send()
-            .await
-            .map_err(|e| {
-                anyhow!(
+            .await;
+        match created {
+            Ok(_) => {}
+            // Already there (a restarted local run): leave it, including its TTL setting.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(anyhow!(
                     "CreateTable: {}",
                     aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-                )
-            })?;
+                ))
+            }
+        }
         for _ in 0..120 {
             let d = self
                 .client
@@ -760,19 +773,32 @@ impl TokenStore for DynamoStore {
 #[async_trait]
 impl AuthorizerStore for DynamoStore {
     async fn upsert_authorizer(&self, a: &Authorizer) -> StoreResult<()> {
-        // Replaces the whole profile; `rev` moves on so a concurrent status change retries.
-        let rev = match self.get_item(format!("APP#{}", a.appid), "PROFILE").await? {
-            Some(item) => opt_n::<u64>(&item, "rev")?.unwrap_or(0) + 1,
-            None => 1,
-        };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::profile_item(a, rev)?))
-            .send()
-            .await
-            .map_err(backend("PutItem profile"))?;
-        Ok(())
+        // Replaces the whole profile, conditional on the `rev` it read, so that it and a
+        // concurrent status change (also conditional on `rev`) never overwrite each other blindly.
+        let pk = format!("APP#{}", a.appid);
+        for _ in 0..RMW_ATTEMPTS {
+            let current = match self.get_item(pk.clone(), "PROFILE").await? {
+                Some(item) => Some(opt_n::<u64>(&item, "rev")?.unwrap_or(0)),
+                None => None,
+            };
+            let req = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(Self::profile_item(a, current.map_or(1, |r| r + 1))?));
+            let req = match current {
+                None => req.condition_expression("attribute_not_exists(pk)"),
+                Some(r) => req
+                    .condition_expression("attribute_not_exists(rev) OR rev = :rev")
+                    .expression_attribute_values(":rev", n(r)),
+            };
+            match req.send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_condition_failed(&e) => continue,
+                Err(e) => return Err(backend("PutItem profile")(e)),
+            }
+        }
+        Err(StoreError::Conflict)
     }
 
     async fn set_authorizer_status(
@@ -1021,9 +1047,9 @@ impl SingleUseStore for DynamoStore {
             None => Err(StoreError::NotFound),
             Some(item) if get_n::<i64>(&item, "expires_at")? <= now => Err(StoreError::NotFound),
             Some(item) if item.contains_key("consumed_at") => Err(StoreError::AlreadyConsumed),
-            // Present, unexpired and unconsumed yet the condition failed: lost a race to a write
-            // that has since been undone, which cannot happen; refuse rather than hand it out.
-            Some(_) => Err(StoreError::Conflict),
+            // Present, unexpired and unconsumed now, yet absent when the condition was checked:
+            // it was created after this consume began, so this consume found nothing.
+            Some(_) => Err(StoreError::NotFound),
         }
     }
 }
