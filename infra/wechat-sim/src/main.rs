@@ -34,6 +34,9 @@ struct Args {
     /// Create this many mini programs (not yet authorized; the consent page offers them).
     #[arg(long, default_value_t = 0)]
     seed_accounts: u32,
+    /// Also authorize the seeded mini programs (permission sets 17 and 18), pushing `authorized`.
+    #[arg(long)]
+    authorize_seeded: bool,
     /// Seed the template library with template ids 1..=N.
     #[arg(long, default_value_t = 1)]
     seed_templates: u64,
@@ -85,7 +88,17 @@ async fn main() -> anyhow::Result<()> {
     println!("auth_event_url      = {:?}", c.auth_event_url);
     println!("message_url         = {:?}", c.message_url);
     for a in &seeded {
-        println!("account             = {a} (mini program)");
+        if args.authorize_seeded {
+            sim.authorize(a, &[17, 18]).await?;
+        }
+        println!(
+            "account             = {a} (mini program{})",
+            if args.authorize_seeded {
+                ", authorized 17,18"
+            } else {
+                ""
+            }
+        );
     }
     tokio::signal::ctrl_c().await?;
     Ok(())
