@@ -1,1 +1,68 @@
-fn main() {}
+use clap::Parser;
+use std::path::PathBuf;
+use wxopen::store::TicketStore;
+use wxopen_local::{dev_secrets, start, LocalConfig};
+
+/// Runs the whole wxopen system on this machine: embedded store, WeChat simulator, no AWS account.
+#[derive(Parser)]
+#[command(name = "wxopen-local", version)]
+struct Args {
+    /// Where our API listens (the routes API Gateway serves in production).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Where the WeChat simulator listens.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    sim_listen: std::net::SocketAddr,
+    /// State directory of the embedded store (survives restarts).
+    #[arg(long, default_value = ".local/data")]
+    data_dir: PathBuf,
+    /// Platform secrets as a JSON file (see wxopen::secrets); built-in development secrets if absent.
+    #[arg(long)]
+    secrets_file: Option<PathBuf>,
+    /// How often the simulator pushes a component_verify_ticket (WeChat: every 10 minutes).
+    #[arg(long, default_value_t = 600)]
+    ticket_interval_secs: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let secrets = match &args.secrets_file {
+        Some(p) => wxopen::secrets::PlatformSecrets::from_file(p)?,
+        None => dev_secrets(),
+    };
+    let appid = secrets.component_appid.clone();
+    let local = start(LocalConfig {
+        listen: args.listen,
+        sim_listen: args.sim_listen,
+        data_dir: args.data_dir,
+        secrets,
+        ticket_interval: std::time::Duration::from_secs(args.ticket_interval_secs),
+    })
+    .await?;
+    let ticket = local.store.latest_ticket(&appid).await?;
+    println!("wxopen-local is up");
+    println!("  our API (as API Gateway):   {}", local.base_url);
+    println!("  WeChat simulator:           {}", local.sim.base_url());
+    println!(
+        "  component_verify_ticket:    {}",
+        match ticket {
+            Some(t) => format!("received and stored at {} (Unix seconds)", t.received_at),
+            None => "not received yet".to_owned(),
+        }
+    );
+    println!(
+        "  push URLs: {0}/wechat/component and {0}/wechat/apps/$APPID$",
+        local.base_url
+    );
+    println!("Ctrl-C to stop.");
+    tokio::select! {
+        r = local.wait() => r,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}

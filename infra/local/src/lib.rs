@@ -1,0 +1,165 @@
+//! `wxopen-local`: the whole system on one machine.
+//!
+//! One HTTP listener serves every route of the API Gateway (`/wechat/…`, `/auth/…`, `/ops/…`) by
+//! calling the very handlers the Lambdas run; state lives in the embedded (redb) store under a data
+//! directory; WeChat is the in-process simulator, which pushes encrypted tickets to our listener
+//! just as WeChat pushes to API Gateway.
+
+use anyhow::Context;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Request as AxumRequest, StatusCode};
+use axum::response::{IntoResponse, Response as AxumResponse};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use wxopen::domain::{Clock, SystemClock};
+use wxopen::secrets::{PlatformSecrets, SecretsSource, StaticSecrets};
+use wxopen::store::embedded::EmbeddedStore;
+use wxopen::store::Store;
+
+/// Development secrets used when none are configured: never valid anywhere but here.
+pub fn dev_secrets() -> PlatformSecrets {
+    PlatformSecrets::new(
+        "wx00000000000000aa",
+        "localdevappsecret",
+        "localdevtoken",
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        // sha256("local-operator-key")
+        vec!["a4462a45549d16087618a1c6bb479e579cddf2d4aa089c8f98b0b88d5f52d428".into()],
+    )
+    .expect("the built-in development secrets are valid")
+}
+
+/// How `wxopen-local` is wired.
+pub struct LocalConfig {
+    pub listen: SocketAddr,
+    pub sim_listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub secrets: PlatformSecrets,
+    pub ticket_interval: std::time::Duration,
+}
+
+/// The running system.
+pub struct Local {
+    pub base_url: String,
+    pub sim: wechat_sim::Simulator,
+    pub store: Arc<EmbeddedStore>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Local {
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.server.await.context("the local listener stopped")
+    }
+}
+
+struct AppState {
+    push: ticket_push::Deps,
+}
+
+async fn to_lambda(req: AxumRequest<axum::body::Body>) -> Result<lambda_http::Request, StatusCode> {
+    let (parts, body) = req.into_parts();
+    let bytes: Bytes = axum::body::to_bytes(body, 1024 * 1024)
+        .await
+        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
+    let body = if bytes.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        lambda_http::Body::Binary(bytes.to_vec())
+    };
+    Ok(lambda_http::Request::from_parts(parts, body))
+}
+
+fn from_lambda(resp: lambda_http::Response<lambda_http::Body>) -> AxumResponse {
+    let (parts, body) = resp.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Vec::new(),
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    AxumResponse::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+async fn route(
+    State(state): State<Arc<AppState>>,
+    req: AxumRequest<axum::body::Body>,
+) -> AxumResponse {
+    let path = req.uri().path().to_owned();
+    let req = match to_lambda(req).await {
+        Ok(r) => r,
+        Err(status) => return status.into_response(),
+    };
+    let resp = if path.starts_with("/wechat/") {
+        ticket_push::handler(req, &state.push).await
+    } else if path.starts_with("/auth/") {
+        match auth_callback::handler(req).await {
+            Ok(r) => r,
+            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    } else if path.starts_with("/ops/") {
+        match audit_actions::handler(req).await {
+            Ok(r) => r,
+            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    } else {
+        wxopen::http::error(
+            lambda_http::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route",
+        )
+    };
+    from_lambda(resp)
+}
+
+/// Starts the store, our listener and the simulator (which pushes a first ticket at once).
+pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let secrets: Arc<dyn SecretsSource> = Arc::new(StaticSecrets::new(config.secrets.clone()));
+    let state = Arc::new(AppState {
+        push: ticket_push::Deps {
+            secrets,
+            store: store.clone() as Arc<dyn Store>,
+            clock: clock.clone(),
+        },
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let base_url = format!("http://{addr}");
+    let app = axum::Router::new().fallback(route).with_state(state);
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "local listener failed");
+        }
+    });
+
+    use secrecy::ExposeSecret;
+    let s = &config.secrets;
+    let sim_config = wechat_sim::SimConfig {
+        component_appid: s.component_appid.to_string(),
+        component_appsecret: s.component_appsecret.expose_secret().to_owned(),
+        token: s.token.expose_secret().to_owned(),
+        encoding_aes_key: s.encoding_aes_key.expose_secret().to_owned(),
+        auth_event_url: Some(format!("{base_url}/wechat/component")),
+        message_url: Some(format!("{base_url}/wechat/apps/$APPID$")),
+        ticket_interval: Some(config.ticket_interval),
+        clock,
+        ..wechat_sim::SimConfig::default()
+    };
+    let sim = wechat_sim::Simulator::start_on(sim_config, config.sim_listen).await?;
+    sim.push_ticket()
+        .await
+        .context("pushing the first ticket")?;
+    Ok(Local {
+        base_url,
+        sim,
+        store,
+        server,
+    })
+}

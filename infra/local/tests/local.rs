@@ -1,0 +1,45 @@
+//! `wxopen-local` wires the simulator to the real handlers over the embedded store.
+
+use wxopen::store::TicketStore;
+use wxopen_local::{dev_secrets, start, LocalConfig};
+
+#[tokio::test]
+async fn the_local_system_stores_the_simulators_first_ticket_and_serves_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dev_secrets();
+    let appid = secrets.component_appid.clone();
+    let local = start(LocalConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        sim_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        secrets,
+        ticket_interval: std::time::Duration::from_secs(3600),
+    })
+    .await
+    .unwrap();
+    let ticket = local.store.latest_ticket(&appid).await.unwrap();
+    assert!(ticket.is_some(), "the simulator's pushed ticket was stored");
+    assert!(local
+        .sim
+        .pushes()
+        .iter()
+        .any(|p| p.delivered && p.kind == "component_verify_ticket"));
+
+    let http = reqwest::Client::new();
+    let bad_push = http
+        .post(format!(
+            "{}/wechat/component?timestamp=1&nonce=1&msg_signature=x",
+            local.base_url
+        ))
+        .body("<xml/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_push.status(), 400);
+    let unknown = http
+        .get(format!("{}/nowhere", local.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}
