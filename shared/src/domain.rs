@@ -163,7 +163,9 @@ pub struct ManualClock(std::sync::Arc<std::sync::atomic::AtomicI64>);
 
 impl ManualClock {
     pub fn new(start: UnixTime) -> Self {
-        ManualClock(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(start)))
+        ManualClock(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(
+            start,
+        )))
     }
     pub fn set(&self, t: UnixTime) {
         self.0.store(t, std::sync::atomic::Ordering::SeqCst)

@@ -231,7 +231,8 @@ pub trait AuditStore: Send + Sync {
         update: &AuditUpdate,
     ) -> StoreResult<()>;
     /// Marks an approved audit as released; `NotFound` if unknown.
-    async fn mark_released(&self, appid: &AppId, auditid: AuditId, at: UnixTime) -> StoreResult<()>;
+    async fn mark_released(&self, appid: &AppId, auditid: AuditId, at: UnixTime)
+        -> StoreResult<()>;
     /// The most recently submitted audit of the app.
     async fn latest_audit(&self, appid: &AppId) -> StoreResult<Option<AuditRecord>>;
     /// The app's audits, newest first, a page at a time.
@@ -329,6 +330,12 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: TicketStore + TokenStore + AuthorizerStore + AuditStore + SingleUseStore + PushLog + BatchStore
+    T: TicketStore
+        + TokenStore
+        + AuthorizerStore
+        + AuditStore
+        + SingleUseStore
+        + PushLog
+        + BatchStore
 {
 }
