@@ -392,6 +392,10 @@ impl TokenManager {
                     Ok(lease_version) => {
                         return self.refresh_under_lease(key, leased, lease_version).await;
                     }
+                    // Someone wrote in between (a token or a lease): look again at once.
+                    Err(StoreError::Conflict) if tokio::time::Instant::now() < deadline => {
+                        continue;
+                    }
                     Err(StoreError::Conflict) => {}
                     Err(e) => return Err(e.into()),
                 }

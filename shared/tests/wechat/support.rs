@@ -23,7 +23,7 @@ pub const APP: &str = "wxf8b4f85f3a794e77";
 
 pub fn fixture(name: &str) -> String {
     let p = format!(
-        "{}/tests/fixtures/wechat/{name}.json",
+        "{}/../tests/fixtures/wechat/{name}.json",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("fixture {p}: {e}"))
@@ -273,7 +273,7 @@ fn default_answer(s: &mut StubState, call: &Call) -> Canned {
         }
         other => {
             let p = format!(
-                "{}/tests/fixtures/wechat/{other}.json",
+                "{}/../tests/fixtures/wechat/{other}.json",
                 env!("CARGO_MANIFEST_DIR")
             );
             match std::fs::read_to_string(p) {
