@@ -8,10 +8,12 @@
 //! - [`store`]: state traits with a DynamoDB and an embedded (redb) implementation.
 //! - [`secrets`]: platform secrets from Secrets Manager (cached) or local configuration.
 //! - [`wechat`]: the WeChat API client and the token manager.
+//! - [`http`]: JSON responses shared by the `lambda_http` functions.
 
 pub mod crypto;
 pub mod domain;
 pub mod events;
+pub mod http;
 pub mod secrets;
 pub mod store;
 pub mod wechat;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every test of wxopen on a fresh machine, with all set-up done here:
+#   - a Python venv (git-ignored .venv/test) with pinned moto[server] and cfn-lint;
+#   - moto_server on a free loopback port, for the DynamoDB and Secrets Manager tests
+#     (they read WXOPEN_TEST_AWS_ENDPOINT; with CI=true and no endpoint they fail, never skip);
+#   - cargo fmt --check, clippy -D warnings, cargo test --workspace --all-targets, cfn-lint.
+# No test reaches the internet or AWS. Exits non-zero on any failure.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+MOTO_VERSION=5.2.5
+CFN_LINT_VERSION=1.58.0
+venv="$root/.venv/test"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python tools (moto[server]==$MOTO_VERSION, cfn-lint==$CFN_LINT_VERSION) in .venv/test"
+if ! "$venv/bin/python" -c "import moto, cfnlint, sys; sys.exit(0 if moto.__version__ == '$MOTO_VERSION' else 1)" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+fi
+
+step "moto_server on a free loopback port"
+port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+moto_log="$root/target/moto_server.log"
+mkdir -p "$root/target"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then
+    break
+  fi
+  kill -0 "$moto_pid" 2>/dev/null || { cat "$moto_log"; echo "moto_server died" >&2; exit 1; }
+  sleep 0.2
+done
+export WXOPEN_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
+echo "moto_server at $WXOPEN_TEST_AWS_ENDPOINT"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test --workspace --all-targets"
+cargo test --workspace --all-targets
+
+step "cfn-lint template.yaml"
+"$venv/bin/cfn-lint" template.yaml
+
+step "all checks passed"
