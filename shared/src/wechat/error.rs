@@ -170,3 +170,52 @@ impl WechatError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errcodes_are_classified_as_the_error_policy_says() {
+        assert_eq!(classify_errcode(-1), ErrorKind::Retryable);
+        for c in [40001, 42001, 40014] {
+            assert_eq!(classify_errcode(c), ErrorKind::TokenRejected, "{c}");
+        }
+        assert_eq!(classify_errcode(61023), ErrorKind::NeedsReauthorization);
+        assert_eq!(classify_errcode(45009), ErrorKind::Quota);
+        for c in [
+            85009, 85019, 85020, 85085, 86000, 87013, 89401, 61039, 48001,
+        ] {
+            assert_eq!(classify_errcode(c), ErrorKind::Business, "{c}");
+        }
+    }
+
+    #[test]
+    fn local_errors_have_their_own_kinds() {
+        let app = AppId::parse("wxf8b4f85f3a794e77").unwrap();
+        assert_eq!(
+            WechatError::NoRefreshToken { appid: app.clone() }.kind(),
+            ErrorKind::NeedsReauthorization
+        );
+        assert_eq!(
+            WechatError::NoTicket { component: app }.kind(),
+            ErrorKind::Internal
+        );
+        assert_eq!(
+            WechatError::Http {
+                endpoint: "/x",
+                status: 503
+            }
+            .kind(),
+            ErrorKind::Retryable
+        );
+        assert_eq!(
+            WechatError::Store(StoreError::Conflict).kind(),
+            ErrorKind::Internal
+        );
+        let e = serde_json::from_str::<u64>("\"SECRET-TOKEN\"").unwrap_err();
+        let d = WechatError::decode("/x", &e);
+        assert!(!d.to_string().contains("SECRET-TOKEN"), "{d}");
+        assert!(!format!("{d:?}").contains("SECRET-TOKEN"));
+    }
+}
