@@ -445,8 +445,9 @@ impl TokenManager {
                 Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e.into()),
             }
-            // Our lease expired and someone else wrote. Keep whichever token is newest, and never
-            // drop the newest refresh token.
+            // Our lease expired and someone else wrote. Keep whichever token is newest (on a tie,
+            // the stored one: e.g. a re-authorization saved meanwhile), and never drop the newest
+            // refresh token.
             tracing::warn!(token = %key_name(key), "lease lost before the refreshed token was written; merging");
             let Some(cur) = self.store.get_token(key).await? else {
                 if matches!(key, TokenKey::Authorizer(_)) {
@@ -458,7 +459,7 @@ impl TokenManager {
             };
             let now = self.clock.now();
             let theirs_newer =
-                cur.state.access_token.is_some() && cur.state.expires_at > new.expires_at;
+                cur.state.access_token.is_some() && cur.state.expires_at >= new.expires_at;
             if theirs_newer {
                 if cur.state.refresh_token.is_some() || new.refresh_token.is_none() {
                     return Ok(cur.state.access_token.clone().unwrap_or(fetched.access));
