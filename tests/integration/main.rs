@@ -1,1 +1,6 @@
+//! Cross-crate integration tests. DynamoDB and Secrets Manager tests run on the moto_server at
+//! `WXOPEN_TEST_AWS_ENDPOINT` (see `helpers::aws_endpoint`).
 
+mod helpers;
+mod secrets;
+mod store_contract;

@@ -1,1 +1,1220 @@
-//! DynamoDB store (issue 3).
+//! The DynamoDB store: one table, `pk`/`sk` strings, production state of every function.
+//!
+//! Layout (see `template.yaml`, which a test holds equal to [`table_definition`]):
+//!
+//! | item | pk | sk | extra attributes |
+//! |---|---|---|---|
+//! | latest ticket | `COMPONENT#{appid}` | `TICKET` | `value`, `received_at` |
+//! | component token | `COMPONENT#{appid}` | `TOKEN` | token fields, `version` |
+//! | authorizer token | `APP#{appid}` | `TOKEN` | token fields, `version`, `due_pk`/`due_at` when it holds a refresh token |
+//! | authorizer profile | `APP#{appid}` | `PROFILE` | `data` (JSON), `status`, `customer_id`, `list_pk`/`list_sk`, `user_name`, `rev` |
+//! | audit | `APP#{appid}` | `AUDIT#{auditid:020}` | `data` (JSON), `audit_order`, `rev` |
+//! | single use | `SINGLE#{kind}#{id}` | `SINGLE` | `payload`, `expires_at`, `consumed_at`, `ttl` |
+//! | seen push | `PUSH#{digest}` | `PUSH` | `expires_at`, `ttl` |
+//! | batch | `BATCH#{id}` | `META` / `ITEM#{appid}` | `data` (JSON) |
+//!
+//! Indexes, so that no request path ever scans:
+//! - GSI `due` (`due_pk` = `"DUE"`, `due_at`): sparse; only authorizer tokens that hold a refresh
+//!   token carry the attributes, so the refresher reads exactly the tokens it can refresh, in
+//!   expiry order.
+//! - GSI `authorizers` (`list_pk` = `"AUTHORIZERS"`, `list_sk` = appid): every profile, in appid
+//!   order; status and customer filters are a `FilterExpression` on that Query.
+//! - GSI `user_name` (`user_name`): audit pushes name a mini program by its original id `gh_…`.
+//! - LSI `audit_order` (`{submitted_at:020}#{auditid:020}`): an app's audits in submission order,
+//!   so the latest is one Query with `ScanIndexForward=false, Limit=1`.
+//!
+//! Versions and single-use consumes are conditional writes; DynamoDB's TTL (`ttl`) deletes expired
+//! items late (up to days), so every read of an expiring item also checks `expires_at` itself.
+
+use super::*;
+use anyhow::{anyhow, Context};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, LocalSecondaryIndex, Projection, ProjectionType, PutRequest,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, SseSpecification,
+    TimeToLiveSpecification, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use base64::Engine as _;
+use secrecy::ExposeSecret;
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The TTL attribute (epoch seconds) DynamoDB deletes expired items by.
+pub const TTL_ATTRIBUTE: &str = "ttl";
+/// Index of authorizer tokens that can be refreshed, keyed by expiry.
+pub const DUE_INDEX: &str = "due";
+/// Index of all authorizer profiles in appid order.
+pub const AUTHORIZERS_INDEX: &str = "authorizers";
+/// Index of authorizer profiles by original id (`gh_…`).
+pub const USER_NAME_INDEX: &str = "user_name";
+/// Local index of an app's audits in submission order.
+pub const AUDIT_ORDER_INDEX: &str = "audit_order";
+
+const DUE_PK: &str = "DUE";
+const AUTHORIZERS_PK: &str = "AUTHORIZERS";
+/// Page size cap: one DynamoDB page is at most 1 MB anyway.
+const MAX_PAGE: u32 = 1000;
+/// Read-modify-write retries before a contended update gives up with `Conflict`.
+const RMW_ATTEMPTS: usize = 8;
+
+/// A secondary index as the table declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDefinition {
+    pub name: String,
+    /// `(attribute, "HASH" | "RANGE")`.
+    pub key_schema: Vec<(String, String)>,
+    /// `ALL`, `KEYS_ONLY`.
+    pub projection: String,
+}
+
+/// The table as code declares it; `template.yaml` must declare the same (a test compares them),
+/// and tests and `wxopen-local` create their tables from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDefinition {
+    pub table_name: String,
+    pub billing_mode: String,
+    /// `(attribute, "S" | "N")`, only the key attributes of the table and its indexes.
+    pub attributes: Vec<(String, String)>,
+    pub key_schema: Vec<(String, String)>,
+    pub global_indexes: Vec<IndexDefinition>,
+    pub local_indexes: Vec<IndexDefinition>,
+    pub ttl_attribute: String,
+    pub sse_enabled: bool,
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+/// The table definition (key schema, indexes, billing, TTL) under the name `table`.
+pub fn table_definition(table: impl Into<String>) -> TableDefinition {
+    TableDefinition {
+        table_name: table.into(),
+        billing_mode: "PAY_PER_REQUEST".into(),
+        attributes: pairs(&[
+            ("pk", "S"),
+            ("sk", "S"),
+            ("due_pk", "S"),
+            ("due_at", "N"),
+            ("list_pk", "S"),
+            ("list_sk", "S"),
+            ("user_name", "S"),
+            ("audit_order", "S"),
+        ]),
+        key_schema: pairs(&[("pk", "HASH"), ("sk", "RANGE")]),
+        global_indexes: vec![
+            IndexDefinition {
+                name: DUE_INDEX.into(),
+                key_schema: pairs(&[("due_pk", "HASH"), ("due_at", "RANGE")]),
+                projection: "KEYS_ONLY".into(),
+            },
+            IndexDefinition {
+                name: AUTHORIZERS_INDEX.into(),
+                key_schema: pairs(&[("list_pk", "HASH"), ("list_sk", "RANGE")]),
+                projection: "ALL".into(),
+            },
+            IndexDefinition {
+                name: USER_NAME_INDEX.into(),
+                key_schema: pairs(&[("user_name", "HASH")]),
+                projection: "ALL".into(),
+            },
+        ],
+        local_indexes: vec![IndexDefinition {
+            name: AUDIT_ORDER_INDEX.into(),
+            key_schema: pairs(&[("pk", "HASH"), ("audit_order", "RANGE")]),
+            projection: "ALL".into(),
+        }],
+        ttl_attribute: TTL_ATTRIBUTE.into(),
+        sse_enabled: true,
+    }
+}
+
+fn key_schema(v: &[(String, String)]) -> anyhow::Result<Vec<KeySchemaElement>> {
+    v.iter()
+        .map(|(name, kind)| {
+            Ok(KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(KeyType::from(kind.as_str()))
+                .build()?)
+        })
+        .collect()
+}
+
+/// A DynamoDB client for the store with retries tuned for throttling: adaptive retry mode (client
+/// side rate limiting after throttles) and more attempts than the default 3, since a throttled
+/// on-demand table recovers within seconds.
+pub fn client(sdk: &aws_config::SdkConfig) -> Client {
+    let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .retry_config(
+            aws_sdk_dynamodb::config::retry::RetryConfig::adaptive()
+                .with_max_attempts(6)
+                .with_initial_backoff(std::time::Duration::from_millis(50)),
+        )
+        .build();
+    Client::from_conf(conf)
+}
+
+/// The production store. Cheap to clone (the SDK client is an `Arc` inside).
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend(anyhow!("corrupt item: {what}"))
+}
+fn get_s<'a>(item: &'a Item, name: &str) -> StoreResult<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(corrupt(name)),
+    }
+}
+fn opt_s<'a>(item: &'a Item, name: &str) -> StoreResult<Option<&'a str>> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::S(v)) => Ok(Some(v)),
+        _ => Err(corrupt(name)),
+    }
+}
+fn opt_n<T: std::str::FromStr>(item: &Item, name: &str) -> StoreResult<Option<T>> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::N(v)) => v.parse().map(Some).map_err(|_| corrupt(name)),
+        _ => Err(corrupt(name)),
+    }
+}
+fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> StoreResult<T> {
+    opt_n(item, name)?.ok_or_else(|| corrupt(name))
+}
+fn get_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> StoreResult<T> {
+    serde_json::from_str(get_s(item, name)?).map_err(|_| corrupt(name))
+}
+fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v)
+        .context("serialize item")
+        .map_err(StoreError::Backend)
+}
+
+/// Whether a conditional write lost its condition (a typed outcome, not a backend failure).
+fn is_condition_failed<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+fn backend<E>(what: &'static str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| {
+        StoreError::Backend(anyhow!(
+            "{what}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+        ))
+    }
+}
+
+/// Cursors are the key of the last item returned, JSON in base64url: opaque to callers, checked
+/// on the way back in so a forged or foreign cursor is refused rather than sent to DynamoDB.
+fn encode_cursor(key: &Item) -> StoreResult<String> {
+    let mut m = serde_json::Map::new();
+    for (k, v) in key {
+        let v = match v {
+            AttributeValue::S(x) => serde_json::json!({ "S": x }),
+            AttributeValue::N(x) => serde_json::json!({ "N": x }),
+            _ => return Err(corrupt(k)),
+        };
+        m.insert(k.clone(), v);
+    }
+    let json = serde_json::Value::Object(m).to_string();
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+}
+
+fn decode_cursor(cursor: &str, key_names: &[&str]) -> StoreResult<Item> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let obj = v.as_object().ok_or(StoreError::InvalidCursor)?;
+    if obj.len() != key_names.len() {
+        return Err(StoreError::InvalidCursor);
+    }
+    let mut key = Item::new();
+    for name in key_names {
+        let tv = obj
+            .get(*name)
+            .and_then(|x| x.as_object())
+            .ok_or(StoreError::InvalidCursor)?;
+        let av = match (tv.get("S"), tv.get("N")) {
+            (Some(serde_json::Value::String(x)), None) => s(x.clone()),
+            (None, Some(serde_json::Value::String(x))) if x.parse::<i64>().is_ok() => n(x.clone()),
+            _ => return Err(StoreError::InvalidCursor),
+        };
+        key.insert((*name).to_owned(), av);
+    }
+    Ok(key)
+}
+
+fn key_of(item: &Item, key_names: &[&str]) -> StoreResult<Item> {
+    key_names
+        .iter()
+        .map(|k| {
+            item.get(*k)
+                .cloned()
+                .map(|v| ((*k).to_owned(), v))
+                .ok_or_else(|| corrupt(k))
+        })
+        .collect()
+}
+
+fn clamp_limit(limit: u32) -> u32 {
+    limit.clamp(1, MAX_PAGE)
+}
+
+/// A Query to page through: everything but the start key and the limit.
+struct QuerySpec<'a> {
+    index: Option<&'a str>,
+    key_condition: &'a str,
+    filter: Option<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+    forward: bool,
+    /// Key attributes of the table and of the index: what a cursor holds.
+    key_names: &'a [&'a str],
+}
+
+fn token_pk(key: &TokenKey) -> String {
+    match key {
+        TokenKey::Component(a) => format!("COMPONENT#{a}"),
+        TokenKey::Authorizer(a) => format!("APP#{a}"),
+    }
+}
+fn kind_str(kind: SingleUseKind) -> &'static str {
+    match kind {
+        SingleUseKind::Invitation => "INVITE",
+        SingleUseKind::AuthState => "STATE",
+    }
+}
+fn audit_sk(id: AuditId) -> String {
+    format!("AUDIT#{:020}", id.0)
+}
+fn audit_order(a: &AuditRecord) -> String {
+    // Offset so negative times still sort (they never occur, but the key must not break).
+    let t = (a.submitted_at as i128) - (i64::MIN as i128);
+    format!("{t:020}#{:020}", a.auditid.0)
+}
+
+impl DynamoStore {
+    /// A store on `table`. Build `client` with [`client`] for the throttling retry policy.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates this store's table as [`table_definition`] declares it, waits until it is active
+    /// and turns TTL on; does nothing if the table exists. For tests and local runs: production
+    /// tables come from `template.yaml`.
+    pub async fn create_table(&self) -> anyhow::Result<()> {
+        let def = table_definition(self.table.clone());
+        let attributes = def
+            .attributes
+            .iter()
+            .map(|(name, t)| {
+                Ok(AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::from(t.as_str()))
+                    .build()?)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let projection = |p: &str| {
+            Projection::builder()
+                .projection_type(ProjectionType::from(p))
+                .build()
+        };
+        let gsis = def
+            .global_indexes
+            .iter()
+            .map(|i| {
+                Ok(GlobalSecondaryIndex::builder()
+                    .index_name(&i.name)
+                    .set_key_schema(Some(key_schema(&i.key_schema)?))
+                    .projection(projection(&i.projection))
+                    .build()?)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let lsis = def
+            .local_indexes
+            .iter()
+            .map(|i| {
+                Ok(LocalSecondaryIndex::builder()
+                    .index_name(&i.name)
+                    .set_key_schema(Some(key_schema(&i.key_schema)?))
+                    .projection(projection(&i.projection))
+                    .build()?)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let created = self
+            .client
+            .create_table()
+            .table_name(&def.table_name)
+            .billing_mode(BillingMode::from(def.billing_mode.as_str()))
+            .set_attribute_definitions(Some(attributes))
+            .set_key_schema(Some(key_schema(&def.key_schema)?))
+            .set_global_secondary_indexes(Some(gsis))
+            .set_local_secondary_indexes(Some(lsis))
+            .sse_specification(SseSpecification::builder().enabled(def.sse_enabled).build())
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            // Already there (a restarted local run): leave it, including its TTL setting.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(anyhow!(
+                    "CreateTable: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                ))
+            }
+        }
+        for _ in 0..120 {
+            let d = self
+                .client
+                .describe_table()
+                .table_name(&def.table_name)
+                .send()
+                .await
+                .context("DescribeTable")?;
+            let active = d
+                .table()
+                .and_then(|t| t.table_status())
+                .is_some_and(|s| s.as_str() == "ACTIVE");
+            if active {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(&def.table_name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(&def.ttl_attribute)
+                    .enabled(true)
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "UpdateTimeToLive: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                )
+            })?;
+        Ok(())
+    }
+
+    async fn get_item(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend("GetItem"))?;
+        Ok(out.item)
+    }
+
+    /// Pages through a Query until `limit` items pass the filter or the query ends. The cursor
+    /// is the key of the last item handed out, so pages never repeat or skip an item even when a
+    /// DynamoDB page stops mid-way or a filter thins it out.
+    async fn page(
+        &self,
+        q: QuerySpec<'_>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<(Vec<Item>, Option<String>)> {
+        let limit = clamp_limit(limit) as usize;
+        let mut start = cursor.map(|c| decode_cursor(c, q.key_names)).transpose()?;
+        let mut out: Vec<Item> = Vec::new();
+        loop {
+            let remaining = (limit - out.len()) as i32;
+            // One more than needed tells whether anything follows, sparing an empty last page.
+            let chunk = if q.filter.is_some() {
+                (remaining + 1).clamp(100, MAX_PAGE as i32)
+            } else {
+                remaining + 1
+            };
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(q.index.map(str::to_owned))
+                .key_condition_expression(q.key_condition)
+                .set_filter_expression(q.filter.clone())
+                .set_expression_attribute_names(if q.names.is_empty() {
+                    None
+                } else {
+                    Some(q.names.clone())
+                })
+                .set_expression_attribute_values(Some(q.values.clone()))
+                .scan_index_forward(q.forward)
+                .consistent_read(q.index.is_none() || q.index == Some(AUDIT_ORDER_INDEX))
+                .limit(chunk)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend("Query"))?;
+            let items = resp.items.unwrap_or_default();
+            let more_after_page = resp.last_evaluated_key.is_some();
+            let count = items.len();
+            for (i, item) in items.into_iter().enumerate() {
+                if out.len() == limit {
+                    // An item beyond the page exists: the cursor resumes after the last kept one.
+                    let last = out.last().ok_or_else(|| corrupt("page"))?;
+                    let next = encode_cursor(&key_of(last, q.key_names)?)?;
+                    return Ok((out, Some(next)));
+                }
+                out.push(item);
+                if out.len() == limit && i + 1 == count && !more_after_page {
+                    return Ok((out, None));
+                }
+            }
+            match resp.last_evaluated_key {
+                None => return Ok((out, None)),
+                Some(k) if out.len() == limit => {
+                    return Ok((out, Some(encode_cursor(&key_of(&k, q.key_names)?)?)));
+                }
+                Some(k) => start = Some(k),
+            }
+        }
+    }
+
+    /// Read-modify-write of a JSON `data` item under optimistic locking on `rev`: callers update
+    /// whole records (audits, profiles) without a version in the interface, and concurrent
+    /// updates never lose each other's changes.
+    async fn rmw<T, F>(&self, pk: String, sk: String, mut f: F) -> StoreResult<()>
+    where
+        T: Serialize + serde::de::DeserializeOwned,
+        F: FnMut(&mut T, &mut Item) -> StoreResult<()> + Send,
+    {
+        for _ in 0..RMW_ATTEMPTS {
+            let Some(mut item) = self.get_item(pk.clone(), &sk).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let rev: u64 = opt_n(&item, "rev")?.unwrap_or(0);
+            let mut data: T = get_json(&item, "data")?;
+            f(&mut data, &mut item)?;
+            item.insert("data".into(), s(to_json(&data)?));
+            item.insert("rev".into(), n(rev + 1));
+            let r = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(rev) OR rev = :rev)",
+                )
+                .expression_attribute_values(":rev", n(rev))
+                .send()
+                .await;
+            match r {
+                Ok(_) => return Ok(()),
+                Err(e) if is_condition_failed(&e) => continue,
+                Err(e) => return Err(backend("PutItem")(e)),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    fn parse_token(item: &Item) -> StoreResult<VersionedToken> {
+        let secret = |name| -> StoreResult<Option<SecretString>> {
+            Ok(opt_s(item, name)?.map(|v| SecretString::from(v.to_owned())))
+        };
+        Ok(VersionedToken {
+            state: TokenState {
+                access_token: secret("access_token")?,
+                refresh_token: secret("refresh_token")?,
+                expires_at: opt_n(item, "expires_at")?.unwrap_or(0),
+                lease_until: opt_n(item, "lease_until")?.unwrap_or(0),
+                lease_owner: opt_s(item, "lease_owner")?.map(str::to_owned),
+            },
+            version: get_n(item, "version")?,
+        })
+    }
+
+    fn profile_item(a: &Authorizer, rev: u64) -> StoreResult<Item> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(format!("APP#{}", a.appid)));
+        item.insert("sk".into(), s("PROFILE"));
+        item.insert("data".into(), s(to_json(a)?));
+        item.insert("status".into(), s(a.status.as_str()));
+        if let Some(c) = &a.customer_id {
+            item.insert("customer_id".into(), s(c.clone()));
+        }
+        item.insert("list_pk".into(), s(AUTHORIZERS_PK));
+        item.insert("list_sk".into(), s(a.appid.as_str()));
+        // Index key attributes must not be empty strings: an account without one stays unindexed.
+        if !a.user_name.is_empty() {
+            item.insert("user_name".into(), s(a.user_name.clone()));
+        }
+        item.insert("rev".into(), n(rev));
+        Ok(item)
+    }
+
+    /// Writes items 25 at a time, resending what DynamoDB leaves unprocessed under throttling.
+    /// Unconditional: for bulk loads (local seeding, tests), never for versioned state.
+    pub async fn batch_put(&self, items: Vec<HashMap<String, AttributeValue>>) -> StoreResult<()> {
+        for chunk in items.chunks(25) {
+            let mut reqs = chunk
+                .iter()
+                .map(|i| {
+                    Ok(WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(i.clone())).build()?)
+                        .build())
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            for attempt in 0..10u32 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, reqs)
+                    .send()
+                    .await
+                    .map_err(backend("BatchWriteItem"))?;
+                reqs = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                if reqs.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+            }
+            if !reqs.is_empty() {
+                return Err(StoreError::Backend(anyhow!(
+                    "BatchWriteItem: items left unprocessed after retries"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The item [`TokenStore::put_token`] writes, for [`DynamoStore::batch_put`] seeding.
+    pub fn token_item(key: &TokenKey, state: &TokenState, version: u64) -> Item {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(token_pk(key)));
+        item.insert("sk".into(), s("TOKEN"));
+        if let Some(t) = &state.access_token {
+            item.insert("access_token".into(), s(t.expose_secret()));
+        }
+        if let Some(t) = &state.refresh_token {
+            item.insert("refresh_token".into(), s(t.expose_secret()));
+            if matches!(key, TokenKey::Authorizer(_)) {
+                item.insert("due_pk".into(), s(DUE_PK));
+                item.insert("due_at".into(), n(state.expires_at));
+            }
+        }
+        item.insert("expires_at".into(), n(state.expires_at));
+        item.insert("lease_until".into(), n(state.lease_until));
+        if let Some(o) = &state.lease_owner {
+            item.insert("lease_owner".into(), s(o.clone()));
+        }
+        item.insert("version".into(), n(version));
+        item
+    }
+}
+
+#[async_trait]
+impl TicketStore for DynamoStore {
+    async fn save_ticket(&self, component: &AppId, ticket: &Ticket) -> StoreResult<()> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("COMPONENT#{component}")))
+            .item("sk", s("TICKET"))
+            .item("value", s(ticket.value.expose_secret()))
+            .item("received_at", n(ticket.received_at))
+            .condition_expression("attribute_not_exists(pk) OR received_at <= :r")
+            .expression_attribute_values(":r", n(ticket.received_at))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            // A newer ticket is already stored: keeping it is the point.
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(backend("PutItem ticket")(e)),
+        }
+    }
+
+    async fn latest_ticket(&self, component: &AppId) -> StoreResult<Option<Ticket>> {
+        let Some(item) = self
+            .get_item(format!("COMPONENT#{component}"), "TICKET")
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Ticket {
+            value: SecretString::from(get_s(&item, "value")?.to_owned()),
+            received_at: get_n(&item, "received_at")?,
+        }))
+    }
+}
+
+#[async_trait]
+impl TokenStore for DynamoStore {
+    async fn get_token(&self, key: &TokenKey) -> StoreResult<Option<VersionedToken>> {
+        match self.get_item(token_pk(key), "TOKEN").await? {
+            None => Ok(None),
+            Some(item) => Self::parse_token(&item).map(Some),
+        }
+    }
+
+    async fn put_token(
+        &self,
+        key: &TokenKey,
+        state: &TokenState,
+        expected: Option<u64>,
+    ) -> StoreResult<u64> {
+        let version = expected.map_or(1, |v| v + 1);
+        let req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::token_item(key, state, version)));
+        let req = match expected {
+            None => req.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => req
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        };
+        match req.send().await {
+            Ok(_) => Ok(version),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend("PutItem token")(e)),
+        }
+    }
+
+    async fn delete_token(&self, key: &TokenKey) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(token_pk(key)))
+            .key("sk", s("TOKEN"))
+            .send()
+            .await
+            .map_err(backend("DeleteItem token"))?;
+        Ok(())
+    }
+
+    async fn due_authorizer_tokens(
+        &self,
+        before: UnixTime,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<DueToken>> {
+        let q = QuerySpec {
+            index: Some(DUE_INDEX),
+            key_condition: "due_pk = :due AND due_at < :before",
+            filter: None,
+            names: HashMap::new(),
+            values: HashMap::from([(":due".into(), s(DUE_PK)), (":before".into(), n(before))]),
+            forward: true,
+            key_names: &["pk", "sk", "due_pk", "due_at"],
+        };
+        let (items, next) = self.page(q, cursor, limit).await?;
+        let items = items
+            .iter()
+            .map(|item| {
+                let pk = get_s(item, "pk")?;
+                let appid = pk
+                    .strip_prefix("APP#")
+                    .and_then(|a| AppId::parse(a).ok())
+                    .ok_or_else(|| corrupt("pk"))?;
+                Ok(DueToken {
+                    appid,
+                    expires_at: get_n(item, "due_at")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
+impl AuthorizerStore for DynamoStore {
+    async fn upsert_authorizer(&self, a: &Authorizer) -> StoreResult<()> {
+        // Replaces the whole profile, conditional on the `rev` it read, so that it and a
+        // concurrent status change (also conditional on `rev`) never overwrite each other blindly.
+        let pk = format!("APP#{}", a.appid);
+        for _ in 0..RMW_ATTEMPTS {
+            let current = match self.get_item(pk.clone(), "PROFILE").await? {
+                Some(item) => Some(opt_n::<u64>(&item, "rev")?.unwrap_or(0)),
+                None => None,
+            };
+            let req = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(Self::profile_item(a, current.map_or(1, |r| r + 1))?));
+            let req = match current {
+                None => req.condition_expression("attribute_not_exists(pk)"),
+                Some(r) => req
+                    .condition_expression("attribute_not_exists(rev) OR rev = :rev")
+                    .expression_attribute_values(":rev", n(r)),
+            };
+            match req.send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_condition_failed(&e) => continue,
+                Err(e) => return Err(backend("PutItem profile")(e)),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn set_authorizer_status(
+        &self,
+        appid: &AppId,
+        status: AuthorizerStatus,
+        at: UnixTime,
+    ) -> StoreResult<()> {
+        self.rmw(
+            format!("APP#{appid}"),
+            "PROFILE".into(),
+            |a: &mut Authorizer, item| {
+                a.status = status;
+                a.updated_at = at;
+                item.insert("status".into(), s(status.as_str()));
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn get_authorizer(&self, appid: &AppId) -> StoreResult<Option<Authorizer>> {
+        match self.get_item(format!("APP#{appid}"), "PROFILE").await? {
+            None => Ok(None),
+            Some(item) => get_json(&item, "data").map(Some),
+        }
+    }
+
+    async fn authorizer_by_user_name(&self, user_name: &str) -> StoreResult<Option<Authorizer>> {
+        if user_name.is_empty() {
+            return Ok(None);
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(USER_NAME_INDEX)
+            .key_condition_expression("user_name = :u")
+            .expression_attribute_values(":u", s(user_name))
+            .limit(1)
+            .send()
+            .await
+            .map_err(backend("Query user_name"))?;
+        match out.items.unwrap_or_default().first() {
+            None => Ok(None),
+            Some(item) => get_json(item, "data").map(Some),
+        }
+    }
+
+    async fn list_authorizers(
+        &self,
+        filter: &AuthorizerFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Authorizer>> {
+        let mut values = HashMap::from([(":l".to_owned(), s(AUTHORIZERS_PK))]);
+        let mut names = HashMap::new();
+        let mut conds = Vec::new();
+        if let Some(st) = filter.status {
+            names.insert("#status".to_owned(), "status".to_owned());
+            values.insert(":status".into(), s(st.as_str()));
+            conds.push("#status = :status");
+        }
+        if let Some(c) = &filter.customer_id {
+            values.insert(":customer".into(), s(c.clone()));
+            conds.push("customer_id = :customer");
+        }
+        let q = QuerySpec {
+            index: Some(AUTHORIZERS_INDEX),
+            key_condition: "list_pk = :l",
+            filter: (!conds.is_empty()).then(|| conds.join(" AND ")),
+            names,
+            values,
+            forward: true,
+            key_names: &["pk", "sk", "list_pk", "list_sk"],
+        };
+        let (items, next) = self.page(q, cursor, limit).await?;
+        let items = items
+            .iter()
+            .map(|i| get_json(i, "data"))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
+impl AuditStore for DynamoStore {
+    async fn record_audit(&self, audit: &AuditRecord) -> StoreResult<()> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("APP#{}", audit.appid)))
+            .item("sk", s(audit_sk(audit.auditid)))
+            .item("audit_order", s(audit_order(audit)))
+            .item("data", s(to_json(audit)?))
+            .item("rev", n(1))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend("PutItem audit")(e)),
+        }
+    }
+
+    async fn update_audit(
+        &self,
+        appid: &AppId,
+        auditid: AuditId,
+        update: &AuditUpdate,
+    ) -> StoreResult<()> {
+        self.rmw(
+            format!("APP#{appid}"),
+            audit_sk(auditid),
+            |a: &mut AuditRecord, _| {
+                a.status = update.status;
+                a.reason = update.reason.clone();
+                a.screenshots = update.screenshots.clone();
+                a.updated_at = update.at;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn mark_released(
+        &self,
+        appid: &AppId,
+        auditid: AuditId,
+        at: UnixTime,
+    ) -> StoreResult<()> {
+        self.rmw(
+            format!("APP#{appid}"),
+            audit_sk(auditid),
+            |a: &mut AuditRecord, _| {
+                a.released_at = Some(at);
+                a.updated_at = at;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn latest_audit(&self, appid: &AppId) -> StoreResult<Option<AuditRecord>> {
+        Ok(self
+            .list_audits(appid, None, 1)
+            .await?
+            .items
+            .into_iter()
+            .next())
+    }
+
+    async fn list_audits(
+        &self,
+        appid: &AppId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<AuditRecord>> {
+        let q = QuerySpec {
+            index: Some(AUDIT_ORDER_INDEX),
+            key_condition: "pk = :pk",
+            filter: None,
+            names: HashMap::new(),
+            values: HashMap::from([(":pk".into(), s(format!("APP#{appid}")))]),
+            forward: false,
+            key_names: &["pk", "sk", "audit_order"],
+        };
+        let (items, next) = self.page(q, cursor, limit).await?;
+        let items = items
+            .iter()
+            .map(|i| get_json(i, "data"))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
+impl SingleUseStore for DynamoStore {
+    async fn create_single_use(
+        &self,
+        kind: SingleUseKind,
+        id: &str,
+        payload: &serde_json::Value,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("SINGLE#{}#{id}", kind_str(kind))))
+            .item("sk", s("SINGLE"))
+            .item("payload", s(payload.to_string()))
+            .item("expires_at", n(expires_at))
+            .item(TTL_ATTRIBUTE, n(expires_at))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend("PutItem single use")(e)),
+        }
+    }
+
+    async fn consume_single_use(
+        &self,
+        kind: SingleUseKind,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<serde_json::Value> {
+        let pk = format!("SINGLE#{}#{id}", kind_str(kind));
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk.clone()))
+            .key("sk", s("SINGLE"))
+            .update_expression("SET consumed_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(consumed_at) AND expires_at > :now",
+            )
+            .expression_attribute_values(":now", n(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let failed_item = match r {
+            Ok(out) => {
+                let item = out.attributes.ok_or_else(|| corrupt("attributes"))?;
+                return get_json(&item, "payload");
+            }
+            Err(e) if is_condition_failed(&e) => match e.into_service_error() {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item,
+                _ => None,
+            },
+            Err(e) => return Err(backend("UpdateItem single use")(e)),
+        };
+        // The condition failed: tell "consumed" from "never existed / expired".
+        let item = match failed_item {
+            Some(item) => Some(item),
+            None => self.get_item(pk, "SINGLE").await?,
+        };
+        match item {
+            None => Err(StoreError::NotFound),
+            Some(item) if get_n::<i64>(&item, "expires_at")? <= now => Err(StoreError::NotFound),
+            Some(item) if item.contains_key("consumed_at") => Err(StoreError::AlreadyConsumed),
+            // Present, unexpired and unconsumed now, yet absent when the condition was checked:
+            // it was created after this consume began, so this consume found nothing.
+            Some(_) => Err(StoreError::NotFound),
+        }
+    }
+}
+
+#[async_trait]
+impl PushLog for DynamoStore {
+    async fn record_push_if_new(
+        &self,
+        digest: &str,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("PUSH#{digest}")))
+            .item("sk", s("PUSH"))
+            .item("expires_at", n(expires_at))
+            .item(TTL_ATTRIBUTE, n(expires_at))
+            // An expired record that TTL has not deleted yet counts as absent.
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(backend("PutItem push")(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl BatchStore for DynamoStore {
+    async fn create_batch(&self, batch: &Batch) -> StoreResult<()> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("BATCH#{}", batch.id)))
+            .item("sk", s("META"))
+            .item("data", s(to_json(batch)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend("PutItem batch")(e)),
+        }
+    }
+
+    async fn record_batch_item(
+        &self,
+        batch_id: &str,
+        appid: &AppId,
+        result: &BatchItemResult,
+    ) -> StoreResult<()> {
+        let Some(meta) = self.get_item(format!("BATCH#{batch_id}"), "META").await? else {
+            return Err(StoreError::NotFound);
+        };
+        let batch: Batch = get_json(&meta, "data")?;
+        if !batch.appids.contains(appid) {
+            return Err(StoreError::NotFound);
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("BATCH#{batch_id}")))
+            .item("sk", s(format!("ITEM#{appid}")))
+            .item("data", s(to_json(result)?))
+            .send()
+            .await
+            .map_err(backend("PutItem batch item"))?;
+        Ok(())
+    }
+
+    async fn get_batch(&self, batch_id: &str) -> StoreResult<Option<BatchProgress>> {
+        let mut meta: Option<Batch> = None;
+        let mut results: HashMap<AppId, BatchItemResult> = HashMap::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("BATCH#{batch_id}")))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend("Query batch"))?;
+            for item in out.items.unwrap_or_default() {
+                let sk = get_s(&item, "sk")?;
+                if sk == "META" {
+                    meta = Some(get_json(&item, "data")?);
+                } else if let Some(a) = sk.strip_prefix("ITEM#") {
+                    let appid = AppId::parse(a).map_err(|_| corrupt("sk"))?;
+                    results.insert(appid, get_json(&item, "data")?);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        let Some(batch) = meta else {
+            return Ok(None);
+        };
+        let items = batch
+            .appids
+            .iter()
+            .map(|a| (a.clone(), results.remove(a)))
+            .collect();
+        Ok(Some(BatchProgress { batch, items }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_and_garbage_is_refused() {
+        let key = Item::from([
+            ("pk".to_owned(), s("APP#wx0000000000000001")),
+            ("sk".to_owned(), s("TOKEN")),
+            ("due_pk".to_owned(), s("DUE")),
+            ("due_at".to_owned(), n(42)),
+        ]);
+        let names = ["pk", "sk", "due_pk", "due_at"];
+        let c = encode_cursor(&key).unwrap();
+        assert_eq!(decode_cursor(&c, &names).unwrap(), key);
+        for bad in ["", "!!", "bm90IGpzb24", "e30"] {
+            assert!(matches!(
+                decode_cursor(bad, &names),
+                Err(StoreError::InvalidCursor)
+            ));
+        }
+        // A cursor from another listing has other key attributes.
+        assert!(matches!(
+            decode_cursor(&c, &["pk", "sk", "list_pk", "list_sk"]),
+            Err(StoreError::InvalidCursor)
+        ));
+    }
+
+    #[test]
+    fn audit_order_sorts_by_submission_time_then_auditid() {
+        let rec = |t, id| AuditRecord {
+            appid: AppId::parse("wx0000000000000001").unwrap(),
+            auditid: AuditId(id),
+            status: AuditStatus::Auditing,
+            reason: None,
+            screenshots: vec![],
+            template_id: None,
+            user_version: None,
+            user_desc: None,
+            submitted_at: t,
+            updated_at: t,
+            released_at: None,
+        };
+        assert!(audit_order(&rec(-5, 9)) < audit_order(&rec(0, 1)));
+        assert!(audit_order(&rec(100, 9)) < audit_order(&rec(1000, 1)));
+        assert!(audit_order(&rec(100, 1)) < audit_order(&rec(100, 2)));
+    }
+}

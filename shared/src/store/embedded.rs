@@ -1,1 +1,876 @@
-//! Embedded store (issue 3).
+//! The embedded store: the local default (`wxopen-local`), on redb, in one file under a data
+//! directory so local state survives a restart.
+//!
+//! Semantics match [`super::dynamo::DynamoStore`] (the contract suite runs against both): redb
+//! serializes write transactions, so every compare-and-set (versions, single-use consumes, push
+//! dedup) reads and writes inside one write transaction and cannot interleave with another.
+//! Expired items read as absent; [`EmbeddedStore::open`] purges them, standing in for DynamoDB's TTL.
+//!
+//! Each concept has its own redb table, and secondary orders (due tokens by expiry, audits by
+//! submission, profiles by original id) are kept as index tables written in the same transaction.
+
+use super::*;
+use crate::domain::{Clock, SystemClock};
+use anyhow::{anyhow, Context};
+use base64::Engine as _;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use secrecy::ExposeSecret;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+/// File name of the database under the data directory.
+pub const FILE_NAME: &str = "wxopen.redb";
+
+const TICKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("tickets");
+/// Key: `component:{appid}` or `authorizer:{appid}`.
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+/// Authorizer tokens holding a refresh token, by `(expires_at, appid)`.
+const DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("due");
+const AUTHORIZERS: TableDefinition<&str, &[u8]> = TableDefinition::new("authorizers");
+/// Original id (`gh_…`) -> appid.
+const USER_NAMES: TableDefinition<&str, &str> = TableDefinition::new("user_names");
+/// `(appid, auditid)` -> record.
+const AUDITS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audits");
+/// `(appid, submitted_at, auditid)`: submission order.
+const AUDIT_ORDER: TableDefinition<(&str, i64, u64), ()> = TableDefinition::new("audit_order");
+/// Key: `{kind}#{id}`.
+const SINGLE_USE: TableDefinition<&str, &[u8]> = TableDefinition::new("single_use");
+/// Digest -> expires_at.
+const PUSHES: TableDefinition<&str, i64> = TableDefinition::new("pushes");
+const BATCHES: TableDefinition<&str, &[u8]> = TableDefinition::new("batches");
+/// `(batch id, appid)` -> result.
+const BATCH_ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("batch_items");
+
+/// The local store. Cheap to clone; clones share one database.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore").finish_non_exhaustive()
+    }
+}
+
+fn be<E: Into<anyhow::Error>>(e: E) -> StoreError {
+    StoreError::Backend(e.into())
+}
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend(anyhow!("corrupt record: {what}"))
+}
+fn dec<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|_| corrupt(what))
+}
+fn enc<T: Serialize>(v: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(v)
+        .context("serialize record")
+        .map_err(be)
+}
+
+#[derive(Serialize, Deserialize)]
+struct TicketRow {
+    value: String,
+    received_at: UnixTime,
+}
+
+/// Token values are kept in the clear in the local file, as they are in the DynamoDB item: the
+/// file lives in the operator's data directory and is created readable by its owner only.
+#[derive(Serialize, Deserialize)]
+struct TokenRow {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    expires_at: UnixTime,
+    lease_until: UnixTime,
+    lease_owner: Option<String>,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SingleUseRow {
+    payload: serde_json::Value,
+    expires_at: UnixTime,
+    consumed_at: Option<UnixTime>,
+}
+
+/// Where a listing resumes: the key of the last item handed out.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "k", deny_unknown_fields)]
+enum Cursor {
+    Due { t: i64, a: String },
+    Authorizers { a: String },
+    Audits { t: i64, id: u64 },
+}
+
+fn encode_cursor(c: &Cursor) -> StoreResult<String> {
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(enc(c)?))
+}
+fn decode_cursor(c: &str) -> StoreResult<Cursor> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
+}
+
+fn token_key(key: &TokenKey) -> String {
+    match key {
+        TokenKey::Component(a) => format!("component:{a}"),
+        TokenKey::Authorizer(a) => format!("authorizer:{a}"),
+    }
+}
+fn single_key(kind: SingleUseKind, id: &str) -> String {
+    match kind {
+        SingleUseKind::Invitation => format!("invite#{id}"),
+        SingleUseKind::AuthState => format!("state#{id}"),
+    }
+}
+fn page_limit(limit: u32) -> usize {
+    limit.clamp(1, 1000) as usize
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) `dir/wxopen.redb`, creating `dir` if needed, and purges expired items.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("create data directory {}", dir.display()))?;
+        let path = dir.join(FILE_NAME);
+        let db = Database::create(&path)
+            .with_context(|| format!("open embedded store {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("restrict permissions of {}", path.display()))?;
+        }
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(TICKETS)?;
+            txn.open_table(TOKENS)?;
+            txn.open_table(DUE)?;
+            txn.open_table(AUTHORIZERS)?;
+            txn.open_table(USER_NAMES)?;
+            txn.open_table(AUDITS)?;
+            txn.open_table(AUDIT_ORDER)?;
+            txn.open_table(SINGLE_USE)?;
+            txn.open_table(PUSHES)?;
+            txn.open_table(BATCHES)?;
+            txn.open_table(BATCH_ITEMS)?;
+        }
+        txn.commit()?;
+        let store = EmbeddedStore { db: Arc::new(db) };
+        store
+            .purge_expired(SystemClock.now())
+            .map_err(|e| anyhow!("purge expired items: {e}"))?;
+        Ok(store)
+    }
+
+    /// Deletes single-use items and push records that expired before `now`; returns how many.
+    pub fn purge_expired(&self, now: UnixTime) -> StoreResult<usize> {
+        let txn = self.db.begin_write().map_err(be)?;
+        let mut purged = 0;
+        {
+            let mut t = txn.open_table(PUSHES).map_err(be)?;
+            t.retain(|_, exp| {
+                let keep = exp > now;
+                purged += usize::from(!keep);
+                keep
+            })
+            .map_err(be)?;
+            let mut t = txn.open_table(SINGLE_USE).map_err(be)?;
+            t.retain(|_, row| {
+                // Unreadable rows are kept: purging must never destroy what it cannot judge.
+                let keep = serde_json::from_slice::<SingleUseRow>(row)
+                    .map(|r| r.expires_at > now)
+                    .unwrap_or(true);
+                purged += usize::from(!keep);
+                keep
+            })
+            .map_err(be)?;
+        }
+        txn.commit().map_err(be)?;
+        Ok(purged)
+    }
+
+    /// Runs blocking redb work off the async runtime (commits fsync).
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> StoreResult<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| StoreError::Backend(anyhow!("store task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl TicketStore for EmbeddedStore {
+    async fn save_ticket(&self, component: &AppId, ticket: &Ticket) -> StoreResult<()> {
+        let key = component.to_string();
+        let row = enc(&TicketRow {
+            value: ticket.value.expose_secret().to_owned(),
+            received_at: ticket.received_at,
+        })?;
+        let received_at = ticket.received_at;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(TICKETS).map_err(be)?;
+                let newer = match t.get(key.as_str()).map_err(be)? {
+                    Some(v) => dec::<TicketRow>(v.value(), "ticket")?.received_at > received_at,
+                    None => false,
+                };
+                if !newer {
+                    t.insert(key.as_str(), row.as_slice()).map_err(be)?;
+                }
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn latest_ticket(&self, component: &AppId) -> StoreResult<Option<Ticket>> {
+        let key = component.to_string();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(TICKETS).map_err(be)?;
+            let Some(v) = t.get(key.as_str()).map_err(be)? else {
+                return Ok(None);
+            };
+            let row: TicketRow = dec(v.value(), "ticket")?;
+            Ok(Some(Ticket {
+                value: SecretString::from(row.value),
+                received_at: row.received_at,
+            }))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenStore for EmbeddedStore {
+    async fn get_token(&self, key: &TokenKey) -> StoreResult<Option<VersionedToken>> {
+        let k = token_key(key);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(TOKENS).map_err(be)?;
+            let Some(v) = t.get(k.as_str()).map_err(be)? else {
+                return Ok(None);
+            };
+            let row: TokenRow = dec(v.value(), "token")?;
+            Ok(Some(VersionedToken {
+                state: TokenState {
+                    access_token: row.access_token.map(SecretString::from),
+                    refresh_token: row.refresh_token.map(SecretString::from),
+                    expires_at: row.expires_at,
+                    lease_until: row.lease_until,
+                    lease_owner: row.lease_owner,
+                },
+                version: row.version,
+            }))
+        })
+        .await
+    }
+
+    async fn put_token(
+        &self,
+        key: &TokenKey,
+        state: &TokenState,
+        expected: Option<u64>,
+    ) -> StoreResult<u64> {
+        let k = token_key(key);
+        let due_app = match key {
+            TokenKey::Authorizer(a) => Some(a.to_string()),
+            TokenKey::Component(_) => None,
+        };
+        let version = expected.map_or(1, |v| v + 1);
+        let row = TokenRow {
+            access_token: state
+                .access_token
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            refresh_token: state
+                .refresh_token
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            expires_at: state.expires_at,
+            lease_until: state.lease_until,
+            lease_owner: state.lease_owner.clone(),
+            version,
+        };
+        let in_due = due_app.filter(|_| row.refresh_token.is_some());
+        let bytes = enc(&row)?;
+        let new_exp = row.expires_at;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(TOKENS).map_err(be)?;
+                let current: Option<TokenRow> = match t.get(k.as_str()).map_err(be)? {
+                    Some(v) => Some(dec(v.value(), "token")?),
+                    None => None,
+                };
+                if current.as_ref().map(|r| r.version) != expected {
+                    return Err(StoreError::Conflict);
+                }
+                t.insert(k.as_str(), bytes.as_slice()).map_err(be)?;
+                let mut due = txn.open_table(DUE).map_err(be)?;
+                if let Some(app) = k.strip_prefix("authorizer:") {
+                    if let Some(old) = current.filter(|r| r.refresh_token.is_some()) {
+                        due.remove((old.expires_at, app)).map_err(be)?;
+                    }
+                }
+                if let Some(app) = &in_due {
+                    due.insert((new_exp, app.as_str()), ()).map_err(be)?;
+                }
+            }
+            txn.commit().map_err(be)?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn delete_token(&self, key: &TokenKey) -> StoreResult<()> {
+        let k = token_key(key);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(TOKENS).map_err(be)?;
+                let old: Option<TokenRow> = match t.remove(k.as_str()).map_err(be)? {
+                    Some(v) => Some(dec(v.value(), "token")?),
+                    None => None,
+                };
+                if let (Some(app), Some(old)) = (k.strip_prefix("authorizer:"), old) {
+                    txn.open_table(DUE)
+                        .map_err(be)?
+                        .remove((old.expires_at, app))
+                        .map_err(be)?;
+                }
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn due_authorizer_tokens(
+        &self,
+        before: UnixTime,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<DueToken>> {
+        let start = match cursor.map(decode_cursor).transpose()? {
+            None => None,
+            Some(Cursor::Due { t, a }) => Some((t, a)),
+            Some(_) => return Err(StoreError::InvalidCursor),
+        };
+        let limit = page_limit(limit);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(DUE).map_err(be)?;
+            let lower = match &start {
+                Some((t, a)) => Bound::Excluded((*t, a.as_str())),
+                None => Bound::Unbounded,
+            };
+            let mut items = Vec::new();
+            let mut more = false;
+            for entry in t
+                .range((lower, Bound::Excluded((before, ""))))
+                .map_err(be)?
+            {
+                let (k, _) = entry.map_err(be)?;
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                let (expires_at, app) = k.value();
+                let appid = AppId::parse(app).map_err(|_| corrupt("due"))?;
+                items.push(DueToken { appid, expires_at });
+            }
+            let next = match items.last().filter(|_| more) {
+                Some(d) => Some(encode_cursor(&Cursor::Due {
+                    t: d.expires_at,
+                    a: d.appid.to_string(),
+                })?),
+                None => None,
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl AuthorizerStore for EmbeddedStore {
+    async fn upsert_authorizer(&self, a: &Authorizer) -> StoreResult<()> {
+        let a = a.clone();
+        let bytes = enc(&a)?;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(AUTHORIZERS).map_err(be)?;
+                let old: Option<Authorizer> = match t.get(a.appid.as_str()).map_err(be)? {
+                    Some(v) => Some(dec(v.value(), "authorizer")?),
+                    None => None,
+                };
+                t.insert(a.appid.as_str(), bytes.as_slice()).map_err(be)?;
+                let mut names = txn.open_table(USER_NAMES).map_err(be)?;
+                if let Some(old) = old.filter(|o| o.user_name != a.user_name) {
+                    names.remove(old.user_name.as_str()).map_err(be)?;
+                }
+                if !a.user_name.is_empty() {
+                    names
+                        .insert(a.user_name.as_str(), a.appid.as_str())
+                        .map_err(be)?;
+                }
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn set_authorizer_status(
+        &self,
+        appid: &AppId,
+        status: AuthorizerStatus,
+        at: UnixTime,
+    ) -> StoreResult<()> {
+        let key = appid.to_string();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(AUTHORIZERS).map_err(be)?;
+                let mut a: Authorizer = match t.get(key.as_str()).map_err(be)? {
+                    Some(v) => dec(v.value(), "authorizer")?,
+                    None => return Err(StoreError::NotFound),
+                };
+                a.status = status;
+                a.updated_at = at;
+                t.insert(key.as_str(), enc(&a)?.as_slice()).map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn get_authorizer(&self, appid: &AppId) -> StoreResult<Option<Authorizer>> {
+        let key = appid.to_string();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(AUTHORIZERS).map_err(be)?;
+            match t.get(key.as_str()).map_err(be)? {
+                Some(v) => dec(v.value(), "authorizer").map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn authorizer_by_user_name(&self, user_name: &str) -> StoreResult<Option<Authorizer>> {
+        let name = user_name.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let names = txn.open_table(USER_NAMES).map_err(be)?;
+            let Some(appid) = names.get(name.as_str()).map_err(be)? else {
+                return Ok(None);
+            };
+            let t = txn.open_table(AUTHORIZERS).map_err(be)?;
+            let appid = appid.value().to_owned();
+            match t.get(appid.as_str()).map_err(be)? {
+                Some(v) => dec(v.value(), "authorizer").map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn list_authorizers(
+        &self,
+        filter: &AuthorizerFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Authorizer>> {
+        let after = match cursor.map(decode_cursor).transpose()? {
+            None => None,
+            Some(Cursor::Authorizers { a }) => Some(a),
+            Some(_) => return Err(StoreError::InvalidCursor),
+        };
+        let filter = filter.clone();
+        let limit = page_limit(limit);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(AUTHORIZERS).map_err(be)?;
+            let lower = match &after {
+                Some(a) => Bound::Excluded(a.as_str()),
+                None => Bound::Unbounded,
+            };
+            let mut items: Vec<Authorizer> = Vec::new();
+            let mut more = false;
+            for entry in t.range::<&str>((lower, Bound::Unbounded)).map_err(be)? {
+                let (_, v) = entry.map_err(be)?;
+                let a: Authorizer = dec(v.value(), "authorizer")?;
+                let keep = filter.status.is_none_or(|s| s == a.status)
+                    && filter
+                        .customer_id
+                        .as_ref()
+                        .is_none_or(|c| a.customer_id.as_ref() == Some(c));
+                if !keep {
+                    continue;
+                }
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                items.push(a);
+            }
+            let next = match items.last().filter(|_| more) {
+                Some(a) => Some(encode_cursor(&Cursor::Authorizers {
+                    a: a.appid.to_string(),
+                })?),
+                None => None,
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+}
+
+/// Applies `f` to a stored audit inside one write transaction.
+fn modify_audit(
+    db: &Database,
+    appid: &str,
+    auditid: u64,
+    f: impl FnOnce(&mut AuditRecord),
+) -> StoreResult<()> {
+    let txn = db.begin_write().map_err(be)?;
+    {
+        let mut t = txn.open_table(AUDITS).map_err(be)?;
+        let mut a: AuditRecord = match t.get((appid, auditid)).map_err(be)? {
+            Some(v) => dec(v.value(), "audit")?,
+            None => return Err(StoreError::NotFound),
+        };
+        f(&mut a);
+        t.insert((appid, auditid), enc(&a)?.as_slice())
+            .map_err(be)?;
+    }
+    txn.commit().map_err(be)
+}
+
+#[async_trait]
+impl AuditStore for EmbeddedStore {
+    async fn record_audit(&self, audit: &AuditRecord) -> StoreResult<()> {
+        let bytes = enc(audit)?;
+        let (app, id, t) = (audit.appid.to_string(), audit.auditid.0, audit.submitted_at);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut audits = txn.open_table(AUDITS).map_err(be)?;
+                if audits.get((app.as_str(), id)).map_err(be)?.is_some() {
+                    return Err(StoreError::Conflict);
+                }
+                audits
+                    .insert((app.as_str(), id), bytes.as_slice())
+                    .map_err(be)?;
+                txn.open_table(AUDIT_ORDER)
+                    .map_err(be)?
+                    .insert((app.as_str(), t, id), ())
+                    .map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn update_audit(
+        &self,
+        appid: &AppId,
+        auditid: AuditId,
+        update: &AuditUpdate,
+    ) -> StoreResult<()> {
+        let (app, update) = (appid.to_string(), update.clone());
+        self.run(move |db| {
+            modify_audit(db, &app, auditid.0, |a| {
+                a.status = update.status;
+                a.reason = update.reason;
+                a.screenshots = update.screenshots;
+                a.updated_at = update.at;
+            })
+        })
+        .await
+    }
+
+    async fn mark_released(
+        &self,
+        appid: &AppId,
+        auditid: AuditId,
+        at: UnixTime,
+    ) -> StoreResult<()> {
+        let app = appid.to_string();
+        self.run(move |db| {
+            modify_audit(db, &app, auditid.0, |a| {
+                a.released_at = Some(at);
+                a.updated_at = at;
+            })
+        })
+        .await
+    }
+
+    async fn latest_audit(&self, appid: &AppId) -> StoreResult<Option<AuditRecord>> {
+        Ok(self
+            .list_audits(appid, None, 1)
+            .await?
+            .items
+            .into_iter()
+            .next())
+    }
+
+    async fn list_audits(
+        &self,
+        appid: &AppId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<AuditRecord>> {
+        let before = match cursor.map(decode_cursor).transpose()? {
+            None => None,
+            Some(Cursor::Audits { t, id }) => Some((t, id)),
+            Some(_) => return Err(StoreError::InvalidCursor),
+        };
+        let app = appid.to_string();
+        let limit = page_limit(limit);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let order = txn.open_table(AUDIT_ORDER).map_err(be)?;
+            let audits = txn.open_table(AUDITS).map_err(be)?;
+            let upper = match before {
+                Some((t, id)) => Bound::Excluded((app.as_str(), t, id)),
+                None => Bound::Included((app.as_str(), i64::MAX, u64::MAX)),
+            };
+            let lower = Bound::Included((app.as_str(), i64::MIN, 0u64));
+            let mut items: Vec<AuditRecord> = Vec::new();
+            let mut more = false;
+            for entry in order.range((lower, upper)).map_err(be)?.rev() {
+                let (k, _) = entry.map_err(be)?;
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                let (_, _, id) = k.value();
+                let v = audits
+                    .get((app.as_str(), id))
+                    .map_err(be)?
+                    .ok_or_else(|| corrupt("audit order"))?;
+                items.push(dec(v.value(), "audit")?);
+            }
+            let next = match items.last().filter(|_| more) {
+                Some(a) => Some(encode_cursor(&Cursor::Audits {
+                    t: a.submitted_at,
+                    id: a.auditid.0,
+                })?),
+                None => None,
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SingleUseStore for EmbeddedStore {
+    async fn create_single_use(
+        &self,
+        kind: SingleUseKind,
+        id: &str,
+        payload: &serde_json::Value,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        let key = single_key(kind, id);
+        let bytes = enc(&SingleUseRow {
+            payload: payload.clone(),
+            expires_at,
+            consumed_at: None,
+        })?;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(SINGLE_USE).map_err(be)?;
+                if t.get(key.as_str()).map_err(be)?.is_some() {
+                    return Err(StoreError::Conflict);
+                }
+                t.insert(key.as_str(), bytes.as_slice()).map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn consume_single_use(
+        &self,
+        kind: SingleUseKind,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<serde_json::Value> {
+        let key = single_key(kind, id);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            let payload = {
+                let mut t = txn.open_table(SINGLE_USE).map_err(be)?;
+                let mut row: SingleUseRow = match t.get(key.as_str()).map_err(be)? {
+                    Some(v) => dec(v.value(), "single use")?,
+                    None => return Err(StoreError::NotFound),
+                };
+                if row.expires_at <= now {
+                    return Err(StoreError::NotFound);
+                }
+                if row.consumed_at.is_some() {
+                    return Err(StoreError::AlreadyConsumed);
+                }
+                row.consumed_at = Some(now);
+                t.insert(key.as_str(), enc(&row)?.as_slice()).map_err(be)?;
+                row.payload
+            };
+            txn.commit().map_err(be)?;
+            Ok(payload)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl PushLog for EmbeddedStore {
+    async fn record_push_if_new(
+        &self,
+        digest: &str,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool> {
+        let key = digest.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(PUSHES).map_err(be)?;
+                if let Some(exp) = t.get(key.as_str()).map_err(be)? {
+                    if exp.value() > now {
+                        return Ok(false);
+                    }
+                }
+                t.insert(key.as_str(), expires_at).map_err(be)?;
+            }
+            txn.commit().map_err(be)?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl BatchStore for EmbeddedStore {
+    async fn create_batch(&self, batch: &Batch) -> StoreResult<()> {
+        let (id, bytes) = (batch.id.clone(), enc(batch)?);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(BATCHES).map_err(be)?;
+                if t.get(id.as_str()).map_err(be)?.is_some() {
+                    return Err(StoreError::Conflict);
+                }
+                t.insert(id.as_str(), bytes.as_slice()).map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn record_batch_item(
+        &self,
+        batch_id: &str,
+        appid: &AppId,
+        result: &BatchItemResult,
+    ) -> StoreResult<()> {
+        let (id, appid, bytes) = (batch_id.to_owned(), appid.clone(), enc(result)?);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let batches = txn.open_table(BATCHES).map_err(be)?;
+                let batch: Batch = match batches.get(id.as_str()).map_err(be)? {
+                    Some(v) => dec(v.value(), "batch")?,
+                    None => return Err(StoreError::NotFound),
+                };
+                if !batch.appids.contains(&appid) {
+                    return Err(StoreError::NotFound);
+                }
+                txn.open_table(BATCH_ITEMS)
+                    .map_err(be)?
+                    .insert((id.as_str(), appid.as_str()), bytes.as_slice())
+                    .map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn get_batch(&self, batch_id: &str) -> StoreResult<Option<BatchProgress>> {
+        let id = batch_id.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let batches = txn.open_table(BATCHES).map_err(be)?;
+            let batch: Batch = match batches.get(id.as_str()).map_err(be)? {
+                Some(v) => dec(v.value(), "batch")?,
+                None => return Ok(None),
+            };
+            let results = txn.open_table(BATCH_ITEMS).map_err(be)?;
+            let items = batch
+                .appids
+                .iter()
+                .map(|a| {
+                    let r = match results.get((id.as_str(), a.as_str())).map_err(be)? {
+                        Some(v) => Some(dec(v.value(), "batch item")?),
+                        None => None,
+                    };
+                    Ok((a.clone(), r))
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(Some(BatchProgress { batch, items }))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn state_survives_reopening_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = AppId::parse("wx0000000000000001").unwrap();
+        {
+            let s = EmbeddedStore::open(dir.path()).unwrap();
+            s.save_ticket(
+                &app,
+                &Ticket {
+                    value: SecretString::from("ticket@@@1".to_owned()),
+                    received_at: 10,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let s = EmbeddedStore::open(dir.path()).unwrap();
+        let t = s.latest_ticket(&app).await.unwrap().unwrap();
+        assert_eq!(t.value.expose_secret(), "ticket@@@1");
+    }
+
+    #[test]
+    fn a_cursor_of_another_listing_is_refused() {
+        let c = encode_cursor(&Cursor::Authorizers { a: "x".into() }).unwrap();
+        assert!(matches!(
+            decode_cursor("%%"),
+            Err(StoreError::InvalidCursor)
+        ));
+        assert!(matches!(decode_cursor(&c), Ok(Cursor::Authorizers { .. })));
+        assert!(matches!(
+            decode_cursor("e30"),
+            Err(StoreError::InvalidCursor)
+        ));
+    }
+}

@@ -1,0 +1,891 @@
+//! One contract, two stores: every case runs against the embedded store (always) and the
+//! DynamoDB store on moto_server (when `WXOPEN_TEST_AWS_ENDPOINT` is set; required in CI).
+
+use crate::helpers;
+use async_trait::async_trait;
+use futures::stream::{self, StreamExt};
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashSet;
+use wxopen::domain::{AppId, AuditId, AuditStatus, UnixTime};
+use wxopen::store::dynamo::{self, DynamoStore};
+use wxopen::store::embedded::EmbeddedStore;
+use wxopen::store::*;
+
+/// A store under test, plus what a test needs beyond the traits: fast bulk seeding.
+#[async_trait]
+pub trait Backend: Store {
+    /// Writes fresh token items (version 1). Defaults to concurrent `put_token`.
+    async fn seed_tokens(&self, tokens: Vec<(TokenKey, TokenState)>) {
+        let results: Vec<_> = stream::iter(tokens)
+            .map(|(k, s)| async move { self.put_token(&k, &s, None).await })
+            .buffer_unordered(32)
+            .collect()
+            .await;
+        for r in results {
+            r.expect("seed token");
+        }
+    }
+}
+
+impl Backend for EmbeddedStore {}
+
+#[async_trait]
+impl Backend for DynamoStore {
+    /// BatchWriteItem, 25 at a time: thousands of items in seconds on moto.
+    async fn seed_tokens(&self, tokens: Vec<(TokenKey, TokenState)>) {
+        let items = tokens
+            .iter()
+            .map(|(k, s)| DynamoStore::token_item(k, s, 1))
+            .collect();
+        self.batch_put(items).await.expect("batch put");
+    }
+}
+
+/// An embedded store in a temporary directory that lives as long as the store.
+pub struct TempEmbedded {
+    pub store: EmbeddedStore,
+    _dir: tempfile::TempDir,
+}
+
+pub fn embedded() -> TempEmbedded {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(dir.path()).expect("open embedded store");
+    TempEmbedded { store, _dir: dir }
+}
+
+/// A DynamoDB store on its own fresh table on moto, or `None` to skip (see `helpers`).
+pub async fn dynamodb() -> Option<DynamoStore> {
+    let endpoint = helpers::aws_endpoint()?;
+    let conf = helpers::aws_config(&endpoint).await;
+    let store = DynamoStore::new(dynamo::client(&conf), helpers::unique_name("wxopen"));
+    store.create_table().await.expect("create table on moto");
+    Some(store)
+}
+
+/// Generates `embedded::<case>` and `dynamodb::<case>` tests for each generic case.
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let s = super::embedded();
+                    super::$case(&s.store).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(s) = super::dynamodb().await else { return };
+                    super::$case(&s).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    two_writers_with_the_same_version_exactly_one_wins,
+    twenty_concurrent_consumers_of_one_invitation_exactly_one_wins,
+    the_due_token_query_returns_exactly_the_due_tokens_across_pages,
+    expired_items_are_invisible,
+    unauthorized_keeps_audit_history,
+    long_lists_paginate_completely_and_without_repeats,
+    cursors_the_store_did_not_issue_are_refused,
+    a_ticket_is_replaced_only_by_a_newer_one,
+    an_authorizer_is_found_by_its_original_id,
+    audits_move_through_their_statuses_and_unknown_ones_are_not_found,
+    batches_record_progress_per_app,
+);
+
+fn app(i: usize) -> AppId {
+    AppId::parse(&format!("wx{i:016x}")).expect("appid")
+}
+
+fn secret(s: &str) -> Option<SecretString> {
+    Some(SecretString::from(s.to_owned()))
+}
+
+fn token(access: Option<&str>, refresh: Option<&str>, expires_at: UnixTime) -> TokenState {
+    TokenState {
+        access_token: access.and_then(secret),
+        refresh_token: refresh.and_then(secret),
+        expires_at,
+        lease_until: 0,
+        lease_owner: None,
+    }
+}
+
+fn authorizer(i: usize, status: AuthorizerStatus, customer: Option<&str>) -> Authorizer {
+    Authorizer {
+        appid: app(i),
+        status,
+        customer_id: customer.map(str::to_owned),
+        nick_name: format!("shop {i}"),
+        user_name: format!("gh_{i:012x}"),
+        principal_name: "Example Co.".into(),
+        is_mini_program: true,
+        func_info: vec![17, 18, 25],
+        profile: serde_json::json!({ "nick_name": format!("shop {i}") }),
+        authorized_at: 1_700_000_000,
+        updated_at: 1_700_000_000,
+    }
+}
+
+fn audit(appid: &AppId, id: u64, submitted_at: UnixTime) -> AuditRecord {
+    AuditRecord {
+        appid: appid.clone(),
+        auditid: AuditId(id),
+        status: AuditStatus::Auditing,
+        reason: None,
+        screenshots: vec![],
+        template_id: Some(7),
+        user_version: Some("1.0.0".into()),
+        user_desc: Some("first".into()),
+        submitted_at,
+        updated_at: submitted_at,
+        released_at: None,
+    }
+}
+
+async fn two_writers_with_the_same_version_exactly_one_wins<S: Backend>(s: &S) {
+    let key = TokenKey::Authorizer(app(1));
+    let v1 = s
+        .put_token(&key, &token(None, Some("refresh-1"), 0), None)
+        .await
+        .unwrap();
+    assert_eq!(v1, 1);
+    // A second "create" conflicts: the item exists.
+    assert!(matches!(
+        s.put_token(&key, &token(None, None, 0), None).await,
+        Err(StoreError::Conflict)
+    ));
+
+    let a = token(Some("access-a"), Some("refresh-a"), 1_000);
+    let b = token(Some("access-b"), Some("refresh-b"), 2_000);
+    let (ra, rb) = tokio::join!(
+        s.put_token(&key, &a, Some(v1)),
+        s.put_token(&key, &b, Some(v1))
+    );
+    let (winner, loser) = match (&ra, &rb) {
+        (Ok(2), Err(StoreError::Conflict)) => ("access-a", rb),
+        (Err(StoreError::Conflict), Ok(2)) => ("access-b", ra),
+        other => panic!("expected exactly one winner, got {other:?}"),
+    };
+    assert!(matches!(loser, Err(StoreError::Conflict)));
+    let got = s.get_token(&key).await.unwrap().unwrap();
+    assert_eq!(got.version, 2);
+    assert_eq!(
+        got.state.access_token.as_ref().unwrap().expose_secret(),
+        winner
+    );
+
+    // The loser retries on the version it now reads, and a stale version keeps losing.
+    let leased = TokenState {
+        lease_until: 5_000,
+        lease_owner: Some("refresher-1".into()),
+        ..got.state.clone()
+    };
+    assert_eq!(s.put_token(&key, &leased, Some(2)).await.unwrap(), 3);
+    assert!(matches!(
+        s.put_token(&key, &leased, Some(2)).await,
+        Err(StoreError::Conflict)
+    ));
+    let got = s.get_token(&key).await.unwrap().unwrap();
+    assert_eq!(got.state.lease_until, 5_000);
+    assert_eq!(got.state.lease_owner.as_deref(), Some("refresher-1"));
+
+    // Component tokens have their own item.
+    let ckey = TokenKey::Component(app(1));
+    assert!(s.get_token(&ckey).await.unwrap().is_none());
+    assert_eq!(
+        s.put_token(&ckey, &token(Some("c"), None, 7_200), None)
+            .await
+            .unwrap(),
+        1
+    );
+    s.delete_token(&key).await.unwrap();
+    s.delete_token(&key).await.unwrap();
+    assert!(s.get_token(&key).await.unwrap().is_none());
+    assert!(s.get_token(&ckey).await.unwrap().is_some());
+}
+
+async fn twenty_concurrent_consumers_of_one_invitation_exactly_one_wins<S: Backend>(s: &S) {
+    let payload = serde_json::json!({ "customer_id": "cust-42" });
+    s.create_single_use(SingleUseKind::Invitation, "inv-1", &payload, 10_000)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_single_use(SingleUseKind::Invitation, "inv-1", &payload, 10_000)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let results = futures::future::join_all(
+        (0..20).map(|_| s.consume_single_use(SingleUseKind::Invitation, "inv-1", 5_000)),
+    )
+    .await;
+    let wins: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(wins, vec![&payload], "exactly one consumer wins");
+    let consumed = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::AlreadyConsumed)))
+        .count();
+    assert_eq!(consumed, 19, "{results:?}");
+    assert!(matches!(
+        s.consume_single_use(SingleUseKind::Invitation, "inv-1", 5_001)
+            .await,
+        Err(StoreError::AlreadyConsumed)
+    ));
+    // Kinds are separate namespaces; unknown ids are not found.
+    assert!(matches!(
+        s.consume_single_use(SingleUseKind::AuthState, "inv-1", 5_000)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    s.create_single_use(SingleUseKind::AuthState, "inv-1", &payload, 10_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.consume_single_use(SingleUseKind::AuthState, "inv-1", 5_000)
+            .await
+            .unwrap(),
+        payload
+    );
+}
+
+async fn the_due_token_query_returns_exactly_the_due_tokens_across_pages<S: Backend>(s: &S) {
+    const BEFORE: UnixTime = 1_000_000;
+    let mut seed = Vec::new();
+    let mut due = Vec::new();
+    // 2,500 due tokens with a refresh token, some never fetched (expires_at 0), many sharing
+    // an expiry (so page boundaries fall inside runs of equal `expires_at`).
+    for i in 0..2_500 {
+        let exp = if i % 10 == 0 {
+            0
+        } else {
+            (i as i64 % 500) * 1_000
+        };
+        seed.push((
+            TokenKey::Authorizer(app(i)),
+            token(Some("a"), Some("r"), exp),
+        ));
+        due.push((exp, app(i)));
+    }
+    // Not due: expiring at or after BEFORE.
+    for i in 2_500..2_800 {
+        seed.push((
+            TokenKey::Authorizer(app(i)),
+            token(Some("a"), Some("r"), BEFORE + i as i64 - 2_500),
+        ));
+    }
+    // Due but without a refresh token (nothing to refresh with), and component tokens.
+    for i in 2_800..3_000 {
+        seed.push((TokenKey::Authorizer(app(i)), token(Some("a"), None, 5)));
+        seed.push((TokenKey::Component(app(i)), token(Some("a"), None, 5)));
+    }
+    s.seed_tokens(seed).await;
+
+    // Moving a token's expiry moves it in the index: one due token becomes not due, one
+    // not-due token becomes due.
+    let moved_out = app(1);
+    let v = s
+        .get_token(&TokenKey::Authorizer(moved_out.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    s.put_token(
+        &TokenKey::Authorizer(moved_out.clone()),
+        &token(Some("a2"), Some("r2"), BEFORE + 7_200),
+        Some(v.version),
+    )
+    .await
+    .unwrap();
+    due.retain(|(_, a)| *a != moved_out);
+    let moved_in = app(2_500);
+    s.put_token(
+        &TokenKey::Authorizer(moved_in.clone()),
+        &token(Some("a2"), Some("r2"), 123),
+        Some(1),
+    )
+    .await
+    .unwrap();
+    due.push((123, moved_in));
+    due.sort();
+
+    let mut got: Vec<DueToken> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = s
+            .due_authorizer_tokens(BEFORE, cursor.as_deref(), 700)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 700);
+        pages += 1;
+        got.extend(page.items);
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+        assert!(pages < 10, "pagination does not end");
+    }
+    assert!(pages >= 4, "2,500 tokens in pages of 700: {pages} pages");
+    let mut seen = HashSet::new();
+    for d in &got {
+        assert!(seen.insert(d.appid.clone()), "repeated {:?}", d.appid);
+    }
+    assert!(
+        got.windows(2).all(|w| w[0].expires_at <= w[1].expires_at),
+        "ascending expires_at"
+    );
+    let mut got_set: Vec<(UnixTime, AppId)> =
+        got.into_iter().map(|d| (d.expires_at, d.appid)).collect();
+    got_set.sort();
+    assert_eq!(got_set.len(), due.len());
+    assert_eq!(got_set, due);
+
+    // A narrower window is a prefix of the same order.
+    let first = s.due_authorizer_tokens(1, None, 1_000).await.unwrap();
+    assert_eq!(first.items.len(), 250, "the never-fetched tokens");
+    assert!(first.items.iter().all(|d| d.expires_at == 0));
+    assert!(first.next.is_none());
+}
+
+async fn expired_items_are_invisible<S: Backend>(s: &S) {
+    let p = serde_json::json!({ "n": 1 });
+    s.create_single_use(SingleUseKind::AuthState, "st-1", &p, 1_000)
+        .await
+        .unwrap();
+    // At or after expires_at the item is gone, even though no one deleted it yet.
+    assert!(matches!(
+        s.consume_single_use(SingleUseKind::AuthState, "st-1", 1_000)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.consume_single_use(SingleUseKind::AuthState, "st-1", 5_000)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    s.create_single_use(SingleUseKind::AuthState, "st-2", &p, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.consume_single_use(SingleUseKind::AuthState, "st-2", 999)
+            .await
+            .unwrap(),
+        p
+    );
+
+    // A seen push is recognised until it expires, then counts as new again.
+    assert!(s.record_push_if_new("digest-1", 100, 400).await.unwrap());
+    assert!(!s.record_push_if_new("digest-1", 200, 500).await.unwrap());
+    assert!(!s.record_push_if_new("digest-1", 399, 700).await.unwrap());
+    assert!(s.record_push_if_new("digest-1", 400, 700).await.unwrap());
+    assert!(!s.record_push_if_new("digest-1", 600, 900).await.unwrap());
+    assert!(s.record_push_if_new("digest-2", 600, 900).await.unwrap());
+}
+
+async fn unauthorized_keeps_audit_history<S: Backend>(s: &S) {
+    let a = app(7);
+    s.upsert_authorizer(&authorizer(7, AuthorizerStatus::Authorized, Some("c1")))
+        .await
+        .unwrap();
+    s.put_token(
+        &TokenKey::Authorizer(a.clone()),
+        &token(Some("at"), Some("rt"), 10),
+        None,
+    )
+    .await
+    .unwrap();
+    // Audit ids do not follow submission order; submission time does.
+    for (id, t) in [(900, 100), (300, 200), (500, 300)] {
+        s.record_audit(&audit(&a, id, t)).await.unwrap();
+    }
+    // The `unauthorized` push: status changes, token goes, history stays.
+    s.set_authorizer_status(&a, AuthorizerStatus::Unauthorized, 400)
+        .await
+        .unwrap();
+    s.delete_token(&TokenKey::Authorizer(a.clone()))
+        .await
+        .unwrap();
+
+    let got = s.get_authorizer(&a).await.unwrap().unwrap();
+    assert_eq!(got.status, AuthorizerStatus::Unauthorized);
+    assert_eq!(got.updated_at, 400);
+    assert_eq!(got.customer_id.as_deref(), Some("c1"));
+    assert_eq!(got.nick_name, "shop 7");
+    let audits = s.list_audits(&a, None, 10).await.unwrap();
+    let ids: Vec<u64> = audits.items.iter().map(|x| x.auditid.0).collect();
+    assert_eq!(ids, vec![500, 300, 900], "newest submission first");
+    assert!(audits.next.is_none());
+    assert_eq!(
+        s.latest_audit(&a).await.unwrap().unwrap().auditid,
+        AuditId(500)
+    );
+    let due = s.due_authorizer_tokens(i64::MAX, None, 100).await.unwrap();
+    assert!(due.items.iter().all(|d| d.appid != a));
+    let unauthorized = s
+        .list_authorizers(
+            &AuthorizerFilter {
+                status: Some(AuthorizerStatus::Unauthorized),
+                customer_id: None,
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.items, vec![got.clone()]);
+
+    // Authorizing again replaces the profile; the audits are still there.
+    s.upsert_authorizer(&authorizer(7, AuthorizerStatus::Authorized, Some("c1")))
+        .await
+        .unwrap();
+    assert_eq!(s.list_audits(&a, None, 10).await.unwrap().items.len(), 3);
+    assert!(matches!(
+        s.set_authorizer_status(&app(999), AuthorizerStatus::Unauthorized, 1)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.latest_audit(&app(999)).await.unwrap().is_none());
+}
+
+/// Collects every page of a listing; asserts no page exceeds `limit` and no item repeats.
+async fn collect_all<T, K: std::hash::Hash + Eq + std::fmt::Debug, F, Fut>(
+    limit: u32,
+    key: impl Fn(&T) -> K,
+    mut fetch: F,
+) -> Vec<T>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Page<T>>>,
+{
+    let mut all = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cursor = None;
+    for _ in 0..1_000 {
+        let page = fetch(cursor.take()).await.unwrap();
+        assert!(page.items.len() <= limit as usize);
+        for item in page.items {
+            assert!(seen.insert(key(&item)), "repeated {:?}", key(&item));
+            all.push(item);
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return all,
+        }
+    }
+    panic!("pagination does not end");
+}
+
+async fn long_lists_paginate_completely_and_without_repeats<S: Backend>(s: &S) {
+    let statuses = [
+        AuthorizerStatus::Authorized,
+        AuthorizerStatus::Unauthorized,
+        AuthorizerStatus::NeedsReauthorization,
+    ];
+    let all: Vec<Authorizer> = (0..230)
+        .map(|i| {
+            let customer = match i % 4 {
+                0 => None,
+                1 => Some("acme"),
+                _ => Some("globex"),
+            };
+            authorizer(i * 7919 % 1_000, statuses[i % 3], customer)
+        })
+        .collect();
+    stream::iter(&all)
+        .for_each_concurrent(16, |a| async move { s.upsert_authorizer(a).await.unwrap() })
+        .await;
+    let mut expected = all.clone();
+    expected.sort_by(|a, b| a.appid.cmp(&b.appid));
+
+    let listed = collect_all(
+        7,
+        |a: &Authorizer| a.appid.clone(),
+        |c| {
+            let f = AuthorizerFilter::default();
+            async move { s.list_authorizers(&f, c.as_deref(), 7).await }
+        },
+    )
+    .await;
+    assert_eq!(listed, expected, "all authorizers in appid order");
+
+    for filter in [
+        AuthorizerFilter {
+            status: Some(AuthorizerStatus::NeedsReauthorization),
+            customer_id: None,
+        },
+        AuthorizerFilter {
+            status: None,
+            customer_id: Some("acme".into()),
+        },
+        AuthorizerFilter {
+            status: Some(AuthorizerStatus::Authorized),
+            customer_id: Some("globex".into()),
+        },
+        AuthorizerFilter {
+            status: None,
+            customer_id: Some("nobody".into()),
+        },
+    ] {
+        let want: Vec<Authorizer> = expected
+            .iter()
+            .filter(|a| filter.status.is_none_or(|s| s == a.status))
+            .filter(|a| {
+                filter
+                    .customer_id
+                    .as_ref()
+                    .is_none_or(|c| a.customer_id.as_ref() == Some(c))
+            })
+            .cloned()
+            .collect();
+        let got = collect_all(
+            10,
+            |a: &Authorizer| a.appid.clone(),
+            |c| {
+                let f = filter.clone();
+                async move { s.list_authorizers(&f, c.as_deref(), 10).await }
+            },
+        )
+        .await;
+        assert_eq!(got, want, "{filter:?}");
+    }
+
+    let a = app(1);
+    let audits: Vec<AuditRecord> = (0..120u64)
+        .map(|i| audit(&a, 1_000 + (i * 37) % 120, 10_000 + i as i64))
+        .collect();
+    stream::iter(&audits)
+        .for_each_concurrent(16, |x| async move { s.record_audit(x).await.unwrap() })
+        .await;
+    let a = &a;
+    let got = collect_all(
+        25,
+        |x: &AuditRecord| x.auditid,
+        |c| async move { s.list_audits(a, c.as_deref(), 25).await },
+    )
+    .await;
+    let mut want = audits.clone();
+    want.reverse();
+    assert_eq!(got, want, "every audit, newest first");
+}
+
+async fn cursors_the_store_did_not_issue_are_refused<S: Backend>(s: &S) {
+    for bad in ["garbage", "", "e30", "%%%", "eyJrIjoiRHVlIn0"] {
+        assert!(
+            matches!(
+                s.due_authorizer_tokens(10, Some(bad), 10).await,
+                Err(StoreError::InvalidCursor)
+            ),
+            "due {bad:?}"
+        );
+        assert!(
+            matches!(
+                s.list_authorizers(&AuthorizerFilter::default(), Some(bad), 10)
+                    .await,
+                Err(StoreError::InvalidCursor)
+            ),
+            "authorizers {bad:?}"
+        );
+        assert!(
+            matches!(
+                s.list_audits(&app(1), Some(bad), 10).await,
+                Err(StoreError::InvalidCursor)
+            ),
+            "audits {bad:?}"
+        );
+    }
+    // A cursor from one listing is refused by another.
+    for i in 0..3 {
+        s.upsert_authorizer(&authorizer(i, AuthorizerStatus::Authorized, None))
+            .await
+            .unwrap();
+    }
+    let page = s
+        .list_authorizers(&AuthorizerFilter::default(), None, 1)
+        .await
+        .unwrap();
+    let c = page.next.expect("more than one page");
+    assert!(matches!(
+        s.due_authorizer_tokens(10, Some(&c), 10).await,
+        Err(StoreError::InvalidCursor)
+    ));
+}
+
+async fn a_ticket_is_replaced_only_by_a_newer_one<S: Backend>(s: &S) {
+    let c = app(3);
+    assert!(s.latest_ticket(&c).await.unwrap().is_none());
+    let t = |v: &str, at| Ticket {
+        value: SecretString::from(v.to_owned()),
+        received_at: at,
+    };
+    s.save_ticket(&c, &t("ticket@@@100", 100)).await.unwrap();
+    s.save_ticket(&c, &t("ticket@@@50", 50)).await.unwrap();
+    let got = s.latest_ticket(&c).await.unwrap().unwrap();
+    assert_eq!(
+        (got.value.expose_secret(), got.received_at),
+        ("ticket@@@100", 100)
+    );
+    s.save_ticket(&c, &t("ticket@@@700", 700)).await.unwrap();
+    let got = s.latest_ticket(&c).await.unwrap().unwrap();
+    assert_eq!(got.value.expose_secret(), "ticket@@@700");
+    assert!(s.latest_ticket(&app(4)).await.unwrap().is_none());
+}
+
+async fn an_authorizer_is_found_by_its_original_id<S: Backend>(s: &S) {
+    let mut a = authorizer(11, AuthorizerStatus::Authorized, None);
+    s.upsert_authorizer(&a).await.unwrap();
+    s.upsert_authorizer(&authorizer(12, AuthorizerStatus::Authorized, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.authorizer_by_user_name(&a.user_name).await.unwrap(),
+        Some(a.clone())
+    );
+    assert!(s
+        .authorizer_by_user_name("gh_000000000000")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s.authorizer_by_user_name("").await.unwrap().is_none());
+    // A renamed original id (it happens on account migration) follows the profile.
+    let old = a.user_name.clone();
+    a.user_name = "gh_renamed00001".into();
+    s.upsert_authorizer(&a).await.unwrap();
+    assert!(s.authorizer_by_user_name(&old).await.unwrap().is_none());
+    assert_eq!(
+        s.authorizer_by_user_name("gh_renamed00001").await.unwrap(),
+        Some(a)
+    );
+}
+
+async fn audits_move_through_their_statuses_and_unknown_ones_are_not_found<S: Backend>(s: &S) {
+    let a = app(5);
+    s.record_audit(&audit(&a, 42, 1_000)).await.unwrap();
+    assert!(matches!(
+        s.record_audit(&audit(&a, 42, 2_000)).await,
+        Err(StoreError::Conflict)
+    ));
+    let rejected = AuditUpdate {
+        status: AuditStatus::Rejected,
+        reason: Some("<b>incomplete</b>".into()),
+        screenshots: vec!["media1".into(), "media2".into()],
+        at: 1_500,
+    };
+    s.update_audit(&a, AuditId(42), &rejected).await.unwrap();
+    let got = s.latest_audit(&a).await.unwrap().unwrap();
+    assert_eq!(got.status, AuditStatus::Rejected);
+    assert_eq!(got.reason.as_deref(), Some("<b>incomplete</b>"));
+    assert_eq!(got.screenshots, vec!["media1", "media2"]);
+    assert_eq!((got.submitted_at, got.updated_at), (1_000, 1_500));
+
+    s.record_audit(&audit(&a, 43, 2_000)).await.unwrap();
+    let approved = AuditUpdate {
+        status: AuditStatus::Approved,
+        reason: None,
+        screenshots: vec![],
+        at: 2_500,
+    };
+    s.update_audit(&a, AuditId(43), &approved).await.unwrap();
+    s.mark_released(&a, AuditId(43), 3_000).await.unwrap();
+    let got = s.latest_audit(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (got.auditid, got.status, got.released_at),
+        (AuditId(43), AuditStatus::Approved, Some(3_000))
+    );
+
+    // Concurrent updates of one audit are all applied (none lost to another's write).
+    futures::future::join_all((0..5).map(|i| {
+        let u = AuditUpdate {
+            status: AuditStatus::Delayed,
+            reason: Some(format!("r{i}")),
+            screenshots: vec![],
+            at: 4_000 + i,
+        };
+        let a = a.clone();
+        async move { s.update_audit(&a, AuditId(42), &u).await.unwrap() }
+    }))
+    .await;
+    let got = s.list_audits(&a, None, 10).await.unwrap().items;
+    assert_eq!(got[1].status, AuditStatus::Delayed);
+
+    assert!(matches!(
+        s.update_audit(&a, AuditId(44), &approved).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.mark_released(&app(6), AuditId(43), 1).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn batches_record_progress_per_app<S: Backend>(s: &S) {
+    let appids: Vec<AppId> = (0..1_000).map(app).collect();
+    let batch = Batch {
+        id: "batch-1".into(),
+        operation: "submit_audit".into(),
+        params: serde_json::json!({ "template_id": 7 }),
+        appids: appids.clone(),
+        created_at: 100,
+    };
+    s.create_batch(&batch).await.unwrap();
+    assert!(matches!(
+        s.create_batch(&batch).await,
+        Err(StoreError::Conflict)
+    ));
+    let ok = BatchItemResult {
+        ok: true,
+        detail: serde_json::json!({ "auditid": 1 }),
+        at: 200,
+    };
+    let failed = BatchItemResult {
+        ok: false,
+        detail: serde_json::json!({ "errcode": 85009 }),
+        at: 201,
+    };
+    stream::iter(0..150usize)
+        .for_each_concurrent(16, |i| {
+            let r = if i % 3 == 0 { &failed } else { &ok };
+            let a = appids[i].clone();
+            async move { s.record_batch_item("batch-1", &a, r).await.unwrap() }
+        })
+        .await;
+    s.record_batch_item("batch-1", &appids[0], &ok)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.record_batch_item("batch-1", &app(5_000), &ok).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.record_batch_item("batch-2", &appids[0], &ok).await,
+        Err(StoreError::NotFound)
+    ));
+    let p = s.get_batch("batch-1").await.unwrap().unwrap();
+    assert_eq!(p.batch, batch);
+    assert_eq!(p.items.len(), 1_000);
+    for (i, (a, r)) in p.items.iter().enumerate() {
+        assert_eq!(a, &appids[i]);
+        let want = match i {
+            0 => Some(&ok),
+            i if i < 150 && i % 3 == 0 => Some(&failed),
+            i if i < 150 => Some(&ok),
+            _ => None,
+        };
+        assert_eq!(r.as_ref(), want, "app {i}");
+    }
+    assert!(s.get_batch("batch-2").await.unwrap().is_none());
+}
+
+// ---- not per backend ----
+
+fn yaml_str(v: &serde_norway::Value, what: &str) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("template.yaml: {what} is not a string"))
+        .to_owned()
+}
+
+fn yaml_pairs(v: &serde_norway::Value, a: &str, b: &str) -> Vec<(String, String)> {
+    v.as_sequence()
+        .unwrap_or_else(|| panic!("template.yaml: expected a list of {a}/{b}"))
+        .iter()
+        .map(|e| (yaml_str(&e[a], a), yaml_str(&e[b], b)))
+        .collect()
+}
+
+fn yaml_indexes(v: &serde_norway::Value) -> Vec<dynamo::IndexDefinition> {
+    v.as_sequence()
+        .map(|s| s.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|i| dynamo::IndexDefinition {
+            name: yaml_str(&i["IndexName"], "IndexName"),
+            key_schema: yaml_pairs(&i["KeySchema"], "AttributeName", "KeyType"),
+            projection: yaml_str(&i["Projection"]["ProjectionType"], "ProjectionType"),
+        })
+        .collect()
+}
+
+#[test]
+fn the_table_in_template_yaml_equals_the_table_the_code_creates() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let text = std::fs::read_to_string(path).expect("read template.yaml");
+    let doc: serde_norway::Value = serde_norway::from_str(&text).expect("parse template.yaml");
+    let table = &doc["Resources"]["Table"];
+    assert_eq!(table["Type"].as_str(), Some("AWS::DynamoDB::Table"));
+    let p = &table["Properties"];
+    let ttl = &p["TimeToLiveSpecification"];
+    assert_eq!(ttl["Enabled"].as_bool(), Some(true), "TTL is enabled");
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true),
+        "point-in-time recovery is on"
+    );
+    let from_template = dynamo::TableDefinition {
+        table_name: String::new(),
+        billing_mode: yaml_str(&p["BillingMode"], "BillingMode"),
+        attributes: yaml_pairs(&p["AttributeDefinitions"], "AttributeName", "AttributeType"),
+        key_schema: yaml_pairs(&p["KeySchema"], "AttributeName", "KeyType"),
+        global_indexes: yaml_indexes(&p["GlobalSecondaryIndexes"]),
+        local_indexes: yaml_indexes(&p["LocalSecondaryIndexes"]),
+        ttl_attribute: yaml_str(
+            &ttl["AttributeName"],
+            "TimeToLiveSpecification.AttributeName",
+        ),
+        sse_enabled: p["SSESpecification"]["SSEEnabled"].as_bool() == Some(true),
+    };
+    assert_eq!(from_template, dynamo::table_definition(""));
+}
+
+#[test]
+fn no_store_code_calls_scan() {
+    // The refresher and every listing go through indexes: a Scan would read the whole table
+    // on a schedule or per request.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/src");
+    let mut files = vec![std::path::PathBuf::from(dir)];
+    let mut checked = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                files.push(e.unwrap().path());
+            }
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            for bad in [".scan()", "operation::scan", "ScanInput", "ScanOutput"] {
+                assert!(!text.contains(bad), "{} contains {bad}", p.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
+
+#[tokio::test]
+async fn the_table_on_moto_has_the_declared_indexes() {
+    let Some(s) = dynamodb().await else { return };
+    // Creating it again (a restarted local run) is not an error.
+    s.create_table().await.unwrap();
+    let conf = helpers::aws_config(&helpers::aws_endpoint().unwrap()).await;
+    let d = aws_sdk_dynamodb::Client::new(&conf)
+        .describe_table()
+        .table_name(s.table())
+        .send()
+        .await
+        .unwrap();
+    let t = d.table().unwrap();
+    let def = dynamo::table_definition(s.table());
+    let mut gsis: Vec<&str> = t
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|g| g.index_name())
+        .collect();
+    gsis.sort();
+    let mut want: Vec<&str> = def.global_indexes.iter().map(|i| i.name.as_str()).collect();
+    want.sort();
+    assert_eq!(gsis, want);
+    assert_eq!(t.local_secondary_indexes().len(), def.local_indexes.len());
+}
