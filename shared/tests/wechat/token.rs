@@ -1,10 +1,12 @@
-//! The token manager against the stub and the in-memory store double, with a manual clock.
+//! The token manager against the stub, with a manual clock; every case runs twice: on the
+//! in-memory CAS double (`mem::`) and on the real embedded redb store (`embedded::`).
 
 use crate::support::*;
 use std::sync::Arc;
 use std::time::Duration;
 use wxopen::domain::{AppId, Clock, ManualClock};
-use wxopen::store::{Ticket, TicketStore, TokenKey, TokenState, TokenStore};
+use wxopen::store::embedded::EmbeddedStore;
+use wxopen::store::{Ticket, TokenKey, TokenState};
 use wxopen::wechat::wxa::CommitRequest;
 use wxopen::wechat::{ErrorKind, TokenBackend, TokenManager, TokenPolicy, WechatError};
 
@@ -22,25 +24,39 @@ fn fast_policy() -> TokenPolicy {
 
 struct Env {
     stub: Stub,
-    store: Arc<MemStore>,
+    store: Arc<dyn TokenBackend>,
     clock: ManualClock,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Env {
-    async fn new() -> Env {
+    /// The in-memory double.
+    async fn mem() -> Env {
         Env {
             stub: Stub::start().await,
             store: MemStore::new(),
             clock: ManualClock::new(T0),
+            _dir: None,
+        }
+    }
+
+    /// The real embedded (redb) store.
+    async fn embedded() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        Env {
+            stub: Stub::start().await,
+            store: Arc::new(store),
+            clock: ManualClock::new(T0),
+            _dir: Some(dir),
         }
     }
 
     /// One manager = one process (one Lambda instance).
     fn manager(&self) -> TokenManager {
-        let store: Arc<dyn TokenBackend> = self.store.clone();
         TokenManager::new(
             self.stub.client(),
-            store,
+            self.store.clone(),
             appid(COMPONENT_APPID),
             secret("appsecret"),
             Arc::new(self.clock.clone()),
@@ -89,9 +105,7 @@ fn app() -> AppId {
     appid(APP)
 }
 
-#[tokio::test]
-async fn the_component_token_is_fetched_once_and_reused_until_the_margin() {
-    let env = Env::new().await;
+async fn the_component_token_is_fetched_once_and_reused_until_the_margin(env: Env) {
     env.ticket(T0 - 60).await;
     let m = env.manager();
     let t = m.component_access_token().await.unwrap();
@@ -113,9 +127,7 @@ async fn the_component_token_is_fetched_once_and_reused_until_the_margin() {
     assert_eq!(s.lease_until, 0, "the lease is cleared by the write");
 }
 
-#[tokio::test]
-async fn fifty_concurrent_callers_on_a_cold_cache_make_one_component_token_call() {
-    let env = Env::new().await;
+async fn fifty_concurrent_callers_on_a_cold_cache_make_one_component_token_call(env: Env) {
     env.ticket(T0).await;
     env.stub.set_token_delay(Duration::from_millis(100));
     let m = Arc::new(env.manager());
@@ -131,9 +143,7 @@ async fn fifty_concurrent_callers_on_a_cold_cache_make_one_component_token_call(
     assert_eq!(env.stub.count(COMPONENT_TOKEN), 1);
 }
 
-#[tokio::test]
-async fn fifty_processes_sharing_the_store_make_one_component_token_call() {
-    let env = Env::new().await;
+async fn fifty_processes_sharing_the_store_make_one_component_token_call(env: Env) {
     env.ticket(T0).await;
     env.stub.set_token_delay(Duration::from_millis(100));
     let tasks: Vec<_> = (0..50)
@@ -148,9 +158,7 @@ async fn fifty_processes_sharing_the_store_make_one_component_token_call() {
     assert_eq!(env.stub.count(COMPONENT_TOKEN), 1);
 }
 
-#[tokio::test]
-async fn fifty_concurrent_callers_for_one_authorizer_make_one_authorizer_token_call() {
-    let env = Env::new().await;
+async fn fifty_concurrent_callers_for_one_authorizer_make_one_authorizer_token_call(env: Env) {
     env.ticket(T0).await;
     env.authorizer(None, 0, Some("rtok-0")).await;
     env.stub.set_token_delay(Duration::from_millis(100));
@@ -190,9 +198,7 @@ async fn fifty_concurrent_callers_for_one_authorizer_make_one_authorizer_token_c
     );
 }
 
-#[tokio::test]
-async fn no_ticket_yet_is_a_clear_error_and_calls_nothing() {
-    let env = Env::new().await;
+async fn no_ticket_yet_is_a_clear_error_and_calls_nothing(env: Env) {
     let e = env.manager().component_access_token().await.unwrap_err();
     assert!(matches!(e, WechatError::NoTicket { .. }), "{e:?}");
     let msg = e.to_string();
@@ -210,9 +216,7 @@ async fn no_ticket_yet_is_a_clear_error_and_calls_nothing() {
     );
 }
 
-#[tokio::test]
-async fn a_ticket_older_than_12_hours_is_a_clear_error_and_a_younger_one_is_used() {
-    let env = Env::new().await;
+async fn a_ticket_older_than_12_hours_is_a_clear_error_and_a_younger_one_is_used(env: Env) {
     env.ticket(T0 - 12 * 3600).await;
     let e = env.manager().component_access_token().await.unwrap_err();
     assert!(matches!(e, WechatError::TicketExpired { .. }), "{e:?}");
@@ -224,9 +228,7 @@ async fn a_ticket_older_than_12_hours_is_a_clear_error_and_a_younger_one_is_used
     assert!(env.manager().component_access_token().await.is_ok());
 }
 
-#[tokio::test]
-async fn a_rejected_authorizer_token_is_refreshed_once_and_the_call_retried_once() {
-    let env = Env::new().await;
+async fn a_rejected_authorizer_token_is_refreshed_once_and_the_call_retried_once(env: Env) {
     env.ticket(T0).await;
     env.authorizer(Some("atok-old"), T0 + 7000, Some("rtok-0"))
         .await;
@@ -251,9 +253,7 @@ async fn a_rejected_authorizer_token_is_refreshed_once_and_the_call_retried_once
     assert_eq!(env.stub.count(AUTHORIZER_TOKEN), 2);
 }
 
-#[tokio::test]
-async fn concurrent_rejections_of_one_token_cause_one_refresh() {
-    let env = Env::new().await;
+async fn concurrent_rejections_of_one_token_cause_one_refresh(env: Env) {
     env.ticket(T0).await;
     env.authorizer(Some("atok-old"), T0 + 7000, Some("rtok-0"))
         .await;
@@ -272,9 +272,7 @@ async fn concurrent_rejections_of_one_token_cause_one_refresh() {
     assert_eq!(env.stub.count(AUTHORIZER_TOKEN), 1);
 }
 
-#[tokio::test]
-async fn a_rejected_component_token_is_refreshed_once_for_template_calls() {
-    let env = Env::new().await;
+async fn a_rejected_component_token_is_refreshed_once_for_template_calls(env: Env) {
     env.ticket(T0).await;
     let m = env.manager();
     assert_eq!(expose(&m.component_access_token().await.unwrap()), "ctok-1");
@@ -287,9 +285,7 @@ async fn a_rejected_component_token_is_refreshed_once_for_template_calls() {
     assert_eq!(env.stub.count(COMPONENT_TOKEN), 2);
 }
 
-#[tokio::test]
-async fn a_rotated_refresh_token_is_persisted_with_the_access_token() {
-    let env = Env::new().await;
+async fn a_rotated_refresh_token_is_persisted_with_the_access_token(env: Env) {
     env.ticket(T0).await;
     env.authorizer(None, 0, Some("rtok-0")).await;
     env.stub.set_rotate_refresh(true);
@@ -317,9 +313,7 @@ async fn a_rotated_refresh_token_is_persisted_with_the_access_token() {
     );
 }
 
-#[tokio::test]
-async fn a_rotated_refresh_token_survives_a_lost_lease() {
-    let env = Env::new().await;
+async fn a_rotated_refresh_token_survives_a_lost_lease(env: Env) {
     env.ticket(T0).await;
     let m = env.manager();
     m.component_access_token().await.unwrap(); // ctok-1, so only the authorizer call is slow
@@ -363,9 +357,7 @@ async fn a_rotated_refresh_token_survives_a_lost_lease() {
     );
 }
 
-#[tokio::test]
-async fn refresh_token_invalid_61023_needs_reauthorization_and_releases_the_lease() {
-    let env = Env::new().await;
+async fn refresh_token_invalid_61023_needs_reauthorization_and_releases_the_lease(env: Env) {
     env.ticket(T0).await;
     env.authorizer(Some("atok-old"), T0 + 100, Some("rtok-bad"))
         .await;
@@ -386,9 +378,9 @@ async fn refresh_token_invalid_61023_needs_reauthorization_and_releases_the_leas
     assert_eq!(env.stub.count(AUTHORIZER_TOKEN), 1, "not retried");
 }
 
-#[tokio::test]
-async fn an_authorizer_without_a_refresh_token_needs_reauthorization_without_calling_wechat() {
-    let env = Env::new().await;
+async fn an_authorizer_without_a_refresh_token_needs_reauthorization_without_calling_wechat(
+    env: Env,
+) {
     env.ticket(T0).await;
     let m = env.manager();
     let e = m.authorizer_access_token(&app()).await.unwrap_err();
@@ -411,9 +403,7 @@ async fn an_authorizer_without_a_refresh_token_needs_reauthorization_without_cal
     assert_eq!(env.stub.calls().len(), 0);
 }
 
-#[tokio::test]
-async fn a_waiting_caller_takes_the_still_valid_token_while_another_holds_the_lease() {
-    let env = Env::new().await;
+async fn a_waiting_caller_takes_the_still_valid_token_while_another_holds_the_lease(env: Env) {
     env.ticket(T0).await;
     let key = TokenKey::Authorizer(app());
     env.store
@@ -446,9 +436,7 @@ async fn a_waiting_caller_takes_the_still_valid_token_while_another_holds_the_le
     assert_eq!(env.stub.count(AUTHORIZER_TOKEN), 1);
 }
 
-#[tokio::test]
-async fn a_caller_waits_for_a_lease_holder_when_no_usable_token_exists() {
-    let env = Env::new().await;
+async fn a_caller_waits_for_a_lease_holder_when_no_usable_token_exists(env: Env) {
     env.ticket(T0).await;
     let key = TokenKey::Component(appid(COMPONENT_APPID));
     let v = env
@@ -522,9 +510,7 @@ async fn a_caller_waits_for_a_lease_holder_when_no_usable_token_exists() {
     assert_eq!(e.kind(), ErrorKind::Retryable);
 }
 
-#[tokio::test]
-async fn force_refresh_replaces_a_valid_token_and_refresh_if_due_skips_fresh_ones() {
-    let env = Env::new().await;
+async fn force_refresh_replaces_a_valid_token_and_refresh_if_due_skips_fresh_ones(env: Env) {
     env.ticket(T0).await;
     env.authorizer(Some("atok-old"), T0 + 7200, Some("rtok-0"))
         .await;
@@ -541,9 +527,7 @@ async fn force_refresh_replaces_a_valid_token_and_refresh_if_due_skips_fresh_one
     assert_eq!(expose(&c), "ctok-3");
 }
 
-#[tokio::test]
-async fn save_authorization_stores_the_tokens_from_query_auth() {
-    let env = Env::new().await;
+async fn save_authorization_stores_the_tokens_from_query_auth(env: Env) {
     env.ticket(T0).await;
     let m = env.manager();
     let q = m.component().query_auth("auth_code_value").await.unwrap();
@@ -560,9 +544,7 @@ async fn save_authorization_stores_the_tokens_from_query_auth() {
     assert_eq!(env.stub.count(AUTHORIZER_TOKEN), 0);
 }
 
-#[tokio::test]
-async fn the_manager_never_prints_its_secrets() {
-    let env = Env::new().await;
+async fn the_manager_never_prints_its_secrets(env: Env) {
     env.ticket(T0).await;
     let m = env.manager();
     let t = m.component_access_token().await.unwrap();
@@ -570,3 +552,45 @@ async fn the_manager_never_prints_its_secrets() {
     assert!(!shown.contains("appsecret"), "{shown}");
     assert!(!shown.contains("ctok-1"), "{shown}");
 }
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod mem {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Env::mem().await).await
+                }
+            )*
+        }
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Env::embedded().await).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    the_component_token_is_fetched_once_and_reused_until_the_margin,
+    fifty_concurrent_callers_on_a_cold_cache_make_one_component_token_call,
+    fifty_processes_sharing_the_store_make_one_component_token_call,
+    fifty_concurrent_callers_for_one_authorizer_make_one_authorizer_token_call,
+    no_ticket_yet_is_a_clear_error_and_calls_nothing,
+    a_ticket_older_than_12_hours_is_a_clear_error_and_a_younger_one_is_used,
+    a_rejected_authorizer_token_is_refreshed_once_and_the_call_retried_once,
+    concurrent_rejections_of_one_token_cause_one_refresh,
+    a_rejected_component_token_is_refreshed_once_for_template_calls,
+    a_rotated_refresh_token_is_persisted_with_the_access_token,
+    a_rotated_refresh_token_survives_a_lost_lease,
+    refresh_token_invalid_61023_needs_reauthorization_and_releases_the_lease,
+    an_authorizer_without_a_refresh_token_needs_reauthorization_without_calling_wechat,
+    a_waiting_caller_takes_the_still_valid_token_while_another_holds_the_lease,
+    a_caller_waits_for_a_lease_holder_when_no_usable_token_exists,
+    force_refresh_replaces_a_valid_token_and_refresh_if_due_skips_fresh_ones,
+    save_authorization_stores_the_tokens_from_query_auth,
+    the_manager_never_prints_its_secrets,
+);
