@@ -1,21 +1,390 @@
-//! The `ticket-push` function's handler. `main.rs` builds dependencies once and hands every request
-//! here, so tests and `wxopen-local` call the very code Lambda runs.
+//! `ticket-push`: WeChat → us. Both push URLs land here:
+//!
+//! - `POST /wechat/component` (授权事件接收URL): `component_verify_ticket` every 10 minutes and
+//!   authorization changes;
+//! - `POST /wechat/apps/{appid}` (消息与事件接收URL, configured as `…/wechat/apps/$APPID$`):
+//!   events of one authorized mini program, such as audit results.
+//!
+//! Every push is verified (`msg_signature`, timestamp window), decrypted, applied to the store and
+//! answered with the plain string `success`. A bad push gets a 4xx JSON body and changes nothing; a
+//! push that could not be stored gets a 5xx so that WeChat retries. WeChat repeats a push up to three
+//! times: a push already applied is answered `success` without being applied again.
 
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use secrecy::ExposeSecret;
+use sha1::{Digest, Sha1};
+use std::sync::Arc;
+use wxopen::crypto::MsgCrypt;
+use wxopen::domain::{AppId, AuditStatus, Clock, UnixTime};
+use wxopen::events::{open_push, AuthorizerEvent, ComponentEvent, PushError, PushQuery};
+use wxopen::http::error;
+use wxopen::secrets::SecretsSource;
+use wxopen::store::{AuditUpdate, AuthorizerStatus, Store, StoreError, Ticket, TokenKey};
 
-/// Not implemented yet: answers 501 with a JSON body, never a fake success.
-pub async fn handler(_req: Request) -> Result<Response<Body>, Error> {
-    Ok(wxopen::http::not_implemented("ticket-push"))
+/// How far a push's timestamp may lag behind our clock (WeChat retries within seconds).
+pub const MAX_PUSH_AGE_SECS: i64 = 600;
+/// How far ahead of our clock a timestamp may be (clock skew).
+pub const MAX_PUSH_SKEW_SECS: i64 = 300;
+/// How long a push digest is remembered for de-duplication.
+pub const PUSH_MEMORY_SECS: i64 = 3600;
+
+/// What the handler needs, built once per Lambda instance.
+pub struct Deps {
+    /// Token, EncodingAESKey and component appid; cached by the source, so rotations apply.
+    pub secrets: Arc<dyn SecretsSource>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The per-request view of the secrets that push handling needs.
+struct Platform {
+    crypt: MsgCrypt,
+    component_appid: AppId,
+}
 
-    #[tokio::test]
-    async fn until_implemented_it_answers_501_json() {
-        let resp = handler(Request::default()).await.unwrap();
-        assert_eq!(resp.status(), 501);
-        assert_eq!(resp.headers()["content-type"], "application/json");
+async fn platform(deps: &Deps) -> Result<Platform, Rejection> {
+    let unavailable = |what: &str| {
+        tracing::error!(what, "platform secrets unusable");
+        reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "secrets_unavailable",
+            "platform secrets are unavailable; retry",
+        )
+    };
+    let s = deps
+        .secrets
+        .load()
+        .await
+        .map_err(|e| unavailable(&e.to_string()))?;
+    let crypt = MsgCrypt::new(
+        s.token.expose_secret(),
+        s.encoding_aes_key.expose_secret(),
+        s.component_appid.as_str(),
+    )
+    .map_err(|e| unavailable(e.name()))?;
+    Ok(Platform {
+        crypt,
+        component_appid: s.component_appid.clone(),
+    })
+}
+
+/// Why a push is refused: rendered as a JSON error body.
+struct Rejection {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+fn reject(status: StatusCode, code: &'static str, message: impl Into<String>) -> Rejection {
+    Rejection {
+        status,
+        code,
+        message: message.into(),
     }
+}
+
+impl Rejection {
+    fn into_response(self) -> Response<Body> {
+        error(self.status, self.code, &self.message)
+    }
+}
+
+enum Route {
+    Component,
+    App(AppId),
+}
+
+fn route(path: &str) -> Result<Route, Rejection> {
+    let path = path.trim_end_matches('/');
+    if path == "/wechat/component" {
+        return Ok(Route::Component);
+    }
+    if let Some(appid) = path.strip_prefix("/wechat/apps/") {
+        return AppId::parse(appid)
+            .map(Route::App)
+            .map_err(|e| reject(StatusCode::BAD_REQUEST, "invalid_appid", e.to_string()));
+    }
+    Err(reject(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such push URL",
+    ))
+}
+
+fn push_query(req: &Request) -> Result<PushQuery, Rejection> {
+    let mut q = PushQuery::default();
+    let mut encrypt_type = None;
+    for (k, v) in url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "msg_signature" => q.msg_signature = v.into_owned(),
+            "timestamp" => q.timestamp = v.into_owned(),
+            "nonce" => q.nonce = v.into_owned(),
+            "encrypt_type" => encrypt_type = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    for (name, value) in [
+        ("msg_signature", &q.msg_signature),
+        ("timestamp", &q.timestamp),
+        ("nonce", &q.nonce),
+    ] {
+        if value.is_empty() {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "missing_parameter",
+                format!("query parameter {name} is required"),
+            ));
+        }
+    }
+    if encrypt_type.as_deref().is_some_and(|t| t != "aes") {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            "unsupported_encrypt_type",
+            "third-party platforms push in safe mode only (encrypt_type=aes)",
+        ));
+    }
+    Ok(q)
+}
+
+fn check_fresh(timestamp: &str, now: UnixTime) -> Result<(), Rejection> {
+    let ts: UnixTime = timestamp.parse().map_err(|_| {
+        reject(
+            StatusCode::BAD_REQUEST,
+            "invalid_timestamp",
+            "timestamp must be Unix seconds",
+        )
+    })?;
+    if ts < now - MAX_PUSH_AGE_SECS || ts > now + MAX_PUSH_SKEW_SECS {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            "stale_timestamp",
+            "timestamp is outside the accepted window",
+        ));
+    }
+    Ok(())
+}
+
+fn success() -> Response<Body> {
+    let mut r = Response::new(Body::from("success"));
+    r.headers_mut().insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn store_failed(e: &StoreError) -> Response<Body> {
+    tracing::error!(error = %e, "push could not be stored; WeChat will retry");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "the push could not be stored; retry",
+    )
+}
+
+/// Handles one push request.
+pub async fn handler(req: Request, deps: &Deps) -> Response<Body> {
+    if req.method() != Method::POST {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "pushes are POSTed",
+        );
+    }
+    let route = match route(req.uri().path()) {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    let q = match push_query(&req) {
+        Ok(q) => q,
+        Err(r) => return r.into_response(),
+    };
+    let now = deps.clock.now();
+    if let Err(r) = check_fresh(&q.timestamp, now) {
+        return r.into_response();
+    }
+    let platform = match platform(deps).await {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let xml = match open_push(&platform.crypt, req.body().as_ref(), &q) {
+        Ok(xml) => xml,
+        Err(PushError::TooLarge) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "push_too_large",
+                "push body is over 64 KiB",
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "refused a push");
+            return error(StatusCode::BAD_REQUEST, "invalid_push", &e.to_string());
+        }
+    };
+    // The same push retried carries the same signature, timestamp and nonce.
+    let digest = hex::encode(Sha1::digest(
+        format!("{}|{}|{}", q.msg_signature, q.timestamp, q.nonce).as_bytes(),
+    ));
+    // A probe: with `expires_at = now` nothing lasting is recorded, but a digest remembered from an
+    // earlier, applied delivery answers `false`. The lasting record is written after applying.
+    match deps.store.record_push_if_new(&digest, now, now).await {
+        Ok(false) => {
+            tracing::info!("repeated push: already applied");
+            return success();
+        }
+        Ok(true) => {}
+        Err(e) => return store_failed(&e),
+    }
+    let applied = match route {
+        Route::Component => apply_component(&xml, &platform.component_appid, deps, now).await,
+        Route::App(appid) => apply_app(&xml, &appid, deps).await,
+    };
+    match applied {
+        Ok(()) => {}
+        Err(Applied::Invalid(r)) => return r.into_response(),
+        Err(Applied::Store(e)) => return store_failed(&e),
+    }
+    // Remembered only once applied, so a failed apply is retried by WeChat and applied then.
+    if let Err(e) = deps
+        .store
+        .record_push_if_new(&digest, now, now + PUSH_MEMORY_SECS)
+        .await
+    {
+        tracing::warn!(error = %e, "push applied but not remembered; a retry re-applies it idempotently");
+    }
+    success()
+}
+
+enum Applied {
+    Invalid(Rejection),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Applied {
+    fn from(e: StoreError) -> Self {
+        Applied::Store(e)
+    }
+}
+
+async fn apply_component(
+    xml: &str,
+    component_appid: &AppId,
+    deps: &Deps,
+    now: UnixTime,
+) -> Result<(), Applied> {
+    let event = ComponentEvent::parse(xml).map_err(|e| {
+        Applied::Invalid(reject(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            e.to_string(),
+        ))
+    })?;
+    match event {
+        ComponentEvent::VerifyTicket {
+            component_appid: ticket_appid,
+            ticket,
+            ..
+        } => {
+            if ticket_appid != component_appid.as_str() {
+                return Err(Applied::Invalid(reject(
+                    StatusCode::BAD_REQUEST,
+                    "wrong_component",
+                    "the ticket is for another component appid",
+                )));
+            }
+            deps.store
+                .save_ticket(
+                    component_appid,
+                    &Ticket {
+                        value: ticket,
+                        received_at: now,
+                    },
+                )
+                .await?;
+            tracing::info!("component_verify_ticket stored");
+        }
+        ComponentEvent::Authorized(change) | ComponentEvent::UpdateAuthorized(change) => {
+            // The authorization code is exchanged by the auth-callback flow; the push is logged.
+            tracing::info!(authorizer = %change.authorizer_appid, "authorization (re)granted");
+        }
+        ComponentEvent::Unauthorized {
+            authorizer_appid, ..
+        } => {
+            match deps
+                .store
+                .set_authorizer_status(&authorizer_appid, AuthorizerStatus::Unauthorized, now)
+                .await
+            {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+            deps.store
+                .delete_token(&TokenKey::Authorizer(authorizer_appid.clone()))
+                .await?;
+            tracing::info!(authorizer = %authorizer_appid, "authorization revoked; tokens dropped");
+        }
+        ComponentEvent::Unknown { info_type, .. } => {
+            tracing::info!(%info_type, "ignored a component push of an unhandled type");
+        }
+    }
+    Ok(())
+}
+
+async fn apply_app(xml: &str, appid: &AppId, deps: &Deps) -> Result<(), Applied> {
+    let event = AuthorizerEvent::parse(xml).map_err(|e| {
+        Applied::Invalid(reject(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            e.to_string(),
+        ))
+    })?;
+    let update = match event {
+        AuthorizerEvent::AuditSuccess { succ_time, .. } => AuditUpdate {
+            status: AuditStatus::Approved,
+            reason: None,
+            screenshots: vec![],
+            at: succ_time,
+        },
+        AuthorizerEvent::AuditFail {
+            reason,
+            fail_time,
+            screenshots,
+            ..
+        } => AuditUpdate {
+            status: AuditStatus::Rejected,
+            reason: Some(reason),
+            screenshots,
+            at: fail_time,
+        },
+        AuthorizerEvent::AuditDelay {
+            reason, delay_time, ..
+        } => AuditUpdate {
+            status: AuditStatus::Delayed,
+            reason: Some(reason),
+            screenshots: vec![],
+            at: delay_time,
+        },
+        AuthorizerEvent::Unknown {
+            msg_type, event, ..
+        } => {
+            tracing::info!(%appid, %msg_type, event = event.as_deref().unwrap_or(""), "ignored an app push of an unhandled type");
+            return Ok(());
+        }
+    };
+    match deps.store.latest_audit(appid).await? {
+        Some(audit) if audit.status.is_pending() => {
+            deps.store
+                .update_audit(appid, audit.auditid, &update)
+                .await?;
+            tracing::info!(%appid, auditid = %audit.auditid, status = update.status.as_str(), "audit result recorded");
+        }
+        Some(audit) => {
+            tracing::info!(%appid, auditid = %audit.auditid, "audit result for an audit no longer pending; kept as is");
+        }
+        None => {
+            tracing::warn!(%appid, "audit result for an app with no recorded audit");
+        }
+    }
+    Ok(())
 }

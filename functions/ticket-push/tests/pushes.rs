@@ -1,0 +1,400 @@
+//! The ticket-push handler, called directly with built requests over the embedded store.
+
+use lambda_http::{Body, Request};
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use ticket_push::{handler, Deps};
+use wxopen::crypto::MsgCrypt;
+use wxopen::domain::{AppId, AuditId, AuditStatus, ManualClock};
+use wxopen::secrets::{PlatformSecrets, StaticSecrets};
+use wxopen::store::embedded::EmbeddedStore;
+use wxopen::store::{
+    AuditRecord, AuditStore, Authorizer, AuthorizerStatus, AuthorizerStore, Store, TicketStore,
+    TokenKey, TokenState, TokenStore,
+};
+
+const COMPONENT: &str = "wx134c8103faa5a59e";
+const TOKEN: &str = "pushtoken";
+const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+const APP: &str = "wxf8b4f85f3a794e77";
+const NOW: i64 = 1_700_000_000;
+
+struct App {
+    deps: Deps,
+    store: Arc<EmbeddedStore>,
+    clock: ManualClock,
+    crypt: MsgCrypt,
+    _dir: tempfile::TempDir,
+}
+
+fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let clock = ManualClock::new(NOW);
+    let secrets =
+        PlatformSecrets::new(COMPONENT, "appsecret", TOKEN, KEY, vec!["0".repeat(64)]).unwrap();
+    App {
+        deps: Deps {
+            secrets: Arc::new(StaticSecrets::new(secrets)),
+            store: store.clone() as Arc<dyn Store>,
+            clock: Arc::new(clock.clone()),
+        },
+        store,
+        clock,
+        crypt: MsgCrypt::new(TOKEN, KEY, COMPONENT).unwrap(),
+        _dir: dir,
+    }
+}
+
+fn push_request(a: &App, path: &str, xml: &str, ts: i64, nonce: &str) -> Request {
+    let (uri, body) = sealed_push(a, path, xml, ts, nonce);
+    build(&uri, &body)
+}
+
+fn build(uri: &str, body: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(uri)
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+/// The URI and body WeChat would POST; a retry resends exactly these.
+fn sealed_push(a: &App, path: &str, xml: &str, ts: i64, nonce: &str) -> (String, String) {
+    let sealed = a.crypt.seal(xml, &ts.to_string(), nonce);
+    let body = format!(
+        "<xml><AppId><![CDATA[{COMPONENT}]]></AppId><Encrypt><![CDATA[{}]]></Encrypt></xml>",
+        sealed.encrypt
+    );
+    let uri = format!(
+        "{path}?signature=x&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature={}",
+        sealed.msg_signature
+    );
+    (uri, body)
+}
+
+fn ticket_xml(ticket: &str) -> String {
+    format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{NOW}</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[{ticket}]]></ComponentVerifyTicket></xml>")
+}
+
+async fn body_text(resp: lambda_http::Response<Body>) -> (u16, String) {
+    let status = resp.status().as_u16();
+    let text = match resp.into_body() {
+        Body::Text(t) => t,
+        Body::Binary(b) => String::from_utf8(b).unwrap(),
+        Body::Empty => String::new(),
+        _ => String::new(),
+    };
+    (status, text)
+}
+
+async fn latest_ticket(a: &App) -> Option<String> {
+    a.store
+        .latest_ticket(&AppId::parse(COMPONENT).unwrap())
+        .await
+        .unwrap()
+        .map(|t| t.value.expose_secret().to_owned())
+}
+
+#[tokio::test]
+async fn a_signed_ticket_push_is_stored_and_answered_success() {
+    let a = app();
+    let req = push_request(
+        &a,
+        "/wechat/component",
+        &ticket_xml("ticket@@@one"),
+        NOW,
+        "1",
+    );
+    let (status, body) = body_text(handler(req, &a.deps).await).await;
+    assert_eq!((status, body.as_str()), (200, "success"));
+    assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@one"));
+}
+
+#[tokio::test]
+async fn a_repeated_push_is_applied_once() {
+    let a = app();
+    let (uri, body) = sealed_push(&a, "/wechat/component", &ticket_xml("ticket@@@A"), NOW, "7");
+    assert_eq!(
+        body_text(handler(build(&uri, &body), &a.deps).await)
+            .await
+            .0,
+        200
+    );
+    a.clock.advance(10);
+    let second = push_request(
+        &a,
+        "/wechat/component",
+        &ticket_xml("ticket@@@B"),
+        NOW + 10,
+        "8",
+    );
+    assert_eq!(body_text(handler(second, &a.deps).await).await.0, 200);
+    a.clock.advance(10);
+    // WeChat retries the first push: answered success, but not applied again.
+    let (status, text) = body_text(handler(build(&uri, &body), &a.deps).await).await;
+    assert_eq!((status, text.as_str()), (200, "success"));
+    assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@B"));
+}
+
+#[tokio::test]
+async fn a_bad_signature_is_refused_with_400_json_and_changes_nothing() {
+    let a = app();
+    let req = push_request(&a, "/wechat/component", &ticket_xml("ticket@@@x"), NOW, "1");
+    let tampered = req.uri().to_string().replace("nonce=1", "nonce=2");
+    let (parts, body) = req.into_parts();
+    let mut req = Request::from_parts(parts, body);
+    *req.uri_mut() = tampered.parse().unwrap();
+    let (status, body) = body_text(handler(req, &a.deps).await).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("-40001"), "{body}");
+    assert_eq!(latest_ticket(&a).await, None);
+}
+
+#[tokio::test]
+async fn a_stale_or_future_timestamp_is_refused() {
+    let a = app();
+    for ts in [NOW - 601, NOW + 301] {
+        let req = push_request(&a, "/wechat/component", &ticket_xml("ticket@@@x"), ts, "1");
+        let (status, body) = body_text(handler(req, &a.deps).await).await;
+        assert_eq!(status, 400);
+        assert!(body.contains("stale_timestamp"), "{body}");
+    }
+    assert_eq!(latest_ticket(&a).await, None);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_clear_4xx_json() {
+    let a = app();
+    let build = |method: &str, uri: &str, body: &str| {
+        lambda_http::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let cases = [
+        (
+            build("GET", "/wechat/component", ""),
+            405,
+            "method_not_allowed",
+        ),
+        (build("POST", "/wechat/elsewhere", ""), 404, "not_found"),
+        (
+            build(
+                "POST",
+                "/wechat/apps/not-an-appid?timestamp=1&nonce=1&msg_signature=x",
+                "",
+            ),
+            400,
+            "invalid_appid",
+        ),
+        (
+            build("POST", "/wechat/component?timestamp=1&nonce=1", ""),
+            400,
+            "missing_parameter",
+        ),
+        (
+            build(
+                "POST",
+                &format!(
+                    "/wechat/component?timestamp={NOW}&nonce=1&msg_signature=x&encrypt_type=raw"
+                ),
+                "",
+            ),
+            400,
+            "unsupported_encrypt_type",
+        ),
+        (
+            build(
+                "POST",
+                "/wechat/component?timestamp=abc&nonce=1&msg_signature=x",
+                "",
+            ),
+            400,
+            "invalid_timestamp",
+        ),
+        (
+            build(
+                "POST",
+                &format!("/wechat/component?timestamp={NOW}&nonce=1&msg_signature=x"),
+                "not xml",
+            ),
+            400,
+            "-40002",
+        ),
+        (
+            build(
+                "POST",
+                &format!("/wechat/component?timestamp={NOW}&nonce=1&msg_signature=x"),
+                &"A".repeat(70_000),
+            ),
+            413,
+            "push_too_large",
+        ),
+    ];
+    for (req, want_status, want_text) in cases {
+        let uri = req.uri().to_string();
+        let (status, body) = body_text(handler(req, &a.deps).await).await;
+        assert_eq!(status, want_status, "{uri}: {body}");
+        assert!(body.contains(want_text), "{uri}: {body}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&body).is_ok(),
+            "{body}"
+        );
+    }
+    assert_eq!(latest_ticket(&a).await, None);
+}
+
+#[tokio::test]
+async fn a_ticket_for_another_component_is_refused() {
+    let a = app();
+    let xml = ticket_xml("ticket@@@x").replace(
+        &format!("<AppId><![CDATA[{COMPONENT}]]></AppId>"),
+        "<AppId><![CDATA[wx0000000000000000]]></AppId>",
+    );
+    let (status, _) = body_text(
+        handler(
+            push_request(&a, "/wechat/component", &xml, NOW, "1"),
+            &a.deps,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(latest_ticket(&a).await, None);
+}
+
+fn authorizer() -> Authorizer {
+    Authorizer {
+        appid: AppId::parse(APP).unwrap(),
+        status: AuthorizerStatus::Authorized,
+        customer_id: Some("c-1".into()),
+        nick_name: "商户".into(),
+        user_name: "gh_fb9688c2a4b2".into(),
+        principal_name: "某公司".into(),
+        is_mini_program: true,
+        func_info: vec![17, 18],
+        profile: serde_json::json!({}),
+        authorized_at: NOW - 100,
+        updated_at: NOW - 100,
+    }
+}
+
+fn audit(status: AuditStatus) -> AuditRecord {
+    AuditRecord {
+        appid: AppId::parse(APP).unwrap(),
+        auditid: AuditId(1234567),
+        status,
+        reason: None,
+        screenshots: vec![],
+        template_id: Some(7),
+        user_version: Some("1.0.0".into()),
+        user_desc: None,
+        submitted_at: NOW - 50,
+        updated_at: NOW - 50,
+        released_at: None,
+    }
+}
+
+#[tokio::test]
+async fn unauthorized_marks_the_authorizer_drops_its_tokens_and_keeps_its_audits() {
+    let a = app();
+    let appid = AppId::parse(APP).unwrap();
+    a.store.upsert_authorizer(&authorizer()).await.unwrap();
+    a.store
+        .record_audit(&audit(AuditStatus::Approved))
+        .await
+        .unwrap();
+    let key = TokenKey::Authorizer(appid.clone());
+    let state = TokenState {
+        access_token: Some("at".to_owned().into()),
+        refresh_token: Some("rt".to_owned().into()),
+        expires_at: NOW + 7200,
+        lease_until: 0,
+        lease_owner: None,
+    };
+    a.store.put_token(&key, &state, None).await.unwrap();
+    let xml = format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{NOW}</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[{APP}]]></AuthorizerAppid></xml>");
+    let (status, body) = body_text(
+        handler(
+            push_request(&a, "/wechat/component", &xml, NOW, "3"),
+            &a.deps,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "success"));
+    let got = a.store.get_authorizer(&appid).await.unwrap().unwrap();
+    assert_eq!(got.status, AuthorizerStatus::Unauthorized);
+    assert!(a.store.get_token(&key).await.unwrap().is_none());
+    assert_eq!(
+        a.store
+            .list_audits(&appid, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+fn audit_push(event: &str, extra: &str) -> String {
+    format!("<xml><ToUserName><![CDATA[gh_fb9688c2a4b2]]></ToUserName><FromUserName><![CDATA[od1P50M-fNQI5Gcq-trm4a7apsU8]]></FromUserName><CreateTime>{NOW}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>{extra}</xml>")
+}
+
+#[tokio::test]
+async fn audit_results_update_the_pending_audit() {
+    let path = format!("/wechat/apps/{APP}");
+    let appid = AppId::parse(APP).unwrap();
+    let cases = [
+        (audit_push("weapp_audit_success", &format!("<SuccTime>{NOW}</SuccTime>")), AuditStatus::Approved, None, vec![]),
+        (
+            audit_push("weapp_audit_fail", &format!("<Reason><![CDATA[1:账号信息不符合规范:<br>]]></Reason><FailTime>{NOW}</FailTime><ScreenShot>m1|m2</ScreenShot>")),
+            AuditStatus::Rejected,
+            Some("1:账号信息不符合规范:<br>".to_owned()),
+            vec!["m1".to_owned(), "m2".to_owned()],
+        ),
+        (audit_push("weapp_audit_delay", &format!("<Reason><![CDATA[审核延后]]></Reason><DelayTime>{NOW}</DelayTime>")), AuditStatus::Delayed, Some("审核延后".to_owned()), vec![]),
+    ];
+    for (xml, status, reason, screenshots) in cases {
+        let a = app();
+        a.store
+            .record_audit(&audit(AuditStatus::Auditing))
+            .await
+            .unwrap();
+        let (code, body) =
+            body_text(handler(push_request(&a, &path, &xml, NOW, "9"), &a.deps).await).await;
+        assert_eq!((code, body.as_str()), (200, "success"));
+        let got = a.store.latest_audit(&appid).await.unwrap().unwrap();
+        assert_eq!(got.status, status);
+        assert_eq!(got.reason, reason);
+        assert_eq!(got.screenshots, screenshots);
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_event_is_answered_success_and_changes_nothing() {
+    let a = app();
+    let xml = audit_push("wxa_nickname_audit", "<ret>3</ret>");
+    let (status, body) = body_text(
+        handler(
+            push_request(&a, &format!("/wechat/apps/{APP}"), &xml, NOW, "5"),
+            &a.deps,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "success"));
+    let xml = format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{NOW}</CreateTime><InfoType><![CDATA[notify_third_fasteregister]]></InfoType></xml>");
+    let (status, _) = body_text(
+        handler(
+            push_request(&a, "/wechat/component", &xml, NOW, "6"),
+            &a.deps,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(latest_ticket(&a).await, None);
+}

@@ -1,0 +1,1069 @@
+//! The WeChat API surface: one dispatcher over WeChat's own paths.
+//!
+//! Per request: count the call, apply a matching fault, check the daily quota (45009), check the
+//! HTTP method (43001/43002), check the token (41001/40001/42001, 48001 without permission set 18),
+//! then run the endpoint.
+
+use crate::state::{
+    self, day_of, random_token, AccessToken, Audit, Commit, GrayPlan, PreAuthCode, State,
+    TokenKind, Version, CODE_TTL, HISTORY_LEN, TICKET_TTL, TOKEN_TTL, UNDO_PER_DAY,
+};
+use crate::{png, AccountKind, Inner, TIMEOUT_HOLD};
+use axum::body::Bytes;
+use axum::extract::State as AxState;
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use wxopen::domain::{AppId, AuditStatus, UnixTime};
+
+pub fn router(inner: Arc<Inner>) -> Router {
+    Router::new().fallback(handle).with_state(inner)
+}
+
+/// A WeChat error answer.
+#[derive(Debug, Clone)]
+pub struct WxErr(pub i64, pub String);
+
+impl WxErr {
+    fn new(code: i64, msg: &str) -> Self {
+        WxErr(code, msg.to_owned())
+    }
+}
+
+type WxResult = Result<Value, WxErr>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    None,
+    Component,
+    Authorizer,
+}
+
+/// (expected method, token kind) for every simulated path.
+fn endpoint(path: &str) -> Option<(Method, Auth)> {
+    use Auth::*;
+    let get = Method::GET;
+    let post = Method::POST;
+    Some(match path {
+        "/cgi-bin/component/api_component_token" => (post, None),
+        "/cgi-bin/component/api_start_push_ticket" => (post, None),
+        "/cgi-bin/component/clear_quota/v2" => (post, None),
+        "/cgi-bin/component/api_create_preauthcode"
+        | "/cgi-bin/component/api_query_auth"
+        | "/cgi-bin/component/api_authorizer_token"
+        | "/cgi-bin/component/api_get_authorizer_info"
+        | "/cgi-bin/component/api_get_authorizer_list"
+        | "/wxa/addtotemplate"
+        | "/wxa/deletetemplate" => (post, Component),
+        "/wxa/gettemplatedraftlist" | "/wxa/gettemplatelist" => (get, Component),
+        "/wxa/commit"
+        | "/wxa/submit_audit"
+        | "/wxa/get_auditstatus"
+        | "/wxa/speedupaudit"
+        | "/wxa/release"
+        | "/wxa/change_visitstatus"
+        | "/wxa/getvisitstatus"
+        | "/wxa/grayrelease"
+        | "/wxa/modify_domain"
+        | "/wxa/setwebviewdomain" => (post, Authorizer),
+        "/wxa/get_qrcode"
+        | "/wxa/get_category"
+        | "/wxa/get_page"
+        | "/wxa/get_latest_auditstatus"
+        | "/wxa/undocodeaudit"
+        | "/wxa/revertcoderelease"
+        | "/wxa/getgrayreleaseplan"
+        | "/wxa/revertgrayrelease"
+        | "/wxa/queryquota" => (get, Authorizer),
+        _ => return Option::None,
+    })
+}
+
+pub fn json_answer(status: StatusCode, v: Value) -> Response {
+    (status, axum::Json(v)).into_response()
+}
+
+fn err_answer(e: WxErr) -> Response {
+    json_answer(
+        StatusCode::OK,
+        json!({"errcode": e.0, "errmsg": format!("{} rid: sim-{}", e.1, state::random_lower_alnum(8))}),
+    )
+}
+
+fn ok_answer(v: Value) -> Response {
+    let mut map = match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    map.insert("errcode".into(), json!(0));
+    map.insert("errmsg".into(), json!("ok"));
+    json_answer(StatusCode::OK, Value::Object(map))
+}
+
+async fn handle(
+    AxState(inner): AxState<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let Some((want_method, auth)) = endpoint(&path) else {
+        return json_answer(
+            StatusCode::NOT_FOUND,
+            json!({"errcode": -1, "errmsg": format!("system error: the simulator has no endpoint {path}")}),
+        );
+    };
+    inner.run_auto_approvals().await;
+    let now = inner.now();
+    let over_quota = {
+        let mut st = inner.lock();
+        *st.calls.entry(path.clone()).or_default() += 1;
+        let day = day_of(now);
+        let n = st.daily_calls.entry((path.clone(), day)).or_default();
+        *n += 1;
+        let n = *n;
+        st.daily_quotas.get(&path).is_some_and(|q| n > *q)
+    };
+    if let Some(resp) = apply_fault(&inner, &path).await {
+        return resp;
+    }
+    if over_quota {
+        return err_answer(WxErr::new(45009, "reach max api daily quota limit"));
+    }
+    if method != want_method {
+        return if want_method == Method::GET {
+            err_answer(WxErr::new(43001, "require GET method"))
+        } else {
+            err_answer(WxErr::new(43002, "require POST method"))
+        };
+    }
+    if path == "/wxa/get_qrcode" {
+        return match qrcode(&inner, &query, now) {
+            Ok(png) => (
+                [
+                    (header::CONTENT_TYPE, "image/png"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"QRCode.png\"",
+                    ),
+                ],
+                png,
+            )
+                .into_response(),
+            Err(e) => err_answer(e),
+        };
+    }
+    if path == "/cgi-bin/component/api_start_push_ticket" {
+        let r = check_component_secret(&inner, &body, "component_secret");
+        if r.is_ok() {
+            let inner2 = inner.clone();
+            tokio::spawn(async move {
+                inner2.push_ticket().await;
+            });
+        }
+        return match r {
+            Ok(()) => ok_answer(json!({})),
+            Err(e) => err_answer(e),
+        };
+    }
+    let result = {
+        let mut st = inner.lock();
+        let ctx = Ctx {
+            inner: &inner,
+            query: &query,
+            body: &body,
+            now,
+        };
+        match auth {
+            Auth::None => dispatch_no_token(&mut st, &ctx, &path),
+            Auth::Component => check_token(&st, &query, TokenKind::Component, now)
+                .and_then(|_| dispatch_component(&mut st, &ctx, &path)),
+            Auth::Authorizer => {
+                check_token(&st, &query, TokenKind::Authorizer, now).and_then(|appid| {
+                    let appid = appid.ok_or_else(|| WxErr::new(40001, "invalid credential"))?;
+                    check_code_permission(&st, &appid)?;
+                    dispatch_authorizer(&mut st, &ctx, &path, &appid)
+                })
+            }
+        }
+    };
+    match result {
+        Ok(v) => ok_answer(v),
+        Err(e) => err_answer(e),
+    }
+}
+
+async fn apply_fault(inner: &Inner, path: &str) -> Option<Response> {
+    let fault = {
+        let mut st = inner.lock();
+        let idx = st.faults.iter().position(|f| {
+            f.fault.endpoint.as_deref().is_none_or(|e| e == path) && f.remaining != Some(0)
+        })?;
+        let f = &mut st.faults[idx];
+        if let Some(r) = f.remaining.as_mut() {
+            *r -= 1;
+        }
+        let fault = f.fault.clone();
+        if f.remaining == Some(0) {
+            st.faults.remove(idx);
+        }
+        fault
+    };
+    if !fault.latency.is_zero() {
+        tokio::time::sleep(fault.latency).await;
+    }
+    if fault.timeout {
+        tokio::time::sleep(TIMEOUT_HOLD).await;
+        return Some(err_answer(WxErr::new(-1, "system error")));
+    }
+    if let Some((code, msg)) = fault.forced_errcode {
+        return Some(err_answer(WxErr(code, msg)));
+    }
+    if fault.error_rate > 0.0 && rand::random::<f64>() < fault.error_rate {
+        return Some(err_answer(WxErr::new(-1, "system error")));
+    }
+    None
+}
+
+struct Ctx<'a> {
+    inner: &'a Inner,
+    query: &'a HashMap<String, String>,
+    body: &'a Bytes,
+    now: UnixTime,
+}
+
+impl Ctx<'_> {
+    /// The JSON body: empty → 44002, not a JSON object → 47001.
+    fn body(&self) -> Result<Map<String, Value>, WxErr> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(WxErr::new(44002, "empty post data"));
+        }
+        match serde_json::from_slice::<Value>(self.body) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Err(WxErr::new(47001, "data format error")),
+        }
+    }
+
+    /// The body must be exactly an empty JSON object (release, getvisitstatus): else 44002.
+    fn empty_object_body(&self) -> Result<(), WxErr> {
+        match self.body() {
+            Ok(m) if m.is_empty() => Ok(()),
+            Ok(_) => Err(WxErr::new(44002, "empty post data")),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn component_appid(&self, body: &Map<String, Value>) -> Result<(), WxErr> {
+        match body.get("component_appid").and_then(Value::as_str) {
+            None | Some("") => Err(WxErr::new(41002, "appid missing")),
+            Some(a) if a == self.inner.config.component_appid => Ok(()),
+            Some(_) => Err(WxErr::new(61011, "invalid component")),
+        }
+    }
+}
+
+fn str_field<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+    m.get(k).and_then(Value::as_str)
+}
+
+/// A number, or a string holding one (WeChat accepts both for ids).
+fn u64_field(m: &Map<String, Value>, k: &str) -> Option<u64> {
+    match m.get(k)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn check_token(
+    st: &State,
+    query: &HashMap<String, String>,
+    kind: TokenKind,
+    now: UnixTime,
+) -> Result<Option<AppId>, WxErr> {
+    let token = query
+        .get("component_access_token")
+        .or_else(|| query.get("access_token"))
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| WxErr::new(41001, "access_token missing"))?;
+    let invalid = || {
+        WxErr::new(
+            40001,
+            "invalid credential, access_token is invalid or not latest",
+        )
+    };
+    let t: &AccessToken = st.tokens.get(token).ok_or_else(invalid)?;
+    if t.kind != kind {
+        return Err(invalid());
+    }
+    if t.expires_at <= now {
+        return Err(WxErr::new(42001, "access_token expired"));
+    }
+    Ok(t.appid.clone())
+}
+
+fn check_code_permission(st: &State, appid: &AppId) -> Result<(), WxErr> {
+    let acc = st
+        .accounts
+        .get(appid)
+        .ok_or_else(|| WxErr::new(40001, "invalid credential"))?;
+    let granted = acc
+        .authorization
+        .as_ref()
+        .is_some_and(|a| a.func_info.contains(&18));
+    if !granted {
+        return Err(WxErr::new(48001, "api unauthorized"));
+    }
+    if acc.kind != AccountKind::MiniProgram {
+        return Err(WxErr::new(
+            86000,
+            "should be called only from third party on behalf of a mini program",
+        ));
+    }
+    Ok(())
+}
+
+fn check_component_secret(inner: &Inner, body: &Bytes, secret_field: &str) -> Result<(), WxErr> {
+    let ctx = Ctx {
+        inner,
+        query: &HashMap::new(),
+        body,
+        now: 0,
+    };
+    let m = ctx.body()?;
+    ctx.component_appid(&m)?;
+    match str_field(&m, secret_field) {
+        None | Some("") => Err(WxErr::new(41004, "appsecret missing")),
+        Some(s) if s == inner.config.component_appsecret => Ok(()),
+        Some(_) => Err(WxErr::new(40125, "invalid appsecret")),
+    }
+}
+
+fn dispatch_no_token(st: &mut State, ctx: &Ctx, path: &str) -> WxResult {
+    match path {
+        "/cgi-bin/component/api_component_token" => {
+            check_component_secret(ctx.inner, ctx.body, "component_appsecret")?;
+            let m = ctx.body()?;
+            let ticket = str_field(&m, "component_verify_ticket").unwrap_or_default();
+            let found = st
+                .tickets
+                .iter()
+                .find(|t| !ticket.is_empty() && t.value == ticket)
+                .ok_or_else(|| WxErr::new(61006, "component ticket is invalid"))?;
+            if ctx.now - found.issued_at >= TICKET_TTL {
+                return Err(WxErr::new(61005, "component ticket is expired"));
+            }
+            let token = st.issue_token(TokenKind::Component, None, ctx.now);
+            Ok(json!({"component_access_token": token, "expires_in": TOKEN_TTL}))
+        }
+        "/cgi-bin/component/clear_quota/v2" => {
+            check_component_secret(ctx.inner, ctx.body, "appsecret")?;
+            st.daily_calls.clear();
+            Ok(json!({}))
+        }
+        _ => Err(WxErr::new(-1, "system error")),
+    }
+}
+
+fn func_info_json(ids: &[u32]) -> Value {
+    Value::Array(
+        ids.iter()
+            .map(|id| json!({"funcscope_category": {"id": id}}))
+            .collect(),
+    )
+}
+
+fn authorizer_appid(st: &State, m: &Map<String, Value>) -> Result<AppId, WxErr> {
+    str_field(m, "authorizer_appid")
+        .and_then(|s| AppId::parse(s).ok())
+        .filter(|a| st.accounts.contains_key(a))
+        .ok_or_else(|| WxErr::new(40013, "invalid appid"))
+}
+
+fn dispatch_component(st: &mut State, ctx: &Ctx, path: &str) -> WxResult {
+    let now = ctx.now;
+    match path {
+        "/cgi-bin/component/api_create_preauthcode" => {
+            ctx.component_appid(&ctx.body()?)?;
+            let code = random_token("preauthcode@@@");
+            st.pre_auth_codes.insert(
+                code.clone(),
+                PreAuthCode {
+                    expires_at: now + CODE_TTL,
+                    used: false,
+                },
+            );
+            Ok(json!({"pre_auth_code": code, "expires_in": CODE_TTL}))
+        }
+        "/cgi-bin/component/api_query_auth" => {
+            let m = ctx.body()?;
+            ctx.component_appid(&m)?;
+            let code = str_field(&m, "authorization_code").unwrap_or_default();
+            let c = st
+                .auth_codes
+                .get_mut(code)
+                .filter(|c| !c.used)
+                .ok_or_else(|| WxErr::new(61009, "code is invalid"))?;
+            if c.expires_at <= now {
+                return Err(WxErr::new(61010, "code is expired"));
+            }
+            c.used = true;
+            let appid = c.appid.clone();
+            let auth = st
+                .accounts
+                .get(&appid)
+                .and_then(|a| a.authorization.clone())
+                .ok_or_else(|| WxErr::new(61009, "code is invalid"))?;
+            let token = st.issue_token(TokenKind::Authorizer, Some(appid.clone()), now);
+            Ok(json!({"authorization_info": {
+                "authorizer_appid": appid.as_str(),
+                "authorizer_access_token": token,
+                "expires_in": TOKEN_TTL,
+                "authorizer_refresh_token": auth.refresh_token,
+                "func_info": func_info_json(&auth.func_info),
+            }}))
+        }
+        "/cgi-bin/component/api_authorizer_token" => {
+            let m = ctx.body()?;
+            ctx.component_appid(&m)?;
+            let invalid = || WxErr::new(61023, "refresh_token is invalid");
+            let appid = str_field(&m, "authorizer_appid")
+                .and_then(|s| AppId::parse(s).ok())
+                .ok_or_else(|| WxErr::new(40013, "invalid appid"))?;
+            let given = str_field(&m, "authorizer_refresh_token").unwrap_or_default();
+            let rotate = ctx.inner.config.rotate_refresh_tokens;
+            let refresh = {
+                let auth = st
+                    .accounts
+                    .get_mut(&appid)
+                    .and_then(|a| a.authorization.as_mut())
+                    .filter(|a| !given.is_empty() && a.refresh_token == given)
+                    .ok_or_else(invalid)?;
+                if rotate {
+                    auth.refresh_token = random_token("refreshtoken@@@");
+                }
+                auth.refresh_token.clone()
+            };
+            let token = st.issue_token(TokenKind::Authorizer, Some(appid), now);
+            Ok(json!({
+                "authorizer_access_token": token,
+                "expires_in": TOKEN_TTL,
+                "authorizer_refresh_token": refresh,
+            }))
+        }
+        "/cgi-bin/component/api_get_authorizer_info" => {
+            let m = ctx.body()?;
+            ctx.component_appid(&m)?;
+            let appid = authorizer_appid(st, &m)?;
+            let acc = &st.accounts[&appid];
+            let auth = acc
+                .authorization
+                .as_ref()
+                .ok_or_else(|| WxErr::new(61003, "component is not authorized by this account"))?;
+            let mut info = json!({
+                "nick_name": acc.nick_name,
+                "head_img": acc.head_img,
+                "service_type_info": {"id": if acc.kind == AccountKind::MiniProgram { 0 } else { 2 }},
+                "verify_type_info": {"id": 0},
+                "user_name": acc.user_name,
+                "alias": "",
+                "qrcode_url": format!("http://mmbiz.qpic.cn/mmbiz_jpg/{}/0", acc.user_name),
+                "business_info": {"open_pay": 0, "open_shake": 0, "open_scan": 0, "open_card": 0, "open_store": 0},
+                "idc": 1,
+                "principal_name": acc.principal_name,
+                "signature": acc.signature,
+            });
+            if acc.kind == AccountKind::MiniProgram {
+                let d = &acc.code.domains;
+                info["MiniProgramInfo"] = json!({
+                    "network": {
+                        "RequestDomain": d.requestdomain,
+                        "WsRequestDomain": d.wsrequestdomain,
+                        "UploadDomain": d.uploaddomain,
+                        "DownloadDomain": d.downloaddomain,
+                        "BizDomain": acc.code.webviewdomain,
+                        "UDPDomain": d.udpdomain,
+                        "TCPDomain": d.tcpdomain,
+                    },
+                    "categories": acc.categories.iter()
+                        .map(|c| json!({"first": c.first_class, "second": c.second_class}))
+                        .collect::<Vec<_>>(),
+                    "visit_status": if acc.code.visit_open { 0 } else { 1 },
+                });
+            }
+            Ok(json!({
+                "authorizer_info": info,
+                "authorization_info": {
+                    "authorizer_appid": appid.as_str(),
+                    "authorizer_refresh_token": auth.refresh_token,
+                    "func_info": func_info_json(&auth.func_info),
+                }
+            }))
+        }
+        "/cgi-bin/component/api_get_authorizer_list" => {
+            let m = ctx.body()?;
+            ctx.component_appid(&m)?;
+            let offset = u64_field(&m, "offset").unwrap_or(0) as usize;
+            let count = u64_field(&m, "count").unwrap_or(100);
+            if count == 0 || count > 500 {
+                return Err(WxErr::new(
+                    47001,
+                    "data format error: count must be 1..=500",
+                ));
+            }
+            let mut all: Vec<(UnixTime, &AppId, &str)> = st
+                .accounts
+                .values()
+                .filter_map(|a| {
+                    a.authorization
+                        .as_ref()
+                        .map(|z| (z.auth_time, &a.appid, z.refresh_token.as_str()))
+                })
+                .collect();
+            all.sort();
+            let list: Vec<Value> = all
+                .iter()
+                .skip(offset)
+                .take(count as usize)
+                .map(|(t, a, r)| json!({"authorizer_appid": a.as_str(), "refresh_token": r, "auth_time": t}))
+                .collect();
+            Ok(json!({"total_count": all.len(), "list": list}))
+        }
+        "/wxa/gettemplatedraftlist" => {
+            let list: Vec<Value> = st
+                .drafts
+                .values()
+                .map(|d| {
+                    json!({
+                        "create_time": d.create_time, "user_version": d.user_version,
+                        "user_desc": d.user_desc, "draft_id": d.draft_id,
+                        "source_miniprogram_appid": "wx0000000000000000",
+                        "source_miniprogram": "模板开发小程序", "developer": "sim",
+                    })
+                })
+                .collect();
+            Ok(json!({"draft_list": list}))
+        }
+        "/wxa/addtotemplate" => {
+            let m = ctx.body()?;
+            let draft_id =
+                u64_field(&m, "draft_id").ok_or_else(|| WxErr::new(47001, "data format error"))?;
+            let template_type = u64_field(&m, "template_type").unwrap_or(0);
+            if template_type > 1 {
+                return Err(WxErr::new(47001, "data format error"));
+            }
+            let d = st
+                .drafts
+                .get(&draft_id)
+                .cloned()
+                .ok_or_else(|| WxErr::new(85064, "template not found"))?;
+            if st.templates.len() >= 200 {
+                return Err(WxErr::new(85065, "template list is full"));
+            }
+            let id = st.templates.keys().max().map_or(1, |k| k + 1);
+            st.templates.insert(
+                id,
+                state::Template {
+                    template_id: id,
+                    user_version: d.user_version,
+                    user_desc: d.user_desc,
+                    create_time: now,
+                    template_type: template_type as u8,
+                },
+            );
+            Ok(json!({}))
+        }
+        "/wxa/gettemplatelist" => {
+            let filter = ctx
+                .query
+                .get("template_type")
+                .and_then(|t| t.parse::<u8>().ok());
+            let list: Vec<Value> = st
+                .templates
+                .values()
+                .filter(|t| filter.is_none_or(|f| f == t.template_type))
+                .map(|t| {
+                    json!({
+                        "create_time": t.create_time, "user_version": t.user_version,
+                        "user_desc": t.user_desc, "template_id": t.template_id,
+                        "template_type": t.template_type,
+                        "source_miniprogram_appid": "wx0000000000000000",
+                        "source_miniprogram": "模板开发小程序", "developer": "sim",
+                        "category_list": [], "audit_scene": 0, "audit_status": 0, "reason": "",
+                    })
+                })
+                .collect();
+            Ok(json!({"template_list": list}))
+        }
+        "/wxa/deletetemplate" => {
+            let m = ctx.body()?;
+            let id = u64_field(&m, "template_id")
+                .ok_or_else(|| WxErr::new(47001, "data format error"))?;
+            st.templates
+                .remove(&id)
+                .map(|_| json!({}))
+                .ok_or_else(|| WxErr::new(85064, "template not found"))
+        }
+        _ => Err(WxErr::new(-1, "system error")),
+    }
+}
+
+fn qrcode(inner: &Inner, query: &HashMap<String, String>, now: UnixTime) -> Result<Vec<u8>, WxErr> {
+    let st = inner.lock();
+    let appid = check_token(&st, query, TokenKind::Authorizer, now)?
+        .ok_or_else(|| WxErr::new(40001, "invalid credential"))?;
+    check_code_permission(&st, &appid)?;
+    let acc = &st.accounts[&appid];
+    let commit = acc
+        .code
+        .commit
+        .as_ref()
+        .ok_or_else(|| WxErr::new(86001, "no third-party code committed"))?;
+    let path = query.get("path").cloned().unwrap_or_default();
+    Ok(png::qr_like_png(&format!(
+        "{appid}|{}|{path}",
+        commit.user_version
+    )))
+}
+
+fn version_json(v: &Version) -> Value {
+    json!({"commit_time": v.commit_time, "user_version": v.user_version, "user_desc": v.user_desc, "app_version": v.app_version})
+}
+
+fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> WxResult {
+    let now = ctx.now;
+    let auto = ctx
+        .inner
+        .config
+        .audit_auto_approve_after
+        .map(|d| d.as_secs() as i64);
+    // The audit quota is shared by every mini program of the platform: read it before borrowing
+    // the account.
+    let quota = st.quota().clone();
+    let next_auditid = st.next_auditid;
+    let acc = st
+        .accounts
+        .get_mut(appid)
+        .ok_or_else(|| WxErr::new(40001, "invalid credential"))?;
+    let code = &mut acc.code;
+    let no_commit = || WxErr::new(86001, "no third-party code committed");
+    let bad_auditid = || WxErr::new(85012, "invalid audit id");
+    let answer = match path {
+        "/wxa/commit" => {
+            let m = ctx.body()?;
+            let template_id = u64_field(&m, "template_id")
+                .ok_or_else(|| WxErr::new(85014, "template not exist"))?;
+            let user_version = str_field(&m, "user_version").unwrap_or_default();
+            if user_version.is_empty() || user_version.chars().count() > 64 {
+                return Err(WxErr::new(47001, "data format error: user_version"));
+            }
+            let ext_json = match m.get("ext_json") {
+                None => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(_) => {
+                    return Err(WxErr::new(
+                        47001,
+                        "data format error: ext_json must be a string",
+                    ))
+                }
+            };
+            let mut pages = vec!["pages/index/index".to_owned()];
+            if !ext_json.is_empty() {
+                let ext: Value = serde_json::from_str(&ext_json)
+                    .ok()
+                    .filter(Value::is_object)
+                    .ok_or_else(|| WxErr::new(47001, "data format error: ext_json"))?;
+                if let Some(p) = ext.get("pages").and_then(Value::as_array) {
+                    let p: Vec<String> = p
+                        .iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect();
+                    if !p.is_empty() {
+                        pages = p;
+                    }
+                }
+            }
+            // Checked last: the template library lives outside the account.
+            let user_desc = str_field(&m, "user_desc").unwrap_or_default().to_owned();
+            let commit = Commit {
+                template_id,
+                user_version: user_version.to_owned(),
+                user_desc,
+                ext_json,
+                commit_time: now,
+                pages,
+            };
+            return commit_code(st, appid, commit);
+        }
+        "/wxa/get_category" => {
+            let list: Vec<Value> = acc
+                .categories
+                .iter()
+                .map(|c| json!({"first_class": c.first_class, "second_class": c.second_class, "first_id": c.first_id, "second_id": c.second_id}))
+                .collect();
+            json!({"category_list": list})
+        }
+        "/wxa/get_page" => {
+            let c = code.commit.as_ref().ok_or_else(no_commit)?;
+            json!({"page_list": c.pages})
+        }
+        "/wxa/submit_audit" => {
+            let m = ctx.body()?;
+            let c = code.commit.clone().ok_or_else(no_commit)?;
+            if code.audits.iter().any(|a| a.status.is_pending()) {
+                return Err(WxErr::new(85009, "already submit a version under auditing"));
+            }
+            if m.get("item_list")
+                .and_then(Value::as_array)
+                .is_some_and(|l| l.len() > 5)
+            {
+                return Err(WxErr::new(
+                    47001,
+                    "data format error: item_list has more than 5 items",
+                ));
+            }
+            if quota.rest == 0 {
+                return Err(WxErr::new(85085, "submit audit reach limit"));
+            }
+            let auditid = next_auditid + 1;
+            code.audits.push(Audit {
+                auditid,
+                status: AuditStatus::Auditing,
+                reason: String::new(),
+                screenshot: String::new(),
+                user_version: c.user_version,
+                user_desc: c.user_desc,
+                commit_time: c.commit_time,
+                submit_audit_time: now,
+                sped_up: false,
+                released: false,
+                auto_approve_at: auto.map(|a| now + a),
+            });
+            st.next_auditid = auditid;
+            st.quota().rest -= 1;
+            return Ok(json!({"auditid": auditid}));
+        }
+        "/wxa/get_auditstatus" => {
+            let m = ctx.body()?;
+            let id = u64_field(&m, "auditid").ok_or_else(bad_auditid)?;
+            let a = code
+                .audits
+                .iter()
+                .find(|a| a.auditid == id)
+                .ok_or_else(bad_auditid)?;
+            let mut v = json!({"status": a.status.code()});
+            match a.status {
+                AuditStatus::Rejected => {
+                    v["reason"] = json!(a.reason);
+                    v["screenshot"] = json!(a.screenshot);
+                }
+                AuditStatus::Delayed => v["reason"] = json!(a.reason),
+                _ => {}
+            }
+            v
+        }
+        "/wxa/get_latest_auditstatus" => {
+            if code.commit.is_none() && code.audits.is_empty() {
+                return Err(no_commit());
+            }
+            let a = code.latest_audit().ok_or_else(bad_auditid)?;
+            json!({
+                "auditid": a.auditid, "status": a.status.code(), "reason": a.reason,
+                "ScreenShot": a.screenshot, "user_version": a.user_version,
+                "user_desc": a.user_desc, "submit_audit_time": a.submit_audit_time,
+            })
+        }
+        "/wxa/undocodeaudit" => {
+            let day = day_of(now);
+            let used = if code.undo.0 == day { code.undo.1 } else { 0 };
+            if used >= UNDO_PER_DAY {
+                return Err(WxErr::new(87013, "no quota to undo code"));
+            }
+            let a = code
+                .pending_audit_mut()
+                .ok_or_else(|| WxErr::new(87012, "forbid revert this version release"))?;
+            a.status = AuditStatus::Withdrawn;
+            a.auto_approve_at = None;
+            code.undo = (day, used + 1);
+            json!({})
+        }
+        "/wxa/speedupaudit" => {
+            let m = ctx.body()?;
+            let id = u64_field(&m, "auditid").ok_or_else(bad_auditid)?;
+            let a = code
+                .audits
+                .iter_mut()
+                .find(|a| a.auditid == id)
+                .ok_or_else(bad_auditid)?;
+            if !a.status.is_pending() {
+                return Err(WxErr::new(89402, "the audit is not in the queue"));
+            }
+            if a.sped_up {
+                return Err(WxErr::new(89404, "the audit has already been sped up"));
+            }
+            if quota.speedup_rest == 0 {
+                return Err(WxErr::new(89405, "no speedup quota left this month"));
+            }
+            a.sped_up = true;
+            st.quota().speedup_rest -= 1;
+            return Ok(json!({}));
+        }
+        "/wxa/release" => {
+            ctx.empty_object_body()?;
+            let app_version = code.next_app_version;
+            let a = code
+                .latest_audit_mut()
+                .ok_or_else(|| WxErr::new(85019, "no audited version"))?;
+            match (a.status, a.released) {
+                (AuditStatus::Approved, false) => {}
+                (AuditStatus::Approved, true) | (AuditStatus::Rejected, _) => {
+                    return Err(WxErr::new(85020, "status not allowed to release"))
+                }
+                _ => return Err(WxErr::new(85019, "no audited version")),
+            }
+            a.released = true;
+            let v = Version {
+                app_version,
+                user_version: a.user_version.clone(),
+                user_desc: a.user_desc.clone(),
+                commit_time: a.commit_time,
+            };
+            code.next_app_version += 1;
+            if let Some(old) = code.online.replace(v) {
+                code.history.insert(0, old);
+                code.history.truncate(HISTORY_LEN);
+            }
+            if let Some(g) = code.gray.as_mut() {
+                if g.status == 1 {
+                    g.status = 3;
+                }
+            }
+            json!({})
+        }
+        "/wxa/revertcoderelease" => {
+            if ctx.query.get("action").map(String::as_str) == Some("get_history_version") {
+                let list: Vec<Value> = code.history.iter().map(version_json).collect();
+                json!({"version_list": list})
+            } else {
+                if code.gray.as_ref().is_some_and(|g| g.status == 1) {
+                    return Err(WxErr::new(
+                        87011,
+                        "the current version is in gray release, cannot revert",
+                    ));
+                }
+                let idx = match ctx.query.get("app_version") {
+                    Some(v) => {
+                        let v: u64 = v
+                            .parse()
+                            .map_err(|_| WxErr::new(47001, "data format error"))?;
+                        code.history
+                            .iter()
+                            .position(|h| h.app_version == v)
+                            .ok_or_else(|| {
+                                WxErr::new(87012, "forbid revert this version release")
+                            })?
+                    }
+                    None if code.history.is_empty() => {
+                        return Err(WxErr::new(87011, "no previous version to revert to"))
+                    }
+                    None => 0,
+                };
+                let target = code.history.remove(idx);
+                // The reverted-from version is not offered again (WeChat forbids reverting twice).
+                code.online = Some(target);
+                json!({})
+            }
+        }
+        "/wxa/change_visitstatus" => {
+            let m = ctx.body()?;
+            match str_field(&m, "action") {
+                Some("open") => code.visit_open = true,
+                Some("close") => code.visit_open = false,
+                _ => {
+                    return Err(WxErr::new(
+                        47001,
+                        "data format error: action must be open or close",
+                    ))
+                }
+            }
+            json!({})
+        }
+        "/wxa/getvisitstatus" => {
+            ctx.empty_object_body()?;
+            json!({"status": if code.visit_open { 1 } else { 0 }})
+        }
+        "/wxa/grayrelease" => {
+            let m = ctx.body()?;
+            let pct = m
+                .get("gray_percentage")
+                .and_then(Value::as_u64)
+                .filter(|p| *p <= 100)
+                .ok_or_else(|| WxErr::new(85081, "invalid gray percentage"))?;
+            let exp = m
+                .get("support_experiencer_first")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let dbg = m
+                .get("support_debuger_first")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if pct == 0 && !exp && !dbg {
+                return Err(WxErr::new(85081, "invalid gray percentage"));
+            }
+            if code.online.is_none() {
+                return Err(WxErr::new(85079, "miniprogram has no online release"));
+            }
+            if !code
+                .latest_audit()
+                .is_some_and(|a| a.status == AuditStatus::Approved && !a.released)
+            {
+                return Err(WxErr::new(85080, "miniprogram commit not approved"));
+            }
+            if let Some(g) = code.gray.as_ref().filter(|g| g.status == 1) {
+                if pct <= g.gray_percentage {
+                    return Err(WxErr::new(
+                        85082,
+                        "gray percentage must be higher than before",
+                    ));
+                }
+            }
+            code.gray = Some(GrayPlan {
+                status: 1,
+                create_timestamp: now,
+                gray_percentage: pct,
+                support_experiencer_first: exp,
+                support_debuger_first: dbg,
+            });
+            json!({})
+        }
+        "/wxa/getgrayreleaseplan" => {
+            let g = code.gray.clone().unwrap_or(GrayPlan {
+                status: 0,
+                create_timestamp: 0,
+                gray_percentage: 0,
+                support_experiencer_first: false,
+                support_debuger_first: false,
+            });
+            json!({"gray_release_plan": g})
+        }
+        "/wxa/revertgrayrelease" => {
+            if let Some(g) = code.gray.as_mut().filter(|g| g.status == 1) {
+                g.status = 4;
+            }
+            json!({})
+        }
+        "/wxa/modify_domain" => {
+            let m = ctx.body()?;
+            let action = str_field(&m, "action").unwrap_or_default();
+            let d = &mut code.domains;
+            let lists: [(&str, &mut Vec<String>); 6] = [
+                ("requestdomain", &mut d.requestdomain),
+                ("wsrequestdomain", &mut d.wsrequestdomain),
+                ("uploaddomain", &mut d.uploaddomain),
+                ("downloaddomain", &mut d.downloaddomain),
+                ("udpdomain", &mut d.udpdomain),
+                ("tcpdomain", &mut d.tcpdomain),
+            ];
+            let mut out = Map::new();
+            for (name, list) in lists {
+                let given = string_list(&m, name)?;
+                apply_list_action(action, list, given)?;
+                out.insert(name.into(), json!(list));
+            }
+            Value::Object(out)
+        }
+        "/wxa/setwebviewdomain" => {
+            let m = ctx.body()?;
+            let action = str_field(&m, "action").unwrap_or("get");
+            let given = string_list(&m, "webviewdomain")?;
+            apply_list_action(action, &mut code.webviewdomain, given)?;
+            json!({"webviewdomain": code.webviewdomain})
+        }
+        "/wxa/queryquota" => json!({
+            "rest": quota.rest, "limit": quota.limit,
+            "speedup_rest": quota.speedup_rest, "speedup_limit": quota.speedup_limit,
+        }),
+        _ => return Err(WxErr::new(-1, "system error")),
+    };
+    Ok(answer)
+}
+
+fn commit_code(st: &mut State, appid: &AppId, commit: Commit) -> WxResult {
+    if !st.templates.contains_key(&commit.template_id) {
+        return Err(WxErr::new(85014, "template not exist"));
+    }
+    if let Some(acc) = st.accounts.get_mut(appid) {
+        acc.code.commit = Some(commit);
+    }
+    Ok(json!({}))
+}
+
+fn string_list(m: &Map<String, Value>, k: &str) -> Result<Option<Vec<String>>, WxErr> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| WxErr::new(47001, "data format error"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(WxErr::new(47001, "data format error")),
+    }
+}
+
+fn apply_list_action(
+    action: &str,
+    list: &mut Vec<String>,
+    given: Option<Vec<String>>,
+) -> Result<(), WxErr> {
+    match action {
+        "get" => {}
+        "add" => {
+            for d in given.unwrap_or_default() {
+                if !list.contains(&d) {
+                    list.push(d);
+                }
+            }
+        }
+        "delete" => {
+            let given = given.unwrap_or_default();
+            list.retain(|d| !given.contains(d));
+        }
+        "set" => *list = given.unwrap_or_default(),
+        _ => return Err(WxErr::new(47001, "data format error: action")),
+    }
+    Ok(())
+}
+
+/// Used by the consent page: a pre_auth_code is usable once and for 600 s.
+pub fn take_pre_auth_code(
+    st: &mut State,
+    code: &str,
+    now: UnixTime,
+    consume: bool,
+) -> Result<(), String> {
+    let p = st
+        .pre_auth_codes
+        .get_mut(code)
+        .ok_or_else(|| "unknown pre_auth_code".to_owned())?;
+    if p.used {
+        return Err("this pre_auth_code has already been used".into());
+    }
+    if p.expires_at <= now {
+        return Err("this pre_auth_code has expired".into());
+    }
+    if consume {
+        p.used = true;
+    }
+    Ok(())
+}

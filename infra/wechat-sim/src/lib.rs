@@ -1,0 +1,671 @@
+//! # wechat-sim — a WeChat Open Platform (第三方平台) simulator
+//!
+//! Test equipment: every test of wxopen talks to this instead of `https://api.weixin.qq.com`.
+//! It follows `shared/reference/wechat-api.md` to the field and errcode. Start it in-process with
+//! [`Simulator::start`] (binds `127.0.0.1:0`) and point the WeChat client's base URL at
+//! [`Simulator::base_url`], or run the `wechat-sim` binary.
+//!
+//! ## Time
+//! All lifetimes (tokens 7200 s, pre_auth_code and auth codes 600 s, tickets 12 h, audit
+//! auto-approval, daily quotas) use the **sim clock**: `config.clock.now()` plus an offset that
+//! `POST /_sim/clock/advance {"secs":N}` adds to (works with any clock, also the system clock).
+//! Tests that pass a [`wxopen::domain::ManualClock`] can also move it directly.
+//! Daily quotas and the withdrawal limit reset at midnight China time (UTC+8).
+//! `audit_auto_approve_after` counts **sim-clock** seconds from submission; a background task
+//! checks for due audits every 100 ms (real time), and every request checks too.
+//!
+//! ## WeChat API (same paths as WeChat)
+//! Component token (`component_access_token=` or `access_token=`):
+//! `POST /cgi-bin/component/api_component_token` (no token), `api_create_preauthcode`,
+//! `api_query_auth`, `api_authorizer_token`, `api_get_authorizer_info`, `api_get_authorizer_list`,
+//! `api_start_push_ticket` (no token needed), `clear_quota/v2` (no token, appsecret),
+//! `GET /wxa/gettemplatedraftlist`, `POST /wxa/addtotemplate`, `GET /wxa/gettemplatelist`,
+//! `POST /wxa/deletetemplate`.
+//! Authorizer token (`access_token=`, permission set 18): `/wxa/commit`, `get_qrcode` (a real PNG,
+//! `Content-Type: image/png`), `get_category`, `get_page`, `submit_audit`, `get_auditstatus`,
+//! `get_latest_auditstatus`, `undocodeaudit`, `speedupaudit`, `release`, `revertcoderelease`,
+//! `change_visitstatus`, `getvisitstatus`, `grayrelease`, `getgrayreleaseplan`,
+//! `revertgrayrelease`, `modify_domain`, `setwebviewdomain`, `queryquota`.
+//! Wrong HTTP method: 43001 (require GET) / 43002 (require POST). Unknown path: HTTP 404 with
+//! `{"errcode":-1,...}`. Malformed JSON: 47001. Empty body where one is needed: 44002.
+//!
+//! ## Consent pages
+//! `GET /cgi-bin/componentloginpage`, `GET /safe/bindcomponent`, `GET /wxaopen/safe/bindcomponent`
+//! (query `component_appid, pre_auth_code, redirect_uri, auth_type, biz_appid`). A bad appid or an
+//! unknown/expired/used pre_auth_code answers **HTTP 400** with a small HTML error page. Otherwise
+//! an HTML page lists the accounts (filtered by `auth_type` 1 公众号 / 2 小程序 / 3 both, and by
+//! `biz_appid`) with a form per account that POSTs to `/_sim/consent/approve`
+//! (`pre_auth_code, redirect_uri, appid, func_info` repeated). Approval consumes the pre_auth_code,
+//! pushes `authorized` and answers 302 to `redirect_uri?auth_code=…&expires_in=600`.
+//!
+//! ## Control API (JSON)
+//! | method & path | body / answer |
+//! |---|---|
+//! | `GET /_sim/config` | component appid, secret, token, key, URLs |
+//! | `POST /_sim/ticket` | pushes a new ticket → `{"ticket"}` |
+//! | `GET /_sim/ticket` | `{"ticket","previous"}` |
+//! | `POST /_sim/accounts` | `{"kind":"mini_program"\|"official_account","appid"?,"nick_name"?,"principal_name"?}` → `{"appid","user_name"}` |
+//! | `GET /_sim/accounts`, `GET /_sim/accounts/{appid}` | account state (authorization, code state) |
+//! | `POST /_sim/accounts/{appid}/authorize` | `{"func_info":[17,18]}` → `{"auth_code"}`, pushes `authorized` |
+//! | `POST /_sim/accounts/{appid}/update_authorization` | `{"func_info":[…]}` → `{"auth_code"}`, pushes `updateauthorized` |
+//! | `POST /_sim/accounts/{appid}/unauthorize` | pushes `unauthorized` |
+//! | `POST /_sim/accounts/{appid}/audit/decide` | `{"outcome":"success"\|"fail"\|"delay","reason"?,"screenshots"?:[…]}` |
+//! | `GET /_sim/counters`, `DELETE /_sim/counters` | calls per endpoint path |
+//! | `GET/POST/DELETE /_sim/faults` | `{"endpoint"?,"latency_ms"?,"error_rate"?,"timeout"?,"errcode"?,"errmsg"?,"times"?}` |
+//! | `POST /_sim/quotas` | `{"/cgi-bin/...": N}` daily quotas (merged) |
+//! | `POST /_sim/audit_quota` | `{"rest","limit","speedup_rest","speedup_limit"}` (queryquota) |
+//! | `POST /_sim/templates` | `{"template_id","user_version","user_desc"?}` |
+//! | `POST /_sim/drafts` | `{"draft_id","user_version","user_desc"?}` |
+//! | `POST /_sim/tokens/expire` | expires every access token |
+//! | `GET /_sim/clock`, `POST /_sim/clock/advance` | `{"now"}` / `{"secs":N}` |
+//! | `GET /_sim/pushes`, `DELETE /_sim/pushes` | push deliveries with plaintext, attempts, result |
+//! | `POST /_sim/consent/approve` | form: `pre_auth_code, redirect_uri, appid, func_info…` → 302 |
+
+mod api;
+mod control;
+mod png;
+mod push;
+mod state;
+
+pub use state::{Account, Audit, CodeState, PushRecord};
+
+use anyhow::{anyhow, bail, Context};
+use push::Target;
+use serde::{Deserialize, Serialize};
+use state::State;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use wxopen::crypto::MsgCrypt;
+use wxopen::domain::{AppId, AuditStatus, Clock, SystemClock, UnixTime};
+
+/// How the simulator is set up.
+#[derive(Clone)]
+pub struct SimConfig {
+    pub component_appid: String,
+    pub component_appsecret: String,
+    pub token: String,
+    pub encoding_aes_key: String,
+    /// 授权事件接收URL: tickets and authorized/updateauthorized/unauthorized are POSTed here.
+    pub auth_event_url: Option<String>,
+    /// 消息与事件接收URL, may contain `$APPID$` (replaced by the mini program's appid).
+    pub message_url: Option<String>,
+    /// Push a fresh ticket this often (real time); None = only on demand.
+    pub ticket_interval: Option<Duration>,
+    /// Daily quota per endpoint path (e.g. "/cgi-bin/component/api_component_token" -> 2000).
+    pub daily_quotas: HashMap<String, u64>,
+    /// Approve a submitted audit automatically after this much **sim-clock** time.
+    /// None = only by [`Simulator::decide_audit`] / the control API.
+    pub audit_auto_approve_after: Option<Duration>,
+    /// Whether api_authorizer_token hands out a new refresh token each time (the old one then
+    /// answers 61023).
+    pub rotate_refresh_tokens: bool,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("component_appid", &self.component_appid)
+            .field("auth_event_url", &self.auth_event_url)
+            .field("message_url", &self.message_url)
+            .field("ticket_interval", &self.ticket_interval)
+            .field("daily_quotas", &self.daily_quotas)
+            .field("audit_auto_approve_after", &self.audit_auto_approve_after)
+            .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            component_appid: state::random_appid().to_string(),
+            component_appsecret: state::random_lower_alnum(32),
+            token: state::random_alnum(16),
+            encoding_aes_key: state::random_alnum(43),
+            auth_event_url: None,
+            message_url: None,
+            ticket_interval: None,
+            daily_quotas: HashMap::new(),
+            audit_auto_approve_after: None,
+            rotate_refresh_tokens: false,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// A mini program or an official account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    #[default]
+    MiniProgram,
+    OfficialAccount,
+}
+
+/// What to create with [`Simulator::add_account`]; unset fields get generated values.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountSpec {
+    pub kind: AccountKind,
+    pub appid: Option<AppId>,
+    pub nick_name: Option<String>,
+    pub principal_name: Option<String>,
+}
+
+impl AccountSpec {
+    pub fn mini_program() -> Self {
+        AccountSpec::default()
+    }
+    pub fn official_account() -> Self {
+        AccountSpec {
+            kind: AccountKind::OfficialAccount,
+            ..AccountSpec::default()
+        }
+    }
+}
+
+/// How an audit ends (or is delayed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Success,
+    Fail {
+        reason: String,
+        #[serde(default)]
+        screenshots: Vec<String>,
+    },
+    Delay {
+        reason: String,
+    },
+}
+
+/// A fault knob. `endpoint` None applies to every WeChat API path (never to `/_sim/…`).
+/// Per request, the first matching fault is used: sleep `latency`, then `timeout` (sleep 60 s,
+/// then answer -1), else `forced_errcode`, else -1 with probability `error_rate`.
+/// `times`: how many requests it affects before it is removed (None = until cleared).
+#[derive(Debug, Clone, Default)]
+pub struct Fault {
+    pub endpoint: Option<String>,
+    pub latency: Duration,
+    pub error_rate: f64,
+    pub timeout: bool,
+    pub forced_errcode: Option<(i64, String)>,
+    pub times: Option<u32>,
+}
+
+/// How long a `timeout` fault holds the request before answering -1.
+pub const TIMEOUT_HOLD: Duration = Duration::from_secs(60);
+
+pub(crate) struct Inner {
+    pub(crate) config: SimConfig,
+    pub(crate) crypt: MsgCrypt,
+    pub(crate) http: reqwest::Client,
+    state: Mutex<State>,
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn now(&self) -> UnixTime {
+        let offset = self.lock().clock_offset;
+        self.config.clock.now() + offset
+    }
+
+    pub(crate) async fn push_ticket(&self) -> String {
+        let ticket = format!("ticket@@@{}", state::random_token(""));
+        let now = self.now();
+        self.lock().record_ticket(ticket.clone(), now);
+        let xml = push::ticket_xml(&self.config.component_appid, now, &ticket);
+        self.deliver(Target::AuthEvent, "component_verify_ticket", xml)
+            .await;
+        ticket
+    }
+
+    /// Consent approval (with or without a pre_auth_code): grants, pushes `authorized`.
+    pub(crate) async fn authorize(
+        &self,
+        appid: &AppId,
+        func_info: &[u32],
+        pre_auth_code: &str,
+    ) -> anyhow::Result<String> {
+        let now = self.now();
+        let code = self
+            .lock()
+            .grant(appid, func_info, now)
+            .ok_or_else(|| anyhow!("unknown account {appid}"))?;
+        let xml = push::authorized_xml(
+            "authorized",
+            &self.config.component_appid,
+            now,
+            appid.as_str(),
+            &code,
+            now + state::CODE_TTL,
+            pre_auth_code,
+        );
+        self.deliver(Target::AuthEvent, "authorized", xml).await;
+        Ok(code)
+    }
+
+    pub(crate) async fn update_authorization(
+        &self,
+        appid: &AppId,
+        func_info: &[u32],
+    ) -> anyhow::Result<String> {
+        let now = self.now();
+        let code = {
+            let mut st = self.lock();
+            let acc = st
+                .accounts
+                .get_mut(appid)
+                .ok_or_else(|| anyhow!("unknown account {appid}"))?;
+            let auth = acc
+                .authorization
+                .as_mut()
+                .ok_or_else(|| anyhow!("account {appid} is not authorized"))?;
+            auth.func_info = func_info.to_vec();
+            st.new_auth_code(appid, now)
+        };
+        let pre = state::random_token("preauthcode@@@");
+        let xml = push::authorized_xml(
+            "updateauthorized",
+            &self.config.component_appid,
+            now,
+            appid.as_str(),
+            &code,
+            now + state::CODE_TTL,
+            &pre,
+        );
+        self.deliver(Target::AuthEvent, "updateauthorized", xml)
+            .await;
+        Ok(code)
+    }
+
+    pub(crate) async fn unauthorize(&self, appid: &AppId) -> anyhow::Result<()> {
+        let now = self.now();
+        {
+            let mut st = self.lock();
+            let acc = st
+                .accounts
+                .get_mut(appid)
+                .ok_or_else(|| anyhow!("unknown account {appid}"))?;
+            if acc.authorization.take().is_none() {
+                bail!("account {appid} is not authorized");
+            }
+            st.tokens.retain(|_, t| t.appid.as_ref() != Some(appid));
+            st.auth_codes.retain(|_, c| &c.appid != appid);
+        }
+        let xml = push::unauthorized_xml(&self.config.component_appid, now, appid.as_str());
+        self.deliver(Target::AuthEvent, "unauthorized", xml).await;
+        Ok(())
+    }
+
+    pub(crate) async fn decide_audit(
+        &self,
+        appid: &AppId,
+        outcome: AuditOutcome,
+    ) -> anyhow::Result<()> {
+        let now = self.now();
+        let (user_name, event, extra) = {
+            let mut st = self.lock();
+            let acc = st
+                .accounts
+                .get_mut(appid)
+                .ok_or_else(|| anyhow!("unknown account {appid}"))?;
+            let user_name = acc.user_name.clone();
+            let audit = acc
+                .code
+                .pending_audit_mut()
+                .ok_or_else(|| anyhow!("account {appid} has no audit in progress"))?;
+            audit.auto_approve_at = None;
+            match &outcome {
+                AuditOutcome::Success => {
+                    audit.status = AuditStatus::Approved;
+                    audit.reason.clear();
+                    audit.screenshot.clear();
+                    (
+                        user_name,
+                        "weapp_audit_success",
+                        format!("<SuccTime>{now}</SuccTime>"),
+                    )
+                }
+                AuditOutcome::Fail {
+                    reason,
+                    screenshots,
+                } => {
+                    audit.status = AuditStatus::Rejected;
+                    audit.reason = reason.clone();
+                    audit.screenshot = screenshots.join("|");
+                    (
+                        user_name,
+                        "weapp_audit_fail",
+                        format!(
+                            "<Reason><![CDATA[{reason}]]></Reason><FailTime>{now}</FailTime><ScreenShot><![CDATA[{}]]></ScreenShot>",
+                            audit.screenshot
+                        ),
+                    )
+                }
+                AuditOutcome::Delay { reason } => {
+                    audit.status = AuditStatus::Delayed;
+                    audit.reason = reason.clone();
+                    (
+                        user_name,
+                        "weapp_audit_delay",
+                        format!(
+                            "<Reason><![CDATA[{reason}]]></Reason><DelayTime>{now}</DelayTime>"
+                        ),
+                    )
+                }
+            }
+        };
+        let xml = push::audit_xml(&user_name, now, event, &extra);
+        self.deliver(
+            Target::Message {
+                appid: appid.to_string(),
+                user_name,
+            },
+            event,
+            xml,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Approves every audit whose auto-approval time has come.
+    pub(crate) async fn run_auto_approvals(&self) {
+        let now = self.now();
+        let due: Vec<AppId> = {
+            let st = self.lock();
+            st.accounts
+                .values()
+                .filter(|a| {
+                    a.code.audits.iter().any(|au| {
+                        au.status.is_pending() && au.auto_approve_at.is_some_and(|t| t <= now)
+                    })
+                })
+                .map(|a| a.appid.clone())
+                .collect()
+        };
+        for appid in due {
+            if let Err(e) = self.decide_audit(&appid, AuditOutcome::Success).await {
+                tracing::warn!(%appid, error = %e, "auto-approval failed");
+            }
+        }
+    }
+
+    pub(crate) fn add_account(&self, spec: AccountSpec) -> AppId {
+        let appid = spec.appid.unwrap_or_else(state::random_appid);
+        let n = {
+            let st = self.lock();
+            st.accounts.len() + 1
+        };
+        let kind_name = match spec.kind {
+            AccountKind::MiniProgram => "小程序",
+            AccountKind::OfficialAccount => "公众号",
+        };
+        let account = state::Account {
+            appid: appid.clone(),
+            kind: spec.kind,
+            nick_name: spec
+                .nick_name
+                .unwrap_or_else(|| format!("模拟{kind_name}{n}")),
+            user_name: format!("gh_{}", state::random_lower_alnum(12)),
+            principal_name: spec
+                .principal_name
+                .unwrap_or_else(|| format!("模拟商户{n}有限公司")),
+            signature: format!("simulated {kind_name} #{n}"),
+            head_img: format!("http://wx.qlogo.cn/mmopen/sim{n}/0"),
+            categories: vec![state::Category {
+                first_class: "工具".into(),
+                second_class: "备忘录".into(),
+                first_id: 1,
+                second_id: 2,
+            }],
+            authorization: None,
+            code: state::CodeState {
+                next_app_version: 1,
+                visit_open: true,
+                ..Default::default()
+            },
+        };
+        self.lock().accounts.insert(appid.clone(), account);
+        appid
+    }
+}
+
+/// A running simulator. Dropping it stops the server and its background tasks.
+pub struct Simulator {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Simulator {
+    /// Starts on `127.0.0.1:0` (a random free port).
+    pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
+        Self::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    pub async fn start_on(config: SimConfig, addr: SocketAddr) -> anyhow::Result<Simulator> {
+        AppId::parse(&config.component_appid).context("component_appid")?;
+        let crypt = MsgCrypt::new(
+            &config.token,
+            &config.encoding_aes_key,
+            &config.component_appid,
+        )
+        .map_err(|e| anyhow!("encoding_aes_key: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .context("http client")?;
+        let state = State {
+            daily_quotas: config.daily_quotas.clone(),
+            next_auditid: 400_000_000,
+            ..State::default()
+        };
+        let inner = Arc::new(Inner {
+            config,
+            crypt,
+            http,
+            state: Mutex::new(state),
+        });
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("bind {addr}"))?;
+        let addr = listener.local_addr()?;
+        let app = control::router(inner.clone()).merge(api::router(inner.clone()));
+        let mut tasks = vec![tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "simulator server stopped");
+            }
+        })];
+        {
+            let inner = inner.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    inner.run_auto_approvals().await;
+                }
+            }));
+        }
+        if let Some(every) = inner.config.ticket_interval {
+            let inner = inner.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    inner.push_ticket().await;
+                    tokio::time::sleep(every).await;
+                }
+            }));
+        }
+        Ok(Simulator { inner, addr, tasks })
+    }
+
+    /// `http://127.0.0.1:PORT`: use it where the client would use `https://api.weixin.qq.com`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.inner.config
+    }
+
+    /// Sim-clock now (the configured clock plus the control API's offset).
+    pub fn now(&self) -> UnixTime {
+        self.inner.now()
+    }
+
+    /// Moves the sim clock forward (an offset on top of the configured clock).
+    pub fn advance_clock(&self, secs: i64) {
+        self.inner.lock().clock_offset += secs;
+    }
+
+    /// Issues a new ticket, pushes it (if `auth_event_url` is set; awaited, with retries) and
+    /// returns it. The ticket is valid even if delivery failed.
+    pub async fn push_ticket(&self) -> anyhow::Result<String> {
+        Ok(self.inner.push_ticket().await)
+    }
+
+    pub fn current_ticket(&self) -> Option<String> {
+        self.inner.lock().current_ticket().map(|t| t.value.clone())
+    }
+
+    pub fn add_account(&self, spec: AccountSpec) -> AppId {
+        self.inner.add_account(spec)
+    }
+
+    /// A snapshot of one account (authorization, code state).
+    pub fn account(&self, appid: &AppId) -> Option<Account> {
+        self.inner.lock().accounts.get(appid).cloned()
+    }
+
+    /// As if the admin approved in the consent page (no pre_auth_code needed): a new refresh
+    /// token (the old one answers 61023), a new auth code, and an `authorized` push.
+    pub async fn authorize(&self, appid: &AppId, func_info: &[u32]) -> anyhow::Result<String> {
+        let pre = state::random_token("preauthcode@@@");
+        self.inner.authorize(appid, func_info, &pre).await
+    }
+
+    /// Removes the authorization (tokens and refresh token stop working), pushes `unauthorized`.
+    pub async fn unauthorize(&self, appid: &AppId) -> anyhow::Result<()> {
+        self.inner.unauthorize(appid).await
+    }
+
+    /// Changes the granted permission sets and pushes `updateauthorized` with a new auth code.
+    /// The refresh token stays valid (only a new consent-page authorization replaces it).
+    pub async fn update_authorization(
+        &self,
+        appid: &AppId,
+        func_info: &[u32],
+    ) -> anyhow::Result<String> {
+        self.inner.update_authorization(appid, func_info).await
+    }
+
+    /// Decides the pending audit of `appid` and pushes the matching `weapp_audit_*` event to the
+    /// message URL. `Delay` leaves the audit pending (a final decision must follow).
+    pub async fn decide_audit(&self, appid: &AppId, outcome: AuditOutcome) -> anyhow::Result<()> {
+        self.inner.decide_audit(appid, outcome).await
+    }
+
+    /// Calls that reached `endpoint_path` (all answers, errors and faults included).
+    pub fn calls(&self, endpoint_path: &str) -> u64 {
+        self.inner
+            .lock()
+            .calls
+            .get(endpoint_path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn all_calls(&self) -> std::collections::BTreeMap<String, u64> {
+        self.inner.lock().calls.clone()
+    }
+
+    pub fn reset_calls(&self) {
+        let mut st = self.inner.lock();
+        st.calls.clear();
+        st.daily_calls.clear();
+    }
+
+    pub fn set_fault(&self, fault: Fault) {
+        let remaining = fault.times;
+        self.inner
+            .lock()
+            .faults
+            .push(state::ActiveFault { fault, remaining });
+    }
+
+    pub fn clear_faults(&self) {
+        self.inner.lock().faults.clear();
+    }
+
+    /// Sets (or replaces) the daily quota of one endpoint path.
+    pub fn set_daily_quota(&self, endpoint_path: &str, quota: u64) {
+        self.inner
+            .lock()
+            .daily_quotas
+            .insert(endpoint_path.to_owned(), quota);
+    }
+
+    /// Seeds the template library (as if a draft had been added with addtotemplate).
+    pub fn add_template(&self, template_id: u64, user_version: &str) {
+        let now = self.now();
+        self.inner.lock().templates.insert(
+            template_id,
+            state::Template {
+                template_id,
+                user_version: user_version.to_owned(),
+                user_desc: format!("template {template_id}"),
+                create_time: now,
+                template_type: 0,
+            },
+        );
+    }
+
+    /// Seeds the draft box (gettemplatedraftlist / addtotemplate).
+    pub fn add_draft(&self, draft_id: u64, user_version: &str) {
+        let now = self.now();
+        self.inner.lock().drafts.insert(
+            draft_id,
+            state::Draft {
+                draft_id,
+                user_version: user_version.to_owned(),
+                user_desc: format!("draft {draft_id}"),
+                create_time: now,
+            },
+        );
+    }
+
+    /// Every component and authorizer access token expires now (next use: 42001).
+    pub fn expire_all_tokens(&self) {
+        let now = self.now();
+        for t in self.inner.lock().tokens.values_mut() {
+            t.expires_at = t.expires_at.min(now);
+        }
+    }
+
+    /// Push deliveries so far, oldest first.
+    pub fn pushes(&self) -> Vec<PushRecord> {
+        self.inner.lock().pushes.clone()
+    }
+
+    /// Approves due audits now instead of waiting for the background task.
+    pub async fn run_auto_approvals(&self) {
+        self.inner.run_auto_approvals().await
+    }
+}

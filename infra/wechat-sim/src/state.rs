@@ -1,0 +1,337 @@
+//! The simulator's mutable world: tickets, tokens, accounts, code state, counters, faults, pushes.
+//!
+//! Everything sits behind one `std::sync::Mutex`; it is never held across an `.await`.
+
+use crate::{AccountKind, Fault};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use wxopen::domain::{AppId, AuditStatus, UnixTime};
+
+/// Lifetime of component and authorizer access tokens.
+pub const TOKEN_TTL: i64 = 7200;
+/// Lifetime of a pre_auth_code and of an authorization code.
+pub const CODE_TTL: i64 = 600;
+/// A component_verify_ticket is accepted for 12 hours.
+pub const TICKET_TTL: i64 = 12 * 3600;
+/// WeChat keeps (and lists) the last 5 released versions.
+pub const HISTORY_LEN: usize = 5;
+/// Withdrawals per day (undocodeaudit).
+pub const UNDO_PER_DAY: u32 = 5;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ticket {
+    pub value: String,
+    pub issued_at: UnixTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreAuthCode {
+    pub expires_at: UnixTime,
+    pub used: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthCode {
+    pub appid: AppId,
+    pub expires_at: UnixTime,
+    pub used: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Component,
+    Authorizer,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub kind: TokenKind,
+    /// The authorizer for an authorizer token.
+    pub appid: Option<AppId>,
+    pub expires_at: UnixTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Authorization {
+    pub func_info: Vec<u32>,
+    pub refresh_token: String,
+    pub auth_time: UnixTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Category {
+    pub first_class: String,
+    pub second_class: String,
+    pub first_id: u64,
+    pub second_id: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Commit {
+    pub template_id: u64,
+    pub user_version: String,
+    pub user_desc: String,
+    pub ext_json: String,
+    pub commit_time: UnixTime,
+    pub pages: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Audit {
+    pub auditid: u64,
+    #[serde(serialize_with = "ser_status")]
+    pub status: AuditStatus,
+    pub reason: String,
+    pub screenshot: String,
+    pub user_version: String,
+    pub user_desc: String,
+    pub commit_time: UnixTime,
+    pub submit_audit_time: UnixTime,
+    pub sped_up: bool,
+    pub released: bool,
+    /// Sim-clock time at which the audit is approved automatically (if configured).
+    pub auto_approve_at: Option<UnixTime>,
+}
+
+fn ser_status<S: serde::Serializer>(s: &AuditStatus, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.as_str())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Version {
+    pub app_version: u64,
+    pub user_version: String,
+    pub user_desc: String,
+    pub commit_time: UnixTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GrayPlan {
+    pub status: u8,
+    pub create_timestamp: UnixTime,
+    pub gray_percentage: u64,
+    pub support_experiencer_first: bool,
+    pub support_debuger_first: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Domains {
+    pub requestdomain: Vec<String>,
+    pub wsrequestdomain: Vec<String>,
+    pub uploaddomain: Vec<String>,
+    pub downloaddomain: Vec<String>,
+    pub udpdomain: Vec<String>,
+    pub tcpdomain: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CodeState {
+    pub commit: Option<Commit>,
+    pub audits: Vec<Audit>,
+    pub online: Option<Version>,
+    /// Previously online versions, newest first (at most [`HISTORY_LEN`]).
+    pub history: Vec<Version>,
+    pub next_app_version: u64,
+    pub gray: Option<GrayPlan>,
+    /// true = open (1 in getvisitstatus), false = closed/paused.
+    pub visit_open: bool,
+    pub domains: Domains,
+    pub webviewdomain: Vec<String>,
+    /// (day number, withdrawals that day)
+    pub undo: (i64, u32),
+}
+
+impl CodeState {
+    pub fn latest_audit(&self) -> Option<&Audit> {
+        self.audits.last()
+    }
+    pub fn latest_audit_mut(&mut self) -> Option<&mut Audit> {
+        self.audits.last_mut()
+    }
+    pub fn pending_audit_mut(&mut self) -> Option<&mut Audit> {
+        self.audits.iter_mut().rev().find(|a| a.status.is_pending())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub appid: AppId,
+    pub kind: AccountKind,
+    pub nick_name: String,
+    pub user_name: String,
+    pub principal_name: String,
+    pub signature: String,
+    pub head_img: String,
+    pub categories: Vec<Category>,
+    pub authorization: Option<Authorization>,
+    pub code: CodeState,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Template {
+    pub template_id: u64,
+    pub user_version: String,
+    pub user_desc: String,
+    pub create_time: UnixTime,
+    pub template_type: u8,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Draft {
+    pub draft_id: u64,
+    pub user_version: String,
+    pub user_desc: String,
+    pub create_time: UnixTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditQuota {
+    pub rest: u64,
+    pub limit: u64,
+    pub speedup_rest: u64,
+    pub speedup_limit: u64,
+}
+
+/// One push, as delivered (or not) to our URLs.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushRecord {
+    pub id: u64,
+    /// InfoType or Event: `component_verify_ticket`, `authorized`, `weapp_audit_success`, ...
+    pub kind: String,
+    pub appid: Option<String>,
+    pub url: String,
+    /// The plaintext XML before encryption.
+    pub plaintext: String,
+    pub attempts: u32,
+    pub delivered: bool,
+    pub last_error: Option<String>,
+    pub time: UnixTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct ActiveFault {
+    pub fault: Fault,
+    pub remaining: Option<u32>,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    /// Newest last; only the last two are accepted by api_component_token.
+    pub tickets: Vec<Ticket>,
+    pub tokens: HashMap<String, AccessToken>,
+    pub pre_auth_codes: HashMap<String, PreAuthCode>,
+    pub auth_codes: HashMap<String, AuthCode>,
+    pub accounts: BTreeMap<AppId, Account>,
+    pub calls: BTreeMap<String, u64>,
+    /// (endpoint, day) -> calls, for daily quotas.
+    pub daily_calls: HashMap<(String, i64), u64>,
+    pub daily_quotas: HashMap<String, u64>,
+    pub templates: BTreeMap<u64, Template>,
+    pub drafts: BTreeMap<u64, Draft>,
+    pub faults: Vec<ActiveFault>,
+    pub pushes: Vec<PushRecord>,
+    pub next_push_id: u64,
+    pub next_auditid: u64,
+    pub clock_offset: i64,
+    pub audit_quota: Option<AuditQuota>,
+}
+
+impl State {
+    pub fn quota(&mut self) -> &mut AuditQuota {
+        self.audit_quota.get_or_insert(AuditQuota {
+            rest: 100,
+            limit: 100,
+            speedup_rest: 5,
+            speedup_limit: 5,
+        })
+    }
+
+    /// The latest ticket, if any.
+    pub fn current_ticket(&self) -> Option<&Ticket> {
+        self.tickets.last()
+    }
+
+    pub fn record_ticket(&mut self, value: String, now: UnixTime) {
+        self.tickets.push(Ticket {
+            value,
+            issued_at: now,
+        });
+        if self.tickets.len() > 2 {
+            self.tickets.remove(0);
+        }
+    }
+
+    pub fn issue_token(&mut self, kind: TokenKind, appid: Option<AppId>, now: UnixTime) -> String {
+        let token = random_token(if kind == TokenKind::Component {
+            "cat"
+        } else {
+            "aat"
+        });
+        self.tokens.insert(
+            token.clone(),
+            AccessToken {
+                kind,
+                appid,
+                expires_at: now + TOKEN_TTL,
+            },
+        );
+        token
+    }
+
+    /// Grants (or re-grants) an authorization: a new refresh token, a new single-use auth code.
+    /// Returns the auth code.
+    pub fn grant(&mut self, appid: &AppId, func_info: &[u32], now: UnixTime) -> Option<String> {
+        let acc = self.accounts.get_mut(appid)?;
+        acc.authorization = Some(Authorization {
+            func_info: func_info.to_vec(),
+            refresh_token: random_token("refreshtoken@@@"),
+            auth_time: now,
+        });
+        Some(self.new_auth_code(appid, now))
+    }
+
+    pub fn new_auth_code(&mut self, appid: &AppId, now: UnixTime) -> String {
+        let code = random_token("queryauthcode@@@");
+        self.auth_codes.insert(
+            code.clone(),
+            AuthCode {
+                appid: appid.clone(),
+                expires_at: now + CODE_TTL,
+                used: false,
+            },
+        );
+        code
+    }
+}
+
+pub fn random_alnum(n: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+pub fn random_lower_alnum(n: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// A token-looking string: prefix, then URL-safe characters (WeChat tokens use `[A-Za-z0-9_-]`).
+pub fn random_token(prefix: &str) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    let body: String = (0..64)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
+        .collect();
+    format!("{prefix}{body}")
+}
+
+pub fn random_appid() -> AppId {
+    AppId::parse(&format!("wx{}", random_lower_alnum(16))).expect("valid appid")
+}
+
+/// Day number in China Standard Time (UTC+8): WeChat's daily quotas reset at midnight Beijing time.
+pub fn day_of(now: UnixTime) -> i64 {
+    (now + 8 * 3600).div_euclid(86400)
+}

@@ -1,0 +1,588 @@
+//! The code-management state machine: commit, audit, pushes, release, revert, gray release, etc.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use wechat_sim::AuditOutcome;
+use wxopen::domain::AppId;
+use wxopen::events::AuthorizerEvent;
+
+struct App {
+    env: Env,
+    appid: AppId,
+    token: String,
+}
+
+impl App {
+    async fn start() -> App {
+        Self::start_env(Env::start().await).await
+    }
+    async fn start_env(env: Env) -> App {
+        env.sim.add_template(7, "1.0.0");
+        let ctoken = env.component_token().await;
+        let (appid, token, _) = env.authorized_app(&ctoken, &[17, 18]).await;
+        App { env, appid, token }
+    }
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.env.post(path, Some(&self.token), body).await
+    }
+    async fn post_raw(&self, path: &str, body: &str) -> Value {
+        self.env
+            .post_raw(path, Some(&self.token), body.to_owned())
+            .await
+    }
+    async fn get(&self, path: &str) -> Value {
+        self.env.get(path, Some(&self.token)).await
+    }
+    async fn commit(&self, version: &str) -> Value {
+        self.post(
+            "/wxa/commit",
+            json!({"template_id": 7, "ext_json": "{\"extAppid\":\"wx1\",\"ext\":{},\"pages\":[\"pages/a\",\"pages/b\"]}", "user_version": version, "user_desc": "desc"}),
+        )
+        .await
+    }
+    async fn submit(&self) -> Value {
+        self.post(
+            "/wxa/submit_audit",
+            json!({"item_list": [{"address": "pages/a", "tag": "工具", "first_class": "工具", "second_class": "备忘录", "first_id": 1, "second_id": 2, "title": "首页"}]}),
+        )
+        .await
+    }
+    async fn approved_release(&self, version: &str) {
+        assert_eq!(errcode(&self.commit(version).await), 0);
+        assert_eq!(errcode(&self.submit().await), 0);
+        self.env
+            .sim
+            .decide_audit(&self.appid, AuditOutcome::Success)
+            .await
+            .unwrap();
+        assert_eq!(errcode(&self.post_raw("/wxa/release", "{}").await), 0);
+    }
+}
+
+#[tokio::test]
+async fn the_whole_code_lifecycle_commit_audit_release_revert() {
+    let app = App::start().await;
+    assert_eq!(errcode(&app.get("/wxa/get_page").await), 86001);
+    assert_eq!(errcode(&app.submit().await), 86001);
+    let v = app
+        .post(
+            "/wxa/commit",
+            json!({"template_id": 99, "user_version": "v1", "user_desc": "d"}),
+        )
+        .await;
+    assert_eq!(errcode(&v), 85014);
+    assert_eq!(errcode(&app.commit("v1").await), 0);
+    let v = app.get("/wxa/get_page").await;
+    assert_eq!(v["page_list"], json!(["pages/a", "pages/b"]));
+    let v = app.get("/wxa/get_category").await;
+    assert_eq!(v["category_list"][0]["first_class"], "工具");
+    assert_eq!(v["category_list"][0]["second_id"], 2);
+
+    let v = app.submit().await;
+    assert_eq!(errcode(&v), 0);
+    let auditid = v["auditid"].as_u64().unwrap();
+    assert_eq!(errcode(&app.submit().await), 85009);
+    let v = app
+        .post("/wxa/get_auditstatus", json!({"auditid": auditid}))
+        .await;
+    assert_eq!(v["status"], 2);
+    assert_eq!(
+        errcode(
+            &app.post("/wxa/get_auditstatus", json!({"auditid": 1}))
+                .await
+        ),
+        85012
+    );
+    assert_eq!(errcode(&app.post_raw("/wxa/release", "{}").await), 85019);
+
+    app.env
+        .sim
+        .decide_audit(&app.appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    let events = app.env.app_events(&app.appid);
+    match &events[..] {
+        [AuthorizerEvent::AuditSuccess { header, succ_time }] => {
+            assert_eq!(*succ_time, T0);
+            assert_eq!(
+                header.to_user_name,
+                app.env.sim.account(&app.appid).unwrap().user_name
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let v = app
+        .post("/wxa/get_auditstatus", json!({"auditid": auditid}))
+        .await;
+    assert_eq!(v["status"], 0);
+
+    assert_eq!(errcode(&app.post_raw("/wxa/release", "").await), 44002);
+    assert_eq!(errcode(&app.post_raw("/wxa/release", "{}").await), 0);
+    assert_eq!(errcode(&app.post_raw("/wxa/release", "{}").await), 85020);
+
+    // Nothing to go back to yet.
+    assert_eq!(errcode(&app.get("/wxa/revertcoderelease").await), 87011);
+    app.approved_release("v2").await;
+    let v = app
+        .get("/wxa/revertcoderelease?action=get_history_version")
+        .await;
+    assert_eq!(errcode(&v), 0);
+    let list = v["version_list"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["user_version"], "v1");
+    assert_eq!(list[0]["user_desc"], "desc");
+    assert!(list[0]["app_version"].is_number());
+    assert!(list[0]["commit_time"].is_number());
+    assert_eq!(errcode(&app.get("/wxa/revertcoderelease").await), 0);
+    let acc = app.env.sim.account(&app.appid).unwrap();
+    assert_eq!(acc.code.online.unwrap().user_version, "v1");
+    assert_eq!(errcode(&app.get("/wxa/revertcoderelease").await), 87011);
+}
+
+#[tokio::test]
+async fn the_history_keeps_the_last_five_versions() {
+    let app = App::start().await;
+    for i in 1..=8 {
+        app.approved_release(&format!("v{i}")).await;
+    }
+    let v = app
+        .get("/wxa/revertcoderelease?action=get_history_version")
+        .await;
+    let list = v["version_list"].as_array().unwrap();
+    assert_eq!(list.len(), 5);
+    assert_eq!(list[0]["user_version"], "v7");
+    let app_version = list[2]["app_version"].as_u64().unwrap();
+    let v = app
+        .get(&format!("/wxa/revertcoderelease?app_version={app_version}"))
+        .await;
+    assert_eq!(errcode(&v), 0);
+    assert_eq!(
+        errcode(&app.get("/wxa/revertcoderelease?app_version=9999").await),
+        87012
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_audit_pushes_weapp_audit_fail_and_cannot_be_released() {
+    let app = App::start().await;
+    app.commit("v1").await;
+    let auditid = app.submit().await["auditid"].as_u64().unwrap();
+    app.env
+        .sim
+        .decide_audit(
+            &app.appid,
+            AuditOutcome::Fail {
+                reason: "1:账号信息不符合规范:<br>(1):包含色情因素".into(),
+                screenshots: vec!["xxx".into(), "yyy".into()],
+            },
+        )
+        .await
+        .unwrap();
+    match app.env.app_events(&app.appid).pop() {
+        Some(AuthorizerEvent::AuditFail {
+            reason,
+            fail_time,
+            screenshots,
+            ..
+        }) => {
+            assert!(reason.contains("<br>"));
+            assert_eq!(fail_time, T0);
+            assert_eq!(screenshots, vec!["xxx", "yyy"]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let v = app
+        .post("/wxa/get_auditstatus", json!({"auditid": auditid}))
+        .await;
+    assert_eq!(v["status"], 1);
+    assert_eq!(v["screenshot"], "xxx|yyy");
+    assert!(v["reason"].as_str().unwrap().contains("色情"));
+    let v = app.get("/wxa/get_latest_auditstatus").await;
+    assert_eq!(errcode(&v), 0);
+    assert_eq!(v["auditid"], auditid);
+    assert_eq!(v["status"], 1);
+    assert_eq!(v["ScreenShot"], "xxx|yyy");
+    assert!(v.get("screenshot").is_none());
+    assert_eq!(v["user_version"], "v1");
+    assert_eq!(v["user_desc"], "desc");
+    assert_eq!(v["submit_audit_time"], T0);
+    assert_eq!(errcode(&app.post_raw("/wxa/release", "{}").await), 85020);
+    // A rejected audit no longer blocks a new submission.
+    assert_eq!(errcode(&app.submit().await), 0);
+}
+
+#[tokio::test]
+async fn a_delayed_audit_stays_pending_and_a_final_decision_follows() {
+    let app = App::start().await;
+    app.commit("v1").await;
+    let auditid = app.submit().await["auditid"].as_u64().unwrap();
+    let v: Value = app
+        .env
+        .http
+        .post(
+            app.env
+                .url(&format!("/_sim/accounts/{}/audit/decide", app.appid)),
+        )
+        .body(r#"{"outcome":"delay","reason":"审核延后"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v, json!({}));
+    assert!(matches!(
+        app.env.app_events(&app.appid).pop(),
+        Some(AuthorizerEvent::AuditDelay { .. })
+    ));
+    assert_eq!(
+        app.post("/wxa/get_auditstatus", json!({"auditid": auditid}))
+            .await["status"],
+        4
+    );
+    assert_eq!(errcode(&app.submit().await), 85009);
+    app.env
+        .sim
+        .decide_audit(&app.appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    assert!(matches!(
+        app.env.app_events(&app.appid).pop(),
+        Some(AuthorizerEvent::AuditSuccess { .. })
+    ));
+}
+
+#[tokio::test]
+async fn audits_are_approved_automatically_after_the_configured_sim_time() {
+    let env = Env::start_with(|c| {
+        c.audit_auto_approve_after = Some(std::time::Duration::from_secs(3600))
+    })
+    .await;
+    let app = App::start_env(env).await;
+    app.commit("v1").await;
+    let auditid = app.submit().await["auditid"].as_u64().unwrap();
+    app.env.clock.advance(3599);
+    assert_eq!(
+        app.post("/wxa/get_auditstatus", json!({"auditid": auditid}))
+            .await["status"],
+        2
+    );
+    app.env.clock.advance(1);
+    assert_eq!(
+        app.post("/wxa/get_auditstatus", json!({"auditid": auditid}))
+            .await["status"],
+        0
+    );
+    assert!(matches!(
+        app.env.app_events(&app.appid).pop(),
+        Some(AuthorizerEvent::AuditSuccess { .. })
+    ));
+}
+
+#[tokio::test]
+async fn undocodeaudit_works_only_while_auditing_and_five_times_a_day() {
+    let app = App::start().await;
+    app.commit("v1").await;
+    assert_eq!(errcode(&app.get("/wxa/undocodeaudit").await), 87012);
+    for _ in 0..5 {
+        assert_eq!(errcode(&app.submit().await), 0);
+        assert_eq!(errcode(&app.get("/wxa/undocodeaudit").await), 0);
+    }
+    assert_eq!(app.get("/wxa/get_latest_auditstatus").await["status"], 3);
+    assert_eq!(errcode(&app.submit().await), 0);
+    assert_eq!(errcode(&app.get("/wxa/undocodeaudit").await), 87013);
+}
+
+#[tokio::test]
+async fn speedupaudit_needs_a_pending_audit_and_works_once() {
+    let app = App::start().await;
+    app.commit("v1").await;
+    let auditid = app.submit().await["auditid"].as_u64().unwrap();
+    assert_eq!(
+        errcode(
+            &app.post("/wxa/speedupaudit", json!({"auditid": auditid}))
+                .await
+        ),
+        0
+    );
+    assert_eq!(
+        errcode(
+            &app.post("/wxa/speedupaudit", json!({"auditid": auditid}))
+                .await
+        ),
+        89404
+    );
+    app.env
+        .sim
+        .decide_audit(&app.appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    assert_eq!(
+        errcode(
+            &app.post("/wxa/speedupaudit", json!({"auditid": auditid}))
+                .await
+        ),
+        89402
+    );
+    let q = app.get("/wxa/queryquota").await;
+    assert_eq!(
+        q["speedup_rest"].as_u64().unwrap() + 1,
+        q["speedup_limit"].as_u64().unwrap()
+    );
+    assert_eq!(
+        q["rest"].as_u64().unwrap() + 1,
+        q["limit"].as_u64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn gray_release_checks_percentages_85081_and_85082() {
+    let app = App::start().await;
+    app.commit("v1").await;
+    app.submit().await;
+    app.env
+        .sim
+        .decide_audit(&app.appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    let gray = |p: Value| app.post("/wxa/grayrelease", json!({"gray_percentage": p}));
+    assert_eq!(errcode(&gray(json!(10)).await), 85079);
+    app.post_raw("/wxa/release", "{}").await;
+    assert_eq!(errcode(&gray(json!(10)).await), 85080);
+    app.commit("v2").await;
+    app.submit().await;
+    app.env
+        .sim
+        .decide_audit(&app.appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    assert_eq!(errcode(&gray(json!(101)).await), 85081);
+    assert_eq!(errcode(&gray(json!(2.5)).await), 85081);
+    assert_eq!(errcode(&gray(json!(0)).await), 85081);
+    assert_eq!(errcode(&gray(json!(10)).await), 0);
+    assert_eq!(errcode(&gray(json!(10)).await), 85082);
+    assert_eq!(errcode(&gray(json!(5)).await), 85082);
+    assert_eq!(errcode(&gray(json!(30)).await), 0);
+    let v = app.get("/wxa/getgrayreleaseplan").await;
+    let plan = &v["gray_release_plan"];
+    assert_eq!(plan["status"], 1);
+    assert_eq!(plan["gray_percentage"], 30);
+    assert_eq!(plan["create_timestamp"], T0);
+    assert!(plan["support_experiencer_first"].is_boolean());
+    assert!(plan["support_debuger_first"].is_boolean());
+    assert_eq!(errcode(&app.get("/wxa/revertgrayrelease").await), 0);
+    assert_eq!(
+        app.get("/wxa/getgrayreleaseplan").await["gray_release_plan"]["status"],
+        4
+    );
+    assert_eq!(errcode(&gray(json!(5)).await), 0);
+}
+
+#[tokio::test]
+async fn get_qrcode_returns_a_real_png_and_errors_as_json() {
+    let app = App::start().await;
+    let url = |path: &str| {
+        format!(
+            "{}&path={path}",
+            app.env
+                .url(&format!("/wxa/get_qrcode?access_token={}", app.token))
+        )
+    };
+    let resp = app.env.http.get(url("pages%2Findex")).send().await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(errcode(&resp.json().await.unwrap()), 86001);
+    app.commit("v1").await;
+    let resp = app
+        .env
+        .http
+        .get(url("pages%2Findex%3Fa%3D1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    let png = resp.bytes().await.unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[12..16], b"IHDR");
+}
+
+#[tokio::test]
+async fn visit_status_round_trips_and_getvisitstatus_needs_an_empty_object() {
+    let app = App::start().await;
+    assert_eq!(
+        errcode(&app.post_raw("/wxa/getvisitstatus", "").await),
+        44002
+    );
+    assert_eq!(
+        errcode(&app.post_raw("/wxa/getvisitstatus", r#"{"a":1}"#).await),
+        44002
+    );
+    assert_eq!(app.post_raw("/wxa/getvisitstatus", "{}").await["status"], 1);
+    assert_eq!(
+        errcode(
+            &app.post("/wxa/change_visitstatus", json!({"action": "close"}))
+                .await
+        ),
+        0
+    );
+    assert_eq!(app.post_raw("/wxa/getvisitstatus", "{}").await["status"], 0);
+    assert_eq!(
+        errcode(
+            &app.post("/wxa/change_visitstatus", json!({"action": "shut"}))
+                .await
+        ),
+        47001
+    );
+}
+
+#[tokio::test]
+async fn modify_domain_and_setwebviewdomain_echo_the_lists() {
+    let app = App::start().await;
+    let v = app
+        .post("/wxa/modify_domain", json!({"action": "add", "requestdomain": ["https://a.com"], "wsrequestdomain": ["wss://a.com"], "uploaddomain": [], "downloaddomain": [], "udpdomain": [], "tcpdomain": []}))
+        .await;
+    assert_eq!(errcode(&v), 0);
+    for k in [
+        "requestdomain",
+        "wsrequestdomain",
+        "uploaddomain",
+        "downloaddomain",
+        "udpdomain",
+        "tcpdomain",
+    ] {
+        assert!(v[k].is_array(), "{k}");
+    }
+    let v = app
+        .post(
+            "/wxa/modify_domain",
+            json!({"action": "add", "requestdomain": ["https://b.com"]}),
+        )
+        .await;
+    assert_eq!(
+        v["requestdomain"],
+        json!(["https://a.com", "https://b.com"])
+    );
+    let v = app
+        .post(
+            "/wxa/modify_domain",
+            json!({"action": "delete", "requestdomain": ["https://a.com"]}),
+        )
+        .await;
+    assert_eq!(v["requestdomain"], json!(["https://b.com"]));
+    let v = app
+        .post("/wxa/modify_domain", json!({"action": "get"}))
+        .await;
+    assert_eq!(v["wsrequestdomain"], json!(["wss://a.com"]));
+    let v = app
+        .post(
+            "/wxa/setwebviewdomain",
+            json!({"action": "set", "webviewdomain": ["https://www.qq.com"]}),
+        )
+        .await;
+    assert_eq!(errcode(&v), 0);
+    assert_eq!(v["webviewdomain"], json!(["https://www.qq.com"]));
+    assert_eq!(
+        errcode(
+            &app.post("/wxa/modify_domain", json!({"action": "nope"}))
+                .await
+        ),
+        47001
+    );
+}
+
+#[tokio::test]
+async fn code_management_needs_permission_set_18() {
+    let env = Env::start().await;
+    env.sim.add_template(7, "1.0.0");
+    let ctoken = env.component_token().await;
+    let (_, token, _) = env.authorized_app(&ctoken, &[17]).await;
+    let v = env
+        .post(
+            "/wxa/commit",
+            Some(&token),
+            json!({"template_id": 7, "user_version": "v1"}),
+        )
+        .await;
+    assert_eq!(errcode(&v), 48001);
+}
+
+#[tokio::test]
+async fn the_template_library_lists_adds_and_deletes() {
+    let env = Env::start().await;
+    let ctoken = env.component_token().await;
+    env.sim.add_draft(3, "0.9.0");
+    let v = env.get("/wxa/gettemplatedraftlist", Some(&ctoken)).await;
+    assert_eq!(errcode(&v), 0);
+    assert_eq!(v["draft_list"][0]["draft_id"], 3);
+    assert_eq!(v["draft_list"][0]["user_version"], "0.9.0");
+    assert_eq!(
+        errcode(
+            &env.post(
+                "/wxa/addtotemplate",
+                Some(&ctoken),
+                json!({"draft_id": 4, "template_type": 0})
+            )
+            .await
+        ),
+        85064
+    );
+    assert_eq!(
+        errcode(
+            &env.post(
+                "/wxa/addtotemplate",
+                Some(&ctoken),
+                json!({"draft_id": 3, "template_type": 0})
+            )
+            .await
+        ),
+        0
+    );
+    let v = env.get("/wxa/gettemplatelist", Some(&ctoken)).await;
+    let t = &v["template_list"][0];
+    for k in [
+        "create_time",
+        "user_version",
+        "user_desc",
+        "template_id",
+        "template_type",
+        "source_miniprogram_appid",
+        "source_miniprogram",
+        "developer",
+        "category_list",
+        "audit_scene",
+        "audit_status",
+        "reason",
+    ] {
+        assert!(t.get(k).is_some(), "{k} in {t}");
+    }
+    let id = t["template_id"].as_u64().unwrap();
+    assert_eq!(
+        env.get("/wxa/gettemplatelist?template_type=1", Some(&ctoken))
+            .await["template_list"],
+        json!([])
+    );
+    assert_eq!(
+        errcode(
+            &env.post(
+                "/wxa/deletetemplate",
+                Some(&ctoken),
+                json!({"template_id": id})
+            )
+            .await
+        ),
+        0
+    );
+    assert_eq!(
+        errcode(
+            &env.post(
+                "/wxa/deletetemplate",
+                Some(&ctoken),
+                json!({"template_id": id})
+            )
+            .await
+        ),
+        85064
+    );
+}
