@@ -1,1 +1,0 @@
-//! Implemented in its own issue.

@@ -1,0 +1,403 @@
+//! The low-level WeChat HTTP client: one place that builds URLs, attaches the token, parses
+//! `errcode`/`errmsg`, retries transient failures with jittered backoff and strips URLs (and so
+//! tokens) from every error.
+
+use super::error::{WechatError, WechatResult};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The production API host.
+pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
+
+/// Client settings. `Default` is production: the real host, connect 3 s, total 10 s, 3 attempts.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Scheme, host and optional path prefix, e.g. `https://api.weixin.qq.com` or a simulator.
+    pub base_url: String,
+    pub connect_timeout: Duration,
+    /// Total time for one attempt (connect, send, read the body).
+    pub timeout: Duration,
+    /// Attempts for a retryable failure, including the first (at least 1).
+    pub max_attempts: u32,
+    /// Backoff before retry n is `base * 2^(n-1)` plus a random jitter in `[0, base)`.
+    pub retry_base_delay: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            connect_timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(10),
+            max_attempts: 3,
+            retry_base_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Production settings against another base URL (a simulator, a test stub).
+    pub fn with_base_url(base_url: impl Into<String>) -> Self {
+        ClientConfig {
+            base_url: base_url.into(),
+            ..ClientConfig::default()
+        }
+    }
+}
+
+/// How a call authenticates. WeChat's pages name the query parameter differently: the component
+/// endpoints use `component_access_token=`, the `/wxa/*` ones `access_token=` (for the template
+/// library that is the component token too).
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    AccessToken(&'a SecretString),
+    ComponentAccessToken(&'a SecretString),
+}
+
+/// A binary answer (e.g. the QR code image) with its Content-Type.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Binary {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Binary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Binary")
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// The `errcode`/`errmsg` pair every response may carry.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    errcode: Option<i64>,
+    #[serde(default)]
+    errmsg: Option<String>,
+}
+
+/// A response that carries nothing but `errcode`/`errmsg`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Empty {}
+
+/// The empty JSON object `{}` that `/wxa/release` and `/wxa/getvisitstatus` insist on.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct EmptyBody {}
+
+#[derive(Clone)]
+enum Method<'b> {
+    Get,
+    Post(&'b [u8]),
+}
+
+/// The WeChat API client. Cheap to clone (the connection pool is shared).
+#[derive(Clone)]
+pub struct WechatClient {
+    http: reqwest::Client,
+    base: url::Url,
+    cfg: ClientConfig,
+}
+
+impl std::fmt::Debug for WechatClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WechatClient")
+            .field("base_url", &self.base.as_str())
+            .finish()
+    }
+}
+
+impl WechatClient {
+    pub fn new(cfg: ClientConfig) -> WechatResult<Self> {
+        let mut base = url::Url::parse(&cfg.base_url).map_err(|e| WechatError::InvalidRequest {
+            endpoint: "(base url)",
+            detail: e.to_string(),
+        })?;
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.timeout)
+            .build()
+            .map_err(|e| WechatError::transport("(client)", e))?;
+        Ok(WechatClient { http, base, cfg })
+    }
+
+    /// The production client.
+    pub fn production() -> WechatResult<Self> {
+        Self::new(ClientConfig::default())
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    /// `POST {base}{endpoint}?{auth}&{query}` with a JSON body; parses `errcode` first.
+    pub async fn post_json<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        auth: Auth<'_>,
+        query: &[(&str, &str)],
+        body: &B,
+    ) -> WechatResult<R> {
+        let body = serde_json::to_vec(body).map_err(|e| WechatError::InvalidRequest {
+            endpoint,
+            detail: format!("request body does not serialize: {e}"),
+        })?;
+        let (_, bytes) = self
+            .send(endpoint, auth, query, Method::Post(&body))
+            .await?;
+        parse_json(endpoint, &bytes)
+    }
+
+    /// `GET {base}{endpoint}?{auth}&{query}`; parses `errcode` first.
+    pub async fn get_json<R: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        auth: Auth<'_>,
+        query: &[(&str, &str)],
+    ) -> WechatResult<R> {
+        let (_, bytes) = self.send(endpoint, auth, query, Method::Get).await?;
+        parse_json(endpoint, &bytes)
+    }
+
+    /// `GET` an endpoint that answers with a binary body on success and a JSON error otherwise;
+    /// the two are told apart by Content-Type (`application/json` or `text/plain` → JSON).
+    pub async fn get_binary(
+        &self,
+        endpoint: &'static str,
+        auth: Auth<'_>,
+        query: &[(&str, &str)],
+    ) -> WechatResult<Binary> {
+        let (content_type, bytes) = self.send(endpoint, auth, query, Method::Get).await?;
+        let ct = content_type.to_ascii_lowercase();
+        if ct.starts_with("application/json") || ct.starts_with("text/plain") || ct.is_empty() {
+            // An error (or, oddly, a JSON success without an image: report that as undecodable).
+            let env: Envelope =
+                serde_json::from_slice(&bytes).map_err(|e| WechatError::decode(endpoint, &e))?;
+            check_errcode(endpoint, &env)?;
+            return Err(WechatError::Decode {
+                endpoint,
+                detail: format!("expected a binary body, got {content_type:?} with errcode 0"),
+            });
+        }
+        Ok(Binary {
+            content_type,
+            bytes,
+        })
+    }
+
+    fn url(
+        &self,
+        endpoint: &'static str,
+        auth: Auth<'_>,
+        query: &[(&str, &str)],
+    ) -> WechatResult<url::Url> {
+        let mut url = self
+            .base
+            .join(endpoint.trim_start_matches('/'))
+            .map_err(|e| WechatError::InvalidRequest {
+                endpoint,
+                detail: e.to_string(),
+            })?;
+        {
+            let mut q = url.query_pairs_mut();
+            match auth {
+                Auth::None => {}
+                Auth::AccessToken(t) => {
+                    q.append_pair("access_token", t.expose_secret());
+                }
+                Auth::ComponentAccessToken(t) => {
+                    q.append_pair("component_access_token", t.expose_secret());
+                }
+            }
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        Ok(url)
+    }
+
+    /// Sends with retries; returns the Content-Type and body of a 2xx answer. A retryable errcode
+    /// (-1) in a JSON body is retried too.
+    async fn send(
+        &self,
+        endpoint: &'static str,
+        auth: Auth<'_>,
+        query: &[(&str, &str)],
+        method: Method<'_>,
+    ) -> WechatResult<(String, Vec<u8>)> {
+        let url = self.url(endpoint, auth, query)?;
+        let attempts = self.cfg.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let result = self.send_once(endpoint, &url, method.clone()).await;
+            match result {
+                Err(e) if e.is_retryable() && attempt < attempts => {
+                    let delay = backoff(self.cfg.retry_base_delay, attempt);
+                    tracing::warn!(endpoint, attempt, error = %e, delay_ms = delay.as_millis() as u64, "retrying WeChat call");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        endpoint: &'static str,
+        url: &url::Url,
+        method: Method<'_>,
+    ) -> WechatResult<(String, Vec<u8>)> {
+        tracing::debug!(endpoint, "calling WeChat");
+        let req = match method {
+            Method::Get => self.http.get(url.clone()),
+            Method::Post(body) => self
+                .http
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_vec()),
+        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| WechatError::transport(endpoint, e))?;
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| WechatError::transport(endpoint, e))?
+            .to_vec();
+        if !status.is_success() {
+            return Err(WechatError::Http {
+                endpoint,
+                status: status.as_u16(),
+            });
+        }
+        // A transient errcode in a JSON body is retried like a 5xx.
+        if is_json_like(&content_type, &bytes) {
+            if let Ok(env) = serde_json::from_slice::<Envelope>(&bytes) {
+                if env.errcode == Some(super::error::SYSTEM_ERROR) {
+                    check_errcode(endpoint, &env)?;
+                }
+            }
+        }
+        Ok((content_type, bytes))
+    }
+}
+
+fn is_json_like(content_type: &str, bytes: &[u8]) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    ct.starts_with("application/json")
+        || ct.starts_with("text/plain")
+        || bytes.first().is_some_and(|b| *b == b'{')
+}
+
+fn check_errcode(endpoint: &'static str, env: &Envelope) -> WechatResult<()> {
+    match env.errcode {
+        None | Some(0) => Ok(()),
+        Some(code) => Err(WechatError::Api {
+            code,
+            errmsg: env.errmsg.clone().unwrap_or_default(),
+            endpoint,
+        }),
+    }
+}
+
+/// Parses `errcode`/`errmsg` first (0 or absent = success), then the typed response.
+pub(crate) fn parse_json<R: DeserializeOwned>(
+    endpoint: &'static str,
+    bytes: &[u8],
+) -> WechatResult<R> {
+    let env: Envelope =
+        serde_json::from_slice(bytes).map_err(|e| WechatError::decode(endpoint, &e))?;
+    check_errcode(endpoint, &env)?;
+    serde_json::from_slice(bytes).map_err(|e| WechatError::decode(endpoint, &e))
+}
+
+/// `base * 2^(attempt-1)` plus jitter in `[0, base)`, capped at 5 s.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let base_ms = base.as_millis().min(5_000) as u64;
+    let exp = base_ms.saturating_mul(1u64 << (attempt - 1).min(6));
+    let jitter = if base_ms > 0 {
+        rand::random_range(0..base_ms)
+    } else {
+        0
+    };
+    Duration::from_millis(exp.saturating_add(jitter).min(5_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let b = Duration::from_millis(100);
+        let d1 = backoff(b, 1);
+        assert!(d1 >= Duration::from_millis(100) && d1 < Duration::from_millis(200));
+        let d3 = backoff(b, 3);
+        assert!(d3 >= Duration::from_millis(400) && d3 < Duration::from_millis(500));
+        assert!(backoff(Duration::from_secs(10), 9) <= Duration::from_secs(5));
+        assert_eq!(backoff(Duration::ZERO, 2), Duration::ZERO);
+    }
+
+    #[test]
+    fn errcode_zero_or_absent_is_success() {
+        let r: Empty = parse_json("/x", br#"{"errcode":0,"errmsg":"ok"}"#).unwrap();
+        let _ = r;
+        let _: Empty = parse_json("/x", br#"{"a":1}"#).unwrap();
+        let e = parse_json::<Empty>("/x", br#"{"errcode":85009,"errmsg":"already"}"#).unwrap_err();
+        assert_eq!(e.errcode(), Some(85009));
+    }
+
+    #[test]
+    fn the_token_goes_into_the_query_under_the_documented_name() {
+        let c =
+            WechatClient::new(ClientConfig::with_base_url("http://127.0.0.1:1/prefix")).unwrap();
+        let t = SecretString::from("TOK");
+        let u = c
+            .url(
+                "/wxa/get_qrcode",
+                Auth::AccessToken(&t),
+                &[("path", "page/index?action=1")],
+            )
+            .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:1/prefix/wxa/get_qrcode?access_token=TOK&path=page%2Findex%3Faction%3D1"
+        );
+        let u = c
+            .url(
+                "/cgi-bin/component/api_query_auth",
+                Auth::ComponentAccessToken(&t),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:1/prefix/cgi-bin/component/api_query_auth?component_access_token=TOK"
+        );
+        let u = c
+            .url("/cgi-bin/component/api_component_token", Auth::None, &[])
+            .unwrap();
+        assert_eq!(u.query(), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! The WeChat API client and the race-free token manager.
+//!
+//! - [`client`]: [`WechatClient`], the low-level HTTP client (base URL, timeouts, `errcode`
+//!   parsing, bounded retries with jitter, URL-free errors).
+//! - [`component`]: component endpoints (`api_component_token`, `api_query_auth`, ...) and the
+//!   template library, called with the component token.
+//! - [`wxa`]: mini-program code management (`/wxa/*`), called with the authorizer token.
+//! - [`token`]: [`TokenManager`], which hands out cached tokens, refreshes them under a lease held
+//!   in the store (one WeChat call per token lifetime however many callers ask), and wraps the
+//!   endpoints so a rejected token is refreshed once and the call retried once.
+//! - [`error`]: [`WechatError`] and its [`ErrorKind`] classification.
+//!
+//! Tokens are [`secrecy::SecretString`]s, exposed only while the request URL is built; no error
+//! or log line carries a URL's query string.
+
+pub mod client;
+pub mod component;
+pub mod error;
+pub mod token;
+pub mod wxa;
+
+pub use client::{Auth, Binary, ClientConfig, WechatClient, DEFAULT_BASE_URL};
+pub use error::{classify_errcode, ErrorKind, WechatError, WechatResult};
+pub use token::{
+    ComponentApi, TokenBackend, TokenManager, TokenPolicy, WxaApi, TICKET_VALIDITY_SECS,
+};
