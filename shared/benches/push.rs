@@ -44,5 +44,40 @@ fn ticket_push(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, ticket_push);
+/// The same path stage by stage, to see where the time goes.
+fn stages(c: &mut Criterion) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/bench/ticket_push.json"
+    );
+    let push: Push = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let crypt = MsgCrypt::new(&push.token, &push.encoding_aes_key, &push.appid).unwrap();
+    let env = wxopen::events::Envelope::parse(push.body.as_bytes()).unwrap();
+    let xml = crypt.decrypt(&env.encrypt).unwrap();
+    let mut g = c.benchmark_group("stage");
+    g.bench_function("envelope_parse", |b| {
+        b.iter(|| wxopen::events::Envelope::parse(black_box(push.body.as_bytes())).unwrap())
+    });
+    g.bench_function("verify_signature", |b| {
+        b.iter(|| {
+            crypt
+                .verify(
+                    black_box(&push.msg_signature),
+                    &push.timestamp,
+                    &push.nonce,
+                    &env.encrypt,
+                )
+                .unwrap()
+        })
+    });
+    g.bench_function("decrypt", |b| {
+        b.iter(|| crypt.decrypt(black_box(&env.encrypt)).unwrap())
+    });
+    g.bench_function("event_parse", |b| {
+        b.iter(|| ComponentEvent::parse(black_box(&xml)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ticket_push, stages);
 criterion_main!(benches);

@@ -154,13 +154,18 @@ pub fn decode_aes_key(encoding_aes_key: &str) -> Result<[u8; 32], CryptoError> {
 
 /// `msg_signature`: lowercase hex SHA-1 of the four parts sorted bytewise and joined.
 pub fn sign(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> String {
+    hex::encode(sign_digest(token, timestamp, nonce, encrypt))
+}
+
+/// The raw SHA-1 behind [`sign`].
+fn sign_digest(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> [u8; 20] {
     let mut parts = [token, timestamp, nonce, encrypt];
     parts.sort_unstable();
     let mut h = Sha1::new();
     for p in parts {
         h.update(p.as_bytes());
     }
-    hex::encode(h.finalize())
+    h.finalize().into()
 }
 
 /// A WXBizMsgCrypt instance for one platform: its token, key and component appid.
@@ -217,9 +222,11 @@ impl MsgCrypt {
         nonce: &str,
         encrypt: &str,
     ) -> Result<(), CryptoError> {
-        let expected = self.sign(timestamp, nonce, encrypt);
-        let given = msg_signature.to_ascii_lowercase();
-        if expected.as_bytes().ct_eq(given.as_bytes()).into() {
+        let mut given = [0u8; 20];
+        hex::decode_to_slice(msg_signature, &mut given)
+            .map_err(|_| CryptoError::ValidateSignature)?;
+        let expected = sign_digest(self.token.expose_secret(), timestamp, nonce, encrypt);
+        if expected.ct_eq(&given).into() {
             Ok(())
         } else {
             Err(CryptoError::ValidateSignature)

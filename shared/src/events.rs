@@ -12,6 +12,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use secrecy::SecretString;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Pushes are a few hundred bytes; anything over this is refused before parsing.
@@ -54,104 +55,174 @@ impl Envelope {
             return Err(PushError::TooLarge);
         }
         let text = std::str::from_utf8(body).map_err(|_| CryptoError::ParseXml)?;
-        let mut reader = Reader::from_str(text);
+        let fields = Fields::parse(text).map_err(|_| CryptoError::ParseXml)?;
+        let encrypt = fields
+            .text("Encrypt")
+            .ok_or(CryptoError::ParseXml)?
+            .to_owned();
+        Ok(Envelope {
+            encrypt,
+            to_user_name: fields.text("ToUserName").map(str::to_owned),
+            app_id: fields.text("AppId").map(str::to_owned),
+        })
+    }
+}
+
+/// The children of a push's `<xml>` root, each with its text (plain, CDATA and entities joined).
+///
+/// Every WeChat push is this flat shape, so one quick-xml pull-parse serves the envelope and every
+/// event type (much faster than a serde pass); deeper elements are skipped. Values borrow from the
+/// input unless they had to be joined or unescaped.
+struct Fields<'a>(Vec<(&'static str, Cow<'a, str>)>);
+
+/// Every child element any push type is read for; others are parsed for well-formedness and skipped.
+const KNOWN_FIELDS: [&str; 18] = [
+    "Encrypt",
+    "ToUserName",
+    "AppId",
+    "InfoType",
+    "CreateTime",
+    "ComponentVerifyTicket",
+    "AuthorizerAppid",
+    "AuthorizationCode",
+    "AuthorizationCodeExpiredTime",
+    "PreAuthCode",
+    "FromUserName",
+    "MsgType",
+    "Event",
+    "SuccTime",
+    "FailTime",
+    "DelayTime",
+    "Reason",
+    "ScreenShot",
+];
+
+fn known(name: &str) -> Option<&'static str> {
+    KNOWN_FIELDS.iter().copied().find(|k| *k == name)
+}
+
+/// The input is not a well-formed `<xml>` document.
+struct NotXml;
+
+impl<'a> Fields<'a> {
+    fn parse(xml: &'a str) -> Result<Fields<'a>, NotXml> {
+        let mut reader = Reader::from_str(xml);
+        let mut fields: Vec<(&'static str, Cow<'a, str>)> = Vec::with_capacity(12);
         let mut depth = 0usize;
-        let mut current: Option<Field> = None;
-        let mut encrypt = None;
-        let mut to_user_name = None;
-        let mut app_id = None;
         let mut saw_root = false;
+        // Whether the open depth-2 element is one we keep (its text goes to `fields.last_mut()`).
+        let mut keeping = false;
         loop {
-            match reader.read_event().map_err(|_| CryptoError::ParseXml)? {
+            match reader.read_event().map_err(|_| NotXml)? {
                 Event::Start(e) => {
                     depth += 1;
-                    if depth == 1 {
-                        if e.name().as_ref() != "xml" {
-                            return Err(CryptoError::ParseXml.into());
+                    match depth {
+                        1 if e.name().as_ref() == "xml" && !saw_root => saw_root = true,
+                        1 => return Err(NotXml),
+                        2 => {
+                            keeping = match known(e.name().as_ref()) {
+                                Some(name) => {
+                                    fields.push((name, Cow::Borrowed("")));
+                                    true
+                                }
+                                None => false,
+                            }
                         }
-                        saw_root = true;
+                        _ => {}
                     }
-                    current = if depth == 2 {
-                        match e.name().as_ref() {
-                            "Encrypt" => Some(Field::Encrypt),
-                            "ToUserName" => Some(Field::ToUserName),
-                            "AppId" => Some(Field::AppId),
-                            _ => None,
+                }
+                Event::Empty(e) => match depth {
+                    0 if e.name().as_ref() == "xml" && !saw_root => saw_root = true,
+                    0 => return Err(NotXml),
+                    1 => {
+                        if let Some(name) = known(e.name().as_ref()) {
+                            fields.push((name, Cow::Borrowed("")));
+                        }
+                    }
+                    _ => {}
+                },
+                Event::End(_) => {
+                    if depth == 2 {
+                        keeping = false;
+                    }
+                    depth = depth.checked_sub(1).ok_or(NotXml)?;
+                }
+                Event::Text(t) if depth == 2 && keeping => append(&mut fields, t.into_inner()),
+                Event::CData(c) if depth == 2 && keeping => append(&mut fields, c.into_inner()),
+                Event::GeneralRef(r) if depth == 2 && keeping => {
+                    let resolved: Cow<'a, str> = if r.is_char_ref() {
+                        match r.resolve_char_ref() {
+                            Ok(Some(ch)) => Cow::Owned(ch.to_string()),
+                            _ => return Err(NotXml),
                         }
                     } else {
-                        None
+                        Cow::Borrowed(
+                            quick_xml::escape::resolve_predefined_entity(&r).ok_or(NotXml)?,
+                        )
                     };
+                    append(&mut fields, resolved);
                 }
-                Event::End(_) => {
-                    depth = depth.saturating_sub(1);
-                    current = None;
-                }
-                Event::Text(t) => {
-                    if let Some(f) = current {
-                        f.append(&mut encrypt, &mut to_user_name, &mut app_id, &t);
+                Event::GeneralRef(r) if depth >= 2 => {
+                    // Skipped, but still refused when it is not a valid reference.
+                    if !r.is_char_ref()
+                        && quick_xml::escape::resolve_predefined_entity(&r).is_none()
+                    {
+                        return Err(NotXml);
                     }
                 }
-                Event::CData(c) => {
-                    if let Some(f) = current {
-                        f.append(&mut encrypt, &mut to_user_name, &mut app_id, &c);
-                    }
-                }
-                Event::GeneralRef(r) => {
-                    if let Some(f) = current {
-                        let mut buf = [0u8; 4];
-                        let resolved: &str = if r.is_char_ref() {
-                            match r.resolve_char_ref() {
-                                Ok(Some(ch)) => ch.encode_utf8(&mut buf),
-                                _ => return Err(CryptoError::ParseXml.into()),
-                            }
-                        } else {
-                            quick_xml::escape::resolve_predefined_entity(&r)
-                                .ok_or(CryptoError::ParseXml)?
-                        };
-                        f.append(&mut encrypt, &mut to_user_name, &mut app_id, resolved);
-                    }
-                }
-                Event::Empty(e) if depth == 0 && e.name().as_ref() == "xml" => saw_root = true,
+                Event::Text(t) if depth == 0 && !t.trim().is_empty() => return Err(NotXml),
                 Event::Eof => break,
                 _ => {}
             }
         }
         if !saw_root || depth != 0 {
-            return Err(CryptoError::ParseXml.into());
+            return Err(NotXml);
         }
-        let encrypt = encrypt
-            .map(|e| e.trim().to_owned())
-            .filter(|e| !e.is_empty())
-            .ok_or(CryptoError::ParseXml)?;
-        Ok(Envelope {
-            encrypt,
-            to_user_name,
-            app_id,
-        })
+        Ok(Fields(fields))
+    }
+
+    /// The first child named `name` (names are case-sensitive, as WeChat's are).
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// A child's trimmed text, `None` when absent or blank.
+    fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// A required child's trimmed text, or a malformed-event error naming it.
+    fn required(&self, event: &str, name: &str) -> Result<&str, PushError> {
+        self.text(name)
+            .ok_or_else(|| PushError::malformed(event, format!("missing {name}")))
+    }
+
+    fn time(&self, event: &str, name: &str) -> Result<UnixTime, PushError> {
+        self.required(event, name)?
+            .parse::<UnixTime>()
+            .map_err(|_| PushError::malformed(event, format!("{name} is not a number")))
+    }
+
+    fn appid(&self, event: &str, name: &str) -> Result<AppId, PushError> {
+        AppId::parse(self.required(event, name)?).map_err(|e| PushError::malformed(event, e))
+    }
+
+    fn secret(&self, event: &str, name: &str) -> Result<SecretString, PushError> {
+        Ok(SecretString::from(self.required(event, name)?.to_owned()))
     }
 }
 
-#[derive(Clone, Copy)]
-enum Field {
-    Encrypt,
-    ToUserName,
-    AppId,
-}
-
-impl Field {
-    fn append(
-        self,
-        encrypt: &mut Option<String>,
-        to: &mut Option<String>,
-        app: &mut Option<String>,
-        v: &str,
-    ) {
-        let slot = match self {
-            Field::Encrypt => encrypt,
-            Field::ToUserName => to,
-            Field::AppId => app,
-        };
-        slot.get_or_insert_with(String::new).push_str(v);
+/// Appends text to the element opened last (the only one open at depth 2).
+fn append<'a>(fields: &mut [(&'static str, Cow<'a, str>)], part: Cow<'a, str>) {
+    if let Some((_, value)) = fields.last_mut() {
+        if value.is_empty() {
+            *value = part;
+        } else {
+            value.to_mut().push_str(&part);
+        }
     }
 }
 
@@ -212,85 +283,36 @@ pub enum ComponentEvent {
     },
 }
 
-#[derive(Deserialize)]
-struct RawComponentEvent {
-    #[serde(rename = "AppId")]
-    app_id: Option<String>,
-    #[serde(rename = "CreateTime")]
-    create_time: Option<String>,
-    #[serde(rename = "InfoType")]
-    info_type: Option<String>,
-    #[serde(rename = "ComponentVerifyTicket")]
-    ticket: Option<String>,
-    #[serde(rename = "AuthorizerAppid")]
-    authorizer_appid: Option<String>,
-    #[serde(rename = "AuthorizationCode")]
-    authorization_code: Option<String>,
-    #[serde(rename = "AuthorizationCodeExpiredTime")]
-    authorization_code_expired_time: Option<String>,
-    #[serde(rename = "PreAuthCode")]
-    pre_auth_code: Option<String>,
-}
-
-fn required<'a>(event: &str, name: &str, v: &'a Option<String>) -> Result<&'a str, PushError> {
-    match v.as_deref().map(str::trim) {
-        Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(PushError::malformed(event, format!("missing {name}"))),
-    }
-}
-
-fn time_field(event: &str, name: &str, v: &Option<String>) -> Result<UnixTime, PushError> {
-    required(event, name, v)?
-        .parse::<UnixTime>()
-        .map_err(|_| PushError::malformed(event, format!("{name} is not a number")))
-}
-
-fn appid_field(event: &str, name: &str, v: &Option<String>) -> Result<AppId, PushError> {
-    AppId::parse(required(event, name, v)?).map_err(|e| PushError::malformed(event, e))
-}
-
 impl ComponentEvent {
     /// Parses a decrypted push from the authorization-event URL.
     pub fn parse(xml: &str) -> Result<ComponentEvent, PushError> {
-        let raw: RawComponentEvent = quick_xml::de::from_str(xml)
-            .map_err(|e| PushError::malformed("component", format!("XML: {e}")))?;
-        let info_type = raw.info_type.as_deref().map(str::trim).unwrap_or_default();
-        let ev = info_type;
-        let change = |raw: &RawComponentEvent| -> Result<AuthorizationChange, PushError> {
+        let f = Fields::parse(xml)
+            .map_err(|_| PushError::malformed("component", "not a well-formed <xml> document"))?;
+        let ev = f.text("InfoType").unwrap_or_default();
+        let change = || -> Result<AuthorizationChange, PushError> {
             Ok(AuthorizationChange {
-                component_appid: required(ev, "AppId", &raw.app_id)?.to_owned(),
-                create_time: time_field(ev, "CreateTime", &raw.create_time)?,
-                authorizer_appid: appid_field(ev, "AuthorizerAppid", &raw.authorizer_appid)?,
-                authorization_code: SecretString::from(
-                    required(ev, "AuthorizationCode", &raw.authorization_code)?.to_owned(),
-                ),
-                authorization_code_expired_time: time_field(
-                    ev,
-                    "AuthorizationCodeExpiredTime",
-                    &raw.authorization_code_expired_time,
-                )?,
-                pre_auth_code: raw
-                    .pre_auth_code
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
+                component_appid: f.required(ev, "AppId")?.to_owned(),
+                create_time: f.time(ev, "CreateTime")?,
+                authorizer_appid: f.appid(ev, "AuthorizerAppid")?,
+                authorization_code: f.secret(ev, "AuthorizationCode")?,
+                authorization_code_expired_time: f.time(ev, "AuthorizationCodeExpiredTime")?,
+                pre_auth_code: f
+                    .text("PreAuthCode")
                     .map(|s| SecretString::from(s.to_owned())),
             })
         };
-        Ok(match info_type {
+        Ok(match ev {
             "component_verify_ticket" => ComponentEvent::VerifyTicket {
-                component_appid: required(ev, "AppId", &raw.app_id)?.to_owned(),
-                create_time: time_field(ev, "CreateTime", &raw.create_time)?,
-                ticket: SecretString::from(
-                    required(ev, "ComponentVerifyTicket", &raw.ticket)?.to_owned(),
-                ),
+                component_appid: f.required(ev, "AppId")?.to_owned(),
+                create_time: f.time(ev, "CreateTime")?,
+                ticket: f.secret(ev, "ComponentVerifyTicket")?,
             },
-            "authorized" => ComponentEvent::Authorized(change(&raw)?),
-            "updateauthorized" => ComponentEvent::UpdateAuthorized(change(&raw)?),
+            "authorized" => ComponentEvent::Authorized(change()?),
+            "updateauthorized" => ComponentEvent::UpdateAuthorized(change()?),
             "unauthorized" => ComponentEvent::Unauthorized {
-                component_appid: required(ev, "AppId", &raw.app_id)?.to_owned(),
-                create_time: time_field(ev, "CreateTime", &raw.create_time)?,
-                authorizer_appid: appid_field(ev, "AuthorizerAppid", &raw.authorizer_appid)?,
+                component_appid: f.required(ev, "AppId")?.to_owned(),
+                create_time: f.time(ev, "CreateTime")?,
+                authorizer_appid: f.appid(ev, "AuthorizerAppid")?,
             },
             other => ComponentEvent::Unknown {
                 info_type: other.to_owned(),
@@ -335,73 +357,43 @@ pub enum AuthorizerEvent {
     },
 }
 
-#[derive(Deserialize)]
-struct RawAuthorizerEvent {
-    #[serde(rename = "ToUserName")]
-    to_user_name: Option<String>,
-    #[serde(rename = "FromUserName")]
-    from_user_name: Option<String>,
-    #[serde(rename = "CreateTime")]
-    create_time: Option<String>,
-    #[serde(rename = "MsgType")]
-    msg_type: Option<String>,
-    #[serde(rename = "Event")]
-    event: Option<String>,
-    #[serde(rename = "SuccTime")]
-    succ_time: Option<String>,
-    #[serde(rename = "FailTime")]
-    fail_time: Option<String>,
-    #[serde(rename = "DelayTime")]
-    delay_time: Option<String>,
-    #[serde(rename = "Reason")]
-    reason: Option<String>,
-    #[serde(rename = "ScreenShot")]
-    screenshot: Option<String>,
-}
-
 impl AuthorizerEvent {
     /// Parses a decrypted push from the message URL.
     pub fn parse(xml: &str) -> Result<AuthorizerEvent, PushError> {
-        let raw: RawAuthorizerEvent = quick_xml::de::from_str(xml)
-            .map_err(|e| PushError::malformed("message", format!("XML: {e}")))?;
-        let msg_type = raw.msg_type.as_deref().map(str::trim).unwrap_or_default();
-        let event = raw.event.as_deref().map(str::trim);
-        let known = msg_type == "event"
-            && matches!(
-                event,
-                Some("weapp_audit_success" | "weapp_audit_fail" | "weapp_audit_delay")
-            );
-        if !known {
-            return Ok(AuthorizerEvent::Unknown {
-                msg_type: msg_type.to_owned(),
-                event: event.map(str::to_owned),
-                raw: RawXml(xml.to_owned()),
-            });
-        }
-        let ev = event.unwrap_or_default();
-        let header = EventHeader {
-            to_user_name: required(ev, "ToUserName", &raw.to_user_name)?.to_owned(),
-            from_user_name: raw
-                .from_user_name
-                .as_deref()
-                .map(str::trim)
-                .unwrap_or_default()
-                .to_owned(),
-            create_time: time_field(ev, "CreateTime", &raw.create_time)?,
+        let f = Fields::parse(xml)
+            .map_err(|_| PushError::malformed("message", "not a well-formed <xml> document"))?;
+        let msg_type = f.text("MsgType").unwrap_or_default();
+        let event = f.text("Event");
+        let ev = match (msg_type, event) {
+            (
+                "event",
+                Some(e @ ("weapp_audit_success" | "weapp_audit_fail" | "weapp_audit_delay")),
+            ) => e,
+            _ => {
+                return Ok(AuthorizerEvent::Unknown {
+                    msg_type: msg_type.to_owned(),
+                    event: event.map(str::to_owned),
+                    raw: RawXml(xml.to_owned()),
+                })
+            }
         };
-        let reason = raw.reason.clone().unwrap_or_default();
+        let header = EventHeader {
+            to_user_name: f.required(ev, "ToUserName")?.to_owned(),
+            from_user_name: f.text("FromUserName").unwrap_or_default().to_owned(),
+            create_time: f.time(ev, "CreateTime")?,
+        };
+        let reason = f.text("Reason").unwrap_or_default().to_owned();
         Ok(match ev {
             "weapp_audit_success" => AuthorizerEvent::AuditSuccess {
                 header,
-                succ_time: time_field(ev, "SuccTime", &raw.succ_time)?,
+                succ_time: f.time(ev, "SuccTime")?,
             },
             "weapp_audit_fail" => AuthorizerEvent::AuditFail {
                 header,
                 reason,
-                fail_time: time_field(ev, "FailTime", &raw.fail_time)?,
-                screenshots: raw
-                    .screenshot
-                    .as_deref()
+                fail_time: f.time(ev, "FailTime")?,
+                screenshots: f
+                    .text("ScreenShot")
                     .unwrap_or_default()
                     .split('|')
                     .map(str::trim)
@@ -412,7 +404,7 @@ impl AuthorizerEvent {
             _ => AuthorizerEvent::AuditDelay {
                 header,
                 reason,
-                delay_time: time_field(ev, "DelayTime", &raw.delay_time)?,
+                delay_time: f.time(ev, "DelayTime")?,
             },
         })
     }
