@@ -40,13 +40,18 @@ pub struct Env {
 impl Env {
     /// A simulator without push URLs (tickets are only recorded) and an empty store.
     pub async fn cold() -> Env {
+        Env::cold_with(|_| {}).await
+    }
+
+    /// [`Env::cold`] with simulator settings changed by `configure`.
+    pub async fn cold_with(configure: impl FnOnce(&mut SimConfig)) -> Env {
         let clock = ManualClock::new(T0);
-        let sim = Simulator::start(SimConfig {
+        let mut config = SimConfig {
             clock: Arc::new(clock.clone()),
             ..SimConfig::default()
-        })
-        .await
-        .expect("simulator starts");
+        };
+        configure(&mut config);
+        let sim = Simulator::start(config).await.expect("simulator starts");
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
         let component = AppId::parse(&sim.config().component_appid).unwrap();

@@ -4,6 +4,7 @@
 use super::*;
 use futures::future::join_all;
 use wechat_sim::Fault;
+use wxopen::store::TokenStore;
 use wxopen::wechat::WechatResult;
 
 const CALLERS: usize = 50;
@@ -150,4 +151,52 @@ async fn the_authorizer_token_is_refreshed_at_expiry_minus_the_margin_and_not_be
     env.clock.advance(TOKEN_TTL - margin);
     assert!(mgr.refresh_authorizer_if_due(&appid).await.unwrap());
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotated_refresh_tokens_are_stored_so_every_later_refresh_still_works() {
+    let env = Env::cold_with(|c| c.rotate_refresh_tokens = true).await;
+    env.store_new_ticket().await;
+    let appid = env.authorized_mini_program(&env.manager()).await;
+    env.sim.set_fault(slow(AUTHORIZER_TOKEN));
+    for lifetime in 1..=3u64 {
+        env.clock.advance(TOKEN_TTL);
+        // The ticket is renewed as WeChat would push it (every 10 minutes).
+        env.store_new_ticket().await;
+        let tasks = (0..CALLERS).map(|_| {
+            let mgr = env.manager();
+            let appid = appid.clone();
+            tokio::spawn(async move { mgr.authorizer_access_token(&appid).await })
+        });
+        // A second refresher would have used the refresh token the first one rotated away
+        // (61023): one call per lifetime, and it always succeeds.
+        assert_one_token(join_all(tasks).await);
+        assert_eq!(env.calls(AUTHORIZER_TOKEN), lifetime);
+    }
+    let stored = env
+        .store
+        .get_token(&wxopen::store::TokenKey::Authorizer(appid.clone()))
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    let current = env.sim.account(&appid).unwrap().authorization.unwrap();
+    assert_eq!(
+        expose(stored.refresh_token.as_ref().unwrap()),
+        current.refresh_token
+    );
+}
+
+#[tokio::test]
+async fn a_permission_update_keeps_the_stored_refresh_token_working() {
+    let env = Env::with_ticket().await;
+    let mgr = env.manager();
+    let appid = env.authorized_mini_program(&mgr).await;
+    env.sim
+        .update_authorization(&appid, &[17, 18, 19])
+        .await
+        .unwrap();
+    env.clock.advance(TOKEN_TTL);
+    mgr.wxa(&appid).get_category().await.unwrap();
+    assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
 }

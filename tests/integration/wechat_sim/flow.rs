@@ -289,3 +289,21 @@ async fn the_template_library_moves_a_draft_into_the_templates_and_deletes_it() 
     assert_eq!(unknown.errcode(), Some(85064));
     assert_eq!(env.calls(COMPONENT_TOKEN), 1);
 }
+
+#[tokio::test]
+async fn start_push_ticket_with_a_wrong_secret_is_a_business_error_and_issues_no_ticket() {
+    let env = Env::cold().await;
+    let store: Arc<dyn TokenBackend> = env.store.clone();
+    let mgr = TokenManager::new(
+        env.client(),
+        store,
+        env.component.clone(),
+        SecretString::from("not-the-secret"),
+        Arc::new(env.clock.clone()),
+    );
+    let err = mgr.component().start_push_ticket().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Business, "{err}");
+    assert!(err.errcode().is_some());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(env.sim.current_ticket(), None);
+}
