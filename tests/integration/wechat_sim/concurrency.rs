@@ -200,3 +200,40 @@ async fn a_permission_update_keeps_the_stored_refresh_token_working() {
     mgr.wxa(&appid).get_category().await.unwrap();
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_lease_of_a_crashed_refresher_expires_and_then_exactly_one_caller_refreshes() {
+    let env = Env::with_ticket().await;
+    let key = wxopen::store::TokenKey::Component(env.component.clone());
+    let lease_secs = env.manager().policy().lease_secs;
+    // A process took the lease and died before writing a token.
+    env.store
+        .put_token(
+            &key,
+            &wxopen::store::TokenState {
+                access_token: None,
+                refresh_token: None,
+                expires_at: 0,
+                lease_until: T0 + lease_secs,
+                lease_owner: Some("crashed".into()),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let mgr = env.manager();
+            tokio::spawn(async move { mgr.component_access_token().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        env.calls(COMPONENT_TOKEN),
+        0,
+        "everyone waits for the lease"
+    );
+    env.clock.advance(lease_secs);
+    assert_one_token(join_all(tasks).await);
+    assert_eq!(env.calls(COMPONENT_TOKEN), 1);
+}

@@ -301,3 +301,56 @@ async fn an_unknown_token_on_the_raw_client_is_40001_token_rejected() {
     assert!(err.is_token_rejected());
     assert_eq!(env.calls(GET_CATEGORY), 1);
 }
+
+#[tokio::test]
+async fn a_timed_out_token_refresh_releases_its_lease_so_the_next_caller_refreshes_at_once() {
+    let env = Env::with_ticket().await;
+    let quick = env.manager_with(
+        WechatClient::new(ClientConfig {
+            timeout: Duration::from_millis(200),
+            max_attempts: 2,
+            ..env.client_config()
+        })
+        .unwrap(),
+    );
+    env.sim.set_fault(Fault {
+        endpoint: Some(COMPONENT_TOKEN.to_owned()),
+        timeout: true,
+        times: Some(2),
+        ..Fault::default()
+    });
+    let err = quick.component_access_token().await.unwrap_err();
+    assert!(matches!(err, WechatError::Transport { .. }), "{err:?}");
+    assert_eq!(env.calls(COMPONENT_TOKEN), 2);
+    let stored = env
+        .store
+        .get_token(&TokenKey::Component(env.component.clone()))
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    assert_eq!(stored.lease_until, 0, "the lease is released on failure");
+
+    // Another process does not wait for a lease nobody holds.
+    let started = std::time::Instant::now();
+    env.manager().component_access_token().await.unwrap();
+    assert_eq!(env.calls(COMPONENT_TOKEN), 3);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_token_another_process_already_replaced_is_not_refreshed_again() {
+    let (env, a, appid) = ready().await;
+    let key = TokenKey::Authorizer(appid.clone());
+    let b = env.manager();
+    let seen_by_a = a.authorizer_access_token(&appid).await.unwrap();
+    // B met the rejection first and replaced the token.
+    let replaced_by_b = b.replace_rejected(&key, &seen_by_a).await.unwrap();
+    assert_ne!(expose(&replaced_by_b), expose(&seen_by_a));
+    assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
+    // A meets the same rejection: it gets B's token without calling WeChat.
+    let replaced_by_a = a.replace_rejected(&key, &seen_by_a).await.unwrap();
+    assert_eq!(expose(&replaced_by_a), expose(&replaced_by_b));
+    assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
+    a.wxa(&appid).get_category().await.unwrap();
+}
