@@ -4,3 +4,4 @@
 mod helpers;
 mod secrets;
 mod store_contract;
+mod wechat_sim;

@@ -1,0 +1,301 @@
+//! Every code-management endpoint through `TokenManager::wxa`, in the order a release takes.
+
+use super::*;
+use wechat_sim::AuditOutcome;
+use wxopen::domain::{AuditId, AuditStatus};
+use wxopen::wechat::wxa::{
+    AuditItem, CommitRequest, DomainAction, GrayReleaseRequest, ServerDomains, SubmitAuditRequest,
+    VisitAction, WebviewDomains,
+};
+use wxopen::wechat::{ErrorKind, WechatError};
+
+const TEMPLATE_ID: u64 = 7;
+
+fn commit_request(user_version: &str) -> CommitRequest {
+    CommitRequest::new(
+        TEMPLATE_ID,
+        &serde_json::json!({
+            "extAppid": "wx0000000000000000",
+            "ext": {"tenant": "t-1"},
+            "pages": ["pages/home/home", "pages/order/order"],
+        }),
+        user_version,
+        format!("release {user_version}"),
+    )
+}
+
+fn audit_request() -> SubmitAuditRequest {
+    SubmitAuditRequest {
+        item_list: vec![AuditItem {
+            address: Some("pages/home/home".into()),
+            tag: Some("工具 备忘".into()),
+            first_class: Some("工具".into()),
+            second_class: Some("备忘录".into()),
+            first_id: Some(1),
+            second_id: Some(2),
+            title: Some("首页".into()),
+            ..AuditItem::default()
+        }],
+        version_desc: Some("first release".into()),
+        ..SubmitAuditRequest::default()
+    }
+}
+
+fn assert_business(err: &WechatError, code: i64) {
+    assert_eq!(err.errcode(), Some(code), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Business, "{err}");
+    assert!(matches!(err, WechatError::Api { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn every_code_management_endpoint_works_through_a_whole_release_cycle() {
+    let env = Env::with_ticket().await;
+    env.sim.add_template(TEMPLATE_ID, "1.0.0");
+    let mgr = env.manager();
+    let appid = env.authorized_mini_program(&mgr).await;
+    let wxa = mgr.wxa(&appid);
+    assert_eq!(wxa.appid(), &appid);
+
+    // Before any commit the QR code endpoint answers a JSON error, told apart from an image.
+    let no_code = wxa.get_qrcode(None).await.unwrap_err();
+    assert_business(&no_code, 86001);
+    assert_business(&wxa.get_page().await.unwrap_err(), 86001);
+    assert_business(
+        &wxa.submit_audit(&audit_request()).await.unwrap_err(),
+        86001,
+    );
+
+    // Commit 1.0.0: the 体验版, its QR code, category and pages.
+    wxa.commit(&commit_request("1.0.0")).await.unwrap();
+    let qr = wxa.get_qrcode(Some("pages/home/home?x=1")).await.unwrap();
+    assert_eq!(qr.content_type, "image/png");
+    assert!(
+        qr.bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "a PNG, {} bytes",
+        qr.bytes.len()
+    );
+    let categories = wxa.get_category().await.unwrap();
+    assert_eq!(categories.len(), 1);
+    assert_eq!((categories[0].first_id, categories[0].second_id), (1, 2));
+    assert_eq!(
+        wxa.get_page().await.unwrap(),
+        vec!["pages/home/home", "pages/order/order"]
+    );
+
+    // Submit, look, expedite, withdraw.
+    let first = wxa.submit_audit(&audit_request()).await.unwrap();
+    let status = wxa.get_auditstatus(first).await.unwrap();
+    assert_eq!(status.audit_status(), Some(AuditStatus::Auditing));
+    let latest = wxa.get_latest_auditstatus().await.unwrap();
+    assert_eq!(latest.auditid, first);
+    assert_eq!(latest.audit_status(), Some(AuditStatus::Auditing));
+    assert_eq!(latest.user_version.as_deref(), Some("1.0.0"));
+    assert_eq!(latest.submit_audit_time, Some(T0));
+    wxa.speedupaudit(first).await.unwrap();
+    assert_business(&wxa.speedupaudit(first).await.unwrap_err(), 89404);
+    assert_business(
+        &wxa.get_auditstatus(AuditId(first.0 + 1000))
+            .await
+            .unwrap_err(),
+        85012,
+    );
+    wxa.undocodeaudit().await.unwrap();
+    assert_eq!(
+        wxa.get_auditstatus(first).await.unwrap().audit_status(),
+        Some(AuditStatus::Withdrawn)
+    );
+    assert_business(&wxa.undocodeaudit().await.unwrap_err(), 87012);
+
+    // Submit again; WeChat approves; release 1.0.0.
+    let second = wxa.submit_audit(&audit_request()).await.unwrap();
+    assert_ne!(second, first);
+    env.sim
+        .decide_audit(&appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    assert_eq!(
+        wxa.get_auditstatus(second).await.unwrap().audit_status(),
+        Some(AuditStatus::Approved)
+    );
+    wxa.release().await.unwrap();
+    assert!(
+        wxa.get_history_version().await.unwrap().is_empty(),
+        "nothing was online before 1.0.0"
+    );
+
+    // Version 1.1.0 goes through a gray release, which is reverted, then released in full.
+    env.clock.advance(60);
+    wxa.commit(&commit_request("1.1.0")).await.unwrap();
+    wxa.submit_audit(&audit_request()).await.unwrap();
+    env.sim
+        .decide_audit(&appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    assert_eq!(wxa.getgrayreleaseplan().await.unwrap().status, 0);
+    wxa.grayrelease(&GrayReleaseRequest {
+        gray_percentage: 10,
+        support_experiencer_first: Some(true),
+        support_debuger_first: None,
+    })
+    .await
+    .unwrap();
+    let plan = wxa.getgrayreleaseplan().await.unwrap();
+    assert_eq!(plan.status, 1);
+    assert_eq!(plan.gray_percentage, 10);
+    assert!(plan.support_experiencer_first);
+    assert!(!plan.support_debuger_first);
+    assert_eq!(plan.create_timestamp, T0 + 60);
+    assert_business(&wxa.revertcoderelease(None).await.unwrap_err(), 87011);
+    wxa.revertgrayrelease().await.unwrap();
+    assert_eq!(wxa.getgrayreleaseplan().await.unwrap().status, 4);
+    wxa.release().await.unwrap();
+
+    // Roll back to 1.0.0.
+    let history = wxa.get_history_version().await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].user_version, "1.0.0");
+    assert_eq!(history[0].app_version, 1);
+    assert_business(&wxa.revertcoderelease(Some(999)).await.unwrap_err(), 87012);
+    wxa.revertcoderelease(Some(history[0].app_version))
+        .await
+        .unwrap();
+    assert!(wxa.get_history_version().await.unwrap().is_empty());
+    let online = env.sim.account(&appid).unwrap().code.online.unwrap();
+    assert_eq!(online.user_version, "1.0.0");
+
+    // Pause and resume the service.
+    assert!(!wxa.getvisitstatus().await.unwrap().is_paused());
+    wxa.change_visitstatus(VisitAction::Close).await.unwrap();
+    assert!(wxa.getvisitstatus().await.unwrap().is_paused());
+    wxa.change_visitstatus(VisitAction::Open).await.unwrap();
+    assert_eq!(wxa.getvisitstatus().await.unwrap().status, 1);
+
+    // Domains.
+    let added = wxa
+        .modify_domain(
+            DomainAction::Add,
+            &ServerDomains {
+                requestdomain: vec!["https://api.example.com".into()],
+                uploaddomain: vec!["https://up.example.com".into()],
+                ..ServerDomains::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(added.requestdomain, vec!["https://api.example.com"]);
+    let got = wxa
+        .modify_domain(DomainAction::Get, &ServerDomains::default())
+        .await
+        .unwrap();
+    assert_eq!(got, added);
+    assert_eq!(got.uploaddomain, vec!["https://up.example.com"]);
+    assert!(got.wsrequestdomain.is_empty());
+    let web = wxa
+        .setwebviewdomain(
+            DomainAction::Add,
+            &WebviewDomains {
+                webviewdomain: vec!["https://h5.example.com".into()],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(web.webviewdomain, vec!["https://h5.example.com"]);
+    let web = wxa
+        .setwebviewdomain(DomainAction::Get, &WebviewDomains::default())
+        .await
+        .unwrap();
+    assert_eq!(web.webviewdomain, vec!["https://h5.example.com"]);
+
+    // Three submissions used three of the month's 100; one of the 5 expedites.
+    let quota = wxa.queryquota().await.unwrap();
+    assert_eq!((quota.rest, quota.limit), (97, 100));
+    assert_eq!((quota.speedup_rest, quota.speedup_limit), (4, 5));
+
+    // The token from api_query_auth served every call; no refresh was needed.
+    assert_eq!(env.calls(AUTHORIZER_TOKEN), 0);
+    assert_eq!(env.calls(COMPONENT_TOKEN), 1);
+}
+
+#[tokio::test]
+async fn a_second_submission_while_auditing_is_85009_returned_as_a_business_error() {
+    let env = Env::with_ticket().await;
+    env.sim.add_template(TEMPLATE_ID, "1.0.0");
+    let mgr = env.manager();
+    let appid = env.authorized_mini_program(&mgr).await;
+    let wxa = mgr.wxa(&appid);
+    wxa.commit(&commit_request("1.0.0")).await.unwrap();
+    wxa.submit_audit(&audit_request()).await.unwrap();
+    let calls = env.calls("/wxa/submit_audit");
+    let err = wxa.submit_audit(&audit_request()).await.unwrap_err();
+    assert_business(&err, 85009);
+    assert_eq!(
+        env.calls("/wxa/submit_audit"),
+        calls + 1,
+        "a business error is not retried"
+    );
+}
+
+#[tokio::test]
+async fn release_without_an_approved_audit_is_85019_and_after_a_rejection_85020() {
+    let env = Env::with_ticket().await;
+    env.sim.add_template(TEMPLATE_ID, "1.0.0");
+    let mgr = env.manager();
+    let appid = env.authorized_mini_program(&mgr).await;
+    let wxa = mgr.wxa(&appid);
+    wxa.commit(&commit_request("1.0.0")).await.unwrap();
+
+    assert_business(&wxa.release().await.unwrap_err(), 85019);
+    wxa.submit_audit(&audit_request()).await.unwrap();
+    assert_business(&wxa.release().await.unwrap_err(), 85019);
+
+    env.sim
+        .decide_audit(
+            &appid,
+            AuditOutcome::Fail {
+                reason: "类目不符".into(),
+                screenshots: vec!["mediaid1".into(), "mediaid2".into()],
+            },
+        )
+        .await
+        .unwrap();
+    let latest = wxa.get_latest_auditstatus().await.unwrap();
+    assert_eq!(latest.audit_status(), Some(AuditStatus::Rejected));
+    assert_eq!(latest.reason.as_deref(), Some("类目不符"));
+    assert_eq!(latest.screenshots(), vec!["mediaid1", "mediaid2"]);
+    let status = wxa.get_auditstatus(latest.auditid).await.unwrap();
+    assert_eq!(status.screenshots(), vec!["mediaid1", "mediaid2"]);
+    assert_business(&wxa.release().await.unwrap_err(), 85020);
+
+    // Approved and released once: releasing again is 85020 as well.
+    wxa.submit_audit(&audit_request()).await.unwrap();
+    env.sim
+        .decide_audit(&appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    wxa.release().await.unwrap();
+    assert_business(&wxa.release().await.unwrap_err(), 85020);
+}
+
+#[tokio::test]
+async fn commit_of_an_unknown_template_is_85014() {
+    let env = Env::with_ticket().await;
+    let mgr = env.manager();
+    let appid = env.authorized_mini_program(&mgr).await;
+    let err = mgr
+        .wxa(&appid)
+        .commit(&commit_request("1.0.0"))
+        .await
+        .unwrap_err();
+    assert_business(&err, 85014);
+}
+
+#[tokio::test]
+async fn code_management_without_permission_set_18_is_48001() {
+    let env = Env::with_ticket().await;
+    let mgr = env.manager();
+    let appid = env
+        .authorized(&mgr, wechat_sim::AccountSpec::mini_program(), &[17])
+        .await;
+    let err = mgr.wxa(&appid).get_category().await.unwrap_err();
+    assert_business(&err, 48001);
+}
