@@ -11,7 +11,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'wechatpy==1.8.18' 'cryptography==50.0.2'
 fi
 
-cargo bench -p wxopen --bench push -- --noplot --warm-up-time 1 --measurement-time 5 >/dev/null
+cargo bench -p wxopen --bench push -- ticket_push --noplot --warm-up-time 1 --measurement-time 5 >/dev/null 2>&1
 rust_ns=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mean"]["point_estimate"])' \
   target/criterion/ticket_push_verify_decrypt_parse/new/estimates.json)
 
