@@ -166,13 +166,13 @@ impl<'a> Fields<'a> {
                     };
                     append(&mut fields, resolved);
                 }
-                Event::GeneralRef(r) if depth >= 2 => {
-                    // Skipped, but still refused when it is not a valid reference.
-                    if !r.is_char_ref()
-                        && quick_xml::escape::resolve_predefined_entity(&r).is_none()
-                    {
-                        return Err(NotXml);
-                    }
+                // Skipped, but still refused when it is not a valid reference.
+                Event::GeneralRef(r)
+                    if depth >= 2
+                        && !r.is_char_ref()
+                        && quick_xml::escape::resolve_predefined_entity(&r).is_none() =>
+                {
+                    return Err(NotXml)
                 }
                 Event::Text(t) if depth == 0 && !t.trim().is_empty() => return Err(NotXml),
                 Event::Eof => break,
