@@ -38,6 +38,8 @@ pub struct LocalConfig {
     pub data_dir: PathBuf,
     pub secrets: PlatformSecrets,
     pub ticket_interval: std::time::Duration,
+    /// Simulated mini programs to create (not yet authorized), so the consent page has some to offer.
+    pub seed_mini_programs: usize,
 }
 
 /// The running system.
@@ -153,6 +155,10 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         ..wechat_sim::SimConfig::default()
     };
     let sim = wechat_sim::Simulator::start_on(sim_config, config.sim_listen).await?;
+    for _ in 0..config.seed_mini_programs {
+        sim.add_account(wechat_sim::AccountSpec::mini_program());
+    }
+    sim.add_template(1, "1.0.0");
     sim.push_ticket()
         .await
         .context("pushing the first ticket")?;

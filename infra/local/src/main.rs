@@ -22,6 +22,9 @@ struct Args {
     /// How often the simulator pushes a component_verify_ticket (WeChat: every 10 minutes).
     #[arg(long, default_value_t = 600)]
     ticket_interval_secs: u64,
+    /// Simulated mini programs the WeChat simulator offers on its consent page.
+    #[arg(long, default_value_t = 3)]
+    seed_mini_programs: usize,
 }
 
 #[tokio::main]
@@ -43,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: args.data_dir,
         secrets,
         ticket_interval: std::time::Duration::from_secs(args.ticket_interval_secs),
+        seed_mini_programs: args.seed_mini_programs,
     })
     .await?;
     let ticket = local.store.latest_ticket(&appid).await?;

@@ -14,6 +14,7 @@ async fn the_local_system_stores_the_simulators_first_ticket_and_serves_every_ro
         data_dir: dir.path().to_owned(),
         secrets,
         ticket_interval: std::time::Duration::from_secs(3600),
+        seed_mini_programs: 2,
     })
     .await
     .unwrap();
@@ -36,6 +37,15 @@ async fn the_local_system_stores_the_simulators_first_ticket_and_serves_every_ro
         .await
         .unwrap();
     assert_eq!(bad_push.status(), 400);
+    let accounts: serde_json::Value = http
+        .get(format!("{}/_sim/accounts", local.sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(accounts.as_array().map(Vec::len), Some(2), "{accounts}");
     let unknown = http
         .get(format!("{}/nowhere", local.base_url))
         .send()
