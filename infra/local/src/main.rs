@@ -64,6 +64,10 @@ async fn main() -> anyhow::Result<()> {
         "  push URLs: {0}/wechat/component and {0}/wechat/apps/$APPID$",
         local.base_url
     );
+    println!(
+        "  simulator control API:      {0}/_sim/accounts, {0}/_sim/counters, {0}/_sim/pushes",
+        local.sim.base_url()
+    );
     println!("Ctrl-C to stop.");
     tokio::select! {
         r = local.wait() => r,
