@@ -615,15 +615,6 @@ impl AuditStore for EmbeddedStore {
         .await
     }
 
-    async fn latest_audit(&self, appid: &AppId) -> StoreResult<Option<AuditRecord>> {
-        Ok(self
-            .list_audits(appid, None, 1)
-            .await?
-            .items
-            .into_iter()
-            .next())
-    }
-
     async fn list_audits(
         &self,
         appid: &AppId,

@@ -233,8 +233,15 @@ pub trait AuditStore: Send + Sync {
     /// Marks an approved audit as released; `NotFound` if unknown.
     async fn mark_released(&self, appid: &AppId, auditid: AuditId, at: UnixTime)
         -> StoreResult<()>;
-    /// The most recently submitted audit of the app.
-    async fn latest_audit(&self, appid: &AppId) -> StoreResult<Option<AuditRecord>>;
+    /// The most recently submitted audit of the app: the first of [`AuditStore::list_audits`].
+    async fn latest_audit(&self, appid: &AppId) -> StoreResult<Option<AuditRecord>> {
+        Ok(self
+            .list_audits(appid, None, 1)
+            .await?
+            .items
+            .into_iter()
+            .next())
+    }
     /// The app's audits, newest first, a page at a time.
     async fn list_audits(
         &self,
