@@ -916,10 +916,7 @@ impl AuditStore for DynamoStore {
             format!("APP#{appid}"),
             audit_sk(auditid),
             |a: &mut AuditRecord, _| {
-                a.status = update.status;
-                a.reason = update.reason.clone();
-                a.screenshots = update.screenshots.clone();
-                a.updated_at = update.at;
+                a.apply(update);
                 Ok(())
             },
         )
@@ -936,8 +933,7 @@ impl AuditStore for DynamoStore {
             format!("APP#{appid}"),
             audit_sk(auditid),
             |a: &mut AuditRecord, _| {
-                a.released_at = Some(at);
-                a.updated_at = at;
+                a.release(at);
                 Ok(())
             },
         )

@@ -588,15 +588,8 @@ impl AuditStore for EmbeddedStore {
         update: &AuditUpdate,
     ) -> StoreResult<()> {
         let (app, update) = (appid.to_string(), update.clone());
-        self.run(move |db| {
-            modify_audit(db, &app, auditid.0, |a| {
-                a.status = update.status;
-                a.reason = update.reason;
-                a.screenshots = update.screenshots;
-                a.updated_at = update.at;
-            })
-        })
-        .await
+        self.run(move |db| modify_audit(db, &app, auditid.0, |a| a.apply(&update)))
+            .await
     }
 
     async fn mark_released(
@@ -606,13 +599,8 @@ impl AuditStore for EmbeddedStore {
         at: UnixTime,
     ) -> StoreResult<()> {
         let app = appid.to_string();
-        self.run(move |db| {
-            modify_audit(db, &app, auditid.0, |a| {
-                a.released_at = Some(at);
-                a.updated_at = at;
-            })
-        })
-        .await
+        self.run(move |db| modify_audit(db, &app, auditid.0, |a| a.release(at)))
+            .await
     }
 
     async fn list_audits(

@@ -219,6 +219,22 @@ pub struct AuditUpdate {
     pub at: UnixTime,
 }
 
+impl AuditRecord {
+    /// Applies a status change: the one rule both stores follow.
+    pub fn apply(&mut self, update: &AuditUpdate) {
+        self.status = update.status;
+        self.reason = update.reason.clone();
+        self.screenshots = update.screenshots.clone();
+        self.updated_at = update.at;
+    }
+
+    /// Marks the audit's version as released at `at`.
+    pub fn release(&mut self, at: UnixTime) {
+        self.released_at = Some(at);
+        self.updated_at = at;
+    }
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Records a new submission; `Conflict` if this auditid is already recorded for the app.
