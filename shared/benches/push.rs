@@ -18,13 +18,19 @@ struct Push {
     body: String,
 }
 
-fn ticket_push(c: &mut Criterion) {
+/// The recorded ticket push (`tests/fixtures/bench/ticket_push.json`) and its platform's crypt.
+fn load_push() -> (Push, MsgCrypt) {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../tests/fixtures/bench/ticket_push.json"
     );
     let push: Push = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let crypt = MsgCrypt::new(&push.token, &push.encoding_aes_key, &push.appid).unwrap();
+    (push, crypt)
+}
+
+fn ticket_push(c: &mut Criterion) {
+    let (push, crypt) = load_push();
     let q = PushQuery {
         msg_signature: push.msg_signature,
         timestamp: push.timestamp,
@@ -46,12 +52,7 @@ fn ticket_push(c: &mut Criterion) {
 
 /// The same path stage by stage, to see where the time goes.
 fn stages(c: &mut Criterion) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/bench/ticket_push.json"
-    );
-    let push: Push = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let crypt = MsgCrypt::new(&push.token, &push.encoding_aes_key, &push.appid).unwrap();
+    let (push, crypt) = load_push();
     let env = wxopen::events::Envelope::parse(push.body.as_bytes()).unwrap();
     let xml = crypt.decrypt(&env.encrypt).unwrap();
     let mut g = c.benchmark_group("stage");

@@ -40,6 +40,12 @@ struct Keys {
     appid: String,
 }
 
+impl Keys {
+    fn crypt(&self) -> Result<MsgCrypt, String> {
+        MsgCrypt::new(&self.token, &self.aes_key, &self.appid).map_err(|e| e.to_string())
+    }
+}
+
 #[derive(Subcommand)]
 enum CryptoCommand {
     /// Reads a push body (envelope XML) on stdin, verifies msg_signature and prints the decrypted XML.
@@ -95,8 +101,7 @@ fn run(cli: Cli) -> Result<Vec<u8>, String> {
             nonce,
             msg_signature,
         }) => {
-            let crypt = MsgCrypt::new(&keys.token, &keys.aes_key, &keys.appid)
-                .map_err(|e| e.to_string())?;
+            let crypt = keys.crypt()?;
             let body = read_stdin()?;
             let q = PushQuery {
                 msg_signature,
@@ -113,8 +118,7 @@ fn run(cli: Cli) -> Result<Vec<u8>, String> {
             nonce,
             random,
         }) => {
-            let crypt = MsgCrypt::new(&keys.token, &keys.aes_key, &keys.appid)
-                .map_err(|e| e.to_string())?;
+            let crypt = keys.crypt()?;
             let msg = String::from_utf8(read_stdin()?)
                 .map_err(|_| "the message on stdin is not UTF-8".to_owned())?;
             let out = match random {
