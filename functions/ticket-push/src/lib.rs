@@ -174,76 +174,61 @@ fn success() -> Response<Body> {
     r
 }
 
-fn store_failed(e: &StoreError) -> Response<Body> {
-    tracing::error!(error = %e, "push could not be stored; WeChat will retry");
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "the push could not be stored; retry",
-    )
+impl From<StoreError> for Rejection {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "push could not be stored; WeChat will retry");
+        reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the push could not be stored; retry",
+        )
+    }
 }
 
 /// Handles one push request.
 pub async fn handler(req: Request, deps: &Deps) -> Response<Body> {
+    handle(req, deps)
+        .await
+        .unwrap_or_else(Rejection::into_response)
+}
+
+async fn handle(req: Request, deps: &Deps) -> Result<Response<Body>, Rejection> {
     if req.method() != Method::POST {
-        return error(
+        return Err(reject(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "pushes are POSTed",
-        );
+        ));
     }
-    let route = match route(req.uri().path()) {
-        Ok(r) => r,
-        Err(r) => return r.into_response(),
-    };
-    let q = match push_query(&req) {
-        Ok(q) => q,
-        Err(r) => return r.into_response(),
-    };
+    let route = route(req.uri().path())?;
+    let q = push_query(&req)?;
     let now = deps.clock.now();
-    if let Err(r) = check_fresh(&q.timestamp, now) {
-        return r.into_response();
-    }
-    let platform = match platform(deps).await {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
-    };
-    let xml = match open_push(&platform.crypt, req.body().as_ref(), &q) {
-        Ok(xml) => xml,
-        Err(PushError::TooLarge) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "push_too_large",
-                "push body is over 64 KiB",
-            )
-        }
-        Err(e) => {
+    check_fresh(&q.timestamp, now)?;
+    let platform = platform(deps).await?;
+    let xml = open_push(&platform.crypt, req.body().as_ref(), &q).map_err(|e| match e {
+        PushError::TooLarge => reject(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "push_too_large",
+            "push body is over 64 KiB",
+        ),
+        e => {
             tracing::warn!(error = %e, "refused a push");
-            return error(StatusCode::BAD_REQUEST, "invalid_push", &e.to_string());
+            reject(StatusCode::BAD_REQUEST, "invalid_push", e.to_string())
         }
-    };
+    })?;
     // The same push retried carries the same signature, timestamp and nonce.
     let digest = hex::encode(Sha1::digest(
         format!("{}|{}|{}", q.msg_signature, q.timestamp, q.nonce).as_bytes(),
     ));
     // A probe: with `expires_at = now` nothing lasting is recorded, but a digest remembered from an
     // earlier, applied delivery answers `false`. The lasting record is written after applying.
-    match deps.store.record_push_if_new(&digest, now, now).await {
-        Ok(false) => {
-            tracing::info!("repeated push: already applied");
-            return success();
-        }
-        Ok(true) => {}
-        Err(e) => return store_failed(&e),
+    if !deps.store.record_push_if_new(&digest, now, now).await? {
+        tracing::info!("repeated push: already applied");
+        return Ok(success());
     }
-    let applied = match route {
-        Route::Component => apply_component(&xml, &platform.component_appid, deps, now).await,
-        Route::App(appid) => apply_app(&xml, &appid, deps).await,
-    };
-    match applied {
-        Ok(()) => {}
-        Err(Applied::Invalid(r)) => return r.into_response(),
-        Err(Applied::Store(e)) => return store_failed(&e),
+    match route {
+        Route::Component => apply_component(&xml, &platform.component_appid, deps, now).await?,
+        Route::App(appid) => apply_app(&xml, &appid, deps).await?,
     }
     // Remembered only once applied, so a failed apply is retried by WeChat and applied then.
     if let Err(e) = deps
@@ -253,18 +238,7 @@ pub async fn handler(req: Request, deps: &Deps) -> Response<Body> {
     {
         tracing::warn!(error = %e, "push applied but not remembered; a retry re-applies it idempotently");
     }
-    success()
-}
-
-enum Applied {
-    Invalid(Rejection),
-    Store(StoreError),
-}
-
-impl From<StoreError> for Applied {
-    fn from(e: StoreError) -> Self {
-        Applied::Store(e)
-    }
+    Ok(success())
 }
 
 async fn apply_component(
@@ -272,14 +246,9 @@ async fn apply_component(
     component_appid: &AppId,
     deps: &Deps,
     now: UnixTime,
-) -> Result<(), Applied> {
-    let event = ComponentEvent::parse(xml).map_err(|e| {
-        Applied::Invalid(reject(
-            StatusCode::BAD_REQUEST,
-            "invalid_event",
-            e.to_string(),
-        ))
-    })?;
+) -> Result<(), Rejection> {
+    let event = ComponentEvent::parse(xml)
+        .map_err(|e| reject(StatusCode::BAD_REQUEST, "invalid_event", e.to_string()))?;
     match event {
         ComponentEvent::VerifyTicket {
             component_appid: ticket_appid,
@@ -287,11 +256,11 @@ async fn apply_component(
             ..
         } => {
             if ticket_appid != component_appid.as_str() {
-                return Err(Applied::Invalid(reject(
+                return Err(reject(
                     StatusCode::BAD_REQUEST,
                     "wrong_component",
                     "the ticket is for another component appid",
-                )));
+                ));
             }
             deps.store
                 .save_ticket(
@@ -331,14 +300,9 @@ async fn apply_component(
     Ok(())
 }
 
-async fn apply_app(xml: &str, appid: &AppId, deps: &Deps) -> Result<(), Applied> {
-    let event = AuthorizerEvent::parse(xml).map_err(|e| {
-        Applied::Invalid(reject(
-            StatusCode::BAD_REQUEST,
-            "invalid_event",
-            e.to_string(),
-        ))
-    })?;
+async fn apply_app(xml: &str, appid: &AppId, deps: &Deps) -> Result<(), Rejection> {
+    let event = AuthorizerEvent::parse(xml)
+        .map_err(|e| reject(StatusCode::BAD_REQUEST, "invalid_event", e.to_string()))?;
     let update = match event {
         AuthorizerEvent::AuditSuccess { succ_time, .. } => AuditUpdate {
             status: AuditStatus::Approved,
