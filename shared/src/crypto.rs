@@ -8,7 +8,9 @@
 //! The appid trailer is always the *component* appid, even for pushes that concern an authorized
 //! mini program. Timestamp freshness is the caller's policy, not this module's.
 
-use aes::cipher::{block_padding::NoPadding, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use aes::cipher::{
+    block_padding::NoPadding, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit, KeyIvInit,
+};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::{alphabet, Engine};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
@@ -17,7 +19,7 @@ use std::fmt;
 use subtle::ConstantTimeEq;
 
 type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
-type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
+type Aes256CbcDec<'a> = cbc::Decryptor<&'a aes::Aes256Dec>;
 
 /// WXBizMsgCrypt pads to a multiple of 32 bytes (the key size), unlike AES's own 16-byte block.
 const PAD_BLOCK: usize = 32;
@@ -168,12 +170,24 @@ fn sign_digest(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> [u8;
     h.finalize().into()
 }
 
+/// 40 bytes as five words, so the constant-time comparison takes five steps, not forty.
+fn words(hex: &[u8; 40]) -> [u64; 5] {
+    std::array::from_fn(|i| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&hex[i * 8..i * 8 + 8]);
+        u64::from_ne_bytes(word)
+    })
+}
+
 /// A WXBizMsgCrypt instance for one platform: its token, key and component appid.
 ///
 /// `Debug` prints the appid only: the token and key never reach a log.
 pub struct MsgCrypt {
     token: SecretString,
     key: SecretBox<[u8; 32]>,
+    /// The key's AES-256 decryption schedule, expanded once: every push is decrypted with it.
+    /// Zeroized on drop, like the key.
+    decrypt_schedule: Box<aes::Aes256Dec>,
     appid: String,
 }
 
@@ -200,6 +214,7 @@ impl MsgCrypt {
         let key = decode_aes_key(encoding_aes_key)?;
         Ok(MsgCrypt {
             token: SecretString::from(token.to_owned()),
+            decrypt_schedule: Box::new(aes::Aes256Dec::new(&key.into())),
             key: SecretBox::new(Box::new(key)),
             appid: appid.to_owned(),
         })
@@ -222,11 +237,20 @@ impl MsgCrypt {
         nonce: &str,
         encrypt: &str,
     ) -> Result<(), CryptoError> {
-        let mut given = [0u8; 20];
-        hex::decode_to_slice(msg_signature, &mut given)
+        // Compared as hex text: encoding our 20 bytes is cheaper than decoding theirs, and any
+        // non-hex input simply differs. Lowercased first, so uppercase hex is accepted too.
+        let mut given: [u8; 40] = msg_signature
+            .as_bytes()
+            .try_into()
             .map_err(|_| CryptoError::ValidateSignature)?;
-        let expected = sign_digest(self.token.expose_secret(), timestamp, nonce, encrypt);
-        if expected.ct_eq(&given).into() {
+        given.make_ascii_lowercase();
+        let mut expected = [0u8; 40];
+        hex::encode_to_slice(
+            sign_digest(self.token.expose_secret(), timestamp, nonce, encrypt),
+            &mut expected,
+        )
+        .map_err(|_| CryptoError::ValidateSignature)?;
+        if words(&expected).ct_eq(&words(&given)).into() {
             Ok(())
         } else {
             Err(CryptoError::ValidateSignature)
@@ -247,14 +271,14 @@ impl MsgCrypt {
 
     /// Decrypts an `Encrypt` value and returns the message byte-exact. Does not check the signature.
     pub fn decrypt(&self, encrypt: &str) -> Result<String, CryptoError> {
-        let mut buf = STANDARD
-            .decode(encrypt.trim_ascii())
+        let mut buf = base64_simd::STANDARD
+            .decode_to_vec(encrypt.trim_ascii())
             .map_err(|_| CryptoError::DecryptAes)?;
         if buf.is_empty() || buf.len() % 16 != 0 {
             return Err(CryptoError::DecryptAes);
         }
-        let key = self.key.expose_secret();
-        let dec = Aes256CbcDec::new(key.into(), iv_of(key));
+        let dec =
+            Aes256CbcDec::inner_iv_init(&*self.decrypt_schedule, iv_of(self.key.expose_secret()));
         let plain = dec
             .decrypt_padded::<NoPadding>(&mut buf)
             .map_err(|_| CryptoError::DecryptAes)?;
@@ -277,11 +301,14 @@ impl MsgCrypt {
         if msg_len > rest.len() {
             return Err(CryptoError::IllegalBuffer);
         }
-        let (msg, trailer) = rest.split_at(msg_len);
-        if trailer != self.appid.as_bytes() {
+        if &rest[msg_len..] != self.appid.as_bytes() {
             return Err(CryptoError::ValidateAppid);
         }
-        String::from_utf8(msg.to_vec()).map_err(|_| CryptoError::IllegalBuffer)
+        // The message is returned in the buffer it was decrypted in: no second allocation.
+        let start = RANDOM_LEN + LEN_FIELD;
+        buf.truncate(start + msg_len);
+        buf.drain(..start);
+        String::from_utf8(buf).map_err(|_| CryptoError::IllegalBuffer)
     }
 
     /// Encrypts `msg` with fresh random bytes.
@@ -418,6 +445,28 @@ mod tests {
             c.verify(&good[..39], "1", "2", &enc),
             Err(CryptoError::ValidateSignature)
         );
+        // Any one character differing, in any of the five compared words, fails.
+        for i in 0..40 {
+            let mut bad = good.clone().into_bytes();
+            bad[i] = if bad[i] == b'0' { b'1' } else { b'0' };
+            let bad = String::from_utf8(bad).unwrap();
+            assert_eq!(
+                c.verify(&bad, "1", "2", &enc),
+                Err(CryptoError::ValidateSignature),
+                "{i}"
+            );
+        }
+        for bad in [
+            format!("{good}0"),
+            "g".repeat(40),
+            format!("{}中", &good[..37]),
+        ] {
+            assert_eq!(
+                c.verify(&bad, "1", "2", &enc),
+                Err(CryptoError::ValidateSignature),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -467,6 +516,20 @@ mod tests {
             c.decrypt(&STANDARD.encode([0u8; 17])),
             Err(CryptoError::DecryptAes)
         );
+        // Two whole blocks, but the last character before "=" sets the two unused trailing bits:
+        // not the canonical encoding WeChat sends, so refused like any other bad base64.
+        let canonical = STANDARD.encode([0u8; 32]);
+        assert!(canonical.ends_with("A="));
+        let non_canonical = format!("{}B=", &canonical[..canonical.len() - 2]);
+        assert_eq!(c.decrypt(&non_canonical), Err(CryptoError::DecryptAes));
+        // Whitespace inside the value is not base64 either; around it, it is trimmed.
+        let sealed = c.encrypt("<xml/>");
+        let (head, tail) = sealed.split_at(8);
+        assert_eq!(
+            c.decrypt(&format!("{head}\n{tail}")),
+            Err(CryptoError::DecryptAes)
+        );
+        assert_eq!(c.decrypt(&format!(" {sealed}\n")).as_deref(), Ok("<xml/>"));
     }
 
     #[test]
