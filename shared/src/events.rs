@@ -41,81 +41,103 @@ impl PushError {
 
 /// The outer XML of a push: `Encrypt` beside `ToUserName` (message URL) or `AppId`
 /// (authorization-event URL). Legacy compatible-mode bodies carry plaintext fields too; ignored.
+///
+/// Values borrow from the body (a push is opened on the hot path, once per request).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    pub encrypt: String,
-    pub to_user_name: Option<String>,
-    pub app_id: Option<String>,
+pub struct Envelope<'a> {
+    pub encrypt: Cow<'a, str>,
+    pub to_user_name: Option<Cow<'a, str>>,
+    pub app_id: Option<Cow<'a, str>>,
 }
 
-impl Envelope {
+impl<'a> Envelope<'a> {
     /// Extracts the envelope fields from a push body (CDATA or plain text).
-    pub fn parse(body: &[u8]) -> Result<Envelope, PushError> {
+    pub fn parse(body: &'a [u8]) -> Result<Envelope<'a>, PushError> {
         if body.len() > MAX_PUSH_BYTES {
             return Err(PushError::TooLarge);
         }
-        let text = std::str::from_utf8(body).map_err(|_| CryptoError::ParseXml)?;
-        let fields = Fields::parse(text).map_err(|_| CryptoError::ParseXml)?;
-        let encrypt = fields
-            .text("Encrypt")
-            .ok_or(CryptoError::ParseXml)?
-            .to_owned();
+        // quick-xml validates UTF-8 event by event; no separate pass over the body.
+        let mut fields = Fields::new();
+        fields.read(body).map_err(|_| CryptoError::ParseXml)?;
+        let encrypt = fields.take(Field::Encrypt).ok_or(CryptoError::ParseXml)?;
         Ok(Envelope {
             encrypt,
-            to_user_name: fields.text("ToUserName").map(str::to_owned),
-            app_id: fields.text("AppId").map(str::to_owned),
+            to_user_name: fields.take(Field::ToUserName),
+            app_id: fields.take(Field::AppId),
         })
     }
 }
 
-/// The children of a push's `<xml>` root, each with its text (plain, CDATA and entities joined).
+/// Declares [`Field`]: the children any push type is read for, each name written once.
+macro_rules! known_fields {
+    ($($field:ident),* $(,)?) => {
+        /// A child element of a push's `<xml>` root that some push type is read for; others are
+        /// parsed for well-formedness and skipped. Names are case-sensitive, as WeChat's are.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Field { $($field),* }
+
+        impl Field {
+            const COUNT: usize = [$(Field::$field),*].len();
+
+            fn name(self) -> &'static str {
+                match self { $(Field::$field => stringify!($field)),* }
+            }
+
+            fn of(name: &str) -> Option<Field> {
+                match name { $(stringify!($field) => Some(Field::$field),)* _ => None }
+            }
+        }
+    };
+}
+
+known_fields!(
+    Encrypt,
+    ToUserName,
+    AppId,
+    InfoType,
+    CreateTime,
+    ComponentVerifyTicket,
+    AuthorizerAppid,
+    AuthorizationCode,
+    AuthorizationCodeExpiredTime,
+    PreAuthCode,
+    FromUserName,
+    MsgType,
+    Event,
+    SuccTime,
+    FailTime,
+    DelayTime,
+    Reason,
+    ScreenShot,
+);
+
+/// The children of a push's `<xml>` root, each with its text (plain, CDATA and entities joined),
+/// in one slot per [`Field`]; the first occurrence of a name wins.
 ///
 /// Every WeChat push is this flat shape, so one quick-xml pull-parse serves the envelope and every
 /// event type (much faster than a serde pass); deeper elements are skipped. Values borrow from the
-/// input unless they had to be joined or unescaped.
-struct Fields<'a>(Vec<(&'static str, Cow<'a, str>)>);
-
-/// Every child element any push type is read for; others are parsed for well-formedness and skipped.
-const KNOWN_FIELDS: [&str; 18] = [
-    "Encrypt",
-    "ToUserName",
-    "AppId",
-    "InfoType",
-    "CreateTime",
-    "ComponentVerifyTicket",
-    "AuthorizerAppid",
-    "AuthorizationCode",
-    "AuthorizationCodeExpiredTime",
-    "PreAuthCode",
-    "FromUserName",
-    "MsgType",
-    "Event",
-    "SuccTime",
-    "FailTime",
-    "DelayTime",
-    "Reason",
-    "ScreenShot",
-];
-
-fn known(name: &str) -> Option<&'static str> {
-    // Most names are ruled out by their length before any byte comparison.
-    KNOWN_FIELDS
-        .iter()
-        .copied()
-        .find(|k| k.len() == name.len() && *k == name)
-}
+/// input unless they had to be joined or unescaped, and the slots live on the stack: opening a push
+/// allocates only what the caller keeps.
+struct Fields<'a>([Option<Cow<'a, str>>; Field::COUNT]);
 
 /// The input is not a well-formed `<xml>` document.
 struct NotXml;
 
 impl<'a> Fields<'a> {
-    fn parse(xml: &'a str) -> Result<Fields<'a>, NotXml> {
-        let mut reader = Reader::from_str(xml);
-        let mut fields: Vec<(&'static str, Cow<'a, str>)> = Vec::with_capacity(12);
+    /// No fields yet; [`Fields::read`] fills them where they stand, on the caller's stack, so the
+    /// slots are never moved.
+    fn new() -> Fields<'a> {
+        Fields([const { None }; Field::COUNT])
+    }
+
+    /// Parses `xml` into the slots.
+    fn read(&mut self, xml: &'a [u8]) -> Result<(), NotXml> {
+        let mut reader = Reader::from_reader(xml);
+        let slots = &mut self.0;
         let mut depth = 0usize;
         let mut saw_root = false;
-        // Whether the open depth-2 element is one we keep (its text goes to `fields.last_mut()`).
-        let mut keeping = false;
+        // The open depth-2 element when it is one we keep: its text goes to its slot.
+        let mut current: Option<Field> = None;
         loop {
             match reader.read_event().map_err(|_| NotXml)? {
                 Event::Start(e) => {
@@ -124,12 +146,10 @@ impl<'a> Fields<'a> {
                         1 if e.name().as_ref() == "xml" && !saw_root => saw_root = true,
                         1 => return Err(NotXml),
                         2 => {
-                            keeping = match known(e.name().as_ref()) {
-                                Some(name) => {
-                                    fields.push((name, Cow::Borrowed("")));
-                                    true
-                                }
-                                None => false,
+                            current = Field::of(e.name().as_ref())
+                                .filter(|f| slots[*f as usize].is_none());
+                            if let Some(f) = current {
+                                slots[f as usize] = Some(Cow::Borrowed(""));
                             }
                         }
                         _ => {}
@@ -139,21 +159,21 @@ impl<'a> Fields<'a> {
                     0 if e.name().as_ref() == "xml" && !saw_root => saw_root = true,
                     0 => return Err(NotXml),
                     1 => {
-                        if let Some(name) = known(e.name().as_ref()) {
-                            fields.push((name, Cow::Borrowed("")));
+                        if let Some(f) = Field::of(e.name().as_ref()) {
+                            slots[f as usize].get_or_insert(Cow::Borrowed(""));
                         }
                     }
                     _ => {}
                 },
                 Event::End(_) => {
                     if depth == 2 {
-                        keeping = false;
+                        current = None;
                     }
                     depth = depth.checked_sub(1).ok_or(NotXml)?;
                 }
-                Event::Text(t) if depth == 2 && keeping => append(&mut fields, t.into_inner()),
-                Event::CData(c) if depth == 2 && keeping => append(&mut fields, c.into_inner()),
-                Event::GeneralRef(r) if depth == 2 && keeping => {
+                Event::Text(t) if depth == 2 => append(slots, current, t.into_inner()),
+                Event::CData(c) if depth == 2 => append(slots, current, c.into_inner()),
+                Event::GeneralRef(r) if depth >= 2 => {
                     let resolved: Cow<'a, str> = if r.is_char_ref() {
                         match r.resolve_char_ref() {
                             Ok(Some(ch)) => Cow::Owned(ch.to_string()),
@@ -164,15 +184,9 @@ impl<'a> Fields<'a> {
                             quick_xml::escape::resolve_predefined_entity(&r).ok_or(NotXml)?,
                         )
                     };
-                    append(&mut fields, resolved);
-                }
-                // Skipped, but still refused when it is not a valid reference.
-                Event::GeneralRef(r)
-                    if depth >= 2
-                        && !r.is_char_ref()
-                        && quick_xml::escape::resolve_predefined_entity(&r).is_none() =>
-                {
-                    return Err(NotXml)
+                    if depth == 2 {
+                        append(slots, current, resolved);
+                    }
                 }
                 Event::Text(t) if depth == 0 && !t.trim().is_empty() => return Err(NotXml),
                 Event::Eof => break,
@@ -182,51 +196,60 @@ impl<'a> Fields<'a> {
         if !saw_root || depth != 0 {
             return Err(NotXml);
         }
-        Ok(Fields(fields))
+        Ok(())
     }
 
-    /// The first child named `name` (names are case-sensitive, as WeChat's are).
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_ref())
+    /// Moves out a child's text, trimmed of XML whitespace, `None` when absent or blank.
+    fn take(&mut self, field: Field) -> Option<Cow<'a, str>> {
+        match self.0[field as usize].take()? {
+            Cow::Borrowed(v) => Some(Cow::Borrowed(v.trim_ascii())),
+            Cow::Owned(v) => Some(Cow::Owned(v.trim_ascii().to_owned())),
+        }
+        .filter(|v| !v.is_empty())
     }
 
-    /// A child's trimmed text, `None` when absent or blank.
-    fn text(&self, name: &str) -> Option<&str> {
-        self.get(name).map(str::trim).filter(|v| !v.is_empty())
+    /// A child's text, trimmed of XML whitespace (ASCII only), `None` when absent or blank.
+    fn text(&self, field: Field) -> Option<&str> {
+        self.0[field as usize]
+            .as_deref()
+            .map(str::trim_ascii)
+            .filter(|v| !v.is_empty())
     }
 
     /// A required child's trimmed text, or a malformed-event error naming it.
-    fn required(&self, event: &str, name: &str) -> Result<&str, PushError> {
-        self.text(name)
-            .ok_or_else(|| PushError::malformed(event, format!("missing {name}")))
+    fn required(&self, event: &str, field: Field) -> Result<&str, PushError> {
+        self.text(field)
+            .ok_or_else(|| PushError::malformed(event, format!("missing {}", field.name())))
     }
 
-    fn time(&self, event: &str, name: &str) -> Result<UnixTime, PushError> {
-        self.required(event, name)?
+    fn time(&self, event: &str, field: Field) -> Result<UnixTime, PushError> {
+        self.required(event, field)?
             .parse::<UnixTime>()
-            .map_err(|_| PushError::malformed(event, format!("{name} is not a number")))
+            .map_err(|_| PushError::malformed(event, format!("{} is not a number", field.name())))
     }
 
-    fn appid(&self, event: &str, name: &str) -> Result<AppId, PushError> {
-        AppId::parse(self.required(event, name)?).map_err(|e| PushError::malformed(event, e))
+    fn appid(&self, event: &str, field: Field) -> Result<AppId, PushError> {
+        AppId::parse(self.required(event, field)?).map_err(|e| PushError::malformed(event, e))
     }
 
-    fn secret(&self, event: &str, name: &str) -> Result<SecretString, PushError> {
-        Ok(SecretString::from(self.required(event, name)?.to_owned()))
+    fn secret(&self, event: &str, field: Field) -> Result<SecretString, PushError> {
+        Ok(SecretString::from(self.required(event, field)?))
     }
 }
 
-/// Appends text to the element opened last (the only one open at depth 2).
-fn append<'a>(fields: &mut [(&'static str, Cow<'a, str>)], part: Cow<'a, str>) {
-    if let Some((_, value)) = fields.last_mut() {
-        if value.is_empty() {
-            *value = part;
-        } else {
-            value.to_mut().push_str(&part);
-        }
+/// Appends text to the kept element that is open, if any.
+fn append<'a>(
+    slots: &mut [Option<Cow<'a, str>>; Field::COUNT],
+    current: Option<Field>,
+    part: Cow<'a, str>,
+) {
+    let Some(value) = current.and_then(|f| slots[f as usize].as_mut()) else {
+        return;
+    };
+    if value.is_empty() {
+        *value = part;
+    } else {
+        value.to_mut().push_str(&part);
     }
 }
 
@@ -290,33 +313,34 @@ pub enum ComponentEvent {
 impl ComponentEvent {
     /// Parses a decrypted push from the authorization-event URL.
     pub fn parse(xml: &str) -> Result<ComponentEvent, PushError> {
-        let f = Fields::parse(xml)
+        let mut f = Fields::new();
+        f.read(xml.as_bytes())
             .map_err(|_| PushError::malformed("component", "not a well-formed <xml> document"))?;
-        let ev = f.text("InfoType").unwrap_or_default();
+        let ev = f.text(Field::InfoType).unwrap_or_default();
         let change = || -> Result<AuthorizationChange, PushError> {
             Ok(AuthorizationChange {
-                component_appid: f.required(ev, "AppId")?.to_owned(),
-                create_time: f.time(ev, "CreateTime")?,
-                authorizer_appid: f.appid(ev, "AuthorizerAppid")?,
-                authorization_code: f.secret(ev, "AuthorizationCode")?,
-                authorization_code_expired_time: f.time(ev, "AuthorizationCodeExpiredTime")?,
+                component_appid: f.required(ev, Field::AppId)?.to_owned(),
+                create_time: f.time(ev, Field::CreateTime)?,
+                authorizer_appid: f.appid(ev, Field::AuthorizerAppid)?,
+                authorization_code: f.secret(ev, Field::AuthorizationCode)?,
+                authorization_code_expired_time: f.time(ev, Field::AuthorizationCodeExpiredTime)?,
                 pre_auth_code: f
-                    .text("PreAuthCode")
+                    .text(Field::PreAuthCode)
                     .map(|s| SecretString::from(s.to_owned())),
             })
         };
         Ok(match ev {
             "component_verify_ticket" => ComponentEvent::VerifyTicket {
-                component_appid: f.required(ev, "AppId")?.to_owned(),
-                create_time: f.time(ev, "CreateTime")?,
-                ticket: f.secret(ev, "ComponentVerifyTicket")?,
+                component_appid: f.required(ev, Field::AppId)?.to_owned(),
+                create_time: f.time(ev, Field::CreateTime)?,
+                ticket: f.secret(ev, Field::ComponentVerifyTicket)?,
             },
             "authorized" => ComponentEvent::Authorized(change()?),
             "updateauthorized" => ComponentEvent::UpdateAuthorized(change()?),
             "unauthorized" => ComponentEvent::Unauthorized {
-                component_appid: f.required(ev, "AppId")?.to_owned(),
-                create_time: f.time(ev, "CreateTime")?,
-                authorizer_appid: f.appid(ev, "AuthorizerAppid")?,
+                component_appid: f.required(ev, Field::AppId)?.to_owned(),
+                create_time: f.time(ev, Field::CreateTime)?,
+                authorizer_appid: f.appid(ev, Field::AuthorizerAppid)?,
             },
             other => ComponentEvent::Unknown {
                 info_type: other.to_owned(),
@@ -364,10 +388,11 @@ pub enum AuthorizerEvent {
 impl AuthorizerEvent {
     /// Parses a decrypted push from the message URL.
     pub fn parse(xml: &str) -> Result<AuthorizerEvent, PushError> {
-        let f = Fields::parse(xml)
+        let mut f = Fields::new();
+        f.read(xml.as_bytes())
             .map_err(|_| PushError::malformed("message", "not a well-formed <xml> document"))?;
-        let msg_type = f.text("MsgType").unwrap_or_default();
-        let event = f.text("Event");
+        let msg_type = f.text(Field::MsgType).unwrap_or_default();
+        let event = f.text(Field::Event);
         let ev = match (msg_type, event) {
             (
                 "event",
@@ -382,25 +407,25 @@ impl AuthorizerEvent {
             }
         };
         let header = EventHeader {
-            to_user_name: f.required(ev, "ToUserName")?.to_owned(),
-            from_user_name: f.text("FromUserName").unwrap_or_default().to_owned(),
-            create_time: f.time(ev, "CreateTime")?,
+            to_user_name: f.required(ev, Field::ToUserName)?.to_owned(),
+            from_user_name: f.text(Field::FromUserName).unwrap_or_default().to_owned(),
+            create_time: f.time(ev, Field::CreateTime)?,
         };
-        let reason = f.text("Reason").unwrap_or_default().to_owned();
+        let reason = f.text(Field::Reason).unwrap_or_default().to_owned();
         Ok(match ev {
             "weapp_audit_success" => AuthorizerEvent::AuditSuccess {
                 header,
-                succ_time: f.time(ev, "SuccTime")?,
+                succ_time: f.time(ev, Field::SuccTime)?,
             },
             "weapp_audit_fail" => AuthorizerEvent::AuditFail {
                 header,
                 reason,
-                fail_time: f.time(ev, "FailTime")?,
+                fail_time: f.time(ev, Field::FailTime)?,
                 screenshots: f
-                    .text("ScreenShot")
+                    .text(Field::ScreenShot)
                     .unwrap_or_default()
                     .split('|')
-                    .map(str::trim)
+                    .map(str::trim_ascii)
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
                     .collect(),
@@ -408,7 +433,7 @@ impl AuthorizerEvent {
             _ => AuthorizerEvent::AuditDelay {
                 header,
                 reason,
-                delay_time: f.time(ev, "DelayTime")?,
+                delay_time: f.time(ev, Field::DelayTime)?,
             },
         })
     }

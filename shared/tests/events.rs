@@ -212,6 +212,36 @@ fn parse_xml_error_for_envelopes_without_encrypt_or_not_xml() {
 }
 
 #[test]
+fn an_envelope_with_bad_utf8_or_a_bad_reference_anywhere_is_refused_even_in_skipped_parts() {
+    for body in [
+        &b"<xml><Encrypt>ab\xffc=</Encrypt></xml>"[..],
+        b"<xml><Encrypt>abc=</Encrypt><Other>\xff</Other></xml>",
+        b"<xml><Encrypt>abc=</Encrypt><!-- \xfe --></xml>",
+        b"<xml><Encrypt>abc=</Encrypt><Other a=\"\xff\"/></xml>",
+        b"<xml><Encrypt>abc=</Encrypt><Other>&#xZZ;</Other></xml>",
+        b"<xml><Encrypt>abc=</Encrypt><Other><x>&bogus;</x></Other></xml>",
+    ] {
+        assert_eq!(
+            Envelope::parse(body).unwrap_err(),
+            PushError::Crypto(CryptoError::ParseXml),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn the_first_of_repeated_fields_wins_and_split_text_is_joined() {
+    let env = Envelope::parse(
+        b"<xml><Encrypt>first</Encrypt><Encrypt>second</Encrypt><ToUserName>gh_<![CDATA[a&b]]>&amp;&#x4E2D;</ToUserName></xml>",
+    )
+    .unwrap();
+    assert_eq!(env.encrypt, "first");
+    assert_eq!(env.to_user_name.as_deref(), Some("gh_a&b&\u{4e2d}"));
+    assert_eq!(env.app_id, None);
+}
+
+#[test]
 fn a_body_over_64_kib_is_refused_before_parsing() {
     let body = format!(
         "<xml><Encrypt>{}</Encrypt></xml>",
