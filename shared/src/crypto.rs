@@ -25,6 +25,8 @@ type Aes256CbcDec<'a> = cbc::Decryptor<&'a aes::Aes256Dec>;
 const PAD_BLOCK: usize = 32;
 const RANDOM_LEN: usize = 16;
 const LEN_FIELD: usize = 4;
+/// The 16 random bytes and the u32 length before the message.
+const HEADER_LEN: usize = RANDOM_LEN + LEN_FIELD;
 
 /// Real EncodingAESKeys are 43 random alphanumerics; their last character usually has non-zero
 /// low bits, so `key + "="` is not canonical base64. The official Python/Java samples decode it
@@ -290,14 +292,14 @@ impl MsgCrypt {
         if padding.iter().any(|&b| b as usize != pad) {
             return Err(CryptoError::IllegalBuffer);
         }
-        if content.len() < RANDOM_LEN + LEN_FIELD {
+        if content.len() < HEADER_LEN {
             return Err(CryptoError::IllegalBuffer);
         }
-        let len_bytes: [u8; 4] = content[RANDOM_LEN..RANDOM_LEN + LEN_FIELD]
+        let len_bytes: [u8; 4] = content[RANDOM_LEN..HEADER_LEN]
             .try_into()
             .map_err(|_| CryptoError::IllegalBuffer)?;
         let msg_len = u32::from_be_bytes(len_bytes) as usize;
-        let rest = &content[RANDOM_LEN + LEN_FIELD..];
+        let rest = &content[HEADER_LEN..];
         if msg_len > rest.len() {
             return Err(CryptoError::IllegalBuffer);
         }
@@ -305,9 +307,8 @@ impl MsgCrypt {
             return Err(CryptoError::ValidateAppid);
         }
         // The message is returned in the buffer it was decrypted in: no second allocation.
-        let start = RANDOM_LEN + LEN_FIELD;
-        buf.truncate(start + msg_len);
-        buf.drain(..start);
+        buf.truncate(HEADER_LEN + msg_len);
+        buf.drain(..HEADER_LEN);
         String::from_utf8(buf).map_err(|_| CryptoError::IllegalBuffer)
     }
 
@@ -320,7 +321,7 @@ impl MsgCrypt {
 
     /// Encrypts `msg` with the given 16 "random" bytes: deterministic, for published test vectors.
     pub fn encrypt_with_random(&self, msg: &str, random: &[u8; 16]) -> String {
-        let body_len = RANDOM_LEN + LEN_FIELD + msg.len() + self.appid.len();
+        let body_len = HEADER_LEN + msg.len() + self.appid.len();
         let pad = PAD_BLOCK - body_len % PAD_BLOCK;
         let mut buf = Vec::with_capacity(body_len + pad);
         buf.extend_from_slice(random);

@@ -202,18 +202,14 @@ impl<'a> Fields<'a> {
     /// Moves out a child's text, trimmed of XML whitespace, `None` when absent or blank.
     fn take(&mut self, field: Field) -> Option<Cow<'a, str>> {
         match self.0[field as usize].take()? {
-            Cow::Borrowed(v) => Some(Cow::Borrowed(v.trim_ascii())),
-            Cow::Owned(v) => Some(Cow::Owned(v.trim_ascii().to_owned())),
+            Cow::Borrowed(v) => non_blank(v).map(Cow::Borrowed),
+            Cow::Owned(v) => non_blank(&v).map(|t| Cow::Owned(t.to_owned())),
         }
-        .filter(|v| !v.is_empty())
     }
 
-    /// A child's text, trimmed of XML whitespace (ASCII only), `None` when absent or blank.
+    /// A child's text, trimmed of XML whitespace, `None` when absent or blank.
     fn text(&self, field: Field) -> Option<&str> {
-        self.0[field as usize]
-            .as_deref()
-            .map(str::trim_ascii)
-            .filter(|v| !v.is_empty())
+        self.0[field as usize].as_deref().and_then(non_blank)
     }
 
     /// A required child's trimmed text, or a malformed-event error naming it.
@@ -235,6 +231,11 @@ impl<'a> Fields<'a> {
     fn secret(&self, event: &str, field: Field) -> Result<SecretString, PushError> {
         Ok(SecretString::from(self.required(event, field)?))
     }
+}
+
+/// A value trimmed of XML whitespace (ASCII only, as XML defines it), `None` when nothing is left.
+fn non_blank(value: &str) -> Option<&str> {
+    Some(value.trim_ascii()).filter(|v| !v.is_empty())
 }
 
 /// Appends text to the kept element that is open, if any.
@@ -425,8 +426,7 @@ impl AuthorizerEvent {
                     .text(Field::ScreenShot)
                     .unwrap_or_default()
                     .split('|')
-                    .map(str::trim_ascii)
-                    .filter(|s| !s.is_empty())
+                    .filter_map(non_blank)
                     .map(str::to_owned)
                     .collect(),
             },
