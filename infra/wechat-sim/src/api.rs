@@ -131,13 +131,50 @@ async fn handle(
         let n = *n;
         st.daily_quotas.get(&path).is_some_and(|q| n > *q)
     };
-    if let Some(resp) = apply_fault(&inner, &path).await {
-        return resp;
+    let lose_answer = match apply_fault(&inner, &path).await {
+        FaultOutcome::Answer(resp) => return resp,
+        FaultOutcome::LoseAnswer => true,
+        FaultOutcome::None => false,
+    };
+    let resp = answer(
+        &inner,
+        &method,
+        want_method,
+        auth,
+        &path,
+        &query,
+        &body,
+        now,
+        over_quota,
+    )
+    .await;
+    if lose_answer {
+        // Applied; the answer never reaches the caller (whose timeout is shorter than this).
+        tokio::time::sleep(TIMEOUT_HOLD).await;
+        return err_answer(WxErr::new(-1, "system error"));
     }
+    resp
+}
+
+/// The answer to one counted request, after faults.
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    inner: &Arc<Inner>,
+    method: &Method,
+    want_method: Method,
+    auth: Auth,
+    path: &str,
+    query: &HashMap<String, String>,
+    body: &Bytes,
+    now: UnixTime,
+    over_quota: bool,
+) -> Response {
+    let (inner, query, body) = (inner.clone(), query, body.clone());
+    let path = path.to_owned();
     if over_quota {
         return err_answer(WxErr::new(45009, "reach max api daily quota limit"));
     }
-    if method != want_method {
+    if *method != want_method {
         return if want_method == Method::GET {
             err_answer(WxErr::new(43001, "require GET method"))
         } else {
@@ -200,7 +237,38 @@ async fn handle(
     }
 }
 
-async fn apply_fault(inner: &Inner, path: &str) -> Option<Response> {
+enum FaultOutcome {
+    /// The fault answers instead of the endpoint.
+    Answer(Response),
+    /// The endpoint runs, then its answer is lost.
+    LoseAnswer,
+    None,
+}
+
+async fn apply_fault(inner: &Inner, path: &str) -> FaultOutcome {
+    let Some(fault) = matching_fault(inner, path) else {
+        return FaultOutcome::None;
+    };
+    if !fault.latency.is_zero() {
+        tokio::time::sleep(fault.latency).await;
+    }
+    if fault.timeout {
+        tokio::time::sleep(TIMEOUT_HOLD).await;
+        return FaultOutcome::Answer(err_answer(WxErr::new(-1, "system error")));
+    }
+    if fault.lose_answer {
+        return FaultOutcome::LoseAnswer;
+    }
+    if let Some((code, msg)) = fault.forced_errcode {
+        return FaultOutcome::Answer(err_answer(WxErr(code, msg)));
+    }
+    if fault.error_rate > 0.0 && rand::random::<f64>() < fault.error_rate {
+        return FaultOutcome::Answer(err_answer(WxErr::new(-1, "system error")));
+    }
+    FaultOutcome::None
+}
+
+fn matching_fault(inner: &Inner, path: &str) -> Option<crate::Fault> {
     let fault = {
         let mut st = inner.lock();
         let idx = st.faults.iter().position(|f| {
@@ -216,20 +284,7 @@ async fn apply_fault(inner: &Inner, path: &str) -> Option<Response> {
         }
         fault
     };
-    if !fault.latency.is_zero() {
-        tokio::time::sleep(fault.latency).await;
-    }
-    if fault.timeout {
-        tokio::time::sleep(TIMEOUT_HOLD).await;
-        return Some(err_answer(WxErr::new(-1, "system error")));
-    }
-    if let Some((code, msg)) = fault.forced_errcode {
-        return Some(err_answer(WxErr(code, msg)));
-    }
-    if fault.error_rate > 0.0 && rand::random::<f64>() < fault.error_rate {
-        return Some(err_answer(WxErr::new(-1, "system error")));
-    }
-    None
+    Some(fault)
 }
 
 struct Ctx<'a> {
@@ -438,6 +493,9 @@ fn dispatch_component(st: &mut State, ctx: &Ctx, path: &str) -> WxResult {
                 .and_then(|s| AppId::parse(s).ok())
                 .ok_or_else(|| WxErr::new(40013, "invalid appid"))?;
             let given = str_field(&m, "authorizer_refresh_token").unwrap_or_default();
+            if !given.is_empty() && !st.presented_refresh_tokens.insert(given.to_owned()) {
+                st.refresh_token_reuses += 1;
+            }
             let rotate = ctx.inner.config.rotate_refresh_tokens;
             let refresh = {
                 let auth = st

@@ -214,6 +214,8 @@ struct FaultJson {
     error_rate: f64,
     #[serde(default)]
     timeout: bool,
+    #[serde(default)]
+    lose_answer: bool,
     errcode: Option<i64>,
     errmsg: Option<String>,
     times: Option<u32>,
@@ -229,6 +231,7 @@ async fn add_fault(State(inner): S, body: Bytes) -> Response {
         latency: Duration::from_millis(f.latency_ms),
         error_rate: f.error_rate,
         timeout: f.timeout,
+        lose_answer: f.lose_answer,
         forced_errcode: f
             .errcode
             .map(|c| (c, f.errmsg.unwrap_or_else(|| "simulated error".to_owned()))),
@@ -250,6 +253,7 @@ async fn list_faults(State(inner): S) -> Json<Value> {
                 "latency_ms": f.fault.latency.as_millis() as u64,
                 "error_rate": f.fault.error_rate,
                 "timeout": f.fault.timeout,
+                "lose_answer": f.fault.lose_answer,
                 "errcode": f.fault.forced_errcode.as_ref().map(|e| e.0),
                 "errmsg": f.fault.forced_errcode.as_ref().map(|e| e.1.clone()),
                 "remaining": f.remaining,

@@ -51,7 +51,7 @@
 //! | `POST /_sim/accounts/{appid}/unauthorize` | pushes `unauthorized` |
 //! | `POST /_sim/accounts/{appid}/audit/decide` | `{"outcome":"success"\|"fail"\|"delay","reason"?,"screenshots"?:[…]}` |
 //! | `GET /_sim/counters`, `DELETE /_sim/counters` | calls per endpoint path |
-//! | `GET/POST/DELETE /_sim/faults` | `{"endpoint"?,"latency_ms"?,"error_rate"?,"timeout"?,"errcode"?,"errmsg"?,"times"?}` |
+//! | `GET/POST/DELETE /_sim/faults` | `{"endpoint"?,"latency_ms"?,"error_rate"?,"timeout"?,"lose_answer"?,"errcode"?,"errmsg"?,"times"?}` |
 //! | `POST /_sim/quotas` | `{"/cgi-bin/...": N}` daily quotas (merged) |
 //! | `POST /_sim/audit_quota` | `{"rest","limit","speedup_rest","speedup_limit"}` (queryquota) |
 //! | `POST /_sim/templates` | `{"template_id","user_version","user_desc"?}` |
@@ -184,14 +184,18 @@ pub enum AuditOutcome {
 
 /// A fault knob. `endpoint` None applies to every WeChat API path (never to `/_sim/…`).
 /// Per request, the first matching fault is used: sleep `latency`, then `timeout` (sleep 60 s,
-/// then answer -1), else `forced_errcode`, else -1 with probability `error_rate`.
-/// `times`: how many requests it affects before it is removed (None = until cleared).
+/// then answer -1), else `lose_answer` (the call is APPLIED, then its answer is held 60 s and
+/// replaced by -1: to the caller, whose timeout is shorter, the answer is lost, as when WeChat
+/// applied a call whose answer never arrived), else `forced_errcode`, else -1 with probability
+/// `error_rate`. `times`: how many requests it affects before it is removed (None = until cleared).
 #[derive(Debug, Clone, Default)]
 pub struct Fault {
     pub endpoint: Option<String>,
     pub latency: Duration,
     pub error_rate: f64,
     pub timeout: bool,
+    /// Apply the call, then lose its answer (see above).
+    pub lose_answer: bool,
     pub forced_errcode: Option<(i64, String)>,
     pub times: Option<u32>,
 }
@@ -590,6 +594,13 @@ impl Simulator {
             .get(endpoint_path)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// How many api_authorizer_token calls presented a refresh token that an earlier call had
+    /// already presented (with `rotate_refresh_tokens`, each of those answers 61023 unless it
+    /// was the live one). A refresher that never lets two processes use one token keeps this 0.
+    pub fn refresh_token_reuses(&self) -> u64 {
+        self.inner.lock().refresh_token_reuses
     }
 
     pub fn all_calls(&self) -> std::collections::BTreeMap<String, u64> {

@@ -234,6 +234,9 @@ pub struct State {
     pub next_auditid: u64,
     pub clock_offset: i64,
     pub audit_quota: Option<AuditQuota>,
+    /// Every refresh token ever presented to api_authorizer_token, and how often one came again.
+    pub presented_refresh_tokens: std::collections::HashSet<String>,
+    pub refresh_token_reuses: u64,
 }
 
 impl State {

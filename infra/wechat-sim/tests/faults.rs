@@ -165,3 +165,61 @@ async fn an_undeliverable_push_is_attempted_four_times_and_recorded() {
     // The ticket is still valid at "WeChat".
     assert_eq!(env.sim.current_ticket(), Some(ticket));
 }
+
+#[tokio::test]
+async fn a_lost_answer_fault_applies_the_call_and_the_caller_never_hears_of_it() {
+    let env = Env::start_with(|c| c.rotate_refresh_tokens = true).await;
+    let ctoken = env.component_token().await;
+    let (appid, _, r0) = env.authorized_app(&ctoken, &[17, 18]).await;
+    env.sim.set_fault(Fault {
+        endpoint: Some("/cgi-bin/component/api_authorizer_token".into()),
+        lose_answer: true,
+        times: Some(1),
+        ..Fault::default()
+    });
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let body = json!({"component_appid": env.appid(), "authorizer_appid": appid.as_str(), "authorizer_refresh_token": r0});
+    let err = client
+        .post(format!(
+            "{}?component_access_token={ctoken}",
+            env.url("/cgi-bin/component/api_authorizer_token")
+        ))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    // It was applied: R0 was rotated away (strict mode), so presenting it again is 61023 and
+    // counted as a reuse; the live token is the one api_get_authorizer_info reports.
+    let again = env
+        .post(
+            "/cgi-bin/component/api_authorizer_token",
+            Some(&ctoken),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(errcode(&again), 61023, "{again}");
+    assert_eq!(env.sim.refresh_token_reuses(), 1);
+    let info = env
+        .post(
+            "/cgi-bin/component/api_get_authorizer_info",
+            Some(&ctoken),
+            json!({"component_appid": env.appid(), "authorizer_appid": appid.as_str()}),
+        )
+        .await;
+    let live = info["authorization_info"]["authorizer_refresh_token"]
+        .as_str()
+        .unwrap();
+    assert_ne!(live, r0);
+    let ok = env
+        .post(
+            "/cgi-bin/component/api_authorizer_token",
+            Some(&ctoken),
+            json!({"component_appid": env.appid(), "authorizer_appid": appid.as_str(), "authorizer_refresh_token": live}),
+        )
+        .await;
+    assert_eq!(errcode(&ok), 0, "{ok}");
+}
