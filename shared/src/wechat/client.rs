@@ -229,7 +229,10 @@ impl WechatClient {
     }
 
     /// Sends with retries; returns the Content-Type and body of a 2xx answer. A retryable errcode
-    /// (-1) in a JSON body is retried too.
+    /// (-1) in a JSON body is retried too. A call that is not safe to repeat
+    /// ([`safe_to_repeat`]) is retried only when the request provably never reached WeChat (the
+    /// connection was never made); after any other failure its outcome is unknown
+    /// ([`WechatError::outcome_unknown`]) and the caller reconciles from what WeChat reports.
     async fn send(
         &self,
         endpoint: &'static str,
@@ -239,11 +242,19 @@ impl WechatClient {
     ) -> WechatResult<(String, Vec<u8>)> {
         let url = self.url(endpoint, auth, query)?;
         let attempts = self.cfg.max_attempts.max(1);
+        let safe = safe_to_repeat(endpoint, query);
         let mut attempt = 1;
         loop {
             let result = self.send_once(endpoint, &url, method.clone()).await;
             match result {
-                Err(e) if e.is_retryable() && attempt < attempts => {
+                Err(e)
+                    if attempt < attempts
+                        && if safe {
+                            e.is_retryable()
+                        } else {
+                            e.never_sent()
+                        } =>
+                {
                     let delay = backoff(self.cfg.retry_base_delay, attempt);
                     tracing::warn!(endpoint, attempt, error = %e, delay_ms = delay.as_millis() as u64, "retrying WeChat call");
                     tokio::time::sleep(delay).await;
@@ -301,6 +312,41 @@ impl WechatClient {
         }
         Ok((content_type, bytes))
     }
+}
+
+/// Endpoints that change state at WeChat: repeating one after a lost answer would act twice
+/// (`submit_audit` → 85009 with the first auditid never known, `release` → 85052) or present a
+/// spent single-use value (`api_query_auth` → 61009; `api_authorizer_token` with a rotated refresh
+/// token → 61023). Everything else only reads, or issues something fresh each time
+/// (`api_component_token`, `api_create_preauthcode`), and may be repeated.
+pub const NOT_SAFE_TO_REPEAT: &[&str] = &[
+    "/cgi-bin/component/api_query_auth",
+    "/cgi-bin/component/api_authorizer_token",
+    "/cgi-bin/component/clear_quota/v2",
+    "/wxa/addtotemplate",
+    "/wxa/deletetemplate",
+    "/wxa/commit",
+    "/wxa/submit_audit",
+    "/wxa/undocodeaudit",
+    "/wxa/speedupaudit",
+    "/wxa/release",
+    "/wxa/revertcoderelease",
+    "/wxa/grayrelease",
+    "/wxa/revertgrayrelease",
+    "/wxa/change_visitstatus",
+    "/wxa/modify_domain",
+    "/wxa/setwebviewdomain",
+];
+
+/// Whether a call may be sent again after an answer that may have been lost. The read-only form of
+/// `revertcoderelease` (`action=get_history_version`) is safe; the rollback form is not.
+pub fn safe_to_repeat(endpoint: &str, query: &[(&str, &str)]) -> bool {
+    if endpoint == "/wxa/revertcoderelease" {
+        return query
+            .iter()
+            .any(|(k, v)| *k == "action" && *v == "get_history_version");
+    }
+    !NOT_SAFE_TO_REPEAT.contains(&endpoint)
 }
 
 fn is_json_like(content_type: &str, bytes: &[u8]) -> bool {

@@ -137,6 +137,24 @@ impl WechatError {
         }
     }
 
+    /// The request provably never reached WeChat (no connection was made): even a call that
+    /// changes state may be sent again.
+    pub fn never_sent(&self) -> bool {
+        matches!(self, WechatError::Transport { source, .. } if source.is_connect())
+    }
+
+    /// The request may have reached WeChat and been applied, but no usable answer came back (a
+    /// timeout after sending, a broken body, an HTTP 5xx, errcode -1). A call that changes state
+    /// must not be repeated blindly: reconcile from what WeChat reports instead.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            WechatError::Transport { source, .. } => !source.is_connect() && !source.is_builder(),
+            WechatError::Http { status, .. } => *status >= 500,
+            WechatError::Api { code, .. } => *code == SYSTEM_ERROR,
+            _ => false,
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         self.kind() == ErrorKind::Retryable
     }

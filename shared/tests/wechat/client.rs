@@ -375,12 +375,115 @@ async fn retryable_errcode_minus_1_is_retried_with_bounded_attempts() {
     assert_eq!(stub.count("/wxa/get_page"), 3);
 
     for _ in 0..3 {
-        stub.queue("/wxa/release", Canned::fixture("errcode_-1"));
+        stub.queue("/wxa/get_category", Canned::fixture("errcode_-1"));
     }
-    let e = c.release(&tok).await.unwrap_err();
+    let e = c.get_category(&tok).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Retryable);
     assert_eq!(e.errcode(), Some(-1));
-    assert_eq!(stub.count("/wxa/release"), 3, "3 attempts, no more");
+    assert_eq!(stub.count("/wxa/get_category"), 3, "3 attempts, no more");
+}
+
+/// A call that changes state is never repeated after an answer that may have been lost: the
+/// repeat would submit twice (85009, first auditid unknown), release twice (85052), or present a
+/// spent code or refresh token (61009, 61023). The caller learns the outcome is unknown.
+#[tokio::test]
+async fn calls_that_change_state_are_not_repeated_after_an_ambiguous_failure() {
+    let stub = Stub::start().await;
+    let mut cfg = fast_config(&stub.base_url);
+    cfg.timeout = Duration::from_millis(200);
+    let c = WechatClient::new(cfg).unwrap();
+    let tok = secret(TOKEN);
+    let comp = appid(COMPONENT_APPID);
+    let app = appid(APP);
+    let req = SubmitAuditRequest::default();
+    let lost = || Canned::fixture("submit_audit").delayed(Duration::from_millis(600));
+    let ambiguous = [Canned::fixture("errcode_-1"), Canned::status(502), lost()];
+    for canned in ambiguous {
+        for path in [
+            "/wxa/submit_audit",
+            "/wxa/release",
+            "/wxa/commit",
+            "/wxa/revertcoderelease",
+            "/cgi-bin/component/api_query_auth",
+            "/cgi-bin/component/api_authorizer_token",
+        ] {
+            stub.queue(path, canned.clone());
+        }
+        let before = |p: &str| stub.count(p);
+        let counts: Vec<usize> = [
+            "/wxa/submit_audit",
+            "/wxa/release",
+            "/wxa/commit",
+            "/wxa/revertcoderelease",
+            "/cgi-bin/component/api_query_auth",
+            "/cgi-bin/component/api_authorizer_token",
+        ]
+        .iter()
+        .map(|p| before(p))
+        .collect();
+        let errs = [
+            c.submit_audit(&tok, &req).await.unwrap_err(),
+            c.release(&tok).await.unwrap_err(),
+            c.commit(
+                &tok,
+                &CommitRequest::new(1, &serde_json::json!({}), "V1", "d"),
+            )
+            .await
+            .unwrap_err(),
+            c.revertcoderelease(&tok, Some(3)).await.unwrap_err(),
+            c.api_query_auth(&tok, &comp, "code").await.unwrap_err(),
+            c.api_authorizer_token(&tok, &comp, &app, &secret("R0"))
+                .await
+                .unwrap_err(),
+        ];
+        for (i, e) in errs.iter().enumerate() {
+            assert!(e.outcome_unknown(), "{e:?}");
+            assert!(!e.never_sent(), "{e:?}");
+            let path = [
+                "/wxa/submit_audit",
+                "/wxa/release",
+                "/wxa/commit",
+                "/wxa/revertcoderelease",
+                "/cgi-bin/component/api_query_auth",
+                "/cgi-bin/component/api_authorizer_token",
+            ][i];
+            assert_eq!(stub.count(path), counts[i] + 1, "{path}: one attempt only");
+        }
+    }
+    // The read-only form of revertcoderelease is safe and retried as any read.
+    stub.queue("/wxa/revertcoderelease", Canned::status(502));
+    let before = stub.count("/wxa/revertcoderelease");
+    let _ = c.get_history_version(&tok).await;
+    assert_eq!(stub.count("/wxa/revertcoderelease"), before + 2);
+}
+
+/// Where the connection was never made, nothing reached WeChat: even submit_audit is sent again.
+#[tokio::test]
+async fn a_call_that_never_left_is_retried_even_when_it_changes_state() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = probe.local_addr().unwrap();
+    drop(probe); // nothing listens: the first attempt is refused
+    let mut cfg = fast_config(&format!("http://{addr}"));
+    cfg.retry_base_delay = Duration::from_millis(300);
+    let c = WechatClient::new(cfg).unwrap();
+    let late = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Stub::start_on(tokio::net::TcpListener::bind(addr).await.unwrap())
+    });
+    let tok = secret(TOKEN);
+    let got = c.submit_audit(&tok, &SubmitAuditRequest::default()).await;
+    let stub = late.await.unwrap();
+    // The late stub has nothing queued for submit_audit: it answers its default fixture.
+    assert_eq!(stub.count("/wxa/submit_audit"), 1, "{got:?}");
+    assert!(got.is_ok(), "{got:?}");
+
+    // And the error itself says so.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = probe.local_addr().unwrap();
+    drop(probe);
+    let c = WechatClient::new(fast_config(&format!("http://{addr}"))).unwrap();
+    let e = c.release(&tok).await.unwrap_err();
+    assert!(e.never_sent() && !e.outcome_unknown(), "{e:?}");
 }
 
 #[tokio::test]

@@ -107,9 +107,13 @@ pub struct Stub {
 
 impl Stub {
     pub async fn start() -> Stub {
+        Stub::start_on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+    }
+
+    /// A stub on a listener the test bound (e.g. late, on a port that refused connections before).
+    pub fn start_on(listener: tokio::net::TcpListener) -> Stub {
         let state = Arc::new(Mutex::new(StubState::default()));
         let app = Router::new().fallback(handle).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
