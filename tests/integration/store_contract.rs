@@ -98,6 +98,8 @@ contract!(
     an_authorizer_is_found_by_its_original_id,
     audits_move_through_their_statuses_and_unknown_ones_are_not_found,
     batches_record_progress_per_app,
+    a_revocation_is_one_transaction_and_a_stale_one_changes_nothing,
+    tokens_that_need_reauthorization_leave_the_due_index,
 );
 
 fn app(i: usize) -> AppId {
@@ -115,6 +117,7 @@ fn token(access: Option<&str>, refresh: Option<&str>, expires_at: UnixTime) -> T
         expires_at,
         lease_until: 0,
         lease_owner: None,
+        ..TokenState::default()
     }
 }
 
@@ -206,10 +209,39 @@ async fn two_writers_with_the_same_version_exactly_one_wins<S: Backend>(s: &S) {
             .unwrap(),
         1
     );
+    // Revoking leaves a tombstone whose version counts on: a writer holding version 3 (a stale
+    // lease) can never match the item again, even after a new authorization (the ABA of a
+    // delete that let versions restart at 1).
     s.delete_token(&key).await.unwrap();
     s.delete_token(&key).await.unwrap();
-    assert!(s.get_token(&key).await.unwrap().is_none());
+    let tomb = s.get_token(&key).await.unwrap().unwrap();
+    assert!(tomb.state.is_tombstone(), "{tomb:?}");
+    assert_eq!(tomb.version, 5);
     assert!(s.get_token(&ckey).await.unwrap().is_some());
+    let reauthorized = token(Some("a2"), Some("r2"), 9_000);
+    assert!(matches!(
+        s.put_token(&key, &reauthorized, None).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.put_token(&key, &reauthorized, Some(5)).await.unwrap(), 6);
+    for stale in [Some(1), Some(2), Some(3), None] {
+        assert!(matches!(
+            s.put_token(&key, &token(Some("old"), Some("r0"), 1), stale)
+                .await,
+            Err(StoreError::Conflict)
+        ));
+    }
+    let got = s.get_token(&key).await.unwrap().unwrap();
+    assert_eq!(got.state.refresh_token.unwrap().expose_secret(), "r2");
+    // A deleted item that never existed stays absent.
+    s.delete_token(&TokenKey::Authorizer(app(99)))
+        .await
+        .unwrap();
+    assert!(s
+        .get_token(&TokenKey::Authorizer(app(99)))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn twenty_concurrent_consumers_of_one_invitation_exactly_one_wins<S: Backend>(s: &S) {
@@ -698,20 +730,42 @@ async fn audits_move_through_their_statuses_and_unknown_ones_are_not_found<S: Ba
         (AuditId(43), AuditStatus::Approved, Some(3_000))
     );
 
-    // Concurrent updates of one audit are all applied (none lost to another's write).
-    futures::future::join_all((0..5).map(|i| {
-        let u = AuditUpdate {
-            status: AuditStatus::Delayed,
-            reason: Some(format!("r{i}")),
-            screenshots: vec![],
-            at: 4_000 + i,
-        };
-        let a = a.clone();
-        async move { s.update_audit(&a, AuditId(42), &u).await.unwrap() }
+    // Concurrent writers of one audit, each with a distinct change to a distinct field: a status
+    // push and a release mark race on each of 8 audits. Last-writer-wins of a whole record would
+    // lose one of the two; both must survive on every audit.
+    let b = app(7);
+    for id in 100..108u64 {
+        s.record_audit(&audit(&b, id, 5_000 + id as i64))
+            .await
+            .unwrap();
+    }
+    futures::future::join_all((100..108u64).map(|id| {
+        let b = b.clone();
+        async move {
+            let push = AuditUpdate {
+                status: AuditStatus::Approved,
+                reason: Some(format!("r{id}")),
+                screenshots: vec![format!("shot{id}")],
+                at: 6_000 + id as i64,
+            };
+            let (u, r) = tokio::join!(
+                s.update_audit(&b, AuditId(id), &push),
+                s.mark_released(&b, AuditId(id), 7_000 + id as i64)
+            );
+            u.unwrap();
+            r.unwrap();
+        }
     }))
     .await;
-    let got = s.list_audits(&a, None, 10).await.unwrap().items;
-    assert_eq!(got[1].status, AuditStatus::Delayed);
+    let got = s.list_audits(&b, None, 10).await.unwrap().items;
+    assert_eq!(got.len(), 8);
+    for x in got {
+        let id = x.auditid.0;
+        assert_eq!(x.status, AuditStatus::Approved, "{id}");
+        assert_eq!(x.reason.as_deref(), Some(format!("r{id}").as_str()), "{id}");
+        assert_eq!(x.screenshots, vec![format!("shot{id}")], "{id}");
+        assert_eq!(x.released_at, Some(7_000 + id as i64), "{id}");
+    }
 
     assert!(matches!(
         s.update_audit(&a, AuditId(44), &approved).await,
@@ -888,4 +942,113 @@ async fn the_table_on_moto_has_the_declared_indexes() {
     want.sort();
     assert_eq!(gsis, want);
     assert_eq!(t.local_secondary_indexes().len(), def.local_indexes.len());
+}
+
+async fn a_revocation_is_one_transaction_and_a_stale_one_changes_nothing<S: Backend>(s: &S) {
+    let a = app(3);
+    let key = TokenKey::Authorizer(a.clone());
+    let mut profile = authorizer(3, AuthorizerStatus::Authorized, Some("c3"));
+    profile.authorized_at = 1_000;
+    s.upsert_authorizer(&profile).await.unwrap();
+    let granted = TokenState {
+        auth_changed_at: 1_000,
+        ..token(Some("at1"), Some("rt1"), 9_000)
+    };
+    let v = s.put_token(&key, &granted, None).await.unwrap();
+    s.record_audit(&audit(&a, 77, 1_100)).await.unwrap();
+
+    // An `unauthorized` created before the authorization: nothing changes.
+    assert_eq!(
+        s.revoke_authorization(&a, 999).await.unwrap(),
+        Revocation::Stale
+    );
+    let tok = s.get_token(&key).await.unwrap().unwrap();
+    assert_eq!(tok.version, v);
+    assert_eq!(tok.state.refresh_token.unwrap().expose_secret(), "rt1");
+    assert_eq!(
+        s.get_authorizer(&a).await.unwrap().unwrap().status,
+        AuthorizerStatus::Authorized
+    );
+
+    // A current one: status and token change together; audits stay.
+    assert_eq!(
+        s.revoke_authorization(&a, 2_000).await.unwrap(),
+        Revocation::Revoked
+    );
+    let got = s.get_authorizer(&a).await.unwrap().unwrap();
+    assert_eq!(got.status, AuthorizerStatus::Unauthorized);
+    assert_eq!(got.customer_id.as_deref(), Some("c3"));
+    let tomb = s.get_token(&key).await.unwrap().unwrap();
+    assert!(tomb.state.is_tombstone());
+    assert_eq!(tomb.state.auth_changed_at, 2_000);
+    assert!(tomb.version > v);
+    assert_eq!(s.list_audits(&a, None, 10).await.unwrap().items.len(), 1);
+    let due = s.due_authorizer_tokens(i64::MAX, None, 100).await.unwrap();
+    assert!(!due.items.iter().any(|d| d.appid == a), "revoked: not due");
+
+    // The merchant authorizes again at 3,000; WeChat then retries the old push (created 2,000).
+    let again = TokenState {
+        auth_changed_at: 3_000,
+        ..token(Some("at2"), Some("rt2"), 9_500)
+    };
+    let v2 = s.put_token(&key, &again, Some(tomb.version)).await.unwrap();
+    assert_eq!(
+        s.revoke_authorization(&a, 2_000).await.unwrap(),
+        Revocation::Stale
+    );
+    let tok = s.get_token(&key).await.unwrap().unwrap();
+    assert_eq!(tok.version, v2);
+    assert_eq!(tok.state.refresh_token.unwrap().expose_secret(), "rt2");
+
+    // An authorizer we never stored: the tombstone still records the time, so an older
+    // authorization arriving later cannot be taken for a newer one.
+    let b = app(4);
+    assert_eq!(
+        s.revoke_authorization(&b, 5_000).await.unwrap(),
+        Revocation::Revoked
+    );
+    let tomb = s
+        .get_token(&TokenKey::Authorizer(b))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tomb.state.auth_changed_at, 5_000);
+}
+
+async fn tokens_that_need_reauthorization_leave_the_due_index<S: Backend>(s: &S) {
+    let a = app(5);
+    let key = TokenKey::Authorizer(a.clone());
+    async fn due<S: Backend>(s: &S) -> bool {
+        s.due_authorizer_tokens(10_000, None, 100)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|d| d.appid == app(5))
+    }
+    let v = s
+        .put_token(&key, &token(Some("at"), Some("rt"), 5_000), None)
+        .await
+        .unwrap();
+    assert!(due(s).await);
+    let marked = TokenState {
+        needs_reauthorization: true,
+        ..token(Some("at"), Some("rt"), 5_000)
+    };
+    let v = s.put_token(&key, &marked, Some(v)).await.unwrap();
+    assert!(
+        !due(s).await,
+        "a refused refresh token is not refreshed again"
+    );
+    let got = s.get_token(&key).await.unwrap().unwrap();
+    assert!(got.state.needs_reauthorization);
+    assert_eq!(
+        got.state.refresh_token.unwrap().expose_secret(),
+        "rt",
+        "kept for the record, never presented again"
+    );
+    s.put_token(&key, &token(Some("at2"), Some("rt2"), 6_000), Some(v))
+        .await
+        .unwrap();
+    assert!(due(s).await, "a new authorization is refreshed again");
 }

@@ -8,6 +8,7 @@
 mod concurrency;
 mod errors;
 mod flow;
+mod lost_answers;
 mod wxa;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -25,7 +26,7 @@ pub const T0: i64 = 1_704_067_200;
 pub const TOKEN_TTL: i64 = 7200;
 
 pub use wxopen::wechat::component::endpoint::{
-    AUTHORIZER_TOKEN, COMPONENT_TOKEN, CREATE_PREAUTHCODE,
+    AUTHORIZER_TOKEN, COMPONENT_TOKEN, CREATE_PREAUTHCODE, GET_AUTHORIZER_INFO,
 };
 
 /// One simulator, one embedded store, one clock shared by both.
@@ -108,7 +109,11 @@ impl Env {
     }
 
     pub fn manager_with(&self, client: WechatClient) -> TokenManager {
-        let store: Arc<dyn TokenBackend> = self.store.clone();
+        self.manager_on(self.store.clone(), client)
+    }
+
+    /// A manager on another store (e.g. DynamoDB on moto) sharing this simulator and clock.
+    pub fn manager_on(&self, store: Arc<dyn TokenBackend>, client: WechatClient) -> TokenManager {
         TokenManager::new(
             client,
             store,

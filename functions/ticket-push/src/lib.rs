@@ -20,7 +20,7 @@ use wxopen::domain::{AppId, AuditStatus, Clock, UnixTime};
 use wxopen::events::{open_push, AuthorizerEvent, ComponentEvent, PushError, PushQuery};
 use wxopen::http::error;
 use wxopen::secrets::SecretsSource;
-use wxopen::store::{AuditUpdate, AuthorizerStatus, Store, StoreError, Ticket, TokenKey};
+use wxopen::store::{AuditUpdate, Revocation, Store, StoreError, Ticket};
 
 /// How far a push's timestamp may lag behind our clock (WeChat retries within seconds).
 pub const MAX_PUSH_AGE_SECS: i64 = 600;
@@ -278,20 +278,24 @@ async fn apply_component(
             tracing::info!(authorizer = %change.authorizer_appid, "authorization (re)granted");
         }
         ComponentEvent::Unauthorized {
-            authorizer_appid, ..
+            authorizer_appid,
+            create_time,
+            ..
         } => {
+            // Status and token removal in one transaction, and only if nothing newer happened
+            // (WeChat retrying an old push after the merchant authorized again changes nothing).
             match deps
                 .store
-                .set_authorizer_status(&authorizer_appid, AuthorizerStatus::Unauthorized, now)
-                .await
+                .revoke_authorization(&authorizer_appid, create_time)
+                .await?
             {
-                Ok(()) | Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e.into()),
+                Revocation::Revoked => {
+                    tracing::info!(authorizer = %authorizer_appid, "authorization revoked; tokens dropped")
+                }
+                Revocation::Stale => {
+                    tracing::info!(authorizer = %authorizer_appid, "unauthorized push older than the authorization stored; ignored")
+                }
             }
-            deps.store
-                .delete_token(&TokenKey::Authorizer(authorizer_appid.clone()))
-                .await?;
-            tracing::info!(authorizer = %authorizer_appid, "authorization revoked; tokens dropped");
         }
         ComponentEvent::Unknown { info_type, .. } => {
             tracing::info!(%info_type, "ignored a component push of an unhandled type");

@@ -313,6 +313,7 @@ async fn unauthorized_marks_the_authorizer_drops_its_tokens_and_keeps_its_audits
         expires_at: NOW + 7200,
         lease_until: 0,
         lease_owner: None,
+        ..TokenState::default()
     };
     a.store.put_token(&key, &state, None).await.unwrap();
     let xml = format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{NOW}</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[{APP}]]></AuthorizerAppid></xml>");
@@ -327,7 +328,10 @@ async fn unauthorized_marks_the_authorizer_drops_its_tokens_and_keeps_its_audits
     assert_eq!((status, body.as_str()), (200, "success"));
     let got = a.store.get_authorizer(&appid).await.unwrap().unwrap();
     assert_eq!(got.status, AuthorizerStatus::Unauthorized);
-    assert!(a.store.get_token(&key).await.unwrap().is_none());
+    let tomb = a.store.get_token(&key).await.unwrap().unwrap();
+    assert!(tomb.state.access_token.is_none() && tomb.state.refresh_token.is_none());
+    assert!(tomb.version > 1, "a tombstone: the version counts on");
+    assert_eq!(tomb.state.auth_changed_at, NOW);
     assert_eq!(
         a.store
             .list_audits(&appid, None, 10)
@@ -397,4 +401,46 @@ async fn an_unknown_event_is_answered_success_and_changes_nothing() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(latest_ticket(&a).await, None);
+}
+
+/// WeChat retries a push it thinks undelivered; an `unauthorized` created before the merchant
+/// authorized again must not wipe the fresh authorization.
+#[tokio::test]
+async fn a_stale_unauthorized_after_reauthorization_keeps_the_authorization() {
+    let a = app();
+    let appid = AppId::parse(APP).unwrap();
+    let mut profile = authorizer();
+    profile.authorized_at = NOW - 10;
+    a.store.upsert_authorizer(&profile).await.unwrap();
+    let key = TokenKey::Authorizer(appid.clone());
+    let state = TokenState {
+        access_token: Some("at-new".to_owned().into()),
+        refresh_token: Some("rt-new".to_owned().into()),
+        expires_at: NOW + 7200,
+        auth_changed_at: NOW - 10,
+        ..TokenState::default()
+    };
+    let v = a.store.put_token(&key, &state, None).await.unwrap();
+    let old = NOW - 60;
+    let xml = format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{old}</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[{APP}]]></AuthorizerAppid></xml>");
+    let (status, body) = body_text(
+        handler(
+            push_request(&a, "/wechat/component", &xml, NOW, "stale-1"),
+            &a.deps,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "success"));
+    let got = a.store.get_authorizer(&appid).await.unwrap().unwrap();
+    assert_eq!(got.status, AuthorizerStatus::Authorized);
+    let tok = a.store.get_token(&key).await.unwrap().unwrap();
+    assert_eq!(tok.version, v, "the token item was not touched");
+    assert_eq!(
+        tok.state
+            .refresh_token
+            .as_ref()
+            .map(|r| r.expose_secret().to_owned()),
+        Some("rt-new".to_owned())
+    );
 }

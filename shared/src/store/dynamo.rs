@@ -31,9 +31,9 @@ use anyhow::{anyhow, Context};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, LocalSecondaryIndex, Projection, ProjectionType, PutRequest,
+    KeyType, LocalSecondaryIndex, Projection, ProjectionType, Put, PutRequest,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, SseSpecification,
-    TimeToLiveSpecification, WriteRequest,
+    TimeToLiveSpecification, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use base64::Engine as _;
@@ -566,6 +566,10 @@ impl DynamoStore {
                 expires_at: opt_n(item, "expires_at")?.unwrap_or(0),
                 lease_until: opt_n(item, "lease_until")?.unwrap_or(0),
                 lease_owner: opt_s(item, "lease_owner")?.map(str::to_owned),
+                auth_changed_at: opt_n(item, "auth_changed_at")?.unwrap_or(0),
+                needs_reauthorization: item
+                    .get("needs_reauthorization")
+                    .is_some_and(|v| matches!(v, AttributeValue::Bool(true))),
             },
             version: get_n(item, "version")?,
         })
@@ -638,20 +642,31 @@ impl DynamoStore {
         }
         if let Some(t) = &state.refresh_token {
             item.insert("refresh_token".into(), s(t.expose_secret()));
-            if matches!(key, TokenKey::Authorizer(_)) {
-                item.insert("due_pk".into(), s(DUE_PK));
-                item.insert("due_at".into(), n(state.expires_at));
-            }
+        }
+        if state.refreshable() && matches!(key, TokenKey::Authorizer(_)) {
+            item.insert("due_pk".into(), s(DUE_PK));
+            item.insert("due_at".into(), n(state.expires_at));
         }
         item.insert("expires_at".into(), n(state.expires_at));
         item.insert("lease_until".into(), n(state.lease_until));
         if let Some(o) = &state.lease_owner {
             item.insert("lease_owner".into(), s(o.clone()));
         }
+        if state.auth_changed_at != 0 {
+            item.insert("auth_changed_at".into(), n(state.auth_changed_at));
+        }
+        if state.needs_reauthorization {
+            item.insert("needs_reauthorization".into(), AttributeValue::Bool(true));
+        }
         item.insert("version".into(), n(version));
         item
     }
 }
+
+/// Turns a token item into a tombstone: tokens, lease and due-index keys go, the version counts on.
+const TOMBSTONE_UPDATE: &str =
+    "SET version = version + :one, expires_at = :zero, lease_until = :zero \
+     REMOVE access_token, refresh_token, due_pk, due_at, lease_owner, needs_reauthorization";
 
 #[async_trait]
 impl TicketStore for DynamoStore {
@@ -725,15 +740,25 @@ impl TokenStore for DynamoStore {
     }
 
     async fn delete_token(&self, key: &TokenKey) -> StoreResult<()> {
-        self.client
-            .delete_item()
+        // A tombstone, in one UpdateItem: the version goes on counting (never back to 1).
+        let r = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .key("pk", s(token_pk(key)))
             .key("sk", s("TOKEN"))
+            .update_expression(TOMBSTONE_UPDATE)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
             .send()
-            .await
-            .map_err(backend("DeleteItem token"))?;
-        Ok(())
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            // Nothing to revoke.
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(backend("UpdateItem token tombstone")(e)),
+        }
     }
 
     async fn due_authorizer_tokens(
@@ -818,6 +843,87 @@ impl AuthorizerStore for DynamoStore {
             },
         )
         .await
+    }
+
+    async fn revoke_authorization(
+        &self,
+        appid: &AppId,
+        event_time: UnixTime,
+    ) -> StoreResult<Revocation> {
+        let key = TokenKey::Authorizer(appid.clone());
+        let pk = format!("APP#{appid}");
+        for _ in 0..RMW_ATTEMPTS {
+            let token = match self.get_item(pk.clone(), "TOKEN").await? {
+                Some(item) => Some(Self::parse_token(&item)?),
+                None => None,
+            };
+            let profile = match self.get_item(pk.clone(), "PROFILE").await? {
+                Some(item) => Some((
+                    get_json::<Authorizer>(&item, "data")?,
+                    opt_n::<u64>(&item, "rev")?.unwrap_or(0),
+                )),
+                None => None,
+            };
+            let changed_after = token
+                .as_ref()
+                .is_some_and(|t| t.state.auth_changed_at > event_time)
+                || profile
+                    .as_ref()
+                    .is_some_and(|(p, _)| p.authorized_at > event_time);
+            if changed_after {
+                return Ok(Revocation::Stale);
+            }
+            // The token becomes a tombstone conditioned on the version read ...
+            let tomb = TokenState {
+                auth_changed_at: token
+                    .as_ref()
+                    .map_or(event_time, |t| t.state.auth_changed_at.max(event_time)),
+                ..TokenState::default()
+            };
+            let token_put =
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(Self::token_item(
+                        &key,
+                        &tomb,
+                        token.as_ref().map_or(1, |t| t.version + 1),
+                    )));
+            let token_put = match &token {
+                None => token_put.condition_expression("attribute_not_exists(pk)"),
+                Some(t) => token_put
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(t.version)),
+            };
+            let mut tx = self.client.transact_write_items().transact_items(
+                TransactWriteItem::builder()
+                    .put(token_put.build().map_err(backend("Put token"))?)
+                    .build(),
+            );
+            // ... and the profile changes status conditioned on its rev, in the same transaction.
+            if let Some((mut p, rev)) = profile {
+                p.status = AuthorizerStatus::Unauthorized;
+                p.updated_at = p.updated_at.max(event_time);
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(Self::profile_item(&p, rev + 1)?))
+                    .condition_expression("attribute_not_exists(rev) OR rev = :rev")
+                    .expression_attribute_values(":rev", n(rev))
+                    .build()
+                    .map_err(backend("Put profile"))?;
+                tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
+            }
+            match tx.send().await {
+                Ok(_) => return Ok(Revocation::Revoked),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(backend("TransactWriteItems revoke")(e)),
+            }
+        }
+        Err(StoreError::Conflict)
     }
 
     async fn get_authorizer(&self, appid: &AppId) -> StoreResult<Option<Authorizer>> {

@@ -84,7 +84,96 @@ struct TokenRow {
     expires_at: UnixTime,
     lease_until: UnixTime,
     lease_owner: Option<String>,
+    #[serde(default)]
+    auth_changed_at: UnixTime,
+    #[serde(default)]
+    needs_reauthorization: bool,
     version: u64,
+}
+
+impl TokenRow {
+    fn new(state: &TokenState, version: u64) -> TokenRow {
+        TokenRow {
+            access_token: state
+                .access_token
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            refresh_token: state
+                .refresh_token
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            expires_at: state.expires_at,
+            lease_until: state.lease_until,
+            lease_owner: state.lease_owner.clone(),
+            auth_changed_at: state.auth_changed_at,
+            needs_reauthorization: state.needs_reauthorization,
+            version,
+        }
+    }
+
+    fn state(self) -> TokenState {
+        TokenState {
+            access_token: self.access_token.map(SecretString::from),
+            refresh_token: self.refresh_token.map(SecretString::from),
+            expires_at: self.expires_at,
+            lease_until: self.lease_until,
+            lease_owner: self.lease_owner,
+            auth_changed_at: self.auth_changed_at,
+            needs_reauthorization: self.needs_reauthorization,
+        }
+    }
+
+    /// In the due index: an authorizer token that can still be refreshed.
+    fn refreshable(&self) -> bool {
+        self.refresh_token.is_some() && !self.needs_reauthorization
+    }
+}
+
+/// Writes `row` at `k` inside `txn`, keeping the due index in step with the row it replaces.
+fn write_token_row(
+    txn: &redb::WriteTransaction,
+    k: &str,
+    current: Option<&TokenRow>,
+    row: &TokenRow,
+) -> StoreResult<()> {
+    txn.open_table(TOKENS)
+        .map_err(be)?
+        .insert(k, enc(row)?.as_slice())
+        .map_err(be)?;
+    if let Some(app) = k.strip_prefix("authorizer:") {
+        let mut due = txn.open_table(DUE).map_err(be)?;
+        if let Some(old) = current.filter(|r| r.refreshable()) {
+            due.remove((old.expires_at, app)).map_err(be)?;
+        }
+        if row.refreshable() {
+            due.insert((row.expires_at, app), ()).map_err(be)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_token_row(txn: &redb::WriteTransaction, k: &str) -> StoreResult<Option<TokenRow>> {
+    let t = txn.open_table(TOKENS).map_err(be)?;
+    let row = match t.get(k).map_err(be)? {
+        Some(v) => Some(dec(v.value(), "token")?),
+        None => None,
+    };
+    Ok(row)
+}
+
+/// The tombstone that replaces `current` (see [`TokenStore::delete_token`]).
+fn tombstone(current: Option<&TokenRow>, auth_changed_at: UnixTime) -> TokenRow {
+    TokenRow {
+        access_token: None,
+        refresh_token: None,
+        expires_at: 0,
+        lease_until: 0,
+        lease_owner: None,
+        auth_changed_at: current
+            .map_or(auth_changed_at, |c| c.auth_changed_at.max(auth_changed_at)),
+        needs_reauthorization: false,
+        version: current.map_or(1, |c| c.version + 1),
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -260,15 +349,10 @@ impl TokenStore for EmbeddedStore {
                 return Ok(None);
             };
             let row: TokenRow = dec(v.value(), "token")?;
+            let version = row.version;
             Ok(Some(VersionedToken {
-                state: TokenState {
-                    access_token: row.access_token.map(SecretString::from),
-                    refresh_token: row.refresh_token.map(SecretString::from),
-                    expires_at: row.expires_at,
-                    lease_until: row.lease_until,
-                    lease_owner: row.lease_owner,
-                },
-                version: row.version,
+                state: row.state(),
+                version,
             }))
         })
         .await
@@ -281,52 +365,17 @@ impl TokenStore for EmbeddedStore {
         expected: Option<u64>,
     ) -> StoreResult<u64> {
         let k = token_key(key);
-        let due_app = match key {
-            TokenKey::Authorizer(a) => Some(a.to_string()),
-            TokenKey::Component(_) => None,
-        };
-        let version = expected.map_or(1, |v| v + 1);
-        let row = TokenRow {
-            access_token: state
-                .access_token
-                .as_ref()
-                .map(|s| s.expose_secret().to_owned()),
-            refresh_token: state
-                .refresh_token
-                .as_ref()
-                .map(|s| s.expose_secret().to_owned()),
-            expires_at: state.expires_at,
-            lease_until: state.lease_until,
-            lease_owner: state.lease_owner.clone(),
-            version,
-        };
-        let in_due = due_app.filter(|_| row.refresh_token.is_some());
-        let bytes = enc(&row)?;
-        let new_exp = row.expires_at;
+        let mut row = TokenRow::new(state, 0);
         self.run(move |db| {
             let txn = db.begin_write().map_err(be)?;
-            {
-                let mut t = txn.open_table(TOKENS).map_err(be)?;
-                let current: Option<TokenRow> = match t.get(k.as_str()).map_err(be)? {
-                    Some(v) => Some(dec(v.value(), "token")?),
-                    None => None,
-                };
-                if current.as_ref().map(|r| r.version) != expected {
-                    return Err(StoreError::Conflict);
-                }
-                t.insert(k.as_str(), bytes.as_slice()).map_err(be)?;
-                let mut due = txn.open_table(DUE).map_err(be)?;
-                if let Some(app) = k.strip_prefix("authorizer:") {
-                    if let Some(old) = current.filter(|r| r.refresh_token.is_some()) {
-                        due.remove((old.expires_at, app)).map_err(be)?;
-                    }
-                }
-                if let Some(app) = &in_due {
-                    due.insert((new_exp, app.as_str()), ()).map_err(be)?;
-                }
+            let current = read_token_row(&txn, &k)?;
+            if current.as_ref().map(|r| r.version) != expected {
+                return Err(StoreError::Conflict);
             }
+            row.version = expected.map_or(1, |v| v + 1);
+            write_token_row(&txn, &k, current.as_ref(), &row)?;
             txn.commit().map_err(be)?;
-            Ok(version)
+            Ok(row.version)
         })
         .await
     }
@@ -335,19 +384,10 @@ impl TokenStore for EmbeddedStore {
         let k = token_key(key);
         self.run(move |db| {
             let txn = db.begin_write().map_err(be)?;
-            {
-                let mut t = txn.open_table(TOKENS).map_err(be)?;
-                let old: Option<TokenRow> = match t.remove(k.as_str()).map_err(be)? {
-                    Some(v) => Some(dec(v.value(), "token")?),
-                    None => None,
-                };
-                if let (Some(app), Some(old)) = (k.strip_prefix("authorizer:"), old) {
-                    txn.open_table(DUE)
-                        .map_err(be)?
-                        .remove((old.expires_at, app))
-                        .map_err(be)?;
-                }
-            }
+            let Some(current) = read_token_row(&txn, &k)? else {
+                return Ok(());
+            };
+            write_token_row(&txn, &k, Some(&current), &tombstone(Some(&current), 0))?;
             txn.commit().map_err(be)
         })
         .await
@@ -449,6 +489,53 @@ impl AuthorizerStore for EmbeddedStore {
                 t.insert(key.as_str(), enc(&a)?.as_slice()).map_err(be)?;
             }
             txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn revoke_authorization(
+        &self,
+        appid: &AppId,
+        event_time: UnixTime,
+    ) -> StoreResult<Revocation> {
+        let app = appid.to_string();
+        let k = token_key(&TokenKey::Authorizer(appid.clone()));
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            let token = read_token_row(&txn, &k)?;
+            let profile: Option<Authorizer> = {
+                let t = txn.open_table(AUTHORIZERS).map_err(be)?;
+                let p = match t.get(app.as_str()).map_err(be)? {
+                    Some(v) => Some(dec(v.value(), "authorizer")?),
+                    None => None,
+                };
+                p
+            };
+            let changed_after = token
+                .as_ref()
+                .is_some_and(|t| t.auth_changed_at > event_time)
+                || profile
+                    .as_ref()
+                    .is_some_and(|p| p.authorized_at > event_time);
+            if changed_after {
+                return Ok(Revocation::Stale);
+            }
+            write_token_row(
+                &txn,
+                &k,
+                token.as_ref(),
+                &tombstone(token.as_ref(), event_time),
+            )?;
+            if let Some(mut p) = profile {
+                p.status = AuthorizerStatus::Unauthorized;
+                p.updated_at = p.updated_at.max(event_time);
+                txn.open_table(AUTHORIZERS)
+                    .map_err(be)?
+                    .insert(app.as_str(), enc(&p)?.as_slice())
+                    .map_err(be)?;
+            }
+            txn.commit().map_err(be)?;
+            Ok(Revocation::Revoked)
         })
         .await
     }

@@ -70,7 +70,11 @@ pub enum TokenKey {
 
 /// A token item as stored. `access_token` is `None` before the first fetch (e.g. only a lease
 /// or only a refresh token exists). `lease_until` > now means a refresher is at work: others wait.
-#[derive(Debug, Clone)]
+///
+/// An item is never deleted: revoking an authorization leaves a tombstone (no tokens) whose
+/// version keeps counting, so a version read before the revocation can never match an item
+/// written after it (a stale lease holder cannot write a revoked refresh token back).
+#[derive(Debug, Clone, Default)]
 pub struct TokenState {
     pub access_token: Option<SecretString>,
     /// Authorizer tokens only: the `authorizer_refresh_token`. Losing it forces re-authorization.
@@ -81,6 +85,25 @@ pub struct TokenState {
     pub lease_until: UnixTime,
     /// Who holds the lease (an id per process/invocation), for logs and for the holder's own check.
     pub lease_owner: Option<String>,
+    /// Authorizer tokens: when the authorization these tokens belong to last changed (the
+    /// `authorized`/`unauthorized` push's CreateTime, or when the callback stored it). An
+    /// authorization event older than this changes nothing.
+    pub auth_changed_at: UnixTime,
+    /// WeChat refused the refresh token (61023) and the token WeChat still reports was the same:
+    /// only the merchant can fix it. Such items leave the due index until a new authorization.
+    pub needs_reauthorization: bool,
+}
+
+impl TokenState {
+    /// Whether this item is in the due index: an authorizer token that can still be refreshed.
+    pub fn refreshable(&self) -> bool {
+        self.refresh_token.is_some() && !self.needs_reauthorization
+    }
+
+    /// A revoked authorization: no tokens left (see [`TokenStore::delete_token`]).
+    pub fn is_tombstone(&self) -> bool {
+        self.access_token.is_none() && self.refresh_token.is_none() && self.lease_until == 0
+    }
 }
 
 /// A [`TokenState`] with the version it was read at.
@@ -109,9 +132,12 @@ pub trait TokenStore: Send + Sync {
         state: &TokenState,
         expected: Option<u64>,
     ) -> StoreResult<u64>;
-    /// Removes a token item (after `unauthorized`). Missing items are fine.
+    /// Revokes a token item: its tokens and lease go, the item stays as a tombstone whose version
+    /// goes on counting (never back to 1), so no writer holding an older version can match it.
+    /// Missing items are fine.
     async fn delete_token(&self, key: &TokenKey) -> StoreResult<()>;
-    /// Authorizer tokens with `expires_at < before` (including never-fetched ones, expires_at 0),
+    /// Refreshable authorizer tokens ([`TokenState::refreshable`]) with `expires_at < before`
+    /// (including never-fetched ones, expires_at 0),
     /// in ascending `expires_at`, through an index: never a table scan.
     async fn due_authorizer_tokens(
         &self,
@@ -162,6 +188,16 @@ pub struct Authorizer {
     pub updated_at: UnixTime,
 }
 
+/// What an `unauthorized` push did ([`AuthorizerStore::revoke_authorization`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// Status set to `Unauthorized` and the token item made a tombstone, in one transaction.
+    Revoked,
+    /// The authorization changed after the event was created (a late retry of an old push, after
+    /// the merchant authorized again): nothing changed.
+    Stale,
+}
+
 /// Filters for [`AuthorizerStore::list_authorizers`]; `None` matches all.
 #[derive(Debug, Clone, Default)]
 pub struct AuthorizerFilter {
@@ -181,6 +217,16 @@ pub trait AuthorizerStore: Send + Sync {
         at: UnixTime,
     ) -> StoreResult<()>;
     async fn get_authorizer(&self, appid: &AppId) -> StoreResult<Option<Authorizer>>;
+    /// Applies an `unauthorized` push that WeChat created at `event_time`: in ONE transaction the
+    /// profile (if any) becomes `Unauthorized` and the token item a tombstone
+    /// ([`TokenStore::delete_token`]) remembering `event_time`. If the authorization changed after
+    /// `event_time` (the token's `auth_changed_at` or the profile's `authorized_at` is later), it
+    /// changes nothing and answers [`Revocation::Stale`].
+    async fn revoke_authorization(
+        &self,
+        appid: &AppId,
+        event_time: UnixTime,
+    ) -> StoreResult<Revocation>;
     /// Finds the authorizer whose original id (`gh_…`) is `user_name`.
     async fn authorizer_by_user_name(&self, user_name: &str) -> StoreResult<Option<Authorizer>>;
     /// All authorizers matching `filter`, in appid order, a page at a time (no repeats, no gaps).

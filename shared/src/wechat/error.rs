@@ -91,6 +91,10 @@ pub enum WechatError {
     /// or lost its token. The merchant must authorize again.
     #[error("no authorizer_refresh_token stored for {appid}: the merchant must authorize again")]
     NoRefreshToken { appid: AppId },
+    /// WeChat refused the stored refresh token (61023) and reports no other (or the account no
+    /// longer authorizes us): the merchant must authorize again. Marked in the store.
+    #[error("the refresh token of {appid} was refused and WeChat reports no other: the merchant must authorize again")]
+    NeedsReauthorization { appid: AppId },
     /// Another refresher held the lease and no fresh token appeared within the wait budget.
     #[error("timed out waiting for another refresher of the {what} token")]
     LeaseWaitTimeout { what: String },
@@ -122,7 +126,9 @@ impl WechatError {
             WechatError::Http { .. } => ErrorKind::Internal,
             WechatError::Decode { .. } => ErrorKind::Internal,
             WechatError::NoTicket { .. } | WechatError::TicketExpired { .. } => ErrorKind::Internal,
-            WechatError::NoRefreshToken { .. } => ErrorKind::NeedsReauthorization,
+            WechatError::NoRefreshToken { .. } | WechatError::NeedsReauthorization { .. } => {
+                ErrorKind::NeedsReauthorization
+            }
             WechatError::LeaseWaitTimeout { .. } => ErrorKind::Retryable,
             WechatError::Store(_) => ErrorKind::Internal,
             WechatError::InvalidRequest { .. } => ErrorKind::Internal,

@@ -16,6 +16,7 @@
 pub mod client;
 pub mod component;
 pub mod error;
+pub mod reconcile;
 pub mod token;
 pub mod wxa;
 

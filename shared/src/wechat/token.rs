@@ -15,7 +15,7 @@
 use super::client::WechatClient;
 use super::component::{
     AuthorizationInfo, AuthorizerAccessToken, AuthorizerInfoResponse, AuthorizerList, PreAuthCode,
-    QueryAuth, Template, TemplateDraft, TemplateType,
+    QueryAuth, Template, TemplateDraft, TemplateType, AUTHORIZER_LIST_MAX_COUNT,
 };
 use super::error::{WechatError, WechatResult};
 use super::wxa::{
@@ -45,8 +45,13 @@ impl<T: TokenStore + TicketStore + ?Sized> TokenBackend for T {}
 pub struct TokenPolicy {
     /// Refresh when less than this is left (default 600 s: a 7200 s token lives 1 h 50 min).
     pub margin_secs: i64,
-    /// How long a refresher holds the lease (default 30 s).
+    /// How long a refresher holds the lease (default 60 s). The WeChat calls made under it must
+    /// end `call_margin_secs` before it does: one attempt of a call that is not safe to repeat
+    /// (10 s), a nested component-token refresh and the recovery read all fit.
     pub lease_secs: i64,
+    /// The calls under a lease are abandoned this long before the lease ends (default 10 s), so
+    /// nobody else can take the lease while one of ours may still reach WeChat.
+    pub call_margin_secs: i64,
     /// While someone else refreshes, a stored token with at least this much left is returned
     /// rather than waited for (default 60 s).
     pub min_usable_secs: i64,
@@ -60,7 +65,8 @@ impl Default for TokenPolicy {
     fn default() -> Self {
         TokenPolicy {
             margin_secs: 600,
-            lease_secs: 30,
+            lease_secs: 60,
+            call_margin_secs: 10,
             min_usable_secs: 60,
             poll_interval: Duration::from_millis(100),
             max_wait: Duration::from_secs(8),
@@ -221,8 +227,20 @@ impl TokenManager {
     }
 
     /// Stores the tokens `api_query_auth` (or `api_get_authorizer_info`) handed out at
-    /// authorization time. Without a refresh token (no API permissions) nothing is stored.
+    /// authorization time, as of now. See [`TokenManager::save_authorization_at`].
     pub async fn save_authorization(&self, info: &AuthorizationInfo) -> WechatResult<()> {
+        self.save_authorization_at(info, self.clock.now()).await
+    }
+
+    /// Stores the tokens of an authorization that happened at `at` (the `authorized` push's
+    /// CreateTime, or when the callback exchanged the code), clearing any needs-reauthorization
+    /// mark. An authorization change recorded after `at` (e.g. a later `unauthorized`) wins:
+    /// nothing is written. Without a refresh token (no API permissions) nothing is stored.
+    pub async fn save_authorization_at(
+        &self,
+        info: &AuthorizationInfo,
+        at: UnixTime,
+    ) -> WechatResult<()> {
         let Some(refresh) = info.authorizer_refresh_token.clone() else {
             return Ok(());
         };
@@ -234,12 +252,16 @@ impl TokenManager {
         };
         for _ in 0..8 {
             let cur = self.store.get_token(&key).await?;
+            if cur.as_ref().is_some_and(|c| c.state.auth_changed_at > at) {
+                tracing::info!(authorizer = %info.authorizer_appid, "authorization older than the stored change; not stored");
+                return Ok(());
+            }
             let mut state = TokenState {
                 access_token: access.clone(),
                 refresh_token: Some(refresh.clone()),
                 expires_at,
-                lease_until: 0,
-                lease_owner: None,
+                auth_changed_at: at,
+                ..TokenState::default()
             };
             if let Some(c) = &cur {
                 if c.state.lease_until > now {
@@ -358,11 +380,13 @@ impl TokenManager {
                 }
             }
             if let TokenKey::Authorizer(appid) = key {
-                if cur
-                    .as_ref()
-                    .and_then(|v| v.state.refresh_token.as_ref())
-                    .is_none()
-                {
+                let state = cur.as_ref().map(|v| &v.state);
+                if state.is_some_and(|s| s.needs_reauthorization) {
+                    return Err(WechatError::NeedsReauthorization {
+                        appid: appid.clone(),
+                    });
+                }
+                if state.and_then(|s| s.refresh_token.as_ref()).is_none() {
                     return Err(WechatError::NoRefreshToken {
                         appid: appid.clone(),
                     });
@@ -370,18 +394,17 @@ impl TokenManager {
             }
             let lease_live = cur.as_ref().is_some_and(|v| v.state.lease_until > now);
             if !lease_live {
+                // A lease that ran out without being released: its holder died or gave up while
+                // a call may have reached WeChat, so the stored refresh token is in doubt.
+                let in_doubt = cur
+                    .as_ref()
+                    .is_some_and(|v| v.state.lease_owner.is_some() && v.state.lease_until != 0);
                 let owner = format!(
                     "{}-{}",
                     self.instance,
                     self.seq.fetch_add(1, Ordering::Relaxed)
                 );
-                let mut leased = cur.as_ref().map(|v| v.state.clone()).unwrap_or(TokenState {
-                    access_token: None,
-                    refresh_token: None,
-                    expires_at: 0,
-                    lease_until: 0,
-                    lease_owner: None,
-                });
+                let mut leased = cur.as_ref().map(|v| v.state.clone()).unwrap_or_default();
                 leased.lease_until = now + self.policy.lease_secs;
                 leased.lease_owner = Some(owner.clone());
                 match self
@@ -390,7 +413,12 @@ impl TokenManager {
                     .await
                 {
                     Ok(lease_version) => {
-                        return self.refresh_under_lease(key, leased, lease_version).await;
+                        let lease = Lease {
+                            state: leased,
+                            version: lease_version,
+                            in_doubt,
+                        };
+                        return self.refresh_under_lease(key, lease).await;
                     }
                     // Someone wrote in between (a token or a lease): look again at once.
                     Err(StoreError::Conflict) if tokio::time::Instant::now() < deadline => {
@@ -415,48 +443,87 @@ impl TokenManager {
         }
     }
 
-    /// We hold the lease at `lease_version`: fetch from WeChat and store, conditioned on the lease.
+    /// We hold the lease: fetch from WeChat within the lease's time and store the result,
+    /// conditioned on the lease's version (a version never reused, so on the lease itself).
     async fn refresh_under_lease(
         &self,
         key: &TokenKey,
-        leased: TokenState,
-        lease_version: u64,
+        mut lease: Lease,
     ) -> WechatResult<SecretString> {
         let started = self.clock.now();
-        let fetched = match self.fetch(key, &leased).await {
-            Ok(f) => f,
-            Err(e) => {
-                self.release_lease(key, &leased, lease_version).await;
+        // Every call under the lease ends `call_margin_secs` before the lease does: nobody else
+        // may take the lease while a call of ours can still reach WeChat.
+        let budget = (lease.state.lease_until - started - self.policy.call_margin_secs).max(1);
+        let fetched = match tokio::time::timeout(
+            Duration::from_secs(budget as u64),
+            self.fetch(key, &mut lease),
+        )
+        .await
+        {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => {
+                let authorizer = matches!(key, TokenKey::Authorizer(_));
+                if e.needs_reauthorization() {
+                    self.mark_needs_reauthorization(key, &lease).await;
+                } else {
+                    // After an unknown outcome the refresh token may have rotated: the lease is
+                    // ended but left "unreleased", so whoever takes it next asks WeChat for the
+                    // live refresh token before presenting one.
+                    let in_doubt = authorizer && (lease.in_doubt || e.outcome_unknown());
+                    self.end_lease(key, &lease, in_doubt).await;
+                }
                 return Err(e);
+            }
+            Err(_elapsed) => {
+                tracing::warn!(token = %key_name(key), budget_secs = budget, "WeChat did not answer within the lease; leaving the lease to run out");
+                return Err(WechatError::LeaseWaitTimeout {
+                    what: key_name(key),
+                });
             }
         };
         tracing::info!(token = %key_name(key), expires_in = fetched.expires_in, "token refreshed");
         let mut new = TokenState {
             access_token: Some(fetched.access.clone()),
-            refresh_token: fetched.refresh.clone().or(leased.refresh_token.clone()),
+            refresh_token: fetched
+                .refresh
+                .clone()
+                .or(lease.state.refresh_token.clone()),
             expires_at: started + fetched.expires_in,
-            lease_until: 0,
-            lease_owner: None,
+            needs_reauthorization: false,
+            ..lease.state.clone()
         };
-        let mut expected = Some(lease_version);
-        for _ in 0..8 {
+        new.lease_until = 0;
+        new.lease_owner = None;
+        let mut expected = Some(lease.version);
+        let mut backoff = Duration::from_millis(50);
+        for attempt in 0..8 {
             match self.store.put_token(key, &new, expected).await {
                 Ok(_) => return Ok(fetched.access),
                 Err(StoreError::Conflict) => {}
+                // A throttle or a blip: the rotated refresh token exists only in this process,
+                // so try hard before giving up (the next run still recovers it from WeChat).
+                Err(e) if attempt < 4 => {
+                    tracing::warn!(token = %key_name(key), error = %e, "storing the refreshed token failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
-            // Our lease expired and someone else wrote. Keep whichever token is newest (on a tie,
-            // the stored one: e.g. a re-authorization saved meanwhile), and never drop the newest
-            // refresh token.
+            // Our lease ran out and someone else wrote.
             tracing::warn!(token = %key_name(key), "lease lost before the refreshed token was written; merging");
             let Some(cur) = self.store.get_token(key).await? else {
-                if matches!(key, TokenKey::Authorizer(_)) {
-                    // Deleted meanwhile (unauthorized): do not resurrect it.
-                    return Ok(fetched.access);
-                }
                 expected = None;
                 continue;
             };
+            if matches!(key, TokenKey::Authorizer(_))
+                && (cur.state.is_tombstone()
+                    || cur.state.auth_changed_at != lease.state.auth_changed_at)
+            {
+                // Revoked or authorized anew meanwhile: our tokens belong to an older grant and
+                // must not be written back over it.
+                return Ok(cur.state.access_token.clone().unwrap_or(fetched.access));
+            }
             let now = self.clock.now();
             let theirs_newer =
                 cur.state.access_token.is_some() && cur.state.expires_at >= new.expires_at;
@@ -485,20 +552,58 @@ impl TokenManager {
         Err(WechatError::Store(StoreError::Conflict))
     }
 
-    async fn release_lease(&self, key: &TokenKey, leased: &TokenState, lease_version: u64) {
-        let mut released = leased.clone();
+    /// Ends our lease. `in_doubt`: the refresh token may have rotated at WeChat without our
+    /// knowing; the lease is left expired but not released (owner kept), which is how the next
+    /// holder learns it must read the live refresh token from WeChat first.
+    async fn end_lease(&self, key: &TokenKey, lease: &Lease, in_doubt: bool) {
+        if !in_doubt {
+            return self.release_lease(key, lease).await;
+        }
+        let mut ended = lease.state.clone();
+        ended.lease_until = self.clock.now().min(ended.lease_until);
+        if let Err(e) = self.store.put_token(key, &ended, Some(lease.version)).await {
+            tracing::warn!(token = %key_name(key), error = %e, "could not end the token lease; it expires by itself");
+        }
+    }
+
+    async fn release_lease(&self, key: &TokenKey, lease: &Lease) {
+        let mut released = lease.state.clone();
         released.lease_until = 0;
         released.lease_owner = None;
         if let Err(e) = self
             .store
-            .put_token(key, &released, Some(lease_version))
+            .put_token(key, &released, Some(lease.version))
             .await
         {
             tracing::warn!(token = %key_name(key), error = %e, "could not release the token lease; it expires by itself");
         }
     }
 
-    async fn fetch(&self, key: &TokenKey, leased: &TokenState) -> WechatResult<Fetched> {
+    /// WeChat refused the refresh token and reports no other: only the merchant can fix it.
+    /// The mark keeps the token out of the due index until a new authorization is saved.
+    async fn mark_needs_reauthorization(&self, key: &TokenKey, lease: &Lease) {
+        if !matches!(key, TokenKey::Authorizer(_)) {
+            return self.release_lease(key, lease).await;
+        }
+        let mut marked = lease.state.clone();
+        marked.lease_until = 0;
+        marked.lease_owner = None;
+        marked.needs_reauthorization = true;
+        match self
+            .store
+            .put_token(key, &marked, Some(lease.version))
+            .await
+        {
+            Ok(_) => {
+                tracing::error!(token = %key_name(key), "refresh token refused by WeChat and none other known: the merchant must authorize again")
+            }
+            Err(e) => {
+                tracing::warn!(token = %key_name(key), error = %e, "could not mark the token as needing re-authorization")
+            }
+        }
+    }
+
+    async fn fetch(&self, key: &TokenKey, lease: &mut Lease) -> WechatResult<Fetched> {
         match key {
             TokenKey::Component(_) => {
                 let ticket = self.current_ticket().await?;
@@ -512,19 +617,39 @@ impl TokenManager {
                     .await?;
                 Ok(Fetched {
                     access: r.component_access_token,
-                    expires_in: r.expires_in,
+                    expires_in: valid_expires_in("api_component_token", r.expires_in)?,
                     refresh: None,
                 })
             }
             TokenKey::Authorizer(appid) => {
-                let refresh =
-                    leased
-                        .refresh_token
-                        .clone()
-                        .ok_or_else(|| WechatError::NoRefreshToken {
-                            appid: appid.clone(),
-                        })?;
-                let r = self.call_authorizer_token(appid, &refresh).await?;
+                let no_refresh = || WechatError::NoRefreshToken {
+                    appid: appid.clone(),
+                };
+                if lease.in_doubt {
+                    // Someone's call may have rotated it: ask before presenting it.
+                    self.adopt_live_refresh_token(key, appid, lease).await?;
+                }
+                let refresh = lease.state.refresh_token.clone().ok_or_else(no_refresh)?;
+                let r = match self.call_authorizer_token(appid, &refresh).await {
+                    Ok(r) => r,
+                    Err(e) if e.needs_reauthorization() || e.outcome_unknown() => {
+                        // 61023, or a lost answer that may have rotated it: WeChat still knows
+                        // the live refresh token. Adopt it (stored at once) and try once more.
+                        tracing::warn!(authorizer = %appid, errcode = ?e.errcode(), "api_authorizer_token failed; recovering the live refresh token from WeChat");
+                        let changed = match self.adopt_live_refresh_token(key, appid, lease).await {
+                            Ok(changed) => changed,
+                            Err(re) if re.needs_reauthorization() => return Err(re),
+                            // Recovery could not ask WeChat: the stored token stays as it is.
+                            Err(_) => return Err(e),
+                        };
+                        if !changed && e.needs_reauthorization() {
+                            return Err(e);
+                        }
+                        let live = lease.state.refresh_token.clone().ok_or_else(no_refresh)?;
+                        self.call_authorizer_token(appid, &live).await?
+                    }
+                    Err(e) => return Err(e),
+                };
                 if let Some(new_refresh) = &r.authorizer_refresh_token {
                     if !same_secret(new_refresh, &refresh) {
                         tracing::info!(authorizer = %appid, "authorizer_refresh_token rotated");
@@ -532,15 +657,162 @@ impl TokenManager {
                 }
                 Ok(Fetched {
                     access: r.authorizer_access_token,
-                    expires_in: r.expires_in,
+                    expires_in: valid_expires_in("api_authorizer_token", r.expires_in)?,
                     refresh: r.authorizer_refresh_token,
                 })
             }
         }
     }
+
+    /// Reads the refresh token WeChat holds for `appid` (`api_get_authorizer_info`'s
+    /// authorization_info) and, if it differs from the leased one, stores it under the lease at
+    /// once, so it survives whatever happens next. Returns whether it differed. An account that no
+    /// longer authorizes us (or reports no refresh token) needs re-authorization.
+    async fn adopt_live_refresh_token(
+        &self,
+        key: &TokenKey,
+        appid: &AppId,
+        lease: &mut Lease,
+    ) -> WechatResult<bool> {
+        let info = match self.call_get_authorizer_info(appid).await {
+            Ok(info) => info,
+            Err(e) if e.errcode() == Some(AUTHORIZATION_REVOKED) => {
+                return Err(WechatError::NeedsReauthorization {
+                    appid: appid.clone(),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(live) = info.authorization_info.authorizer_refresh_token else {
+            return Err(WechatError::NeedsReauthorization {
+                appid: appid.clone(),
+            });
+        };
+        lease.in_doubt = false;
+        if lease
+            .state
+            .refresh_token
+            .as_ref()
+            .is_some_and(|r| same_secret(r, &live))
+        {
+            return Ok(false);
+        }
+        tracing::warn!(authorizer = %appid, "the stored refresh token was stale; adopted the live one WeChat reports");
+        let mut adopted = lease.state.clone();
+        adopted.refresh_token = Some(live);
+        lease.version = self
+            .store
+            .put_token(key, &adopted, Some(lease.version))
+            .await?;
+        lease.state = adopted;
+        Ok(true)
+    }
+
+    /// Exchanges an authorization code (`api_query_auth`) and stores the tokens, without ever
+    /// losing them: the code is single use and the call is never repeated, so after an answer
+    /// that may have been lost the authorization is read back from what WeChat reports
+    /// (`api_get_authorizer_info` for `authorizer_hint`, e.g. the `authorized` push's appid; else
+    /// the newest entry of `api_get_authorizer_list` authorized since the call began).
+    pub async fn exchange_auth_code(
+        &self,
+        authorization_code: &SecretString,
+        authorizer_hint: Option<&AppId>,
+    ) -> WechatResult<AuthorizationInfo> {
+        let started = self.clock.now();
+        let code = authorization_code.expose_secret();
+        match self.component().query_auth(code).await {
+            Ok(q) => {
+                self.save_authorization_at(&q.authorization_info, started)
+                    .await?;
+                Ok(q.authorization_info)
+            }
+            Err(e) if e.outcome_unknown() => {
+                tracing::warn!(error = %e, "api_query_auth answer lost; reading the authorization back from WeChat");
+                let appid = match authorizer_hint {
+                    Some(a) => a.clone(),
+                    None => self
+                        .newest_authorizer_since(started - AUTH_TIME_SKEW_SECS)
+                        .await?
+                        .ok_or(e)?,
+                };
+                let info = self
+                    .component()
+                    .get_authorizer_info(&appid)
+                    .await?
+                    .authorization_info;
+                self.save_authorization_at(&info, started).await?;
+                Ok(info)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The authorizer with the newest `auth_time` at or after `since`, if any.
+    async fn newest_authorizer_since(&self, since: UnixTime) -> WechatResult<Option<AppId>> {
+        let mut offset = 0;
+        let mut newest: Option<(UnixTime, AppId)> = None;
+        loop {
+            let page = self
+                .component()
+                .get_authorizer_list(offset, AUTHORIZER_LIST_MAX_COUNT)
+                .await?;
+            let n = page.list.len() as u32;
+            for item in page.list {
+                if let Some(appid) = item.appid() {
+                    if item.auth_time >= since
+                        && newest.as_ref().is_none_or(|(t, _)| item.auth_time > *t)
+                    {
+                        newest = Some((item.auth_time, appid));
+                    }
+                }
+            }
+            offset += n;
+            if n == 0 || u64::from(offset) >= page.total_count {
+                return Ok(newest.map(|(_, a)| a));
+            }
+        }
+    }
+}
+
+/// `api_get_authorizer_info` answers this when the account no longer authorizes the platform.
+const AUTHORIZATION_REVOKED: i64 = 61003;
+/// How far WeChat's `auth_time` may lag our clock when matching a lost exchange.
+const AUTH_TIME_SKEW_SECS: i64 = 300;
+
+/// The lease a refresher holds, and whether the refresh token it guards is in doubt.
+struct Lease {
+    state: TokenState,
+    version: u64,
+    /// A previous holder's lease ran out unreleased: a call of theirs may have rotated the token.
+    in_doubt: bool,
+}
+
+/// WeChat documents 7200 s; anything outside (0, 2 days] would make a refresh storm or a token
+/// trusted for too long, so it is an error, never stored.
+fn valid_expires_in(endpoint: &'static str, expires_in: i64) -> WechatResult<i64> {
+    if expires_in > 0 && expires_in <= 2 * 86_400 {
+        Ok(expires_in)
+    } else {
+        Err(WechatError::Decode {
+            endpoint,
+            detail: format!("expires_in {expires_in} is outside 1..=172800 seconds"),
+        })
+    }
 }
 
 impl TokenManager {
+    /// `api_get_authorizer_info` with the component token (boxed, as below).
+    fn call_get_authorizer_info<'a>(
+        &'a self,
+        appid: &'a AppId,
+    ) -> Pin<Box<dyn Future<Output = WechatResult<AuthorizerInfoResponse>> + Send + 'a>> {
+        Box::pin(self.with_component_token(move |ctoken| async move {
+            self.client
+                .api_get_authorizer_info(&ctoken, &self.component_appid, appid)
+                .await
+        }))
+    }
+
     /// `api_authorizer_token` with the component token (boxed: obtaining the component token
     /// goes through the same machinery that called us).
     fn call_authorizer_token<'a>(

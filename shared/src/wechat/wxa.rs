@@ -204,7 +204,7 @@ pub struct LatestAuditStatus {
     pub status: i64,
     #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default, rename = "ScreenShot")]
+    #[serde(default, rename = "ScreenShot", alias = "screenshot")]
     pub screenshot: Option<String>,
     #[serde(default)]
     pub user_version: Option<String>,

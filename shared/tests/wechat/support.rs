@@ -293,7 +293,6 @@ fn default_answer(s: &mut StubState, call: &Call) -> Canned {
 pub struct MemStore {
     tokens: Mutex<HashMap<TokenKey, (TokenState, u64)>>,
     tickets: Mutex<HashMap<AppId, Ticket>>,
-    next_version: Mutex<u64>,
 }
 
 impl MemStore {
@@ -346,13 +345,22 @@ impl TokenStore for MemStore {
         if current != expected {
             return Err(StoreError::Conflict);
         }
-        let mut n = self.next_version.lock().unwrap();
-        *n += 1;
-        t.insert(key.clone(), (state.clone(), *n));
-        Ok(*n)
+        // Versions per item, as both real stores number them (a global counter hid the ABA of
+        // a delete that restarted versions at 1).
+        let version = expected.map_or(1, |v| v + 1);
+        t.insert(key.clone(), (state.clone(), version));
+        Ok(version)
     }
     async fn delete_token(&self, key: &TokenKey) -> StoreResult<()> {
-        self.tokens.lock().unwrap().remove(key);
+        // A tombstone, as both real stores keep one: the version counts on.
+        let mut t = self.tokens.lock().unwrap();
+        if let Some((state, v)) = t.get(key).cloned() {
+            let tomb = TokenState {
+                auth_changed_at: state.auth_changed_at,
+                ..TokenState::default()
+            };
+            t.insert(key.clone(), (tomb, v + 1));
+        }
         Ok(())
     }
     async fn due_authorizer_tokens(
@@ -365,7 +373,7 @@ impl TokenStore for MemStore {
         let mut items: Vec<DueToken> = t
             .iter()
             .filter_map(|(k, (s, _))| match k {
-                TokenKey::Authorizer(a) if s.refresh_token.is_some() && s.expires_at < before => {
+                TokenKey::Authorizer(a) if s.refreshable() && s.expires_at < before => {
                     Some(DueToken {
                         appid: a.clone(),
                         expires_at: s.expires_at,

@@ -89,6 +89,7 @@ impl Env {
                     expires_at,
                     lease_until: 0,
                     lease_owner: None,
+                    ..TokenState::default()
                 },
                 cur,
             )
@@ -363,6 +364,14 @@ async fn refresh_token_invalid_61023_needs_reauthorization_and_releases_the_leas
         .await;
     env.stub
         .queue(AUTHORIZER_TOKEN, Canned::fixture("errcode_61023"));
+    // WeChat reports the very token it refused: nothing to recover.
+    let info = fixture("api_get_authorizer_info");
+    let mut v: serde_json::Value = serde_json::from_str(&info).unwrap();
+    v["authorization_info"]["authorizer_refresh_token"] = "rtok-bad".into();
+    env.stub.queue(
+        "/cgi-bin/component/api_get_authorizer_info",
+        Canned::json(v.to_string()),
+    );
     let m = env.manager();
     let e = m.authorizer_access_token(&app()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NeedsReauthorization);
@@ -370,12 +379,17 @@ async fn refresh_token_invalid_61023_needs_reauthorization_and_releases_the_leas
     assert_eq!(e.errcode(), Some(61023));
     let s = env.stored(&TokenKey::Authorizer(app())).await;
     assert_eq!(s.lease_until, 0, "lease released");
+    assert!(s.needs_reauthorization, "marked: out of the due index");
     assert_eq!(
         s.refresh_token.as_ref().map(expose),
         Some("rtok-bad"),
         "kept for diagnosis"
     );
     assert_eq!(env.stub.count(AUTHORIZER_TOKEN), 1, "not retried");
+    // Marked: later callers are refused without asking WeChat.
+    let e = m.authorizer_access_token(&app()).await.unwrap_err();
+    assert!(e.needs_reauthorization());
+    assert_eq!(env.stub.count(AUTHORIZER_TOKEN), 1);
 }
 
 async fn an_authorizer_without_a_refresh_token_needs_reauthorization_without_calling_wechat(
@@ -415,6 +429,7 @@ async fn a_waiting_caller_takes_the_still_valid_token_while_another_holds_the_le
                 expires_at: T0 + 300, // inside the margin, still usable
                 lease_until: T0 + 30,
                 lease_owner: Some("another-process".into()),
+                ..TokenState::default()
             },
             None,
         )
@@ -449,6 +464,7 @@ async fn a_caller_waits_for_a_lease_holder_when_no_usable_token_exists(env: Env)
                 expires_at: 0,
                 lease_until: T0 + 30,
                 lease_owner: Some("another-process".into()),
+                ..TokenState::default()
             },
             None,
         )
@@ -469,6 +485,7 @@ async fn a_caller_waits_for_a_lease_holder_when_no_usable_token_exists(env: Env)
                 expires_at: T0 + 7200,
                 lease_until: 0,
                 lease_owner: None,
+                ..TokenState::default()
             },
             Some(v),
         )
@@ -500,6 +517,7 @@ async fn a_caller_waits_for_a_lease_holder_when_no_usable_token_exists(env: Env)
                 expires_at: 0,
                 lease_until: T0 + 30,
                 lease_owner: Some("stuck".into()),
+                ..TokenState::default()
             },
             None,
         )

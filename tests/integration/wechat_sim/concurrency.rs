@@ -4,7 +4,7 @@
 use super::*;
 use futures::future::join_all;
 use wechat_sim::Fault;
-use wxopen::store::TokenStore;
+use wxopen::store::{TokenState, TokenStore};
 use wxopen::wechat::WechatResult;
 
 const CALLERS: usize = 50;
@@ -216,6 +216,7 @@ async fn the_lease_of_a_crashed_refresher_expires_and_then_exactly_one_caller_re
                 expires_at: 0,
                 lease_until: T0 + lease_secs,
                 lease_owner: Some("crashed".into()),
+                ..TokenState::default()
             },
             None,
         )

@@ -184,31 +184,70 @@ async fn tokens_wechat_expired_early_are_replaced_and_the_call_succeeds() {
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 2);
 }
 
+/// The merchant authorized again elsewhere (a new refresh token); the stored one answers 61023.
+/// WeChat still reports the live one: adopted and stored, nobody has to re-authorize.
 #[tokio::test]
-async fn a_superseded_refresh_token_is_61023_and_needs_reauthorization() {
+async fn a_superseded_refresh_token_is_recovered_from_what_wechat_reports() {
     let (env, mgr, appid) = ready().await;
-    // The merchant authorizes again elsewhere: a new refresh token, the stored one is dead.
     env.sim.authorize(&appid, &[17, 18]).await.unwrap();
     env.clock.advance(TOKEN_TTL);
 
+    mgr.wxa(&appid).get_category().await.unwrap();
+    assert_eq!(env.calls(AUTHORIZER_TOKEN), 2, "61023, then the live token");
+    assert_eq!(env.calls(GET_AUTHORIZER_INFO), 1);
+    let stored = env
+        .store
+        .get_token(&TokenKey::Authorizer(appid.clone()))
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    let live = env
+        .sim
+        .account(&appid)
+        .unwrap()
+        .authorization
+        .unwrap()
+        .refresh_token;
+    assert_eq!(expose(stored.refresh_token.as_ref().unwrap()), live);
+    assert!(!stored.needs_reauthorization);
+}
+
+/// A revoked authorization: 61023 and WeChat no longer lists the account (61003). Marked, and
+/// never presented to WeChat again until the merchant authorizes anew.
+#[tokio::test]
+async fn a_revoked_authorization_is_61023_and_needs_reauthorization() {
+    let (env, mgr, appid) = ready().await;
+    env.sim.unauthorize(&appid).await.unwrap();
+    env.clock.advance(TOKEN_TTL);
+
     let err = mgr.wxa(&appid).get_category().await.unwrap_err();
-    assert_eq!(err.errcode(), Some(61023), "{err}");
-    assert_eq!(err.kind(), ErrorKind::NeedsReauthorization);
+    assert_eq!(err.kind(), ErrorKind::NeedsReauthorization, "{err}");
     assert!(err.needs_reauthorization());
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1, "61023 is not retried");
     assert_eq!(env.calls(GET_CATEGORY), 0);
+    let key = TokenKey::Authorizer(appid.clone());
+    assert!(
+        env.store
+            .get_token(&key)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .needs_reauthorization
+    );
     let err = mgr.authorizer_access_token(&appid).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NeedsReauthorization);
-    assert_eq!(env.calls(AUTHORIZER_TOKEN), 2, "the lease was released");
+    assert_eq!(env.calls(AUTHORIZER_TOKEN), 1, "marked: no second call");
 
-    // The merchant authorizes once more and we store it this time: healed.
+    // The merchant authorizes once more and we store it: healed.
     let code = env.sim.authorize(&appid, &[17, 18]).await.unwrap();
     let auth = mgr.component().query_auth(&code).await.unwrap();
     mgr.save_authorization(&auth.authorization_info)
         .await
         .unwrap();
     mgr.wxa(&appid).get_category().await.unwrap();
-    assert_eq!(env.calls(AUTHORIZER_TOKEN), 2);
+    assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
 }
 
 #[tokio::test]
