@@ -169,8 +169,6 @@ async fn answer(
     now: UnixTime,
     over_quota: bool,
 ) -> Response {
-    let (inner, query, body) = (inner.clone(), query, body.clone());
-    let path = path.to_owned();
     if over_quota {
         return err_answer(WxErr::new(45009, "reach max api daily quota limit"));
     }
@@ -182,7 +180,7 @@ async fn answer(
         };
     }
     if path == "/wxa/get_qrcode" {
-        return match qrcode(&inner, &query, now) {
+        return match qrcode(inner, query, now) {
             Ok(png) => (
                 [
                     (header::CONTENT_TYPE, "image/png"),
@@ -198,9 +196,9 @@ async fn answer(
         };
     }
     if path == "/cgi-bin/component/api_start_push_ticket" {
-        let r = check_component_secret(&inner, &body, "component_secret");
+        let r = check_component_secret(inner, body, "component_secret");
         if r.is_ok() {
-            let inner2 = inner.clone();
+            let inner2 = Arc::clone(inner);
             tokio::spawn(async move {
                 inner2.push_ticket().await;
             });
@@ -213,20 +211,20 @@ async fn answer(
     let result = {
         let mut st = inner.lock();
         let ctx = Ctx {
-            inner: &inner,
-            query: &query,
-            body: &body,
+            inner,
+            query,
+            body,
             now,
         };
         match auth {
-            Auth::None => dispatch_no_token(&mut st, &ctx, &path),
-            Auth::Component => check_token(&st, &query, TokenKind::Component, now)
-                .and_then(|_| dispatch_component(&mut st, &ctx, &path)),
+            Auth::None => dispatch_no_token(&mut st, &ctx, path),
+            Auth::Component => check_token(&st, query, TokenKind::Component, now)
+                .and_then(|_| dispatch_component(&mut st, &ctx, path)),
             Auth::Authorizer => {
-                check_token(&st, &query, TokenKind::Authorizer, now).and_then(|appid| {
+                check_token(&st, query, TokenKind::Authorizer, now).and_then(|appid| {
                     let appid = appid.ok_or_else(|| WxErr::new(40001, "invalid credential"))?;
                     check_code_permission(&st, &appid)?;
-                    dispatch_authorizer(&mut st, &ctx, &path, &appid)
+                    dispatch_authorizer(&mut st, &ctx, path, &appid)
                 })
             }
         }
