@@ -15,7 +15,7 @@ use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use sha1::{Digest, Sha1};
 use std::sync::Arc;
-use wxopen::crypto::MsgCrypt;
+use wxopen::crypto::{CryptoError, MsgCrypt};
 use wxopen::domain::{AppId, AuditStatus, Clock, UnixTime};
 use wxopen::events::{open_push, AuthorizerEvent, ComponentEvent, PushError, PushQuery};
 use wxopen::http::error;
@@ -156,8 +156,9 @@ fn check_fresh(timestamp: &str, now: UnixTime) -> Result<(), Rejection> {
         )
     })?;
     if ts < now - MAX_PUSH_AGE_SECS || ts > now + MAX_PUSH_SKEW_SECS {
+        // Not authenticated: a replayed or forged push, like a bad signature.
         return Err(reject(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNAUTHORIZED,
             "stale_timestamp",
             "timestamp is outside the accepted window",
         ));
@@ -207,10 +208,14 @@ async fn handle(req: Request, deps: &Deps) -> Result<Response<Body>, Rejection> 
     let platform = platform(deps).await?;
     let xml = open_push(&platform.crypt, req.body().as_ref(), &q).map_err(|e| match e {
         PushError::TooLarge => reject(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::BAD_REQUEST,
             "push_too_large",
             "push body is over 64 KiB",
         ),
+        PushError::Crypto(CryptoError::ValidateSignature) => {
+            tracing::warn!(error = %e, "refused a push: bad signature");
+            reject(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
+        }
         e => {
             tracing::warn!(error = %e, "refused a push");
             reject(StatusCode::BAD_REQUEST, "invalid_push", e.to_string())
@@ -241,14 +246,26 @@ async fn handle(req: Request, deps: &Deps) -> Result<Response<Body>, Rejection> 
     Ok(success())
 }
 
+/// A push that verified and decrypted (so it came from WeChat) but whose known event is
+/// malformed: logged (the error names the field, never a value) and acknowledged, since a 4xx
+/// would only have WeChat retry the same push for ever. Nothing is stored.
+fn signed_but_unusable(e: &dyn std::fmt::Display) {
+    tracing::error!(error = %e, "a signed push carries a malformed event; acknowledged and ignored");
+}
+
 async fn apply_component(
     xml: &str,
     component_appid: &AppId,
     deps: &Deps,
     now: UnixTime,
 ) -> Result<(), Rejection> {
-    let event = ComponentEvent::parse(xml)
-        .map_err(|e| reject(StatusCode::BAD_REQUEST, "invalid_event", e.to_string()))?;
+    let event = match ComponentEvent::parse(xml) {
+        Ok(event) => event,
+        Err(e) => {
+            signed_but_unusable(&e);
+            return Ok(());
+        }
+    };
     match event {
         ComponentEvent::VerifyTicket {
             component_appid: ticket_appid,
@@ -256,11 +273,10 @@ async fn apply_component(
             ..
         } => {
             if ticket_appid != component_appid.as_str() {
-                return Err(reject(
-                    StatusCode::BAD_REQUEST,
-                    "wrong_component",
-                    "the ticket is for another component appid",
-                ));
+                // Signed with our token and key, yet naming another platform: nothing to store,
+                // and refusing it would only make WeChat retry it.
+                tracing::error!("a signed ticket push names another component appid; ignored");
+                return Ok(());
             }
             deps.store
                 .save_ticket(
@@ -305,8 +321,13 @@ async fn apply_component(
 }
 
 async fn apply_app(xml: &str, appid: &AppId, deps: &Deps) -> Result<(), Rejection> {
-    let event = AuthorizerEvent::parse(xml)
-        .map_err(|e| reject(StatusCode::BAD_REQUEST, "invalid_event", e.to_string()))?;
+    let event = match AuthorizerEvent::parse(xml) {
+        Ok(event) => event,
+        Err(e) => {
+            signed_but_unusable(&e);
+            return Ok(());
+        }
+    };
     let update = match event {
         AuthorizerEvent::AuditSuccess { succ_time, .. } => AuditUpdate {
             status: AuditStatus::Approved,

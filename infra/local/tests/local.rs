@@ -27,7 +27,28 @@ async fn the_local_system_stores_the_simulators_first_ticket_and_serves_every_ro
         .any(|p| p.delivered && p.kind == "component_verify_ticket"));
 
     let http = reqwest::Client::new();
-    let bad_push = http
+    // A fresh push with a well-formed envelope reaches the signature check, and fails it.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let forged = http
+        .post(format!(
+            "{}/wechat/component?timestamp={now}&nonce=7&msg_signature={}",
+            local.base_url,
+            "0".repeat(40)
+        ))
+        .body(format!(
+            "<xml><AppId><![CDATA[{appid}]]></AppId><Encrypt><![CDATA[{}]]></Encrypt></xml>",
+            "A".repeat(64)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    assert!(forged.text().await.unwrap().contains("-40001"));
+    // A stale timestamp is refused before anything else.
+    let stale = http
         .post(format!(
             "{}/wechat/component?timestamp=1&nonce=1&msg_signature=x",
             local.base_url
@@ -36,7 +57,24 @@ async fn the_local_system_stores_the_simulators_first_ticket_and_serves_every_ro
         .send()
         .await
         .unwrap();
-    assert_eq!(bad_push.status(), 400);
+    assert_eq!(stale.status(), 401);
+    // /auth and /ops reach their own functions' handlers.
+    for (path, function) in [
+        ("/auth/start", "auth-callback"),
+        ("/ops/apps", "audit-actions"),
+    ] {
+        let r = http
+            .get(format!("{}{path}", local.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 501, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["message"].as_str().unwrap().contains(function),
+            "{path}: {body}"
+        );
+    }
     let accounts: serde_json::Value = http
         .get(format!("{}/_sim/accounts", local.sim.base_url()))
         .send()
