@@ -12,10 +12,27 @@ pub fn aws_endpoint() -> Option<String> {
             "WXOPEN_TEST_AWS_ENDPOINT is not set in CI: start moto_server and point it there"
         ),
         _ => {
-            eprintln!("skipped: WXOPEN_TEST_AWS_ENDPOINT is not set (no moto_server)");
+            report_skip();
             None
         }
     }
+}
+
+/// Says so on the terminal whenever an AWS test skips. libtest captures `eprintln!` of passing
+/// tests, so a skip would read as a silent pass; a direct write to stderr is not captured. Each
+/// line carries the running count, so the last one says how many were skipped.
+fn report_skip() {
+    use std::io::Write as _;
+    static SKIPPED: AtomicU64 = AtomicU64::new(0);
+    let n = SKIPPED.fetch_add(1, Ordering::Relaxed) + 1;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("an AWS test")
+        .to_owned();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIPPED AWS test #{n} (WXOPEN_TEST_AWS_ENDPOINT unset; ./infra/test-all.sh starts moto_server): {test}"
+    );
 }
 
 /// AWS configuration for moto: fixed region and static test credentials.

@@ -30,10 +30,11 @@ pub struct ComponentAccessToken {
     pub expires_in: i64,
 }
 
-/// `api_create_preauthcode` answer. Single use; trust `expires_in`.
+/// `api_create_preauthcode` answer. Single use; trust `expires_in`. Held as a secret: whoever
+/// has it can bind an account to the platform until it is used or expires.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PreAuthCode {
-    pub pre_auth_code: String,
+    pub pre_auth_code: SecretString,
     pub expires_in: i64,
 }
 

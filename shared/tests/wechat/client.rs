@@ -40,7 +40,8 @@ async fn component_endpoints_send_the_documented_requests_and_parse_the_document
     );
 
     let p = c.api_create_preauthcode(&tok, &comp).await.unwrap();
-    assert!(p.pre_auth_code.starts_with("Cx_Dk6"));
+    assert!(expose(&p.pre_auth_code).starts_with("Cx_Dk6"));
+    assert!(!format!("{p:?}").contains("Cx_Dk6"), "Debug never shows it");
     assert_eq!(p.expires_in, 600);
     let call = stub.last("/cgi-bin/component/api_create_preauthcode");
     assert_eq!(call.param("component_access_token"), Some(TOKEN));

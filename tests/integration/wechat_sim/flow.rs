@@ -78,11 +78,11 @@ async fn the_component_flow_runs_end_to_end_from_the_first_ticket_to_the_authori
     assert!(!expose(&ctoken).is_empty());
     let pre = mgr.component().create_preauthcode().await.unwrap();
     assert_eq!(pre.expires_in, 600);
-    assert!(!pre.pre_auth_code.is_empty());
+    assert!(!expose(&pre.pre_auth_code).is_empty());
 
     // The merchant's admin approves in the consent page; WeChat redirects with the auth_code.
     let appid = env.sim.add_account(AccountSpec::mini_program());
-    let resp = approve_in_consent_page(&env, &pre.pre_auth_code, &appid, &[17, 18]).await;
+    let resp = approve_in_consent_page(&env, expose(&pre.pre_auth_code), &appid, &[17, 18]).await;
     assert_eq!(resp.status(), 302);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(query_param(&location, "tenant").as_deref(), Some("7"));
@@ -90,7 +90,7 @@ async fn the_component_flow_runs_end_to_end_from_the_first_ticket_to_the_authori
     let auth_code = query_param(&location, "auth_code").expect("auth_code in the redirect");
 
     // The pre_auth_code is single use.
-    let again = approve_in_consent_page(&env, &pre.pre_auth_code, &appid, &[17, 18]).await;
+    let again = approve_in_consent_page(&env, expose(&pre.pre_auth_code), &appid, &[17, 18]).await;
     assert_eq!(again.status(), 400);
 
     // Exchange the code and store the tokens.
