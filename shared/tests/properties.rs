@@ -42,6 +42,27 @@ proptest! {
         }
     }
 
+    /// Signed pushes carrying arbitrary plaintext: the signature verifies, so every input goes
+    /// through decrypt and both event parsers (an unsigned random input stops at verify), and the
+    /// decrypted text is exactly what was encrypted.
+    #[test]
+    fn signed_pushes_of_arbitrary_plaintext_are_verified_decrypted_and_parsed_without_panic(
+        msg in "(\\PC|[<>&\\]\\[中文]|<xml>|</xml>|<!\\[CDATA\\[|\\]\\]>){0,300}",
+        to_user_name in any::<bool>(),
+        timestamp in "[0-9]{1,10}",
+        nonce in "[0-9A-Za-z]{1,16}",
+    ) {
+        let c = MsgCrypt::new("t", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx134c8103faa5a59e").unwrap();
+        let encrypt = c.encrypt(&msg);
+        let outer = if to_user_name { "ToUserName" } else { "AppId" };
+        let body = format!("<xml><{outer}><![CDATA[x]]></{outer}><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>");
+        let q = PushQuery { msg_signature: c.sign(&timestamp, &nonce, &encrypt), timestamp, nonce };
+        let xml = open_push(&c, body.as_bytes(), &q).expect("a signed push verifies and decrypts");
+        prop_assert_eq!(&xml, &msg);
+        let _ = ComponentEvent::parse(&xml);
+        let _ = AuthorizerEvent::parse(&xml);
+    }
+
     #[test]
     fn arbitrary_ciphertext_never_panics_decrypt(encrypt in "[A-Za-z0-9+/=]{0,400}") {
         let c = MsgCrypt::new("t", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx134c8103faa5a59e").unwrap();
