@@ -654,6 +654,7 @@ async fn a_ticket_is_replaced_only_by_a_newer_one<S: Backend>(s: &S) {
     let t = |v: &str, at| Ticket {
         value: SecretString::from(v.to_owned()),
         received_at: at,
+        created_at: at,
     };
     s.save_ticket(&c, &t("ticket@@@100", 100)).await.unwrap();
     s.save_ticket(&c, &t("ticket@@@50", 50)).await.unwrap();
@@ -665,6 +666,19 @@ async fn a_ticket_is_replaced_only_by_a_newer_one<S: Backend>(s: &S) {
     s.save_ticket(&c, &t("ticket@@@700", 700)).await.unwrap();
     let got = s.latest_ticket(&c).await.unwrap().unwrap();
     assert_eq!(got.value.expose_secret(), "ticket@@@700");
+    // Order is WeChat's CreateTime, not arrival: a retried push created earlier but delivered
+    // later does not replace the newer ticket.
+    let late_retry = Ticket {
+        value: SecretString::from("ticket@@@600".to_owned()),
+        received_at: 900,
+        created_at: 600,
+    };
+    s.save_ticket(&c, &late_retry).await.unwrap();
+    let got = s.latest_ticket(&c).await.unwrap().unwrap();
+    assert_eq!(
+        (got.value.expose_secret(), got.created_at),
+        ("ticket@@@700", 700)
+    );
     assert!(s.latest_ticket(&app(4)).await.unwrap().is_none());
 }
 

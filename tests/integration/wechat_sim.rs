@@ -82,6 +82,7 @@ impl Env {
                 &Ticket {
                     value: SecretString::from(ticket.clone()),
                     received_at: self.clock.now(),
+                    created_at: self.clock.now(),
                 },
             )
             .await

@@ -270,7 +270,7 @@ async fn apply_component(
         ComponentEvent::VerifyTicket {
             component_appid: ticket_appid,
             ticket,
-            ..
+            create_time,
         } => {
             if ticket_appid != component_appid.as_str() {
                 // Signed with our token and key, yet naming another platform: nothing to store,
@@ -284,6 +284,7 @@ async fn apply_component(
                     &Ticket {
                         value: ticket,
                         received_at: now,
+                        created_at: create_time,
                     },
                 )
                 .await?;

@@ -679,8 +679,12 @@ impl TicketStore for DynamoStore {
             .item("sk", s("TICKET"))
             .item("value", s(ticket.value.expose_secret()))
             .item("received_at", n(ticket.received_at))
-            .condition_expression("attribute_not_exists(pk) OR received_at <= :r")
-            .expression_attribute_values(":r", n(ticket.received_at))
+            .item("created_at", n(ticket.created_at))
+            .condition_expression(
+                "attribute_not_exists(pk) OR created_at <= :c \
+                 OR (attribute_not_exists(created_at) AND received_at <= :c)",
+            )
+            .expression_attribute_values(":c", n(ticket.created_at))
             .send()
             .await;
         match r {
@@ -701,6 +705,10 @@ impl TicketStore for DynamoStore {
         Ok(Some(Ticket {
             value: SecretString::from(get_s(&item, "value")?.to_owned()),
             received_at: get_n(&item, "received_at")?,
+            created_at: match opt_n(&item, "created_at")? {
+                Some(c) => c,
+                None => get_n(&item, "received_at")?,
+            },
         }))
     }
 }

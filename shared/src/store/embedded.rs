@@ -73,6 +73,15 @@ fn enc<T: Serialize>(v: &T) -> StoreResult<Vec<u8>> {
 struct TicketRow {
     value: String,
     received_at: UnixTime,
+    /// Rows written before CreateTime was kept order by `received_at`.
+    #[serde(default)]
+    created_at: Option<UnixTime>,
+}
+
+impl TicketRow {
+    fn created_at(&self) -> UnixTime {
+        self.created_at.unwrap_or(self.received_at)
+    }
 }
 
 /// Token values are kept in the clear in the local file, as they are in the DynamoDB item: the
@@ -301,14 +310,15 @@ impl TicketStore for EmbeddedStore {
         let row = enc(&TicketRow {
             value: ticket.value.expose_secret().to_owned(),
             received_at: ticket.received_at,
+            created_at: Some(ticket.created_at),
         })?;
-        let received_at = ticket.received_at;
+        let created_at = ticket.created_at;
         self.run(move |db| {
             let txn = db.begin_write().map_err(be)?;
             {
                 let mut t = txn.open_table(TICKETS).map_err(be)?;
                 let newer = match t.get(key.as_str()).map_err(be)? {
-                    Some(v) => dec::<TicketRow>(v.value(), "ticket")?.received_at > received_at,
+                    Some(v) => dec::<TicketRow>(v.value(), "ticket")?.created_at() > created_at,
                     None => false,
                 };
                 if !newer {
@@ -330,8 +340,9 @@ impl TicketStore for EmbeddedStore {
             };
             let row: TicketRow = dec(v.value(), "ticket")?;
             Ok(Some(Ticket {
-                value: SecretString::from(row.value),
+                created_at: row.created_at(),
                 received_at: row.received_at,
+                value: SecretString::from(row.value),
             }))
         })
         .await
@@ -916,6 +927,7 @@ mod tests {
                 &Ticket {
                     value: SecretString::from("ticket@@@1".to_owned()),
                     received_at: 10,
+                    created_at: 10,
                 },
             )
             .await

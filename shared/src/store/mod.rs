@@ -50,11 +50,15 @@ pub struct Page<T> {
 pub struct Ticket {
     pub value: SecretString,
     pub received_at: UnixTime,
+    /// WeChat's CreateTime of the push: the order tickets were issued in. A retried older push
+    /// arriving late never replaces a newer ticket.
+    pub created_at: UnixTime,
 }
 
 #[async_trait]
 pub trait TicketStore: Send + Sync {
-    /// Keeps `ticket` as the latest for this component, unless a newer one (by `received_at`) is stored.
+    /// Keeps `ticket` as the latest for this component, unless a newer one (by `created_at`, WeChat's
+    /// CreateTime) is stored.
     async fn save_ticket(&self, component: &AppId, ticket: &Ticket) -> StoreResult<()>;
     async fn latest_ticket(&self, component: &AppId) -> StoreResult<Option<Ticket>>;
 }

@@ -712,7 +712,7 @@ impl TokenManager {
     /// losing them: the code is single use and the call is never repeated, so after an answer
     /// that may have been lost the authorization is read back from what WeChat reports
     /// (`api_get_authorizer_info` for `authorizer_hint`, e.g. the `authorized` push's appid; else
-    /// the newest entry of `api_get_authorizer_list` authorized since the call began).
+    /// the one entry of `api_get_authorizer_list` authorized since the call began).
     pub async fn exchange_auth_code(
         &self,
         authorization_code: &SecretString,
@@ -731,7 +731,7 @@ impl TokenManager {
                 let appid = match authorizer_hint {
                     Some(a) => a.clone(),
                     None => self
-                        .newest_authorizer_since(started - AUTH_TIME_SKEW_SECS)
+                        .only_authorizer_since(started - AUTH_TIME_SKEW_SECS)
                         .await?
                         .ok_or(e)?,
                 };
@@ -747,28 +747,30 @@ impl TokenManager {
         }
     }
 
-    /// The authorizer with the newest `auth_time` at or after `since`, if any.
-    async fn newest_authorizer_since(&self, since: UnixTime) -> WechatResult<Option<AppId>> {
+    /// The one authorizer authorized at or after `since`; none if there is none or more than one
+    /// (two merchants authorizing at once: guessing could bind tokens to the wrong customer, so
+    /// the `authorized` push, which names the appid, settles it instead).
+    async fn only_authorizer_since(&self, since: UnixTime) -> WechatResult<Option<AppId>> {
         let mut offset = 0;
-        let mut newest: Option<(UnixTime, AppId)> = None;
+        let mut found: Vec<AppId> = Vec::new();
         loop {
             let page = self
                 .component()
                 .get_authorizer_list(offset, AUTHORIZER_LIST_MAX_COUNT)
                 .await?;
             let n = page.list.len() as u32;
-            for item in page.list {
-                if let Some(appid) = item.appid() {
-                    if item.auth_time >= since
-                        && newest.as_ref().is_none_or(|(t, _)| item.auth_time > *t)
-                    {
-                        newest = Some((item.auth_time, appid));
-                    }
-                }
-            }
+            found.extend(
+                page.list
+                    .iter()
+                    .filter(|item| item.auth_time >= since)
+                    .filter_map(|item| item.appid()),
+            );
             offset += n;
             if n == 0 || u64::from(offset) >= page.total_count {
-                return Ok(newest.map(|(_, a)| a));
+                return Ok(match found.len() {
+                    1 => found.pop(),
+                    _ => None,
+                });
             }
         }
     }

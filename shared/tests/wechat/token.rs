@@ -71,6 +71,7 @@ impl Env {
                 &Ticket {
                     value: secret("ticket@@@abc"),
                     received_at,
+                    created_at: received_at,
                 },
             )
             .await

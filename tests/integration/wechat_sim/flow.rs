@@ -68,6 +68,7 @@ async fn the_component_flow_runs_end_to_end_from_the_first_ticket_to_the_authori
             &Ticket {
                 value: SecretString::from(ticket),
                 received_at: env.clock.now(),
+                created_at: env.clock.now(),
             },
         )
         .await

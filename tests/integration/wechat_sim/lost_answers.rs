@@ -107,6 +107,7 @@ async fn a_lost_authorizer_token_answer_keeps_the_live_refresh_token_dynamodb() 
         &wxopen::store::Ticket {
             value: SecretString::from(ticket),
             received_at: env.clock.now(),
+            created_at: env.clock.now(),
         },
     )
     .await
@@ -272,7 +273,9 @@ async fn a_lease_that_runs_out_mid_call_never_lets_one_refresh_token_be_presente
 async fn a_lost_query_auth_answer_still_stores_the_tokens() {
     let env = strict_env().await;
     let mgr = env.manager_with(impatient(&env));
-    for hint in [true, false] {
+    // Without a hint first: the only account authorized since the call began is the one.
+    for hint in [false, true] {
+        env.clock.advance(3_600);
         let appid = env.sim.add_account(AccountSpec::mini_program());
         let code = env.sim.authorize(&appid, &[17, 18]).await.unwrap();
         lose_next(&env, QUERY_AUTH);
@@ -301,6 +304,26 @@ async fn a_lost_query_auth_answer_still_stores_the_tokens() {
         // And the token works.
         mgr.wxa(&appid).get_category().await.unwrap();
     }
+
+    // Two merchants authorized at once and no hint: no guess (the `authorized` push, which names
+    // the appid, settles it); the answer-lost error is returned and nothing is stored.
+    env.clock.advance(3_600);
+    let a = env.sim.add_account(AccountSpec::mini_program());
+    let b = env.sim.add_account(AccountSpec::mini_program());
+    let code = env.sim.authorize(&a, &[17, 18]).await.unwrap();
+    env.sim.authorize(&b, &[17, 18]).await.unwrap();
+    lose_next(&env, QUERY_AUTH);
+    let err = mgr
+        .exchange_auth_code(&SecretString::from(code), None)
+        .await
+        .unwrap_err();
+    assert!(err.outcome_unknown(), "{err:?}");
+    assert!(env
+        .store
+        .get_token(&TokenKey::Authorizer(a))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 /// submit_audit was applied but its answer lost: the auditid is found through
