@@ -785,6 +785,19 @@ async fn audits_move_through_their_statuses_and_unknown_ones_are_not_found<S: Ba
         s.update_audit(&a, AuditId(44), &approved).await,
         Err(StoreError::NotFound)
     ));
+    // A result dated before the audit's submission belongs to an older audit: refused inside
+    // the write, the audit unchanged.
+    s.record_audit(&audit(&a, 45, 9_000)).await.unwrap();
+    let before = s.list_audits(&a, None, 1).await.unwrap().items[0].clone();
+    let early = AuditUpdate {
+        at: 8_999,
+        ..approved.clone()
+    };
+    assert!(matches!(
+        s.update_audit(&a, AuditId(45), &early).await,
+        Err(StoreError::OutOfOrder)
+    ));
+    assert_eq!(s.list_audits(&a, None, 1).await.unwrap().items[0], before);
     assert!(matches!(
         s.mark_released(&app(6), AuditId(43), 1).await,
         Err(StoreError::NotFound)

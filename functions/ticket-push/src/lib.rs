@@ -329,32 +329,43 @@ async fn apply_app(xml: &str, appid: &AppId, deps: &Deps) -> Result<(), Rejectio
             return Ok(());
         }
     };
-    let update = match event {
-        AuthorizerEvent::AuditSuccess { succ_time, .. } => AuditUpdate {
-            status: AuditStatus::Approved,
-            reason: None,
-            screenshots: vec![],
-            at: succ_time,
-        },
+    let (header, update) = match event {
+        AuthorizerEvent::AuditSuccess { header, succ_time } => (
+            header,
+            AuditUpdate {
+                status: AuditStatus::Approved,
+                reason: None,
+                screenshots: vec![],
+                at: succ_time,
+            },
+        ),
         AuthorizerEvent::AuditFail {
+            header,
             reason,
             fail_time,
             screenshots,
-            ..
-        } => AuditUpdate {
-            status: AuditStatus::Rejected,
-            reason: Some(reason),
-            screenshots,
-            at: fail_time,
-        },
+        } => (
+            header,
+            AuditUpdate {
+                status: AuditStatus::Rejected,
+                reason: Some(reason),
+                screenshots,
+                at: fail_time,
+            },
+        ),
         AuthorizerEvent::AuditDelay {
-            reason, delay_time, ..
-        } => AuditUpdate {
-            status: AuditStatus::Delayed,
-            reason: Some(reason),
-            screenshots: vec![],
-            at: delay_time,
-        },
+            header,
+            reason,
+            delay_time,
+        } => (
+            header,
+            AuditUpdate {
+                status: AuditStatus::Delayed,
+                reason: Some(reason),
+                screenshots: vec![],
+                at: delay_time,
+            },
+        ),
         AuthorizerEvent::Unknown {
             msg_type, event, ..
         } => {
@@ -362,19 +373,38 @@ async fn apply_app(xml: &str, appid: &AppId, deps: &Deps) -> Result<(), Rejectio
             return Ok(());
         }
     };
-    match deps.store.latest_audit(appid).await? {
-        Some(audit) if audit.status.is_pending() => {
-            deps.store
-                .update_audit(appid, audit.auditid, &update)
-                .await?;
-            tracing::info!(%appid, auditid = %audit.auditid, status = update.status.as_str(), "audit result recorded");
-        }
-        Some(audit) => {
-            tracing::info!(%appid, auditid = %audit.auditid, "audit result for an audit no longer pending; kept as is");
+    // The push names the mini program twice: the URL's appid and ToUserName (its gh_ id). They
+    // must agree with the stored profile, or the result would land on another app's audit.
+    match deps.store.get_authorizer(appid).await? {
+        Some(profile) if profile.user_name == header.to_user_name => {}
+        Some(_) => {
+            tracing::warn!(%appid, "audit result whose ToUserName is not this app's original id; ignored");
+            return Ok(());
         }
         None => {
-            tracing::warn!(%appid, "audit result for an app with no recorded audit");
+            tracing::warn!(%appid, "audit result for an app with no stored profile; ignored");
+            return Ok(());
         }
+    }
+    // The audit it concerns: the newest one submitted before the result. A newer submission
+    // stays untouched; the store re-checks the order inside the write.
+    let audits = deps.store.list_audits(appid, None, 20).await?.items;
+    let Some(audit) = audits.iter().find(|a| a.submitted_at <= update.at) else {
+        tracing::warn!(%appid, "audit result older than every recorded audit; ignored");
+        return Ok(());
+    };
+    if !audit.status.is_pending() {
+        tracing::info!(%appid, auditid = %audit.auditid, "audit result for an audit no longer pending; kept as is");
+        return Ok(());
+    }
+    match deps.store.update_audit(appid, audit.auditid, &update).await {
+        Ok(()) => {
+            tracing::info!(%appid, auditid = %audit.auditid, status = update.status.as_str(), "audit result recorded")
+        }
+        Err(StoreError::OutOfOrder | StoreError::NotFound) => {
+            tracing::warn!(%appid, auditid = %audit.auditid, "audit result no longer matches its audit; ignored")
+        }
+        Err(e) => return Err(e.into()),
     }
     Ok(())
 }

@@ -363,6 +363,7 @@ async fn audit_results_update_the_pending_audit() {
     ];
     for (xml, status, reason, screenshots) in cases {
         let a = app();
+        a.store.upsert_authorizer(&authorizer()).await.unwrap();
         a.store
             .record_audit(&audit(AuditStatus::Auditing))
             .await
@@ -375,6 +376,62 @@ async fn audit_results_update_the_pending_audit() {
         assert_eq!(got.reason, reason);
         assert_eq!(got.screenshots, screenshots);
     }
+}
+
+/// A result lands on the audit it belongs to: the push's ToUserName must be this app's original
+/// id, and of two audits the one submitted before the result is updated, never a newer one.
+#[tokio::test]
+async fn an_audit_result_lands_only_on_the_audit_and_app_it_names() {
+    let path = format!("/wechat/apps/{APP}");
+    let appid = AppId::parse(APP).unwrap();
+    let a = app();
+    a.store.upsert_authorizer(&authorizer()).await.unwrap();
+    let older = audit(AuditStatus::Auditing); // submitted NOW - 50
+    a.store.record_audit(&older).await.unwrap();
+    let newer = AuditRecord {
+        auditid: AuditId(older.auditid.0 + 1),
+        submitted_at: NOW - 5,
+        updated_at: NOW - 5,
+        ..older.clone()
+    };
+    a.store.record_audit(&newer).await.unwrap();
+    let result_at = NOW - 20; // after the older submission, before the newer one
+    let push = |to: &str| {
+        audit_push(
+            "weapp_audit_success",
+            &format!("<SuccTime>{result_at}</SuccTime>"),
+        )
+        .replace("gh_fb9688c2a4b2", to)
+    };
+    // Another app's original id: nothing changes.
+    let (code, _) = body_text(
+        handler(
+            push_request(&a, &path, &push("gh_000000000000"), NOW, "w1"),
+            &a.deps,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(code, 200);
+    let all = a.store.list_audits(&appid, None, 10).await.unwrap().items;
+    assert!(
+        all.iter().all(|x| x.status == AuditStatus::Auditing),
+        "{all:?}"
+    );
+    // Its own id: the older audit is approved, the newer stays auditing.
+    let (code, _) = body_text(
+        handler(
+            push_request(&a, &path, &push("gh_fb9688c2a4b2"), NOW, "w2"),
+            &a.deps,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(code, 200);
+    let all = a.store.list_audits(&appid, None, 10).await.unwrap().items;
+    let status = |id: AuditId| all.iter().find(|x| x.auditid == id).unwrap().status;
+    assert_eq!(status(older.auditid), AuditStatus::Approved);
+    assert_eq!(status(newer.auditid), AuditStatus::Auditing);
 }
 
 /// Everything a push could touch, to show that a push changed none of it.

@@ -1029,10 +1029,7 @@ impl AuditStore for DynamoStore {
         self.rmw(
             format!("APP#{appid}"),
             audit_sk(auditid),
-            |a: &mut AuditRecord, _| {
-                a.apply(update);
-                Ok(())
-            },
+            |a: &mut AuditRecord, _| a.apply(update),
         )
         .await
     }

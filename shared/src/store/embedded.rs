@@ -638,7 +638,7 @@ fn modify_audit(
     db: &Database,
     appid: &str,
     auditid: u64,
-    f: impl FnOnce(&mut AuditRecord),
+    f: impl FnOnce(&mut AuditRecord) -> StoreResult<()>,
 ) -> StoreResult<()> {
     let txn = db.begin_write().map_err(be)?;
     {
@@ -647,7 +647,7 @@ fn modify_audit(
             Some(v) => dec(v.value(), "audit")?,
             None => return Err(StoreError::NotFound),
         };
-        f(&mut a);
+        f(&mut a)?;
         t.insert((appid, auditid), enc(&a)?.as_slice())
             .map_err(be)?;
     }
@@ -697,8 +697,13 @@ impl AuditStore for EmbeddedStore {
         at: UnixTime,
     ) -> StoreResult<()> {
         let app = appid.to_string();
-        self.run(move |db| modify_audit(db, &app, auditid.0, |a| a.release(at)))
-            .await
+        self.run(move |db| {
+            modify_audit(db, &app, auditid.0, |a| {
+                a.release(at);
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn list_audits(

@@ -28,6 +28,10 @@ pub enum StoreError {
     /// The item does not exist, or has expired.
     #[error("not found")]
     NotFound,
+    /// A change dated before the item it would change (e.g. an audit result older than the
+    /// audit's submission): refused inside the write, so it cannot land on a newer item.
+    #[error("the change predates the item it would change")]
+    OutOfOrder,
     /// A pagination cursor that this store did not issue.
     #[error("invalid page cursor")]
     InvalidCursor,
@@ -270,12 +274,17 @@ pub struct AuditUpdate {
 }
 
 impl AuditRecord {
-    /// Applies a status change: the one rule both stores follow.
-    pub fn apply(&mut self, update: &AuditUpdate) {
+    /// Applies a status change: the one rule both stores follow, inside their write. A result
+    /// dated before this audit was submitted belongs to an older audit: [`StoreError::OutOfOrder`].
+    pub fn apply(&mut self, update: &AuditUpdate) -> StoreResult<()> {
+        if update.at < self.submitted_at {
+            return Err(StoreError::OutOfOrder);
+        }
         self.status = update.status;
         self.reason = update.reason.clone();
         self.screenshots = update.screenshots.clone();
         self.updated_at = update.at;
+        Ok(())
     }
 
     /// Marks the audit's version as released at `at`.
@@ -289,7 +298,8 @@ impl AuditRecord {
 pub trait AuditStore: Send + Sync {
     /// Records a new submission; `Conflict` if this auditid is already recorded for the app.
     async fn record_audit(&self, audit: &AuditRecord) -> StoreResult<()>;
-    /// Applies a status change; `NotFound` if the audit is unknown.
+    /// Applies a status change; `NotFound` if the audit is unknown, `OutOfOrder` if the change is
+    /// dated before the audit's submission (checked inside the write).
     async fn update_audit(
         &self,
         appid: &AppId,
