@@ -268,6 +268,26 @@ pub fn open_push(crypt: &MsgCrypt, body: &[u8], q: &PushQuery) -> Result<String,
     Ok(crypt.verify_and_decrypt(&q.msg_signature, &q.timestamp, &q.nonce, &env.encrypt)?)
 }
 
+/// [`open_push`] during an EncodingAESKey change: the signature (which does not depend on the key)
+/// is checked once, then the body is decrypted with the current key, and with the previous one if
+/// the current one cannot decrypt it. Both `MsgCrypt`s carry the same token and appid.
+pub fn open_push_with_previous_key(
+    current: &MsgCrypt,
+    previous: Option<&MsgCrypt>,
+    body: &[u8],
+    q: &PushQuery,
+) -> Result<String, PushError> {
+    let env = Envelope::parse(body)?;
+    current.verify(&q.msg_signature, &q.timestamp, &q.nonce, &env.encrypt)?;
+    match (current.decrypt(&env.encrypt), previous) {
+        (
+            Err(CryptoError::DecryptAes | CryptoError::IllegalBuffer | CryptoError::ValidateAppid),
+            Some(previous),
+        ) => Ok(previous.decrypt(&env.encrypt)?),
+        (result, _) => Ok(result?),
+    }
+}
+
 /// Raw XML kept for unknown events. `Debug` prints its size only: unknown events may carry codes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RawXml(pub String);

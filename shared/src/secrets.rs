@@ -2,7 +2,8 @@
 //!
 //! ```json
 //! {"component_appid": "wx…", "component_appsecret": "…", "token": "…",
-//!  "encoding_aes_key": "43 characters", "operator_key_sha256": ["64 hex", …]}
+//!  "encoding_aes_key": "43 characters", "operator_key_sha256": ["64 hex", …],
+//!  "encoding_aes_key_previous": "43 characters (optional: the key before the last change)"}
 //! ```
 //!
 //! Values are validated on load so a bad secret fails at the first request with an error that
@@ -50,6 +51,9 @@ pub struct PlatformSecrets {
     pub token: SecretString,
     /// The message encryption key (消息加解密Key): 43 characters of base64 without padding.
     pub encoding_aes_key: SecretString,
+    /// The EncodingAESKey in use before the last change, if any: WeChat advises accepting pushes
+    /// under the old key for a while after changing it (pushes already under way keep it).
+    pub encoding_aes_key_previous: Option<SecretString>,
     /// SHA-256 (lowercase hex) of each valid operator bearer key; several during a rotation.
     pub operator_key_sha256: Vec<String>,
 }
@@ -61,10 +65,16 @@ impl std::fmt::Debug for PlatformSecrets {
             .field("component_appsecret", &self.component_appsecret)
             .field("token", &self.token)
             .field("encoding_aes_key", &self.encoding_aes_key)
+            .field("encoding_aes_key_previous", &self.encoding_aes_key_previous)
             // Hashes are not keys, but listing them helps no one: a count is enough.
             .field("operator_key_sha256", &self.operator_key_sha256.len())
             .finish()
     }
+}
+
+/// WeChat's rule: 43 characters of `[A-Za-z0-9]`.
+fn valid_aes_key(k: &str) -> bool {
+    k.len() == 43 && k.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn invalid(field: &'static str, reason: &'static str) -> SecretsError {
@@ -101,9 +111,7 @@ impl PlatformSecrets {
                 "must be 3 to 32 characters of A-Z a-z 0-9",
             ));
         }
-        if encoding_aes_key.len() != 43
-            || !encoding_aes_key.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
+        if !valid_aes_key(encoding_aes_key) {
             return Err(invalid(
                 "encoding_aes_key",
                 "must be 43 characters of A-Z a-z 0-9",
@@ -130,8 +138,28 @@ impl PlatformSecrets {
             component_appsecret: SecretString::from(component_appsecret.to_owned()),
             token: SecretString::from(token.to_owned()),
             encoding_aes_key: SecretString::from(encoding_aes_key.to_owned()),
+            encoding_aes_key_previous: None,
             operator_key_sha256,
         })
+    }
+
+    /// Adds the EncodingAESKey used before the last change (see the field); `None` or an empty
+    /// string means there is none.
+    pub fn with_previous_encoding_aes_key(
+        mut self,
+        previous: Option<&str>,
+    ) -> Result<Self, SecretsError> {
+        self.encoding_aes_key_previous = match previous.filter(|k| !k.is_empty()) {
+            None => None,
+            Some(k) if valid_aes_key(k) => Some(SecretString::from(k.to_owned())),
+            Some(_) => {
+                return Err(invalid(
+                    "encoding_aes_key_previous",
+                    "must be 43 characters of A-Z a-z 0-9",
+                ))
+            }
+        };
+        Ok(self)
     }
 
     /// Parses the secret's JSON. Fields are taken one by one (not with derive), so that an error
@@ -155,13 +183,21 @@ impl PlatformSecrets {
                     .ok_or_else(|| invalid("operator_key_sha256", "must be a list of strings"))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let previous = match obj.get("encoding_aes_key_previous") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(
+                v.as_str()
+                    .ok_or_else(|| invalid("encoding_aes_key_previous", "is not a string"))?,
+            ),
+        };
         Self::new(
             string("component_appid")?,
             string("component_appsecret")?,
             string("token")?,
             string("encoding_aes_key")?,
             keys,
-        )
+        )?
+        .with_previous_encoding_aes_key(previous)
     }
 
     /// The JSON a secret holds (for tests, the local file and seeding a secret).
@@ -171,13 +207,15 @@ impl PlatformSecrets {
             "component_appsecret": self.component_appsecret.expose_secret(),
             "token": self.token.expose_secret(),
             "encoding_aes_key": self.encoding_aes_key.expose_secret(),
+            "encoding_aes_key_previous": self.encoding_aes_key_previous.as_ref().map(|k| k.expose_secret()),
             "operator_key_sha256": self.operator_key_sha256,
         })
         .to_string()
     }
 
     /// Reads `WXOPEN_COMPONENT_APPID`, `WXOPEN_COMPONENT_APPSECRET`, `WXOPEN_TOKEN`,
-    /// `WXOPEN_ENCODING_AES_KEY` and `WXOPEN_OPERATOR_KEY_SHA256` (comma-separated).
+    /// `WXOPEN_ENCODING_AES_KEY`, `WXOPEN_OPERATOR_KEY_SHA256` (comma-separated) and, optionally,
+    /// `WXOPEN_ENCODING_AES_KEY_PREVIOUS`.
     pub fn from_env() -> Result<Self, SecretsError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -198,7 +236,8 @@ impl PlatformSecrets {
             &var("WXOPEN_TOKEN", "token")?,
             &var("WXOPEN_ENCODING_AES_KEY", "encoding_aes_key")?,
             keys,
-        )
+        )?
+        .with_previous_encoding_aes_key(get("WXOPEN_ENCODING_AES_KEY_PREVIOUS").as_deref())
     }
 
     /// Reads a file holding the same JSON as the Secrets Manager secret.
@@ -345,6 +384,32 @@ mod tests {
                 .token
                 .expose_secret(),
             TOKEN
+        );
+    }
+
+    #[test]
+    fn the_previous_encoding_aes_key_is_optional_validated_and_round_trips() {
+        const OLD: &str = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut";
+        let s = PlatformSecrets::from_json(&json_with("token", TOKEN.into())).unwrap();
+        assert!(s.encoding_aes_key_previous.is_none());
+        let s = PlatformSecrets::from_json(&json_with("encoding_aes_key_previous", OLD.into()))
+            .unwrap();
+        assert_eq!(
+            s.encoding_aes_key_previous
+                .as_ref()
+                .unwrap()
+                .expose_secret(),
+            OLD
+        );
+        let again = PlatformSecrets::from_json(&s.to_json()).unwrap();
+        assert_eq!(
+            again.encoding_aes_key_previous.unwrap().expose_secret(),
+            OLD
+        );
+        assert!(!format!("{s:?}").contains(OLD));
+        assert_eq!(
+            err_of(&json_with("encoding_aes_key_previous", "short-key".into())),
+            "encoding_aes_key_previous must be 43 characters of A-Z a-z 0-9"
         );
     }
 

@@ -17,7 +17,9 @@ use sha1::{Digest, Sha1};
 use std::sync::Arc;
 use wxopen::crypto::{CryptoError, MsgCrypt};
 use wxopen::domain::{AppId, AuditStatus, Clock, UnixTime};
-use wxopen::events::{open_push, AuthorizerEvent, ComponentEvent, PushError, PushQuery};
+use wxopen::events::{
+    open_push_with_previous_key, AuthorizerEvent, ComponentEvent, PushError, PushQuery,
+};
 use wxopen::http::error;
 use wxopen::secrets::SecretsSource;
 use wxopen::store::{AuditUpdate, Revocation, Store, StoreError, Ticket};
@@ -40,6 +42,8 @@ pub struct Deps {
 /// The per-request view of the secrets that push handling needs.
 struct Platform {
     crypt: MsgCrypt,
+    /// Under the EncodingAESKey in use before the last change, while one is configured.
+    previous: Option<MsgCrypt>,
     component_appid: AppId,
 }
 
@@ -57,14 +61,21 @@ async fn platform(deps: &Deps) -> Result<Platform, Rejection> {
         .load()
         .await
         .map_err(|e| unavailable(&e.to_string()))?;
-    let crypt = MsgCrypt::new(
-        s.token.expose_secret(),
-        s.encoding_aes_key.expose_secret(),
-        s.component_appid.as_str(),
-    )
-    .map_err(|e| unavailable(e.name()))?;
+    let crypt_for = |key: &secrecy::SecretString| {
+        MsgCrypt::new(
+            s.token.expose_secret(),
+            key.expose_secret(),
+            s.component_appid.as_str(),
+        )
+        .map_err(|e| unavailable(e.name()))
+    };
     Ok(Platform {
-        crypt,
+        crypt: crypt_for(&s.encoding_aes_key)?,
+        previous: s
+            .encoding_aes_key_previous
+            .as_ref()
+            .map(crypt_for)
+            .transpose()?,
         component_appid: s.component_appid.clone(),
     })
 }
@@ -206,7 +217,13 @@ async fn handle(req: Request, deps: &Deps) -> Result<Response<Body>, Rejection> 
     let now = deps.clock.now();
     check_fresh(&q.timestamp, now)?;
     let platform = platform(deps).await?;
-    let xml = open_push(&platform.crypt, req.body().as_ref(), &q).map_err(|e| match e {
+    let xml = open_push_with_previous_key(
+        &platform.crypt,
+        platform.previous.as_ref(),
+        req.body().as_ref(),
+        &q,
+    )
+    .map_err(|e| match e {
         PushError::TooLarge => reject(
             StatusCode::BAD_REQUEST,
             "push_too_large",

@@ -564,3 +564,59 @@ async fn a_stale_unauthorized_after_reauthorization_keeps_the_authorization() {
         Some("rt-new".to_owned())
     );
 }
+
+/// After an EncodingAESKey change WeChat may still push under the old key for a while: with the
+/// previous key configured, pushes under either key are applied; one under neither is refused and
+/// stores nothing.
+#[tokio::test]
+async fn pushes_under_the_previous_encoding_aes_key_are_accepted_during_a_change() {
+    const NEW_KEY: &str = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut";
+    const OTHER_KEY: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
+    let mut a = app();
+    let secrets =
+        PlatformSecrets::new(COMPONENT, "appsecret", TOKEN, NEW_KEY, vec!["0".repeat(64)])
+            .unwrap()
+            .with_previous_encoding_aes_key(Some(KEY))
+            .unwrap();
+    a.deps.secrets = Arc::new(StaticSecrets::new(secrets));
+    let under = |key: &str| MsgCrypt::new(TOKEN, key, COMPONENT).unwrap();
+    for (n, (key, ticket)) in [(KEY, "ticket@@@old-key"), (NEW_KEY, "ticket@@@new-key")]
+        .into_iter()
+        .enumerate()
+    {
+        a.crypt = under(key);
+        let (status, body) = body_text(
+            handler(
+                push_request(
+                    &a,
+                    "/wechat/component",
+                    &ticket_xml(ticket),
+                    NOW,
+                    &format!("k{n}"),
+                ),
+                &a.deps,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!((status, body.as_str()), (200, "success"), "{ticket}");
+        assert_eq!(latest_ticket(&a).await.as_deref(), Some(ticket));
+    }
+    a.crypt = under(OTHER_KEY);
+    let (status, _) = body_text(
+        handler(
+            push_request(
+                &a,
+                "/wechat/component",
+                &ticket_xml("ticket@@@x"),
+                NOW,
+                "k9",
+            ),
+            &a.deps,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@new-key"));
+}
