@@ -646,6 +646,17 @@ async fn cursors_the_store_did_not_issue_are_refused<S: Backend>(s: &S) {
         s.due_authorizer_tokens(10, Some(&c), 10).await,
         Err(StoreError::InvalidCursor)
     ));
+    // A cursor of one app's audits is refused for another app's (a 400 for the caller, never a
+    // backend error and never a page of the wrong app).
+    for id in 0..3 {
+        s.record_audit(&audit(&app(1), id, 100 + id as i64))
+            .await
+            .unwrap();
+    }
+    let page = s.list_audits(&app(1), None, 1).await.unwrap();
+    let c = page.next.expect("more than one page");
+    let r = s.list_audits(&app(2), Some(&c), 10).await;
+    assert!(matches!(r, Err(StoreError::InvalidCursor)), "{r:?}");
 }
 
 async fn a_ticket_is_replaced_only_by_a_newer_one<S: Backend>(s: &S) {

@@ -296,6 +296,9 @@ struct QuerySpec<'a> {
     forward: bool,
     /// Key attributes of the table and of the index: what a cursor holds.
     key_names: &'a [&'a str],
+    /// The cursor attribute fixed by the key condition and its value placeholder (`pk`, `:pk`):
+    /// a cursor of another partition belongs to another query and is refused.
+    partition: (&'a str, &'a str),
 }
 
 fn token_pk(key: &TokenKey) -> String {
@@ -464,6 +467,12 @@ impl DynamoStore {
     ) -> StoreResult<(Vec<Item>, Option<String>)> {
         let limit = clamp_limit(limit) as usize;
         let mut start = cursor.map(|c| decode_cursor(c, q.key_names)).transpose()?;
+        if let Some(start) = &start {
+            let (attr, placeholder) = q.partition;
+            if start.get(attr) != q.values.get(placeholder) {
+                return Err(StoreError::InvalidCursor);
+            }
+        }
         let mut out: Vec<Item> = Vec::new();
         loop {
             let remaining = (limit - out.len()) as i32;
@@ -783,6 +792,7 @@ impl TokenStore for DynamoStore {
             values: HashMap::from([(":due".into(), s(DUE_PK)), (":before".into(), n(before))]),
             forward: true,
             key_names: &["pk", "sk", "due_pk", "due_at"],
+            partition: ("due_pk", ":due"),
         };
         let (items, next) = self.page(q, cursor, limit).await?;
         let items = items
@@ -988,6 +998,7 @@ impl AuthorizerStore for DynamoStore {
             values,
             forward: true,
             key_names: &["pk", "sk", "list_pk", "list_sk"],
+            partition: ("list_pk", ":l"),
         };
         let (items, next) = self.page(q, cursor, limit).await?;
         let items = items
@@ -1065,6 +1076,7 @@ impl AuditStore for DynamoStore {
             values: HashMap::from([(":pk".into(), s(format!("APP#{appid}")))]),
             forward: false,
             key_names: &["pk", "sk", "audit_order"],
+            partition: ("pk", ":pk"),
         };
         let (items, next) = self.page(q, cursor, limit).await?;
         let items = items

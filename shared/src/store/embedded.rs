@@ -196,9 +196,19 @@ struct SingleUseRow {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "k", deny_unknown_fields)]
 enum Cursor {
-    Due { t: i64, a: String },
-    Authorizers { a: String },
-    Audits { t: i64, id: u64 },
+    Due {
+        t: i64,
+        a: String,
+    },
+    Authorizers {
+        a: String,
+    },
+    /// `a`: the app whose audits these are; a cursor is refused for another app's listing.
+    Audits {
+        a: String,
+        t: i64,
+        id: u64,
+    },
 }
 
 fn encode_cursor(c: &Cursor) -> StoreResult<String> {
@@ -712,12 +722,12 @@ impl AuditStore for EmbeddedStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> StoreResult<Page<AuditRecord>> {
+        let app = appid.to_string();
         let before = match cursor.map(decode_cursor).transpose()? {
             None => None,
-            Some(Cursor::Audits { t, id }) => Some((t, id)),
+            Some(Cursor::Audits { a, t, id }) if a == app => Some((t, id)),
             Some(_) => return Err(StoreError::InvalidCursor),
         };
-        let app = appid.to_string();
         let limit = page_limit(limit);
         self.run(move |db| {
             let txn = db.begin_read().map_err(be)?;
@@ -745,6 +755,7 @@ impl AuditStore for EmbeddedStore {
             }
             let next = match items.last().filter(|_| more) {
                 Some(a) => Some(encode_cursor(&Cursor::Audits {
+                    a: app.clone(),
                     t: a.submitted_at,
                     id: a.auditid.0,
                 })?),
