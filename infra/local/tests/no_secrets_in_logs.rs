@@ -1,0 +1,121 @@
+//! Every log line of a whole flow, at debug level and from every crate (ours, reqwest, hyper,
+//! the AWS-free store), is captured and searched for each secret value the flow handled: the
+//! appsecret, token, EncodingAESKey, the ticket, every access and refresh token, the
+//! pre_auth_code and the authorization code. None may appear. (The simulator is test equipment
+//! standing in for WeChat; its own lines are left out.)
+
+use secrecy::{ExposeSecret, SecretString};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use wxopen::domain::SystemClock;
+use wxopen::store::{TokenKey, TokenStore};
+use wxopen::wechat::{ClientConfig, TokenBackend, TokenManager, WechatClient};
+use wxopen_local::{dev_secrets, start, LocalConfig};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_flow_at_debug_level_logs_no_secret_value() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("debug,wechat_sim=off"))
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dev_secrets();
+    let local = start(LocalConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        sim_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        secrets: secrets.clone(),
+        ticket_interval: std::time::Duration::from_secs(3600),
+        seed_mini_programs: 1,
+    })
+    .await
+    .unwrap();
+    // The ticket reached ticket-push through an encrypted, signed push (logged on its way).
+    let store: Arc<dyn TokenBackend> = local.store.clone();
+    let mgr = TokenManager::new(
+        WechatClient::new(ClientConfig::with_base_url(local.sim.base_url())).unwrap(),
+        store,
+        secrets.component_appid.clone(),
+        secrets.component_appsecret.clone(),
+        Arc::new(SystemClock),
+    );
+    let mut values: Vec<String> = vec![
+        secrets.component_appsecret.expose_secret().to_owned(),
+        secrets.token.expose_secret().to_owned(),
+        secrets.encoding_aes_key.expose_secret().to_owned(),
+        local.sim.current_ticket().unwrap(),
+    ];
+    values.push(
+        mgr.component_access_token()
+            .await
+            .unwrap()
+            .expose_secret()
+            .to_owned(),
+    );
+    let pre = mgr.component().create_preauthcode().await.unwrap();
+    values.push(pre.pre_auth_code.expose_secret().to_owned());
+    // A merchant authorizes (the `authorized` push goes to ticket-push too); the code is
+    // exchanged and the tokens stored; then the token is refreshed and used.
+    let appid = local
+        .sim
+        .add_account(wechat_sim::AccountSpec::mini_program());
+    let code = local.sim.authorize(&appid, &[17, 18]).await.unwrap();
+    values.push(code.clone());
+    let info = mgr
+        .exchange_auth_code(&SecretString::from(code), Some(&appid))
+        .await
+        .unwrap();
+    values.push(
+        info.authorizer_refresh_token
+            .unwrap()
+            .expose_secret()
+            .to_owned(),
+    );
+    values.push(
+        info.authorizer_access_token
+            .unwrap()
+            .expose_secret()
+            .to_owned(),
+    );
+    let key = TokenKey::Authorizer(appid.clone());
+    values.push(
+        mgr.force_refresh(&key)
+            .await
+            .unwrap()
+            .expose_secret()
+            .to_owned(),
+    );
+    mgr.wxa(&appid).get_category().await.unwrap();
+    let stored = local.store.get_token(&key).await.unwrap().unwrap().state;
+    values.push(stored.refresh_token.unwrap().expose_secret().to_owned());
+    // A failing call logs its error too.
+    let _ = mgr.wxa(&appid).get_latest_auditstatus().await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.lines().count() > 10,
+        "the flow was logged at debug level:\n{logs}"
+    );
+    for v in values {
+        assert!(v.len() >= 8, "a real value: {v:?}");
+        assert!(!logs.contains(&v), "a secret value was logged:\n{logs}");
+    }
+}
