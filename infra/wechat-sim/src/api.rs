@@ -66,6 +66,7 @@ fn endpoint(path: &str) -> Option<(Method, Auth)> {
         | "/wxa/release"
         | "/wxa/change_visitstatus"
         | "/wxa/getvisitstatus"
+        | "/wxa/getversioninfo"
         | "/wxa/grayrelease"
         | "/wxa/modify_domain"
         | "/wxa/setwebviewdomain" => (post, Authorizer),
@@ -890,6 +891,7 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 user_version: a.user_version.clone(),
                 user_desc: a.user_desc.clone(),
                 commit_time: a.commit_time,
+                release_time: ctx.now,
             };
             code.next_app_version += 1;
             if let Some(old) = code.online.replace(v) {
@@ -954,6 +956,19 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
         "/wxa/getvisitstatus" => {
             ctx.empty_object_body()?;
             json!({"status": if code.visit_open { 1 } else { 0 }})
+        }
+        // get_versioninfo.html: body must be `{}` (44002 otherwise); the experience version is the
+        // last commit, the release the online version.
+        "/wxa/getversioninfo" => {
+            ctx.empty_object_body()?;
+            let mut v = json!({});
+            if let Some(c) = &code.commit {
+                v["exp_info"] = json!({"exp_time": c.commit_time, "exp_version": c.user_version, "exp_desc": c.user_desc});
+            }
+            if let Some(o) = &code.online {
+                v["release_info"] = json!({"release_time": o.release_time, "release_version": o.user_version, "release_desc": o.user_desc});
+            }
+            v
         }
         "/wxa/grayrelease" => {
             let m = ctx.body()?;

@@ -103,6 +103,8 @@ pub struct Version {
     pub user_version: String,
     pub user_desc: String,
     pub commit_time: UnixTime,
+    /// When it went online (getversioninfo's `release_time`).
+    pub release_time: UnixTime,
 }
 
 #[derive(Debug, Clone, Serialize)]

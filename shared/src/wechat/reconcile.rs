@@ -3,13 +3,12 @@
 //! `submit_audit` is never repeated after an ambiguous failure (see
 //! [`super::client::safe_to_repeat`]): a repeat would answer 85009 ("already submitted") with the
 //! first auditid never known. Instead this asks WeChat what happened and records it, so an auditid
-//! is never lost. (`release` will reconcile the same way from `getversioninfo`, once the client
-//! has that endpoint.)
+//! is never lost. `release` is reconciled from `getversioninfo` the same way.
 
 use super::error::{WechatError, WechatResult};
 use super::token::TokenManager;
 use super::wxa::SubmitAuditRequest;
-use crate::domain::{AppId, AuditStatus, Clock};
+use crate::domain::{AppId, AuditId, AuditStatus, Clock, UnixTime};
 use crate::store::{AuditRecord, AuditStore};
 
 /// How far WeChat's `submit_audit_time` may lag our clock when matching a lost submission.
@@ -74,4 +73,40 @@ pub async fn submit_audit(
         Ok(()) | Err(crate::store::StoreError::Conflict) => Ok(record),
         Err(e) => Err(WechatError::Store(e)),
     }
+}
+
+/// Releases the approved version of `auditid` and marks it released. If the answer is lost,
+/// `getversioninfo` tells whether it went online: an online version released since we started,
+/// of the audit's `user_version` when we know it. (A repeat would answer 85052 "already
+/// released", or release a version nobody asked for.)
+pub async fn release(
+    mgr: &TokenManager,
+    audits: &dyn AuditStore,
+    clock: &dyn Clock,
+    appid: &AppId,
+    auditid: AuditId,
+    user_version: Option<&str>,
+) -> WechatResult<UnixTime> {
+    let started = clock.now();
+    match mgr.wxa(appid).release().await {
+        Ok(()) => {}
+        Err(e) if e.outcome_unknown() => {
+            tracing::warn!(%appid, error = %e, "release answer lost; asking WeChat for the online version");
+            let info = mgr.wxa(appid).getversioninfo().await?;
+            let went_online = info.release_info.is_some_and(|r| {
+                r.release_time >= started - SUBMIT_TIME_SKEW_SECS
+                    && user_version.is_none_or(|v| v == r.release_version)
+            });
+            if !went_online {
+                return Err(e);
+            }
+            tracing::info!(%appid, %auditid, "the lost release was applied by WeChat; recorded");
+        }
+        Err(e) => return Err(e),
+    }
+    audits
+        .mark_released(appid, auditid, started)
+        .await
+        .map_err(WechatError::Store)?;
+    Ok(started)
 }

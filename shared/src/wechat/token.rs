@@ -21,7 +21,7 @@ use super::error::{WechatError, WechatResult};
 use super::wxa::{
     AuditQuota, AuditStatusInfo, Category, CommitRequest, DomainAction, GrayReleasePlan,
     GrayReleaseRequest, HistoryVersion, LatestAuditStatus, QrCode, ServerDomains,
-    SubmitAuditRequest, VisitAction, VisitStatus, WebviewDomains,
+    SubmitAuditRequest, VersionInfo, VisitAction, VisitStatus, WebviewDomains,
 };
 use crate::domain::{AppId, AuditId, Clock, UnixTime};
 use crate::store::{StoreError, Ticket, TicketStore, TokenKey, TokenState, TokenStore};
@@ -1005,6 +1005,10 @@ impl WxaApi<'_> {
 
     pub async fn getvisitstatus(&self) -> WechatResult<VisitStatus> {
         wxa_call!(self, |c, t| c.getvisitstatus(&t))
+    }
+
+    pub async fn getversioninfo(&self) -> WechatResult<VersionInfo> {
+        wxa_call!(self, |c, t| c.getversioninfo(&t))
     }
 
     pub async fn grayrelease(&self, req: &GrayReleaseRequest) -> WechatResult<()> {

@@ -23,6 +23,7 @@ pub mod endpoint {
     pub const REVERTCODERELEASE: &str = "/wxa/revertcoderelease";
     pub const CHANGE_VISITSTATUS: &str = "/wxa/change_visitstatus";
     pub const GETVISITSTATUS: &str = "/wxa/getvisitstatus";
+    pub const GETVERSIONINFO: &str = "/wxa/getversioninfo";
     pub const GRAYRELEASE: &str = "/wxa/grayrelease";
     pub const GETGRAYRELEASEPLAN: &str = "/wxa/getgrayreleaseplan";
     pub const REVERTGRAYRELEASE: &str = "/wxa/revertgrayrelease";
@@ -259,6 +260,36 @@ impl VisitStatus {
     pub fn is_paused(&self) -> bool {
         self.status == 0
     }
+}
+
+/// `getversioninfo`: the experience (trial) version and the online version, each absent when
+/// there is none (get_versioninfo.html).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct VersionInfo {
+    #[serde(default)]
+    pub exp_info: Option<ExpInfo>,
+    #[serde(default)]
+    pub release_info: Option<ReleaseInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ExpInfo {
+    #[serde(default)]
+    pub exp_time: UnixTime,
+    #[serde(default)]
+    pub exp_version: String,
+    #[serde(default)]
+    pub exp_desc: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ReleaseInfo {
+    #[serde(default)]
+    pub release_time: UnixTime,
+    #[serde(default)]
+    pub release_version: String,
+    #[serde(default)]
+    pub release_desc: String,
 }
 
 /// `/wxa/grayrelease` body. `gray_percentage` is 0–100; with 0, one of the flags is required.
@@ -501,6 +532,17 @@ impl WechatClient {
     pub async fn getvisitstatus(&self, token: &SecretString) -> WechatResult<VisitStatus> {
         self.post_json(
             endpoint::GETVISITSTATUS,
+            Auth::AccessToken(token),
+            &[],
+            &EmptyBody {},
+        )
+        .await
+    }
+
+    /// `/wxa/getversioninfo` (body must be `{}`).
+    pub async fn getversioninfo(&self, token: &SecretString) -> WechatResult<VersionInfo> {
+        self.post_json(
+            endpoint::GETVERSIONINFO,
             Auth::AccessToken(token),
             &[],
             &EmptyBody {},

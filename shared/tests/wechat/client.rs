@@ -267,6 +267,20 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
         serde_json::json!({"action": "close"})
     );
 
+    // The official example of get_versioninfo.html; the body must be `{}`.
+    let info = c.getversioninfo(&tok).await.unwrap();
+    assert_eq!(info.exp_info.unwrap().exp_version, "V1.0");
+    let rel = info.release_info.unwrap();
+    assert_eq!(
+        (rel.release_time, rel.release_version.as_str()),
+        (1640763902, "V1.5")
+    );
+    let call = stub.last("/wxa/getversioninfo");
+    assert_eq!(
+        (call.method.as_str(), call.raw_body.as_slice()),
+        ("POST", &b"{}"[..])
+    );
+
     let v = c.getvisitstatus(&tok).await.unwrap();
     assert!(!v.is_paused());
     let call = stub.last("/wxa/getvisitstatus");

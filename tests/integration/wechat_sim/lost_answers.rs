@@ -381,3 +381,62 @@ async fn a_lost_submit_audit_answer_still_records_the_auditid() {
     .unwrap_err();
     assert_eq!(err.errcode(), Some(85009));
 }
+
+/// release was applied but its answer lost: getversioninfo shows the version online, so the
+/// audit is marked released; no second release (which WeChat refuses).
+#[tokio::test]
+async fn a_lost_release_answer_still_marks_the_audit_released() {
+    let env = strict_env().await;
+    let mgr = env.manager_with(impatient(&env));
+    let appid = env.authorized_mini_program(&mgr).await;
+    env.sim.add_template(7, "1.0.0");
+    mgr.wxa(&appid)
+        .commit(&CommitRequest::new(
+            7,
+            &serde_json::json!({}),
+            "1.0.0",
+            "first",
+        ))
+        .await
+        .unwrap();
+    let submission = Submission {
+        template_id: Some(7),
+        user_version: Some("1.0.0".into()),
+        user_desc: Some("first".into()),
+    };
+    let audit = reconcile::submit_audit(
+        &mgr,
+        env.store.as_ref(),
+        &env.clock,
+        &appid,
+        &SubmitAuditRequest::default(),
+        &submission,
+    )
+    .await
+    .unwrap();
+    env.sim
+        .decide_audit(&appid, wechat_sim::AuditOutcome::Success)
+        .await
+        .unwrap();
+    lose_next(&env, "/wxa/release");
+    let before = env.calls("/wxa/release");
+    reconcile::release(
+        &mgr,
+        env.store.as_ref(),
+        &env.clock,
+        &appid,
+        audit.auditid,
+        Some("1.0.0"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        env.calls("/wxa/release"),
+        before + 1,
+        "never released twice"
+    );
+    let got = env.store.latest_audit(&appid).await.unwrap().unwrap();
+    assert_eq!(got.released_at, Some(env.clock.now()));
+    let online = mgr.wxa(&appid).getversioninfo().await.unwrap();
+    assert_eq!(online.release_info.unwrap().release_version, "1.0.0");
+}
