@@ -12,6 +12,18 @@ use crate::store::StoreError;
 pub enum ErrorKind {
     /// Transient (errcode -1, timeouts, connection failures, HTTP 5xx): retry with backoff.
     Retryable,
+    /// WeChat asks to come back later (89401 "system unstable", 45011 per-minute frequency
+    /// limit): retry after a delay, not at once.
+    RetryLater,
+    /// 61004: the caller's IP is not on the platform's whitelist. Nothing works until an
+    /// operator adds it in the WeChat console: alert, never retry.
+    IpNotWhitelisted,
+    /// 61005/61006: the component_verify_ticket expired or is invalid. Ask WeChat to push one
+    /// (`api_start_push_ticket`) and alert: pushes are not arriving.
+    TicketInvalid,
+    /// 61007/48001: the authorizer did not grant the permission set this API needs (set 18 for
+    /// code management). Only the merchant can change that.
+    PermissionMissing,
     /// The access token was refused (40001, 42001, 40014): refresh it once and retry once.
     TokenRejected,
     /// The authorizer's refresh token is invalid (61023) or missing: the merchant must authorize
@@ -40,6 +52,10 @@ pub const SYSTEM_ERROR: i64 = -1;
 pub fn classify_errcode(code: i64) -> ErrorKind {
     match code {
         SYSTEM_ERROR => ErrorKind::Retryable,
+        89401 | 45011 => ErrorKind::RetryLater,
+        61004 => ErrorKind::IpNotWhitelisted,
+        61005 | 61006 => ErrorKind::TicketInvalid,
+        61007 | 48001 => ErrorKind::PermissionMissing,
         c if TOKEN_REJECTED_CODES.contains(&c) => ErrorKind::TokenRejected,
         REFRESH_TOKEN_INVALID => ErrorKind::NeedsReauthorization,
         DAILY_QUOTA => ErrorKind::Quota,
@@ -207,10 +223,18 @@ mod tests {
         }
         assert_eq!(classify_errcode(61023), ErrorKind::NeedsReauthorization);
         assert_eq!(classify_errcode(45009), ErrorKind::Quota);
-        for c in [
-            85009, 85019, 85020, 85085, 86000, 87013, 89401, 61039, 48001,
-        ] {
+        for c in [85009, 85019, 85020, 85085, 86000, 87013, 89402, 61039] {
             assert_eq!(classify_errcode(c), ErrorKind::Business, "{c}");
+        }
+        for c in [89401, 45011] {
+            assert_eq!(classify_errcode(c), ErrorKind::RetryLater, "{c}");
+        }
+        assert_eq!(classify_errcode(61004), ErrorKind::IpNotWhitelisted);
+        for c in [61005, 61006] {
+            assert_eq!(classify_errcode(c), ErrorKind::TicketInvalid, "{c}");
+        }
+        for c in [61007, 48001] {
+            assert_eq!(classify_errcode(c), ErrorKind::PermissionMissing, "{c}");
         }
     }
 
