@@ -100,6 +100,7 @@ contract!(
     batches_record_progress_per_app,
     a_revocation_is_one_transaction_and_a_stale_one_changes_nothing,
     tokens_that_need_reauthorization_leave_the_due_index,
+    a_periodic_job_is_claimed_once_per_period_by_racing_callers,
 );
 
 fn app(i: usize) -> AppId {
@@ -1089,4 +1090,27 @@ async fn tokens_that_need_reauthorization_leave_the_due_index<S: Backend>(s: &S)
         .await
         .unwrap();
     assert!(due(s).await, "a new authorization is refreshed again");
+}
+
+async fn a_periodic_job_is_claimed_once_per_period_by_racing_callers<S: Backend>(s: &S) {
+    let claims =
+        futures::future::join_all((0..10).map(|_| s.claim_run("reconcile", 1_000, 86_400))).await;
+    let won = claims.iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(won, 1, "{claims:?}");
+    assert!(!s
+        .claim_run("reconcile", 1_000 + 86_399, 86_400)
+        .await
+        .unwrap());
+    assert!(
+        s.claim_run("watchdog", 1_000, 600).await.unwrap(),
+        "jobs are apart"
+    );
+    assert!(s
+        .claim_run("reconcile", 1_000 + 86_400, 86_400)
+        .await
+        .unwrap());
+    assert!(!s
+        .claim_run("reconcile", 1_000 + 86_401, 86_400)
+        .await
+        .unwrap());
 }

@@ -39,6 +39,8 @@ const SINGLE_USE: TableDefinition<&str, &[u8]> = TableDefinition::new("single_us
 /// Digest -> expires_at.
 const PUSHES: TableDefinition<&str, i64> = TableDefinition::new("pushes");
 const BATCHES: TableDefinition<&str, &[u8]> = TableDefinition::new("batches");
+/// Periodic job name → when it last ran.
+const RUNS: TableDefinition<&str, i64> = TableDefinition::new("runs");
 /// `(batch id, appid)` -> result.
 const BATCH_ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("batch_items");
 
@@ -263,6 +265,7 @@ impl EmbeddedStore {
             txn.open_table(SINGLE_USE)?;
             txn.open_table(PUSHES)?;
             txn.open_table(BATCHES)?;
+            txn.open_table(RUNS)?;
             txn.open_table(BATCH_ITEMS)?;
         }
         txn.commit()?;
@@ -966,5 +969,26 @@ mod tests {
             decode_cursor("e30"),
             Err(StoreError::InvalidCursor)
         ));
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for EmbeddedStore {
+    async fn claim_run(&self, name: &str, now: UnixTime, every_secs: i64) -> StoreResult<bool> {
+        let name = name.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(RUNS).map_err(be)?;
+                let last = t.get(name.as_str()).map_err(be)?.map(|v| v.value());
+                if last.is_some_and(|l| l > now - every_secs) {
+                    return Ok(false);
+                }
+                t.insert(name.as_str(), now).map_err(be)?;
+            }
+            txn.commit().map_err(be)?;
+            Ok(true)
+        })
+        .await
     }
 }

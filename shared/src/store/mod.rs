@@ -406,9 +406,25 @@ pub trait BatchStore: Send + Sync {
     async fn get_batch(&self, batch_id: &str) -> StoreResult<Option<BatchProgress>>;
 }
 
+/// Periodic jobs that must run at most once per period across every process (the daily
+/// reconcile with WeChat, asking WeChat to push a ticket): claimed with one conditional write.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
+    /// Claims the job `name` at `now` if it last ran at or before `now - every_secs` (or never):
+    /// `true` exactly once per period however many callers race.
+    async fn claim_run(&self, name: &str, now: UnixTime, every_secs: i64) -> StoreResult<bool>;
+}
+
 /// Everything at once, for functions and `wxopen-local` that hold one store.
 pub trait Store:
-    TicketStore + TokenStore + AuthorizerStore + AuditStore + SingleUseStore + PushLog + BatchStore
+    TicketStore
+    + TokenStore
+    + AuthorizerStore
+    + AuditStore
+    + SingleUseStore
+    + PushLog
+    + BatchStore
+    + ScheduleStore
 {
 }
 
@@ -420,5 +436,6 @@ impl<T> Store for T where
         + SingleUseStore
         + PushLog
         + BatchStore
+        + ScheduleStore
 {
 }

@@ -206,6 +206,25 @@ impl TokenManager {
         Ok(true)
     }
 
+    /// For the scheduled refresher: makes sure the token stays valid at least `within_secs`
+    /// more, refreshing it (once across all callers, under the lease) if not. Returns whether it
+    /// had to be refreshed: `false` when it was fresh enough, e.g. because another refresher got
+    /// there first.
+    pub async fn refresh_if_expiring(
+        &self,
+        key: &TokenKey,
+        within_secs: i64,
+    ) -> WechatResult<bool> {
+        let now = self.clock.now();
+        if let Some(v) = self.store.get_token(key).await? {
+            if self.good(&v.state, None, now, within_secs).is_some() {
+                return Ok(false);
+            }
+        }
+        self.obtain_within(key, None, within_secs).await?;
+        Ok(true)
+    }
+
     /// The latest ticket, if it is still within its 12 h validity.
     pub async fn current_ticket(&self) -> WechatResult<Ticket> {
         let ticket = self
@@ -361,10 +380,21 @@ impl TokenManager {
         key: &TokenKey,
         rejected: Option<&SecretString>,
     ) -> WechatResult<SecretString> {
+        self.obtain_within(key, rejected, self.policy.margin_secs)
+            .await
+    }
+
+    /// [`TokenManager::obtain`] for a token that must stay valid at least `margin` seconds.
+    async fn obtain_within(
+        &self,
+        key: &TokenKey,
+        rejected: Option<&SecretString>,
+        margin: i64,
+    ) -> WechatResult<SecretString> {
         // Fast path, no lock.
         let now = self.clock.now();
         if let Some(v) = self.store.get_token(key).await? {
-            if let Some(t) = self.good(&v.state, rejected, now, self.policy.margin_secs) {
+            if let Some(t) = self.good(&v.state, rejected, now, margin) {
                 return Ok(t.clone());
             }
         }
@@ -375,7 +405,7 @@ impl TokenManager {
             let now = self.clock.now();
             let cur = self.store.get_token(key).await?;
             if let Some(v) = &cur {
-                if let Some(t) = self.good(&v.state, rejected, now, self.policy.margin_secs) {
+                if let Some(t) = self.good(&v.state, rejected, now, margin) {
                     return Ok(t.clone());
                 }
             }
