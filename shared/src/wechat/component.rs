@@ -144,6 +144,31 @@ pub struct AuthorizerInfoResponse {
     pub authorization_info: AuthorizationInfo,
 }
 
+impl AuthorizerInfoResponse {
+    /// The stored profile of this authorizer: every field WeChat returned kept in `profile`.
+    pub fn to_authorizer(
+        &self,
+        customer_id: Option<String>,
+        authorized_at: UnixTime,
+        now: UnixTime,
+    ) -> crate::store::Authorizer {
+        let i = &self.authorizer_info;
+        crate::store::Authorizer {
+            appid: self.authorization_info.authorizer_appid.clone(),
+            status: crate::store::AuthorizerStatus::Authorized,
+            customer_id,
+            nick_name: i.nick_name.clone(),
+            user_name: i.user_name.clone(),
+            principal_name: i.principal_name.clone(),
+            is_mini_program: i.is_mini_program(),
+            func_info: self.authorization_info.granted_permission_ids(),
+            profile: serde_json::to_value(i).unwrap_or_default(),
+            authorized_at,
+            updated_at: now,
+        }
+    }
+}
+
 /// One item of `api_get_authorizer_list`; `refresh_token` may be missing.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthorizerListItem {

@@ -92,6 +92,8 @@ pub struct TokenManager {
     /// Distinguishes this manager's leases in the store (for logs and diagnosis).
     instance: String,
     seq: AtomicU64,
+    /// Refresh tokens adopted from what WeChat reports (see `adopt_live_refresh_token`).
+    recoveries: AtomicU64,
     /// One refresher per key inside this process; the store lease covers other processes.
     local: std::sync::Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -134,6 +136,7 @@ impl TokenManager {
             policy: TokenPolicy::default(),
             instance: format!("{:016x}", rand::random::<u64>()),
             seq: AtomicU64::new(0),
+            recoveries: AtomicU64::new(0),
             local: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -153,6 +156,11 @@ impl TokenManager {
 
     pub fn policy(&self) -> &TokenPolicy {
         &self.policy
+    }
+
+    /// How many stale refresh tokens this manager replaced by the live one WeChat reports.
+    pub fn recoveries(&self) -> u64 {
+        self.recoveries.load(Ordering::Relaxed)
     }
 
     /// The component token, valid beyond the margin; refreshed (once across all callers) if not.
@@ -207,9 +215,9 @@ impl TokenManager {
     }
 
     /// For the scheduled refresher: makes sure the token stays valid at least `within_secs`
-    /// more, refreshing it (once across all callers, under the lease) if not. Returns whether it
-    /// had to be refreshed: `false` when it was fresh enough, e.g. because another refresher got
-    /// there first.
+    /// more, refreshing it (once across all callers, under the lease) if not. Returns whether this
+    /// call refreshed it at WeChat: `false` when it was fresh enough, or another refresher did it
+    /// meanwhile.
     pub async fn refresh_if_expiring(
         &self,
         key: &TokenKey,
@@ -221,8 +229,7 @@ impl TokenManager {
                 return Ok(false);
             }
         }
-        self.obtain_within(key, None, within_secs).await?;
-        Ok(true)
+        Ok(self.obtain_within(key, None, within_secs).await?.1)
     }
 
     /// The latest ticket, if it is still within its 12 h validity.
@@ -380,22 +387,25 @@ impl TokenManager {
         key: &TokenKey,
         rejected: Option<&SecretString>,
     ) -> WechatResult<SecretString> {
-        self.obtain_within(key, rejected, self.policy.margin_secs)
-            .await
+        Ok(self
+            .obtain_within(key, rejected, self.policy.margin_secs)
+            .await?
+            .0)
     }
 
-    /// [`TokenManager::obtain`] for a token that must stay valid at least `margin` seconds.
+    /// [`TokenManager::obtain`] for a token that must stay valid at least `margin` seconds; also
+    /// says whether this call refreshed it at WeChat (rather than finding or awaiting another's).
     async fn obtain_within(
         &self,
         key: &TokenKey,
         rejected: Option<&SecretString>,
         margin: i64,
-    ) -> WechatResult<SecretString> {
+    ) -> WechatResult<(SecretString, bool)> {
         // Fast path, no lock.
         let now = self.clock.now();
         if let Some(v) = self.store.get_token(key).await? {
             if let Some(t) = self.good(&v.state, rejected, now, margin) {
-                return Ok(t.clone());
+                return Ok((t.clone(), false));
             }
         }
         let lock = self.local_lock(key);
@@ -406,7 +416,7 @@ impl TokenManager {
             let cur = self.store.get_token(key).await?;
             if let Some(v) = &cur {
                 if let Some(t) = self.good(&v.state, rejected, now, margin) {
-                    return Ok(t.clone());
+                    return Ok((t.clone(), false));
                 }
             }
             if let TokenKey::Authorizer(appid) = key {
@@ -448,7 +458,7 @@ impl TokenManager {
                             version: lease_version,
                             in_doubt,
                         };
-                        return self.refresh_under_lease(key, lease).await;
+                        return Ok((self.refresh_under_lease(key, lease).await?, true));
                     }
                     // Someone wrote in between (a token or a lease): look again at once.
                     Err(StoreError::Conflict) if tokio::time::Instant::now() < deadline => {
@@ -461,7 +471,7 @@ impl TokenManager {
             // Someone else is refreshing. A token that is still usable will do meanwhile.
             if let Some(v) = &cur {
                 if let Some(t) = self.good(&v.state, rejected, now, self.policy.min_usable_secs) {
-                    return Ok(t.clone());
+                    return Ok((t.clone(), false));
                 }
             }
             if tokio::time::Instant::now() >= deadline {
@@ -728,6 +738,7 @@ impl TokenManager {
             return Ok(false);
         }
         tracing::warn!(authorizer = %appid, "the stored refresh token was stale; adopted the live one WeChat reports");
+        self.recoveries.fetch_add(1, Ordering::Relaxed);
         let mut adopted = lease.state.clone();
         adopted.refresh_token = Some(live);
         lease.version = self

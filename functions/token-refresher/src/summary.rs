@@ -1,0 +1,133 @@
+//! The end-of-run summary: one JSON log line, and the same figures as CloudWatch Embedded Metric
+//! Format (a JSON document on stdout that CloudWatch turns into metrics, no API call needed).
+
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::time::Instant;
+
+/// CloudWatch namespace of the metrics; `template.yaml`'s alarms use it.
+pub const METRIC_NAMESPACE: &str = "wxopen";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// Authorizer tokens expiring within the window when the run listed them.
+    pub due: u64,
+    pub refreshed: u64,
+    /// Refreshed by someone else meanwhile: left alone.
+    pub skipped: u64,
+    pub failed: u64,
+    /// Not started: the invocation's deadline was near. The next run takes them.
+    pub deferred: u64,
+    /// Refresh tokens recovered from what WeChat reports (after 61023 or a lost answer).
+    pub recovered: u64,
+    pub needs_reauthorization: u64,
+    pub reconciled_added: u64,
+    pub reconciled_removed: u64,
+    pub ticket_age_secs: Option<i64>,
+    pub ticket_stale: bool,
+    pub ticket_push_requested: bool,
+    pub duration_ms: u64,
+    /// Why the run failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Shared by the concurrent refreshes of one run.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub refreshed: AtomicU64,
+    pub skipped: AtomicU64,
+    pub failed: AtomicU64,
+    pub deferred: AtomicU64,
+    pub needs_reauthorization: AtomicU64,
+}
+
+impl Counters {
+    pub fn fill(&self, s: &mut RunSummary) {
+        s.refreshed = self.refreshed.load(Ordering::Relaxed);
+        s.skipped = self.skipped.load(Ordering::Relaxed);
+        s.failed = self.failed.load(Ordering::Relaxed);
+        s.deferred = self.deferred.load(Ordering::Relaxed);
+        s.needs_reauthorization = self.needs_reauthorization.load(Ordering::Relaxed);
+    }
+}
+
+impl RunSummary {
+    /// Stamps the duration and the error, then writes the log line and the EMF document.
+    pub(crate) fn finish(&mut self, started: Instant, error: Option<String>) {
+        self.duration_ms = started.elapsed().as_millis() as u64;
+        self.error = error;
+        tracing::info!(summary = %serde_json::to_string(self).unwrap_or_default(), "token refresher run");
+        println!("{}", self.emf(now_ms()));
+    }
+
+    /// The Embedded Metric Format document for this run.
+    pub fn emf(&self, timestamp_ms: u64) -> serde_json::Value {
+        let metrics = [
+            ("Due", self.due, "Count"),
+            ("Refreshed", self.refreshed, "Count"),
+            ("Skipped", self.skipped, "Count"),
+            ("RefreshFailures", self.failed, "Count"),
+            ("Deferred", self.deferred, "Count"),
+            ("Recovered", self.recovered, "Count"),
+            ("NeedsReauthorization", self.needs_reauthorization, "Count"),
+            ("ReconciledAdded", self.reconciled_added, "Count"),
+            ("ReconciledRemoved", self.reconciled_removed, "Count"),
+            ("StaleTicket", u64::from(self.ticket_stale), "Count"),
+            ("RunFailed", u64::from(self.error.is_some()), "Count"),
+            ("DurationMs", self.duration_ms, "Milliseconds"),
+        ];
+        let mut doc = serde_json::json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [["Function"]],
+                    "Metrics": metrics.iter().map(|(n, _, u)| serde_json::json!({"Name": n, "Unit": u}))
+                        .chain(std::iter::once(serde_json::json!({"Name": "TicketAgeSeconds", "Unit": "Seconds"})))
+                        .collect::<Vec<_>>(),
+                }],
+            },
+            "Function": "token-refresher",
+        });
+        for (name, value, _) in metrics {
+            doc[name] = value.into();
+        }
+        // Without a ticket at all, the age is reported as a day: stale beyond doubt.
+        doc["TicketAgeSeconds"] = self.ticket_age_secs.unwrap_or(86_400).into();
+        doc
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emf_document_declares_every_metric_it_carries() {
+        let s = RunSummary {
+            due: 3,
+            refreshed: 2,
+            ticket_age_secs: Some(2_000),
+            ticket_stale: true,
+            ..RunSummary::default()
+        };
+        let doc = s.emf(1_700_000_000_000);
+        let declared = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap();
+        for m in declared {
+            let name = m["Name"].as_str().unwrap();
+            assert!(doc[name].is_number(), "{name} has a value");
+        }
+        assert_eq!(doc["StaleTicket"], 1);
+        assert_eq!(doc["TicketAgeSeconds"], 2_000);
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "wxopen");
+    }
+}

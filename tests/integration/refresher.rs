@@ -1,0 +1,389 @@
+//! The token refresher against the simulator, every case on both stores (embedded redb and
+//! DynamoDB on moto_server), with strict refresh-token rotation.
+
+use crate::store_contract::{self, Backend};
+use crate::wechat_sim::{Env, AUTHORIZER_TOKEN, TOKEN_TTL};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use std::time::Duration;
+use token_refresher::summary::RunSummary;
+use token_refresher::{run, Deps, RefresherConfig};
+use wechat_sim::{AccountSpec, Fault};
+use wxopen::domain::{AppId, Clock};
+use wxopen::store::{Authorizer, AuthorizerStatus, Store, Ticket, TokenKey, TokenState};
+use wxopen::wechat::{ClientConfig, TokenBackend, WechatClient};
+
+const LIST: &str = "/cgi-bin/component/api_get_authorizer_list";
+const START_PUSH: &str = "/cgi-bin/component/api_start_push_ticket";
+
+/// Generates `embedded::<case>` and `dynamodb::<case>` for each case.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let s = store_contract::embedded();
+                    let s = Arc::new(s.store);
+                    super::$case(Stores::of(s, Seeder::Embedded)).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(s) = store_contract::dynamodb().await else { return };
+                    let s = Arc::new(s);
+                    super::$case(Stores::of(s.clone(), Seeder::Dynamo(s))).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    two_refreshers_at_once_refresh_each_of_1000_due_tokens_exactly_once,
+    faults_and_lost_answers_heal_within_three_runs_and_lose_no_token,
+    a_superseded_refresh_token_still_known_to_wechat_is_recovered,
+    a_revoked_authorization_is_marked_and_left_out_of_later_runs,
+    the_deadline_stops_new_refreshes_and_the_next_run_takes_the_rest,
+    the_daily_reconcile_adds_and_removes_both_ways_once_a_day,
+    the_ticket_watchdog_asks_for_a_ticket_at_most_once_per_ten_minutes,
+    a_run_with_nothing_due_makes_no_wechat_call,
+);
+
+/// One store seen as the refresher's `Store` and as the token manager's backend.
+struct Stores {
+    store: Arc<dyn Store>,
+    backend: Arc<dyn TokenBackend>,
+    seed: Seeder,
+}
+
+impl Stores {
+    fn of<S: Store + 'static>(s: Arc<S>, seed: Seeder) -> Stores {
+        Stores {
+            store: s.clone(),
+            backend: s,
+            seed,
+        }
+    }
+}
+
+/// Bulk token seeding, fast on each store.
+enum Seeder {
+    Embedded,
+    Dynamo(Arc<wxopen::store::dynamo::DynamoStore>),
+}
+
+impl Seeder {
+    async fn tokens(&self, store: &Arc<dyn Store>, tokens: Vec<(TokenKey, TokenState)>) {
+        match self {
+            Seeder::Dynamo(d) => d.seed_tokens(tokens).await,
+            Seeder::Embedded => {
+                for (k, s) in tokens {
+                    store.put_token(&k, &s, None).await.unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// The simulator (strict rotation), our store with a fresh ticket, and the daily reconcile
+/// already claimed (tests that want it un-claim by advancing the clock a day).
+async fn env_on(store: &Arc<dyn Store>) -> Env {
+    let env = Env::cold_with(|c| c.rotate_refresh_tokens = true).await;
+    fresh_ticket(&env, store).await;
+    assert!(store
+        .claim_run("reconcile", env.clock.now(), 86_400)
+        .await
+        .unwrap());
+    env
+}
+
+/// WeChat pushes a ticket and ticket-push stores it.
+async fn fresh_ticket(env: &Env, store: &Arc<dyn Store>) {
+    let ticket = env.sim.push_ticket().await.unwrap();
+    store
+        .save_ticket(
+            &env.component,
+            &Ticket {
+                value: SecretString::from(ticket),
+                received_at: env.clock.now(),
+                created_at: env.clock.now(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+fn deps(env: &Env, st: &Stores, client: WechatClient) -> Deps {
+    Deps {
+        mgr: Arc::new(env.manager_on(st.backend.clone(), client)),
+        store: st.store.clone(),
+        clock: Arc::new(env.clock.clone()),
+        config: RefresherConfig {
+            retry_base: Duration::from_millis(5),
+            ..RefresherConfig::default()
+        },
+    }
+}
+
+fn impatient(env: &Env) -> WechatClient {
+    WechatClient::new(ClientConfig {
+        timeout: Duration::from_millis(400),
+        ..env.client_config()
+    })
+    .unwrap()
+}
+
+/// `n` mini programs authorized at the simulator, their refresh tokens stored as due, and their
+/// profiles stored (authorized).
+async fn authorized(env: &Env, st: &Stores, n: usize) -> Vec<AppId> {
+    let store = &st.store;
+    let mut apps = Vec::with_capacity(n);
+    let mut tokens = Vec::with_capacity(n);
+    for _ in 0..n {
+        let appid = env.sim.add_account(AccountSpec::mini_program());
+        env.sim.authorize(&appid, &[17, 18]).await.unwrap();
+        tokens.push((
+            TokenKey::Authorizer(appid.clone()),
+            TokenState {
+                refresh_token: Some(SecretString::from(live(env, &appid))),
+                auth_changed_at: env.clock.now(),
+                ..TokenState::default()
+            },
+        ));
+        apps.push(appid);
+    }
+    st.seed.tokens(store, tokens).await;
+    for appid in apps.iter().take(20) {
+        store.upsert_authorizer(&profile(env, appid)).await.unwrap();
+    }
+    apps
+}
+
+fn profile(env: &Env, appid: &AppId) -> Authorizer {
+    let acc = env.sim.account(appid).unwrap();
+    Authorizer {
+        appid: appid.clone(),
+        status: AuthorizerStatus::Authorized,
+        customer_id: Some("c-1".into()),
+        nick_name: acc.nick_name,
+        user_name: acc.user_name,
+        principal_name: acc.principal_name,
+        is_mini_program: true,
+        func_info: vec![17, 18],
+        profile: serde_json::json!({}),
+        authorized_at: env.clock.now(),
+        updated_at: env.clock.now(),
+    }
+}
+
+fn live(env: &Env, appid: &AppId) -> String {
+    env.sim
+        .account(appid)
+        .unwrap()
+        .authorization
+        .unwrap()
+        .refresh_token
+}
+
+/// Every stored refresh token is the one WeChat holds now: none lost.
+async fn assert_no_token_lost(env: &Env, store: &Arc<dyn Store>, apps: &[AppId]) {
+    for appid in apps {
+        let s = store
+            .get_token(&TokenKey::Authorizer(appid.clone()))
+            .await
+            .unwrap()
+            .unwrap()
+            .state;
+        assert_eq!(
+            s.refresh_token
+                .as_ref()
+                .map(|r| r.expose_secret().to_owned()),
+            Some(live(env, appid)),
+            "{appid}"
+        );
+        assert!(!s.needs_reauthorization, "{appid}");
+        assert!(s.expires_at > env.clock.now() + 1800, "{appid} is fresh");
+    }
+    assert_eq!(
+        env.sim.refresh_token_reuses(),
+        0,
+        "no refresh token presented twice"
+    );
+}
+
+fn far() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(600)
+}
+
+async fn two_refreshers_at_once_refresh_each_of_1000_due_tokens_exactly_once(st: Stores) {
+    let env = env_on(&st.store).await;
+    let store = &st.store;
+    let apps = authorized(&env, &st, 1000).await;
+    let (a, b) = (deps(&env, &st, env.client()), deps(&env, &st, env.client()));
+    env.sim.reset_calls();
+    let (ra, rb) = tokio::join!(run(&a, far()), run(&b, far()));
+    let (ra, rb): (RunSummary, RunSummary) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(env.calls(AUTHORIZER_TOKEN), 1000, "{ra:?} {rb:?}");
+    assert!(ra.due <= 1000 && rb.due <= 1000 && ra.due.max(rb.due) >= 500);
+    assert_eq!(ra.refreshed + rb.refreshed, 1000, "{ra:?} {rb:?}");
+    assert_eq!(ra.failed + rb.failed, 0);
+    assert_no_token_lost(&env, store, &apps).await;
+}
+
+async fn faults_and_lost_answers_heal_within_three_runs_and_lose_no_token(st: Stores) {
+    let env = env_on(&st.store).await;
+    let store = &st.store;
+    let apps = authorized(&env, &st, 150).await;
+    // 20% of calls fail: the first 15 lose their answer after WeChat applied them, then a 10%
+    // rate of -1 answers.
+    env.sim.set_fault(Fault {
+        endpoint: Some(AUTHORIZER_TOKEN.into()),
+        lose_answer: true,
+        times: Some(15),
+        ..Fault::default()
+    });
+    env.sim.set_fault(Fault {
+        endpoint: Some(AUTHORIZER_TOKEN.into()),
+        error_rate: 0.1,
+        ..Fault::default()
+    });
+    let d = deps(&env, &st, impatient(&env));
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(run(&d, far()).await.unwrap());
+        env.clock.advance(61); // any lease a lost answer left behind has run out
+    }
+    env.sim.clear_faults();
+    let last = runs.last().unwrap();
+    assert_eq!(last.failed, 0, "{runs:?}");
+    assert_eq!(runs.iter().map(|r| r.needs_reauthorization).sum::<u64>(), 0);
+    assert!(
+        runs[0].recovered > 0,
+        "lost answers were recovered: {runs:?}"
+    );
+    assert_no_token_lost(&env, store, &apps).await;
+}
+
+async fn a_superseded_refresh_token_still_known_to_wechat_is_recovered(st: Stores) {
+    let env = env_on(&st.store).await;
+    let store = &st.store;
+    let apps = authorized(&env, &st, 2).await;
+    // The merchant authorized again elsewhere: the stored token answers 61023.
+    env.sim.authorize(&apps[0], &[17, 18]).await.unwrap();
+    let s = run(&deps(&env, &st, env.client()), far()).await.unwrap();
+    assert_eq!(
+        (s.refreshed, s.recovered, s.needs_reauthorization),
+        (2, 1, 0),
+        "{s:?}"
+    );
+    assert_no_token_lost(&env, store, &apps).await;
+    let p = store.get_authorizer(&apps[0]).await.unwrap().unwrap();
+    assert_eq!(p.status, AuthorizerStatus::Authorized);
+}
+
+async fn a_revoked_authorization_is_marked_and_left_out_of_later_runs(st: Stores) {
+    let env = env_on(&st.store).await;
+    let store = &st.store;
+    let apps = authorized(&env, &st, 2).await;
+    env.sim.unauthorize(&apps[0]).await.unwrap();
+    let d = deps(&env, &st, env.client());
+    let s = run(&d, far()).await.unwrap();
+    assert_eq!((s.refreshed, s.needs_reauthorization), (1, 1), "{s:?}");
+    let p = store.get_authorizer(&apps[0]).await.unwrap().unwrap();
+    assert_eq!(p.status, AuthorizerStatus::NeedsReauthorization);
+    // Later runs leave it out: no call for it, ever, until it authorizes again.
+    env.clock.advance(TOKEN_TTL);
+    env.sim.reset_calls();
+    let s = run(&d, far()).await.unwrap();
+    assert_eq!(
+        (s.due, s.refreshed, s.needs_reauthorization),
+        (1, 1, 0),
+        "{s:?}"
+    );
+    assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
+}
+
+async fn the_deadline_stops_new_refreshes_and_the_next_run_takes_the_rest(st: Stores) {
+    let env = env_on(&st.store).await;
+    let store = &st.store;
+    let apps = authorized(&env, &st, 40).await;
+    let d = deps(&env, &st, env.client());
+    // Less time left than the margin: nothing starts.
+    let nearly_over = tokio::time::Instant::now() + d.config.deadline_margin / 2;
+    let s = run(&d, nearly_over).await.unwrap();
+    assert_eq!((s.due, s.refreshed, s.deferred), (40, 0, 40), "{s:?}");
+    assert_eq!(env.calls(AUTHORIZER_TOKEN), 0);
+    let s = run(&d, far()).await.unwrap();
+    assert_eq!((s.refreshed, s.deferred), (40, 0), "{s:?}");
+    assert_no_token_lost(&env, store, &apps).await;
+}
+
+async fn the_daily_reconcile_adds_and_removes_both_ways_once_a_day(st: Stores) {
+    let env = env_on(&st.store).await;
+    let store = &st.store;
+    let kept = authorized(&env, &st, 1).await;
+    // WeChat lists one the store lacks (its push was lost) ...
+    let missed = env.sim.add_account(AccountSpec::mini_program());
+    env.sim.authorize(&missed, &[17, 18]).await.unwrap();
+    // ... and no longer lists one the store holds as authorized (the `unauthorized` was lost).
+    let gone = authorized(&env, &st, 1).await.remove(0);
+    env.sim.unauthorize(&gone).await.unwrap();
+    env.clock.advance(86_400);
+    fresh_ticket(&env, store).await;
+    let d = deps(&env, &st, env.client());
+    let s = run(&d, far()).await.unwrap();
+    assert_eq!((s.reconciled_added, s.reconciled_removed), (1, 1), "{s:?}");
+    let added = store.get_authorizer(&missed).await.unwrap().unwrap();
+    assert_eq!(added.customer_id.as_deref(), Some("unassigned"));
+    assert_eq!(added.status, AuthorizerStatus::Authorized);
+    let removed = store.get_authorizer(&gone).await.unwrap().unwrap();
+    assert_eq!(removed.status, AuthorizerStatus::Unauthorized);
+    assert_no_token_lost(&env, store, &[kept[0].clone(), missed]).await;
+    // Once a day: the next run does not page the list again.
+    let listed = env.calls(LIST);
+    run(&d, far()).await.unwrap();
+    assert_eq!(env.calls(LIST), listed);
+}
+
+async fn the_ticket_watchdog_asks_for_a_ticket_at_most_once_per_ten_minutes(st: Stores) {
+    let env = env_on(&st.store).await;
+    let d = deps(&env, &st, env.client());
+    let s = run(&d, far()).await.unwrap();
+    assert_eq!((s.ticket_age_secs, s.ticket_stale), (Some(0), false));
+    assert_eq!(env.calls(START_PUSH), 0);
+    // 25 minutes without a ticket: WeChat is asked for one, once per 10 minutes.
+    env.clock.advance(25 * 60);
+    let s = run(&d, far()).await.unwrap();
+    assert!(s.ticket_push_requested && !s.ticket_stale, "{s:?}");
+    run(&d, far()).await.unwrap();
+    assert_eq!(env.calls(START_PUSH), 1, "at most once per 10 minutes");
+    // Over 30 minutes: the stale-ticket metric fires.
+    env.clock.advance(6 * 60);
+    let s = run(&d, far()).await.unwrap();
+    assert!(s.ticket_stale, "{s:?}");
+    assert_eq!(s.emf(0)["StaleTicket"], 1);
+    env.clock.advance(5 * 60);
+    run(&d, far()).await.unwrap();
+    assert_eq!(env.calls(START_PUSH), 2);
+}
+
+async fn a_run_with_nothing_due_makes_no_wechat_call(st: Stores) {
+    let env = env_on(&st.store).await;
+    authorized(&env, &st, 5).await;
+    let d = deps(&env, &st, env.client());
+    run(&d, far()).await.unwrap();
+    env.sim.reset_calls();
+    let s = run(&d, far()).await.unwrap();
+    assert_eq!((s.due, s.refreshed), (0, 0), "{s:?}");
+    assert!(
+        env.sim.all_calls().values().all(|n| *n == 0),
+        "{:?}",
+        env.sim.all_calls()
+    );
+}
