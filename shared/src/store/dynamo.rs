@@ -1280,6 +1280,28 @@ impl BatchStore for DynamoStore {
     }
 }
 
+#[async_trait]
+impl ScheduleStore for DynamoStore {
+    async fn claim_run(&self, name: &str, now: UnixTime, every_secs: i64) -> StoreResult<bool> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("RUN#{name}")))
+            .item("sk", s("RUN"))
+            .item("last_run", n(now))
+            .condition_expression("attribute_not_exists(pk) OR last_run <= :cutoff")
+            .expression_attribute_values(":cutoff", n(now - every_secs))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(backend("PutItem run")(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1326,27 +1348,5 @@ mod tests {
         assert!(audit_order(&rec(-5, 9)) < audit_order(&rec(0, 1)));
         assert!(audit_order(&rec(100, 9)) < audit_order(&rec(1000, 1)));
         assert!(audit_order(&rec(100, 1)) < audit_order(&rec(100, 2)));
-    }
-}
-
-#[async_trait]
-impl ScheduleStore for DynamoStore {
-    async fn claim_run(&self, name: &str, now: UnixTime, every_secs: i64) -> StoreResult<bool> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("RUN#{name}")))
-            .item("sk", s("RUN"))
-            .item("last_run", n(now))
-            .condition_expression("attribute_not_exists(pk) OR last_run <= :cutoff")
-            .expression_attribute_values(":cutoff", n(now - every_secs))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(backend("PutItem run")(e)),
-        }
     }
 }

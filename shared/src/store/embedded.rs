@@ -931,6 +931,27 @@ impl BatchStore for EmbeddedStore {
     }
 }
 
+#[async_trait]
+impl ScheduleStore for EmbeddedStore {
+    async fn claim_run(&self, name: &str, now: UnixTime, every_secs: i64) -> StoreResult<bool> {
+        let name = name.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(RUNS).map_err(be)?;
+                let last = t.get(name.as_str()).map_err(be)?.map(|v| v.value());
+                if last.is_some_and(|l| l > now - every_secs) {
+                    return Ok(false);
+                }
+                t.insert(name.as_str(), now).map_err(be)?;
+            }
+            txn.commit().map_err(be)?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -969,26 +990,5 @@ mod tests {
             decode_cursor("e30"),
             Err(StoreError::InvalidCursor)
         ));
-    }
-}
-
-#[async_trait]
-impl ScheduleStore for EmbeddedStore {
-    async fn claim_run(&self, name: &str, now: UnixTime, every_secs: i64) -> StoreResult<bool> {
-        let name = name.to_owned();
-        self.run(move |db| {
-            let txn = db.begin_write().map_err(be)?;
-            {
-                let mut t = txn.open_table(RUNS).map_err(be)?;
-                let last = t.get(name.as_str()).map_err(be)?.map(|v| v.value());
-                if last.is_some_and(|l| l > now - every_secs) {
-                    return Ok(false);
-                }
-                t.insert(name.as_str(), now).map_err(be)?;
-            }
-            txn.commit().map_err(be)?;
-            Ok(true)
-        })
-        .await
     }
 }
