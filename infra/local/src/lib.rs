@@ -40,6 +40,8 @@ pub struct LocalConfig {
     pub ticket_interval: std::time::Duration,
     /// Simulated mini programs to create (not yet authorized), so the consent page has some to offer.
     pub seed_mini_programs: usize,
+    /// How often the token refresher runs (the EventBridge schedule's stand-in); `None`: never.
+    pub refresh_interval: Option<std::time::Duration>,
 }
 
 /// The running system.
@@ -162,6 +164,24 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
     sim.push_ticket()
         .await
         .context("pushing the first ticket")?;
+    if let Some(every) = config.refresh_interval {
+        let mgr = wxopen::wechat::TokenManager::new(
+            wxopen::wechat::WechatClient::new(wxopen::wechat::ClientConfig::with_base_url(
+                sim.base_url(),
+            ))?,
+            store.clone(),
+            s.component_appid.clone(),
+            s.component_appsecret.clone(),
+            Arc::new(SystemClock),
+        );
+        let deps = token_refresher::Deps {
+            mgr: Arc::new(mgr),
+            store: store.clone() as Arc<dyn Store>,
+            clock: Arc::new(SystemClock),
+            config: token_refresher::RefresherConfig::from_env(),
+        };
+        token_refresher::spawn_interval(Arc::new(deps), every);
+    }
     Ok(Local {
         base_url,
         sim,

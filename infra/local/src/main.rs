@@ -25,6 +25,9 @@ struct Args {
     /// Simulated mini programs the WeChat simulator offers on its consent page.
     #[arg(long, default_value_t = 3)]
     seed_mini_programs: usize,
+    /// How often the token refresher runs (0: never).
+    #[arg(long, env = "WXOPEN_REFRESH_INTERVAL_SECS", default_value_t = 60)]
+    refresh_interval_secs: u64,
 }
 
 #[tokio::main]
@@ -47,6 +50,8 @@ async fn main() -> anyhow::Result<()> {
         secrets,
         ticket_interval: std::time::Duration::from_secs(args.ticket_interval_secs),
         seed_mini_programs: args.seed_mini_programs,
+        refresh_interval: (args.refresh_interval_secs > 0)
+            .then(|| std::time::Duration::from_secs(args.refresh_interval_secs)),
     })
     .await?;
     let ticket = local.store.latest_ticket(&appid).await?;
@@ -68,6 +73,12 @@ async fn main() -> anyhow::Result<()> {
         "  simulator control API:      {0}/_sim/accounts, {0}/_sim/counters, {0}/_sim/pushes",
         local.sim.base_url()
     );
+    if args.refresh_interval_secs > 0 {
+        println!(
+            "  token refresher:            every {} s (WXOPEN_REFRESH_INTERVAL_SECS)",
+            args.refresh_interval_secs
+        );
+    }
     println!("Ctrl-C to stop.");
     tokio::select! {
         r = local.wait() => r,

@@ -15,6 +15,7 @@ async fn the_local_system_stores_the_simulators_first_ticket_and_serves_every_ro
         secrets,
         ticket_interval: std::time::Duration::from_secs(3600),
         seed_mini_programs: 2,
+        refresh_interval: None,
     })
     .await
     .unwrap();
@@ -90,4 +91,46 @@ async fn the_local_system_stores_the_simulators_first_ticket_and_serves_every_ro
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+}
+
+/// The refresher runs on its timer (the EventBridge schedule's stand-in): without anyone asking,
+/// the component token is fetched from the simulator and stored.
+#[tokio::test]
+async fn the_local_system_runs_the_token_refresher_on_its_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dev_secrets();
+    let appid = secrets.component_appid.clone();
+    let local = start(LocalConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        sim_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        secrets,
+        ticket_interval: std::time::Duration::from_secs(3600),
+        seed_mini_programs: 0,
+        refresh_interval: Some(std::time::Duration::from_millis(200)),
+    })
+    .await
+    .unwrap();
+    use wxopen::store::TokenStore;
+    let key = wxopen::store::TokenKey::Component(appid);
+    let mut stored = None;
+    for _ in 0..100 {
+        stored = local.store.get_token(&key).await.unwrap();
+        if stored
+            .as_ref()
+            .is_some_and(|t| t.state.access_token.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        stored.is_some_and(|t| t.state.access_token.is_some()),
+        "the refresher stored a component token"
+    );
+    assert_eq!(
+        local.sim.calls("/cgi-bin/component/api_component_token"),
+        1,
+        "and only one, however often it ran"
+    );
 }

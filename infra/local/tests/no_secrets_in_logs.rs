@@ -45,6 +45,7 @@ async fn a_whole_flow_at_debug_level_logs_no_secret_value() {
         secrets: secrets.clone(),
         ticket_interval: std::time::Duration::from_secs(3600),
         seed_mini_programs: 1,
+        refresh_interval: None,
     })
     .await
     .unwrap();
