@@ -94,6 +94,8 @@ pub struct TokenManager {
     seq: AtomicU64,
     /// Refresh tokens adopted from what WeChat reports (see `adopt_live_refresh_token`).
     recoveries: AtomicU64,
+    /// The component token this process last saw valid, and when it expires.
+    component_cache: std::sync::Mutex<Option<(SecretString, UnixTime)>>,
     /// One refresher per key inside this process; the store lease covers other processes.
     local: std::sync::Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -137,6 +139,7 @@ impl TokenManager {
             instance: format!("{:016x}", rand::random::<u64>()),
             seq: AtomicU64::new(0),
             recoveries: AtomicU64::new(0),
+            component_cache: std::sync::Mutex::new(None),
             local: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -214,6 +217,30 @@ impl TokenManager {
         Ok(true)
     }
 
+    fn cached_component(
+        &self,
+        rejected: Option<&SecretString>,
+        now: UnixTime,
+        margin: i64,
+    ) -> Option<SecretString> {
+        let cache = self
+            .component_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let (t, expires_at) = cache.as_ref()?;
+        let fresh = *expires_at - margin > now && !rejected.is_some_and(|r| same_secret(r, t));
+        fresh.then(|| t.clone())
+    }
+
+    fn cache_component(&self, key: &TokenKey, state: &TokenState) {
+        if let (TokenKey::Component(_), Some(t)) = (key, &state.access_token) {
+            *self
+                .component_cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some((t.clone(), state.expires_at));
+        }
+    }
+
     /// For the scheduled refresher: makes sure the token stays valid at least `within_secs`
     /// more, refreshing it (once across all callers, under the lease) if not. Returns whether this
     /// call refreshed it at WeChat: `false` when it was fresh enough, or another refresher did it
@@ -223,12 +250,6 @@ impl TokenManager {
         key: &TokenKey,
         within_secs: i64,
     ) -> WechatResult<bool> {
-        let now = self.clock.now();
-        if let Some(v) = self.store.get_token(key).await? {
-            if self.good(&v.state, None, now, within_secs).is_some() {
-                return Ok(false);
-            }
-        }
         Ok(self.obtain_within(key, None, within_secs).await?.1)
     }
 
@@ -401,21 +422,38 @@ impl TokenManager {
         rejected: Option<&SecretString>,
         margin: i64,
     ) -> WechatResult<(SecretString, bool)> {
-        // Fast path, no lock.
+        // Fastest path: the component token this process already holds (one store read fewer on
+        // every call that needs it, such as each authorizer refresh).
         let now = self.clock.now();
-        if let Some(v) = self.store.get_token(key).await? {
+        if matches!(key, TokenKey::Component(_)) {
+            if let Some(t) = self.cached_component(rejected, now, margin) {
+                return Ok((t, false));
+            }
+        }
+        // Fast path, no lock.
+        let first = self.store.get_token(key).await?;
+        if let Some(v) = &first {
             if let Some(t) = self.good(&v.state, rejected, now, margin) {
+                self.cache_component(key, &v.state);
                 return Ok((t.clone(), false));
             }
         }
         let lock = self.local_lock(key);
-        let _guard = lock.lock().await;
+        // Uncontended, the first read is still the latest this process knows: reuse it.
+        let (_guard, mut known) = match lock.clone().try_lock_owned() {
+            Ok(g) => (g, first),
+            Err(_) => (lock.lock_owned().await, None),
+        };
         let deadline = tokio::time::Instant::now() + self.policy.max_wait;
         loop {
             let now = self.clock.now();
-            let cur = self.store.get_token(key).await?;
+            let cur = match known.take() {
+                Some(v) => Some(v),
+                None => self.store.get_token(key).await?,
+            };
             if let Some(v) = &cur {
                 if let Some(t) = self.good(&v.state, rejected, now, margin) {
+                    self.cache_component(key, &v.state);
                     return Ok((t.clone(), false));
                 }
             }
@@ -538,7 +576,10 @@ impl TokenManager {
         let mut backoff = Duration::from_millis(50);
         for attempt in 0..8 {
             match self.store.put_token(key, &new, expected).await {
-                Ok(_) => return Ok(fetched.access),
+                Ok(_) => {
+                    self.cache_component(key, &new);
+                    return Ok(fetched.access);
+                }
                 Err(StoreError::Conflict) => {}
                 // A throttle or a blip: the rotated refresh token exists only in this process,
                 // so try hard before giving up (the next run still recovers it from WeChat).

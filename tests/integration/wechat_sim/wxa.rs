@@ -297,5 +297,6 @@ async fn code_management_without_permission_set_18_is_48001() {
         .authorized(&mgr, wechat_sim::AccountSpec::mini_program(), &[17])
         .await;
     let err = mgr.wxa(&appid).get_category().await.unwrap_err();
-    assert_business(&err, 48001);
+    assert_eq!(err.errcode(), Some(48001), "{err}");
+    assert_eq!(err.kind(), ErrorKind::PermissionMissing, "{err}");
 }
