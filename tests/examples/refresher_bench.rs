@@ -102,7 +102,17 @@ async fn main() -> anyhow::Result<()> {
             }
             other => anyhow::bail!("unknown store {other}"),
         };
-        bench_one(which, n, concurrency, latency, store, backend, seed, &counter).await?;
+        bench_one(
+            which,
+            n,
+            concurrency,
+            latency,
+            store,
+            backend,
+            seed,
+            &counter,
+        )
+        .await?;
     }
     Ok(())
 }
