@@ -9,11 +9,13 @@
 //! - [`secrets`]: platform secrets from Secrets Manager (cached) or local configuration.
 //! - [`wechat`]: the WeChat API client and the token manager.
 //! - [`http`]: JSON responses shared by the `lambda_http` functions.
+//! - [`operator_auth`]: the `/ops/*` bearer-key check against SHA-256 digests in the platform secret.
 
 pub mod crypto;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod operator_auth;
 pub mod secrets;
 pub mod store;
 pub mod wechat;
