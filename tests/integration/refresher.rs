@@ -59,6 +59,7 @@ on_both_stores!(
 struct Stores {
     store: Arc<dyn Store>,
     backend: Arc<dyn TokenBackend>,
+    authorizers: Arc<dyn wxopen::store::AuthorizerStore>,
     seed: Seeder,
 }
 
@@ -66,7 +67,8 @@ impl Stores {
     fn of<S: Store + 'static>(s: Arc<S>, seed: Seeder) -> Stores {
         Stores {
             store: s.clone(),
-            backend: s,
+            backend: s.clone(),
+            authorizers: s,
             seed,
         }
     }
@@ -121,7 +123,10 @@ async fn fresh_ticket(env: &Env, store: &Arc<dyn Store>) {
 
 fn deps(env: &Env, st: &Stores, client: WechatClient) -> Deps {
     Deps {
-        mgr: Arc::new(env.manager_on(st.backend.clone(), client)),
+        mgr: Arc::new(
+            env.manager_on(st.backend.clone(), client)
+                .with_authorizers(st.authorizers.clone()),
+        ),
         store: st.store.clone(),
         clock: Arc::new(env.clock.clone()),
         config: RefresherConfig {

@@ -111,6 +111,7 @@ impl Env {
 
     pub fn manager_with(&self, client: WechatClient) -> TokenManager {
         self.manager_on(self.store.clone(), client)
+            .with_authorizers(self.store.clone())
     }
 
     /// A manager on another store (e.g. DynamoDB on moto) sharing this simulator and clock.

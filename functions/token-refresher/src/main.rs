@@ -23,7 +23,8 @@ async fn main() -> Result<(), Error> {
         secrets.component_appid.clone(),
         secrets.component_appsecret.clone(),
         clock.clone(),
-    );
+    )
+    .with_authorizers(store.clone());
     let deps = Deps {
         mgr: Arc::new(mgr),
         store,

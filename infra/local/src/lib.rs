@@ -173,7 +173,8 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
             s.component_appid.clone(),
             s.component_appsecret.clone(),
             Arc::new(SystemClock),
-        );
+        )
+        .with_authorizers(store.clone());
         let deps = token_refresher::Deps {
             mgr: Arc::new(mgr),
             store: store.clone() as Arc<dyn Store>,

@@ -24,7 +24,10 @@ use super::wxa::{
     SubmitAuditRequest, VersionInfo, VisitAction, VisitStatus, WebviewDomains,
 };
 use crate::domain::{AppId, AuditId, Clock, UnixTime};
-use crate::store::{StoreError, Ticket, TicketStore, TokenKey, TokenState, TokenStore};
+use crate::store::{
+    AuthorizerStatus, AuthorizerStore, StoreError, Ticket, TicketStore, TokenKey, TokenState,
+    TokenStore,
+};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::future::Future;
@@ -96,6 +99,8 @@ pub struct TokenManager {
     recoveries: AtomicU64,
     /// The component token this process last saw valid, and when it expires.
     component_cache: std::sync::Mutex<Option<(SecretString, UnixTime)>>,
+    /// See [`TokenManager::with_authorizers`].
+    authorizers: Option<Arc<dyn AuthorizerStore>>,
     /// One refresher per key inside this process; the store lease covers other processes.
     local: std::sync::Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -140,12 +145,21 @@ impl TokenManager {
             seq: AtomicU64::new(0),
             recoveries: AtomicU64::new(0),
             component_cache: std::sync::Mutex::new(None),
+            authorizers: None,
             local: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
     pub fn with_policy(mut self, policy: TokenPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Where authorizer profiles live: when a refresh token is found dead for good, the
+    /// authorizer's status becomes `needs_reauthorization` there too (whoever hit it: the
+    /// refresher, an operator call, a push), not only the token item's mark.
+    pub fn with_authorizers(mut self, authorizers: Arc<dyn AuthorizerStore>) -> Self {
+        self.authorizers = Some(authorizers);
         self
     }
 
@@ -676,7 +690,22 @@ impl TokenManager {
             .await
         {
             Ok(_) => {
-                tracing::error!(token = %key_name(key), "refresh token refused by WeChat and none other known: the merchant must authorize again")
+                tracing::error!(token = %key_name(key), "refresh token refused by WeChat and none other known: the merchant must authorize again");
+                if let (TokenKey::Authorizer(appid), Some(a)) = (key, &self.authorizers) {
+                    match a
+                        .set_authorizer_status(
+                            appid,
+                            AuthorizerStatus::NeedsReauthorization,
+                            self.clock.now(),
+                        )
+                        .await
+                    {
+                        Ok(()) | Err(StoreError::NotFound) => {}
+                        Err(e) => {
+                            tracing::warn!(token = %key_name(key), error = %e, "could not mark the authorizer as needing re-authorization")
+                        }
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!(token = %key_name(key), error = %e, "could not mark the token as needing re-authorization")

@@ -218,6 +218,22 @@ async fn a_superseded_refresh_token_is_recovered_from_what_wechat_reports() {
 #[tokio::test]
 async fn a_revoked_authorization_is_61023_and_needs_reauthorization() {
     let (env, mgr, appid) = ready().await;
+    let profile = wxopen::store::Authorizer {
+        appid: appid.clone(),
+        status: wxopen::store::AuthorizerStatus::Authorized,
+        customer_id: Some("c-1".into()),
+        nick_name: "n".into(),
+        user_name: "gh_x".into(),
+        principal_name: "p".into(),
+        is_mini_program: true,
+        func_info: vec![17, 18],
+        profile: serde_json::json!({}),
+        authorized_at: T0,
+        updated_at: T0,
+    };
+    wxopen::store::AuthorizerStore::upsert_authorizer(env.store.as_ref(), &profile)
+        .await
+        .unwrap();
     env.sim.unauthorize(&appid).await.unwrap();
     env.clock.advance(TOKEN_TTL);
 
@@ -235,6 +251,15 @@ async fn a_revoked_authorization_is_61023_and_needs_reauthorization() {
             .unwrap()
             .state
             .needs_reauthorization
+    );
+    let marked = wxopen::store::AuthorizerStore::get_authorizer(env.store.as_ref(), &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        marked.status,
+        wxopen::store::AuthorizerStatus::NeedsReauthorization,
+        "whoever hit it, the authorizer is marked"
     );
     let err = mgr.authorizer_access_token(&appid).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NeedsReauthorization);
