@@ -326,10 +326,8 @@ async fn a_lost_query_auth_answer_still_stores_the_tokens() {
         .is_none());
 }
 
-/// submit_audit was applied but its answer lost: the auditid is found through
-/// get_latest_auditstatus and recorded; no second submission (which would be 85009).
-#[tokio::test]
-async fn a_lost_submit_audit_answer_still_records_the_auditid() {
+/// A mini program authorized and stored, with template 7 committed as version 1.0.0.
+async fn committed() -> (Env, wxopen::wechat::TokenManager, AppId) {
     let env = strict_env().await;
     let mgr = env.manager_with(impatient(&env));
     let appid = env.authorized_mini_program(&mgr).await;
@@ -343,12 +341,24 @@ async fn a_lost_submit_audit_answer_still_records_the_auditid() {
         ))
         .await
         .unwrap();
-    lose_next(&env, SUBMIT_AUDIT);
-    let submission = Submission {
+    (env, mgr, appid)
+}
+
+fn first_submission() -> Submission {
+    Submission {
         template_id: Some(7),
         user_version: Some("1.0.0".into()),
         user_desc: Some("first".into()),
-    };
+    }
+}
+
+/// submit_audit was applied but its answer lost: the auditid is found through
+/// get_latest_auditstatus and recorded; no second submission (which would be 85009).
+#[tokio::test]
+async fn a_lost_submit_audit_answer_still_records_the_auditid() {
+    let (env, mgr, appid) = committed().await;
+    lose_next(&env, SUBMIT_AUDIT);
+    let submission = first_submission();
     let record = reconcile::submit_audit(
         &mgr,
         env.store.as_ref(),
@@ -386,24 +396,8 @@ async fn a_lost_submit_audit_answer_still_records_the_auditid() {
 /// audit is marked released; no second release (which WeChat refuses).
 #[tokio::test]
 async fn a_lost_release_answer_still_marks_the_audit_released() {
-    let env = strict_env().await;
-    let mgr = env.manager_with(impatient(&env));
-    let appid = env.authorized_mini_program(&mgr).await;
-    env.sim.add_template(7, "1.0.0");
-    mgr.wxa(&appid)
-        .commit(&CommitRequest::new(
-            7,
-            &serde_json::json!({}),
-            "1.0.0",
-            "first",
-        ))
-        .await
-        .unwrap();
-    let submission = Submission {
-        template_id: Some(7),
-        user_version: Some("1.0.0".into()),
-        user_desc: Some("first".into()),
-    };
+    let (env, mgr, appid) = committed().await;
+    let submission = first_submission();
     let audit = reconcile::submit_audit(
         &mgr,
         env.store.as_ref(),
