@@ -1,7 +1,7 @@
 //! The WeChat API surface: one dispatcher over WeChat's own paths.
 //!
 //! Per request: count the call, apply a matching fault, check the daily quota (45009), check the
-//! HTTP method (43001/43002), check the token (41001/40001/42001, 48001 without permission set 18),
+//! HTTP method (43001/43002), check the token (41001/40001/42001, 61007 without permission set 18),
 //! then run the endpoint.
 
 use crate::state::{
@@ -373,7 +373,8 @@ fn check_code_permission(st: &State, appid: &AppId) -> Result<(), WxErr> {
         .as_ref()
         .is_some_and(|a| a.func_info.contains(&18));
     if !granted {
-        return Err(WxErr::new(48001, "api unauthorized"));
+        // Without permission set 18 the component is not authorized for code management.
+        return Err(WxErr::new(61007, "api is unauthorized to component"));
     }
     if acc.kind != AccountKind::MiniProgram {
         return Err(WxErr::new(
@@ -773,7 +774,11 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
         }
         "/wxa/submit_audit" => {
             let m = ctx.body()?;
-            let c = code.commit.clone().ok_or_else(no_commit)?;
+            // submit_audit.html: 85086 "must commit before submit audit".
+            let c = code
+                .commit
+                .clone()
+                .ok_or_else(|| WxErr::new(85086, "must commit before submit audit"))?;
             if code.audits.iter().any(|a| a.status.is_pending()) {
                 return Err(WxErr::new(85009, "already submit a version under auditing"));
             }
@@ -781,10 +786,8 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 .and_then(Value::as_array)
                 .is_some_and(|l| l.len() > 5)
             {
-                return Err(WxErr::new(
-                    47001,
-                    "data format error: item_list has more than 5 items",
-                ));
+                // submit_audit.html: 85023 "item size is not in valid range" (at most 5).
+                return Err(WxErr::new(85023, "item size is not in valid range"));
             }
             if quota.rest == 0 {
                 return Err(WxErr::new(85085, "submit audit reach limit"));
@@ -827,10 +830,10 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             v
         }
         "/wxa/get_latest_auditstatus" => {
-            if code.commit.is_none() && code.audits.is_empty() {
-                return Err(no_commit());
-            }
-            let a = code.latest_audit().ok_or_else(bad_auditid)?;
+            // get_latest_auditstatus.html: 85058 "no valid audit_id exist" before any audit.
+            let a = code
+                .latest_audit()
+                .ok_or_else(|| WxErr::new(85058, "no valid audit_id exist"))?;
             json!({
                 "auditid": a.auditid, "status": a.status.code(), "reason": a.reason,
                 "ScreenShot": a.screenshot, "user_version": a.user_version,
@@ -880,9 +883,12 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 .ok_or_else(|| WxErr::new(85019, "no audited version"))?;
             match (a.status, a.released) {
                 (AuditStatus::Approved, false) => {}
-                (AuditStatus::Approved, true) | (AuditStatus::Rejected, _) => {
-                    return Err(WxErr::new(85020, "status not allowed to release"))
+                // WeChat answers "app is already released" for a version already online
+                // (seen in captures; release.html lists only 85019/85020).
+                (AuditStatus::Approved, true) => {
+                    return Err(WxErr::new(85052, "app is already released"))
                 }
+                (AuditStatus::Rejected, _) => return Err(WxErr::new(85020, "status not allowed")),
                 _ => return Err(WxErr::new(85019, "no audited version")),
             }
             a.released = true;

@@ -297,10 +297,10 @@ async fn unauthorized_and_updateauthorized_are_pushed_on_demand() {
         panic!("expected updateauthorized");
     };
     assert_eq!(change.authorization_code.expose_secret(), code);
-    // Permission set 18 is gone: code management answers 48001.
+    // Permission set 18 is gone: code management answers 61007.
     assert_eq!(
         errcode(&env.get("/wxa/get_category", Some(&atoken)).await),
-        48001
+        61007
     );
 
     let resp = env

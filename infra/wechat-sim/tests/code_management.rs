@@ -65,7 +65,12 @@ impl App {
 async fn the_whole_code_lifecycle_commit_audit_release_revert() {
     let app = App::start().await;
     assert_eq!(errcode(&app.get("/wxa/get_page").await), 86001);
-    assert_eq!(errcode(&app.submit().await), 86001);
+    // submit_audit.html: 85086 before any commit; get_latest_auditstatus: 85058 before any audit.
+    assert_eq!(errcode(&app.submit().await), 85086);
+    assert_eq!(
+        errcode(&app.get("/wxa/get_latest_auditstatus").await),
+        85058
+    );
     let v = app
         .post(
             "/wxa/commit",
@@ -120,7 +125,8 @@ async fn the_whole_code_lifecycle_commit_audit_release_revert() {
 
     assert_eq!(errcode(&app.post_raw("/wxa/release", "").await), 44002);
     assert_eq!(errcode(&app.post_raw("/wxa/release", "{}").await), 0);
-    assert_eq!(errcode(&app.post_raw("/wxa/release", "{}").await), 85020);
+    // Released already: "app is already released".
+    assert_eq!(errcode(&app.post_raw("/wxa/release", "{}").await), 85052);
 
     // Nothing to go back to yet.
     assert_eq!(errcode(&app.get("/wxa/revertcoderelease").await), 87011);
@@ -505,7 +511,8 @@ async fn code_management_needs_permission_set_18() {
             json!({"template_id": 7, "user_version": "v1"}),
         )
         .await;
-    assert_eq!(errcode(&v), 48001);
+    // 61007: the component is not authorized for this API (permission set 18 not granted).
+    assert_eq!(errcode(&v), 61007);
 }
 
 #[tokio::test]
@@ -585,4 +592,16 @@ async fn the_template_library_lists_adds_and_deletes() {
         ),
         85064
     );
+}
+
+/// submit_audit.html: at most 5 `item_list` entries, else 85023 "item size is not in valid range"
+/// (and nothing is submitted: a valid submission goes through afterwards).
+#[tokio::test]
+async fn more_than_five_audit_items_are_85023() {
+    let app = App::start().await;
+    assert_eq!(errcode(&app.commit("v1").await), 0);
+    let item = json!({"address": "pages/a", "tag": "工具", "first_class": "工具", "second_class": "备忘录", "first_id": 1, "second_id": 2, "title": "首页"});
+    let six = json!({ "item_list": vec![item; 6] });
+    assert_eq!(errcode(&app.post("/wxa/submit_audit", six).await), 85023);
+    assert_eq!(errcode(&app.submit().await), 0);
 }

@@ -62,8 +62,9 @@ async fn every_code_management_endpoint_works_through_a_whole_release_cycle() {
     assert_business(&wxa.get_page().await.unwrap_err(), 86001);
     assert_business(
         &wxa.submit_audit(&audit_request()).await.unwrap_err(),
-        86001,
+        85086,
     );
+    assert_business(&wxa.get_latest_auditstatus().await.unwrap_err(), 85058);
 
     // Commit 1.0.0: the 体验版, its QR code, category and pages.
     wxa.commit(&commit_request("1.0.0")).await.unwrap();
@@ -266,14 +267,14 @@ async fn release_without_an_approved_audit_is_85019_and_after_a_rejection_85020(
     assert_eq!(status.screenshots(), vec!["mediaid1", "mediaid2"]);
     assert_business(&wxa.release().await.unwrap_err(), 85020);
 
-    // Approved and released once: releasing again is 85020 as well.
+    // Approved and released once: releasing again is 85052 "app is already released".
     wxa.submit_audit(&audit_request()).await.unwrap();
     env.sim
         .decide_audit(&appid, AuditOutcome::Success)
         .await
         .unwrap();
     wxa.release().await.unwrap();
-    assert_business(&wxa.release().await.unwrap_err(), 85020);
+    assert_business(&wxa.release().await.unwrap_err(), 85052);
 }
 
 #[tokio::test]
@@ -290,13 +291,13 @@ async fn commit_of_an_unknown_template_is_85014() {
 }
 
 #[tokio::test]
-async fn code_management_without_permission_set_18_is_48001() {
+async fn code_management_without_permission_set_18_is_61007() {
     let env = Env::with_ticket().await;
     let mgr = env.manager();
     let appid = env
         .authorized(&mgr, wechat_sim::AccountSpec::mini_program(), &[17])
         .await;
     let err = mgr.wxa(&appid).get_category().await.unwrap_err();
-    assert_eq!(err.errcode(), Some(48001), "{err}");
+    assert_eq!(err.errcode(), Some(61007), "{err}");
     assert_eq!(err.kind(), ErrorKind::PermissionMissing, "{err}");
 }
