@@ -900,6 +900,7 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 release_time: ctx.now,
             };
             code.next_app_version += 1;
+            code.reverted = false;
             if let Some(old) = code.online.replace(v) {
                 code.history.insert(0, old);
                 code.history.truncate(HISTORY_LEN);
@@ -912,8 +913,16 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             json!({})
         }
         "/wxa/revertcoderelease" => {
+            // revertcoderelease.html: 87011 while a gray release runs; 87012 when there is no
+            // earlier version, the version is not revertible, or the online version is itself a
+            // revert (after a revert, no revert and no history until the next release).
+            let cannot = || WxErr::new(87012, "forbid revert this version release");
             if ctx.query.get("action").map(String::as_str) == Some("get_history_version") {
-                let list: Vec<Value> = code.history.iter().map(version_json).collect();
+                let list: Vec<Value> = if code.reverted {
+                    vec![]
+                } else {
+                    code.history.iter().map(version_json).collect()
+                };
                 json!({"version_list": list})
             } else {
                 if code.gray.as_ref().is_some_and(|g| g.status == 1) {
@@ -921,6 +930,9 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                         87011,
                         "the current version is in gray release, cannot revert",
                     ));
+                }
+                if code.reverted {
+                    return Err(cannot());
                 }
                 let idx = match ctx.query.get("app_version") {
                     Some(v) => {
@@ -930,18 +942,14 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                         code.history
                             .iter()
                             .position(|h| h.app_version == v)
-                            .ok_or_else(|| {
-                                WxErr::new(87012, "forbid revert this version release")
-                            })?
+                            .ok_or_else(cannot)?
                     }
-                    None if code.history.is_empty() => {
-                        return Err(WxErr::new(87011, "no previous version to revert to"))
-                    }
+                    None if code.history.is_empty() => return Err(cannot()),
                     None => 0,
                 };
                 let target = code.history.remove(idx);
-                // The reverted-from version is not offered again (WeChat forbids reverting twice).
                 code.online = Some(target);
+                code.reverted = true;
                 json!({})
             }
         }

@@ -141,6 +141,9 @@ pub struct CodeState {
     pub webviewdomain: Vec<String>,
     /// (day number, withdrawals that day)
     pub undo: (i64, u32),
+    /// The online version is the result of a revert: no further revert (87012) and no history
+    /// offered until the next release (revertcoderelease.html).
+    pub reverted: bool,
 }
 
 impl CodeState {

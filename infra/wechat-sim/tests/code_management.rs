@@ -128,8 +128,8 @@ async fn the_whole_code_lifecycle_commit_audit_release_revert() {
     // Released already: "app is already released".
     assert_eq!(errcode(&app.post_raw("/wxa/release", "{}").await), 85052);
 
-    // Nothing to go back to yet.
-    assert_eq!(errcode(&app.get("/wxa/revertcoderelease").await), 87011);
+    // Nothing to go back to yet: 87012 (87011 is "a gray release is running").
+    assert_eq!(errcode(&app.get("/wxa/revertcoderelease").await), 87012);
     app.approved_release("v2").await;
     let v = app
         .get("/wxa/revertcoderelease?action=get_history_version")
@@ -144,7 +144,18 @@ async fn the_whole_code_lifecycle_commit_audit_release_revert() {
     assert_eq!(errcode(&app.get("/wxa/revertcoderelease").await), 0);
     let acc = app.env.sim.account(&app.appid).unwrap();
     assert_eq!(acc.code.online.unwrap().user_version, "v1");
-    assert_eq!(errcode(&app.get("/wxa/revertcoderelease").await), 87011);
+    // After a revert: no second revert, and no history offered, until the next release.
+    assert_eq!(errcode(&app.get("/wxa/revertcoderelease").await), 87012);
+    let v = app
+        .get("/wxa/revertcoderelease?action=get_history_version")
+        .await;
+    assert_eq!(v["version_list"], json!([]));
+    app.approved_release("v3").await;
+    let v = app
+        .get("/wxa/revertcoderelease?action=get_history_version")
+        .await;
+    assert!(!v["version_list"].as_array().unwrap().is_empty());
+    assert_eq!(errcode(&app.get("/wxa/revertcoderelease").await), 0);
 }
 
 #[tokio::test]
