@@ -53,6 +53,7 @@ on_both_stores!(
     the_daily_reconcile_adds_and_removes_both_ways_once_a_day,
     the_ticket_watchdog_asks_for_a_ticket_at_most_once_per_ten_minutes,
     a_run_with_nothing_due_makes_no_wechat_call,
+    the_daily_quota_or_an_unlisted_ip_stops_the_run_and_fails_it,
 );
 
 /// One store seen as the refresher's `Store` and as the token manager's backend.
@@ -391,4 +392,49 @@ async fn a_run_with_nothing_due_makes_no_wechat_call(st: Stores) {
         "{:?}",
         env.sim.all_calls()
     );
+}
+
+async fn the_daily_quota_or_an_unlisted_ip_stops_the_run_and_fails_it(st: Stores) {
+    let env = env_on(&st.store).await;
+    authorized(&env, &st, 60).await;
+    let d = Deps {
+        config: RefresherConfig {
+            concurrency: 4,
+            ..deps(&env, &st, env.client()).config
+        },
+        ..deps(&env, &st, env.client())
+    };
+    // 45009: nothing more is started once WeChat says the day's quota is gone.
+    env.sim.set_fault(Fault {
+        endpoint: Some(AUTHORIZER_TOKEN.into()),
+        forced_errcode: Some((45009, "reach max api daily quota limit".into())),
+        ..Fault::default()
+    });
+    env.sim.reset_calls();
+    let err = run(&d, far()).await.unwrap_err();
+    assert!(
+        matches!(err, token_refresher::RunError::Quota { refreshed: 0 }),
+        "{err}"
+    );
+    assert!(
+        env.calls(AUTHORIZER_TOKEN) <= 4,
+        "stopped at once: {} calls",
+        env.calls(AUTHORIZER_TOKEN)
+    );
+    // 61004: the error names the address to whitelist, read from WeChat's errmsg.
+    env.sim.clear_faults();
+    env.sim.set_fault(Fault {
+        endpoint: Some(AUTHORIZER_TOKEN.into()),
+        forced_errcode: Some((
+            61004,
+            "access clientip is not registered, invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in whitelist".into(),
+        )),
+        ..Fault::default()
+    });
+    let err = run(&d, far()).await.unwrap_err();
+    assert!(err.to_string().contains("203.0.113.7"), "{err}");
+    // Once WeChat answers again, the next run refreshes everything.
+    env.sim.clear_faults();
+    let s = run(&d, far()).await.unwrap();
+    assert_eq!((s.refreshed, s.failed), (60, 0), "{s:?}");
 }
