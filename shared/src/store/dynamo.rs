@@ -882,13 +882,8 @@ impl AuthorizerStore for DynamoStore {
                 )),
                 None => None,
             };
-            let changed_after = token
-                .as_ref()
-                .is_some_and(|t| t.state.auth_changed_at > event_time)
-                || profile
-                    .as_ref()
-                    .is_some_and(|(p, _)| p.authorized_at > event_time);
-            if changed_after {
+            let changed_at = token.as_ref().map(|t| t.state.auth_changed_at);
+            if revocation_is_stale(changed_at, profile.as_ref().map(|(p, _)| p), event_time) {
                 return Ok(Revocation::Stale);
             }
             // The token becomes a tombstone conditioned on the version read ...
@@ -919,8 +914,7 @@ impl AuthorizerStore for DynamoStore {
             );
             // ... and the profile changes status conditioned on its rev, in the same transaction.
             if let Some((mut p, rev)) = profile {
-                p.status = AuthorizerStatus::Unauthorized;
-                p.updated_at = p.updated_at.max(event_time);
+                p.revoke(event_time);
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(Self::profile_item(&p, rev + 1)?))

@@ -535,13 +535,8 @@ impl AuthorizerStore for EmbeddedStore {
                 };
                 p
             };
-            let changed_after = token
-                .as_ref()
-                .is_some_and(|t| t.auth_changed_at > event_time)
-                || profile
-                    .as_ref()
-                    .is_some_and(|p| p.authorized_at > event_time);
-            if changed_after {
+            let changed_at = token.as_ref().map(|t| t.auth_changed_at);
+            if revocation_is_stale(changed_at, profile.as_ref(), event_time) {
                 return Ok(Revocation::Stale);
             }
             write_token_row(
@@ -551,8 +546,7 @@ impl AuthorizerStore for EmbeddedStore {
                 &tombstone(token.as_ref(), event_time),
             )?;
             if let Some(mut p) = profile {
-                p.status = AuthorizerStatus::Unauthorized;
-                p.updated_at = p.updated_at.max(event_time);
+                p.revoke(event_time);
                 txn.open_table(AUTHORIZERS)
                     .map_err(be)?
                     .insert(app.as_str(), enc(&p)?.as_slice())

@@ -206,6 +206,26 @@ pub enum Revocation {
     Stale,
 }
 
+/// The rule both stores apply inside their [`AuthorizerStore::revoke_authorization`]
+/// transaction: an `unauthorized` created at `event_time` is stale when the authorization changed
+/// after it (the token's `auth_changed_at`, or the profile's `authorized_at`).
+pub fn revocation_is_stale(
+    token_changed_at: Option<UnixTime>,
+    profile: Option<&Authorizer>,
+    event_time: UnixTime,
+) -> bool {
+    token_changed_at.is_some_and(|t| t > event_time)
+        || profile.is_some_and(|p| p.authorized_at > event_time)
+}
+
+impl Authorizer {
+    /// The profile after an `unauthorized` at `at`: history and customer kept.
+    pub fn revoke(&mut self, at: UnixTime) {
+        self.status = AuthorizerStatus::Unauthorized;
+        self.updated_at = self.updated_at.max(at);
+    }
+}
+
 /// Filters for [`AuthorizerStore::list_authorizers`]; `None` matches all.
 #[derive(Debug, Clone, Default)]
 pub struct AuthorizerFilter {
