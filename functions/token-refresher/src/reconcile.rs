@@ -12,7 +12,7 @@ use crate::Deps;
 use std::collections::HashMap;
 use wxopen::domain::AppId;
 use wxopen::store::{AuthorizerFilter, AuthorizerStatus, Revocation};
-use wxopen::wechat::component::{AuthorizationInfo, AUTHORIZER_LIST_MAX_COUNT};
+use wxopen::wechat::component::{AuthorizationInfo, AuthorizerListItem};
 use wxopen::wechat::WechatResult;
 
 /// The customer of an authorizer found by the reconcile, until an operator assigns one.
@@ -26,7 +26,13 @@ pub struct Reconciled {
 
 pub async fn reconcile(deps: &Deps) -> WechatResult<Reconciled> {
     let now = deps.clock.now();
-    let listed = listed_by_wechat(deps).await?;
+    let listed: HashMap<AppId, AuthorizerListItem> = deps
+        .mgr
+        .all_listed_authorizers()
+        .await?
+        .into_iter()
+        .filter_map(|item| Some((item.appid()?, item)))
+        .collect();
     let mut out = Reconciled::default();
     for (appid, item) in &listed {
         if deps.store.get_authorizer(appid).await?.is_some() {
@@ -77,29 +83,4 @@ pub async fn reconcile(deps: &Deps) -> WechatResult<Reconciled> {
         }
     }
     Ok(out)
-}
-
-/// Every authorizer WeChat lists, page by page (500 at most per page).
-async fn listed_by_wechat(
-    deps: &Deps,
-) -> WechatResult<HashMap<AppId, wxopen::wechat::component::AuthorizerListItem>> {
-    let mut out = HashMap::new();
-    let mut offset = 0u32;
-    loop {
-        let page = deps
-            .mgr
-            .component()
-            .get_authorizer_list(offset, AUTHORIZER_LIST_MAX_COUNT)
-            .await?;
-        let n = page.list.len() as u32;
-        for item in page.list {
-            if let Some(appid) = item.appid() {
-                out.insert(appid, item);
-            }
-        }
-        offset += n;
-        if n == 0 || u64::from(offset) >= page.total_count {
-            return Ok(out);
-        }
-    }
 }

@@ -14,8 +14,9 @@
 
 use super::client::WechatClient;
 use super::component::{
-    AuthorizationInfo, AuthorizerAccessToken, AuthorizerInfoResponse, AuthorizerList, PreAuthCode,
-    QueryAuth, Template, TemplateDraft, TemplateType, AUTHORIZER_LIST_MAX_COUNT,
+    AuthorizationInfo, AuthorizerAccessToken, AuthorizerInfoResponse, AuthorizerList,
+    AuthorizerListItem, PreAuthCode, QueryAuth, Template, TemplateDraft, TemplateType,
+    AUTHORIZER_LIST_MAX_COUNT,
 };
 use super::error::{WechatError, WechatResult};
 use super::wxa::{
@@ -862,26 +863,31 @@ impl TokenManager {
     /// (two merchants authorizing at once: guessing could bind tokens to the wrong customer, so
     /// the `authorized` push, which names the appid, settles it instead).
     async fn only_authorizer_since(&self, since: UnixTime) -> WechatResult<Option<AppId>> {
-        let mut offset = 0;
-        let mut found: Vec<AppId> = Vec::new();
+        let mut found: Vec<AppId> = self
+            .all_listed_authorizers()
+            .await?
+            .iter()
+            .filter(|item| item.auth_time >= since)
+            .filter_map(|item| item.appid())
+            .collect();
+        Ok(match found.len() {
+            1 => found.pop(),
+            _ => None,
+        })
+    }
+
+    /// Every authorizer `api_get_authorizer_list` lists, page by page (500 at most per page).
+    pub async fn all_listed_authorizers(&self) -> WechatResult<Vec<AuthorizerListItem>> {
+        let mut out = Vec::new();
         loop {
             let page = self
                 .component()
-                .get_authorizer_list(offset, AUTHORIZER_LIST_MAX_COUNT)
+                .get_authorizer_list(out.len() as u32, AUTHORIZER_LIST_MAX_COUNT)
                 .await?;
-            let n = page.list.len() as u32;
-            found.extend(
-                page.list
-                    .iter()
-                    .filter(|item| item.auth_time >= since)
-                    .filter_map(|item| item.appid()),
-            );
-            offset += n;
-            if n == 0 || u64::from(offset) >= page.total_count {
-                return Ok(match found.len() {
-                    1 => found.pop(),
-                    _ => None,
-                });
+            let n = page.list.len();
+            out.extend(page.list);
+            if n == 0 || out.len() as u64 >= page.total_count {
+                return Ok(out);
             }
         }
     }
