@@ -146,7 +146,7 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
         Ok(_) => {}
         Err(e) => {
             let err = fatal(&e)
-                .map(RunError::from)
+                .map(|s| s.into_error(0))
                 .unwrap_or(RunError::ComponentToken(e));
             summary.finish(started, Some(err.to_string()));
             return Err(err);
@@ -199,12 +199,7 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
     counters.fill(&mut summary);
     summary.recovered = deps.mgr.recoveries() - recovered_before;
     let stop = stop.into_inner().unwrap_or_else(|p| p.into_inner());
-    let err = stop.map(|s| match s {
-        Stop::Quota => RunError::Quota {
-            refreshed: summary.refreshed,
-        },
-        Stop::IpNotWhitelisted(ip) => RunError::IpNotWhitelisted { ip },
-    });
+    let err = stop.map(|s| s.into_error(summary.refreshed));
     summary.finish(started, err.as_ref().map(ToString::to_string));
     match err {
         Some(e) => Err(e),
@@ -212,10 +207,11 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
     }
 }
 
-impl From<Stop> for RunError {
-    fn from(s: Stop) -> Self {
-        match s {
-            Stop::Quota => RunError::Quota { refreshed: 0 },
+impl Stop {
+    /// The run's error, after `refreshed` tokens were refreshed.
+    fn into_error(self, refreshed: u64) -> RunError {
+        match self {
+            Stop::Quota => RunError::Quota { refreshed },
             Stop::IpNotWhitelisted(ip) => RunError::IpNotWhitelisted { ip },
         }
     }
