@@ -185,6 +185,7 @@ fn profile(env: &Env, appid: &AppId) -> Authorizer {
         profile: serde_json::json!({}),
         authorized_at: env.clock.now(),
         updated_at: env.clock.now(),
+        customer_moves: Vec::new(),
     }
 }
 

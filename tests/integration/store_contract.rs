@@ -88,7 +88,7 @@ macro_rules! contract {
 
 contract!(
     two_writers_with_the_same_version_exactly_one_wins,
-    twenty_concurrent_consumers_of_one_invitation_exactly_one_wins,
+    twenty_concurrent_consumers_of_one_auth_state_exactly_one_wins,
     the_due_token_query_returns_exactly_the_due_tokens_across_pages,
     expired_items_are_invisible,
     unauthorized_keeps_audit_history,
@@ -101,6 +101,10 @@ contract!(
     a_revocation_is_one_transaction_and_a_stale_one_changes_nothing,
     tokens_that_need_reauthorization_leave_the_due_index,
     a_periodic_job_is_claimed_once_per_period_by_racing_callers,
+    single_use_items_are_peeked_deleted_and_replaced_once_expired,
+    invitations_list_newest_first_and_change_atomically,
+    concurrent_authorizer_updates_keep_both_changes,
+    an_authorization_through_another_customers_invitation_moves_it_and_records_the_move,
 );
 
 fn app(i: usize) -> AppId {
@@ -135,6 +139,7 @@ fn authorizer(i: usize, status: AuthorizerStatus, customer: Option<&str>) -> Aut
         profile: serde_json::json!({ "nick_name": format!("shop {i}") }),
         authorized_at: 1_700_000_000,
         updated_at: 1_700_000_000,
+        customer_moves: Vec::new(),
     }
 }
 
@@ -245,18 +250,18 @@ async fn two_writers_with_the_same_version_exactly_one_wins<S: Backend>(s: &S) {
         .is_none());
 }
 
-async fn twenty_concurrent_consumers_of_one_invitation_exactly_one_wins<S: Backend>(s: &S) {
+async fn twenty_concurrent_consumers_of_one_auth_state_exactly_one_wins<S: Backend>(s: &S) {
     let payload = serde_json::json!({ "customer_id": "cust-42" });
-    s.create_single_use(SingleUseKind::Invitation, "inv-1", &payload, 10_000)
+    s.create_single_use(SingleUseKind::AuthState, "inv-1", &payload, 0, 10_000)
         .await
         .unwrap();
     assert!(matches!(
-        s.create_single_use(SingleUseKind::Invitation, "inv-1", &payload, 10_000)
+        s.create_single_use(SingleUseKind::AuthState, "inv-1", &payload, 0, 10_000)
             .await,
         Err(StoreError::Conflict)
     ));
     let results = futures::future::join_all(
-        (0..20).map(|_| s.consume_single_use(SingleUseKind::Invitation, "inv-1", 5_000)),
+        (0..20).map(|_| s.consume_single_use(SingleUseKind::AuthState, "inv-1", 5_000)),
     )
     .await;
     let wins: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
@@ -267,21 +272,21 @@ async fn twenty_concurrent_consumers_of_one_invitation_exactly_one_wins<S: Backe
         .count();
     assert_eq!(consumed, 19, "{results:?}");
     assert!(matches!(
-        s.consume_single_use(SingleUseKind::Invitation, "inv-1", 5_001)
+        s.consume_single_use(SingleUseKind::AuthState, "inv-1", 5_001)
             .await,
         Err(StoreError::AlreadyConsumed)
     ));
     // Kinds are separate namespaces; unknown ids are not found.
     assert!(matches!(
-        s.consume_single_use(SingleUseKind::AuthState, "inv-1", 5_000)
+        s.consume_single_use(SingleUseKind::AuthCodeClaim, "inv-1", 5_000)
             .await,
         Err(StoreError::NotFound)
     ));
-    s.create_single_use(SingleUseKind::AuthState, "inv-1", &payload, 10_000)
+    s.create_single_use(SingleUseKind::AuthCodeClaim, "inv-1", &payload, 0, 10_000)
         .await
         .unwrap();
     assert_eq!(
-        s.consume_single_use(SingleUseKind::AuthState, "inv-1", 5_000)
+        s.consume_single_use(SingleUseKind::AuthCodeClaim, "inv-1", 5_000)
             .await
             .unwrap(),
         payload
@@ -388,7 +393,7 @@ async fn the_due_token_query_returns_exactly_the_due_tokens_across_pages<S: Back
 
 async fn expired_items_are_invisible<S: Backend>(s: &S) {
     let p = serde_json::json!({ "n": 1 });
-    s.create_single_use(SingleUseKind::AuthState, "st-1", &p, 1_000)
+    s.create_single_use(SingleUseKind::AuthState, "st-1", &p, 0, 1_000)
         .await
         .unwrap();
     // At or after expires_at the item is gone, even though no one deleted it yet.
@@ -402,7 +407,7 @@ async fn expired_items_are_invisible<S: Backend>(s: &S) {
             .await,
         Err(StoreError::NotFound)
     ));
-    s.create_single_use(SingleUseKind::AuthState, "st-2", &p, 1_000)
+    s.create_single_use(SingleUseKind::AuthState, "st-2", &p, 0, 1_000)
         .await
         .unwrap();
     assert_eq!(
@@ -1113,4 +1118,221 @@ async fn a_periodic_job_is_claimed_once_per_period_by_racing_callers<S: Backend>
         .claim_run("reconcile", 1_000 + 86_401, 86_400)
         .await
         .unwrap());
+}
+
+async fn single_use_items_are_peeked_deleted_and_replaced_once_expired<S: Backend>(s: &S) {
+    let p = serde_json::json!({ "appid": "wx0000000000000001" });
+    let k = SingleUseKind::AuthCodeClaim;
+    assert_eq!(s.peek_single_use(k, "c1", 100).await.unwrap(), None);
+    s.create_single_use(k, "c1", &p, 100, 1_000).await.unwrap();
+    let peeked = s.peek_single_use(k, "c1", 100).await.unwrap().unwrap();
+    assert_eq!((peeked.payload, peeked.consumed), (p.clone(), false));
+    // Peeking consumes nothing.
+    assert_eq!(s.consume_single_use(k, "c1", 200).await.unwrap(), p);
+    assert!(
+        s.peek_single_use(k, "c1", 300)
+            .await
+            .unwrap()
+            .unwrap()
+            .consumed
+    );
+    // Live: a second create conflicts; expired but not yet purged: it is replaced.
+    assert!(matches!(
+        s.create_single_use(k, "c1", &p, 999, 5_000).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.peek_single_use(k, "c1", 1_000).await.unwrap(), None);
+    let fresh = serde_json::json!({ "n": 2 });
+    s.create_single_use(k, "c1", &fresh, 1_000, 5_000)
+        .await
+        .unwrap();
+    let again = s.peek_single_use(k, "c1", 1_001).await.unwrap().unwrap();
+    assert_eq!((again.payload, again.consumed), (fresh, false));
+    // Deleting gives the id back at once; deleting nothing is fine.
+    s.delete_single_use(k, "c1").await.unwrap();
+    assert_eq!(s.peek_single_use(k, "c1", 1_001).await.unwrap(), None);
+    s.delete_single_use(k, "c1").await.unwrap();
+    s.create_single_use(k, "c1", &p, 1_001, 5_000)
+        .await
+        .unwrap();
+    // Another kind with the same id is another item.
+    assert_eq!(
+        s.peek_single_use(SingleUseKind::AuthCodeOutcome, "c1", 1_001)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+fn invitation(n: u32, created_at: UnixTime) -> Invitation {
+    Invitation {
+        id: format!("{created_at:012x}{n:032x}"),
+        customer_id: format!("cust-{n}"),
+        auth_type: 2,
+        biz_appid: None,
+        created_at,
+        expires_at: created_at + 604_800,
+        revoked_at: None,
+        used_at: None,
+        used_by: None,
+    }
+}
+
+async fn invitations_list_newest_first_and_change_atomically<S: Backend>(s: &S) {
+    for n in 0..7u32 {
+        s.create_invitation(&invitation(n, 1_000 + i64::from(n)))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        s.create_invitation(&invitation(3, 1_003)).await,
+        Err(StoreError::Conflict)
+    ));
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s.list_invitations(cursor.as_deref(), 3).await.unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.into_iter().map(|i| i.customer_id));
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..7).rev().map(|n| format!("cust-{n}")).collect();
+    assert_eq!(seen, expected, "newest first, no repeats, no gaps");
+
+    let id = invitation(4, 1_004).id;
+    // Two writers with distinct changes: both land.
+    let (a, b) = tokio::join!(
+        s.update_invitation(&id, &|i| {
+            i.revoked_at = Some(2_000);
+            Ok(())
+        }),
+        s.update_invitation(&id, &|i| {
+            i.used_at = Some(1_500);
+            Ok(())
+        }),
+    );
+    a.unwrap();
+    b.unwrap();
+    let stored = s.get_invitation(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.revoked_at, stored.used_at),
+        (Some(2_000), Some(1_500))
+    );
+    assert_eq!(stored.state(1_600), InvitationState::Revoked);
+    // A refused change writes nothing.
+    let refused = s
+        .update_invitation(&id, &|i| {
+            i.customer_id = "someone-else".into();
+            Err(StoreError::Conflict)
+        })
+        .await;
+    assert!(matches!(refused, Err(StoreError::Conflict)));
+    assert_eq!(s.get_invitation(&id).await.unwrap().unwrap(), stored);
+    assert!(matches!(
+        s.update_invitation("nope", &|_| Ok(())).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.get_invitation("nope").await.unwrap(), None);
+}
+
+async fn concurrent_authorizer_updates_keep_both_changes<S: Backend>(s: &S) {
+    let a = authorizer(1, AuthorizerStatus::Authorized, None);
+    s.upsert_authorizer(&a).await.unwrap();
+    let (x, y) = tokio::join!(
+        s.update_authorizer(&a.appid, &|cur| {
+            let mut n = cur?.clone();
+            n.func_info.push(30);
+            Some(n)
+        }),
+        s.update_authorizer(&a.appid, &|cur| {
+            let mut n = cur?.clone();
+            n.nick_name = "renamed".into();
+            Some(n)
+        }),
+    );
+    x.unwrap();
+    y.unwrap();
+    let stored = s.get_authorizer(&a.appid).await.unwrap().unwrap();
+    assert_eq!(stored.nick_name, "renamed");
+    assert_eq!(stored.func_info, vec![17, 18, 25, 30]);
+    // `None` leaves it as it is and answers what is stored; an absent profile can be created.
+    assert_eq!(
+        s.update_authorizer(&a.appid, &|_| None).await.unwrap(),
+        Some(stored)
+    );
+    let b = authorizer(2, AuthorizerStatus::Authorized, Some("c"));
+    let created = s
+        .update_authorizer(&b.appid, &|cur| cur.is_none().then(|| b.clone()))
+        .await
+        .unwrap();
+    assert_eq!(created, Some(b.clone()));
+    assert_eq!(
+        s.authorizer_by_user_name(&b.user_name).await.unwrap(),
+        Some(b)
+    );
+}
+
+async fn an_authorization_through_another_customers_invitation_moves_it_and_records_the_move<
+    S: Backend,
+>(
+    s: &S,
+) {
+    let first = authorizer(5, AuthorizerStatus::Authorized, None);
+    let bind = |c: &str, inv: &str| CustomerBinding {
+        customer_id: c.into(),
+        invitation_id: inv.into(),
+    };
+    // The push came first (no customer), then the callback with the invitation's customer.
+    let record = |fresh: Authorizer, binding: Option<CustomerBinding>| async move {
+        s.update_authorizer(&fresh.appid.clone(), &move |cur| {
+            Some(Authorizer::merge_authorization(
+                cur,
+                fresh.clone(),
+                binding.as_ref(),
+            ))
+        })
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    let a = record(first.clone(), None).await;
+    assert_eq!(a.customer_id, None);
+    let a = record(first.clone(), Some(bind("alice", "inv-a"))).await;
+    assert_eq!(a.customer_id.as_deref(), Some("alice"));
+    assert!(a.customer_moves.is_empty(), "a first binding is no move");
+    // The push again (a retry): the customer stays.
+    let a = record(first.clone(), None).await;
+    assert_eq!(a.customer_id.as_deref(), Some("alice"));
+    // Authorized again through Bob's invitation: moved, and the move recorded.
+    let mut again = first.clone();
+    again.authorized_at += 100;
+    again.updated_at += 100;
+    again.nick_name = "new name".into();
+    let a = record(again, Some(bind("bob", "inv-b"))).await;
+    assert_eq!(a.customer_id.as_deref(), Some("bob"));
+    assert_eq!(a.nick_name, "new name");
+    assert_eq!(
+        a.customer_moves,
+        vec![CustomerMove {
+            from: Some("alice".into()),
+            to: "bob".into(),
+            invitation_id: "inv-b".into(),
+            at: first.updated_at + 100,
+        }]
+    );
+    let listed = s
+        .list_authorizers(
+            &AuthorizerFilter {
+                customer_id: Some("bob".into()),
+                ..AuthorizerFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items, vec![a]);
 }

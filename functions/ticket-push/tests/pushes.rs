@@ -278,6 +278,7 @@ fn authorizer() -> Authorizer {
         profile: serde_json::json!({}),
         authorized_at: NOW - 100,
         updated_at: NOW - 100,
+        customer_moves: Vec::new(),
     }
 }
 

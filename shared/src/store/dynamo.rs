@@ -9,7 +9,8 @@
 //! | authorizer token | `APP#{appid}` | `TOKEN` | token fields, `version`, `due_pk`/`due_at` when it holds a refresh token |
 //! | authorizer profile | `APP#{appid}` | `PROFILE` | `data` (JSON), `status`, `customer_id`, `list_pk`/`list_sk`, `user_name`, `rev` |
 //! | audit | `APP#{appid}` | `AUDIT#{auditid:020}` | `data` (JSON), `audit_order`, `rev` |
-//! | single use | `SINGLE#{kind}#{id}` | `SINGLE` | `payload`, `expires_at`, `consumed_at`, `ttl` |
+//! | single use (auth state, code claim, outcomes) | `SINGLE#{kind}#{id}` | `SINGLE` | `payload`, `expires_at`, `consumed_at`, `ttl` |
+//! | invitation | `INVITATIONS` | `{id}` (sorts by creation) | `data` (JSON), `rev`, `ttl` |
 //! | seen push | `PUSH#{digest}` | `PUSH` | `expires_at`, `ttl` |
 //! | batch | `BATCH#{id}` | `META` / `ITEM#{appid}` | `data` (JSON) |
 //!
@@ -301,6 +302,9 @@ struct QuerySpec<'a> {
     partition: (&'a str, &'a str),
 }
 
+/// The partition holding every invitation.
+const INVITATIONS_PK: &str = "INVITATIONS";
+
 fn token_pk(key: &TokenKey) -> String {
     match key {
         TokenKey::Component(a) => format!("COMPONENT#{a}"),
@@ -309,8 +313,10 @@ fn token_pk(key: &TokenKey) -> String {
 }
 fn kind_str(kind: SingleUseKind) -> &'static str {
     match kind {
-        SingleUseKind::Invitation => "INVITE",
         SingleUseKind::AuthState => "STATE",
+        SingleUseKind::AuthStateOutcome => "STATE_OUTCOME",
+        SingleUseKind::AuthCodeClaim => "CODE",
+        SingleUseKind::AuthCodeOutcome => "CODE_OUTCOME",
     }
 }
 fn audit_sk(id: AuditId) -> String {
@@ -576,6 +582,7 @@ impl DynamoStore {
                 lease_until: opt_n(item, "lease_until")?.unwrap_or(0),
                 lease_owner: opt_s(item, "lease_owner")?.map(str::to_owned),
                 auth_changed_at: opt_n(item, "auth_changed_at")?.unwrap_or(0),
+                refreshed_at: opt_n(item, "refreshed_at")?.unwrap_or(0),
                 needs_reauthorization: item
                     .get("needs_reauthorization")
                     .is_some_and(|v| matches!(v, AttributeValue::Bool(true))),
@@ -600,6 +607,21 @@ impl DynamoStore {
             item.insert("user_name".into(), s(a.user_name.clone()));
         }
         item.insert("rev".into(), n(rev));
+        Ok(item)
+    }
+
+    /// An invitation: one partition for all (a listing is one Query, newest first, since ids
+    /// sort by creation time), kept [`INVITATION_RETENTION_SECS`] after it expires.
+    fn invitation_item(inv: &Invitation, rev: u64) -> StoreResult<Item> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(INVITATIONS_PK));
+        item.insert("sk".into(), s(inv.id.clone()));
+        item.insert("data".into(), s(to_json(inv)?));
+        item.insert("rev".into(), n(rev));
+        item.insert(
+            TTL_ATTRIBUTE.into(),
+            n(inv.expires_at + INVITATION_RETENTION_SECS),
+        );
         Ok(item)
     }
 
@@ -667,6 +689,9 @@ impl DynamoStore {
         if state.needs_reauthorization {
             item.insert("needs_reauthorization".into(), AttributeValue::Bool(true));
         }
+        if state.refreshed_at != 0 {
+            item.insert("refreshed_at".into(), n(state.refreshed_at));
+        }
         item.insert("version".into(), n(version));
         item
     }
@@ -675,7 +700,7 @@ impl DynamoStore {
 /// Turns a token item into a tombstone: tokens, lease and due-index keys go, the version counts on.
 const TOMBSTONE_UPDATE: &str =
     "SET version = version + :one, expires_at = :zero, lease_until = :zero \
-     REMOVE access_token, refresh_token, due_pk, due_at, lease_owner, needs_reauthorization";
+     REMOVE access_token, refresh_token, due_pk, due_at, lease_owner, needs_reauthorization, refreshed_at";
 
 #[async_trait]
 impl TicketStore for DynamoStore {
@@ -945,6 +970,45 @@ impl AuthorizerStore for DynamoStore {
         }
     }
 
+    async fn update_authorizer(
+        &self,
+        appid: &AppId,
+        change: AuthorizerChange<'_>,
+    ) -> StoreResult<Option<Authorizer>> {
+        // Conditional on the `rev` read (or on absence), as `upsert_authorizer`.
+        let pk = format!("APP#{appid}");
+        for _ in 0..RMW_ATTEMPTS {
+            let item = self.get_item(pk.clone(), "PROFILE").await?;
+            let (current, rev) = match &item {
+                Some(i) => (
+                    Some(get_json::<Authorizer>(i, "data")?),
+                    Some(opt_n::<u64>(i, "rev")?.unwrap_or(0)),
+                ),
+                None => (None, None),
+            };
+            let Some(new) = change(current.as_ref()) else {
+                return Ok(current);
+            };
+            let req = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(Self::profile_item(&new, rev.map_or(1, |r| r + 1))?));
+            let req = match rev {
+                None => req.condition_expression("attribute_not_exists(pk)"),
+                Some(r) => req
+                    .condition_expression("attribute_not_exists(rev) OR rev = :rev")
+                    .expression_attribute_values(":rev", n(r)),
+            };
+            match req.send().await {
+                Ok(_) => return Ok(Some(new)),
+                Err(e) if is_condition_failed(&e) => continue,
+                Err(e) => return Err(backend("PutItem profile")(e)),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
     async fn authorizer_by_user_name(&self, user_name: &str) -> StoreResult<Option<Authorizer>> {
         if user_name.is_empty() {
             return Ok(None);
@@ -1082,12 +1146,92 @@ impl AuditStore for DynamoStore {
 }
 
 #[async_trait]
+impl InvitationStore for DynamoStore {
+    async fn create_invitation(&self, invitation: &Invitation) -> StoreResult<()> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::invitation_item(invitation, 1)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend("PutItem invitation")(e)),
+        }
+    }
+
+    async fn get_invitation(&self, id: &str) -> StoreResult<Option<Invitation>> {
+        self.get_item(INVITATIONS_PK.into(), id)
+            .await?
+            .map(|item| get_json(&item, "data"))
+            .transpose()
+    }
+
+    async fn update_invitation(
+        &self,
+        id: &str,
+        change: InvitationChange<'_>,
+    ) -> StoreResult<Invitation> {
+        for _ in 0..RMW_ATTEMPTS {
+            let Some(item) = self.get_item(INVITATIONS_PK.into(), id).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let rev: u64 = opt_n(&item, "rev")?.unwrap_or(0);
+            let mut inv: Invitation = get_json(&item, "data")?;
+            change(&mut inv)?;
+            let r = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(Self::invitation_item(&inv, rev + 1)?))
+                .condition_expression("rev = :rev")
+                .expression_attribute_values(":rev", n(rev))
+                .send()
+                .await;
+            match r {
+                Ok(_) => return Ok(inv),
+                Err(e) if is_condition_failed(&e) => continue,
+                Err(e) => return Err(backend("PutItem invitation")(e)),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn list_invitations(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Invitation>> {
+        let q = QuerySpec {
+            index: None,
+            key_condition: "pk = :pk",
+            filter: None,
+            names: HashMap::new(),
+            values: HashMap::from([(":pk".into(), s(INVITATIONS_PK))]),
+            forward: false,
+            key_names: &["pk", "sk"],
+            partition: ("pk", ":pk"),
+        };
+        let (items, next) = self.page(q, cursor, limit).await?;
+        let items = items
+            .iter()
+            .map(|i| get_json(i, "data"))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
 impl SingleUseStore for DynamoStore {
     async fn create_single_use(
         &self,
         kind: SingleUseKind,
         id: &str,
         payload: &serde_json::Value,
+        now: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<()> {
         let r = self
@@ -1099,7 +1243,9 @@ impl SingleUseStore for DynamoStore {
             .item("payload", s(payload.to_string()))
             .item("expires_at", n(expires_at))
             .item(TTL_ATTRIBUTE, n(expires_at))
-            .condition_expression("attribute_not_exists(pk)")
+            // An expired item DynamoDB has not deleted yet is no obstacle.
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", n(now))
             .send()
             .await;
         match r {
@@ -1107,6 +1253,34 @@ impl SingleUseStore for DynamoStore {
             Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
             Err(e) => Err(backend("PutItem single use")(e)),
         }
+    }
+
+    async fn peek_single_use(
+        &self,
+        kind: SingleUseKind,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<SingleUseItem>> {
+        let pk = format!("SINGLE#{}#{id}", kind_str(kind));
+        match self.get_item(pk, "SINGLE").await? {
+            Some(item) if get_n::<i64>(&item, "expires_at")? > now => Ok(Some(SingleUseItem {
+                payload: get_json(&item, "payload")?,
+                consumed: item.contains_key("consumed_at"),
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    async fn delete_single_use(&self, kind: SingleUseKind, id: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("SINGLE#{}#{id}", kind_str(kind))))
+            .key("sk", s("SINGLE"))
+            .send()
+            .await
+            .map_err(backend("DeleteItem single use"))?;
+        Ok(())
     }
 
     async fn consume_single_use(

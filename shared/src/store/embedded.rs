@@ -39,6 +39,8 @@ const SINGLE_USE: TableDefinition<&str, &[u8]> = TableDefinition::new("single_us
 /// Digest -> expires_at.
 const PUSHES: TableDefinition<&str, i64> = TableDefinition::new("pushes");
 const BATCHES: TableDefinition<&str, &[u8]> = TableDefinition::new("batches");
+/// Invitation id (sortable by creation time) -> invitation.
+const INVITATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("invitations");
 /// Periodic job name → when it last ran.
 const RUNS: TableDefinition<&str, i64> = TableDefinition::new("runs");
 /// `(batch id, appid)` -> result.
@@ -99,6 +101,8 @@ struct TokenRow {
     auth_changed_at: UnixTime,
     #[serde(default)]
     needs_reauthorization: bool,
+    #[serde(default)]
+    refreshed_at: UnixTime,
     version: u64,
 }
 
@@ -118,6 +122,7 @@ impl TokenRow {
             lease_owner: state.lease_owner.clone(),
             auth_changed_at: state.auth_changed_at,
             needs_reauthorization: state.needs_reauthorization,
+            refreshed_at: state.refreshed_at,
             version,
         }
     }
@@ -131,6 +136,7 @@ impl TokenRow {
             lease_owner: self.lease_owner,
             auth_changed_at: self.auth_changed_at,
             needs_reauthorization: self.needs_reauthorization,
+            refreshed_at: self.refreshed_at,
         }
     }
 
@@ -183,6 +189,7 @@ fn tombstone(current: Option<&TokenRow>, auth_changed_at: UnixTime) -> TokenRow 
         auth_changed_at: current
             .map_or(auth_changed_at, |c| c.auth_changed_at.max(auth_changed_at)),
         needs_reauthorization: false,
+        refreshed_at: 0,
         version: current.map_or(1, |c| c.version + 1),
     }
 }
@@ -211,6 +218,9 @@ enum Cursor {
         t: i64,
         id: u64,
     },
+    Invitations {
+        id: String,
+    },
 }
 
 fn encode_cursor(c: &Cursor) -> StoreResult<String> {
@@ -231,10 +241,36 @@ fn token_key(key: &TokenKey) -> String {
 }
 fn single_key(kind: SingleUseKind, id: &str) -> String {
     match kind {
-        SingleUseKind::Invitation => format!("invite#{id}"),
         SingleUseKind::AuthState => format!("state#{id}"),
+        SingleUseKind::AuthStateOutcome => format!("state-outcome#{id}"),
+        SingleUseKind::AuthCodeClaim => format!("code#{id}"),
+        SingleUseKind::AuthCodeOutcome => format!("code-outcome#{id}"),
     }
 }
+/// Writes a profile and keeps the original-id index in step, inside the caller's transaction.
+fn put_authorizer(
+    txn: &redb::WriteTransaction,
+    old: Option<&Authorizer>,
+    a: &Authorizer,
+    bytes: &[u8],
+) -> StoreResult<()> {
+    let mut t = txn.open_table(AUTHORIZERS).map_err(be)?;
+    t.insert(a.appid.as_str(), bytes).map_err(be)?;
+    let mut names = txn.open_table(USER_NAMES).map_err(be)?;
+    if let Some(old) = old.filter(|o| o.user_name != a.user_name && !o.user_name.is_empty()) {
+        names.remove(old.user_name.as_str()).map_err(be)?;
+    }
+    if !a.user_name.is_empty() {
+        names
+            .insert(a.user_name.as_str(), a.appid.as_str())
+            .map_err(be)?;
+    }
+    Ok(())
+}
+
+/// Optimistic read-modify-write attempts before giving up with `Conflict`.
+const RMW_ATTEMPTS: usize = 16;
+
 fn page_limit(limit: u32) -> usize {
     limit.clamp(1, 1000) as usize
 }
@@ -267,6 +303,7 @@ impl EmbeddedStore {
             txn.open_table(BATCHES)?;
             txn.open_table(RUNS)?;
             txn.open_table(BATCH_ITEMS)?;
+            txn.open_table(INVITATIONS)?;
         }
         txn.commit()?;
         let store = EmbeddedStore { db: Arc::new(db) };
@@ -276,7 +313,8 @@ impl EmbeddedStore {
         Ok(store)
     }
 
-    /// Deletes single-use items and push records that expired before `now`; returns how many.
+    /// Deletes single-use items and push records that expired before `now`, and invitations past
+    /// their retention; returns how many.
     pub fn purge_expired(&self, now: UnixTime) -> StoreResult<usize> {
         let txn = self.db.begin_write().map_err(be)?;
         let mut purged = 0;
@@ -293,6 +331,15 @@ impl EmbeddedStore {
                 // Unreadable rows are kept: purging must never destroy what it cannot judge.
                 let keep = serde_json::from_slice::<SingleUseRow>(row)
                     .map(|r| r.expires_at > now)
+                    .unwrap_or(true);
+                purged += usize::from(!keep);
+                keep
+            })
+            .map_err(be)?;
+            let mut t = txn.open_table(INVITATIONS).map_err(be)?;
+            t.retain(|_, row| {
+                let keep = serde_json::from_slice::<Invitation>(row)
+                    .map(|i| i.expires_at + INVITATION_RETENTION_SECS > now)
                     .unwrap_or(true);
                 purged += usize::from(!keep);
                 keep
@@ -472,21 +519,13 @@ impl AuthorizerStore for EmbeddedStore {
         self.run(move |db| {
             let txn = db.begin_write().map_err(be)?;
             {
-                let mut t = txn.open_table(AUTHORIZERS).map_err(be)?;
+                let t = txn.open_table(AUTHORIZERS).map_err(be)?;
                 let old: Option<Authorizer> = match t.get(a.appid.as_str()).map_err(be)? {
                     Some(v) => Some(dec(v.value(), "authorizer")?),
                     None => None,
                 };
-                t.insert(a.appid.as_str(), bytes.as_slice()).map_err(be)?;
-                let mut names = txn.open_table(USER_NAMES).map_err(be)?;
-                if let Some(old) = old.filter(|o| o.user_name != a.user_name) {
-                    names.remove(old.user_name.as_str()).map_err(be)?;
-                }
-                if !a.user_name.is_empty() {
-                    names
-                        .insert(a.user_name.as_str(), a.appid.as_str())
-                        .map_err(be)?;
-                }
+                drop(t);
+                put_authorizer(&txn, old.as_ref(), &a, &bytes)?;
             }
             txn.commit().map_err(be)
         })
@@ -569,6 +608,54 @@ impl AuthorizerStore for EmbeddedStore {
             }
         })
         .await
+    }
+
+    async fn update_authorizer(
+        &self,
+        appid: &AppId,
+        change: AuthorizerChange<'_>,
+    ) -> StoreResult<Option<Authorizer>> {
+        // Optimistic: `change` borrows from the caller, so it runs here, and the write lands only
+        // if the record is still the one it saw.
+        for _ in 0..RMW_ATTEMPTS {
+            let key = appid.to_string();
+            let seen: Option<Vec<u8>> = self
+                .run(move |db| {
+                    let txn = db.begin_read().map_err(be)?;
+                    let t = txn.open_table(AUTHORIZERS).map_err(be)?;
+                    Ok(t.get(key.as_str()).map_err(be)?.map(|v| v.value().to_vec()))
+                })
+                .await?;
+            let current: Option<Authorizer> =
+                seen.as_deref().map(|b| dec(b, "authorizer")).transpose()?;
+            let Some(new) = change(current.as_ref()) else {
+                return Ok(current);
+            };
+            let bytes = enc(&new)?;
+            let written = new.clone();
+            let landed = self
+                .run(move |db| {
+                    let txn = db.begin_write().map_err(be)?;
+                    {
+                        let t = txn.open_table(AUTHORIZERS).map_err(be)?;
+                        let now = t
+                            .get(written.appid.as_str())
+                            .map_err(be)?
+                            .map(|v| v.value().to_vec());
+                        if now != seen {
+                            return Ok(false);
+                        }
+                    }
+                    put_authorizer(&txn, current.as_ref(), &written, &bytes)?;
+                    txn.commit().map_err(be)?;
+                    Ok(true)
+                })
+                .await?;
+            if landed {
+                return Ok(Some(new));
+            }
+        }
+        Err(StoreError::Conflict)
     }
 
     async fn authorizer_by_user_name(&self, user_name: &str) -> StoreResult<Option<Authorizer>> {
@@ -771,6 +858,7 @@ impl SingleUseStore for EmbeddedStore {
         kind: SingleUseKind,
         id: &str,
         payload: &serde_json::Value,
+        now: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<()> {
         let key = single_key(kind, id);
@@ -783,8 +871,11 @@ impl SingleUseStore for EmbeddedStore {
             let txn = db.begin_write().map_err(be)?;
             {
                 let mut t = txn.open_table(SINGLE_USE).map_err(be)?;
-                if t.get(key.as_str()).map_err(be)?.is_some() {
-                    return Err(StoreError::Conflict);
+                if let Some(v) = t.get(key.as_str()).map_err(be)? {
+                    let row: SingleUseRow = dec(v.value(), "single use")?;
+                    if row.expires_at > now {
+                        return Err(StoreError::Conflict);
+                    }
                 }
                 t.insert(key.as_str(), bytes.as_slice()).map_err(be)?;
             }
@@ -820,6 +911,150 @@ impl SingleUseStore for EmbeddedStore {
             };
             txn.commit().map_err(be)?;
             Ok(payload)
+        })
+        .await
+    }
+
+    async fn peek_single_use(
+        &self,
+        kind: SingleUseKind,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<SingleUseItem>> {
+        let key = single_key(kind, id);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(SINGLE_USE).map_err(be)?;
+            let Some(v) = t.get(key.as_str()).map_err(be)? else {
+                return Ok(None);
+            };
+            let row: SingleUseRow = dec(v.value(), "single use")?;
+            Ok((row.expires_at > now).then(|| SingleUseItem {
+                payload: row.payload,
+                consumed: row.consumed_at.is_some(),
+            }))
+        })
+        .await
+    }
+
+    async fn delete_single_use(&self, kind: SingleUseKind, id: &str) -> StoreResult<()> {
+        let key = single_key(kind, id);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(SINGLE_USE).map_err(be)?;
+                t.remove(key.as_str()).map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl InvitationStore for EmbeddedStore {
+    async fn create_invitation(&self, invitation: &Invitation) -> StoreResult<()> {
+        let id = invitation.id.clone();
+        let bytes = enc(invitation)?;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(INVITATIONS).map_err(be)?;
+                if t.get(id.as_str()).map_err(be)?.is_some() {
+                    return Err(StoreError::Conflict);
+                }
+                t.insert(id.as_str(), bytes.as_slice()).map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn get_invitation(&self, id: &str) -> StoreResult<Option<Invitation>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(INVITATIONS).map_err(be)?;
+            t.get(id.as_str())
+                .map_err(be)?
+                .map(|v| dec(v.value(), "invitation"))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn update_invitation(
+        &self,
+        id: &str,
+        change: InvitationChange<'_>,
+    ) -> StoreResult<Invitation> {
+        for _ in 0..RMW_ATTEMPTS {
+            let Some(mut inv) = self.get_invitation(id).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let seen = enc(&inv)?;
+            change(&mut inv)?;
+            let bytes = enc(&inv)?;
+            let key = id.to_owned();
+            let landed = self
+                .run(move |db| {
+                    let txn = db.begin_write().map_err(be)?;
+                    {
+                        let mut t = txn.open_table(INVITATIONS).map_err(be)?;
+                        let now = t.get(key.as_str()).map_err(be)?.map(|v| v.value().to_vec());
+                        if now.as_deref() != Some(seen.as_slice()) {
+                            return Ok(false);
+                        }
+                        t.insert(key.as_str(), bytes.as_slice()).map_err(be)?;
+                    }
+                    txn.commit().map_err(be)?;
+                    Ok(true)
+                })
+                .await?;
+            if landed {
+                return Ok(inv);
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn list_invitations(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Invitation>> {
+        let before = match cursor.map(decode_cursor).transpose()? {
+            None => None,
+            Some(Cursor::Invitations { id }) => Some(id),
+            Some(_) => return Err(StoreError::InvalidCursor),
+        };
+        let limit = page_limit(limit);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(INVITATIONS).map_err(be)?;
+            let upper = match &before {
+                Some(id) => Bound::Excluded(id.as_str()),
+                None => Bound::Unbounded,
+            };
+            let mut items: Vec<Invitation> = Vec::new();
+            let mut more = false;
+            for entry in t
+                .range::<&str>((Bound::Unbounded, upper))
+                .map_err(be)?
+                .rev()
+            {
+                let (_, v) = entry.map_err(be)?;
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                items.push(dec(v.value(), "invitation")?);
+            }
+            let next = match items.last().filter(|_| more) {
+                Some(i) => Some(encode_cursor(&Cursor::Invitations { id: i.id.clone() })?),
+                None => None,
+            };
+            Ok(Page { items, next })
         })
         .await
     }

@@ -100,6 +100,8 @@ pub struct TokenState {
     /// WeChat refused the refresh token (61023) and the token WeChat still reports was the same:
     /// only the merchant can fix it. Such items leave the due index until a new authorization.
     pub needs_reauthorization: bool,
+    /// When `access_token` was issued (0: unknown), shown to operators as token health.
+    pub refreshed_at: UnixTime,
 }
 
 impl TokenState {
@@ -194,6 +196,26 @@ pub struct Authorizer {
     pub profile: serde_json::Value,
     pub authorized_at: UnixTime,
     pub updated_at: UnixTime,
+    /// Every change of `customer_id` after the first binding, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customer_moves: Vec<CustomerMove>,
+}
+
+/// The provider's customer an authorization is for: the invitation it came through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerBinding {
+    pub customer_id: String,
+    pub invitation_id: String,
+}
+
+/// An authorizer moved from one customer to another by a new authorization through another
+/// customer's invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerMove {
+    pub from: Option<String>,
+    pub to: String,
+    pub invitation_id: String,
+    pub at: UnixTime,
 }
 
 /// What an `unauthorized` push did ([`AuthorizerStore::revoke_authorization`]).
@@ -224,7 +246,60 @@ impl Authorizer {
         self.status = AuthorizerStatus::Unauthorized;
         self.updated_at = self.updated_at.max(at);
     }
+
+    /// The rule for recording an authorization (callback, `authorized`/`updateauthorized` push,
+    /// reconcile), whichever path comes first: the profile fields are `fresh` from WeChat; the
+    /// customer is kept unless `binding` names another one, and then the move is recorded; the
+    /// history (moves, first `authorized_at` when it is an update of the same authorization) is
+    /// kept. A revocation stored after `fresh.authorized_at` keeps its status.
+    pub fn merge_authorization(
+        existing: Option<&Authorizer>,
+        mut fresh: Authorizer,
+        binding: Option<&CustomerBinding>,
+    ) -> Authorizer {
+        let Some(old) = existing else {
+            if let Some(b) = binding {
+                fresh.customer_id = Some(b.customer_id.clone());
+            }
+            return fresh;
+        };
+        fresh.customer_moves = old.customer_moves.clone();
+        fresh.customer_id = old.customer_id.clone();
+        if let Some(b) = binding {
+            fresh.bind_customer(b, fresh.updated_at);
+        }
+        if old.status != AuthorizerStatus::Authorized && old.updated_at > fresh.authorized_at {
+            fresh.status = old.status;
+        }
+        fresh.authorized_at = fresh.authorized_at.max(old.authorized_at);
+        fresh.updated_at = fresh.updated_at.max(old.updated_at);
+        fresh
+    }
+
+    /// Binds the customer of `binding`, recording a move when it replaces another customer.
+    /// Answers whether anything changed.
+    pub fn bind_customer(&mut self, binding: &CustomerBinding, at: UnixTime) -> bool {
+        if self.customer_id.as_deref() == Some(binding.customer_id.as_str()) {
+            return false;
+        }
+        if self.customer_id.is_some() {
+            self.customer_moves.push(CustomerMove {
+                from: self.customer_id.clone(),
+                to: binding.customer_id.clone(),
+                invitation_id: binding.invitation_id.clone(),
+                at,
+            });
+        }
+        self.customer_id = Some(binding.customer_id.clone());
+        self.updated_at = self.updated_at.max(at);
+        true
+    }
 }
+
+/// A read-modify-write of one authorizer profile: given the stored profile (if any), the profile
+/// to store, or `None` to leave it as it is.
+pub type AuthorizerChange<'a> =
+    &'a (dyn Fn(Option<&Authorizer>) -> Option<Authorizer> + Send + Sync);
 
 /// Filters for [`AuthorizerStore::list_authorizers`]; `None` matches all.
 #[derive(Debug, Clone, Default)]
@@ -245,6 +320,13 @@ pub trait AuthorizerStore: Send + Sync {
         at: UnixTime,
     ) -> StoreResult<()>;
     async fn get_authorizer(&self, appid: &AppId) -> StoreResult<Option<Authorizer>>;
+    /// Applies `change` to the stored profile of `appid` atomically (retried on a concurrent
+    /// write) and answers the profile as stored afterwards (`None`: there is none).
+    async fn update_authorizer(
+        &self,
+        appid: &AppId,
+        change: AuthorizerChange<'_>,
+    ) -> StoreResult<Option<Authorizer>>;
     /// Applies an `unauthorized` push that WeChat created at `event_time`: in ONE transaction the
     /// profile (if any) becomes `Unauthorized` and the token item a tombstone
     /// ([`TokenStore::delete_token`]) remembering `event_time`. If the authorization changed after
@@ -350,22 +432,48 @@ pub trait AuditStore: Send + Sync {
 /// Kinds of single-use items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SingleUseKind {
-    /// An invitation link a provider sends a merchant; carries the customer id.
-    Invitation,
-    /// The `state` bound to one authorization attempt, checked at the callback.
+    /// The `state` bound to one authorization attempt, checked at the callback; its payload names
+    /// the invitation and customer.
     AuthState,
+    /// The outcome of a completed callback, under the same id as its state, so reloading the
+    /// callback page shows the result instead of an error.
+    AuthStateOutcome,
+    /// The right to exchange one authorization code (id: the code's SHA-256), taken by the
+    /// callback or the `authorized` push, whichever comes first: a code is exchanged once.
+    AuthCodeClaim,
+    /// Which authorizer a code's exchange stored (id: the code's SHA-256), for the path that
+    /// came second.
+    AuthCodeOutcome,
+}
+
+/// A single-use item as it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SingleUseItem {
+    pub payload: serde_json::Value,
+    pub consumed: bool,
 }
 
 #[async_trait]
 pub trait SingleUseStore: Send + Sync {
-    /// Creates an item; `Conflict` if the id exists.
+    /// Creates an item; `Conflict` if the id exists and has not expired at `now` (an expired
+    /// item the backend has not purged yet is replaced).
     async fn create_single_use(
         &self,
         kind: SingleUseKind,
         id: &str,
         payload: &serde_json::Value,
+        now: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<()>;
+    /// Reads an unexpired item without consuming it.
+    async fn peek_single_use(
+        &self,
+        kind: SingleUseKind,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<SingleUseItem>>;
+    /// Removes an item (a claim given back because its work never started); absent is fine.
+    async fn delete_single_use(&self, kind: SingleUseKind, id: &str) -> StoreResult<()>;
     /// Consumes the item exactly once and returns its payload. `AlreadyConsumed` on every later
     /// try; `NotFound` if it never existed or has expired (`now >= expires_at`).
     async fn consume_single_use(
@@ -374,6 +482,90 @@ pub trait SingleUseStore: Send + Sync {
         id: &str,
         now: UnixTime,
     ) -> StoreResult<serde_json::Value>;
+}
+
+/// An invitation link the provider sends a merchant: authorizations through it are bound to
+/// `customer_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// Unguessable and sortable by creation time (listings show the newest first).
+    pub id: String,
+    pub customer_id: String,
+    /// WeChat's `auth_type`: 1 official accounts, 2 mini programs, 3 both.
+    pub auth_type: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub biz_appid: Option<AppId>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<UnixTime>,
+    /// The first authorization completed through it; later opens are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<AppId>,
+}
+
+/// Where an invitation stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationState {
+    Active,
+    Used,
+    Revoked,
+    Expired,
+}
+
+impl InvitationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationState::Active => "active",
+            InvitationState::Used => "used",
+            InvitationState::Revoked => "revoked",
+            InvitationState::Expired => "expired",
+        }
+    }
+}
+
+impl Invitation {
+    /// Revoked and used win over expired: they say what happened.
+    pub fn state(&self, now: UnixTime) -> InvitationState {
+        if self.revoked_at.is_some() {
+            InvitationState::Revoked
+        } else if self.used_at.is_some() {
+            InvitationState::Used
+        } else if now >= self.expires_at {
+            InvitationState::Expired
+        } else {
+            InvitationState::Active
+        }
+    }
+}
+
+/// How long an invitation record is kept after it expires (for listings and audits of who
+/// invited whom).
+pub const INVITATION_RETENTION_SECS: i64 = 90 * 86_400;
+
+/// A read-modify-write of one invitation: `Err` refuses the change (nothing written).
+pub type InvitationChange<'a> = &'a (dyn Fn(&mut Invitation) -> StoreResult<()> + Send + Sync);
+
+#[async_trait]
+pub trait InvitationStore: Send + Sync {
+    /// `Conflict` if the id exists.
+    async fn create_invitation(&self, invitation: &Invitation) -> StoreResult<()>;
+    async fn get_invitation(&self, id: &str) -> StoreResult<Option<Invitation>>;
+    /// Applies `change` atomically; `NotFound` if there is no such invitation.
+    async fn update_invitation(
+        &self,
+        id: &str,
+        change: InvitationChange<'_>,
+    ) -> StoreResult<Invitation>;
+    /// All invitations, newest first, a page at a time.
+    async fn list_invitations(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Invitation>>;
 }
 
 #[async_trait]
@@ -442,6 +634,7 @@ pub trait Store:
     + AuthorizerStore
     + AuditStore
     + SingleUseStore
+    + InvitationStore
     + PushLog
     + BatchStore
     + ScheduleStore
@@ -454,6 +647,7 @@ impl<T> Store for T where
         + AuthorizerStore
         + AuditStore
         + SingleUseStore
+        + InvitationStore
         + PushLog
         + BatchStore
         + ScheduleStore

@@ -165,6 +165,7 @@ impl AuthorizerInfoResponse {
             profile: serde_json::to_value(i).unwrap_or_default(),
             authorized_at,
             updated_at: now,
+            customer_moves: Vec::new(),
         }
     }
 }

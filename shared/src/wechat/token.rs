@@ -322,6 +322,7 @@ impl TokenManager {
                 access_token: access.clone(),
                 refresh_token: Some(refresh.clone()),
                 expires_at,
+                refreshed_at: if access.is_some() { now } else { 0 },
                 auth_changed_at: at,
                 ..TokenState::default()
             };
@@ -582,6 +583,7 @@ impl TokenManager {
                 .clone()
                 .or(lease.state.refresh_token.clone()),
             expires_at: started + fetched.expires_in,
+            refreshed_at: started,
             needs_reauthorization: false,
             ..lease.state.clone()
         };

@@ -230,6 +230,7 @@ async fn a_revoked_authorization_is_61023_and_needs_reauthorization() {
         profile: serde_json::json!({}),
         authorized_at: T0,
         updated_at: T0,
+        customer_moves: Vec::new(),
     };
     wxopen::store::AuthorizerStore::upsert_authorizer(env.store.as_ref(), &profile)
         .await
