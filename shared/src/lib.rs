@@ -9,13 +9,17 @@
 //! - [`secrets`]: platform secrets from Secrets Manager (cached) or local configuration.
 //! - [`wechat`]: the WeChat API client and the token manager.
 //! - [`http`]: JSON responses shared by the `lambda_http` functions.
+//! - [`onboarding`]: completing an authorization (callback or push, whichever comes first).
+//! - [`runtime`]: what every Lambda builds from its environment at start.
 //! - [`operator_auth`]: the `/ops/*` bearer-key check against SHA-256 digests in the platform secret.
 
 pub mod crypto;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod onboarding;
 pub mod operator_auth;
+pub mod runtime;
 pub mod secrets;
 pub mod store;
 pub mod wechat;

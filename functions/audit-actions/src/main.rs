@@ -1,7 +1,16 @@
-use lambda_http::{run, service_fn, Error};
+use audit_actions::{router, Deps};
+use std::sync::Arc;
+use wxopen::runtime::AwsRuntime;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    run(service_fn(audit_actions::handler)).await
+    let rt = AwsRuntime::from_env().await?;
+    let deps = Deps {
+        store: rt.store.clone(),
+        secrets: rt.secrets.clone(),
+        clock: rt.clock.clone(),
+        public_url: rt.public_url.clone(),
+    };
+    lambda_http::run(router(Arc::new(deps))).await
 }

@@ -1,7 +1,19 @@
-use lambda_http::{run, service_fn, Error};
+use auth_callback::{router, Deps};
+use std::sync::Arc;
+use wxopen::onboarding::Onboarding;
+use wxopen::runtime::AwsRuntime;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    run(service_fn(auth_callback::handler)).await
+    let rt = AwsRuntime::from_env().await?;
+    let mgr = Arc::new(rt.token_manager().await?);
+    let deps = Deps {
+        onboarding: Arc::new(Onboarding::new(mgr, rt.store.clone(), rt.clock.clone())),
+        store: rt.store.clone(),
+        clock: rt.clock.clone(),
+        consent: rt.consent_hosts(),
+        public_url: rt.public_url.clone(),
+    };
+    lambda_http::run(router(Arc::new(deps))).await
 }

@@ -21,6 +21,7 @@ use wxopen::events::{
     open_push_with_previous_key, AuthorizerEvent, ComponentEvent, PushError, PushQuery,
 };
 use wxopen::http::error;
+use wxopen::onboarding::{Onboarding, OnboardingError};
 use wxopen::secrets::SecretsSource;
 use wxopen::store::{AuditUpdate, Revocation, Store, StoreError, Ticket};
 
@@ -37,6 +38,9 @@ pub struct Deps {
     pub secrets: Arc<dyn SecretsSource>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// Exchanges the codes of `authorized` / `updateauthorized` pushes (with a short wait: a
+    /// push is answered within WeChat's 5 s).
+    pub onboarding: Arc<Onboarding>,
 }
 
 /// The per-request view of the secrets that push handling needs.
@@ -308,8 +312,40 @@ async fn apply_component(
             tracing::info!("component_verify_ticket stored");
         }
         ComponentEvent::Authorized(change) | ComponentEvent::UpdateAuthorized(change) => {
-            // The authorization code is exchanged by the auth-callback flow; the push is logged.
-            tracing::info!(authorizer = %change.authorizer_appid, "authorization (re)granted");
+            // Exchanged here as well as at the callback: a merchant who closed the browser before
+            // the redirect is still on board. Whichever comes second only finds the outcome.
+            match deps
+                .onboarding
+                .complete(
+                    &change.authorization_code,
+                    Some(&change.authorizer_appid),
+                    None,
+                    change.create_time,
+                )
+                .await
+            {
+                Ok(done) => {
+                    tracing::info!(authorizer = %change.authorizer_appid, exchanged = done.exchanged, "authorization (re)granted and stored")
+                }
+                Err(OnboardingError::InProgress) => {
+                    // The callback holds the code right now: have WeChat retry the push, by
+                    // which time the outcome is there.
+                    return Err(reject(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "in_progress",
+                        "this authorization is being stored by the callback",
+                    ));
+                }
+                Err(OnboardingError::Store(e)) => return Err(e.into()),
+                Err(OnboardingError::Wechat(e)) => {
+                    tracing::error!(authorizer = %change.authorizer_appid, error = %e, "exchanging a pushed authorization code failed");
+                    return Err(reject(
+                        StatusCode::BAD_GATEWAY,
+                        "wechat_failed",
+                        "exchanging the authorization code failed",
+                    ));
+                }
+            }
         }
         ComponentEvent::Unauthorized {
             authorizer_appid,

@@ -1,23 +1,23 @@
 use lambda_http::{run, service_fn, Error};
 use std::sync::Arc;
+use std::time::Duration;
 use ticket_push::{handler, Deps};
-use wxopen::domain::SystemClock;
-use wxopen::secrets::SecretsManagerSource;
-use wxopen::store::dynamo::{self, DynamoStore};
+use wxopen::onboarding::Onboarding;
+use wxopen::runtime::AwsRuntime;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let table = std::env::var("WXOPEN_TABLE").map_err(|_| "WXOPEN_TABLE is not set")?;
-    let secret_id = std::env::var("WXOPEN_SECRET_ID").map_err(|_| "WXOPEN_SECRET_ID is not set")?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let rt = AwsRuntime::from_env().await?;
+    let mgr = Arc::new(rt.token_manager().await?);
     let deps = Deps {
-        secrets: Arc::new(SecretsManagerSource::new(
-            aws_sdk_secretsmanager::Client::new(&sdk),
-            secret_id,
-        )),
-        store: Arc::new(DynamoStore::new(dynamo::client(&sdk), table)),
-        clock: Arc::new(SystemClock),
+        secrets: rt.secrets.clone(),
+        store: rt.store.clone(),
+        clock: rt.clock.clone(),
+        onboarding: Arc::new(
+            Onboarding::new(mgr, rt.store.clone(), rt.clock.clone())
+                .with_wait(Duration::from_secs(2)),
+        ),
     };
     let deps = &deps;
     run(service_fn(move |req| async move {

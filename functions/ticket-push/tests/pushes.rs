@@ -1,17 +1,19 @@
 //! The ticket-push handler, called directly with built requests over the embedded store.
 
 use lambda_http::{Body, Request};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use ticket_push::{handler, Deps};
 use wxopen::crypto::MsgCrypt;
 use wxopen::domain::{AppId, AuditId, AuditStatus, ManualClock};
+use wxopen::onboarding::Onboarding;
 use wxopen::secrets::{PlatformSecrets, StaticSecrets};
 use wxopen::store::embedded::EmbeddedStore;
 use wxopen::store::{
     AuditRecord, AuditStore, Authorizer, AuthorizerStatus, AuthorizerStore, Store, TicketStore,
     TokenKey, TokenState, TokenStore,
 };
+use wxopen::wechat::{ClientConfig, TokenManager, WechatClient};
 
 const COMPONENT: &str = "wx134c8103faa5a59e";
 const TOKEN: &str = "pushtoken";
@@ -38,6 +40,19 @@ fn app() -> App {
             secrets: Arc::new(StaticSecrets::new(secrets)),
             store: store.clone() as Arc<dyn Store>,
             clock: Arc::new(clock.clone()),
+            // These pushes never reach WeChat (the authorization pushes are tested against the
+            // simulator in tests/integration/authorization.rs): a port nothing listens on.
+            onboarding: Arc::new(Onboarding::new(
+                Arc::new(TokenManager::new(
+                    WechatClient::new(ClientConfig::with_base_url("http://127.0.0.1:9")).unwrap(),
+                    store.clone(),
+                    AppId::parse(COMPONENT).unwrap(),
+                    SecretString::from("appsecret"),
+                    Arc::new(clock.clone()),
+                )),
+                store.clone(),
+                Arc::new(clock.clone()),
+            )),
         },
         store,
         clock,

@@ -11,12 +11,11 @@
 use crate::Deps;
 use std::collections::HashMap;
 use wxopen::domain::AppId;
-use wxopen::store::{AuthorizerFilter, AuthorizerStatus, Revocation};
+use wxopen::store::{Authorizer, AuthorizerFilter, AuthorizerStatus, Revocation};
 use wxopen::wechat::component::{AuthorizationInfo, AuthorizerListItem};
 use wxopen::wechat::WechatResult;
 
-/// The customer of an authorizer found by the reconcile, until an operator assigns one.
-pub const UNASSIGNED_CUSTOMER: &str = "unassigned";
+pub use wxopen::store::UNASSIGNED_CUSTOMER;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reconciled {
@@ -44,7 +43,16 @@ pub async fn reconcile(deps: &Deps) -> WechatResult<Reconciled> {
             item.auth_time.max(0),
             now,
         );
-        deps.store.upsert_authorizer(&authorizer).await?;
+        // Merged, not replaced: a callback binding a customer meanwhile keeps its customer.
+        deps.store
+            .update_authorizer(appid, &|cur| {
+                Some(Authorizer::merge_authorization(
+                    cur,
+                    authorizer.clone(),
+                    None,
+                ))
+            })
+            .await?;
         let auth = AuthorizationInfo {
             authorizer_refresh_token: item
                 .refresh_token

@@ -86,35 +86,22 @@ fn from_lambda(resp: lambda_http::Response<lambda_http::Body>) -> AxumResponse {
     AxumResponse::from_parts(parts, axum::body::Body::from(bytes))
 }
 
-async fn route(
+/// `/wechat/*` goes to ticket-push's `lambda_http` handler; anything else is a JSON 404.
+async fn pushes_and_not_found(
     State(state): State<Arc<AppState>>,
     req: AxumRequest<axum::body::Body>,
 ) -> AxumResponse {
-    let path = req.uri().path().to_owned();
-    let req = match to_lambda(req).await {
-        Ok(r) => r,
-        Err(status) => return status.into_response(),
-    };
-    let resp = if path.starts_with("/wechat/") {
-        ticket_push::handler(req, &state.push).await
-    } else if path.starts_with("/auth/") {
-        match auth_callback::handler(req).await {
-            Ok(r) => r,
-            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
-    } else if path.starts_with("/ops/") {
-        match audit_actions::handler(req).await {
-            Ok(r) => r,
-            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
-    } else {
-        wxopen::http::error(
+    if !req.uri().path().starts_with("/wechat/") {
+        return from_lambda(wxopen::http::error(
             lambda_http::http::StatusCode::NOT_FOUND,
             "not_found",
             "no such route",
-        )
-    };
-    from_lambda(resp)
+        ));
+    }
+    match to_lambda(req).await {
+        Ok(req) => from_lambda(ticket_push::handler(req, &state.push).await),
+        Err(status) => status.into_response(),
+    }
 }
 
 /// Starts the store, our listener and the simulator (which pushes a first ticket at once).
@@ -124,24 +111,12 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
     let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let secrets: Arc<dyn SecretsSource> = Arc::new(StaticSecrets::new(config.secrets.clone()));
-    let state = Arc::new(AppState {
-        push: ticket_push::Deps {
-            secrets,
-            store: store.clone() as Arc<dyn Store>,
-            clock: clock.clone(),
-        },
-    });
+    // Bound first: the simulator needs our push URLs, our handlers need its base URL.
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
-    let app = axum::Router::new().fallback(route).with_state(state);
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "local listener failed");
-        }
-    });
 
     use secrecy::ExposeSecret;
     let s = &config.secrets;
@@ -153,7 +128,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         auth_event_url: Some(format!("{base_url}/wechat/component")),
         message_url: Some(format!("{base_url}/wechat/apps/$APPID$")),
         ticket_interval: Some(config.ticket_interval),
-        clock,
+        clock: clock.clone(),
         ..wechat_sim::SimConfig::default()
     };
     let sim = wechat_sim::Simulator::start_on(sim_config, config.sim_listen).await?;
@@ -161,24 +136,64 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         sim.add_account(wechat_sim::AccountSpec::mini_program());
     }
     sim.add_template(1, "1.0.0");
+
+    let wechat = wxopen::wechat::ClientConfig::with_base_url(sim.base_url());
+    let mgr = Arc::new(
+        wxopen::wechat::TokenManager::new(
+            wxopen::wechat::WechatClient::new(wechat.clone())?,
+            store.clone(),
+            s.component_appid.clone(),
+            s.component_appsecret.clone(),
+            clock.clone(),
+        )
+        .with_authorizers(store.clone()),
+    );
+    let dyn_store = store.clone() as Arc<dyn Store>;
+    let onboarding = |wait: std::time::Duration| {
+        Arc::new(
+            wxopen::onboarding::Onboarding::new(mgr.clone(), dyn_store.clone(), clock.clone())
+                .with_wait(wait),
+        )
+    };
+    let state = Arc::new(AppState {
+        push: ticket_push::Deps {
+            secrets: secrets.clone(),
+            store: dyn_store.clone(),
+            clock: clock.clone(),
+            onboarding: onboarding(std::time::Duration::from_secs(2)),
+        },
+    });
+    let auth = auth_callback::router(Arc::new(auth_callback::Deps {
+        onboarding: onboarding(std::time::Duration::from_secs(8)),
+        store: dyn_store.clone(),
+        clock: clock.clone(),
+        consent: wxopen::wechat::consent::ConsentHosts::for_api_base_url(&wechat.base_url),
+        public_url: Some(base_url.clone()),
+    }));
+    let ops = audit_actions::router(Arc::new(audit_actions::Deps {
+        store: dyn_store.clone(),
+        secrets: secrets.clone(),
+        clock: clock.clone(),
+        public_url: Some(base_url.clone()),
+    }));
+    let app = axum::Router::new()
+        .fallback(pushes_and_not_found)
+        .with_state(state)
+        .merge(auth)
+        .merge(ops);
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "local listener failed");
+        }
+    });
     sim.push_ticket()
         .await
         .context("pushing the first ticket")?;
     if let Some(every) = config.refresh_interval {
-        let mgr = wxopen::wechat::TokenManager::new(
-            wxopen::wechat::WechatClient::new(wxopen::wechat::ClientConfig::with_base_url(
-                sim.base_url(),
-            ))?,
-            store.clone(),
-            s.component_appid.clone(),
-            s.component_appsecret.clone(),
-            Arc::new(SystemClock),
-        )
-        .with_authorizers(store.clone());
         let deps = token_refresher::Deps {
-            mgr: Arc::new(mgr),
-            store: store.clone() as Arc<dyn Store>,
-            clock: Arc::new(SystemClock),
+            mgr: mgr.clone(),
+            store: dyn_store.clone(),
+            clock: clock.clone(),
             config: token_refresher::RefresherConfig::from_env(),
         };
         token_refresher::spawn_interval(Arc::new(deps), every);

@@ -586,6 +586,18 @@ impl Simulator {
         self.inner.decide_audit(appid, outcome).await
     }
 
+    /// Holds back pushes of `kind` (e.g. `authorized`): recorded but not delivered until
+    /// [`Simulator::release_held_pushes`] — a push that is late, or (never released) lost.
+    pub fn hold_pushes(&self, kind: &str) {
+        self.inner.lock().held_kinds.insert(kind.to_owned());
+    }
+
+    /// Stops holding every kind and delivers what was held; answers how many.
+    pub async fn release_held_pushes(&self) -> usize {
+        self.inner.lock().held_kinds.clear();
+        self.inner.release_held().await
+    }
+
     /// Calls that reached `endpoint_path` (all answers, errors and faults included).
     pub fn calls(&self, endpoint_path: &str) -> u64 {
         self.inner

@@ -127,7 +127,46 @@ impl Inner {
             });
             id
         };
+        let query: Vec<(String, String)> =
+            query.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let push = HeldPush {
+            id,
+            kind: kind.to_owned(),
+            url,
+            query,
+            body,
+        };
+        {
+            let mut st = self.lock();
+            if st.held_kinds.contains(kind) {
+                // Held back (a push delayed or lost in transit): delivered by `release_held`.
+                st.held_pushes.push(push);
+                return Some(id);
+            }
+        }
+        self.send_until_accepted(push).await;
+        Some(id)
+    }
 
+    /// Delivers every held push, oldest first.
+    pub(crate) async fn release_held(&self) -> usize {
+        let held = std::mem::take(&mut self.lock().held_pushes);
+        let n = held.len();
+        for push in held {
+            self.send_until_accepted(push).await;
+        }
+        n
+    }
+
+    async fn send_until_accepted(&self, push: HeldPush) {
+        let HeldPush {
+            id,
+            kind,
+            url,
+            query,
+            body,
+        } = push;
+        let kind = kind.as_str();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -173,8 +212,17 @@ impl Inner {
             }
             tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
         }
-        Some(id)
     }
+}
+
+/// A sealed push ready to send (or held back).
+#[derive(Debug)]
+pub struct HeldPush {
+    id: u64,
+    kind: String,
+    url: String,
+    query: Vec<(String, String)>,
+    body: String,
 }
 
 fn truncate(s: &str, n: usize) -> &str {

@@ -242,6 +242,9 @@ pub struct State {
     /// Every refresh token ever presented to api_authorizer_token, and how often one came again.
     pub presented_refresh_tokens: std::collections::HashSet<String>,
     pub refresh_token_reuses: u64,
+    /// Push kinds (`authorized`, ...) held back instead of delivered, and the pushes held.
+    pub held_kinds: std::collections::HashSet<String>,
+    pub held_pushes: Vec<crate::push::HeldPush>,
 }
 
 impl State {

@@ -201,6 +201,10 @@ pub struct Authorizer {
     pub customer_moves: Vec<CustomerMove>,
 }
 
+/// The customer of an authorizer that came without an invitation (a push or the daily reconcile
+/// found it first), until an operator's invitation binds one. Binding it is not a move.
+pub const UNASSIGNED_CUSTOMER: &str = "unassigned";
+
 /// The provider's customer an authorization is for: the invitation it came through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerBinding {
@@ -264,7 +268,13 @@ impl Authorizer {
             return fresh;
         };
         fresh.customer_moves = old.customer_moves.clone();
-        fresh.customer_id = old.customer_id.clone();
+        if old
+            .customer_id
+            .as_deref()
+            .is_some_and(|c| c != UNASSIGNED_CUSTOMER)
+        {
+            fresh.customer_id = old.customer_id.clone();
+        }
         if let Some(b) = binding {
             fresh.bind_customer(b, fresh.updated_at);
         }
@@ -282,7 +292,11 @@ impl Authorizer {
         if self.customer_id.as_deref() == Some(binding.customer_id.as_str()) {
             return false;
         }
-        if self.customer_id.is_some() {
+        if self
+            .customer_id
+            .as_deref()
+            .is_some_and(|c| c != UNASSIGNED_CUSTOMER)
+        {
             self.customer_moves.push(CustomerMove {
                 from: self.customer_id.clone(),
                 to: binding.customer_id.clone(),

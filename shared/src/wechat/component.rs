@@ -486,3 +486,22 @@ impl WechatClient {
         Ok(())
     }
 }
+
+/// The name of a permission set (权限集) by id, in Chinese and English, for the ones a mini
+/// program provider meets; others are shown by number. Source: 权限集列表,
+/// `doc/oplatform/Third-party_Platforms/2.0/product/miniprogram_authority.html`.
+pub fn permission_set_name(id: u32) -> Option<(&'static str, &'static str)> {
+    Some(match id {
+        1 => ("消息管理权限", "message management"),
+        2 => ("用户管理权限", "user management"),
+        17 => ("帐号管理权限", "account management"),
+        18 => (
+            "开发管理与数据分析权限",
+            "development management and data analysis",
+        ),
+        19 => ("客服消息管理权限", "customer service messages"),
+        25 => ("开放平台帐号管理权限", "Open Platform account management"),
+        30 => ("小程序基本信息设置权限", "basic information settings"),
+        _ => return None,
+    })
+}

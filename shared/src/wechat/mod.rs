@@ -8,6 +8,7 @@
 //! - [`token`]: [`TokenManager`], which hands out cached tokens, refreshes them under a lease held
 //!   in the store (one WeChat call per token lifetime however many callers ask), and wraps the
 //!   endpoints so a rejected token is refreshed once and the call retried once.
+//! - [`consent`]: the links to WeChat's consent pages (PC and mobile), hosts apart from the API.
 //! - [`error`]: [`WechatError`] and its [`ErrorKind`] classification.
 //!
 //! Tokens are [`secrecy::SecretString`]s, exposed only while the request URL is built; no error
@@ -15,6 +16,7 @@
 
 pub mod client;
 pub mod component;
+pub mod consent;
 pub mod error;
 pub mod reconcile;
 pub mod token;
