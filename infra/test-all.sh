@@ -3,6 +3,8 @@
 #   - a Python venv (git-ignored .venv/test) with pinned moto[server] and cfn-lint;
 #   - moto_server on a free loopback port, for the DynamoDB and Secrets Manager tests
 #     (they read WXOPEN_TEST_AWS_ENDPOINT; with CI=true and no endpoint they fail, never skip);
+#   - Debian's chromium, chromium-driver and fonts-wqy-zenhei for the browser tests (installed
+#     when missing; the tests fail rather than skip under CI=true);
 #   - cargo fmt --check, clippy -D warnings, cargo test --workspace --all-targets, cfn-lint.
 # No test reaches the internet or AWS. Exits non-zero on any failure.
 set -euo pipefail
@@ -21,6 +23,15 @@ if ! "$venv/bin/python" -c "import moto, cfnlint, sys; sys.exit(0 if moto.__vers
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
 fi
+
+step "Chromium, ChromeDriver and a CJK font for the browser tests (Debian packages)"
+if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ] || ! fc-list 2>/dev/null | grep -qi "wenquanyi"; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei >/dev/null
+fi
+chromium --version 2>/dev/null | head -1
 
 step "moto_server on a free loopback port"
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -47,7 +47,11 @@ async fn every_ops_route_wants_the_operator_key() {
             assert_eq!(body["error"], "unauthorized");
         }
     }
-    assert_eq!(invitation_count(&app).await, 0, "nothing created without the key");
+    assert_eq!(
+        invitation_count(&app).await,
+        0,
+        "nothing created without the key"
+    );
     let (status, body) = app.get_json("/ops/no-such-route").await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
 }
@@ -59,15 +63,51 @@ async fn bad_invitations_are_refused_with_a_json_reason_and_change_nothing() {
     let cases: Vec<(&str, String, &str)> = vec![
         ("application/json", json!({}).to_string(), "invalid_body"),
         ("application/json", "{not json".into(), "invalid_body"),
-        ("text/plain", json!({ "customer_id": "c" }).to_string(), "unsupported_content_type"),
-        ("application/json", json!({ "customer_id": "" }).to_string(), "invalid_customer_id"),
-        ("application/json", json!({ "customer_id": "x".repeat(65) }).to_string(), "invalid_customer_id"),
-        ("application/json", json!({ "customer_id": "a\u{7}b" }).to_string(), "invalid_customer_id"),
-        ("application/json", json!({ "customer_id": "c", "auth_type": 4 }).to_string(), "invalid_auth_type"),
-        ("application/json", json!({ "customer_id": "c", "biz_appid": "nope" }).to_string(), "invalid_biz_appid"),
-        ("application/json", json!({ "customer_id": "c", "expires_in": 10 }).to_string(), "invalid_expires_in"),
-        ("application/json", json!({ "customer_id": "c", "expires_in": 99_999_999 }).to_string(), "invalid_expires_in"),
-        ("application/json", json!({ "customer_id": "c", "surprise": 1 }).to_string(), "invalid_body"),
+        (
+            "text/plain",
+            json!({ "customer_id": "c" }).to_string(),
+            "unsupported_content_type",
+        ),
+        (
+            "application/json",
+            json!({ "customer_id": "" }).to_string(),
+            "invalid_customer_id",
+        ),
+        (
+            "application/json",
+            json!({ "customer_id": "x".repeat(65) }).to_string(),
+            "invalid_customer_id",
+        ),
+        (
+            "application/json",
+            json!({ "customer_id": "a\u{7}b" }).to_string(),
+            "invalid_customer_id",
+        ),
+        (
+            "application/json",
+            json!({ "customer_id": "c", "auth_type": 4 }).to_string(),
+            "invalid_auth_type",
+        ),
+        (
+            "application/json",
+            json!({ "customer_id": "c", "biz_appid": "nope" }).to_string(),
+            "invalid_biz_appid",
+        ),
+        (
+            "application/json",
+            json!({ "customer_id": "c", "expires_in": 10 }).to_string(),
+            "invalid_expires_in",
+        ),
+        (
+            "application/json",
+            json!({ "customer_id": "c", "expires_in": 99_999_999 }).to_string(),
+            "invalid_expires_in",
+        ),
+        (
+            "application/json",
+            json!({ "customer_id": "c", "surprise": 1 }).to_string(),
+            "invalid_body",
+        ),
     ];
     for (content_type, body, code) in cases {
         let resp = app
@@ -92,7 +132,11 @@ async fn bad_invitations_are_refused_with_a_json_reason_and_change_nothing() {
         ("/ops/invitations?bogus=1", "invalid_query"),
     ] {
         let (status, v) = app.get_json(path).await;
-        assert_eq!((status, v["error"].as_str()), (400, Some(code)), "{path}: {v}");
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (400, Some(code)),
+            "{path}: {v}"
+        );
     }
 }
 
@@ -107,7 +151,9 @@ async fn invitations_are_listed_newest_first_shown_and_revoked_once_but_a_used_o
         assert_eq!(inv["state"], "active");
         assert_eq!(inv["auth_type"], 3);
         assert_eq!(inv["biz_appid"], "wx00000000000000bb");
-        assert!(inv["expires_at"].as_i64().unwrap() - inv["created_at"].as_i64().unwrap() == 7 * 86_400);
+        assert!(
+            inv["expires_at"].as_i64().unwrap() - inv["created_at"].as_i64().unwrap() == 7 * 86_400
+        );
         ids.push(inv["invitation_id"].as_str().unwrap().to_owned());
         // Ids sort by creation second; a new second keeps the order test honest.
         tokio::time::sleep(std::time::Duration::from_millis(1010)).await;
@@ -146,7 +192,10 @@ async fn invitations_are_listed_newest_first_shown_and_revoked_once_but_a_used_o
     assert_eq!((status, first["state"].as_str()), (200, Some("revoked")));
     let (status, second) = revoke(ids[0].clone()).await;
     assert_eq!(status, 200);
-    assert_eq!(second["revoked_at"], first["revoked_at"], "revoking twice keeps the first time");
+    assert_eq!(
+        second["revoked_at"], first["revoked_at"],
+        "revoking twice keeps the first time"
+    );
     let (status, v) = revoke("missing".into()).await;
     assert_eq!((status, v["error"].as_str()), (404, Some("not_found")));
 
@@ -160,8 +209,17 @@ async fn invitations_are_listed_newest_first_shown_and_revoked_once_but_a_used_o
         .await
         .unwrap();
     let (status, v) = revoke(ids[1].clone()).await;
-    assert_eq!((status, v["error"].as_str()), (409, Some("invitation_used")));
-    let stored = app.local.store.get_invitation(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (409, Some("invitation_used"))
+    );
+    let stored = app
+        .local
+        .store
+        .get_invitation(&ids[1])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.revoked_at, None);
 }
 
@@ -201,8 +259,16 @@ async fn authorizers_are_listed_with_filters_and_token_health_but_no_token_value
     let (status, one) = app.get_json(&format!("/ops/authorizers/{}", apps[0])).await;
     assert_eq!(status, 200);
     for field in [
-        "appid", "status", "customer_id", "func_info", "nick_name", "user_name",
-        "principal_name", "authorized_at", "access_expires_at", "refreshed_at",
+        "appid",
+        "status",
+        "customer_id",
+        "func_info",
+        "nick_name",
+        "user_name",
+        "principal_name",
+        "authorized_at",
+        "access_expires_at",
+        "refreshed_at",
     ] {
         assert!(!one[field].is_null(), "{field} in {one}");
     }
@@ -225,5 +291,11 @@ async fn authorizers_are_listed_with_filters_and_token_health_but_no_token_value
     assert!(!body.contains(token.refresh_token.unwrap().expose_secret()));
     let (status, v) = app.get_json("/ops/authorizers/wx00000000000000ff").await;
     assert_eq!((status, v["error"].as_str()), (404, Some("not_found")));
-    assert!(app.local.store.get_authorizer(&apps[0]).await.unwrap().is_some());
+    assert!(app
+        .local
+        .store
+        .get_authorizer(&apps[0])
+        .await
+        .unwrap()
+        .is_some());
 }
