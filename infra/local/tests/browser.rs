@@ -58,13 +58,17 @@ async fn driver() -> Option<Driver> {
         .stderr(Stdio::null())
         .spawn()
         .expect("start chromedriver");
-    let url = format!("http://127.0.0.1:{port}");
+    // Owned at once, so every path below (a panic too) kills and reaps it.
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
-            return Some(Driver { child, url });
+            return Some(driver);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
