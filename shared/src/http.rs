@@ -22,15 +22,6 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     )
 }
 
-/// 501 for a function whose behaviour has not landed yet: honest, never a fake success.
-pub fn not_implemented(function: &str) -> Response<Body> {
-    error(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        &format!("{function} is not implemented yet"),
-    )
-}
-
 /// The base URL the caller reached us at, for links we hand out (invitation links, the consent
 /// `redirect_uri`): `configured` (`WXOPEN_PUBLIC_URL`) when set, else `https://{Host}`, or
 /// `http://` for a loopback host (local runs). `None` without a usable `Host`.
