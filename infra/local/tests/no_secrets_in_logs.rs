@@ -4,7 +4,9 @@
 //! pre_auth_code and the authorization code. None may appear. (The simulator is test equipment
 //! standing in for WeChat; its own lines are left out.)
 
-use secrecy::{ExposeSecret, SecretString};
+mod support;
+
+use secrecy::ExposeSecret;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use wxopen::domain::SystemClock;
@@ -73,29 +75,23 @@ async fn a_whole_flow_at_debug_level_logs_no_secret_value() {
     );
     let pre = mgr.component().create_preauthcode().await.unwrap();
     values.push(pre.pre_auth_code.expose_secret().to_owned());
-    // A merchant authorizes (the `authorized` push goes to ticket-push too); the code is
-    // exchanged and the tokens stored; then the token is refreshed and used.
+    // A merchant authorizes: the `authorized` push reaches ticket-push, which exchanges the
+    // code (api_query_auth, api_get_authorizer_info) and stores tokens and profile; then the
+    // token is refreshed and used.
     let appid = local
         .sim
         .add_account(wechat_sim::AccountSpec::mini_program());
     let code = local.sim.authorize(&appid, &[17, 18]).await.unwrap();
     values.push(code.clone());
-    let info = mgr
-        .exchange_auth_code(&SecretString::from(code), Some(&appid))
+    let first = local
+        .store
+        .get_token(&TokenKey::Authorizer(appid.clone()))
         .await
-        .unwrap();
-    values.push(
-        info.authorizer_refresh_token
-            .unwrap()
-            .expose_secret()
-            .to_owned(),
-    );
-    values.push(
-        info.authorizer_access_token
-            .unwrap()
-            .expose_secret()
-            .to_owned(),
-    );
+        .unwrap()
+        .expect("the push stored the authorization")
+        .state;
+    values.push(first.refresh_token.unwrap().expose_secret().to_owned());
+    values.push(first.access_token.unwrap().expose_secret().to_owned());
     let key = TokenKey::Authorizer(appid.clone());
     values.push(
         mgr.force_refresh(&key)
@@ -109,6 +105,74 @@ async fn a_whole_flow_at_debug_level_logs_no_secret_value() {
     values.push(stored.refresh_token.unwrap().expose_secret().to_owned());
     // A failing call logs its error too.
     let _ = mgr.wxa(&appid).get_latest_auditstatus().await;
+
+    // A second merchant through the pages: the operator key, the invitation, the start page's
+    // pre_auth_codes, the state and the code of the callback.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    values.push(support::OPERATOR_KEY.to_owned());
+    let inv: serde_json::Value = http
+        .post(format!("{}/ops/invitations", local.base_url))
+        .bearer_auth(support::OPERATOR_KEY)
+        .header("content-type", "application/json")
+        .body(r#"{"customer_id":"cust-logs"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page = http
+        .get(inv["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let link = url::Url::parse(&support::link_href(&page, "pc-link")).unwrap();
+    let q: std::collections::HashMap<String, String> = link.query_pairs().into_owned().collect();
+    values.push(q["pre_auth_code"].clone());
+    let other = local
+        .sim
+        .add_account(wechat_sim::AccountSpec::mini_program());
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("pre_auth_code", &q["pre_auth_code"])
+        .append_pair("redirect_uri", &q["redirect_uri"])
+        .append_pair("appid", other.as_str())
+        .append_pair("func_info", "18")
+        .finish();
+    let approved = http
+        .post(format!("{}/_sim/consent/approve", local.sim.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    let callback = url::Url::parse(approved.headers()["location"].to_str().unwrap()).unwrap();
+    for (k, v) in callback.query_pairs() {
+        if k == "auth_code" || k == "state" {
+            values.push(v.into_owned());
+        }
+    }
+    let done = http.get(callback.as_str()).send().await.unwrap();
+    assert_eq!(done.status(), 200);
+    let other_token = local
+        .store
+        .get_token(&TokenKey::Authorizer(other))
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    values.push(
+        other_token
+            .refresh_token
+            .unwrap()
+            .expose_secret()
+            .to_owned(),
+    );
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
