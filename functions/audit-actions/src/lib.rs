@@ -142,17 +142,7 @@ async fn create_invitation(
     let base = wxopen::http::public_base_url(deps.public_url.as_deref(), &headers)
         .ok_or_else(|| ApiError::bad("no_host", "the request names no Host"))?;
     let now = deps.clock.now();
-    let invitation = Invitation {
-        id: new_invitation_id(now),
-        customer_id,
-        auth_type,
-        biz_appid,
-        created_at: now,
-        expires_at: now + expires_in,
-        revoked_at: None,
-        used_at: None,
-        used_by: None,
-    };
+    let invitation = new_invitation(customer_id, auth_type, biz_appid, now, expires_in);
     deps.store.create_invitation(&invitation).await?;
     tracing::info!(invitation = %invitation.id, customer = %invitation.customer_id, "invitation created");
     Ok((
@@ -162,11 +152,28 @@ async fn create_invitation(
         .into_response())
 }
 
-/// Sorts by creation time (12 hex digits of seconds), then 128 random bits: unguessable.
-fn new_invitation_id(now: i64) -> String {
+/// A new active invitation (inputs already checked). Its id sorts by creation time (12 hex
+/// digits of seconds) and then carries 128 random bits: unguessable.
+pub fn new_invitation(
+    customer_id: String,
+    auth_type: u8,
+    biz_appid: Option<AppId>,
+    now: i64,
+    expires_in: i64,
+) -> Invitation {
     let mut r = [0u8; 16];
     rand::fill(&mut r);
-    format!("{:012x}{}", now.max(0), hex::encode(r))
+    Invitation {
+        id: format!("{:012x}{}", now.max(0), hex::encode(r)),
+        customer_id,
+        auth_type,
+        biz_appid,
+        created_at: now,
+        expires_at: now + expires_in,
+        revoked_at: None,
+        used_at: None,
+        used_by: None,
+    }
 }
 
 #[derive(Deserialize)]

@@ -79,6 +79,14 @@ async fn main() -> anyhow::Result<()> {
             args.refresh_interval_secs
         );
     }
+    let now = wxopen::domain::Clock::now(&wxopen::domain::SystemClock);
+    let invitation =
+        audit_actions::new_invitation("demo-customer".into(), 2, None, now, 7 * 86_400);
+    wxopen::store::InvitationStore::create_invitation(local.store.as_ref(), &invitation).await?;
+    println!(
+        "  a ready invitation link:    {}/auth/start?invite={}  (customer demo-customer; the simulator's consent page offers its mini programs)",
+        local.base_url, invitation.id
+    );
     println!("Ctrl-C to stop.");
     tokio::select! {
         r = local.wait() => r,
