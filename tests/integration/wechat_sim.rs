@@ -25,9 +25,16 @@ pub const T0: i64 = 1_704_067_200;
 /// A token's lifetime as WeChat (and the simulator) hands it out.
 pub const TOKEN_TTL: i64 = 7200;
 
-pub use wxopen::wechat::component::endpoint::{
-    AUTHORIZER_TOKEN, COMPONENT_TOKEN, CREATE_PREAUTHCODE, GET_AUTHORIZER_INFO,
+use wxopen::wechat::component::{
+    ApiAuthorizerToken, ApiComponentToken, ApiCreatePreauthcode, ApiGetAuthorizerInfo,
 };
+use wxopen::wechat::endpoint::Endpoint;
+
+/// Paths as their declarations give them.
+pub const AUTHORIZER_TOKEN: &str = <ApiAuthorizerToken<'static> as Endpoint>::PATH;
+pub const COMPONENT_TOKEN: &str = <ApiComponentToken<'static> as Endpoint>::PATH;
+pub const CREATE_PREAUTHCODE: &str = <ApiCreatePreauthcode<'static> as Endpoint>::PATH;
+pub const GET_AUTHORIZER_INFO: &str = <ApiGetAuthorizerInfo<'static> as Endpoint>::PATH;
 
 /// One simulator, one embedded store, one clock shared by both.
 pub struct Env {

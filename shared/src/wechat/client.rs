@@ -2,6 +2,7 @@
 //! `errcode`/`errmsg`, retries transient failures with jittered backoff and strips URLs (and so
 //! tokens) from every error.
 
+use super::endpoint::{Decode, Endpoint, Token, Verb};
 use super::error::{WechatError, WechatResult};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -139,59 +140,42 @@ impl WechatClient {
         &self.cfg
     }
 
-    /// `POST {base}{endpoint}?{auth}&{query}` with a JSON body; parses `errcode` first.
-    pub async fn post_json<B: Serialize + ?Sized, R: DeserializeOwned>(
+    /// Sends one declared endpoint ([`Endpoint`]) with `token` (ignored by endpoints that carry
+    /// none) and decodes its answer; `errcode` is checked first. Retries follow the endpoint's
+    /// `SAFE_TO_REPEAT` (see [`WechatClient::send`]).
+    pub async fn call<E: Endpoint>(
         &self,
-        endpoint: &'static str,
-        auth: Auth<'_>,
-        query: &[(&str, &str)],
-        body: &B,
-    ) -> WechatResult<R> {
-        let body = serde_json::to_vec(body).map_err(|e| WechatError::InvalidRequest {
-            endpoint,
-            detail: format!("request body does not serialize: {e}"),
-        })?;
-        let (_, bytes) = self
-            .send(endpoint, auth, query, Method::Post(&body))
+        token: Option<&SecretString>,
+        req: &E,
+    ) -> WechatResult<E::Response> {
+        let auth = match (E::TOKEN, token) {
+            (Token::None, _) => Auth::None,
+            (Token::Component, Some(t)) => Auth::ComponentAccessToken(t),
+            (Token::ComponentAsAccessToken | Token::Authorizer, Some(t)) => Auth::AccessToken(t),
+            (_, None) => {
+                return Err(WechatError::InvalidRequest {
+                    endpoint: E::PATH,
+                    detail: "this endpoint needs an access token".into(),
+                })
+            }
+        };
+        let query = req.query();
+        let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let body;
+        let method = match E::VERB {
+            Verb::Get => Method::Get,
+            Verb::Post => {
+                body = serde_json::to_vec(req).map_err(|e| WechatError::InvalidRequest {
+                    endpoint: E::PATH,
+                    detail: format!("request body does not serialize: {e}"),
+                })?;
+                Method::Post(&body)
+            }
+        };
+        let (content_type, bytes) = self
+            .send(E::PATH, auth, &query, method, E::SAFE_TO_REPEAT)
             .await?;
-        parse_json(endpoint, &bytes)
-    }
-
-    /// `GET {base}{endpoint}?{auth}&{query}`; parses `errcode` first.
-    pub async fn get_json<R: DeserializeOwned>(
-        &self,
-        endpoint: &'static str,
-        auth: Auth<'_>,
-        query: &[(&str, &str)],
-    ) -> WechatResult<R> {
-        let (_, bytes) = self.send(endpoint, auth, query, Method::Get).await?;
-        parse_json(endpoint, &bytes)
-    }
-
-    /// `GET` an endpoint that answers with a binary body on success and a JSON error otherwise;
-    /// the two are told apart by Content-Type (`application/json` or `text/plain` → JSON).
-    pub async fn get_binary(
-        &self,
-        endpoint: &'static str,
-        auth: Auth<'_>,
-        query: &[(&str, &str)],
-    ) -> WechatResult<Binary> {
-        let (content_type, bytes) = self.send(endpoint, auth, query, Method::Get).await?;
-        let ct = content_type.to_ascii_lowercase();
-        if ct.starts_with("application/json") || ct.starts_with("text/plain") || ct.is_empty() {
-            // An error (or, oddly, a JSON success without an image: report that as undecodable).
-            let env: Envelope =
-                serde_json::from_slice(&bytes).map_err(|e| WechatError::decode(endpoint, &e))?;
-            check_errcode(endpoint, &env)?;
-            return Err(WechatError::Decode {
-                endpoint,
-                detail: format!("expected a binary body, got {content_type:?} with errcode 0"),
-            });
-        }
-        Ok(Binary {
-            content_type,
-            bytes,
-        })
+        E::Response::decode(E::PATH, &content_type, bytes)
     }
 
     fn url(
@@ -230,7 +214,7 @@ impl WechatClient {
 
     /// Sends with retries; returns the Content-Type and body of a 2xx answer. A retryable errcode
     /// (-1) in a JSON body is retried too. A call that is not safe to repeat
-    /// ([`safe_to_repeat`]) is retried only when the request provably never reached WeChat (the
+    /// (`safe` false: [`Endpoint::SAFE_TO_REPEAT`]) is retried only when the request provably never reached WeChat (the
     /// connection was never made); after any other failure its outcome is unknown
     /// ([`WechatError::outcome_unknown`]) and the caller reconciles from what WeChat reports.
     async fn send(
@@ -239,10 +223,10 @@ impl WechatClient {
         auth: Auth<'_>,
         query: &[(&str, &str)],
         method: Method<'_>,
+        safe: bool,
     ) -> WechatResult<(String, Vec<u8>)> {
         let url = self.url(endpoint, auth, query)?;
         let attempts = self.cfg.max_attempts.max(1);
-        let safe = safe_to_repeat(endpoint, query);
         let mut attempt = 1;
         loop {
             let result = self.send_once(endpoint, &url, method.clone()).await;
@@ -312,41 +296,6 @@ impl WechatClient {
         }
         Ok((content_type, bytes))
     }
-}
-
-/// Endpoints that change state at WeChat: repeating one after a lost answer would act twice
-/// (`submit_audit` → 85009 with the first auditid never known, `release` → 85052) or present a
-/// spent single-use value (`api_query_auth` → 61009; `api_authorizer_token` with a rotated refresh
-/// token → 61023). Everything else only reads, or issues something fresh each time
-/// (`api_component_token`, `api_create_preauthcode`), and may be repeated.
-pub const NOT_SAFE_TO_REPEAT: &[&str] = &[
-    "/cgi-bin/component/api_query_auth",
-    "/cgi-bin/component/api_authorizer_token",
-    "/cgi-bin/component/clear_quota/v2",
-    "/wxa/addtotemplate",
-    "/wxa/deletetemplate",
-    "/wxa/commit",
-    "/wxa/submit_audit",
-    "/wxa/undocodeaudit",
-    "/wxa/speedupaudit",
-    "/wxa/release",
-    "/wxa/revertcoderelease",
-    "/wxa/grayrelease",
-    "/wxa/revertgrayrelease",
-    "/wxa/change_visitstatus",
-    "/wxa/modify_domain",
-    "/wxa/setwebviewdomain",
-];
-
-/// Whether a call may be sent again after an answer that may have been lost. The read-only form of
-/// `revertcoderelease` (`action=get_history_version`) is safe; the rollback form is not.
-pub fn safe_to_repeat(endpoint: &str, query: &[(&str, &str)]) -> bool {
-    if endpoint == "/wxa/revertcoderelease" {
-        return query
-            .iter()
-            .any(|(k, v)| *k == "action" && *v == "get_history_version");
-    }
-    !NOT_SAFE_TO_REPEAT.contains(&endpoint)
 }
 
 fn is_json_like(content_type: &str, bytes: &[u8]) -> bool {

@@ -1,27 +1,13 @@
 //! Component (第三方平台) endpoints and the template library, called with the
-//! `component_access_token`. These are the low-level calls: they take the token as an argument.
-//! [`super::TokenManager::component`] wraps them with automatic token handling.
+//! `component_access_token`: one declaration each ([`super::endpoint`]), sent by
+//! [`super::WechatClient::call`] or, with automatic token handling, [`super::ComponentApi::call`].
 
-use super::client::{Auth, Empty, WechatClient};
-use super::error::WechatResult;
+use super::client::Empty;
+use super::endpoint::{ComponentEndpoint, Endpoint, Token, Verb};
 use crate::domain::{AppId, UnixTime};
+use crate::endpoint;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-
-pub mod endpoint {
-    pub const COMPONENT_TOKEN: &str = "/cgi-bin/component/api_component_token";
-    pub const CREATE_PREAUTHCODE: &str = "/cgi-bin/component/api_create_preauthcode";
-    pub const QUERY_AUTH: &str = "/cgi-bin/component/api_query_auth";
-    pub const AUTHORIZER_TOKEN: &str = "/cgi-bin/component/api_authorizer_token";
-    pub const GET_AUTHORIZER_INFO: &str = "/cgi-bin/component/api_get_authorizer_info";
-    pub const GET_AUTHORIZER_LIST: &str = "/cgi-bin/component/api_get_authorizer_list";
-    pub const START_PUSH_TICKET: &str = "/cgi-bin/component/api_start_push_ticket";
-    pub const GET_TEMPLATE_DRAFT_LIST: &str = "/wxa/gettemplatedraftlist";
-    pub const ADD_TO_TEMPLATE: &str = "/wxa/addtotemplate";
-    pub const GET_TEMPLATE_LIST: &str = "/wxa/gettemplatelist";
-    pub const DELETE_TEMPLATE: &str = "/wxa/deletetemplate";
-}
 
 /// `api_component_token` answer.
 #[derive(Debug, Clone, Deserialize)]
@@ -216,9 +202,9 @@ pub struct TemplateDraft {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-struct DraftList {
+pub struct DraftList {
     #[serde(default)]
-    draft_list: Vec<TemplateDraft>,
+    pub draft_list: Vec<TemplateDraft>,
 }
 
 /// Template type: 0 normal, 1 standard.
@@ -278,214 +264,119 @@ pub struct Template {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-struct TemplateList {
+pub struct TemplateList {
     #[serde(default)]
-    template_list: Vec<Template>,
+    pub template_list: Vec<Template>,
 }
 
-impl WechatClient {
-    /// `api_component_token`: a new component token from the appsecret and the latest ticket.
-    pub async fn api_component_token(
-        &self,
-        component_appid: &AppId,
-        component_appsecret: &SecretString,
-        component_verify_ticket: &SecretString,
-    ) -> WechatResult<ComponentAccessToken> {
-        let body = json!({
-            "component_appid": component_appid.as_str(),
-            "component_appsecret": component_appsecret.expose_secret(),
-            "component_verify_ticket": component_verify_ticket.expose_secret(),
-        });
-        self.post_json(endpoint::COMPONENT_TOKEN, Auth::None, &[], &body)
-            .await
-    }
+/// Serializes a secret for a request body (the only place a secret leaves in JSON).
+fn expose<S: serde::Serializer>(s: &&SecretString, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.expose_secret())
+}
 
-    /// `api_create_preauthcode`: a single-use code for one authorization link.
-    pub async fn api_create_preauthcode(
-        &self,
-        component_token: &SecretString,
-        component_appid: &AppId,
-    ) -> WechatResult<PreAuthCode> {
-        let body = json!({ "component_appid": component_appid.as_str() });
-        self.post_json(
-            endpoint::CREATE_PREAUTHCODE,
-            Auth::ComponentAccessToken(component_token),
-            &[],
-            &body,
-        )
-        .await
-    }
+/// `api_component_token`: a new component token from the appsecret and the latest ticket.
+#[derive(Serialize)]
+pub struct ApiComponentToken<'a> {
+    pub component_appid: &'a AppId,
+    #[serde(serialize_with = "expose")]
+    pub component_appsecret: &'a SecretString,
+    #[serde(serialize_with = "expose")]
+    pub component_verify_ticket: &'a SecretString,
+}
+endpoint!(ApiComponentToken<'a>: POST "/cgi-bin/component/api_component_token", None, repeatable -> ComponentAccessToken);
 
-    /// `api_query_auth`: exchanges the `auth_code` for the authorizer's tokens and permissions.
-    pub async fn api_query_auth(
-        &self,
-        component_token: &SecretString,
-        component_appid: &AppId,
-        authorization_code: &str,
-    ) -> WechatResult<QueryAuth> {
-        let body = json!({
-            "component_appid": component_appid.as_str(),
-            "authorization_code": authorization_code,
-        });
-        self.post_json(
-            endpoint::QUERY_AUTH,
-            Auth::ComponentAccessToken(component_token),
-            &[],
-            &body,
-        )
-        .await
-    }
+/// `api_create_preauthcode`: a single-use code for one authorization link.
+#[derive(Serialize)]
+pub struct ApiCreatePreauthcode<'a> {
+    pub component_appid: &'a AppId,
+}
+endpoint!(ApiCreatePreauthcode<'a>: POST "/cgi-bin/component/api_create_preauthcode", Component, repeatable -> PreAuthCode);
 
-    /// `api_authorizer_token`: refreshes an authorizer token with its refresh token.
-    pub async fn api_authorizer_token(
-        &self,
-        component_token: &SecretString,
-        component_appid: &AppId,
-        authorizer_appid: &AppId,
-        authorizer_refresh_token: &SecretString,
-    ) -> WechatResult<AuthorizerAccessToken> {
-        let body = json!({
-            "component_appid": component_appid.as_str(),
-            "authorizer_appid": authorizer_appid.as_str(),
-            "authorizer_refresh_token": authorizer_refresh_token.expose_secret(),
-        });
-        self.post_json(
-            endpoint::AUTHORIZER_TOKEN,
-            Auth::ComponentAccessToken(component_token),
-            &[],
-            &body,
-        )
-        .await
-    }
+/// `api_query_auth`: exchanges the `auth_code` (single use) for the authorizer's tokens.
+#[derive(Serialize)]
+pub struct ApiQueryAuth<'a> {
+    pub component_appid: &'a AppId,
+    pub authorization_code: &'a str,
+}
+endpoint!(ApiQueryAuth<'a>: POST "/cgi-bin/component/api_query_auth", Component, not_repeatable -> QueryAuth);
 
-    /// `api_get_authorizer_info`: the authorizer's profile and granted permissions.
-    pub async fn api_get_authorizer_info(
-        &self,
-        component_token: &SecretString,
-        component_appid: &AppId,
-        authorizer_appid: &AppId,
-    ) -> WechatResult<AuthorizerInfoResponse> {
-        let body = json!({
-            "component_appid": component_appid.as_str(),
-            "authorizer_appid": authorizer_appid.as_str(),
-        });
-        self.post_json(
-            endpoint::GET_AUTHORIZER_INFO,
-            Auth::ComponentAccessToken(component_token),
-            &[],
-            &body,
-        )
-        .await
-    }
+/// `api_authorizer_token`: refreshes an authorizer token; the refresh token may rotate.
+#[derive(Serialize)]
+pub struct ApiAuthorizerToken<'a> {
+    pub component_appid: &'a AppId,
+    pub authorizer_appid: &'a AppId,
+    #[serde(serialize_with = "expose")]
+    pub authorizer_refresh_token: &'a SecretString,
+}
+endpoint!(ApiAuthorizerToken<'a>: POST "/cgi-bin/component/api_authorizer_token", Component, not_repeatable -> AuthorizerAccessToken);
 
-    /// `api_get_authorizer_list`: one page (`count` is capped at 500).
-    pub async fn api_get_authorizer_list(
-        &self,
-        component_token: &SecretString,
-        component_appid: &AppId,
-        offset: u32,
-        count: u32,
-    ) -> WechatResult<AuthorizerList> {
-        let body = json!({
-            "component_appid": component_appid.as_str(),
-            "offset": offset,
-            "count": count.clamp(1, AUTHORIZER_LIST_MAX_COUNT),
-        });
-        self.post_json(
-            endpoint::GET_AUTHORIZER_LIST,
-            Auth::ComponentAccessToken(component_token),
-            &[],
-            &body,
-        )
-        .await
-    }
+/// `api_get_authorizer_info`: the authorizer's profile and granted permissions.
+#[derive(Serialize)]
+pub struct ApiGetAuthorizerInfo<'a> {
+    pub component_appid: &'a AppId,
+    pub authorizer_appid: &'a AppId,
+}
+endpoint!(ApiGetAuthorizerInfo<'a>: POST "/cgi-bin/component/api_get_authorizer_info", Component, repeatable -> AuthorizerInfoResponse);
 
-    /// `api_start_push_ticket`: asks WeChat to push a ticket now (no token needed).
-    pub async fn api_start_push_ticket(
-        &self,
-        component_appid: &AppId,
-        component_secret: &SecretString,
-    ) -> WechatResult<()> {
-        let body = json!({
-            "component_appid": component_appid.as_str(),
-            "component_secret": component_secret.expose_secret(),
-        });
-        let _: Empty = self
-            .post_json(endpoint::START_PUSH_TICKET, Auth::None, &[], &body)
-            .await?;
-        Ok(())
-    }
+/// `api_get_authorizer_list`: one page (`count` at most [`AUTHORIZER_LIST_MAX_COUNT`]).
+#[derive(Serialize)]
+pub struct ApiGetAuthorizerList<'a> {
+    pub component_appid: &'a AppId,
+    pub offset: u32,
+    pub count: u32,
+}
+endpoint!(ApiGetAuthorizerList<'a>: POST "/cgi-bin/component/api_get_authorizer_list", Component, repeatable -> AuthorizerList);
 
-    /// `gettemplatedraftlist` (component token).
-    pub async fn get_template_draft_list(
-        &self,
-        component_token: &SecretString,
-    ) -> WechatResult<Vec<TemplateDraft>> {
-        let r: DraftList = self
-            .get_json(
-                endpoint::GET_TEMPLATE_DRAFT_LIST,
-                Auth::AccessToken(component_token),
-                &[],
-            )
-            .await?;
-        Ok(r.draft_list)
-    }
+/// `api_start_push_ticket`: asks WeChat to push a ticket now (no token: works before the first
+/// ticket arrives).
+#[derive(Serialize)]
+pub struct ApiStartPushTicket<'a> {
+    pub component_appid: &'a AppId,
+    #[serde(serialize_with = "expose")]
+    pub component_secret: &'a SecretString,
+}
+endpoint!(ApiStartPushTicket<'a>: POST "/cgi-bin/component/api_start_push_ticket", None, repeatable -> Empty);
 
-    /// `addtotemplate` (component token).
-    pub async fn add_to_template(
-        &self,
-        component_token: &SecretString,
-        draft_id: u64,
-        template_type: TemplateType,
-    ) -> WechatResult<()> {
-        let body = json!({ "draft_id": draft_id, "template_type": u8::from(template_type) });
-        let _: Empty = self
-            .post_json(
-                endpoint::ADD_TO_TEMPLATE,
-                Auth::AccessToken(component_token),
-                &[],
-                &body,
-            )
-            .await?;
-        Ok(())
-    }
+/// `gettemplatedraftlist`.
+#[derive(Serialize)]
+pub struct GetTemplateDraftList;
+endpoint!(GetTemplateDraftList: GET "/wxa/gettemplatedraftlist", ComponentAsAccessToken, repeatable -> DraftList);
 
-    /// `gettemplatelist` (GET; component token), optionally filtered by type.
-    pub async fn get_template_list(
-        &self,
-        component_token: &SecretString,
-        template_type: Option<TemplateType>,
-    ) -> WechatResult<Vec<Template>> {
-        let t = template_type.map(|t| u8::from(t).to_string());
-        let query: Vec<(&str, &str)> = t.iter().map(|t| ("template_type", t.as_str())).collect();
-        let r: TemplateList = self
-            .get_json(
-                endpoint::GET_TEMPLATE_LIST,
-                Auth::AccessToken(component_token),
-                &query,
-            )
-            .await?;
-        Ok(r.template_list)
-    }
+/// `addtotemplate`: a draft into the template library.
+#[derive(Serialize)]
+pub struct AddToTemplate {
+    pub draft_id: u64,
+    pub template_type: TemplateType,
+}
+endpoint!(AddToTemplate: POST "/wxa/addtotemplate", ComponentAsAccessToken, not_repeatable -> Empty);
 
-    /// `deletetemplate` (component token).
-    pub async fn delete_template(
-        &self,
-        component_token: &SecretString,
-        template_id: u64,
-    ) -> WechatResult<()> {
-        let body = json!({ "template_id": template_id });
-        let _: Empty = self
-            .post_json(
-                endpoint::DELETE_TEMPLATE,
-                Auth::AccessToken(component_token),
-                &[],
-                &body,
-            )
-            .await?;
-        Ok(())
+/// `gettemplatelist`, optionally filtered by type (a query parameter).
+#[derive(Serialize)]
+pub struct GetTemplateList {
+    pub template_type: Option<TemplateType>,
+}
+
+impl Endpoint for GetTemplateList {
+    const PATH: &'static str = "/wxa/gettemplatelist";
+    const VERB: Verb = Verb::Get;
+    const TOKEN: Token = Token::ComponentAsAccessToken;
+    const SAFE_TO_REPEAT: bool = true;
+    type Response = TemplateList;
+    fn query(&self) -> Vec<(&'static str, String)> {
+        self.template_type
+            .map(|t| ("template_type", u8::from(t).to_string()))
+            .into_iter()
+            .collect()
     }
 }
+impl ComponentEndpoint for GetTemplateList {}
+
+/// `deletetemplate`.
+#[derive(Serialize)]
+pub struct DeleteTemplate {
+    pub template_id: u64,
+}
+endpoint!(DeleteTemplate: POST "/wxa/deletetemplate", ComponentAsAccessToken, not_repeatable -> Empty);
 
 /// The name of a permission set (权限集) by id, in Chinese and English, for the ones a mini
 /// program provider meets; others are shown by number. Source: 权限集列表,

@@ -9,6 +9,8 @@
 //!   in the store (one WeChat call per token lifetime however many callers ask), and wraps the
 //!   endpoints so a rejected token is refreshed once and the call retried once.
 //! - [`consent`]: the links to WeChat's consent pages (PC and mobile), hosts apart from the API.
+//! - [`endpoint`]: the [`endpoint::Endpoint`] declaration every call is (method, path, token,
+//!   repeat-safety, request and response types), sent by one generic `call`.
 //! - [`error`]: [`WechatError`] and its [`ErrorKind`] classification.
 //!
 //! Tokens are [`secrecy::SecretString`]s, exposed only while the request URL is built; no error
@@ -17,6 +19,7 @@
 pub mod client;
 pub mod component;
 pub mod consent;
+pub mod endpoint;
 pub mod error;
 pub mod reconcile;
 pub mod token;

@@ -1,7 +1,7 @@
 //! State-changing code-management calls whose answer may be lost, made safe by reconciling.
 //!
 //! `submit_audit` is never repeated after an ambiguous failure (see
-//! [`super::client::safe_to_repeat`]): a repeat would answer 85009 ("already submitted") with the
+//! [`super::endpoint::Endpoint::SAFE_TO_REPEAT`]): a repeat would answer 85009 ("already submitted") with the
 //! first auditid never known. Instead this asks WeChat what happened and records it, so an auditid
 //! is never lost. `release` is reconciled from `getversioninfo` the same way.
 

@@ -14,13 +14,14 @@
 
 use super::client::WechatClient;
 use super::component::{
-    AuthorizationInfo, AuthorizerAccessToken, AuthorizerInfoResponse, AuthorizerList,
+    self, AuthorizationInfo, AuthorizerAccessToken, AuthorizerInfoResponse, AuthorizerList,
     AuthorizerListItem, PreAuthCode, QueryAuth, Template, TemplateDraft, TemplateType,
     AUTHORIZER_LIST_MAX_COUNT,
 };
+use super::endpoint::{AuthorizerEndpoint, ComponentEndpoint, Token};
 use super::error::{WechatError, WechatResult};
 use super::wxa::{
-    AuditQuota, AuditStatusInfo, Category, CommitRequest, DomainAction, GrayReleasePlan,
+    self, AuditQuota, AuditStatusInfo, Category, CommitRequest, DomainAction, GrayReleasePlan,
     GrayReleaseRequest, HistoryVersion, LatestAuditStatus, QrCode, ServerDomains,
     SubmitAuditRequest, VersionInfo, VisitAction, VisitStatus, WebviewDomains,
 };
@@ -722,10 +723,13 @@ impl TokenManager {
                 let ticket = self.current_ticket().await?;
                 let r = self
                     .client
-                    .api_component_token(
-                        &self.component_appid,
-                        &self.component_appsecret,
-                        &ticket.value,
+                    .call(
+                        None,
+                        &component::ApiComponentToken {
+                            component_appid: &self.component_appid,
+                            component_appsecret: &self.component_appsecret,
+                            component_verify_ticket: &ticket.value,
+                        },
                     )
                     .await?;
                 Ok(Fetched {
@@ -929,7 +933,13 @@ impl TokenManager {
     ) -> Pin<Box<dyn Future<Output = WechatResult<AuthorizerInfoResponse>> + Send + 'a>> {
         Box::pin(self.with_component_token(move |ctoken| async move {
             self.client
-                .api_get_authorizer_info(&ctoken, &self.component_appid, appid)
+                .call(
+                    Some(&ctoken),
+                    &component::ApiGetAuthorizerInfo {
+                        component_appid: &self.component_appid,
+                        authorizer_appid: appid,
+                    },
+                )
                 .await
         }))
     }
@@ -943,7 +953,14 @@ impl TokenManager {
     ) -> Pin<Box<dyn Future<Output = WechatResult<AuthorizerAccessToken>> + Send + 'a>> {
         Box::pin(self.with_component_token(move |ctoken| async move {
             self.client
-                .api_authorizer_token(&ctoken, &self.component_appid, appid, refresh)
+                .call(
+                    Some(&ctoken),
+                    &component::ApiAuthorizerToken {
+                        component_appid: &self.component_appid,
+                        authorizer_appid: appid,
+                        authorizer_refresh_token: refresh,
+                    },
+                )
                 .await
         }))
     }
@@ -956,23 +973,29 @@ pub struct ComponentApi<'a> {
 }
 
 impl ComponentApi<'_> {
-    pub async fn create_preauthcode(&self) -> WechatResult<PreAuthCode> {
+    /// Sends any component endpoint with the component token (none for the two that carry
+    /// none), refreshing the token once if WeChat rejects it.
+    pub async fn call<E: ComponentEndpoint>(&self, req: &E) -> WechatResult<E::Response> {
         let m = self.mgr;
-        m.with_component_token(|t| async move {
-            m.client
-                .api_create_preauthcode(&t, &m.component_appid)
-                .await
+        if E::TOKEN == Token::None {
+            return m.client.call(None, req).await;
+        }
+        m.with_component_token(|t| async move { m.client.call(Some(&t), req).await })
+            .await
+    }
+
+    pub async fn create_preauthcode(&self) -> WechatResult<PreAuthCode> {
+        self.call(&component::ApiCreatePreauthcode {
+            component_appid: &self.mgr.component_appid,
         })
         .await
     }
 
     /// `api_query_auth`. Store the tokens with [`TokenManager::save_authorization`].
     pub async fn query_auth(&self, authorization_code: &str) -> WechatResult<QueryAuth> {
-        let m = self.mgr;
-        m.with_component_token(|t| async move {
-            m.client
-                .api_query_auth(&t, &m.component_appid, authorization_code)
-                .await
+        self.call(&component::ApiQueryAuth {
+            component_appid: &self.mgr.component_appid,
+            authorization_code,
         })
         .await
     }
@@ -981,41 +1004,42 @@ impl ComponentApi<'_> {
         &self,
         authorizer_appid: &AppId,
     ) -> WechatResult<AuthorizerInfoResponse> {
-        let m = self.mgr;
-        m.with_component_token(|t| async move {
-            m.client
-                .api_get_authorizer_info(&t, &m.component_appid, authorizer_appid)
-                .await
+        self.call(&component::ApiGetAuthorizerInfo {
+            component_appid: &self.mgr.component_appid,
+            authorizer_appid,
         })
         .await
     }
 
+    /// One page; `count` is capped at [`AUTHORIZER_LIST_MAX_COUNT`].
     pub async fn get_authorizer_list(
         &self,
         offset: u32,
         count: u32,
     ) -> WechatResult<AuthorizerList> {
-        let m = self.mgr;
-        m.with_component_token(|t| async move {
-            m.client
-                .api_get_authorizer_list(&t, &m.component_appid, offset, count)
-                .await
+        self.call(&component::ApiGetAuthorizerList {
+            component_appid: &self.mgr.component_appid,
+            offset,
+            count: count.clamp(1, AUTHORIZER_LIST_MAX_COUNT),
         })
         .await
     }
 
     /// `api_start_push_ticket` (no token: works before the first ticket arrives).
     pub async fn start_push_ticket(&self) -> WechatResult<()> {
-        let m = self.mgr;
-        m.client
-            .api_start_push_ticket(&m.component_appid, &m.component_appsecret)
-            .await
+        self.call(&component::ApiStartPushTicket {
+            component_appid: &self.mgr.component_appid,
+            component_secret: &self.mgr.component_appsecret,
+        })
+        .await
+        .map(drop)
     }
 
     pub async fn get_template_draft_list(&self) -> WechatResult<Vec<TemplateDraft>> {
-        let m = self.mgr;
-        m.with_component_token(|t| async move { m.client.get_template_draft_list(&t).await })
-            .await
+        Ok(self
+            .call(&component::GetTemplateDraftList)
+            .await?
+            .draft_list)
     }
 
     pub async fn add_to_template(
@@ -1023,28 +1047,28 @@ impl ComponentApi<'_> {
         draft_id: u64,
         template_type: TemplateType,
     ) -> WechatResult<()> {
-        let m = self.mgr;
-        m.with_component_token(|t| async move {
-            m.client.add_to_template(&t, draft_id, template_type).await
+        self.call(&component::AddToTemplate {
+            draft_id,
+            template_type,
         })
         .await
+        .map(drop)
     }
 
     pub async fn get_template_list(
         &self,
         template_type: Option<TemplateType>,
     ) -> WechatResult<Vec<Template>> {
-        let m = self.mgr;
-        m.with_component_token(
-            |t| async move { m.client.get_template_list(&t, template_type).await },
-        )
-        .await
+        Ok(self
+            .call(&component::GetTemplateList { template_type })
+            .await?
+            .template_list)
     }
 
     pub async fn delete_template(&self, template_id: u64) -> WechatResult<()> {
-        let m = self.mgr;
-        m.with_component_token(|t| async move { m.client.delete_template(&t, template_id).await })
+        self.call(&component::DeleteTemplate { template_id })
             .await
+            .map(drop)
     }
 }
 
@@ -1055,91 +1079,97 @@ pub struct WxaApi<'a> {
     appid: AppId,
 }
 
-macro_rules! wxa_call {
-    ($self:ident, |$c:ident, $t:ident| $call:expr) => {{
-        let $c = &$self.mgr.client;
-        $self
-            .mgr
-            .with_authorizer_token(&$self.appid, |$t| async move { $call.await })
-            .await
-    }};
-}
-
 impl WxaApi<'_> {
     pub fn appid(&self) -> &AppId {
         &self.appid
     }
 
+    /// Sends any code-management endpoint with this mini program's token, refreshing the token
+    /// once if WeChat rejects it.
+    pub async fn call<E: AuthorizerEndpoint>(&self, req: &E) -> WechatResult<E::Response> {
+        let c = &self.mgr.client;
+        self.mgr
+            .with_authorizer_token(&self.appid, |t| async move { c.call(Some(&t), req).await })
+            .await
+    }
+
     pub async fn commit(&self, req: &CommitRequest) -> WechatResult<()> {
-        wxa_call!(self, |c, t| c.commit(&t, req))
+        self.call(req).await.map(drop)
     }
 
     pub async fn get_qrcode(&self, path: Option<&str>) -> WechatResult<QrCode> {
-        wxa_call!(self, |c, t| c.get_qrcode(&t, path))
+        let req = wxa::GetQrcode {
+            path: path.map(str::to_owned),
+        };
+        Ok(self.call(&req).await?.into())
     }
 
     pub async fn get_category(&self) -> WechatResult<Vec<Category>> {
-        wxa_call!(self, |c, t| c.get_category(&t))
+        Ok(self.call(&wxa::GetCategory).await?.category_list)
     }
 
     pub async fn get_page(&self) -> WechatResult<Vec<String>> {
-        wxa_call!(self, |c, t| c.get_page(&t))
+        Ok(self.call(&wxa::GetPage).await?.page_list)
     }
 
     pub async fn submit_audit(&self, req: &SubmitAuditRequest) -> WechatResult<AuditId> {
-        wxa_call!(self, |c, t| c.submit_audit(&t, req))
+        Ok(self.call(req).await?.auditid)
     }
 
     pub async fn get_auditstatus(&self, auditid: AuditId) -> WechatResult<AuditStatusInfo> {
-        wxa_call!(self, |c, t| c.get_auditstatus(&t, auditid))
+        self.call(&wxa::GetAuditstatus { auditid }).await
     }
 
     pub async fn get_latest_auditstatus(&self) -> WechatResult<LatestAuditStatus> {
-        wxa_call!(self, |c, t| c.get_latest_auditstatus(&t))
+        self.call(&wxa::GetLatestAuditstatus).await
     }
 
     pub async fn undocodeaudit(&self) -> WechatResult<()> {
-        wxa_call!(self, |c, t| c.undocodeaudit(&t))
+        self.call(&wxa::UndoCodeAudit).await.map(drop)
     }
 
     pub async fn speedupaudit(&self, auditid: AuditId) -> WechatResult<()> {
-        wxa_call!(self, |c, t| c.speedupaudit(&t, auditid))
+        self.call(&wxa::SpeedupAudit { auditid }).await.map(drop)
     }
 
     pub async fn release(&self) -> WechatResult<()> {
-        wxa_call!(self, |c, t| c.release(&t))
+        self.call(&wxa::Release {}).await.map(drop)
     }
 
     pub async fn revertcoderelease(&self, app_version: Option<u64>) -> WechatResult<()> {
-        wxa_call!(self, |c, t| c.revertcoderelease(&t, app_version))
+        self.call(&wxa::RevertCodeRelease { app_version })
+            .await
+            .map(drop)
     }
 
     pub async fn get_history_version(&self) -> WechatResult<Vec<HistoryVersion>> {
-        wxa_call!(self, |c, t| c.get_history_version(&t))
+        Ok(self.call(&wxa::GetHistoryVersion).await?.version_list)
     }
 
     pub async fn change_visitstatus(&self, action: VisitAction) -> WechatResult<()> {
-        wxa_call!(self, |c, t| c.change_visitstatus(&t, action))
+        self.call(&wxa::ChangeVisitstatus { action })
+            .await
+            .map(drop)
     }
 
     pub async fn getvisitstatus(&self) -> WechatResult<VisitStatus> {
-        wxa_call!(self, |c, t| c.getvisitstatus(&t))
+        self.call(&wxa::GetVisitstatus {}).await
     }
 
     pub async fn getversioninfo(&self) -> WechatResult<VersionInfo> {
-        wxa_call!(self, |c, t| c.getversioninfo(&t))
+        self.call(&wxa::GetVersionInfo {}).await
     }
 
     pub async fn grayrelease(&self, req: &GrayReleaseRequest) -> WechatResult<()> {
-        wxa_call!(self, |c, t| c.grayrelease(&t, req))
+        self.call(req).await.map(drop)
     }
 
     pub async fn getgrayreleaseplan(&self) -> WechatResult<GrayReleasePlan> {
-        wxa_call!(self, |c, t| c.getgrayreleaseplan(&t))
+        Ok(self.call(&wxa::GetGrayReleasePlan).await?.gray_release_plan)
     }
 
     pub async fn revertgrayrelease(&self) -> WechatResult<()> {
-        wxa_call!(self, |c, t| c.revertgrayrelease(&t))
+        self.call(&wxa::RevertGrayRelease).await.map(drop)
     }
 
     pub async fn modify_domain(
@@ -1147,7 +1177,8 @@ impl WxaApi<'_> {
         action: DomainAction,
         domains: &ServerDomains,
     ) -> WechatResult<ServerDomains> {
-        wxa_call!(self, |c, t| c.modify_domain(&t, action, domains))
+        let domains = (action != DomainAction::Get).then(|| domains.clone());
+        self.call(&wxa::ModifyDomain { action, domains }).await
     }
 
     pub async fn setwebviewdomain(
@@ -1155,10 +1186,15 @@ impl WxaApi<'_> {
         action: DomainAction,
         domains: &WebviewDomains,
     ) -> WechatResult<WebviewDomains> {
-        wxa_call!(self, |c, t| c.setwebviewdomain(&t, action, domains))
+        let webviewdomain = (action != DomainAction::Get).then(|| domains.webviewdomain.clone());
+        self.call(&wxa::SetWebviewDomain {
+            action,
+            webviewdomain,
+        })
+        .await
     }
 
     pub async fn queryquota(&self) -> WechatResult<AuditQuota> {
-        wxa_call!(self, |c, t| c.queryquota(&t))
+        self.call(&wxa::QueryQuota).await
     }
 }

@@ -1,36 +1,13 @@
-//! Mini-program code management (`/wxa/*`), called with the authorizer's access token. These
-//! are the low-level calls taking the token; [`super::TokenManager::wxa`] wraps them with automatic
-//! token handling (refresh once and retry once when WeChat rejects the token).
+//! Mini-program code management (`/wxa/*`), called with the authorizer's access token: one
+//! declaration each ([`super::endpoint`]), sent by [`super::WechatClient::call`] or, with
+//! automatic token handling (refresh once and retry once when WeChat rejects the token),
+//! [`super::WxaApi::call`].
 
-use super::client::{Auth, Binary, Empty, EmptyBody, WechatClient};
-use super::error::WechatResult;
+use super::client::{Binary, Empty};
+use super::endpoint::{AuthorizerEndpoint, Endpoint, Token, Verb};
 use crate::domain::{AuditId, AuditStatus, UnixTime};
-use secrecy::SecretString;
+use crate::endpoint;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-
-pub mod endpoint {
-    pub const COMMIT: &str = "/wxa/commit";
-    pub const GET_QRCODE: &str = "/wxa/get_qrcode";
-    pub const GET_CATEGORY: &str = "/wxa/get_category";
-    pub const GET_PAGE: &str = "/wxa/get_page";
-    pub const SUBMIT_AUDIT: &str = "/wxa/submit_audit";
-    pub const GET_AUDITSTATUS: &str = "/wxa/get_auditstatus";
-    pub const GET_LATEST_AUDITSTATUS: &str = "/wxa/get_latest_auditstatus";
-    pub const UNDOCODEAUDIT: &str = "/wxa/undocodeaudit";
-    pub const SPEEDUPAUDIT: &str = "/wxa/speedupaudit";
-    pub const RELEASE: &str = "/wxa/release";
-    pub const REVERTCODERELEASE: &str = "/wxa/revertcoderelease";
-    pub const CHANGE_VISITSTATUS: &str = "/wxa/change_visitstatus";
-    pub const GETVISITSTATUS: &str = "/wxa/getvisitstatus";
-    pub const GETVERSIONINFO: &str = "/wxa/getversioninfo";
-    pub const GRAYRELEASE: &str = "/wxa/grayrelease";
-    pub const GETGRAYRELEASEPLAN: &str = "/wxa/getgrayreleaseplan";
-    pub const REVERTGRAYRELEASE: &str = "/wxa/revertgrayrelease";
-    pub const MODIFY_DOMAIN: &str = "/wxa/modify_domain";
-    pub const SETWEBVIEWDOMAIN: &str = "/wxa/setwebviewdomain";
-    pub const QUERYQUOTA: &str = "/wxa/queryquota";
-}
 
 /// `/wxa/commit` body. `ext_json` travels as a JSON **string** holding JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -98,15 +75,15 @@ pub struct Category {
 }
 
 #[derive(Debug, Deserialize)]
-struct CategoryList {
+pub struct CategoryList {
     #[serde(default)]
-    category_list: Vec<Category>,
+    pub category_list: Vec<Category>,
 }
 
 #[derive(Debug, Deserialize)]
-struct PageList {
+pub struct PageList {
     #[serde(default)]
-    page_list: Vec<String>,
+    pub page_list: Vec<String>,
 }
 
 /// One page of `submit_audit`'s `item_list` (at most 5).
@@ -165,8 +142,8 @@ pub struct SubmitAuditRequest {
 }
 
 #[derive(Debug, Deserialize)]
-struct SubmitAuditResponse {
-    auditid: AuditId,
+pub struct SubmitAuditResponse {
+    pub auditid: AuditId,
 }
 
 fn split_screenshots(s: &Option<String>) -> Vec<String> {
@@ -237,9 +214,9 @@ pub struct HistoryVersion {
 }
 
 #[derive(Debug, Deserialize)]
-struct HistoryList {
+pub struct HistoryList {
     #[serde(default)]
-    version_list: Vec<HistoryVersion>,
+    pub version_list: Vec<HistoryVersion>,
 }
 
 /// `change_visitstatus` action.
@@ -317,8 +294,8 @@ pub struct GrayReleasePlan {
 }
 
 #[derive(Debug, Deserialize)]
-struct GrayReleasePlanResponse {
-    gray_release_plan: GrayReleasePlan,
+pub struct GrayReleasePlanResponse {
+    pub gray_release_plan: GrayReleasePlan,
 }
 
 /// `modify_domain` / `setwebviewdomain` action.
@@ -366,265 +343,148 @@ pub struct AuditQuota {
     pub speedup_limit: i64,
 }
 
-impl WechatClient {
-    /// `/wxa/commit`: uploads template code with `ext_json` (also creates the 体验版).
-    pub async fn commit(&self, token: &SecretString, req: &CommitRequest) -> WechatResult<()> {
-        let _: Empty = self
-            .post_json(endpoint::COMMIT, Auth::AccessToken(token), &[], req)
-            .await?;
-        Ok(())
-    }
+// `/wxa/commit`: uploads template code with `ext_json` (also creates the 体验版).
+endpoint!(CommitRequest: POST "/wxa/commit", Authorizer, not_repeatable -> Empty);
 
-    /// `/wxa/get_qrcode`: the experience QR code image; `path` is URL-encoded once here.
-    pub async fn get_qrcode(
-        &self,
-        token: &SecretString,
-        path: Option<&str>,
-    ) -> WechatResult<QrCode> {
-        let query: Vec<(&str, &str)> = path.iter().map(|p| ("path", *p)).collect();
-        let bin = self
-            .get_binary(endpoint::GET_QRCODE, Auth::AccessToken(token), &query)
-            .await?;
-        Ok(bin.into())
-    }
+/// `/wxa/get_qrcode`: the experience QR code image; `path` is URL-encoded once, as a query
+/// parameter.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GetQrcode {
+    pub path: Option<String>,
+}
 
-    /// `/wxa/get_category`.
-    pub async fn get_category(&self, token: &SecretString) -> WechatResult<Vec<Category>> {
-        let r: CategoryList = self
-            .get_json(endpoint::GET_CATEGORY, Auth::AccessToken(token), &[])
-            .await?;
-        Ok(r.category_list)
-    }
-
-    /// `/wxa/get_page`.
-    pub async fn get_page(&self, token: &SecretString) -> WechatResult<Vec<String>> {
-        let r: PageList = self
-            .get_json(endpoint::GET_PAGE, Auth::AccessToken(token), &[])
-            .await?;
-        Ok(r.page_list)
-    }
-
-    /// `/wxa/submit_audit`: returns the new audit id.
-    pub async fn submit_audit(
-        &self,
-        token: &SecretString,
-        req: &SubmitAuditRequest,
-    ) -> WechatResult<AuditId> {
-        let r: SubmitAuditResponse = self
-            .post_json(endpoint::SUBMIT_AUDIT, Auth::AccessToken(token), &[], req)
-            .await?;
-        Ok(r.auditid)
-    }
-
-    /// `/wxa/get_auditstatus`.
-    pub async fn get_auditstatus(
-        &self,
-        token: &SecretString,
-        auditid: AuditId,
-    ) -> WechatResult<AuditStatusInfo> {
-        self.post_json(
-            endpoint::GET_AUDITSTATUS,
-            Auth::AccessToken(token),
-            &[],
-            &json!({ "auditid": auditid.0 }),
-        )
-        .await
-    }
-
-    /// `/wxa/get_latest_auditstatus`.
-    pub async fn get_latest_auditstatus(
-        &self,
-        token: &SecretString,
-    ) -> WechatResult<LatestAuditStatus> {
-        self.get_json(
-            endpoint::GET_LATEST_AUDITSTATUS,
-            Auth::AccessToken(token),
-            &[],
-        )
-        .await
-    }
-
-    /// `/wxa/undocodeaudit`: withdraws the pending audit (5 a day, 10 a month).
-    pub async fn undocodeaudit(&self, token: &SecretString) -> WechatResult<()> {
-        let _: Empty = self
-            .get_json(endpoint::UNDOCODEAUDIT, Auth::AccessToken(token), &[])
-            .await?;
-        Ok(())
-    }
-
-    /// `/wxa/speedupaudit`: asks for an expedited audit.
-    pub async fn speedupaudit(&self, token: &SecretString, auditid: AuditId) -> WechatResult<()> {
-        let _: Empty = self
-            .post_json(
-                endpoint::SPEEDUPAUDIT,
-                Auth::AccessToken(token),
-                &[],
-                &json!({ "auditid": auditid.0 }),
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// `/wxa/release`: releases the approved version (body `{}`; an empty body gives 44002).
-    pub async fn release(&self, token: &SecretString) -> WechatResult<()> {
-        let _: Empty = self
-            .post_json(
-                endpoint::RELEASE,
-                Auth::AccessToken(token),
-                &[],
-                &EmptyBody {},
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// `/wxa/revertcoderelease`: rolls back to `app_version`, or to the previous version.
-    pub async fn revertcoderelease(
-        &self,
-        token: &SecretString,
-        app_version: Option<u64>,
-    ) -> WechatResult<()> {
-        let v = app_version.map(|v| v.to_string());
-        let query: Vec<(&str, &str)> = v.iter().map(|v| ("app_version", v.as_str())).collect();
-        let _: Empty = self
-            .get_json(
-                endpoint::REVERTCODERELEASE,
-                Auth::AccessToken(token),
-                &query,
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// `/wxa/revertcoderelease?action=get_history_version`: the versions one can roll back to.
-    pub async fn get_history_version(
-        &self,
-        token: &SecretString,
-    ) -> WechatResult<Vec<HistoryVersion>> {
-        let r: HistoryList = self
-            .get_json(
-                endpoint::REVERTCODERELEASE,
-                Auth::AccessToken(token),
-                &[("action", "get_history_version")],
-            )
-            .await?;
-        Ok(r.version_list)
-    }
-
-    /// `/wxa/change_visitstatus`: pauses (`Close`) or resumes (`Open`) the service.
-    pub async fn change_visitstatus(
-        &self,
-        token: &SecretString,
-        action: VisitAction,
-    ) -> WechatResult<()> {
-        let _: Empty = self
-            .post_json(
-                endpoint::CHANGE_VISITSTATUS,
-                Auth::AccessToken(token),
-                &[],
-                &json!({ "action": action }),
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// `/wxa/getvisitstatus` (body `{}`).
-    pub async fn getvisitstatus(&self, token: &SecretString) -> WechatResult<VisitStatus> {
-        self.post_json(
-            endpoint::GETVISITSTATUS,
-            Auth::AccessToken(token),
-            &[],
-            &EmptyBody {},
-        )
-        .await
-    }
-
-    /// `/wxa/getversioninfo` (body must be `{}`).
-    pub async fn getversioninfo(&self, token: &SecretString) -> WechatResult<VersionInfo> {
-        self.post_json(
-            endpoint::GETVERSIONINFO,
-            Auth::AccessToken(token),
-            &[],
-            &EmptyBody {},
-        )
-        .await
-    }
-
-    /// `/wxa/grayrelease`.
-    pub async fn grayrelease(
-        &self,
-        token: &SecretString,
-        req: &GrayReleaseRequest,
-    ) -> WechatResult<()> {
-        let _: Empty = self
-            .post_json(endpoint::GRAYRELEASE, Auth::AccessToken(token), &[], req)
-            .await?;
-        Ok(())
-    }
-
-    /// `/wxa/getgrayreleaseplan`.
-    pub async fn getgrayreleaseplan(&self, token: &SecretString) -> WechatResult<GrayReleasePlan> {
-        let r: GrayReleasePlanResponse = self
-            .get_json(endpoint::GETGRAYRELEASEPLAN, Auth::AccessToken(token), &[])
-            .await?;
-        Ok(r.gray_release_plan)
-    }
-
-    /// `/wxa/revertgrayrelease`: cancels the gray release.
-    pub async fn revertgrayrelease(&self, token: &SecretString) -> WechatResult<()> {
-        let _: Empty = self
-            .get_json(endpoint::REVERTGRAYRELEASE, Auth::AccessToken(token), &[])
-            .await?;
-        Ok(())
-    }
-
-    /// `/wxa/modify_domain`: for `Get` the lists are not sent; the answer echoes the lists.
-    pub async fn modify_domain(
-        &self,
-        token: &SecretString,
-        action: DomainAction,
-        domains: &ServerDomains,
-    ) -> WechatResult<ServerDomains> {
-        let body = if action == DomainAction::Get {
-            json!({ "action": action })
-        } else {
-            let mut v = serde_json::to_value(domains).unwrap_or_else(|_| json!({}));
-            v["action"] = json!(action);
-            v
-        };
-        self.post_json(
-            endpoint::MODIFY_DOMAIN,
-            Auth::AccessToken(token),
-            &[],
-            &body,
-        )
-        .await
-    }
-
-    /// `/wxa/setwebviewdomain`: the answer carries `webviewdomain` for `Get`.
-    pub async fn setwebviewdomain(
-        &self,
-        token: &SecretString,
-        action: DomainAction,
-        domains: &WebviewDomains,
-    ) -> WechatResult<WebviewDomains> {
-        let body = if action == DomainAction::Get {
-            json!({ "action": action })
-        } else {
-            json!({ "action": action, "webviewdomain": domains.webviewdomain })
-        };
-        self.post_json(
-            endpoint::SETWEBVIEWDOMAIN,
-            Auth::AccessToken(token),
-            &[],
-            &body,
-        )
-        .await
-    }
-
-    /// `/wxa/queryquota`.
-    pub async fn queryquota(&self, token: &SecretString) -> WechatResult<AuditQuota> {
-        self.get_json(endpoint::QUERYQUOTA, Auth::AccessToken(token), &[])
-            .await
+impl Endpoint for GetQrcode {
+    const PATH: &'static str = "/wxa/get_qrcode";
+    const VERB: Verb = Verb::Get;
+    const TOKEN: Token = Token::Authorizer;
+    const SAFE_TO_REPEAT: bool = true;
+    type Response = Binary;
+    fn query(&self) -> Vec<(&'static str, String)> {
+        self.path.iter().map(|p| ("path", p.clone())).collect()
     }
 }
+impl AuthorizerEndpoint for GetQrcode {}
+
+#[derive(Serialize)]
+pub struct GetCategory;
+endpoint!(GetCategory: GET "/wxa/get_category", Authorizer, repeatable -> CategoryList);
+
+#[derive(Serialize)]
+pub struct GetPage;
+endpoint!(GetPage: GET "/wxa/get_page", Authorizer, repeatable -> PageList);
+
+// `/wxa/submit_audit`: answers the new audit id.
+endpoint!(SubmitAuditRequest: POST "/wxa/submit_audit", Authorizer, not_repeatable -> SubmitAuditResponse);
+
+#[derive(Serialize)]
+pub struct GetAuditstatus {
+    pub auditid: AuditId,
+}
+endpoint!(GetAuditstatus: POST "/wxa/get_auditstatus", Authorizer, repeatable -> AuditStatusInfo);
+
+#[derive(Serialize)]
+pub struct GetLatestAuditstatus;
+endpoint!(GetLatestAuditstatus: GET "/wxa/get_latest_auditstatus", Authorizer, repeatable -> LatestAuditStatus);
+
+/// `/wxa/undocodeaudit`: withdraws the pending audit (5 a day, 10 a month).
+#[derive(Serialize)]
+pub struct UndoCodeAudit;
+endpoint!(UndoCodeAudit: GET "/wxa/undocodeaudit", Authorizer, not_repeatable -> Empty);
+
+#[derive(Serialize)]
+pub struct SpeedupAudit {
+    pub auditid: AuditId,
+}
+endpoint!(SpeedupAudit: POST "/wxa/speedupaudit", Authorizer, not_repeatable -> Empty);
+
+/// `/wxa/release`: releases the approved version; the body must be `{}`.
+#[derive(Serialize)]
+pub struct Release {}
+endpoint!(Release: POST "/wxa/release", Authorizer, not_repeatable -> Empty);
+
+/// `/wxa/revertcoderelease`: rolls back to the previous version, or to `app_version`.
+#[derive(Serialize)]
+pub struct RevertCodeRelease {
+    pub app_version: Option<u64>,
+}
+
+impl Endpoint for RevertCodeRelease {
+    const PATH: &'static str = "/wxa/revertcoderelease";
+    const VERB: Verb = Verb::Get;
+    const TOKEN: Token = Token::Authorizer;
+    const SAFE_TO_REPEAT: bool = false;
+    type Response = Empty;
+    fn query(&self) -> Vec<(&'static str, String)> {
+        self.app_version
+            .map(|v| ("app_version", v.to_string()))
+            .into_iter()
+            .collect()
+    }
+}
+impl AuthorizerEndpoint for RevertCodeRelease {}
+
+/// The read-only form of `/wxa/revertcoderelease` (`action=get_history_version`): safe to
+/// repeat, unlike the rollback on the same path.
+#[derive(Serialize)]
+pub struct GetHistoryVersion;
+
+impl Endpoint for GetHistoryVersion {
+    const PATH: &'static str = "/wxa/revertcoderelease";
+    const VERB: Verb = Verb::Get;
+    const TOKEN: Token = Token::Authorizer;
+    const SAFE_TO_REPEAT: bool = true;
+    type Response = HistoryList;
+    fn query(&self) -> Vec<(&'static str, String)> {
+        vec![("action", "get_history_version".to_owned())]
+    }
+}
+impl AuthorizerEndpoint for GetHistoryVersion {}
+
+#[derive(Serialize)]
+pub struct ChangeVisitstatus {
+    pub action: VisitAction,
+}
+endpoint!(ChangeVisitstatus: POST "/wxa/change_visitstatus", Authorizer, not_repeatable -> Empty);
+
+/// `/wxa/getvisitstatus`; the body must be `{}`.
+#[derive(Serialize)]
+pub struct GetVisitstatus {}
+endpoint!(GetVisitstatus: POST "/wxa/getvisitstatus", Authorizer, repeatable -> VisitStatus);
+
+/// `/wxa/getversioninfo`; the body must be `{}`.
+#[derive(Serialize)]
+pub struct GetVersionInfo {}
+endpoint!(GetVersionInfo: POST "/wxa/getversioninfo", Authorizer, repeatable -> VersionInfo);
+
+endpoint!(GrayReleaseRequest: POST "/wxa/grayrelease", Authorizer, not_repeatable -> Empty);
+
+#[derive(Serialize)]
+pub struct GetGrayReleasePlan;
+endpoint!(GetGrayReleasePlan: GET "/wxa/getgrayreleaseplan", Authorizer, repeatable -> GrayReleasePlanResponse);
+
+#[derive(Serialize)]
+pub struct RevertGrayRelease;
+endpoint!(RevertGrayRelease: GET "/wxa/revertgrayrelease", Authorizer, not_repeatable -> Empty);
+
+/// `/wxa/modify_domain`: the lists travel beside `action`, except for `get`.
+#[derive(Serialize)]
+pub struct ModifyDomain {
+    pub action: DomainAction,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub domains: Option<ServerDomains>,
+}
+endpoint!(ModifyDomain: POST "/wxa/modify_domain", Authorizer, not_repeatable -> ServerDomains);
+
+/// `/wxa/setwebviewdomain`: the list travels beside `action`, except for `get`.
+#[derive(Serialize)]
+pub struct SetWebviewDomain {
+    pub action: DomainAction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webviewdomain: Option<Vec<String>>,
+}
+endpoint!(SetWebviewDomain: POST "/wxa/setwebviewdomain", Authorizer, not_repeatable -> WebviewDomains);
+
+/// `/wxa/queryquota`: the platform's monthly submit quota and speed-ups left.
+#[derive(Serialize)]
+pub struct QueryQuota;
+endpoint!(QueryQuota: GET "/wxa/queryquota", Authorizer, repeatable -> AuditQuota);

@@ -2,16 +2,393 @@
 //! documented request; every error class behaves as specified; no token leaks into errors.
 
 use crate::support::*;
+use secrecy::SecretString;
 use std::time::Duration;
+use wxopen::domain::AppId;
 use wxopen::domain::{AuditId, AuditStatus};
-use wxopen::wechat::component::TemplateType;
+use wxopen::wechat::component::{self, TemplateType};
 use wxopen::wechat::wxa::{
-    CommitRequest, DomainAction, GrayReleaseRequest, ServerDomains, SubmitAuditRequest,
+    self, CommitRequest, DomainAction, GrayReleaseRequest, ServerDomains, SubmitAuditRequest,
     VisitAction, WebviewDomains,
 };
-use wxopen::wechat::{ClientConfig, ErrorKind, WechatClient, WechatError};
+use wxopen::wechat::{ClientConfig, ErrorKind, WechatClient, WechatError, WechatResult};
 
 const TOKEN: &str = "TOKEN-SECRET-abc123";
+
+/// The calls these tests make, each spelled as its endpoint declaration sent by the one generic
+/// `WechatClient::call`, so the assertions below read as the endpoints' names.
+#[allow(async_fn_in_trait)]
+trait Calls {
+    async fn api_component_token(
+        &self,
+        c: &AppId,
+        s: &SecretString,
+        t: &SecretString,
+    ) -> WechatResult<component::ComponentAccessToken>;
+    async fn api_create_preauthcode(
+        &self,
+        tok: &SecretString,
+        c: &AppId,
+    ) -> WechatResult<component::PreAuthCode>;
+    async fn api_query_auth(
+        &self,
+        tok: &SecretString,
+        c: &AppId,
+        code: &str,
+    ) -> WechatResult<component::QueryAuth>;
+    async fn api_authorizer_token(
+        &self,
+        tok: &SecretString,
+        c: &AppId,
+        a: &AppId,
+        r: &SecretString,
+    ) -> WechatResult<component::AuthorizerAccessToken>;
+    async fn api_get_authorizer_info(
+        &self,
+        tok: &SecretString,
+        c: &AppId,
+        a: &AppId,
+    ) -> WechatResult<component::AuthorizerInfoResponse>;
+    async fn api_get_authorizer_list(
+        &self,
+        tok: &SecretString,
+        c: &AppId,
+        offset: u32,
+        count: u32,
+    ) -> WechatResult<component::AuthorizerList>;
+    async fn api_start_push_ticket(&self, c: &AppId, s: &SecretString) -> WechatResult<()>;
+    async fn get_template_draft_list(
+        &self,
+        tok: &SecretString,
+    ) -> WechatResult<Vec<component::TemplateDraft>>;
+    async fn add_to_template(
+        &self,
+        tok: &SecretString,
+        draft_id: u64,
+        t: TemplateType,
+    ) -> WechatResult<()>;
+    async fn get_template_list(
+        &self,
+        tok: &SecretString,
+        t: Option<TemplateType>,
+    ) -> WechatResult<Vec<component::Template>>;
+    async fn delete_template(&self, tok: &SecretString, template_id: u64) -> WechatResult<()>;
+    async fn commit(&self, tok: &SecretString, r: &CommitRequest) -> WechatResult<()>;
+    async fn get_qrcode(&self, tok: &SecretString, path: Option<&str>)
+        -> WechatResult<wxa::QrCode>;
+    async fn get_category(&self, tok: &SecretString) -> WechatResult<Vec<wxa::Category>>;
+    async fn get_page(&self, tok: &SecretString) -> WechatResult<Vec<String>>;
+    async fn submit_audit(
+        &self,
+        tok: &SecretString,
+        r: &SubmitAuditRequest,
+    ) -> WechatResult<AuditId>;
+    async fn get_auditstatus(
+        &self,
+        tok: &SecretString,
+        auditid: AuditId,
+    ) -> WechatResult<wxa::AuditStatusInfo>;
+    async fn get_latest_auditstatus(
+        &self,
+        tok: &SecretString,
+    ) -> WechatResult<wxa::LatestAuditStatus>;
+    async fn undocodeaudit(&self, tok: &SecretString) -> WechatResult<()>;
+    async fn speedupaudit(&self, tok: &SecretString, auditid: AuditId) -> WechatResult<()>;
+    async fn release(&self, tok: &SecretString) -> WechatResult<()>;
+    async fn revertcoderelease(&self, tok: &SecretString, v: Option<u64>) -> WechatResult<()>;
+    async fn get_history_version(
+        &self,
+        tok: &SecretString,
+    ) -> WechatResult<Vec<wxa::HistoryVersion>>;
+    async fn change_visitstatus(&self, tok: &SecretString, a: VisitAction) -> WechatResult<()>;
+    async fn getvisitstatus(&self, tok: &SecretString) -> WechatResult<wxa::VisitStatus>;
+    async fn getversioninfo(&self, tok: &SecretString) -> WechatResult<wxa::VersionInfo>;
+    async fn grayrelease(&self, tok: &SecretString, r: &GrayReleaseRequest) -> WechatResult<()>;
+    async fn getgrayreleaseplan(&self, tok: &SecretString) -> WechatResult<wxa::GrayReleasePlan>;
+    async fn revertgrayrelease(&self, tok: &SecretString) -> WechatResult<()>;
+    async fn modify_domain(
+        &self,
+        tok: &SecretString,
+        a: DomainAction,
+        d: &ServerDomains,
+    ) -> WechatResult<ServerDomains>;
+    async fn setwebviewdomain(
+        &self,
+        tok: &SecretString,
+        a: DomainAction,
+        d: &WebviewDomains,
+    ) -> WechatResult<WebviewDomains>;
+    async fn queryquota(&self, tok: &SecretString) -> WechatResult<wxa::AuditQuota>;
+}
+
+impl Calls for WechatClient {
+    async fn api_component_token(
+        &self,
+        c: &AppId,
+        s: &SecretString,
+        t: &SecretString,
+    ) -> WechatResult<component::ComponentAccessToken> {
+        self.call(
+            None,
+            &component::ApiComponentToken {
+                component_appid: c,
+                component_appsecret: s,
+                component_verify_ticket: t,
+            },
+        )
+        .await
+    }
+    async fn api_create_preauthcode(
+        &self,
+        tok: &SecretString,
+        c: &AppId,
+    ) -> WechatResult<component::PreAuthCode> {
+        self.call(
+            Some(tok),
+            &component::ApiCreatePreauthcode { component_appid: c },
+        )
+        .await
+    }
+    async fn api_query_auth(
+        &self,
+        tok: &SecretString,
+        c: &AppId,
+        code: &str,
+    ) -> WechatResult<component::QueryAuth> {
+        self.call(
+            Some(tok),
+            &component::ApiQueryAuth {
+                component_appid: c,
+                authorization_code: code,
+            },
+        )
+        .await
+    }
+    async fn api_authorizer_token(
+        &self,
+        tok: &SecretString,
+        c: &AppId,
+        a: &AppId,
+        r: &SecretString,
+    ) -> WechatResult<component::AuthorizerAccessToken> {
+        self.call(
+            Some(tok),
+            &component::ApiAuthorizerToken {
+                component_appid: c,
+                authorizer_appid: a,
+                authorizer_refresh_token: r,
+            },
+        )
+        .await
+    }
+    async fn api_get_authorizer_info(
+        &self,
+        tok: &SecretString,
+        c: &AppId,
+        a: &AppId,
+    ) -> WechatResult<component::AuthorizerInfoResponse> {
+        self.call(
+            Some(tok),
+            &component::ApiGetAuthorizerInfo {
+                component_appid: c,
+                authorizer_appid: a,
+            },
+        )
+        .await
+    }
+    async fn api_get_authorizer_list(
+        &self,
+        tok: &SecretString,
+        c: &AppId,
+        offset: u32,
+        count: u32,
+    ) -> WechatResult<component::AuthorizerList> {
+        let count = count.clamp(1, component::AUTHORIZER_LIST_MAX_COUNT);
+        self.call(
+            Some(tok),
+            &component::ApiGetAuthorizerList {
+                component_appid: c,
+                offset,
+                count,
+            },
+        )
+        .await
+    }
+    async fn api_start_push_ticket(&self, c: &AppId, s: &SecretString) -> WechatResult<()> {
+        self.call(
+            None,
+            &component::ApiStartPushTicket {
+                component_appid: c,
+                component_secret: s,
+            },
+        )
+        .await
+        .map(drop)
+    }
+    async fn get_template_draft_list(
+        &self,
+        tok: &SecretString,
+    ) -> WechatResult<Vec<component::TemplateDraft>> {
+        Ok(self
+            .call(Some(tok), &component::GetTemplateDraftList)
+            .await?
+            .draft_list)
+    }
+    async fn add_to_template(
+        &self,
+        tok: &SecretString,
+        draft_id: u64,
+        t: TemplateType,
+    ) -> WechatResult<()> {
+        self.call(
+            Some(tok),
+            &component::AddToTemplate {
+                draft_id,
+                template_type: t,
+            },
+        )
+        .await
+        .map(drop)
+    }
+    async fn get_template_list(
+        &self,
+        tok: &SecretString,
+        t: Option<TemplateType>,
+    ) -> WechatResult<Vec<component::Template>> {
+        Ok(self
+            .call(Some(tok), &component::GetTemplateList { template_type: t })
+            .await?
+            .template_list)
+    }
+    async fn delete_template(&self, tok: &SecretString, template_id: u64) -> WechatResult<()> {
+        self.call(Some(tok), &component::DeleteTemplate { template_id })
+            .await
+            .map(drop)
+    }
+    async fn commit(&self, tok: &SecretString, r: &CommitRequest) -> WechatResult<()> {
+        self.call(Some(tok), r).await.map(drop)
+    }
+    async fn get_qrcode(
+        &self,
+        tok: &SecretString,
+        path: Option<&str>,
+    ) -> WechatResult<wxa::QrCode> {
+        Ok(self
+            .call(
+                Some(tok),
+                &wxa::GetQrcode {
+                    path: path.map(str::to_owned),
+                },
+            )
+            .await?
+            .into())
+    }
+    async fn get_category(&self, tok: &SecretString) -> WechatResult<Vec<wxa::Category>> {
+        Ok(self.call(Some(tok), &wxa::GetCategory).await?.category_list)
+    }
+    async fn get_page(&self, tok: &SecretString) -> WechatResult<Vec<String>> {
+        Ok(self.call(Some(tok), &wxa::GetPage).await?.page_list)
+    }
+    async fn submit_audit(
+        &self,
+        tok: &SecretString,
+        r: &SubmitAuditRequest,
+    ) -> WechatResult<AuditId> {
+        Ok(self.call(Some(tok), r).await?.auditid)
+    }
+    async fn get_auditstatus(
+        &self,
+        tok: &SecretString,
+        auditid: AuditId,
+    ) -> WechatResult<wxa::AuditStatusInfo> {
+        self.call(Some(tok), &wxa::GetAuditstatus { auditid }).await
+    }
+    async fn get_latest_auditstatus(
+        &self,
+        tok: &SecretString,
+    ) -> WechatResult<wxa::LatestAuditStatus> {
+        self.call(Some(tok), &wxa::GetLatestAuditstatus).await
+    }
+    async fn undocodeaudit(&self, tok: &SecretString) -> WechatResult<()> {
+        self.call(Some(tok), &wxa::UndoCodeAudit).await.map(drop)
+    }
+    async fn speedupaudit(&self, tok: &SecretString, auditid: AuditId) -> WechatResult<()> {
+        self.call(Some(tok), &wxa::SpeedupAudit { auditid })
+            .await
+            .map(drop)
+    }
+    async fn release(&self, tok: &SecretString) -> WechatResult<()> {
+        self.call(Some(tok), &wxa::Release {}).await.map(drop)
+    }
+    async fn revertcoderelease(&self, tok: &SecretString, v: Option<u64>) -> WechatResult<()> {
+        self.call(Some(tok), &wxa::RevertCodeRelease { app_version: v })
+            .await
+            .map(drop)
+    }
+    async fn get_history_version(
+        &self,
+        tok: &SecretString,
+    ) -> WechatResult<Vec<wxa::HistoryVersion>> {
+        Ok(self
+            .call(Some(tok), &wxa::GetHistoryVersion)
+            .await?
+            .version_list)
+    }
+    async fn change_visitstatus(&self, tok: &SecretString, a: VisitAction) -> WechatResult<()> {
+        self.call(Some(tok), &wxa::ChangeVisitstatus { action: a })
+            .await
+            .map(drop)
+    }
+    async fn getvisitstatus(&self, tok: &SecretString) -> WechatResult<wxa::VisitStatus> {
+        self.call(Some(tok), &wxa::GetVisitstatus {}).await
+    }
+    async fn getversioninfo(&self, tok: &SecretString) -> WechatResult<wxa::VersionInfo> {
+        self.call(Some(tok), &wxa::GetVersionInfo {}).await
+    }
+    async fn grayrelease(&self, tok: &SecretString, r: &GrayReleaseRequest) -> WechatResult<()> {
+        self.call(Some(tok), r).await.map(drop)
+    }
+    async fn getgrayreleaseplan(&self, tok: &SecretString) -> WechatResult<wxa::GrayReleasePlan> {
+        Ok(self
+            .call(Some(tok), &wxa::GetGrayReleasePlan)
+            .await?
+            .gray_release_plan)
+    }
+    async fn revertgrayrelease(&self, tok: &SecretString) -> WechatResult<()> {
+        self.call(Some(tok), &wxa::RevertGrayRelease)
+            .await
+            .map(drop)
+    }
+    async fn modify_domain(
+        &self,
+        tok: &SecretString,
+        a: DomainAction,
+        d: &ServerDomains,
+    ) -> WechatResult<ServerDomains> {
+        let domains = (a != DomainAction::Get).then(|| d.clone());
+        self.call(Some(tok), &wxa::ModifyDomain { action: a, domains })
+            .await
+    }
+    async fn setwebviewdomain(
+        &self,
+        tok: &SecretString,
+        a: DomainAction,
+        d: &WebviewDomains,
+    ) -> WechatResult<WebviewDomains> {
+        let webviewdomain = (a != DomainAction::Get).then(|| d.webviewdomain.clone());
+        self.call(
+            Some(tok),
+            &wxa::SetWebviewDomain {
+                action: a,
+                webviewdomain,
+            },
+        )
+        .await
+    }
+    async fn queryquota(&self, tok: &SecretString) -> WechatResult<wxa::AuditQuota> {
+        self.call(Some(tok), &wxa::QueryQuota).await
+    }
+}
 
 #[tokio::test]
 async fn component_endpoints_send_the_documented_requests_and_parse_the_documented_answers() {

@@ -344,7 +344,10 @@ async fn an_unknown_path_is_http_404_an_internal_error_that_is_not_retried() {
     })
     .unwrap();
     let err = client
-        .get_category(&SecretString::from("whatever"))
+        .call(
+            Some(&SecretString::from("whatever")),
+            &wxopen::wechat::wxa::GetCategory,
+        )
         .await
         .unwrap_err();
     assert!(
@@ -359,7 +362,10 @@ async fn an_unknown_token_on_the_raw_client_is_40001_token_rejected() {
     let env = Env::with_ticket().await;
     let err = env
         .client()
-        .get_category(&SecretString::from("forged"))
+        .call(
+            Some(&SecretString::from("forged")),
+            &wxopen::wechat::wxa::GetCategory,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.errcode(), Some(40001));
