@@ -98,6 +98,8 @@ contract!(
     an_authorizer_is_found_by_its_original_id,
     audits_move_through_their_statuses_and_unknown_ones_are_not_found,
     batches_record_progress_per_app,
+    a_batch_item_is_claimed_by_one_runner_and_taken_over_only_after_its_lease,
+    batches_are_listed_newest_first_and_open_ones_until_finished,
     a_revocation_is_one_transaction_and_a_stale_one_changes_nothing,
     tokens_that_need_reauthorization_leave_the_due_index,
     a_periodic_job_is_claimed_once_per_period_by_racing_callers,
@@ -105,6 +107,7 @@ contract!(
     invitations_list_newest_first_and_change_atomically,
     concurrent_authorizer_updates_keep_both_changes,
     an_authorization_through_another_customers_invitation_moves_it_and_records_the_move,
+    activity_is_kept_per_app_newest_first_even_within_one_second,
 );
 
 fn app(i: usize) -> AppId {
@@ -829,6 +832,8 @@ async fn batches_record_progress_per_app<S: Backend>(s: &S) {
         params: serde_json::json!({ "template_id": 7 }),
         appids: appids.clone(),
         created_at: 100,
+        operator: "key-0123abcd".into(),
+        finished_at: None,
     };
     s.create_batch(&batch).await.unwrap();
     assert!(matches!(
@@ -836,12 +841,12 @@ async fn batches_record_progress_per_app<S: Backend>(s: &S) {
         Err(StoreError::Conflict)
     ));
     let ok = BatchItemResult {
-        ok: true,
+        outcome: BatchOutcome::Ok,
         detail: serde_json::json!({ "auditid": 1 }),
         at: 200,
     };
     let failed = BatchItemResult {
-        ok: false,
+        outcome: BatchOutcome::Failed,
         detail: serde_json::json!({ "errcode": 85009 }),
         at: 201,
     };
@@ -866,17 +871,144 @@ async fn batches_record_progress_per_app<S: Backend>(s: &S) {
     let p = s.get_batch("batch-1").await.unwrap().unwrap();
     assert_eq!(p.batch, batch);
     assert_eq!(p.items.len(), 1_000);
-    for (i, (a, r)) in p.items.iter().enumerate() {
-        assert_eq!(a, &appids[i]);
+    for (i, item) in p.items.iter().enumerate() {
+        assert_eq!(item.appid, appids[i]);
         let want = match i {
             0 => Some(&ok),
             i if i < 150 && i % 3 == 0 => Some(&failed),
             i if i < 150 => Some(&ok),
             _ => None,
         };
-        assert_eq!(r.as_ref(), want, "app {i}");
+        assert_eq!(item.result.as_ref(), want, "app {i}");
     }
     assert!(s.get_batch("batch-2").await.unwrap().is_none());
+}
+
+async fn a_batch_item_is_claimed_by_one_runner_and_taken_over_only_after_its_lease<S: Backend>(
+    s: &S,
+) {
+    let appids: Vec<AppId> = (0..3).map(app).collect();
+    let batch = Batch {
+        id: "batch-claims".into(),
+        operation: "release".into(),
+        params: serde_json::json!({}),
+        appids: appids.clone(),
+        created_at: 1_000,
+        operator: "key-1".into(),
+        finished_at: None,
+    };
+    s.create_batch(&batch).await.unwrap();
+    // Sixteen runners race for one app: exactly one wins.
+    let wins = stream::iter(0..16)
+        .map(|_| s.claim_batch_item("batch-claims", &appids[0], 1_000, 1_180))
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    assert_eq!(
+        wins.iter()
+            .filter(|r| matches!(r, Ok(BatchClaim::Fresh)))
+            .count(),
+        1,
+        "{wins:?}"
+    );
+    assert!(wins
+        .iter()
+        .all(|r| matches!(r, Ok(BatchClaim::Fresh) | Err(StoreError::Conflict))));
+    // Held until the lease runs out, then taken over, naming when the first claim began.
+    assert!(matches!(
+        s.claim_batch_item("batch-claims", &appids[0], 1_179, 1_400)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.claim_batch_item("batch-claims", &appids[0], 1_180, 1_400)
+            .await
+            .unwrap(),
+        BatchClaim::TakenOver { since: 1_000 }
+    );
+    // A result ends claiming for good.
+    let done = BatchItemResult {
+        outcome: BatchOutcome::Skipped,
+        detail: serde_json::json!({ "error": "not_approved" }),
+        at: 1_200,
+    };
+    s.record_batch_item("batch-claims", &appids[0], &done)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.claim_batch_item("batch-claims", &appids[0], 9_999, 10_000)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.claim_batch_item("batch-claims", &appids[1], 1_300, 1_480)
+            .await
+            .unwrap(),
+        BatchClaim::Fresh
+    );
+    let p = s.get_batch("batch-claims").await.unwrap().unwrap();
+    assert_eq!(p.items[0].claimed_at, Some(1_180));
+    assert_eq!(p.items[0].result.as_ref(), Some(&done));
+    assert_eq!(
+        (p.items[1].claimed_at, p.items[1].result.as_ref()),
+        (Some(1_300), None)
+    );
+    assert_eq!(
+        (p.items[2].claimed_at, p.items[2].result.as_ref()),
+        (None, None)
+    );
+}
+
+async fn batches_are_listed_newest_first_and_open_ones_until_finished<S: Backend>(s: &S) {
+    let mk = |n: u64| Batch {
+        id: format!("{:012x}list{n}", 2_000 + n),
+        operation: "commit".into(),
+        params: serde_json::json!({}),
+        appids: vec![app(n as usize)],
+        created_at: 2_000 + n as i64,
+        operator: "key-1".into(),
+        finished_at: None,
+    };
+    for n in 0..5 {
+        s.create_batch(&mk(n)).await.unwrap();
+    }
+    s.finish_batch(&mk(1).id, 3_000).await.unwrap();
+    s.finish_batch(&mk(3).id, 3_001).await.unwrap();
+    s.finish_batch(&mk(3).id, 9_999).await.unwrap();
+    assert!(matches!(
+        s.finish_batch("no-such-batch", 1).await,
+        Err(StoreError::NotFound)
+    ));
+    let collect = |open_only: bool| async move {
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = s
+                .list_batches(open_only, cursor.as_deref(), 2)
+                .await
+                .unwrap();
+            ids.extend(
+                page.items
+                    .iter()
+                    .filter(|b| b.id.contains("list"))
+                    .map(|b| b.id.clone()),
+            );
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        ids
+    };
+    let ids = |ns: &[u64]| ns.iter().map(|n| mk(*n).id).collect::<Vec<_>>();
+    assert_eq!(collect(false).await, ids(&[4, 3, 2, 1, 0]));
+    assert_eq!(collect(true).await, ids(&[4, 2, 0]));
+    let finished = s.get_batch(&mk(3).id).await.unwrap().unwrap();
+    assert_eq!(
+        finished.batch.finished_at,
+        Some(3_001),
+        "the first finish stands"
+    );
 }
 
 // ---- not per backend ----
@@ -1335,4 +1467,59 @@ async fn an_authorization_through_another_customers_invitation_moves_it_and_reco
         .await
         .unwrap();
     assert_eq!(listed.items, vec![a]);
+}
+
+async fn activity_is_kept_per_app_newest_first_even_within_one_second<S: Backend>(s: &S) {
+    let a = app(1);
+    let act = |n: u64, at: UnixTime, appid: &AppId| Activity {
+        appid: appid.clone(),
+        at,
+        operator: "key-0123abcd".into(),
+        action: format!("action-{n}"),
+        template_id: Some(n),
+        user_version: None,
+        auditid: None,
+        details: serde_json::Value::Null,
+    };
+    // Five in one second, two later; another app's in between.
+    for n in 0..5 {
+        s.record_activity(&act(n, 1_000, &a)).await.unwrap();
+    }
+    s.record_activity(&act(9, 1_500, &app(2))).await.unwrap();
+    for n in 5..7 {
+        s.record_activity(&act(n, 2_000 + n as i64, &a))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s.list_activity(&a, cursor.as_deref(), 3).await.unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(
+            page.items
+                .into_iter()
+                .map(|x| (x.at, x.template_id.unwrap())),
+        );
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    assert_eq!(&seen[..2], &[(2_006, 6), (2_005, 5)]);
+    let mut same_second: Vec<u64> = seen[2..].iter().map(|x| x.1).collect();
+    same_second.sort();
+    assert_eq!(
+        same_second,
+        vec![0, 1, 2, 3, 4],
+        "none lost within one second"
+    );
+    assert!(seen[2..].iter().all(|x| x.0 == 1_000));
+    // A cursor of one app's listing is refused for another's.
+    let first = s.list_activity(&a, None, 1).await.unwrap();
+    assert!(matches!(
+        s.list_activity(&app(2), first.next.as_deref(), 1).await,
+        Err(StoreError::InvalidCursor)
+    ));
 }

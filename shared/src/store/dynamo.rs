@@ -10,9 +10,11 @@
 //! | authorizer profile | `APP#{appid}` | `PROFILE` | `data` (JSON), `status`, `customer_id`, `list_pk`/`list_sk`, `user_name`, `rev` |
 //! | audit | `APP#{appid}` | `AUDIT#{auditid:020}` | `data` (JSON), `audit_order`, `rev` |
 //! | single use (auth state, code claim, outcomes) | `SINGLE#{kind}#{id}` | `SINGLE` | `payload`, `expires_at`, `consumed_at`, `ttl` |
+//! | operator activity | `APP#{appid}` | `ACT#{at:020}#{random}` | `data` (JSON) |
 //! | invitation | `INVITATIONS` | `{id}` (sorts by creation) | `data` (JSON), `rev`, `ttl` |
 //! | seen push | `PUSH#{digest}` | `PUSH` | `expires_at`, `ttl` |
-//! | batch | `BATCH#{id}` | `META` / `ITEM#{appid}` | `data` (JSON) |
+//! | batch | `BATCHES` | `{id}` (sorts by creation) | `data` (JSON), `open` while unfinished, `ttl` |
+//! | one app of a batch | `BATCH#{id}` | `ITEM#{appid}` | `claimed_at`, `lease_until`, `result_data` (JSON), `ttl` |
 //!
 //! Indexes, so that no request path ever scans:
 //! - GSI `due` (`due_pk` = `"DUE"`, `due_at`): sparse; only authorizer tokens that hold a refresh
@@ -1225,6 +1227,56 @@ impl InvitationStore for DynamoStore {
 }
 
 #[async_trait]
+impl ActivityLog for DynamoStore {
+    async fn record_activity(&self, activity: &Activity) -> StoreResult<()> {
+        // Sorted by time; the random tail keeps two entries of one second apart.
+        let sk = format!(
+            "ACT#{:020}#{:016x}",
+            activity.at.max(0),
+            rand::random::<u64>()
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("APP#{}", activity.appid)))
+            .item("sk", s(sk))
+            .item("data", s(to_json(activity)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(backend("PutItem activity"))?;
+        Ok(())
+    }
+
+    async fn list_activity(
+        &self,
+        appid: &AppId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Activity>> {
+        let q = QuerySpec {
+            index: None,
+            key_condition: "pk = :pk AND begins_with(sk, :act)",
+            filter: None,
+            names: HashMap::new(),
+            values: HashMap::from([
+                (":pk".into(), s(format!("APP#{appid}"))),
+                (":act".into(), s("ACT#")),
+            ]),
+            forward: false,
+            key_names: &["pk", "sk"],
+            partition: ("pk", ":pk"),
+        };
+        let (items, next) = self.page(q, cursor, limit).await?;
+        let items = items
+            .iter()
+            .map(|i| get_json(i, "data"))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
 impl SingleUseStore for DynamoStore {
     async fn create_single_use(
         &self,
@@ -1361,23 +1413,69 @@ impl PushLog for DynamoStore {
     }
 }
 
+const BATCHES_PK: &str = "BATCHES";
+/// How long a batch and its results are kept (DynamoDB's TTL deletes them after).
+const BATCH_RETENTION_SECS: i64 = 90 * 86_400;
+
 #[async_trait]
 impl BatchStore for DynamoStore {
     async fn create_batch(&self, batch: &Batch) -> StoreResult<()> {
-        let r = self
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(format!("BATCH#{}", batch.id)))
-            .item("sk", s("META"))
+            .item("pk", s(BATCHES_PK))
+            .item("sk", s(batch.id.clone()))
             .item("data", s(to_json(batch)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match r {
+            .item(TTL_ATTRIBUTE, n(batch.created_at + BATCH_RETENTION_SECS))
+            .condition_expression("attribute_not_exists(pk)");
+        if batch.finished_at.is_none() {
+            put = put.item("open", s("1"));
+        }
+        match put.send().await {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
             Err(e) => Err(backend("PutItem batch")(e)),
+        }
+    }
+
+    async fn claim_batch_item(
+        &self,
+        batch_id: &str,
+        appid: &AppId,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> StoreResult<BatchClaim> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("BATCH#{batch_id}")))
+            .key("sk", s(format!("ITEM#{appid}")))
+            .update_expression("SET claimed_at = :now, lease_until = :lease, #ttl = :ttl")
+            .condition_expression(
+                "attribute_not_exists(result_data) AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
+            )
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":lease", n(lease_until))
+            .expression_attribute_values(":ttl", n(now + BATCH_RETENTION_SECS))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match r {
+            Ok(out) => {
+                let since = match out.attributes {
+                    Some(old) => opt_n::<i64>(&old, "claimed_at")?,
+                    None => None,
+                };
+                Ok(match since {
+                    Some(since) => BatchClaim::TakenOver { since },
+                    None => BatchClaim::Fresh,
+                })
+            }
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend("UpdateItem batch claim")(e)),
         }
     }
 
@@ -1387,7 +1485,7 @@ impl BatchStore for DynamoStore {
         appid: &AppId,
         result: &BatchItemResult,
     ) -> StoreResult<()> {
-        let Some(meta) = self.get_item(format!("BATCH#{batch_id}"), "META").await? else {
+        let Some(meta) = self.get_item(BATCHES_PK.into(), batch_id).await? else {
             return Err(StoreError::NotFound);
         };
         let batch: Batch = get_json(&meta, "data")?;
@@ -1395,20 +1493,26 @@ impl BatchStore for DynamoStore {
             return Err(StoreError::NotFound);
         }
         self.client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", s(format!("BATCH#{batch_id}")))
-            .item("sk", s(format!("ITEM#{appid}")))
-            .item("data", s(to_json(result)?))
+            .key("pk", s(format!("BATCH#{batch_id}")))
+            .key("sk", s(format!("ITEM#{appid}")))
+            .update_expression("SET result_data = :r, #ttl = :ttl REMOVE lease_until")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":r", s(to_json(result)?))
+            .expression_attribute_values(":ttl", n(batch.created_at + BATCH_RETENTION_SECS))
             .send()
             .await
-            .map_err(backend("PutItem batch item"))?;
+            .map_err(backend("UpdateItem batch item"))?;
         Ok(())
     }
 
     async fn get_batch(&self, batch_id: &str) -> StoreResult<Option<BatchProgress>> {
-        let mut meta: Option<Batch> = None;
-        let mut results: HashMap<AppId, BatchItemResult> = HashMap::new();
+        let Some(meta) = self.get_item(BATCHES_PK.into(), batch_id).await? else {
+            return Ok(None);
+        };
+        let batch: Batch = get_json(&meta, "data")?;
+        let mut rows: HashMap<AppId, (Option<UnixTime>, Option<BatchItemResult>)> = HashMap::new();
         let mut start: Option<Item> = None;
         loop {
             let out = self
@@ -1424,11 +1528,15 @@ impl BatchStore for DynamoStore {
                 .map_err(backend("Query batch"))?;
             for item in out.items.unwrap_or_default() {
                 let sk = get_s(&item, "sk")?;
-                if sk == "META" {
-                    meta = Some(get_json(&item, "data")?);
-                } else if let Some(a) = sk.strip_prefix("ITEM#") {
+                if let Some(a) = sk.strip_prefix("ITEM#") {
                     let appid = AppId::parse(a).map_err(|_| corrupt("sk"))?;
-                    results.insert(appid, get_json(&item, "data")?);
+                    let result = match opt_s(&item, "result_data")? {
+                        Some(j) => {
+                            Some(serde_json::from_str(j).map_err(|_| corrupt("result_data"))?)
+                        }
+                        None => None,
+                    };
+                    rows.insert(appid, (opt_n(&item, "claimed_at")?, result));
                 }
             }
             match out.last_evaluated_key {
@@ -1436,15 +1544,76 @@ impl BatchStore for DynamoStore {
                 None => break,
             }
         }
-        let Some(batch) = meta else {
-            return Ok(None);
-        };
         let items = batch
             .appids
             .iter()
-            .map(|a| (a.clone(), results.remove(a)))
+            .map(|a| {
+                let (claimed_at, result) = rows.remove(a).unwrap_or_default();
+                BatchItem {
+                    appid: a.clone(),
+                    claimed_at,
+                    result,
+                }
+            })
             .collect();
         Ok(Some(BatchProgress { batch, items }))
+    }
+
+    async fn finish_batch(&self, batch_id: &str, at: UnixTime) -> StoreResult<()> {
+        let Some(meta) = self.get_item(BATCHES_PK.into(), batch_id).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let mut batch: Batch = get_json(&meta, "data")?;
+        if batch.finished_at.is_some() {
+            return Ok(());
+        }
+        batch.finished_at = Some(at);
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(BATCHES_PK))
+            .key("sk", s(batch_id))
+            .update_expression("SET #data = :d REMOVE #open")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_names("#open", "open")
+            .expression_attribute_values(":d", s(to_json(&batch)?))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::NotFound),
+            Err(e) => Err(backend("UpdateItem batch finish")(e)),
+        }
+    }
+
+    async fn list_batches(
+        &self,
+        open_only: bool,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Batch>> {
+        let q = QuerySpec {
+            index: None,
+            key_condition: "pk = :pk",
+            filter: open_only.then(|| "attribute_exists(#open)".to_owned()),
+            names: if open_only {
+                HashMap::from([("#open".into(), "open".into())])
+            } else {
+                HashMap::new()
+            },
+            values: HashMap::from([(":pk".into(), s(BATCHES_PK))]),
+            forward: false,
+            key_names: &["pk", "sk"],
+            partition: ("pk", ":pk"),
+        };
+        let (items, next) = self.page(q, cursor, limit).await?;
+        let items = items
+            .iter()
+            .map(|i| get_json(i, "data"))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, next })
     }
 }
 

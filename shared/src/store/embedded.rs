@@ -39,6 +39,8 @@ const SINGLE_USE: TableDefinition<&str, &[u8]> = TableDefinition::new("single_us
 /// Digest -> expires_at.
 const PUSHES: TableDefinition<&str, i64> = TableDefinition::new("pushes");
 const BATCHES: TableDefinition<&str, &[u8]> = TableDefinition::new("batches");
+/// `(appid, at, sequence)` -> activity.
+const ACTIVITY: TableDefinition<(&str, i64, u64), &[u8]> = TableDefinition::new("activity");
 /// Invitation id (sortable by creation time) -> invitation.
 const INVITATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("invitations");
 /// Periodic job name → when it last ran.
@@ -221,6 +223,15 @@ enum Cursor {
     Invitations {
         id: String,
     },
+    Activity {
+        a: String,
+        t: i64,
+        n: u64,
+    },
+    Batches {
+        id: String,
+        open: bool,
+    },
 }
 
 fn encode_cursor(c: &Cursor) -> StoreResult<String> {
@@ -304,6 +315,7 @@ impl EmbeddedStore {
             txn.open_table(RUNS)?;
             txn.open_table(BATCH_ITEMS)?;
             txn.open_table(INVITATIONS)?;
+            txn.open_table(ACTIVITY)?;
         }
         txn.commit()?;
         let store = EmbeddedStore { db: Arc::new(db) };
@@ -1061,6 +1073,82 @@ impl InvitationStore for EmbeddedStore {
 }
 
 #[async_trait]
+impl ActivityLog for EmbeddedStore {
+    async fn record_activity(&self, activity: &Activity) -> StoreResult<()> {
+        let appid = activity.appid.to_string();
+        let at = activity.at;
+        let bytes = enc(activity)?;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(ACTIVITY).map_err(be)?;
+                // The next sequence number within the same second keeps entries apart.
+                let n = match t
+                    .range((appid.as_str(), at, 0)..=(appid.as_str(), at, u64::MAX))
+                    .map_err(be)?
+                    .next_back()
+                {
+                    Some(last) => last.map_err(be)?.0.value().2 + 1,
+                    None => 0,
+                };
+                t.insert((appid.as_str(), at, n), bytes.as_slice())
+                    .map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn list_activity(
+        &self,
+        appid: &AppId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Activity>> {
+        let app = appid.to_string();
+        let before = match cursor.map(decode_cursor).transpose()? {
+            None => None,
+            Some(Cursor::Activity { a, t, n }) if a == app => Some((t, n)),
+            Some(_) => return Err(StoreError::InvalidCursor),
+        };
+        let limit = page_limit(limit);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(ACTIVITY).map_err(be)?;
+            let lower = (app.as_str(), i64::MIN, 0u64);
+            let range = match before {
+                Some((bt, bn)) => t.range(lower..(app.as_str(), bt, bn)),
+                None => t.range(lower..=(app.as_str(), i64::MAX, u64::MAX)),
+            }
+            .map_err(be)?;
+            let mut items = Vec::new();
+            let mut keys = Vec::new();
+            let mut more = false;
+            for entry in range.rev() {
+                let (k, v) = entry.map_err(be)?;
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                let (_, at, n) = k.value();
+                keys.push((at, n));
+                items.push(dec::<Activity>(v.value(), "activity")?);
+            }
+            let next = match keys.last().filter(|_| more) {
+                Some(&(t, n)) => Some(encode_cursor(&Cursor::Activity {
+                    a: app.clone(),
+                    t,
+                    n,
+                })?),
+                None => None,
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+}
+
+#[async_trait]
 impl PushLog for EmbeddedStore {
     async fn record_push_if_new(
         &self,
@@ -1087,6 +1175,14 @@ impl PushLog for EmbeddedStore {
     }
 }
 
+/// One app of a batch in `batch_items`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct BatchItemRow {
+    claimed_at: Option<UnixTime>,
+    lease_until: Option<UnixTime>,
+    result: Option<BatchItemResult>,
+}
+
 #[async_trait]
 impl BatchStore for EmbeddedStore {
     async fn create_batch(&self, batch: &Batch) -> StoreResult<()> {
@@ -1105,13 +1201,49 @@ impl BatchStore for EmbeddedStore {
         .await
     }
 
+    async fn claim_batch_item(
+        &self,
+        batch_id: &str,
+        appid: &AppId,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> StoreResult<BatchClaim> {
+        let (id, appid) = (batch_id.to_owned(), appid.clone());
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            let claim = {
+                let mut t = txn.open_table(BATCH_ITEMS).map_err(be)?;
+                let mut row: BatchItemRow =
+                    match t.get((id.as_str(), appid.as_str())).map_err(be)? {
+                        Some(v) => dec(v.value(), "batch item")?,
+                        None => BatchItemRow::default(),
+                    };
+                if row.result.is_some() || row.lease_until.is_some_and(|l| l > now) {
+                    return Err(StoreError::Conflict);
+                }
+                let claim = match row.claimed_at {
+                    Some(since) => BatchClaim::TakenOver { since },
+                    None => BatchClaim::Fresh,
+                };
+                row.claimed_at = Some(now);
+                row.lease_until = Some(lease_until);
+                t.insert((id.as_str(), appid.as_str()), enc(&row)?.as_slice())
+                    .map_err(be)?;
+                claim
+            };
+            txn.commit().map_err(be)?;
+            Ok(claim)
+        })
+        .await
+    }
+
     async fn record_batch_item(
         &self,
         batch_id: &str,
         appid: &AppId,
         result: &BatchItemResult,
     ) -> StoreResult<()> {
-        let (id, appid, bytes) = (batch_id.to_owned(), appid.clone(), enc(result)?);
+        let (id, appid, result) = (batch_id.to_owned(), appid.clone(), result.clone());
         self.run(move |db| {
             let txn = db.begin_write().map_err(be)?;
             {
@@ -1123,9 +1255,15 @@ impl BatchStore for EmbeddedStore {
                 if !batch.appids.contains(&appid) {
                     return Err(StoreError::NotFound);
                 }
-                txn.open_table(BATCH_ITEMS)
-                    .map_err(be)?
-                    .insert((id.as_str(), appid.as_str()), bytes.as_slice())
+                let mut t = txn.open_table(BATCH_ITEMS).map_err(be)?;
+                let mut row: BatchItemRow =
+                    match t.get((id.as_str(), appid.as_str())).map_err(be)? {
+                        Some(v) => dec(v.value(), "batch item")?,
+                        None => BatchItemRow::default(),
+                    };
+                row.result = Some(result);
+                row.lease_until = None;
+                t.insert((id.as_str(), appid.as_str()), enc(&row)?.as_slice())
                     .map_err(be)?;
             }
             txn.commit().map_err(be)
@@ -1142,19 +1280,90 @@ impl BatchStore for EmbeddedStore {
                 Some(v) => dec(v.value(), "batch")?,
                 None => return Ok(None),
             };
-            let results = txn.open_table(BATCH_ITEMS).map_err(be)?;
+            let rows = txn.open_table(BATCH_ITEMS).map_err(be)?;
             let items = batch
                 .appids
                 .iter()
                 .map(|a| {
-                    let r = match results.get((id.as_str(), a.as_str())).map_err(be)? {
-                        Some(v) => Some(dec(v.value(), "batch item")?),
-                        None => None,
+                    let row: BatchItemRow = match rows.get((id.as_str(), a.as_str())).map_err(be)? {
+                        Some(v) => dec(v.value(), "batch item")?,
+                        None => BatchItemRow::default(),
                     };
-                    Ok((a.clone(), r))
+                    Ok(BatchItem {
+                        appid: a.clone(),
+                        claimed_at: row.claimed_at,
+                        result: row.result,
+                    })
                 })
                 .collect::<StoreResult<Vec<_>>>()?;
             Ok(Some(BatchProgress { batch, items }))
+        })
+        .await
+    }
+
+    async fn finish_batch(&self, batch_id: &str, at: UnixTime) -> StoreResult<()> {
+        let id = batch_id.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(BATCHES).map_err(be)?;
+                let mut batch: Batch = match t.get(id.as_str()).map_err(be)? {
+                    Some(v) => dec(v.value(), "batch")?,
+                    None => return Err(StoreError::NotFound),
+                };
+                batch.finished_at.get_or_insert(at);
+                t.insert(id.as_str(), enc(&batch)?.as_slice()).map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn list_batches(
+        &self,
+        open_only: bool,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Batch>> {
+        let before = match cursor.map(decode_cursor).transpose()? {
+            None => None,
+            Some(Cursor::Batches { id, open }) if open == open_only => Some(id),
+            Some(_) => return Err(StoreError::InvalidCursor),
+        };
+        let limit = page_limit(limit);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(BATCHES).map_err(be)?;
+            let upper = match &before {
+                Some(id) => Bound::Excluded(id.as_str()),
+                None => Bound::Unbounded,
+            };
+            let mut items: Vec<Batch> = Vec::new();
+            let mut more = false;
+            for entry in t
+                .range::<&str>((Bound::Unbounded, upper))
+                .map_err(be)?
+                .rev()
+            {
+                let (_, v) = entry.map_err(be)?;
+                let b: Batch = dec(v.value(), "batch")?;
+                if open_only && b.finished_at.is_some() {
+                    continue;
+                }
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                items.push(b);
+            }
+            let next = match items.last().filter(|_| more) {
+                Some(b) => Some(encode_cursor(&Cursor::Batches {
+                    id: b.id.clone(),
+                    open: open_only,
+                })?),
+                None => None,
+            };
+            Ok(Page { items, next })
         })
         .await
     }

@@ -498,6 +498,39 @@ pub trait SingleUseStore: Send + Sync {
     ) -> StoreResult<serde_json::Value>;
 }
 
+/// One operator action on one mini program, kept as its history: who did what, with which
+/// template and version, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub appid: AppId,
+    pub at: UnixTime,
+    /// The operator key's label (never the key).
+    pub operator: String,
+    /// `commit`, `submit_audit`, `undo_audit`, `speedup_audit`, `release`, `revert`, ...
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auditid: Option<AuditId>,
+    /// Anything else worth keeping (the ext_json digest, the version rolled back to, ...).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
+}
+
+#[async_trait]
+pub trait ActivityLog: Send + Sync {
+    async fn record_activity(&self, activity: &Activity) -> StoreResult<()>;
+    /// The app's activity, newest first, a page at a time.
+    async fn list_activity(
+        &self,
+        appid: &AppId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Activity>>;
+}
+
 /// An invitation link the provider sends a merchant: authorizations through it are bound to
 /// `customer_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -593,35 +626,83 @@ pub trait PushLog: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
-/// A batch of one operation over many apps.
+/// A batch: one operation over many apps, worked through after the request that made it, by
+/// whichever runner claims each app first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Batch {
+    /// Sorts by creation time (like invitation ids), so listings come newest first.
     pub id: String,
     pub operation: String,
     pub params: serde_json::Value,
     pub appids: Vec<AppId>,
     pub created_at: UnixTime,
+    /// The label of the operator key that made it.
+    #[serde(default)]
+    pub operator: String,
+    /// Set once every app has a result.
+    #[serde(default)]
+    pub finished_at: Option<UnixTime>,
+}
+
+/// How one app of a batch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchOutcome {
+    Ok,
+    /// Not attempted: a rule said no (an audit pending, nothing approved...).
+    Skipped,
+    Failed,
 }
 
 /// The outcome of a batch operation on one app.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchItemResult {
-    pub ok: bool,
+    pub outcome: BatchOutcome,
     pub detail: serde_json::Value,
     pub at: UnixTime,
 }
 
-/// A batch with every app's result so far (`None`: not done yet).
+/// One app of a batch as it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchItem {
+    pub appid: AppId,
+    /// When a runner last claimed it (a claim without a result: being worked on, or its runner
+    /// died).
+    pub claimed_at: Option<UnixTime>,
+    pub result: Option<BatchItemResult>,
+}
+
+/// A batch with every app as it stands, in the batch's order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchProgress {
     pub batch: Batch,
-    pub items: Vec<(AppId, Option<BatchItemResult>)>,
+    pub items: Vec<BatchItem>,
+}
+
+/// What claiming an app of a batch found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchClaim {
+    /// Nobody had claimed it.
+    Fresh,
+    /// An earlier runner claimed it at `since` and its lease ran out with no result recorded:
+    /// it may have acted, so the new runner must ask WeChat before acting again.
+    TakenOver { since: UnixTime },
 }
 
 #[async_trait]
 pub trait BatchStore: Send + Sync {
-    /// Creates a batch (up to 1,000 apps); `Conflict` if the id exists.
+    /// Creates a batch (up to 1,000 apps), open; `Conflict` if the id exists.
     async fn create_batch(&self, batch: &Batch) -> StoreResult<()>;
+    /// Claims one app of the batch for a runner until `lease_until`. `Conflict` if it has a
+    /// result, or another runner's lease has not run out at `now`. The caller claims only apps
+    /// of the batch.
+    async fn claim_batch_item(
+        &self,
+        batch_id: &str,
+        appid: &AppId,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> StoreResult<BatchClaim>;
     /// Records (or overwrites) one app's result; `NotFound` if the batch or app is not part of it.
     async fn record_batch_item(
         &self,
@@ -630,6 +711,15 @@ pub trait BatchStore: Send + Sync {
         result: &BatchItemResult,
     ) -> StoreResult<()>;
     async fn get_batch(&self, batch_id: &str) -> StoreResult<Option<BatchProgress>>;
+    /// Marks the batch finished at `at` (kept if already set); `NotFound` if there is none.
+    async fn finish_batch(&self, batch_id: &str, at: UnixTime) -> StoreResult<()>;
+    /// Batches newest first, a page at a time; `open_only`: those not finished.
+    async fn list_batches(
+        &self,
+        open_only: bool,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Batch>>;
 }
 
 /// Periodic jobs that must run at most once per period across every process (the daily
@@ -649,6 +739,7 @@ pub trait Store:
     + AuditStore
     + SingleUseStore
     + InvitationStore
+    + ActivityLog
     + PushLog
     + BatchStore
     + ScheduleStore
@@ -662,6 +753,7 @@ impl<T> Store for T where
         + AuditStore
         + SingleUseStore
         + InvitationStore
+        + ActivityLog
         + PushLog
         + BatchStore
         + ScheduleStore
