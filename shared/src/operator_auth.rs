@@ -37,8 +37,18 @@ impl OperatorAuthError {
     }
 }
 
+/// Who made a request: the label of the key that matched, `key-` and the first 8 hex digits of
+/// its SHA-256 (naming the key in logs and history without revealing anything usable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub label: String,
+}
+
 /// Checks the request's `Authorization: Bearer <key>` against the configured SHA-256 digests.
-pub fn check(headers: &HeaderMap, key_sha256_hex: &[String]) -> Result<(), OperatorAuthError> {
+pub fn check(
+    headers: &HeaderMap,
+    key_sha256_hex: &[String],
+) -> Result<Operator, OperatorAuthError> {
     let digests: Vec<[u8; 32]> = key_sha256_hex
         .iter()
         .filter_map(|h| {
@@ -65,7 +75,9 @@ pub fn check(headers: &HeaderMap, key_sha256_hex: &[String]) -> Result<(), Opera
         matched |= d.ct_eq(&presented);
     }
     if bool::from(matched) {
-        Ok(())
+        Ok(Operator {
+            label: format!("key-{}", hex::encode(&presented[..4])),
+        })
     } else {
         Err(OperatorAuthError::WrongKey)
     }
@@ -91,8 +103,11 @@ mod tests {
     #[test]
     fn accepts_any_configured_key_during_a_rotation() {
         let keys = vec![digest("old-key"), digest("new-key")];
-        assert_eq!(check(&headers(Some("Bearer old-key")), &keys), Ok(()));
-        assert_eq!(check(&headers(Some("bearer new-key")), &keys), Ok(()));
+        assert_eq!(
+            check(&headers(Some("Bearer old-key")), &keys).map(|o| o.label),
+            Ok(format!("key-{}", &digest("old-key")[..8]))
+        );
+        assert!(check(&headers(Some("bearer new-key")), &keys).is_ok());
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub struct PageList {
 
 /// One page of `submit_audit`'s `item_list` (at most 5).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -119,8 +120,10 @@ pub struct PreviewInfo {
     pub pic_id_list: Vec<String>,
 }
 
-/// `/wxa/submit_audit` body; every field is optional on the wire.
+/// `/wxa/submit_audit` body; every field is optional on the wire. Unknown fields are refused
+/// when it is read from an operator's request.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SubmitAuditRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub item_list: Vec<AuditItem>,
@@ -271,6 +274,7 @@ pub struct ReleaseInfo {
 
 /// `/wxa/grayrelease` body. `gray_percentage` is 0–100; with 0, one of the flags is required.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GrayReleaseRequest {
     pub gray_percentage: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
