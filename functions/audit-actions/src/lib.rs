@@ -5,7 +5,9 @@
 //! Routes so far: invitations (create, list, show, revoke) and authorizers (list with filters,
 //! show). `main.rs` hands [`router`] to `lambda_http::run`; `wxopen-local` merges the same router.
 
+mod apps;
 pub mod error;
+mod templates;
 pub mod views;
 
 use axum::body::Bytes;
@@ -23,6 +25,7 @@ use wxopen::secrets::SecretsSource;
 use wxopen::store::{
     AuthorizerFilter, AuthorizerStatus, Invitation, InvitationState, Store, StoreError,
 };
+use wxopen::wechat::TokenManager;
 
 /// What the handlers need, built once per Lambda instance.
 pub struct Deps {
@@ -30,6 +33,8 @@ pub struct Deps {
     /// The operator key digests (and rotations) come from here, cached by the source.
     pub secrets: Arc<dyn SecretsSource>,
     pub clock: Arc<dyn Clock>,
+    /// WeChat, with the tokens kept fresh.
+    pub mgr: Arc<TokenManager>,
     /// The base URL merchants reach `/auth/start` at (`WXOPEN_PUBLIC_URL`); `None`: the
     /// request's `Host`.
     pub public_url: Option<String>,
@@ -47,8 +52,11 @@ pub fn router(deps: Arc<Deps>) -> Router {
         )
         .route("/ops/authorizers", get(list_authorizers))
         .route("/ops/authorizers/{appid}", get(show_authorizer))
+        .merge(apps::routes())
+        .merge(templates::routes())
         .route("/ops", axum::routing::any(not_found))
         .route("/ops/{*rest}", axum::routing::any(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(deps.clone(), operator_key))
         .with_state(deps)
 }
@@ -56,12 +64,17 @@ pub fn router(deps: Arc<Deps>) -> Router {
 /// Every `/ops` request, even to an unknown route, first shows the operator key.
 async fn operator_key(
     State(deps): State<Arc<Deps>>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let secrets = deps.secrets.load().await.map_err(|_| ApiError::Secrets)?;
-    wxopen::operator_auth::check(req.headers(), &secrets.operator_key_sha256)?;
+    let operator = wxopen::operator_auth::check(req.headers(), &secrets.operator_key_sha256)?;
+    req.extensions_mut().insert(operator);
     Ok(next.run(req).await)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 async fn not_found() -> ApiError {
@@ -85,9 +98,9 @@ struct NewInvitation {
     expires_in: Option<i64>,
 }
 
-/// Parses a JSON body into `T`, answering a 400 that quotes serde's reason (which names the
-/// field) instead of axum's plain-text rejection.
-fn json_body<T: serde::de::DeserializeOwned>(
+/// Parses a JSON body into `T`, answering a 400 that names the field at fault (its path, e.g.
+/// `item_list[2].tag`) and serde's reason, instead of axum's plain-text rejection.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<T, ApiError> {
@@ -101,7 +114,16 @@ fn json_body<T: serde::de::DeserializeOwned>(
             "send the body as Content-Type: application/json",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad("invalid_body", e.to_string()))
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let message = if field == "." {
+            e.inner().to_string()
+        } else {
+            format!("{field}: {}", e.inner())
+        };
+        ApiError::invalid_body(field, message)
+    })
 }
 
 async fn create_invitation(
@@ -178,12 +200,12 @@ pub fn new_invitation(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PageQuery {
-    cursor: Option<String>,
-    limit: Option<u32>,
+pub(crate) struct PageQuery {
+    pub(crate) cursor: Option<String>,
+    pub(crate) limit: Option<u32>,
 }
 
-fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit.unwrap_or(50) {
         l @ 1..=100 => Ok(l),
         _ => Err(ApiError::bad("invalid_limit", "limit must be 1 to 100")),
@@ -243,12 +265,11 @@ async fn revoke_invitation(
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::NotFound { what: "invitation" },
-            StoreError::Conflict => ApiError::Conflict {
-                code: "invitation_used",
-                message:
-                    "the invitation was already used; revoke the authorization in WeChat instead"
-                        .into(),
-            },
+            StoreError::Conflict => ApiError::conflict(
+                "invitation_used",
+                "the invitation was already used; revoke the authorization in WeChat instead",
+                serde_json::json!({}),
+            ),
             e => e.into(),
         })?;
     tracing::info!(invitation = %inv.id, "invitation revoked");

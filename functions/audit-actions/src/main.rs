@@ -10,6 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         store: rt.store.clone(),
         secrets: rt.secrets.clone(),
         clock: rt.clock.clone(),
+        mgr: Arc::new(rt.token_manager().await?),
         public_url: rt.public_url.clone(),
     };
     lambda_http::run(router(Arc::new(deps))).await

@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 use wxopen::domain::{AppId, UnixTime};
-use wxopen::store::{Authorizer, Invitation, StoreResult, TokenKey, TokenState, TokenStore};
+use wxopen::store::{
+    AuditRecord, Authorizer, Invitation, StoreResult, TokenKey, TokenState, TokenStore,
+};
 
 pub fn invitation(i: &Invitation, base_url: &str, now: UnixTime) -> Value {
     let url = format!("{base_url}/auth/start?invite={}", i.id);
@@ -77,4 +79,20 @@ pub fn authorizer(a: &Authorizer, t: TokenHealth, detail: bool) -> Value {
         v["customer_moves"] = json!(a.customer_moves);
     }
     v
+}
+
+/// An audit as operators see it: its status word, the rejection reason and screenshots.
+pub fn audit(r: &AuditRecord) -> Value {
+    json!({
+        "auditid": r.auditid,
+        "status": r.status.as_str(),
+        "reason": r.reason,
+        "screenshots": r.screenshots,
+        "template_id": r.template_id,
+        "user_version": r.user_version,
+        "user_desc": r.user_desc,
+        "submitted_at": r.submitted_at,
+        "updated_at": r.updated_at,
+        "released_at": r.released_at,
+    })
 }

@@ -174,6 +174,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         store: dyn_store.clone(),
         secrets: secrets.clone(),
         clock: clock.clone(),
+        mgr: mgr.clone(),
         public_url: Some(base_url.clone()),
     }));
     let app = axum::Router::new()

@@ -144,6 +144,33 @@ impl App {
         resp.headers()["location"].to_str().unwrap().to_owned()
     }
 
+    /// An operator call with an optional JSON body; answers the status and the JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.ops(method, path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let v = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{path} answered {status} with no JSON ({e}): {text}"));
+        (status, v)
+    }
+
+    /// A new mini program, authorized (sets 17 and 18) by `customer` through the pages.
+    pub async fn authorized_app(&self, name: &str) -> AppId {
+        let appid = self.mini_program(name);
+        let (status, page) = self.onboard("customer-1", &appid).await;
+        assert_eq!(status, 200, "{page}");
+        appid
+    }
+
     /// The whole story for one merchant: invitation for `customer`, consent, callback page.
     pub async fn onboard(&self, customer: &str, appid: &AppId) -> (u16, String) {
         let inv = self

@@ -1,0 +1,748 @@
+//! `/ops/apps/{appid}/…`: one mini program's code lifecycle. Every handler first checks the app
+//! is known (404) and authorized (409), then applies the seed's rules before WeChat is called:
+//! no new audit while one is pending, release only an approved, unreleased version. Every
+//! action is recorded with its operator in the app's activity.
+
+use crate::error::ApiError;
+use crate::{json_body, page_limit, views, Deps, PageQuery};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use wxopen::domain::{AppId, AuditId, AuditStatus};
+use wxopen::operator_auth::Operator;
+use wxopen::store::{Activity, AuditRecord, AuditUpdate, Authorizer, AuthorizerStatus, StoreError};
+use wxopen::wechat::reconcile::{self, Submission};
+use wxopen::wechat::wxa::{
+    CommitRequest, DomainAction, GrayReleaseRequest, ServerDomains, SubmitAuditRequest,
+    VisitAction, WebviewDomains,
+};
+
+type S = State<Arc<Deps>>;
+type Op = Extension<Operator>;
+type ApiResult<T = Json<Value>> = Result<T, ApiError>;
+
+pub fn routes() -> Router<Arc<Deps>> {
+    Router::new()
+        .route("/ops/apps/{appid}", get(show))
+        .route("/ops/apps/{appid}/commit", post(commit))
+        .route("/ops/apps/{appid}/qrcode", get(qrcode))
+        .route("/ops/apps/{appid}/categories", get(categories))
+        .route("/ops/apps/{appid}/pages", get(pages))
+        .route("/ops/apps/{appid}/audits", get(list_audits).post(submit))
+        .route("/ops/apps/{appid}/audits/latest", get(latest))
+        .route("/ops/apps/{appid}/audits/latest/undo", post(undo))
+        .route("/ops/apps/{appid}/audits/latest/speedup", post(speedup))
+        .route("/ops/apps/{appid}/audits/{auditid}", get(show_audit))
+        .route("/ops/apps/{appid}/release", post(release))
+        .route("/ops/apps/{appid}/versions", get(versions))
+        .route("/ops/apps/{appid}/revert", post(revert))
+        .route(
+            "/ops/apps/{appid}/visit-status",
+            get(visit_status).put(set_visit_status),
+        )
+        .route(
+            "/ops/apps/{appid}/gray-release",
+            get(gray_release)
+                .put(start_gray_release)
+                .delete(revert_gray_release),
+        )
+        .route("/ops/apps/{appid}/domains", get(domains).put(set_domains))
+        .route(
+            "/ops/apps/{appid}/webview-domains",
+            get(webview_domains).put(set_webview_domains),
+        )
+        .route("/ops/apps/{appid}/activity", get(activity))
+}
+
+/// The app, known and authorized.
+async fn authorized(deps: &Deps, appid: &str) -> Result<Authorizer, ApiError> {
+    let appid = AppId::parse(appid).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))?;
+    let a = deps
+        .store
+        .get_authorizer(&appid)
+        .await?
+        .ok_or(ApiError::NotFound { what: "app" })?;
+    if a.status != AuthorizerStatus::Authorized {
+        return Err(ApiError::conflict(
+            "not_authorized",
+            format!("the app is {}", a.status.as_str()),
+            json!({ "status": a.status.as_str() }),
+        ));
+    }
+    Ok(a)
+}
+
+/// Records what an operator did; a failure to record never undoes what WeChat did.
+async fn record(
+    deps: &Deps,
+    op: &Operator,
+    appid: &AppId,
+    action: &str,
+    f: impl FnOnce(&mut Activity),
+) {
+    let mut a = Activity {
+        appid: appid.clone(),
+        at: deps.clock.now(),
+        operator: op.label.clone(),
+        action: action.to_owned(),
+        template_id: None,
+        user_version: None,
+        auditid: None,
+        details: Value::Null,
+    };
+    f(&mut a);
+    if let Err(e) = deps.store.record_activity(&a).await {
+        tracing::warn!(%appid, action, error = %e, "activity not recorded");
+    }
+}
+
+/// The newest commit recorded for the app.
+async fn last_commit(deps: &Deps, appid: &AppId) -> Result<Option<Activity>, ApiError> {
+    let page = deps.store.list_activity(appid, None, 50).await?;
+    Ok(page.items.into_iter().find(|a| a.action == "commit"))
+}
+
+async fn show(State(deps): S, Path(appid): Path<String>) -> ApiResult {
+    let appid = AppId::parse(&appid).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))?;
+    let a = deps
+        .store
+        .get_authorizer(&appid)
+        .await?
+        .ok_or(ApiError::NotFound { what: "app" })?;
+    let token = views::token_health(deps.store.as_ref(), &appid).await?;
+    let mut v = views::authorizer(&a, token, false);
+    v["latest_audit"] = json!(deps
+        .store
+        .latest_audit(&appid)
+        .await?
+        .map(|r| views::audit(&r)));
+    v["last_commit"] = json!(last_commit(&deps, &appid).await?);
+    // The versions come from WeChat; an app that cannot be asked still shows what is stored.
+    v["versions"] = if a.status == AuthorizerStatus::Authorized {
+        match deps.mgr.wxa(&appid).getversioninfo().await {
+            Ok(info) => json!({
+                "experience": info.exp_info.map(|e| json!({ "user_version": e.exp_version, "desc": e.exp_desc, "time": e.exp_time })),
+                "online": info.release_info.map(|r| json!({ "user_version": r.release_version, "desc": r.release_desc, "time": r.release_time })),
+            }),
+            Err(e) => json!({ "error": e.to_string() }),
+        }
+    } else {
+        Value::Null
+    };
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitBody {
+    template_id: u64,
+    ext_json: serde_json::Map<String, Value>,
+    user_version: String,
+    user_desc: String,
+}
+
+async fn commit(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let b: CommitBody = json_body(&headers, &body)?;
+    if b.user_version.is_empty() || b.user_version.chars().count() > 64 {
+        return Err(ApiError::bad(
+            "invalid_user_version",
+            "user_version must be 1 to 64 characters",
+        ));
+    }
+    let ext = Value::Object(b.ext_json);
+    let req = CommitRequest::new(b.template_id, &ext, b.user_version.clone(), b.user_desc);
+    deps.mgr.wxa(&a.appid).commit(&req).await?;
+    let digest = hex::encode(Sha256::digest(req.ext_json.as_bytes()));
+    record(&deps, &op, &a.appid, "commit", |x| {
+        x.template_id = Some(b.template_id);
+        x.user_version = Some(b.user_version.clone());
+        x.details = json!({ "ext_json_sha256": digest });
+    })
+    .await;
+    Ok(Json(json!({
+        "status": "committed",
+        "template_id": b.template_id,
+        "user_version": b.user_version,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QrQuery {
+    path: Option<String>,
+}
+
+async fn qrcode(
+    State(deps): S,
+    Path(appid): Path<String>,
+    q: Result<Query<QrQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    let a = authorized(&deps, &appid).await?;
+    let img = deps
+        .mgr
+        .wxa(&a.appid)
+        .get_qrcode(q.path.as_deref().filter(|p| !p.is_empty()))
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, img.content_type),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        img.bytes,
+    )
+        .into_response())
+}
+
+async fn categories(State(deps): S, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let c = deps.mgr.wxa(&a.appid).get_category().await?;
+    Ok(Json(json!({ "categories": c })))
+}
+
+async fn pages(State(deps): S, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let p = deps.mgr.wxa(&a.appid).get_page().await?;
+    Ok(Json(json!({ "pages": p })))
+}
+
+/// The latest audit as WeChat reports it now, written back to the store (a lost push is caught
+/// up here). `None` when the app has never been audited (85058).
+async fn refresh_latest(deps: &Deps, appid: &AppId) -> Result<Option<AuditRecord>, ApiError> {
+    let latest = match deps.mgr.wxa(appid).get_latest_auditstatus().await {
+        Ok(l) => l,
+        Err(e) if e.errcode() == Some(85058) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(status) = latest.audit_status() else {
+        return Err(ApiError::Wechat(wxopen::wechat::WechatError::Decode {
+            endpoint: "/wxa/get_latest_auditstatus",
+            detail: format!("unknown status {}", latest.status),
+        }));
+    };
+    let now = deps.clock.now();
+    let update = AuditUpdate {
+        status,
+        reason: latest.reason.clone(),
+        screenshots: latest.screenshots(),
+        at: now,
+    };
+    match deps
+        .store
+        .update_audit(appid, latest.auditid, &update)
+        .await
+    {
+        Ok(()) | Err(StoreError::OutOfOrder) => {}
+        Err(StoreError::NotFound) => {
+            // Submitted elsewhere (WeChat's console, another tool): adopted into the history.
+            let submitted = latest.submit_audit_time.unwrap_or(now);
+            let record = AuditRecord {
+                appid: appid.clone(),
+                auditid: latest.auditid,
+                status,
+                reason: latest.reason.clone(),
+                screenshots: latest.screenshots(),
+                template_id: None,
+                user_version: latest.user_version.clone(),
+                user_desc: latest.user_desc.clone(),
+                submitted_at: submitted,
+                updated_at: now,
+                released_at: None,
+            };
+            match deps.store.record_audit(&record).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(find_audit(deps, appid, latest.auditid).await?)
+}
+
+/// An audit of the app from the store, looked up through its history (newest first).
+async fn find_audit(
+    deps: &Deps,
+    appid: &AppId,
+    auditid: AuditId,
+) -> Result<Option<AuditRecord>, StoreError> {
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let page = deps
+            .store
+            .list_audits(appid, cursor.as_deref(), 100)
+            .await?;
+        if let Some(r) = page.items.into_iter().find(|r| r.auditid == auditid) {
+            return Ok(Some(r));
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(None)
+}
+
+/// The latest audit, refreshed from WeChat when the store still thinks it is pending (its push
+/// may have been lost).
+async fn current_audit(deps: &Deps, appid: &AppId) -> Result<Option<AuditRecord>, ApiError> {
+    match deps.store.latest_audit(appid).await? {
+        Some(r) if r.status.is_pending() => refresh_latest(deps, appid).await,
+        other => Ok(other),
+    }
+}
+
+async fn submit(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let a = authorized(&deps, &appid).await?;
+    let req: SubmitAuditRequest = json_body(&headers, &body)?;
+    if req.item_list.len() > 5 {
+        return Err(ApiError::bad(
+            "invalid_item_list",
+            "item_list takes at most 5 pages",
+        ));
+    }
+    if let Some(r) = current_audit(&deps, &a.appid).await? {
+        if r.status.is_pending() {
+            return Err(ApiError::conflict(
+                "audit_pending",
+                format!(
+                    "audit {} is {}: wait for its result or undo it",
+                    r.auditid,
+                    r.status.as_str()
+                ),
+                json!({ "auditid": r.auditid, "status": r.status.as_str() }),
+            ));
+        }
+    }
+    let commit = last_commit(&deps, &a.appid).await?;
+    // The version WeChat holds as the experience version is what is submitted.
+    let exp = deps.mgr.wxa(&a.appid).getversioninfo().await?.exp_info;
+    let submission = Submission {
+        template_id: commit.as_ref().and_then(|c| c.template_id),
+        user_version: exp
+            .as_ref()
+            .map(|e| e.exp_version.clone())
+            .or_else(|| commit.as_ref().and_then(|c| c.user_version.clone())),
+        user_desc: exp.map(|e| e.exp_desc),
+    };
+    let audit = reconcile::submit_audit(
+        &deps.mgr,
+        deps.store.as_ref(),
+        deps.clock.as_ref(),
+        &a.appid,
+        &req,
+        &submission,
+    )
+    .await?;
+    record(&deps, &op, &a.appid, "submit_audit", |x| {
+        x.auditid = Some(audit.auditid);
+        x.template_id = audit.template_id;
+        x.user_version = audit.user_version.clone();
+    })
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "auditid": audit.auditid, "status": "submitted" })),
+    )
+        .into_response())
+}
+
+async fn list_audits(
+    State(deps): S,
+    Path(appid): Path<String>,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    let a = known(&deps, &appid).await?;
+    let page = deps
+        .store
+        .list_audits(&a.appid, q.cursor.as_deref(), page_limit(q.limit)?)
+        .await?;
+    Ok(Json(json!({
+        "items": page.items.iter().map(views::audit).collect::<Vec<_>>(),
+        "next": page.next,
+    })))
+}
+
+/// Known (any status): history stays readable after a revocation.
+async fn known(deps: &Deps, appid: &str) -> Result<Authorizer, ApiError> {
+    let appid = AppId::parse(appid).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))?;
+    deps.store
+        .get_authorizer(&appid)
+        .await?
+        .ok_or(ApiError::NotFound { what: "app" })
+}
+
+async fn latest(State(deps): S, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let r = refresh_latest(&deps, &a.appid)
+        .await?
+        .ok_or(ApiError::NotFound { what: "audit" })?;
+    Ok(Json(views::audit(&r)))
+}
+
+async fn show_audit(State(deps): S, Path((appid, auditid)): Path<(String, String)>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let auditid =
+        AuditId::parse(&auditid).map_err(|e| ApiError::bad("invalid_auditid", e.to_string()))?;
+    let stored = find_audit(&deps, &a.appid, auditid)
+        .await?
+        .ok_or(ApiError::NotFound { what: "audit" })?;
+    let info = deps.mgr.wxa(&a.appid).get_auditstatus(auditid).await?;
+    let mut r = stored;
+    if let Some(status) = info.audit_status() {
+        let update = AuditUpdate {
+            status,
+            reason: info.reason.clone(),
+            screenshots: info.screenshots(),
+            at: deps.clock.now(),
+        };
+        if r.status != status {
+            match deps.store.update_audit(&a.appid, auditid, &update).await {
+                Ok(()) | Err(StoreError::OutOfOrder) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        r.status = status;
+        r.reason = update.reason;
+        r.screenshots = update.screenshots;
+    }
+    Ok(Json(views::audit(&r)))
+}
+
+async fn undo(State(deps): S, Extension(op): Op, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let pending = current_audit(&deps, &a.appid)
+        .await?
+        .filter(|r| r.status.is_pending())
+        .ok_or_else(|| ApiError::conflict("no_pending_audit", "no audit is pending", json!({})))?;
+    deps.mgr.wxa(&a.appid).undocodeaudit().await?;
+    let update = AuditUpdate {
+        status: AuditStatus::Withdrawn,
+        reason: None,
+        screenshots: vec![],
+        at: deps.clock.now(),
+    };
+    match deps
+        .store
+        .update_audit(&a.appid, pending.auditid, &update)
+        .await
+    {
+        Ok(()) | Err(StoreError::OutOfOrder) => {}
+        Err(e) => return Err(e.into()),
+    }
+    record(&deps, &op, &a.appid, "undo_audit", |x| {
+        x.auditid = Some(pending.auditid);
+    })
+    .await;
+    Ok(Json(
+        json!({ "auditid": pending.auditid, "status": "withdrawn" }),
+    ))
+}
+
+async fn speedup(State(deps): S, Extension(op): Op, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let pending = current_audit(&deps, &a.appid)
+        .await?
+        .filter(|r| r.status.is_pending())
+        .ok_or_else(|| ApiError::conflict("no_pending_audit", "no audit is pending", json!({})))?;
+    deps.mgr.wxa(&a.appid).speedupaudit(pending.auditid).await?;
+    record(&deps, &op, &a.appid, "speedup_audit", |x| {
+        x.auditid = Some(pending.auditid);
+    })
+    .await;
+    Ok(Json(
+        json!({ "auditid": pending.auditid, "status": "sped_up" }),
+    ))
+}
+
+async fn release(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    if !body.is_empty() {
+        let _: serde_json::Map<String, Value> = json_body(&headers, &body)?;
+    }
+    let latest = current_audit(&deps, &a.appid).await?;
+    let Some(r) = latest.filter(|r| r.status == AuditStatus::Approved && r.released_at.is_none())
+    else {
+        let latest = deps.store.latest_audit(&a.appid).await?;
+        return Err(ApiError::conflict(
+            "not_approved",
+            "only an approved, unreleased version can be released",
+            json!({
+                "auditid": latest.as_ref().map(|r| r.auditid),
+                "status": latest.as_ref().map(|r| r.status.as_str()),
+                "released_at": latest.and_then(|r| r.released_at),
+            }),
+        ));
+    };
+    let at = reconcile::release(
+        &deps.mgr,
+        deps.store.as_ref(),
+        deps.clock.as_ref(),
+        &a.appid,
+        r.auditid,
+        r.user_version.as_deref(),
+    )
+    .await?;
+    record(&deps, &op, &a.appid, "release", |x| {
+        x.auditid = Some(r.auditid);
+        x.template_id = r.template_id;
+        x.user_version = r.user_version.clone();
+    })
+    .await;
+    Ok(Json(json!({
+        "status": "released",
+        "auditid": r.auditid,
+        "user_version": r.user_version,
+        "released_at": at,
+    })))
+}
+
+async fn versions(State(deps): S, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let v = deps.mgr.wxa(&a.appid).get_history_version().await?;
+    Ok(Json(json!({ "versions": v })))
+}
+
+/// Exactly one of them: a named version, or the previous one said out loud.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevertBody {
+    app_version: Option<u64>,
+    #[serde(default)]
+    previous: bool,
+}
+
+async fn revert(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let b: RevertBody = json_body(&headers, &body)?;
+    let target = match (b.app_version, b.previous) {
+        (Some(v), false) => Some(v),
+        (None, true) => None,
+        _ => {
+            return Err(ApiError::bad(
+                "invalid_revert",
+                "name the version to roll back to ({\"app_version\": N}) or ask for the previous one ({\"previous\": true})",
+            ))
+        }
+    };
+    deps.mgr.wxa(&a.appid).revertcoderelease(target).await?;
+    record(&deps, &op, &a.appid, "revert", |x| {
+        x.details = json!({ "app_version": target, "previous": target.is_none() });
+    })
+    .await;
+    Ok(Json(json!({ "status": "reverted", "app_version": target })))
+}
+
+async fn visit_status(State(deps): S, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let v = deps.mgr.wxa(&a.appid).getvisitstatus().await?;
+    Ok(Json(
+        json!({ "status": if v.is_paused() { "paused" } else { "open" } }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VisitBody {
+    action: VisitAction,
+}
+
+async fn set_visit_status(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let b: VisitBody = json_body(&headers, &body)?;
+    deps.mgr.wxa(&a.appid).change_visitstatus(b.action).await?;
+    record(&deps, &op, &a.appid, "change_visitstatus", |x| {
+        x.details = json!({ "action": b.action });
+    })
+    .await;
+    Ok(Json(
+        json!({ "status": match b.action { VisitAction::Open => "open", VisitAction::Close => "paused" } }),
+    ))
+}
+
+async fn gray_release(State(deps): S, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let plan = deps.mgr.wxa(&a.appid).getgrayreleaseplan().await?;
+    Ok(Json(json!({ "plan": plan })))
+}
+
+async fn start_gray_release(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let b: GrayReleaseRequest = json_body(&headers, &body)?;
+    if b.gray_percentage > 100 {
+        return Err(ApiError::bad(
+            "invalid_gray_percentage",
+            "gray_percentage must be 0 to 100",
+        ));
+    }
+    deps.mgr.wxa(&a.appid).grayrelease(&b).await?;
+    record(&deps, &op, &a.appid, "grayrelease", |x| {
+        x.details = json!({ "gray_percentage": b.gray_percentage });
+    })
+    .await;
+    Ok(Json(
+        json!({ "status": "gray", "gray_percentage": b.gray_percentage }),
+    ))
+}
+
+async fn revert_gray_release(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    deps.mgr.wxa(&a.appid).revertgrayrelease().await?;
+    record(&deps, &op, &a.appid, "revertgrayrelease", |_| {}).await;
+    Ok(Json(json!({ "status": "gray_release_reverted" })))
+}
+
+async fn domains(State(deps): S, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let d = deps
+        .mgr
+        .wxa(&a.appid)
+        .modify_domain(DomainAction::Get, &ServerDomains::default())
+        .await?;
+    Ok(Json(json!(d)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainsBody {
+    action: DomainAction,
+    #[serde(flatten)]
+    domains: ServerDomains,
+}
+
+async fn set_domains(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let b: DomainsBody = json_body(&headers, &body)?;
+    if b.action == DomainAction::Get {
+        return Err(ApiError::bad(
+            "invalid_action",
+            "use GET to read the domains",
+        ));
+    }
+    let d = deps
+        .mgr
+        .wxa(&a.appid)
+        .modify_domain(b.action, &b.domains)
+        .await?;
+    record(&deps, &op, &a.appid, "modify_domain", |x| {
+        x.details = json!({ "action": b.action, "domains": b.domains });
+    })
+    .await;
+    Ok(Json(json!(d)))
+}
+
+async fn webview_domains(State(deps): S, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let d = deps
+        .mgr
+        .wxa(&a.appid)
+        .setwebviewdomain(DomainAction::Get, &WebviewDomains::default())
+        .await?;
+    Ok(Json(json!(d)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebviewBody {
+    action: DomainAction,
+    #[serde(default)]
+    webviewdomain: Vec<String>,
+}
+
+async fn set_webview_domains(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let b: WebviewBody = json_body(&headers, &body)?;
+    if b.action == DomainAction::Get {
+        return Err(ApiError::bad(
+            "invalid_action",
+            "use GET to read the domains",
+        ));
+    }
+    let d = WebviewDomains {
+        webviewdomain: b.webviewdomain,
+    };
+    let got = deps
+        .mgr
+        .wxa(&a.appid)
+        .setwebviewdomain(b.action, &d)
+        .await?;
+    record(&deps, &op, &a.appid, "setwebviewdomain", |x| {
+        x.details = json!({ "action": b.action, "webviewdomain": d.webviewdomain });
+    })
+    .await;
+    Ok(Json(json!(got)))
+}
+
+async fn activity(
+    State(deps): S,
+    Path(appid): Path<String>,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    let a = known(&deps, &appid).await?;
+    let page = deps
+        .store
+        .list_activity(&a.appid, q.cursor.as_deref(), page_limit(q.limit)?)
+        .await?;
+    Ok(Json(json!({ "items": page.items, "next": page.next })))
+}

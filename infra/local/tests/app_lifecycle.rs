@@ -1,0 +1,474 @@
+//! The operator API's per-app routes against the simulator: a mini program's whole code
+//! lifecycle (commit, submit, the result pushed by WeChat, release, revert), the seed's two rules
+//! checked before WeChat is called, the rejection path, a lost answer, bad input, and the key.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::{spawn_app, App};
+use wechat_sim::{AuditOutcome, Fault};
+use wxopen::domain::AppId;
+
+fn commit_body(version: &str) -> Value {
+    json!({
+        "template_id": 1,
+        "ext_json": { "extAppid": "wx00000000000000aa", "ext": { "shop": "s1" } },
+        "user_version": version,
+        "user_desc": format!("release {version}"),
+    })
+}
+
+fn submit_body() -> Value {
+    json!({ "item_list": [{ "address": "pages/index/index", "tag": "shop", "title": "Home" }], "version_desc": "v" })
+}
+
+async fn commit_and_submit(app: &App, appid: &AppId, version: &str) -> u64 {
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/commit"),
+            Some(commit_body(version)),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/audits"),
+            Some(submit_body()),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["status"], "submitted");
+    v["auditid"].as_u64().unwrap()
+}
+
+async fn release(app: &App, appid: &AppId) -> (u16, Value) {
+    app.call(
+        Method::POST,
+        &format!("/ops/apps/{appid}/release"),
+        Some(json!({})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn commit_submit_approval_push_release_with_both_rules_guarding_the_way() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Lifecycle").await;
+    let sim = &app.local.sim;
+
+    let auditid = commit_and_submit(&app, &appid, "1.0.0").await;
+    assert_eq!(sim.calls("/wxa/submit_audit"), 1);
+
+    // Rule 1: no new audit while one is pending, answered before WeChat is called.
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/audits"),
+            Some(submit_body()),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("audit_pending")),
+        "{v}"
+    );
+    assert_eq!(v["auditid"].as_u64(), Some(auditid));
+    assert_eq!(sim.calls("/wxa/submit_audit"), 1, "WeChat was not asked");
+
+    // Rule 2: release only an approved version.
+    sim.reset_calls();
+    let (s, v) = release(&app, &appid).await;
+    assert_eq!((s, v["error"].as_str()), (409, Some("not_approved")), "{v}");
+    assert_eq!(v["auditid"].as_u64(), Some(auditid));
+    assert_eq!(sim.calls("/wxa/release"), 0);
+
+    // WeChat approves; its push reaches ticket-push and the store.
+    sim.decide_audit(&appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    let (s, latest) = app
+        .get_json(&format!("/ops/apps/{appid}/audits/latest"))
+        .await;
+    assert_eq!(
+        (s, latest["status"].as_str()),
+        (200, Some("approved")),
+        "{latest}"
+    );
+    assert_eq!(latest["auditid"].as_u64(), Some(auditid));
+    assert_eq!(latest["user_version"], "1.0.0");
+    assert_eq!(latest["template_id"], 1);
+
+    let (s, v) = release(&app, &appid).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("released")), "{v}");
+    assert_eq!(v["user_version"], "1.0.0");
+    assert_eq!(sim.calls("/wxa/release"), 1);
+    let online = sim.account(&appid).unwrap();
+    assert!(format!("{online:?}").contains("1.0.0"));
+
+    // Released once: the rule refuses a second release without asking WeChat.
+    let (s, v) = release(&app, &appid).await;
+    assert_eq!((s, v["error"].as_str()), (409, Some("not_approved")), "{v}");
+    assert!(v["released_at"].as_i64().is_some(), "{v}");
+    assert_eq!(sim.calls("/wxa/release"), 1);
+
+    // The app view: online version from WeChat, the latest audit and commit from the store.
+    let (s, show) = app.get_json(&format!("/ops/apps/{appid}")).await;
+    assert_eq!(s, 200, "{show}");
+    assert_eq!(
+        show["versions"]["online"]["user_version"], "1.0.0",
+        "{show}"
+    );
+    assert_eq!(show["latest_audit"]["auditid"].as_u64(), Some(auditid));
+    assert_eq!(show["last_commit"]["template_id"], 1);
+    assert_eq!(show["development_permission"], true);
+    assert!(!show.to_string().contains("access_token\":\""), "{show}");
+
+    // Every action recorded with the operator's key label, newest first.
+    let (s, act) = app.get_json(&format!("/ops/apps/{appid}/activity")).await;
+    assert_eq!(s, 200, "{act}");
+    let items = act["items"].as_array().unwrap();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["release", "submit_audit", "commit"], "{act}");
+    let label = format!(
+        "key-{}",
+        &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            support::OPERATOR_KEY
+        ))[..8]
+    );
+    for a in items {
+        assert_eq!(a["operator"], label.as_str(), "{a}");
+        assert_eq!(a["user_version"], "1.0.0", "{a}");
+        assert_eq!(a["template_id"], 1, "{a}");
+        assert!(a["at"].as_i64().unwrap() > 0);
+    }
+    assert_eq!(items[1]["auditid"].as_u64(), Some(auditid));
+
+    let (s, hist) = app.get_json(&format!("/ops/apps/{appid}/audits")).await;
+    assert_eq!(s, 200);
+    assert!(hist["items"][0]["released_at"].as_i64().is_some(), "{hist}");
+}
+
+#[tokio::test]
+async fn a_rejection_shows_its_reason_and_screenshots_and_a_new_submission_is_allowed() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Rejected").await;
+    let first = commit_and_submit(&app, &appid, "2.0.0").await;
+    app.local
+        .sim
+        .decide_audit(
+            &appid,
+            AuditOutcome::Fail {
+                reason: "类目不符 category mismatch".into(),
+                screenshots: vec!["media-1".into(), "media-2".into()],
+            },
+        )
+        .await
+        .unwrap();
+    for path in [
+        format!("/ops/apps/{appid}/audits/latest"),
+        format!("/ops/apps/{appid}/audits/{first}"),
+    ] {
+        let (s, v) = app.get_json(&path).await;
+        assert_eq!(
+            (s, v["status"].as_str()),
+            (200, Some("rejected")),
+            "{path}: {v}"
+        );
+        assert_eq!(v["reason"], "类目不符 category mismatch");
+        assert_eq!(v["screenshots"], json!(["media-1", "media-2"]));
+    }
+    let (s, v) = release(&app, &appid).await;
+    assert_eq!(
+        (s, v["error"].as_str(), v["status"].as_str()),
+        (409, Some("not_approved"), Some("rejected"))
+    );
+
+    let second = commit_and_submit(&app, &appid, "2.0.1").await;
+    assert_ne!(first, second);
+    let (_, hist) = app.get_json(&format!("/ops/apps/{appid}/audits")).await;
+    let ids: Vec<u64> = hist["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["auditid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [second, first]);
+
+    // Undo the pending one; then nothing is pending to undo or speed up.
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/audits/latest/undo"),
+            None,
+        )
+        .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("withdrawn")), "{v}");
+    for action in ["undo", "speedup"] {
+        let (s, v) = app
+            .call(
+                Method::POST,
+                &format!("/ops/apps/{appid}/audits/latest/{action}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (409, Some("no_pending_audit")),
+            "{action}: {v}"
+        );
+    }
+}
+
+async fn release_version(app: &App, appid: &AppId, version: &str) {
+    commit_and_submit(app, appid, version).await;
+    app.local
+        .sim
+        .decide_audit(appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    let (s, v) = release(app, appid).await;
+    assert_eq!(s, 200, "{v}");
+}
+
+#[tokio::test]
+async fn revert_only_by_a_post_naming_the_version_or_asking_for_the_previous_one() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Revert").await;
+    release_version(&app, &appid, "3.0.0").await;
+    release_version(&app, &appid, "3.1.0").await;
+    release_version(&app, &appid, "3.2.0").await;
+    let sim = &app.local.sim;
+    sim.reset_calls();
+
+    let (s, v) = app.get_json(&format!("/ops/apps/{appid}/versions")).await;
+    assert_eq!(s, 200, "{v}");
+    let versions = v["versions"].as_array().unwrap();
+    let first = versions
+        .iter()
+        .find(|x| x["user_version"] == "3.0.0")
+        .unwrap_or_else(|| panic!("3.0.0 in {v}"));
+    let app_version = first["app_version"].as_u64().unwrap();
+    assert_eq!(
+        sim.calls("/wxa/revertcoderelease"),
+        1,
+        "the read only reads"
+    );
+
+    // Neither or both: refused before WeChat.
+    for body in [
+        json!({}),
+        json!({ "app_version": app_version, "previous": true }),
+        json!({ "app_version": "x" }),
+    ] {
+        let (s, v) = app
+            .call(
+                Method::POST,
+                &format!("/ops/apps/{appid}/revert"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(s, 400, "{body}: {v}");
+    }
+    // No read rolls anything back.
+    let (s, v) = app.get_json(&format!("/ops/apps/{appid}/revert")).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{v}"
+    );
+    assert_eq!(sim.calls("/wxa/revertcoderelease"), 1);
+
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/revert"),
+            Some(json!({ "app_version": app_version })),
+        )
+        .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("reverted")), "{v}");
+    let (_, show) = app.get_json(&format!("/ops/apps/{appid}")).await;
+    assert_eq!(
+        show["versions"]["online"]["user_version"], "3.0.0",
+        "{show}"
+    );
+
+    // Two reverts in a row: WeChat refuses (87012) and the operator sees why.
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/revert"),
+            Some(json!({ "previous": true })),
+        )
+        .await;
+    assert_eq!((s, v["errcode"].as_i64()), (502, Some(87012)), "{v}");
+
+    // After a new release, the previous version without naming it.
+    release_version(&app, &appid, "3.3.0").await;
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/revert"),
+            Some(json!({ "previous": true })),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, show) = app.get_json(&format!("/ops/apps/{appid}")).await;
+    assert_ne!(
+        show["versions"]["online"]["user_version"], "3.3.0",
+        "{show}"
+    );
+}
+
+#[tokio::test]
+async fn a_submission_whose_answer_is_lost_still_answers_its_auditid_and_is_not_repeated() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Lost").await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/commit"),
+            Some(commit_body("4.0.0")),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let sim = &app.local.sim;
+    sim.set_fault(Fault {
+        endpoint: Some("/wxa/submit_audit".into()),
+        lose_answer: true,
+        times: Some(1),
+        ..Fault::default()
+    });
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/audits"),
+            Some(submit_body()),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(sim.calls("/wxa/submit_audit"), 1, "never repeated");
+    let (_, latest) = app
+        .get_json(&format!("/ops/apps/{appid}/audits/latest"))
+        .await;
+    assert_eq!(
+        latest["auditid"], v["auditid"],
+        "the auditid WeChat holds is the one answered"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_unknown_and_unauthorized_apps_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Careful").await;
+    let sim = &app.local.sim;
+    sim.reset_calls();
+    let commit = format!("/ops/apps/{appid}/commit");
+    for (body, code) in [
+        (
+            json!({ "template_id": "1", "ext_json": {}, "user_version": "1", "user_desc": "d" }),
+            "invalid_body",
+        ),
+        (
+            json!({ "template_id": 1, "ext_json": "{}", "user_version": "1", "user_desc": "d" }),
+            "invalid_body",
+        ),
+        (
+            json!({ "template_id": 1, "ext_json": {}, "user_version": "", "user_desc": "d" }),
+            "invalid_user_version",
+        ),
+        (
+            json!({ "template_id": 1, "ext_json": {}, "user_version": "1", "user_desc": "d", "x": 1 }),
+            "invalid_body",
+        ),
+    ] {
+        let (s, v) = app.call(Method::POST, &commit, Some(body.clone())).await;
+        assert_eq!((s, v["error"].as_str()), (400, Some(code)), "{body}: {v}");
+        if code == "invalid_body" {
+            let field = v["field"].as_str().unwrap_or_default();
+            assert!(
+                ["template_id", "ext_json", "x"].contains(&field)
+                    && v["message"].as_str().unwrap().contains(field),
+                "names the field: {v}"
+            );
+        }
+    }
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/audits"),
+            Some(json!({ "item_list": [{}, {}, {}, {}, {}, {}] })),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(
+        sim.all_calls()
+            .keys()
+            .filter(|k| k.starts_with("/wxa/"))
+            .count(),
+        0,
+        "WeChat never asked: {:?}",
+        sim.all_calls()
+    );
+    let (_, act) = app.get_json(&format!("/ops/apps/{appid}/activity")).await;
+    assert_eq!(act["items"], json!([]), "nothing recorded");
+
+    let (s, v) = app.get_json("/ops/apps/wx00000000000000ff").await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "{v}");
+    let (s, v) = app.get_json("/ops/apps/nope/audits/latest").await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_appid")),
+        "{v}"
+    );
+
+    sim.unauthorize(&appid).await.unwrap();
+    let (s, v) = app
+        .call(Method::POST, &commit, Some(commit_body("1")))
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("not_authorized")),
+        "{v}"
+    );
+    let (s, _) = app.get_json(&format!("/ops/apps/{appid}/activity")).await;
+    assert_eq!(s, 200, "history stays readable after a revocation");
+}
+
+#[tokio::test]
+async fn wechat_errors_answer_502_with_errcode_errmsg_and_a_hint() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Errors").await;
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/commit"),
+            Some(json!({
+                "template_id": 999, "ext_json": {}, "user_version": "1", "user_desc": "d"
+            })),
+        )
+        .await;
+    assert_eq!(s, 502, "{v}");
+    assert_eq!(v["error"], "wechat_error");
+    assert!(v["errcode"].as_i64().unwrap() != 0, "{v}");
+    assert!(!v["errmsg"].as_str().unwrap().is_empty());
+    // Submitting with nothing committed: 85086 and its hint.
+    let other = app.authorized_app("Nothing committed").await;
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{other}/audits"),
+            Some(submit_body()),
+        )
+        .await;
+    assert_eq!((s, v["errcode"].as_i64()), (502, Some(85086)), "{v}");
+    assert!(
+        v["hint"].as_str().is_some_and(|h| h.contains("commit")),
+        "{v}"
+    );
+}
