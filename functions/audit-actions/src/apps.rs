@@ -62,7 +62,7 @@ pub fn routes() -> Router<Arc<Deps>> {
 }
 
 /// The app, known and authorized.
-async fn authorized(deps: &Deps, appid: &str) -> Result<Authorizer, ApiError> {
+pub(crate) async fn authorized(deps: &Deps, appid: &str) -> Result<Authorizer, ApiError> {
     let appid = AppId::parse(appid).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))?;
     let a = deps
         .store
@@ -82,7 +82,7 @@ async fn authorized(deps: &Deps, appid: &str) -> Result<Authorizer, ApiError> {
 /// Records what an operator did; a failure to record never undoes what WeChat did.
 async fn record(
     deps: &Deps,
-    op: &Operator,
+    operator: &str,
     appid: &AppId,
     action: &str,
     f: impl FnOnce(&mut Activity),
@@ -90,7 +90,7 @@ async fn record(
     let mut a = Activity {
         appid: appid.clone(),
         at: deps.clock.now(),
-        operator: op.label.clone(),
+        operator: operator.to_owned(),
         action: action.to_owned(),
         template_id: None,
         user_version: None,
@@ -141,11 +141,35 @@ async fn show(State(deps): S, Path(appid): Path<String>) -> ApiResult {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CommitBody {
+pub(crate) struct CommitBody {
     template_id: u64,
     ext_json: serde_json::Map<String, Value>,
     user_version: String,
     user_desc: String,
+}
+
+impl CommitBody {
+    /// What serde cannot say: the version's length.
+    pub(crate) fn check(&self) -> Result<(), ApiError> {
+        if self.user_version.is_empty() || self.user_version.chars().count() > 64 {
+            return Err(ApiError::bad(
+                "invalid_user_version",
+                "user_version must be 1 to 64 characters",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What serde cannot say about a submission: at most 5 pages.
+pub(crate) fn check_submission(req: &SubmitAuditRequest) -> Result<(), ApiError> {
+    if req.item_list.len() > 5 {
+        return Err(ApiError::bad(
+            "invalid_item_list",
+            "item_list takes at most 5 pages",
+        ));
+    }
+    Ok(())
 }
 
 async fn commit(
@@ -157,27 +181,32 @@ async fn commit(
 ) -> ApiResult {
     let a = authorized(&deps, &appid).await?;
     let b: CommitBody = json_body(&headers, &body)?;
-    if b.user_version.is_empty() || b.user_version.chars().count() > 64 {
-        return Err(ApiError::bad(
-            "invalid_user_version",
-            "user_version must be 1 to 64 characters",
-        ));
-    }
+    b.check()?;
+    Ok(Json(commit_app(&deps, &op.label, &a, b).await?))
+}
+
+/// Commits a template to one app (inputs checked); shared by the route and batches.
+pub(crate) async fn commit_app(
+    deps: &Deps,
+    operator: &str,
+    a: &Authorizer,
+    b: CommitBody,
+) -> Result<Value, ApiError> {
     let ext = Value::Object(b.ext_json);
     let req = CommitRequest::new(b.template_id, &ext, b.user_version.clone(), b.user_desc);
     deps.mgr.wxa(&a.appid).commit(&req).await?;
     let digest = hex::encode(Sha256::digest(req.ext_json.as_bytes()));
-    record(&deps, &op, &a.appid, "commit", |x| {
+    record(deps, operator, &a.appid, "commit", |x| {
         x.template_id = Some(b.template_id);
         x.user_version = Some(b.user_version.clone());
         x.details = json!({ "ext_json_sha256": digest });
     })
     .await;
-    Ok(Json(json!({
+    Ok(json!({
         "status": "committed",
         "template_id": b.template_id,
         "user_version": b.user_version,
-    })))
+    }))
 }
 
 #[derive(Deserialize)]
@@ -222,7 +251,10 @@ async fn pages(State(deps): S, Path(appid): Path<String>) -> ApiResult {
 
 /// The latest audit as WeChat reports it now, written back to the store (a lost push is caught
 /// up here). `None` when the app has never been audited (85058).
-async fn refresh_latest(deps: &Deps, appid: &AppId) -> Result<Option<AuditRecord>, ApiError> {
+pub(crate) async fn refresh_latest(
+    deps: &Deps,
+    appid: &AppId,
+) -> Result<Option<AuditRecord>, ApiError> {
     let latest = match deps.mgr.wxa(appid).get_latest_auditstatus().await {
         Ok(l) => l,
         Err(e) if e.errcode() == Some(85058) => return Ok(None),
@@ -298,7 +330,10 @@ async fn find_audit(
 
 /// The latest audit, refreshed from WeChat when the store still thinks it is pending (its push
 /// may have been lost).
-async fn current_audit(deps: &Deps, appid: &AppId) -> Result<Option<AuditRecord>, ApiError> {
+pub(crate) async fn current_audit(
+    deps: &Deps,
+    appid: &AppId,
+) -> Result<Option<AuditRecord>, ApiError> {
     match deps.store.latest_audit(appid).await? {
         Some(r) if r.status.is_pending() => refresh_latest(deps, appid).await,
         other => Ok(other),
@@ -314,13 +349,20 @@ async fn submit(
 ) -> ApiResult<Response> {
     let a = authorized(&deps, &appid).await?;
     let req: SubmitAuditRequest = json_body(&headers, &body)?;
-    if req.item_list.len() > 5 {
-        return Err(ApiError::bad(
-            "invalid_item_list",
-            "item_list takes at most 5 pages",
-        ));
-    }
-    if let Some(r) = current_audit(&deps, &a.appid).await? {
+    check_submission(&req)?;
+    let v = submit_app(&deps, &op.label, &a, &req).await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// Submits one app's experience version for audit (inputs checked), unless an audit is
+/// pending; shared by the route and batches.
+pub(crate) async fn submit_app(
+    deps: &Deps,
+    operator: &str,
+    a: &Authorizer,
+    req: &SubmitAuditRequest,
+) -> Result<Value, ApiError> {
+    if let Some(r) = current_audit(deps, &a.appid).await? {
         if r.status.is_pending() {
             return Err(ApiError::conflict(
                 "audit_pending",
@@ -333,7 +375,7 @@ async fn submit(
             ));
         }
     }
-    let commit = last_commit(&deps, &a.appid).await?;
+    let commit = last_commit(deps, &a.appid).await?;
     // The version WeChat holds as the experience version is what is submitted.
     let exp = deps.mgr.wxa(&a.appid).getversioninfo().await?.exp_info;
     let submission = Submission {
@@ -349,21 +391,19 @@ async fn submit(
         deps.store.as_ref(),
         deps.clock.as_ref(),
         &a.appid,
-        &req,
+        req,
         &submission,
     )
     .await?;
-    record(&deps, &op, &a.appid, "submit_audit", |x| {
+    record(deps, operator, &a.appid, "submit_audit", |x| {
         x.auditid = Some(audit.auditid);
         x.template_id = audit.template_id;
         x.user_version = audit.user_version.clone();
     })
     .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "auditid": audit.auditid, "status": "submitted" })),
+    Ok(
+        json!({ "auditid": audit.auditid, "status": "submitted", "user_version": audit.user_version }),
     )
-        .into_response())
 }
 
 async fn list_audits(
@@ -450,7 +490,7 @@ async fn undo(State(deps): S, Extension(op): Op, Path(appid): Path<String>) -> A
         Ok(()) | Err(StoreError::OutOfOrder) => {}
         Err(e) => return Err(e.into()),
     }
-    record(&deps, &op, &a.appid, "undo_audit", |x| {
+    record(&deps, &op.label, &a.appid, "undo_audit", |x| {
         x.auditid = Some(pending.auditid);
     })
     .await;
@@ -466,7 +506,7 @@ async fn speedup(State(deps): S, Extension(op): Op, Path(appid): Path<String>) -
         .filter(|r| r.status.is_pending())
         .ok_or_else(|| ApiError::conflict("no_pending_audit", "no audit is pending", json!({})))?;
     deps.mgr.wxa(&a.appid).speedupaudit(pending.auditid).await?;
-    record(&deps, &op, &a.appid, "speedup_audit", |x| {
+    record(&deps, &op.label, &a.appid, "speedup_audit", |x| {
         x.auditid = Some(pending.auditid);
     })
     .await;
@@ -484,9 +524,23 @@ async fn release(
 ) -> ApiResult {
     let a = authorized(&deps, &appid).await?;
     if !body.is_empty() {
-        let _: serde_json::Map<String, Value> = json_body(&headers, &body)?;
+        let _: EmptyBody = json_body(&headers, &body)?;
     }
-    let latest = current_audit(&deps, &a.appid).await?;
+    Ok(Json(release_app(&deps, &op.label, &a).await?))
+}
+
+/// The release body: `{}`, nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EmptyBody {}
+
+/// Releases one app's approved, unreleased version; shared by the route and batches.
+pub(crate) async fn release_app(
+    deps: &Deps,
+    operator: &str,
+    a: &Authorizer,
+) -> Result<Value, ApiError> {
+    let latest = current_audit(deps, &a.appid).await?;
     let Some(r) = latest.filter(|r| r.status == AuditStatus::Approved && r.released_at.is_none())
     else {
         let latest = deps.store.latest_audit(&a.appid).await?;
@@ -509,18 +563,18 @@ async fn release(
         r.user_version.as_deref(),
     )
     .await?;
-    record(&deps, &op, &a.appid, "release", |x| {
+    record(deps, operator, &a.appid, "release", |x| {
         x.auditid = Some(r.auditid);
         x.template_id = r.template_id;
         x.user_version = r.user_version.clone();
     })
     .await;
-    Ok(Json(json!({
+    Ok(json!({
         "status": "released",
         "auditid": r.auditid,
         "user_version": r.user_version,
         "released_at": at,
-    })))
+    }))
 }
 
 async fn versions(State(deps): S, Path(appid): Path<String>) -> ApiResult {
@@ -558,7 +612,7 @@ async fn revert(
         }
     };
     deps.mgr.wxa(&a.appid).revertcoderelease(target).await?;
-    record(&deps, &op, &a.appid, "revert", |x| {
+    record(&deps, &op.label, &a.appid, "revert", |x| {
         x.details = json!({ "app_version": target, "previous": target.is_none() });
     })
     .await;
@@ -589,7 +643,7 @@ async fn set_visit_status(
     let a = authorized(&deps, &appid).await?;
     let b: VisitBody = json_body(&headers, &body)?;
     deps.mgr.wxa(&a.appid).change_visitstatus(b.action).await?;
-    record(&deps, &op, &a.appid, "change_visitstatus", |x| {
+    record(&deps, &op.label, &a.appid, "change_visitstatus", |x| {
         x.details = json!({ "action": b.action });
     })
     .await;
@@ -620,7 +674,7 @@ async fn start_gray_release(
         ));
     }
     deps.mgr.wxa(&a.appid).grayrelease(&b).await?;
-    record(&deps, &op, &a.appid, "grayrelease", |x| {
+    record(&deps, &op.label, &a.appid, "grayrelease", |x| {
         x.details = json!({ "gray_percentage": b.gray_percentage });
     })
     .await;
@@ -636,7 +690,7 @@ async fn revert_gray_release(
 ) -> ApiResult {
     let a = authorized(&deps, &appid).await?;
     deps.mgr.wxa(&a.appid).revertgrayrelease().await?;
-    record(&deps, &op, &a.appid, "revertgrayrelease", |_| {}).await;
+    record(&deps, &op.label, &a.appid, "revertgrayrelease", |_| {}).await;
     Ok(Json(json!({ "status": "gray_release_reverted" })))
 }
 
@@ -678,7 +732,7 @@ async fn set_domains(
         .wxa(&a.appid)
         .modify_domain(b.action, &b.domains)
         .await?;
-    record(&deps, &op, &a.appid, "modify_domain", |x| {
+    record(&deps, &op.label, &a.appid, "modify_domain", |x| {
         x.details = json!({ "action": b.action, "domains": b.domains });
     })
     .await;
@@ -726,7 +780,7 @@ async fn set_webview_domains(
         .wxa(&a.appid)
         .setwebviewdomain(b.action, &d)
         .await?;
-    record(&deps, &op, &a.appid, "setwebviewdomain", |x| {
+    record(&deps, &op.label, &a.appid, "setwebviewdomain", |x| {
         x.details = json!({ "action": b.action, "webviewdomain": d.webviewdomain });
     })
     .await;

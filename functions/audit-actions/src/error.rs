@@ -93,9 +93,11 @@ pub fn hint(errcode: i64) -> Option<&'static str> {
     })
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, mut extra) = match &self {
+impl ApiError {
+    /// The status and JSON body this failure answers: one mapping, for a response and for a
+    /// batch item's stored outcome alike.
+    pub fn parts(&self) -> (StatusCode, Value) {
+        let (status, code, mut extra) = match self {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", json!({})),
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code, json!({})),
             ApiError::InvalidBody { field, .. } => (
@@ -140,7 +142,14 @@ impl IntoResponse for ApiError {
         }
         extra["error"] = json!(code);
         extra["message"] = json!(self.to_string());
-        let mut resp = (status, Json(extra)).into_response();
+        (status, extra)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.parts();
+        let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

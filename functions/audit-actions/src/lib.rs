@@ -6,6 +6,7 @@
 //! show). `main.rs` hands [`router`] to `lambda_http::run`; `wxopen-local` merges the same router.
 
 mod apps;
+pub mod batches;
 pub mod error;
 mod templates;
 pub mod views;
@@ -35,6 +36,11 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// WeChat, with the tokens kept fresh.
     pub mgr: Arc<TokenManager>,
+    /// Apps a batch runner works on at once ([`batches::DEFAULT_CONCURRENCY`]).
+    pub batch_concurrency: usize,
+    /// Poked when a batch is created: `wxopen-local`'s runner starts at once (in Lambda nobody
+    /// listens; the schedule runs the batch).
+    pub batch_wakeup: Arc<tokio::sync::Notify>,
     /// The base URL merchants reach `/auth/start` at (`WXOPEN_PUBLIC_URL`); `None`: the
     /// request's `Host`.
     pub public_url: Option<String>,
@@ -54,6 +60,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .route("/ops/authorizers/{appid}", get(show_authorizer))
         .merge(apps::routes())
         .merge(templates::routes())
+        .merge(batches::routes())
         .route("/ops", axum::routing::any(not_found))
         .route("/ops/{*rest}", axum::routing::any(not_found))
         .method_not_allowed_fallback(method_not_allowed)

@@ -11,6 +11,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         secrets: rt.secrets.clone(),
         clock: rt.clock.clone(),
         mgr: Arc::new(rt.token_manager().await?),
+        batch_concurrency: audit_actions::batches::concurrency_from_env(),
+        batch_wakeup: Default::default(),
         public_url: rt.public_url.clone(),
     };
     lambda_http::run(router(Arc::new(deps))).await

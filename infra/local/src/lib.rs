@@ -170,13 +170,18 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         consent: wxopen::wechat::consent::ConsentHosts::for_api_base_url(&wechat.base_url),
         public_url: Some(base_url.clone()),
     }));
-    let ops = audit_actions::router(Arc::new(audit_actions::Deps {
+    let ops_deps = Arc::new(audit_actions::Deps {
         store: dyn_store.clone(),
         secrets: secrets.clone(),
         clock: clock.clone(),
         mgr: mgr.clone(),
         public_url: Some(base_url.clone()),
-    }));
+        batch_concurrency: audit_actions::batches::concurrency_from_env(),
+        batch_wakeup: Default::default(),
+    });
+    // Batches run here at once when posted (in AWS, the batch-runner's schedule runs them).
+    audit_actions::batches::spawn_runner(ops_deps.clone(), std::time::Duration::from_secs(5));
+    let ops = audit_actions::router(ops_deps);
     let app = axum::Router::new()
         .fallback(pushes_and_not_found)
         .with_state(state)

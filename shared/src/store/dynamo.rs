@@ -319,6 +319,7 @@ fn kind_str(kind: SingleUseKind) -> &'static str {
         SingleUseKind::AuthStateOutcome => "STATE_OUTCOME",
         SingleUseKind::AuthCodeClaim => "CODE",
         SingleUseKind::AuthCodeOutcome => "CODE_OUTCOME",
+        SingleUseKind::BatchRequest => "BATCH_REQUEST",
     }
 }
 fn audit_sk(id: AuditId) -> String {

@@ -256,6 +256,7 @@ fn single_key(kind: SingleUseKind, id: &str) -> String {
         SingleUseKind::AuthStateOutcome => format!("state-outcome#{id}"),
         SingleUseKind::AuthCodeClaim => format!("code#{id}"),
         SingleUseKind::AuthCodeOutcome => format!("code-outcome#{id}"),
+        SingleUseKind::BatchRequest => format!("batch-request#{id}"),
     }
 }
 /// Writes a profile and keeps the original-id index in step, inside the caller's transaction.

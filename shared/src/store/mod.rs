@@ -458,6 +458,9 @@ pub enum SingleUseKind {
     /// Which authorizer a code's exchange stored (id: the code's SHA-256), for the path that
     /// came second.
     AuthCodeOutcome,
+    /// A batch request's `Idempotency-Key` (id: the key's SHA-256): its payload names the batch
+    /// and the request's digest, so posting the same key again acts on no app twice.
+    BatchRequest,
 }
 
 /// A single-use item as it stands.

@@ -1,0 +1,574 @@
+//! `/ops/batches`: one action (commit, submit_audit, release) over many apps.
+//!
+//! The request stores the batch and answers 202 at once (API Gateway waits 30 s at most); the
+//! work is done by [`run_open_batches`], run by the `batch-runner` Lambda on a one-minute
+//! schedule (and, in `wxopen-local`, at once on a wake-up). Why the schedule: it needs no client
+//! beyond DynamoDB (no Lambda or SQS SDK), a run that dies is simply followed by the next one,
+//! and a minute's delay is nothing beside audits that take hours.
+//!
+//! No app is acted on twice: a runner claims an app under a lease before acting and records its
+//! outcome after; a claim whose runner died is taken over only once its lease has run out, and
+//! the new runner first asks WeChat whether the old one's submission or release went through.
+//! The same `Idempotency-Key` posted again answers the same batch.
+
+use crate::apps::{self, CommitBody, EmptyBody};
+use crate::error::ApiError;
+use crate::Deps;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use wxopen::domain::{AppId, UnixTime};
+use wxopen::operator_auth::Operator;
+use wxopen::store::{
+    AuthorizerFilter, AuthorizerStatus, Batch, BatchClaim, BatchItemResult, BatchOutcome,
+    BatchProgress, SingleUseKind, StoreError,
+};
+use wxopen::wechat::wxa::SubmitAuditRequest;
+
+/// At most this many apps in one batch.
+pub const MAX_APPS: usize = 1_000;
+/// Apps worked on at once by one runner, unless configured otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+/// How long a runner holds an app before another may take it over: well beyond one app's
+/// longest work (a lost answer waits out the client timeout, then asks WeChat).
+pub const LEASE_SECS: i64 = 180;
+/// `WXOPEN_BATCH_CONCURRENCY` (1 to 64), else [`DEFAULT_CONCURRENCY`].
+pub fn concurrency_from_env() -> usize {
+    std::env::var("WXOPEN_BATCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(DEFAULT_CONCURRENCY)
+}
+
+/// How long an `Idempotency-Key` is remembered.
+const IDEMPOTENCY_SECS: i64 = 7 * 86_400;
+/// How far WeChat's times may lag a claim when matching what an earlier runner did.
+const CLOCK_SKEW_SECS: i64 = 300;
+
+pub fn routes() -> Router<Arc<Deps>> {
+    Router::new()
+        .route("/ops/batches", get(list).post(create))
+        .route("/ops/batches/{batch_id}", get(show))
+}
+
+/// The actions a batch can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Commit,
+    SubmitAudit,
+    Release,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Commit => "commit",
+            Action::SubmitAudit => "submit_audit",
+            Action::Release => "release",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "commit" => Action::Commit,
+            "submit_audit" => Action::SubmitAudit,
+            "release" => Action::Release,
+            _ => return None,
+        })
+    }
+}
+
+/// A batch's params, checked as the single-app route checks its body.
+enum Params {
+    Commit(Box<CommitBody>),
+    SubmitAudit(Box<SubmitAuditRequest>),
+    Release,
+}
+
+impl Params {
+    fn parse(action: Action, params: &Value) -> Result<Params, ApiError> {
+        fn from<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, ApiError> {
+            serde_path_to_error::deserialize(v).map_err(|e| {
+                let field = match e.path().to_string() {
+                    p if p == "." => "params".to_owned(),
+                    p => format!("params.{p}"),
+                };
+                let message = format!("{field}: {}", e.inner());
+                ApiError::invalid_body(field, message)
+            })
+        }
+        Ok(match action {
+            Action::Commit => {
+                let b: CommitBody = from(params)?;
+                b.check()?;
+                Params::Commit(Box::new(b))
+            }
+            Action::SubmitAudit => {
+                let r: SubmitAuditRequest = from(params)?;
+                apps::check_submission(&r)?;
+                Params::SubmitAudit(Box::new(r))
+            }
+            Action::Release => {
+                if !params.is_null() {
+                    let _: EmptyBody = from(params)?;
+                }
+                Params::Release
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewBatch {
+    action: String,
+    /// A list of appids, or `"all_authorized"`.
+    appids: Value,
+    #[serde(default)]
+    params: Value,
+}
+
+async fn create(
+    State(deps): State<Arc<Deps>>,
+    Extension(op): Extension<Operator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::bad(
+                "missing_idempotency_key",
+                "send an Idempotency-Key header (1 to 255 characters) naming this batch request",
+            )
+        })?
+        .to_owned();
+    let req: NewBatch = crate::json_body(&headers, &body)?;
+    let action = Action::parse(&req.action).ok_or_else(|| {
+        ApiError::invalid_body(
+            "action".into(),
+            "action: must be commit, submit_audit or release".into(),
+        )
+    })?;
+    Params::parse(action, &req.params)?;
+    let appids = targets(&deps, &req.appids).await?;
+
+    // The request as asked (with "all_authorized" unresolved): the same key must come with it.
+    let request_sha256 = hex::encode(Sha256::digest(
+        json!({ "action": req.action, "appids": req.appids, "params": req.params }).to_string(),
+    ));
+    let key_sha256 = hex::encode(Sha256::digest(key.as_bytes()));
+    let now = deps.clock.now();
+    let mut r = [0u8; 8];
+    rand::fill(&mut r);
+    let fresh_id = format!("{:012x}{}", now.max(0), hex::encode(r));
+    let claim = json!({ "batch_id": fresh_id, "request_sha256": request_sha256 });
+    let (batch_id, replayed) = match deps
+        .store
+        .create_single_use(
+            SingleUseKind::BatchRequest,
+            &key_sha256,
+            &claim,
+            now,
+            now + IDEMPOTENCY_SECS,
+        )
+        .await
+    {
+        Ok(()) => (fresh_id, false),
+        Err(StoreError::Conflict) => {
+            let earlier = deps
+                .store
+                .peek_single_use(SingleUseKind::BatchRequest, &key_sha256, now)
+                .await?
+                .ok_or(ApiError::Store(StoreError::Conflict))?;
+            if earlier.payload["request_sha256"] != json!(request_sha256) {
+                return Err(ApiError::conflict(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for another batch request",
+                    json!({ "batch_id": earlier.payload["batch_id"] }),
+                ));
+            }
+            let id = earlier.payload["batch_id"]
+                .as_str()
+                .ok_or(ApiError::Store(StoreError::Conflict))?
+                .to_owned();
+            (id, true)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // Also on a replay: the first request may have died between the key and the batch.
+    let batch = Batch {
+        id: batch_id.clone(),
+        operation: action.as_str().to_owned(),
+        params: req.params,
+        appids,
+        created_at: now,
+        operator: op.label.clone(),
+        finished_at: None,
+    };
+    match deps.store.create_batch(&batch).await {
+        Ok(()) => {
+            tracing::info!(batch = %batch_id, action = action.as_str(), apps = batch.appids.len(), operator = %op.label, "batch created");
+        }
+        Err(StoreError::Conflict) if replayed => {}
+        Err(e) => return Err(e.into()),
+    }
+    deps.batch_wakeup.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "batch_id": batch_id, "replayed": replayed })),
+    )
+        .into_response())
+}
+
+/// The apps a batch names: a list (checked, duplicates dropped) or every authorized app.
+async fn targets(deps: &Deps, appids: &Value) -> Result<Vec<AppId>, ApiError> {
+    let bad = |message: String| ApiError::invalid_body("appids".into(), message);
+    let list = match appids {
+        Value::String(s) if s == "all_authorized" => {
+            let filter = AuthorizerFilter {
+                status: Some(AuthorizerStatus::Authorized),
+                customer_id: None,
+            };
+            let mut all = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = deps
+                    .store
+                    .list_authorizers(&filter, cursor.as_deref(), 100)
+                    .await?;
+                all.extend(page.items.into_iter().map(|a| a.appid));
+                if all.len() > MAX_APPS {
+                    return Err(bad(format!(
+                        "appids: more than {MAX_APPS} apps are authorized; name them in batches of at most {MAX_APPS}"
+                    )));
+                }
+                match page.next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            all
+        }
+        Value::Array(items) => {
+            let mut seen = HashSet::new();
+            let mut list = Vec::with_capacity(items.len());
+            for (i, v) in items.iter().enumerate() {
+                let a = v
+                    .as_str()
+                    .and_then(|s| AppId::parse(s).ok())
+                    .ok_or_else(|| bad(format!("appids[{i}]: not an appid")))?;
+                if seen.insert(a.clone()) {
+                    list.push(a);
+                }
+            }
+            if list.len() > MAX_APPS {
+                return Err(bad(format!("appids: at most {MAX_APPS} apps per batch")));
+            }
+            list
+        }
+        _ => return Err(bad("appids: a list of appids, or \"all_authorized\"".into())),
+    };
+    if list.is_empty() {
+        return Err(bad("appids: no app to act on".into()));
+    }
+    Ok(list)
+}
+
+/// A batch as operators see it: counts, then every app's outcome.
+fn view(p: &BatchProgress) -> Value {
+    let mut counts = json!({ "ok": 0, "skipped": 0, "failed": 0, "running": 0, "pending": 0 });
+    let items: Vec<Value> = p
+        .items
+        .iter()
+        .map(|i| {
+            let state = match (&i.result, i.claimed_at) {
+                (Some(r), _) => match r.outcome {
+                    BatchOutcome::Ok => "ok",
+                    BatchOutcome::Skipped => "skipped",
+                    BatchOutcome::Failed => "failed",
+                },
+                (None, Some(_)) => "running",
+                (None, None) => "pending",
+            };
+            counts[state] = json!(counts[state].as_u64().unwrap_or(0) + 1);
+            json!({
+                "appid": i.appid,
+                "state": state,
+                "detail": i.result.as_ref().map(|r| &r.detail),
+                "at": i.result.as_ref().map(|r| r.at),
+            })
+        })
+        .collect();
+    json!({
+        "batch_id": p.batch.id,
+        "action": p.batch.operation,
+        "params": p.batch.params,
+        "operator": p.batch.operator,
+        "created_at": p.batch.created_at,
+        "finished_at": p.batch.finished_at,
+        "status": if p.batch.finished_at.is_some() { "done" } else { "running" },
+        "total": p.items.len(),
+        "counts": counts,
+        "items": items,
+    })
+}
+
+async fn show(
+    State(deps): State<Arc<Deps>>,
+    Path(batch_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let p = deps
+        .store
+        .get_batch(&batch_id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "batch" })?;
+    Ok(Json(view(&p)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    open: bool,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list(
+    State(deps): State<Arc<Deps>>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    let page = deps
+        .store
+        .list_batches(q.open, q.cursor.as_deref(), crate::page_limit(q.limit)?)
+        .await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|b| {
+            json!({
+                "batch_id": b.id,
+                "action": b.operation,
+                "apps": b.appids.len(),
+                "operator": b.operator,
+                "created_at": b.created_at,
+                "finished_at": b.finished_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items, "next": page.next })))
+}
+
+/// What one run did, for its log line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    pub batches: usize,
+    pub apps_done: usize,
+    pub finished: usize,
+    /// Apps left for the next run because the deadline came.
+    pub left_for_later: usize,
+}
+
+/// Works through every open batch, oldest first, `deps.batch_concurrency` apps at a time; stops
+/// starting apps once `deadline` passes (the next run picks up the rest).
+pub async fn run_open_batches(
+    deps: &Deps,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<RunReport, StoreError> {
+    let mut open = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps
+            .store
+            .list_batches(true, cursor.as_deref(), 100)
+            .await?;
+        open.extend(page.items);
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    open.reverse();
+    let mut report = RunReport::default();
+    for batch in open {
+        report.batches += 1;
+        let Some(progress) = deps.store.get_batch(&batch.id).await? else {
+            continue;
+        };
+        let todo: Vec<AppId> = progress
+            .items
+            .iter()
+            .filter(|i| i.result.is_none())
+            .map(|i| i.appid.clone())
+            .collect();
+        let done = futures::stream::iter(todo)
+            .map(|appid| {
+                let batch = &progress.batch;
+                async move {
+                    if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                        return (false, true);
+                    }
+                    (work_one(deps, batch, &appid).await, false)
+                }
+            })
+            .buffer_unordered(deps.batch_concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        report.apps_done += done.iter().filter(|(d, _)| *d).count();
+        report.left_for_later += done.iter().filter(|(_, l)| *l).count();
+        let now = deps.clock.now();
+        if let Some(p) = deps.store.get_batch(&batch.id).await? {
+            if p.items.iter().all(|i| i.result.is_some()) {
+                deps.store.finish_batch(&batch.id, now).await?;
+                report.finished += 1;
+                tracing::info!(batch = %batch.id, "batch finished");
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Claims one app and acts on it; `true` if this runner recorded its outcome.
+async fn work_one(deps: &Deps, batch: &Batch, appid: &AppId) -> bool {
+    let now = deps.clock.now();
+    let claim = match deps
+        .store
+        .claim_batch_item(&batch.id, appid, now, now + LEASE_SECS)
+        .await
+    {
+        Ok(c) => c,
+        Err(StoreError::Conflict) => return false,
+        Err(e) => {
+            tracing::warn!(batch = %batch.id, %appid, error = %e, "could not claim; left for the next run");
+            return false;
+        }
+    };
+    let outcome = act(deps, batch, appid, claim).await;
+    let (outcome, detail) = match outcome {
+        Ok(v) => (BatchOutcome::Ok, v),
+        Err(e) => {
+            let (status, body) = e.parts();
+            let outcome = match status {
+                StatusCode::CONFLICT | StatusCode::NOT_FOUND => BatchOutcome::Skipped,
+                _ => BatchOutcome::Failed,
+            };
+            (outcome, body)
+        }
+    };
+    let result = BatchItemResult {
+        outcome,
+        detail,
+        at: deps.clock.now(),
+    };
+    match deps
+        .store
+        .record_batch_item(&batch.id, appid, &result)
+        .await
+    {
+        Ok(()) => true,
+        Err(e) => {
+            // The lease runs out and the next runner asks WeChat what this one did.
+            tracing::error!(batch = %batch.id, %appid, error = %e, "outcome not recorded");
+            false
+        }
+    }
+}
+
+async fn act(
+    deps: &Deps,
+    batch: &Batch,
+    appid: &AppId,
+    claim: BatchClaim,
+) -> Result<Value, ApiError> {
+    let action = Action::parse(&batch.operation)
+        .ok_or_else(|| ApiError::bad("invalid_action", "the stored batch names no known action"))?;
+    let params = Params::parse(action, &batch.params)?;
+    let a = apps::authorized(deps, appid.as_str()).await?;
+    if let BatchClaim::TakenOver { since } = claim {
+        if let Some(v) = earlier_runner_did(deps, action, appid, since).await? {
+            return Ok(v);
+        }
+    }
+    match params {
+        Params::Commit(b) => apps::commit_app(deps, &batch.operator, &a, *b).await,
+        Params::SubmitAudit(r) => apps::submit_app(deps, &batch.operator, &a, &r).await,
+        Params::Release => apps::release_app(deps, &batch.operator, &a).await,
+    }
+}
+
+/// After a runner died holding an app: whether its submission or release went through,
+/// according to WeChat (a repeat would answer 85009 or 85052, or act twice). A commit is
+/// simply made again: committing the same template and ext_json again changes nothing.
+async fn earlier_runner_did(
+    deps: &Deps,
+    action: Action,
+    appid: &AppId,
+    since: UnixTime,
+) -> Result<Option<Value>, ApiError> {
+    let after = since - CLOCK_SKEW_SECS;
+    match action {
+        Action::Commit => Ok(None),
+        Action::SubmitAudit => Ok(apps::refresh_latest(deps, appid)
+            .await?
+            .filter(|r| r.submitted_at >= after)
+            .map(|r| {
+                json!({ "auditid": r.auditid, "status": "submitted", "user_version": r.user_version, "reconciled": true })
+            })),
+        Action::Release => {
+            let online = deps.mgr.wxa(appid).getversioninfo().await?.release_info;
+            let Some(online) = online.filter(|r| r.release_time >= after) else {
+                return Ok(None);
+            };
+            let latest = deps.store.latest_audit(appid).await?;
+            if let Some(r) = latest.filter(|r| {
+                r.released_at.is_none()
+                    && r.user_version.as_deref().is_none_or(|v| v == online.release_version)
+            }) {
+                match deps.store.mark_released(appid, r.auditid, online.release_time).await {
+                    Ok(()) | Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(Some(json!({
+                "status": "released",
+                "user_version": online.release_version,
+                "released_at": online.release_time,
+                "reconciled": true,
+            })))
+        }
+    }
+}
+
+/// `wxopen-local`'s runner: a run at once on every wake-up, and every `every` regardless.
+pub fn spawn_runner(deps: Arc<Deps>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = deps.batch_wakeup.notified() => {}
+                _ = tokio::time::sleep(every) => {}
+            }
+            match run_open_batches(&deps, None).await {
+                Ok(r) if r.apps_done > 0 => tracing::info!(?r, "batch run"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "batch run failed"),
+            }
+        }
+    })
+}

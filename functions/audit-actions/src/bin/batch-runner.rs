@@ -1,0 +1,48 @@
+//! The `batch-runner` Lambda: on its EventBridge schedule, works through the open batches
+//! ([`audit_actions::batches::run_open_batches`]) until shortly before the invocation's deadline.
+
+use audit_actions::{batches, Deps};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use wxopen::runtime::AwsRuntime;
+
+/// Apps are no longer started this long before the deadline: one app's work (a lost answer
+/// waits out the client timeout, then asks WeChat) must end before Lambda stops the run.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let rt = AwsRuntime::from_env().await?;
+    let deps = Arc::new(Deps {
+        store: rt.store.clone(),
+        secrets: rt.secrets.clone(),
+        clock: rt.clock.clone(),
+        public_url: rt.public_url.clone(),
+        mgr: Arc::new(rt.token_manager().await?),
+        batch_concurrency: batches::concurrency_from_env(),
+        batch_wakeup: Default::default(),
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let deps = deps.clone();
+        async move {
+            let left = event
+                .context
+                .deadline()
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            let stop_at = tokio::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN);
+            let report = batches::run_open_batches(&deps, Some(stop_at)).await?;
+            tracing::info!(?report, "batch run");
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({
+                "batches": report.batches,
+                "apps_done": report.apps_done,
+                "finished": report.finished,
+                "left_for_later": report.left_for_later,
+            }))
+        }
+    }))
+    .await
+}
