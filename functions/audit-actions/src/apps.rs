@@ -124,6 +124,7 @@ async fn show(State(deps): S, Path(appid): Path<String>) -> ApiResult {
         .await?
         .map(|r| views::audit(&r)));
     v["last_commit"] = json!(last_commit(&deps, &appid).await?);
+    v["pending_batches"] = json!(crate::batches::pending_for(&deps, &appid).await?);
     // The versions come from WeChat; an app that cannot be asked still shows what is stored.
     v["versions"] = if a.status == AuthorizerStatus::Authorized {
         match deps.mgr.wxa(&appid).getversioninfo().await {

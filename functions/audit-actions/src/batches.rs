@@ -376,6 +376,40 @@ async fn list(
     Ok(Json(json!({ "items": items, "next": page.next })))
 }
 
+/// The app's place in batches still running: those that have not reached it yet or are on it.
+pub(crate) async fn pending_for(deps: &Deps, appid: &AppId) -> Result<Vec<Value>, StoreError> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps
+            .store
+            .list_batches(true, cursor.as_deref(), 100)
+            .await?;
+        for b in page.items.iter().filter(|b| b.appids.contains(appid)) {
+            let Some(p) = deps.store.get_batch(&b.id).await? else {
+                continue;
+            };
+            if let Some(i) = p
+                .items
+                .iter()
+                .find(|i| &i.appid == appid && i.result.is_none())
+            {
+                out.push(json!({
+                    "batch_id": b.id,
+                    "action": b.operation,
+                    "state": if i.claimed_at.is_some() { "running" } else { "pending" },
+                    "created_at": b.created_at,
+                }));
+            }
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
 /// What one run did, for its log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RunReport {

@@ -316,6 +316,30 @@ async fn a_runner_that_died_holding_an_app_is_followed_by_one_that_asks_wechat_f
             .await
             .unwrap();
     }
+    // Another batch holds `untouched` under a live lease: the app's view shows it running.
+    let held = Batch {
+        id: format!("{:012x}held", now - 100),
+        operation: "commit".into(),
+        params: commit_params(),
+        appids: vec![untouched.clone()],
+        created_at: now - 100,
+        operator: "key-test".into(),
+        finished_at: None,
+    };
+    store.create_batch(&held).await.unwrap();
+    store
+        .claim_batch_item(&held.id, untouched, now, now + 600)
+        .await
+        .unwrap();
+    let (s, show) = app.get_json(&format!("/ops/apps/{untouched}")).await;
+    assert_eq!(s, 200, "{show}");
+    let pending = show["pending_batches"].as_array().unwrap();
+    assert!(
+        pending
+            .iter()
+            .any(|p| p["batch_id"] == held.id.as_str() && p["state"] == "running"),
+        "{show}"
+    );
     let (s, submitted) = app
         .call(
             Method::POST,
