@@ -69,7 +69,12 @@ fn endpoint(path: &str) -> Option<(Method, Auth)> {
         | "/wxa/getversioninfo"
         | "/wxa/grayrelease"
         | "/wxa/modify_domain"
-        | "/wxa/setwebviewdomain" => (post, Authorizer),
+        | "/wxa/setwebviewdomain"
+        | "/wxa/bind_tester"
+        | "/wxa/unbind_tester"
+        | "/wxa/memberauth"
+        | "/cgi-bin/component/setprivacysetting"
+        | "/cgi-bin/component/getprivacysetting" => (post, Authorizer),
         "/wxa/get_qrcode"
         | "/wxa/get_category"
         | "/wxa/get_page"
@@ -691,6 +696,51 @@ fn qrcode(inner: &Inner, query: &HashMap<String, String>, now: UnixTime) -> Resu
     )))
 }
 
+/// Experience members per mini program. The bind_tester page names the limit (85002) but not the
+/// number; this is an assumption, not a documented figure.
+const TESTER_LIMIT: usize = 90;
+
+/// The privacy keys setPrivacySetting.html lists.
+const PRIVACY_KEYS: &[&str] = &[
+    "UserInfo",
+    "Location",
+    "Address",
+    "Invoice",
+    "RunData",
+    "Record",
+    "Album",
+    "Camera",
+    "PhoneNumber",
+    "Contact",
+    "DeviceInfo",
+    "EXIDNumber",
+    "EXOrderInfo",
+    "EXUserPublishContent",
+    "EXUserFollowAcct",
+    "EXUserOpLog",
+    "AlbumWriteOnly",
+    "LicensePlate",
+    "BlueTooth",
+    "CalendarWriteOnly",
+    "Email",
+    "MessageFile",
+    "ChooseLocation",
+    "Accelerometer",
+    "Compass",
+    "DeviceMotion",
+    "Gyroscope",
+    "Clipboard",
+];
+
+/// A WeChat id as WeChat lets users pick one: 6 to 20 letters, digits, `_` or `-`, starting with
+/// a letter.
+fn is_wechat_id(s: &str) -> bool {
+    (6..=20).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 fn version_json(v: &Version) -> Value {
     json!({"commit_time": v.commit_time, "user_version": v.user_version, "user_desc": v.user_desc, "app_version": v.app_version})
 }
@@ -901,6 +951,10 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             };
             code.next_app_version += 1;
             code.reverted = false;
+            // The development privacy guide goes online with the release.
+            if let Some(dev) = code.privacy_dev.clone() {
+                code.privacy_online = Some(dev);
+            }
             if let Some(old) = code.online.replace(v) {
                 code.history.insert(0, old);
                 code.history.truncate(HISTORY_LEN);
@@ -1070,6 +1124,119 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             let given = string_list(&m, "webviewdomain")?;
             apply_list_action(action, &mut code.webviewdomain, given)?;
             json!({"webviewdomain": code.webviewdomain})
+        }
+        "/wxa/bind_tester" => {
+            // api_bindtester.html: 85001 no such (or unsearchable) WeChat id, 85002 the mini
+            // program's member limit, 85004 already bound.
+            let m = ctx.body()?;
+            let wechatid = str_field(&m, "wechatid").unwrap_or_default().to_owned();
+            if !is_wechat_id(&wechatid) {
+                return Err(WxErr::new(
+                    85001,
+                    "user not exist or user cannot be searched",
+                ));
+            }
+            if code.testers.iter().any(|(w, _)| *w == wechatid) {
+                return Err(WxErr::new(85004, "user already bind"));
+            }
+            if code.testers.len() >= TESTER_LIMIT {
+                return Err(WxErr::new(85002, "number of tester reach bind limit"));
+            }
+            let userstr = state::random_lower_alnum(32);
+            code.testers.push((wechatid, userstr.clone()));
+            json!({ "userstr": userstr })
+        }
+        "/wxa/unbind_tester" => {
+            // unbind_tester.html: wechatid or userstr; a name that is not bound answers -1 (as
+            // reported for a member whose WeChat id changed; the page lists no code for it).
+            let m = ctx.body()?;
+            let wechatid = str_field(&m, "wechatid");
+            let userstr = str_field(&m, "userstr");
+            if wechatid.is_none() && userstr.is_none() {
+                return Err(WxErr::new(47001, "data format error: wechatid or userstr"));
+            }
+            let before = code.testers.len();
+            code.testers
+                .retain(|(w, u)| Some(w.as_str()) != wechatid && Some(u.as_str()) != userstr);
+            if code.testers.len() == before {
+                return Err(WxErr::new(-1, "system error"));
+            }
+            json!({})
+        }
+        "/wxa/memberauth" => {
+            let m = ctx.body()?;
+            if str_field(&m, "action") != Some("get_experiencer") {
+                return Err(WxErr::new(47001, "data format error: action"));
+            }
+            let members: Vec<Value> = code
+                .testers
+                .iter()
+                .map(|(_, u)| json!({ "userstr": u }))
+                .collect();
+            json!({ "members": members })
+        }
+        "/cgi-bin/component/setprivacysetting" => {
+            // setPrivacySetting.html: privacy_ver 1 (online) or 2 (development, the default);
+            // owner_setting with notice_method is required; a development guide goes online with
+            // the next release.
+            let m = ctx.body()?;
+            let ver = u64_field(&m, "privacy_ver").unwrap_or(2);
+            let owner = m.get("owner_setting").and_then(Value::as_object);
+            let notice = owner
+                .and_then(|o| o.get("notice_method"))
+                .and_then(Value::as_str);
+            if !(1..=2).contains(&ver) || notice.is_none_or(str::is_empty) {
+                return Err(WxErr::new(
+                    47001,
+                    "data format error: owner_setting.notice_method",
+                ));
+            }
+            for item in m
+                .get("setting_list")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let key = item
+                    .get("privacy_key")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let text = item
+                    .get("privacy_text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if !PRIVACY_KEYS.contains(&key) || text.is_empty() {
+                    return Err(WxErr::new(47001, "data format error: setting_list"));
+                }
+            }
+            let guide = json!({
+                "owner_setting": m.get("owner_setting"),
+                "setting_list": m.get("setting_list").cloned().unwrap_or(json!([])),
+            });
+            if ver == 1 {
+                code.privacy_online = Some((guide, now));
+            } else {
+                code.privacy_dev = Some((guide, now));
+            }
+            json!({})
+        }
+        "/cgi-bin/component/getprivacysetting" => {
+            let m = ctx.body()?;
+            let ver = u64_field(&m, "privacy_ver").unwrap_or(2);
+            let guide = if ver == 1 {
+                &code.privacy_online
+            } else {
+                &code.privacy_dev
+            };
+            let (g, at) = guide.clone().unwrap_or((json!({}), 0));
+            json!({
+                "code_exist": i64::from(code.commit.is_some()),
+                "privacy_list": [],
+                "setting_list": g.get("setting_list").cloned().unwrap_or(json!([])),
+                "update_time": at,
+                "owner_setting": g.get("owner_setting").cloned().unwrap_or(json!({})),
+                "privacy_desc": { "privacy_desc_list": PRIVACY_KEYS.iter().map(|k| json!({ "privacy_key": k, "privacy_desc": k })).collect::<Vec<_>>() },
+            })
         }
         "/wxa/queryquota" => json!({
             "rest": quota.rest, "limit": quota.limit,

@@ -144,6 +144,12 @@ pub struct CodeState {
     /// The online version is the result of a revert: no further revert (87012) and no history
     /// offered until the next release (revertcoderelease.html).
     pub reverted: bool,
+    /// Experience members, `(wechatid, userstr)`, in binding order (bind_tester).
+    pub testers: Vec<(String, String)>,
+    /// The privacy guide online (privacy_ver 1) and in development (2, what the next release
+    /// carries), as set by setprivacysetting, with when.
+    pub privacy_online: Option<(serde_json::Value, UnixTime)>,
+    pub privacy_dev: Option<(serde_json::Value, UnixTime)>,
 }
 
 impl CodeState {

@@ -153,6 +153,8 @@ mod tests {
             repeat::<w::RevertGrayRelease>(),
             repeat::<w::ModifyDomain>(),
             repeat::<w::SetWebviewDomain>(),
+            repeat::<w::BindTester>(),
+            repeat::<w::UnbindTester>(),
         ];
         assert!(never.iter().all(|r| !r));
         // Reads, and calls that issue something fresh each time, may be repeated; the read-only
@@ -166,6 +168,9 @@ mod tests {
             repeat::<w::GetLatestAuditstatus>(),
             repeat::<w::GetVersionInfo>(),
             repeat::<w::QueryQuota>(),
+            repeat::<w::GetExperiencer>(),
+            repeat::<w::GetPrivacySetting>(),
+            repeat::<w::SetPrivacySetting>(),
         ];
         assert!(safe.iter().all(|r| *r));
         assert_eq!(

@@ -492,3 +492,105 @@ endpoint!(SetWebviewDomain: POST "/wxa/setwebviewdomain", Authorizer, not_repeat
 #[derive(Serialize)]
 pub struct QueryQuota;
 endpoint!(QueryQuota: GET "/wxa/queryquota", Authorizer, repeatable -> AuditQuota);
+
+/// `/wxa/bind_tester`: makes a WeChat user an experience member (a second bind answers 85004).
+#[derive(Debug, Serialize)]
+pub struct BindTester {
+    pub wechatid: String,
+}
+endpoint!(BindTester: POST "/wxa/bind_tester", Authorizer, not_repeatable -> BoundTester);
+
+/// The member's stable id in this mini program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundTester {
+    pub userstr: String,
+}
+
+/// `/wxa/unbind_tester`: one of the two names the member.
+#[derive(Debug, Serialize)]
+pub struct UnbindTester {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wechatid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userstr: Option<String>,
+}
+endpoint!(UnbindTester: POST "/wxa/unbind_tester", Authorizer, not_repeatable -> Empty);
+
+/// `/wxa/memberauth` with `{"action": "get_experiencer"}`: the experience members.
+#[derive(Debug, Serialize)]
+pub struct GetExperiencer {
+    action: &'static str,
+}
+
+impl Default for GetExperiencer {
+    fn default() -> Self {
+        GetExperiencer {
+            action: "get_experiencer",
+        }
+    }
+}
+endpoint!(GetExperiencer: POST "/wxa/memberauth", Authorizer, repeatable -> TesterList);
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TesterList {
+    #[serde(default)]
+    pub members: Vec<BoundTester>,
+}
+
+/// Which privacy guide: the one online (1) or the development one (2, what the next release
+/// carries; WeChat's default).
+pub const PRIVACY_ONLINE: u8 = 1;
+pub const PRIVACY_DEVELOPMENT: u8 = 2;
+
+/// One kind of user data the mini program collects, and what for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySettingItem {
+    pub privacy_key: String,
+    pub privacy_text: String,
+}
+
+/// `/cgi-bin/component/setprivacysetting` (called with the authorizer's token): the user
+/// privacy guide. `owner_setting` needs `notice_method` and one contact; it is passed through as
+/// given. Setting the same guide again changes nothing, so it may be repeated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPrivacySetting {
+    #[serde(default = "privacy_development")]
+    pub privacy_ver: u8,
+    pub owner_setting: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub setting_list: Vec<PrivacySettingItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk_privacy_info_list: Option<serde_json::Value>,
+}
+
+fn privacy_development() -> u8 {
+    PRIVACY_DEVELOPMENT
+}
+endpoint!(SetPrivacySetting: POST "/cgi-bin/component/setprivacysetting", Authorizer, repeatable -> Empty);
+
+/// `/cgi-bin/component/getprivacysetting` (authorizer's token).
+#[derive(Debug, Serialize)]
+pub struct GetPrivacySetting {
+    pub privacy_ver: u8,
+}
+endpoint!(GetPrivacySetting: POST "/cgi-bin/component/getprivacysetting", Authorizer, repeatable -> PrivacySetting);
+
+/// The privacy guide as WeChat holds it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PrivacySetting {
+    /// 1 when code has been committed (the keys it uses are then in `privacy_list`).
+    #[serde(default)]
+    pub code_exist: i64,
+    #[serde(default)]
+    pub privacy_list: Vec<String>,
+    #[serde(default)]
+    pub setting_list: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub update_time: UnixTime,
+    #[serde(default)]
+    pub owner_setting: serde_json::Value,
+    #[serde(default)]
+    pub privacy_desc: serde_json::Value,
+}
