@@ -20,8 +20,9 @@ use wxopen::operator_auth::Operator;
 use wxopen::store::{Activity, AuditRecord, AuditUpdate, Authorizer, AuthorizerStatus, StoreError};
 use wxopen::wechat::reconcile::{self, Submission};
 use wxopen::wechat::wxa::{
-    CommitRequest, DomainAction, GrayReleaseRequest, ServerDomains, SubmitAuditRequest,
-    VisitAction, WebviewDomains,
+    BindTester, CommitRequest, DomainAction, GetExperiencer, GetPrivacySetting, GrayReleaseRequest,
+    ServerDomains, SetPrivacySetting, SubmitAuditRequest, UnbindTester, VisitAction,
+    WebviewDomains, PRIVACY_DEVELOPMENT, PRIVACY_ONLINE,
 };
 
 type S = State<Arc<Deps>>;
@@ -58,6 +59,11 @@ pub fn routes() -> Router<Arc<Deps>> {
             "/ops/apps/{appid}/webview-domains",
             get(webview_domains).put(set_webview_domains),
         )
+        .route(
+            "/ops/apps/{appid}/testers",
+            get(testers).post(bind_tester).delete(unbind_tester),
+        )
+        .route("/ops/apps/{appid}/privacy", get(privacy).put(set_privacy))
         .route("/ops/apps/{appid}/activity", get(activity))
 }
 
@@ -800,4 +806,159 @@ async fn activity(
         .list_activity(&a.appid, q.cursor.as_deref(), page_limit(q.limit)?)
         .await?;
     Ok(Json(json!({ "items": page.items, "next": page.next })))
+}
+
+async fn testers(State(deps): S, Path(appid): Path<String>) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let list = deps
+        .mgr
+        .wxa(&a.appid)
+        .call(&GetExperiencer::default())
+        .await?;
+    Ok(Json(json!({ "members": list.members })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TesterBody {
+    wechatid: String,
+}
+
+/// Binds a WeChat user as an experience member. The WeChat id is personal data: the activity
+/// log keeps only the member's `userstr`.
+async fn bind_tester(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let a = authorized(&deps, &appid).await?;
+    let b: TesterBody = json_body(&headers, &body)?;
+    let wechatid = b.wechatid.trim().to_owned();
+    if wechatid.is_empty() || wechatid.len() > 64 {
+        return Err(ApiError::bad(
+            "invalid_wechatid",
+            "wechatid must be 1 to 64 characters",
+        ));
+    }
+    let bound = deps
+        .mgr
+        .wxa(&a.appid)
+        .call(&BindTester { wechatid })
+        .await?;
+    record(&deps, &op.label, &a.appid, "bind_tester", |x| {
+        x.details = json!({ "userstr": bound.userstr });
+    })
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "userstr": bound.userstr })),
+    )
+        .into_response())
+}
+
+/// Exactly one of them names the member.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnbindBody {
+    wechatid: Option<String>,
+    userstr: Option<String>,
+}
+
+async fn unbind_tester(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let b: UnbindBody = json_body(&headers, &body)?;
+    if b.wechatid.is_some() == b.userstr.is_some() {
+        return Err(ApiError::bad(
+            "invalid_tester",
+            "name the member by exactly one of wechatid or userstr",
+        ));
+    }
+    let by_userstr = b.userstr.clone();
+    deps.mgr
+        .wxa(&a.appid)
+        .call(&UnbindTester {
+            wechatid: b.wechatid,
+            userstr: b.userstr,
+        })
+        .await?;
+    record(&deps, &op.label, &a.appid, "unbind_tester", |x| {
+        x.details = json!({ "userstr": by_userstr });
+    })
+    .await;
+    Ok(Json(json!({ "status": "unbound" })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrivacyQuery {
+    privacy_ver: Option<u8>,
+}
+
+fn privacy_ver(v: u8) -> Result<u8, ApiError> {
+    match v {
+        PRIVACY_ONLINE | PRIVACY_DEVELOPMENT => Ok(v),
+        _ => Err(ApiError::bad(
+            "invalid_privacy_ver",
+            "privacy_ver must be 1 (online) or 2 (development)",
+        )),
+    }
+}
+
+async fn privacy(
+    State(deps): S,
+    Path(appid): Path<String>,
+    q: Result<Query<PrivacyQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    let a = authorized(&deps, &appid).await?;
+    let privacy_ver = privacy_ver(q.privacy_ver.unwrap_or(PRIVACY_DEVELOPMENT))?;
+    let got = deps
+        .mgr
+        .wxa(&a.appid)
+        .call(&GetPrivacySetting { privacy_ver })
+        .await?;
+    let mut v = json!(got);
+    v["privacy_ver"] = json!(privacy_ver);
+    Ok(Json(v))
+}
+
+async fn set_privacy(
+    State(deps): S,
+    Extension(op): Op,
+    Path(appid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let a = authorized(&deps, &appid).await?;
+    let b: SetPrivacySetting = json_body(&headers, &body)?;
+    privacy_ver(b.privacy_ver)?;
+    if b.owner_setting
+        .get("notice_method")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(ApiError::invalid_body(
+            "owner_setting.notice_method".into(),
+            "owner_setting.notice_method: how users are told of changes is required".into(),
+        ));
+    }
+    deps.mgr.wxa(&a.appid).call(&b).await?;
+    record(&deps, &op.label, &a.appid, "setprivacysetting", |x| {
+        x.details = json!({
+            "privacy_ver": b.privacy_ver,
+            "privacy_keys": b.setting_list.iter().map(|i| i.privacy_key.as_str()).collect::<Vec<_>>(),
+        });
+    })
+    .await;
+    Ok(Json(
+        json!({ "status": "set", "privacy_ver": b.privacy_ver }),
+    ))
 }

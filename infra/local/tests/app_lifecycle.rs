@@ -472,3 +472,105 @@ async fn wechat_errors_answer_502_with_errcode_errmsg_and_a_hint() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn testers_are_bound_listed_and_unbound_and_a_privacy_guide_goes_online_with_the_release() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Members").await;
+    let testers = format!("/ops/apps/{appid}/testers");
+    let (s, first) = app
+        .call(
+            Method::POST,
+            &testers,
+            Some(json!({ "wechatid": "alice_shop" })),
+        )
+        .await;
+    assert_eq!(s, 201, "{first}");
+    let (s, second) = app
+        .call(
+            Method::POST,
+            &testers,
+            Some(json!({ "wechatid": "bob-2024" })),
+        )
+        .await;
+    assert_eq!(s, 201, "{second}");
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &testers,
+            Some(json!({ "wechatid": "alice_shop" })),
+        )
+        .await;
+    assert_eq!(
+        (s, v["errcode"].as_i64()),
+        (502, Some(85004)),
+        "bound twice: {v}"
+    );
+    let (_, list) = app.get_json(&testers).await;
+    assert_eq!(
+        list["members"],
+        json!([{ "userstr": first["userstr"] }, { "userstr": second["userstr"] }])
+    );
+    let (s, v) = app
+        .call(
+            Method::DELETE,
+            &testers,
+            Some(json!({ "userstr": first["userstr"] })),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app
+        .call(
+            Method::DELETE,
+            &testers,
+            Some(json!({ "wechatid": "bob-2024", "userstr": "x" })),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_tester")),
+        "{v}"
+    );
+    let (_, list) = app.get_json(&testers).await;
+    assert_eq!(list["members"], json!([{ "userstr": second["userstr"] }]));
+    let (_, act) = app.get_json(&format!("/ops/apps/{appid}/activity")).await;
+    assert!(
+        !act.to_string().contains("alice_shop"),
+        "no WeChat id in the history: {act}"
+    );
+
+    // Privacy: set in development, online only after the next release.
+    let privacy = format!("/ops/apps/{appid}/privacy");
+    let guide = json!({
+        "owner_setting": { "notice_method": "弹窗 pop-up", "contact_email": "dpo@example.com" },
+        "setting_list": [{ "privacy_key": "Location", "privacy_text": "显示附近门店 nearby shops" }],
+    });
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            &privacy,
+            Some(json!({ "owner_setting": { "contact_email": "x@y.z" } })),
+        )
+        .await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (400, Some("owner_setting.notice_method")),
+        "{v}"
+    );
+    let (s, v) = app.call(Method::PUT, &privacy, Some(guide.clone())).await;
+    assert_eq!((s, v["privacy_ver"].as_u64()), (200, Some(2)), "{v}");
+    let (_, dev) = app.get_json(&privacy).await;
+    assert_eq!(dev["setting_list"], guide["setting_list"], "{dev}");
+    let (_, online) = app.get_json(&format!("{privacy}?privacy_ver=1")).await;
+    assert_eq!(
+        online["setting_list"],
+        json!([]),
+        "not online before a release: {online}"
+    );
+    release_version(&app, &appid, "6.0.0").await;
+    let (_, online) = app.get_json(&format!("{privacy}?privacy_ver=1")).await;
+    assert_eq!(online["setting_list"], guide["setting_list"], "{online}");
+    assert_eq!(online["owner_setting"]["contact_email"], "dpo@example.com");
+    let (s, v) = app.get_json(&format!("{privacy}?privacy_ver=3")).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_privacy_ver")));
+}
