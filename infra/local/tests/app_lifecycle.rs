@@ -574,3 +574,80 @@ async fn testers_are_bound_listed_and_unbound_and_a_privacy_guide_goes_online_wi
     let (s, v) = app.get_json(&format!("{privacy}?privacy_ver=3")).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_privacy_ver")));
 }
+
+#[tokio::test]
+async fn the_template_library_and_the_audit_quota() {
+    let app = spawn_app().await;
+    let sim = &app.local.sim;
+    sim.add_draft(7, "7.0.0");
+    let (s, drafts) = app.get_json("/ops/template-drafts").await;
+    assert_eq!(s, 200, "{drafts}");
+    assert_eq!(drafts["drafts"][0]["draft_id"], 7);
+
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/ops/templates",
+            Some(json!({ "draft_id": 7 })),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/ops/templates",
+            Some(json!({ "draft_id": 7, "template_type": 5 })),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_template_type")),
+        "{v}"
+    );
+    let (_, list) = app.get_json("/ops/templates").await;
+    let versions: Vec<&str> = list["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["user_version"].as_str().unwrap())
+        .collect();
+    assert!(
+        versions.contains(&"7.0.0") && versions.contains(&"1.0.0"),
+        "{list}"
+    );
+    let added = list["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["user_version"] == "7.0.0")
+        .unwrap()["template_id"]
+        .as_u64()
+        .unwrap();
+    let (s, v) = app
+        .call(Method::DELETE, &format!("/ops/templates/{added}"), None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, list) = app.get_json("/ops/templates").await;
+    assert!(!list.to_string().contains("7.0.0"), "{list}");
+    let (s, v) = app.call(Method::DELETE, "/ops/templates/abc", None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_template_id")));
+
+    // The quota is read with an authorized app's token: none yet, then the first one.
+    let (s, v) = app.get_json("/ops/quota").await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("no_authorized_app")),
+        "{v}"
+    );
+    let appid = app.authorized_app("Quota").await;
+    let (s, q) = app.get_json("/ops/quota").await;
+    assert_eq!(s, 200, "{q}");
+    assert_eq!(q["appid"], appid.as_str());
+    assert_eq!(
+        (q["rest"].as_i64(), q["limit"].as_i64()),
+        (Some(100), Some(100))
+    );
+    commit_and_submit(&app, &appid, "8.0.0").await;
+    let (_, q) = app.get_json(&format!("/ops/quota?appid={appid}")).await;
+    assert_eq!(q["rest"], 99, "a submission spends one: {q}");
+}
