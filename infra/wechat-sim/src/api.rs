@@ -6,7 +6,8 @@
 
 use crate::state::{
     self, day_of, random_token, AccessToken, Audit, Commit, GrayPlan, PreAuthCode, State,
-    TokenKind, Version, CODE_TTL, HISTORY_LEN, TICKET_TTL, TOKEN_TTL, UNDO_PER_DAY,
+    TokenKind, Version, CODE_TTL, HISTORY_LEN, QUOTA_RESETS_PER_MONTH, TICKET_TTL, TOKEN_TTL,
+    UNDO_PER_DAY, UNDO_PER_MONTH,
 };
 use crate::{png, AccountKind, Inner, TIMEOUT_HOLD};
 use axum::body::Bytes;
@@ -425,6 +426,19 @@ fn dispatch_no_token(st: &mut State, ctx: &Ctx, path: &str) -> WxResult {
         }
         "/cgi-bin/component/clear_quota/v2" => {
             check_component_secret(ctx.inner, ctx.body, "appsecret")?;
+            let month = state::month_of(ctx.now);
+            let used = if st.quota_resets.0 == month {
+                st.quota_resets.1
+            } else {
+                0
+            };
+            if used >= QUOTA_RESETS_PER_MONTH {
+                return Err(WxErr::new(
+                    48006,
+                    "forbid to clear quota because of reaching the limit",
+                ));
+            }
+            st.quota_resets = (month, used + 1);
             st.daily_calls.clear();
             Ok(json!({}))
         }
@@ -893,7 +907,13 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
         "/wxa/undocodeaudit" => {
             let day = day_of(now);
             let used = if code.undo.0 == day { code.undo.1 } else { 0 };
-            if used >= UNDO_PER_DAY {
+            let month = state::month_of(now);
+            let used_month = if code.undo_month.0 == month {
+                code.undo_month.1
+            } else {
+                0
+            };
+            if used >= UNDO_PER_DAY || used_month >= UNDO_PER_MONTH {
                 return Err(WxErr::new(87013, "no quota to undo code"));
             }
             let a = code
@@ -902,6 +922,7 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             a.status = AuditStatus::Withdrawn;
             a.auto_approve_at = None;
             code.undo = (day, used + 1);
+            code.undo_month = (month, used_month + 1);
             json!({})
         }
         "/wxa/speedupaudit" => {

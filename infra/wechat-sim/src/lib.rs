@@ -67,7 +67,7 @@ mod png;
 mod push;
 mod state;
 
-pub use state::{Account, Audit, CodeState, PushRecord};
+pub use state::{month_of, Account, Audit, CodeState, PushRecord};
 
 use anyhow::{anyhow, bail, Context};
 use push::Target;

@@ -17,6 +17,10 @@ pub const TICKET_TTL: i64 = 12 * 3600;
 pub const HISTORY_LEN: usize = 5;
 /// Withdrawals per day (undocodeaudit).
 pub const UNDO_PER_DAY: u32 = 5;
+/// undocodeaudit.html: 10 withdrawals a month.
+pub const UNDO_PER_MONTH: u32 = 10;
+/// clear_quota.html: 10 resets a month per account.
+pub const QUOTA_RESETS_PER_MONTH: u32 = 10;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Ticket {
@@ -141,6 +145,8 @@ pub struct CodeState {
     pub webviewdomain: Vec<String>,
     /// (day number, withdrawals that day)
     pub undo: (i64, u32),
+    /// (month number, withdrawals that month): 10 a month beside 5 a day.
+    pub undo_month: (i64, u32),
     /// The online version is the result of a revert: no further revert (87012) and no history
     /// offered until the next release (revertcoderelease.html).
     pub reverted: bool,
@@ -227,6 +233,8 @@ pub struct ActiveFault {
 
 #[derive(Debug, Default)]
 pub struct State {
+    /// (month number, clear_quota/v2 resets that month): 10 a month (clear_quota.html, 48006).
+    pub quota_resets: (i64, u32),
     /// Newest last; only the last two are accepted by api_component_token.
     pub tickets: Vec<Ticket>,
     pub tokens: HashMap<String, AccessToken>,
@@ -351,4 +359,18 @@ pub fn random_appid() -> AppId {
 /// Day number in China Standard Time (UTC+8): WeChat's daily quotas reset at midnight Beijing time.
 pub fn day_of(now: UnixTime) -> i64 {
     (now + 8 * 3600).div_euclid(86400)
+}
+
+/// The calendar month (year * 12 + month - 1) of `now` in Beijing time, for monthly limits.
+pub fn month_of(now: UnixTime) -> i64 {
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = day_of(now) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    year * 12 + month - 1
 }

@@ -616,3 +616,62 @@ async fn more_than_five_audit_items_are_85023() {
     assert_eq!(errcode(&app.post("/wxa/submit_audit", six).await), 85023);
     assert_eq!(errcode(&app.submit().await), 0);
 }
+
+/// Moves the simulator's clock to the first day of the next month (Beijing time), 10:00.
+fn to_next_month_start(sim: &wechat_sim::Simulator) {
+    let month = wechat_sim::month_of(sim.now());
+    while wechat_sim::month_of(sim.now()) == month {
+        sim.advance_clock(86_400);
+    }
+    // Now within the month's first day: set the time of day to 10:00 Beijing (02:00 UTC).
+    let into_day = (sim.now() + 8 * 3600).rem_euclid(86_400);
+    sim.advance_clock(10 * 3600 - into_day);
+}
+
+/// A fresh authorizer token after the clock moved past the old one's 7200 s.
+async fn retoken(app: &mut App, refresh: &str) {
+    let ctoken = app.env.component_token().await;
+    let v = app
+        .env
+        .post(
+            "/cgi-bin/component/api_authorizer_token",
+            Some(&ctoken),
+            json!({"component_appid": app.env.appid(), "authorizer_appid": app.appid, "authorizer_refresh_token": refresh}),
+        )
+        .await;
+    assert_eq!(errcode(&v), 0, "{v}");
+    app.token = v["authorizer_access_token"].as_str().unwrap().to_owned();
+}
+
+#[tokio::test]
+async fn undocodeaudit_allows_ten_a_month_beside_five_a_day() {
+    let env = Env::start().await;
+    env.sim.add_template(7, "1.0.0");
+    to_next_month_start(&env.sim);
+    let ctoken = env.component_token().await;
+    let (appid, token, refresh) = env.authorized_app(&ctoken, &[17, 18]).await;
+    let mut app = App { env, appid, token };
+    assert_eq!(errcode(&app.commit("v1").await), 0);
+    for day in 0..3 {
+        if day > 0 {
+            app.env.sim.advance_clock(86_400);
+            retoken(&mut app, &refresh).await;
+        }
+        for n in 0..5 {
+            assert_eq!(errcode(&app.submit().await), 0);
+            let want = if day == 2 { 87013 } else { 0 };
+            assert_eq!(
+                errcode(&app.get("/wxa/undocodeaudit").await),
+                want,
+                "day {day}, undo {n}"
+            );
+            if want != 0 {
+                break;
+            }
+        }
+    }
+    // A new month, new chances.
+    to_next_month_start(&app.env.sim);
+    retoken(&mut app, &refresh).await;
+    assert_eq!(errcode(&app.get("/wxa/undocodeaudit").await), 0);
+}

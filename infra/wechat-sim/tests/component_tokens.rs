@@ -390,3 +390,31 @@ async fn the_control_api_pushes_tickets_and_advances_the_clock() {
         .unwrap();
     assert_eq!(v["component_appid"], env.appid());
 }
+
+#[tokio::test]
+async fn clear_quota_v2_resets_at_most_ten_times_a_month() {
+    let env = Env::start().await;
+    let secret = env.sim.config().component_appsecret.clone();
+    let reset = || {
+        env.post(
+            "/cgi-bin/component/clear_quota/v2",
+            None,
+            json!({"component_appid": env.appid(), "appsecret": secret}),
+        )
+    };
+    // Start at the beginning of a month so ten resets fall within it.
+    let month = wechat_sim::month_of(env.sim.now());
+    while wechat_sim::month_of(env.sim.now()) == month {
+        env.sim.advance_clock(86_400);
+    }
+    for n in 0..10 {
+        assert_eq!(errcode(&reset().await), 0, "reset {n}");
+    }
+    // clear_quota.html: 48006 once the month's ten are used.
+    assert_eq!(errcode(&reset().await), 48006);
+    let month = wechat_sim::month_of(env.sim.now());
+    while wechat_sim::month_of(env.sim.now()) == month {
+        env.sim.advance_clock(86_400);
+    }
+    assert_eq!(errcode(&reset().await), 0, "a new month");
+}
