@@ -653,6 +653,7 @@ fn dispatch_component(st: &mut State, ctx: &Ctx, path: &str) -> WxResult {
                     user_desc: d.user_desc,
                     create_time: now,
                     template_type: template_type as u8,
+                    pages: state::default_template_pages(),
                 },
             );
             Ok(json!({}))
@@ -796,19 +797,32 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                     ))
                 }
             };
-            let mut pages = vec!["pages/index/index".to_owned()];
+            // commit.html: 85048 when ext_json does not parse (as a JSON object), 85045 when a
+            // path in it (pages, extPages, tabBar.list[].pagePath) is not in the template.
+            let mut ext_pages: Option<Vec<String>> = None;
+            let mut named: Vec<String> = Vec::new();
             if !ext_json.is_empty() {
                 let ext: Value = serde_json::from_str(&ext_json)
                     .ok()
                     .filter(Value::is_object)
-                    .ok_or_else(|| WxErr::new(47001, "data format error: ext_json"))?;
+                    .ok_or_else(|| WxErr::new(85048, "parse ext_json fail"))?;
                 if let Some(p) = ext.get("pages").and_then(Value::as_array) {
                     let p: Vec<String> = p
                         .iter()
                         .filter_map(|x| x.as_str().map(str::to_owned))
                         .collect();
+                    named.extend(p.iter().cloned());
                     if !p.is_empty() {
-                        pages = p;
+                        ext_pages = Some(p);
+                    }
+                }
+                if let Some(o) = ext.get("extPages").and_then(Value::as_object) {
+                    named.extend(o.keys().cloned());
+                }
+                let tabs = ext.pointer("/tabBar/list").and_then(Value::as_array);
+                for t in tabs.into_iter().flatten() {
+                    if let Some(p) = t.get("pagePath").and_then(Value::as_str) {
+                        named.push(p.to_owned());
                     }
                 }
             }
@@ -820,9 +834,9 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 user_desc,
                 ext_json,
                 commit_time: now,
-                pages,
+                pages: ext_pages.unwrap_or_default(),
             };
-            return commit_code(st, appid, commit);
+            return commit_code(st, appid, commit, &named);
         }
         "/wxa/get_category" => {
             let list: Vec<Value> = acc
@@ -1268,9 +1282,20 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
     Ok(answer)
 }
 
-fn commit_code(st: &mut State, appid: &AppId, commit: Commit) -> WxResult {
-    if !st.templates.contains_key(&commit.template_id) {
+fn commit_code(st: &mut State, appid: &AppId, mut commit: Commit, named: &[String]) -> WxResult {
+    let Some(template) = st.templates.get(&commit.template_id) else {
         return Err(WxErr::new(85014, "template not exist"));
+    };
+    if named.iter().any(|p| {
+        !template
+            .pages
+            .iter()
+            .any(|t| t == p.trim_start_matches('/'))
+    }) {
+        return Err(WxErr::new(85045, "some path in ext_json not exist"));
+    }
+    if commit.pages.is_empty() {
+        commit.pages = template.pages.clone();
     }
     if let Some(acc) = st.accounts.get_mut(appid) {
         acc.code.commit = Some(commit);

@@ -309,6 +309,7 @@ struct TemplateJson {
     user_desc: Option<String>,
     #[serde(default)]
     template_type: u8,
+    pages: Option<Vec<String>>,
 }
 
 async fn add_template(State(inner): S, body: Bytes) -> Response {
@@ -327,6 +328,7 @@ async fn add_template(State(inner): S, body: Bytes) -> Response {
             user_version: t.user_version,
             create_time: now,
             template_type: t.template_type,
+            pages: t.pages.unwrap_or_else(state::default_template_pages),
         },
     );
     Json(json!({})).into_response()

@@ -645,8 +645,14 @@ impl Simulator {
             .insert(endpoint_path.to_owned(), quota);
     }
 
-    /// Seeds the template library (as if a draft had been added with addtotemplate).
+    /// Seeds the template library (as if a draft had been added with addtotemplate), its code
+    /// having the one page `pages/index/index`.
     pub fn add_template(&self, template_id: u64, user_version: &str) {
+        self.add_template_with_pages(template_id, user_version, &["pages/index/index"]);
+    }
+
+    /// Seeds the template library with a template whose code has `pages`.
+    pub fn add_template_with_pages(&self, template_id: u64, user_version: &str, pages: &[&str]) {
         let now = self.now();
         self.inner.lock().templates.insert(
             template_id,
@@ -656,6 +662,7 @@ impl Simulator {
                 user_desc: format!("template {template_id}"),
                 create_time: now,
                 template_type: 0,
+                pages: pages.iter().map(|p| (*p).to_owned()).collect(),
             },
         );
     }

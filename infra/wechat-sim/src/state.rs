@@ -191,6 +191,14 @@ pub struct Template {
     pub user_desc: String,
     pub create_time: UnixTime,
     pub template_type: u8,
+    /// The pages of the template's code (its app.json): what `get_page` lists and what paths in
+    /// ext_json may name (85045 otherwise).
+    pub pages: Vec<String>,
+}
+
+/// A template's pages unless told otherwise.
+pub fn default_template_pages() -> Vec<String> {
+    vec!["pages/index/index".to_owned()]
 }
 
 #[derive(Debug, Clone, Serialize)]

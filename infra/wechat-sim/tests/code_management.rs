@@ -19,7 +19,8 @@ impl App {
         Self::start_env(Env::start().await).await
     }
     async fn start_env(env: Env) -> App {
-        env.sim.add_template(7, "1.0.0");
+        env.sim
+            .add_template_with_pages(7, "1.0.0", &["pages/index/index", "pages/a", "pages/b"]);
         let ctoken = env.component_token().await;
         let (appid, token, _) = env.authorized_app(&ctoken, &[17, 18]).await;
         App { env, appid, token }
@@ -646,7 +647,8 @@ async fn retoken(app: &mut App, refresh: &str) {
 #[tokio::test]
 async fn undocodeaudit_allows_ten_a_month_beside_five_a_day() {
     let env = Env::start().await;
-    env.sim.add_template(7, "1.0.0");
+    env.sim
+        .add_template_with_pages(7, "1.0.0", &["pages/index/index", "pages/a", "pages/b"]);
     to_next_month_start(&env.sim);
     let ctoken = env.component_token().await;
     let (appid, token, refresh) = env.authorized_app(&ctoken, &[17, 18]).await;
@@ -674,4 +676,46 @@ async fn undocodeaudit_allows_ten_a_month_beside_five_a_day() {
     to_next_month_start(&app.env.sim);
     retoken(&mut app, &refresh).await;
     assert_eq!(errcode(&app.get("/wxa/undocodeaudit").await), 0);
+}
+
+#[tokio::test]
+async fn commit_checks_ext_json_against_the_template_and_get_page_lists_its_pages() {
+    let app = App::start().await;
+    let commit = |ext: &str| {
+        app.post(
+            "/wxa/commit",
+            json!({"template_id": 7, "ext_json": ext, "user_version": "v1", "user_desc": "d"}),
+        )
+    };
+    // commit.html: 85048 "parse ext_json fail"; 85045 "some path in ext_json not exist".
+    assert_eq!(errcode(&commit("{\"extAppid\":\"wx1\",}").await), 85048);
+    assert_eq!(errcode(&commit("[1]").await), 85048);
+    assert_eq!(
+        errcode(&commit("{\"pages\":[\"pages/nope\"]}").await),
+        85045
+    );
+    assert_eq!(
+        errcode(&commit("{\"extPages\":{\"pages/nope\":{}}}").await),
+        85045
+    );
+    assert_eq!(
+        errcode(&commit("{\"tabBar\":{\"list\":[{\"pagePath\":\"/pages/nope\"}]}}").await),
+        85045
+    );
+    assert_eq!(
+        errcode(&app.get("/wxa/get_page").await),
+        86001,
+        "nothing committed"
+    );
+    // Leading slashes in tabBar paths name the same page.
+    assert_eq!(
+        errcode(&commit("{\"extAppid\":\"wx1\",\"tabBar\":{\"list\":[{\"pagePath\":\"/pages/a\"}]},\"extPages\":{\"pages/b\":{}}}").await),
+        0
+    );
+    let v = app.get("/wxa/get_page").await;
+    assert_eq!(
+        v["page_list"],
+        json!(["pages/index/index", "pages/a", "pages/b"]),
+        "without ext_json pages, the template's"
+    );
 }

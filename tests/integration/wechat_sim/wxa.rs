@@ -50,7 +50,11 @@ fn assert_business(err: &WechatError, code: i64) {
 #[tokio::test]
 async fn every_code_management_endpoint_works_through_a_whole_release_cycle() {
     let env = Env::with_ticket().await;
-    env.sim.add_template(TEMPLATE_ID, "1.0.0");
+    env.sim.add_template_with_pages(
+        TEMPLATE_ID,
+        "1.0.0",
+        &["pages/index/index", "pages/home/home", "pages/order/order"],
+    );
     let mgr = env.manager();
     let appid = env.authorized_mini_program(&mgr).await;
     let wxa = mgr.wxa(&appid);
@@ -220,7 +224,11 @@ async fn every_code_management_endpoint_works_through_a_whole_release_cycle() {
 #[tokio::test]
 async fn a_second_submission_while_auditing_is_85009_returned_as_a_business_error() {
     let env = Env::with_ticket().await;
-    env.sim.add_template(TEMPLATE_ID, "1.0.0");
+    env.sim.add_template_with_pages(
+        TEMPLATE_ID,
+        "1.0.0",
+        &["pages/index/index", "pages/home/home", "pages/order/order"],
+    );
     let mgr = env.manager();
     let appid = env.authorized_mini_program(&mgr).await;
     let wxa = mgr.wxa(&appid);
@@ -239,7 +247,11 @@ async fn a_second_submission_while_auditing_is_85009_returned_as_a_business_erro
 #[tokio::test]
 async fn release_without_an_approved_audit_is_85019_and_after_a_rejection_85020() {
     let env = Env::with_ticket().await;
-    env.sim.add_template(TEMPLATE_ID, "1.0.0");
+    env.sim.add_template_with_pages(
+        TEMPLATE_ID,
+        "1.0.0",
+        &["pages/index/index", "pages/home/home", "pages/order/order"],
+    );
     let mgr = env.manager();
     let appid = env.authorized_mini_program(&mgr).await;
     let wxa = mgr.wxa(&appid);
