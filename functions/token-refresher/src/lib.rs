@@ -58,6 +58,9 @@ pub struct RefresherConfig {
     pub ticket_stale_after_secs: i64,
     /// At most one `api_start_push_ticket` per this many seconds, across all runs.
     pub start_push_every_secs: i64,
+    /// Print the run's Embedded Metric Format document on stdout (CloudWatch reads it there);
+    /// off where stdout is for people (`wxopen-local demo`).
+    pub emit_metrics: bool,
 }
 
 impl Default for RefresherConfig {
@@ -74,6 +77,7 @@ impl Default for RefresherConfig {
             ticket_restart_after_secs: 1200,
             ticket_stale_after_secs: 1800,
             start_push_every_secs: 600,
+            emit_metrics: true,
         }
     }
 }
@@ -148,7 +152,7 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
             let err = fatal(&e)
                 .map(|s| s.into_error(0))
                 .unwrap_or(RunError::ComponentToken(e));
-            summary.finish(started, Some(err.to_string()));
+            summary.finish(started, Some(err.to_string()), deps.config.emit_metrics);
             return Err(err);
         }
     }
@@ -200,7 +204,11 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
     summary.recovered = deps.mgr.recoveries() - recovered_before;
     let stop = stop.into_inner().unwrap_or_else(|p| p.into_inner());
     let err = stop.map(|s| s.into_error(summary.refreshed));
-    summary.finish(started, err.as_ref().map(ToString::to_string));
+    summary.finish(
+        started,
+        err.as_ref().map(ToString::to_string),
+        deps.config.emit_metrics,
+    );
     match err {
         Some(e) => Err(e),
         None => Ok(summary),

@@ -52,12 +52,15 @@ impl Counters {
 }
 
 impl RunSummary {
-    /// Stamps the duration and the error, then writes the log line and the EMF document.
-    pub(crate) fn finish(&mut self, started: Instant, error: Option<String>) {
+    /// Stamps the duration and the error, then writes the log line and (if `emit`) the EMF
+    /// document.
+    pub(crate) fn finish(&mut self, started: Instant, error: Option<String>, emit: bool) {
         self.duration_ms = started.elapsed().as_millis() as u64;
         self.error = error;
         tracing::info!(summary = %serde_json::to_string(self).unwrap_or_default(), "token refresher run");
-        println!("{}", self.emf(now_ms()));
+        if emit {
+            println!("{}", self.emf(now_ms()));
+        }
     }
 
     /// The Embedded Metric Format document for this run.

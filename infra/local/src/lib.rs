@@ -5,6 +5,8 @@
 //! directory; WeChat is the in-process simulator, which pushes encrypted tickets to our listener
 //! just as WeChat pushes to API Gateway.
 
+pub mod demo;
+
 use anyhow::Context;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -49,6 +51,8 @@ pub struct Local {
     pub base_url: String,
     pub sim: wechat_sim::Simulator,
     pub store: Arc<EmbeddedStore>,
+    /// The token manager every handler shares.
+    pub mgr: Arc<wxopen::wechat::TokenManager>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -208,6 +212,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         base_url,
         sim,
         store,
+        mgr,
         server,
     })
 }

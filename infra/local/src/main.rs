@@ -7,6 +7,8 @@ use wxopen_local::{dev_secrets, start, LocalConfig};
 #[derive(Parser)]
 #[command(name = "wxopen-local", version)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Where our API listens (the routes API Gateway serves in production).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
@@ -30,6 +32,55 @@ struct Args {
     refresh_interval_secs: u64,
 }
 
+#[derive(clap::Subcommand)]
+enum Command {
+    /// The whole story against itself on free ports and a fresh data directory: ticket,
+    /// component token, invitation, consent, tokens and profile, commit, audit, approval,
+    /// release, a refresh. Each step is printed once checked; exit 0 only if all are.
+    Demo {
+        /// Keep the state here instead of a fresh temporary directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Platform secrets as a JSON file; built-in development secrets if absent.
+        #[arg(long)]
+        secrets_file: Option<PathBuf>,
+        /// The plain operator key whose SHA-256 the secrets hold.
+        #[arg(
+            long,
+            env = "WXOPEN_OPERATOR_KEY",
+            default_value = "local-operator-key",
+            hide_env_values = true
+        )]
+        operator_key: String,
+    },
+}
+
+async fn demo(
+    data_dir: Option<PathBuf>,
+    secrets_file: Option<PathBuf>,
+    operator_key: String,
+) -> anyhow::Result<()> {
+    let secrets = match &secrets_file {
+        Some(p) => wxopen::secrets::PlatformSecrets::from_file(p)?,
+        None => dev_secrets(),
+    };
+    let temp = tempfile::tempdir()?;
+    let data_dir = data_dir.unwrap_or_else(|| temp.path().to_owned());
+    let config = wxopen_local::demo::DemoConfig {
+        secrets,
+        operator_key: operator_key.into(),
+        data_dir,
+    };
+    let mut say = |line: &str| println!("{line}");
+    match wxopen_local::demo::run(config, &mut say).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            println!("  FAILED  {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -38,6 +89,14 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    if let Some(Command::Demo {
+        data_dir,
+        secrets_file,
+        operator_key,
+    }) = args.command
+    {
+        return demo(data_dir, secrets_file, operator_key).await;
+    }
     let secrets = match &args.secrets_file {
         Some(p) => wxopen::secrets::PlatformSecrets::from_file(p)?,
         None => dev_secrets(),
