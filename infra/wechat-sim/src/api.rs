@@ -363,6 +363,11 @@ fn check_token(
     if t.kind != kind {
         return Err(invalid());
     }
+    if t.superseded_at
+        .is_some_and(|at| now >= at + state::SUPERSEDED_GRACE)
+    {
+        return Err(invalid());
+    }
     if t.expires_at <= now {
         return Err(WxErr::new(42001, "access_token expired"));
     }

@@ -53,7 +53,14 @@ pub struct AccessToken {
     /// The authorizer for an authorizer token.
     pub appid: Option<AppId>,
     pub expires_at: UnixTime,
+    /// When a newer token of the same kind (and authorizer) was issued: this one then stays
+    /// valid [`SUPERSEDED_GRACE`] seconds more, then answers 40001.
+    pub superseded_at: Option<UnixTime>,
 }
+
+/// How long a superseded access token keeps working after a new one is issued: WeChat lets both
+/// work for 5 minutes so callers can switch over.
+pub const SUPERSEDED_GRACE: i64 = 300;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Authorization {
@@ -300,12 +307,20 @@ impl State {
         } else {
             "aat"
         });
+        for t in self.tokens.values_mut() {
+            if t.kind == kind && t.appid == appid && t.superseded_at.is_none() {
+                t.superseded_at = Some(now);
+            }
+        }
+        // Tokens long past use are forgotten (an unknown token answers 40001 as well).
+        self.tokens.retain(|_, t| t.expires_at > now - TOKEN_TTL);
         self.tokens.insert(
             token.clone(),
             AccessToken {
                 kind,
                 appid,
                 expires_at: now + TOKEN_TTL,
+                superseded_at: None,
             },
         );
         token

@@ -418,3 +418,35 @@ async fn clear_quota_v2_resets_at_most_ten_times_a_month() {
     }
     assert_eq!(errcode(&reset().await), 0, "a new month");
 }
+
+#[tokio::test]
+async fn a_superseded_component_token_works_five_more_minutes_then_answers_40001() {
+    let env = Env::start().await;
+    let ticket = env.sim.push_ticket().await.unwrap();
+    let secret = env.sim.config().component_appsecret.clone();
+    let token = |v: &serde_json::Value| v["component_access_token"].as_str().unwrap().to_owned();
+    let old = token(
+        &env.post(TOKEN_PATH, None, token_body(&env, &secret, &ticket))
+            .await,
+    );
+    env.clock.advance(1000);
+    let new = token(
+        &env.post(TOKEN_PATH, None, token_body(&env, &secret, &ticket))
+            .await,
+    );
+    assert_ne!(old, new);
+    let preauth_path = "/cgi-bin/component/api_create_preauthcode";
+    let body = json!({"component_appid": env.appid()});
+    env.clock.advance(299);
+    assert_eq!(
+        errcode(&env.post(preauth_path, Some(&old), body.clone()).await),
+        0,
+        "both work for 5 minutes"
+    );
+    env.clock.advance(1);
+    assert_eq!(
+        errcode(&env.post(preauth_path, Some(&old), body.clone()).await),
+        40001
+    );
+    assert_eq!(errcode(&env.post(preauth_path, Some(&new), body).await), 0);
+}
