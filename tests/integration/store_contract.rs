@@ -899,32 +899,54 @@ async fn a_batch_item_is_claimed_by_one_runner_and_taken_over_only_after_its_lea
     };
     s.create_batch(&batch).await.unwrap();
     // Sixteen runners race for one app: exactly one wins.
-    let wins = stream::iter(0..16)
-        .map(|_| s.claim_batch_item("batch-claims", &appids[0], 1_000, 1_180))
+    let runners: Vec<String> = (0..16).map(|i| format!("runner-{i}")).collect();
+    let first = &appids[0];
+    let wins = stream::iter(runners.iter())
+        .map(|r| async move {
+            (
+                r.clone(),
+                s.claim_batch_item("batch-claims", first, r, 1_000, 1_180)
+                    .await,
+            )
+        })
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
-    assert_eq!(
-        wins.iter()
-            .filter(|r| matches!(r, Ok(BatchClaim::Fresh)))
-            .count(),
-        1,
-        "{wins:?}"
-    );
+    let winners: Vec<&String> = wins
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(BatchClaim::Fresh)))
+        .map(|(who, _)| who)
+        .collect();
+    assert_eq!(winners.len(), 1, "{wins:?}");
     assert!(wins
         .iter()
-        .all(|r| matches!(r, Ok(BatchClaim::Fresh) | Err(StoreError::Conflict))));
+        .all(|(_, r)| matches!(r, Ok(BatchClaim::Fresh) | Err(StoreError::Conflict))));
+    // The winner's claim sent again (its answer lost) is not refused by its own first write;
+    // a loser's is.
+    let winner = winners[0].clone();
+    assert_eq!(
+        s.claim_batch_item("batch-claims", &appids[0], &winner, 1_001, 1_180)
+            .await
+            .unwrap(),
+        BatchClaim::Fresh
+    );
+    let loser = runners.iter().find(|r| **r != winner).unwrap();
+    assert!(matches!(
+        s.claim_batch_item("batch-claims", &appids[0], loser, 1_001, 1_180)
+            .await,
+        Err(StoreError::Conflict)
+    ));
     // Held until the lease runs out, then taken over, naming when the first claim began.
     assert!(matches!(
-        s.claim_batch_item("batch-claims", &appids[0], 1_179, 1_400)
+        s.claim_batch_item("batch-claims", &appids[0], "late", 1_179, 1_400)
             .await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(
-        s.claim_batch_item("batch-claims", &appids[0], 1_180, 1_400)
+        s.claim_batch_item("batch-claims", &appids[0], "late", 1_180, 1_400)
             .await
             .unwrap(),
-        BatchClaim::TakenOver { since: 1_000 }
+        BatchClaim::TakenOver { since: 1_001 }
     );
     // A result ends claiming for good.
     let done = BatchItemResult {
@@ -936,12 +958,12 @@ async fn a_batch_item_is_claimed_by_one_runner_and_taken_over_only_after_its_lea
         .await
         .unwrap();
     assert!(matches!(
-        s.claim_batch_item("batch-claims", &appids[0], 9_999, 10_000)
+        s.claim_batch_item("batch-claims", &appids[0], "late", 9_999, 10_000)
             .await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(
-        s.claim_batch_item("batch-claims", &appids[1], 1_300, 1_480)
+        s.claim_batch_item("batch-claims", &appids[1], "other", 1_300, 1_480)
             .await
             .unwrap(),
         BatchClaim::Fresh

@@ -174,9 +174,14 @@ async fn create(
     ));
     let key_sha256 = hex::encode(Sha256::digest(key.as_bytes()));
     let now = deps.clock.now();
+    // Sorts by creation: seconds from the clock, then the wall clock's nanoseconds (two batches
+    // posted within one second keep their order), then 64 random bits.
     let mut r = [0u8; 8];
     rand::fill(&mut r);
-    let fresh_id = format!("{:012x}{}", now.max(0), hex::encode(r));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let fresh_id = format!("{:012x}{nanos:08x}{}", now.max(0), hex::encode(r));
     let claim = json!({ "batch_id": fresh_id, "request_sha256": request_sha256 });
     let (batch_id, replayed) = match deps
         .store
@@ -440,6 +445,9 @@ pub async fn run_open_batches(
         }
     }
     open.reverse();
+    // This run's name in its claims: a claim it sends again is its own.
+    let claimer = hex::encode(rand::random::<[u8; 8]>());
+    let claimer = claimer.as_str();
     let mut report = RunReport::default();
     for batch in open {
         report.batches += 1;
@@ -459,7 +467,7 @@ pub async fn run_open_batches(
                     if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                         return (false, true);
                     }
-                    (work_one(deps, batch, &appid).await, false)
+                    (work_one(deps, batch, &appid, claimer).await, false)
                 }
             })
             .buffer_unordered(deps.batch_concurrency.max(1))
@@ -480,11 +488,11 @@ pub async fn run_open_batches(
 }
 
 /// Claims one app and acts on it; `true` if this runner recorded its outcome.
-async fn work_one(deps: &Deps, batch: &Batch, appid: &AppId) -> bool {
+async fn work_one(deps: &Deps, batch: &Batch, appid: &AppId, claimer: &str) -> bool {
     let now = deps.clock.now();
     let claim = match deps
         .store
-        .claim_batch_item(&batch.id, appid, now, now + LEASE_SECS)
+        .claim_batch_item(&batch.id, appid, claimer, now, now + LEASE_SECS)
         .await
     {
         Ok(c) => c,

@@ -312,7 +312,7 @@ async fn a_runner_that_died_holding_an_app_is_followed_by_one_that_asks_wechat_f
     store.create_batch(&batch).await.unwrap();
     for a in &appids {
         store
-            .claim_batch_item(&batch.id, a, now - 200, now - 20)
+            .claim_batch_item(&batch.id, a, "dead-runner", now - 200, now - 20)
             .await
             .unwrap();
     }
@@ -328,7 +328,7 @@ async fn a_runner_that_died_holding_an_app_is_followed_by_one_that_asks_wechat_f
     };
     store.create_batch(&held).await.unwrap();
     store
-        .claim_batch_item(&held.id, untouched, now, now + 600)
+        .claim_batch_item(&held.id, untouched, "busy-runner", now, now + 600)
         .await
         .unwrap();
     let (s, show) = app.get_json(&format!("/ops/apps/{untouched}")).await;

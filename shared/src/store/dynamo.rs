@@ -1444,6 +1444,7 @@ impl BatchStore for DynamoStore {
         &self,
         batch_id: &str,
         appid: &AppId,
+        claimer: &str,
         now: UnixTime,
         lease_until: UnixTime,
     ) -> StoreResult<BatchClaim> {
@@ -1453,11 +1454,16 @@ impl BatchStore for DynamoStore {
             .table_name(&self.table)
             .key("pk", s(format!("BATCH#{batch_id}")))
             .key("sk", s(format!("ITEM#{appid}")))
-            .update_expression("SET claimed_at = :now, lease_until = :lease, #ttl = :ttl")
+            .update_expression(
+                "SET claimed_at = :now, lease_until = :lease, claimer = :me, #ttl = :ttl",
+            )
+            // The SDK resends a request whose answer timed out: our own first write must not
+            // refuse it (`claimer = :me`).
             .condition_expression(
-                "attribute_not_exists(result_data) AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
+                "attribute_not_exists(result_data) AND (attribute_not_exists(lease_until) OR lease_until <= :now OR claimer = :me)",
             )
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":me", s(claimer))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":lease", n(lease_until))
             .expression_attribute_values(":ttl", n(now + BATCH_RETENTION_SECS))
@@ -1467,8 +1473,10 @@ impl BatchStore for DynamoStore {
         match r {
             Ok(out) => {
                 let since = match out.attributes {
-                    Some(old) => opt_n::<i64>(&old, "claimed_at")?,
-                    None => None,
+                    Some(old) if opt_s(&old, "claimer")? != Some(claimer) => {
+                        opt_n::<i64>(&old, "claimed_at")?
+                    }
+                    _ => None,
                 };
                 Ok(match since {
                     Some(since) => BatchClaim::TakenOver { since },

@@ -1180,6 +1180,8 @@ impl PushLog for EmbeddedStore {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct BatchItemRow {
     claimed_at: Option<UnixTime>,
+    #[serde(default)]
+    claimer: Option<String>,
     lease_until: Option<UnixTime>,
     result: Option<BatchItemResult>,
 }
@@ -1206,10 +1208,11 @@ impl BatchStore for EmbeddedStore {
         &self,
         batch_id: &str,
         appid: &AppId,
+        claimer: &str,
         now: UnixTime,
         lease_until: UnixTime,
     ) -> StoreResult<BatchClaim> {
-        let (id, appid) = (batch_id.to_owned(), appid.clone());
+        let (id, appid, me) = (batch_id.to_owned(), appid.clone(), claimer.to_owned());
         self.run(move |db| {
             let txn = db.begin_write().map_err(be)?;
             let claim = {
@@ -1219,15 +1222,17 @@ impl BatchStore for EmbeddedStore {
                         Some(v) => dec(v.value(), "batch item")?,
                         None => BatchItemRow::default(),
                     };
-                if row.result.is_some() || row.lease_until.is_some_and(|l| l > now) {
+                let mine = row.claimer.as_deref() == Some(me.as_str());
+                if row.result.is_some() || (!mine && row.lease_until.is_some_and(|l| l > now)) {
                     return Err(StoreError::Conflict);
                 }
                 let claim = match row.claimed_at {
-                    Some(since) => BatchClaim::TakenOver { since },
-                    None => BatchClaim::Fresh,
+                    Some(since) if !mine => BatchClaim::TakenOver { since },
+                    _ => BatchClaim::Fresh,
                 };
                 row.claimed_at = Some(now);
                 row.lease_until = Some(lease_until);
+                row.claimer = Some(me);
                 t.insert((id.as_str(), appid.as_str()), enc(&row)?.as_slice())
                     .map_err(be)?;
                 claim

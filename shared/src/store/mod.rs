@@ -696,13 +696,15 @@ pub enum BatchClaim {
 pub trait BatchStore: Send + Sync {
     /// Creates a batch (up to 1,000 apps), open; `Conflict` if the id exists.
     async fn create_batch(&self, batch: &Batch) -> StoreResult<()>;
-    /// Claims one app of the batch for a runner until `lease_until`. `Conflict` if it has a
-    /// result, or another runner's lease has not run out at `now`. The caller claims only apps
-    /// of the batch.
+    /// Claims one app of the batch for the runner `claimer` until `lease_until`. `Conflict` if
+    /// it has a result, or another runner's lease has not run out at `now`. The same claimer
+    /// claiming again succeeds (`Fresh`): a claim whose answer was lost and is sent again is
+    /// not refused by its own first write. The caller claims only apps of the batch.
     async fn claim_batch_item(
         &self,
         batch_id: &str,
         appid: &AppId,
+        claimer: &str,
         now: UnixTime,
         lease_until: UnixTime,
     ) -> StoreResult<BatchClaim>;
