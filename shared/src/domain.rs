@@ -221,3 +221,43 @@ mod tests {
         assert!(!AuditStatus::Approved.is_pending());
     }
 }
+
+/// WeChat counts its daily and monthly limits (undo 5 a day and 10 a month, quota resets) by
+/// Beijing time, UTC+8, without daylight saving.
+const BEIJING_OFFSET: i64 = 8 * 3600;
+
+/// The first second of `t`'s day in Beijing time.
+pub fn beijing_day_start(t: UnixTime) -> UnixTime {
+    (t + BEIJING_OFFSET).div_euclid(86_400) * 86_400 - BEIJING_OFFSET
+}
+
+/// The first second of `t`'s calendar month in Beijing time.
+pub fn beijing_month_start(t: UnixTime) -> UnixTime {
+    let days = (t + BEIJING_OFFSET).div_euclid(86_400);
+    // Days to civil date (Howard Hinnant's algorithm); only the day of the month is needed.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day_of_month = doy - (153 * mp + 2) / 5 + 1;
+    (days - (day_of_month - 1)) * 86_400 - BEIJING_OFFSET
+}
+
+#[cfg(test)]
+mod beijing_tests {
+    use super::*;
+
+    #[test]
+    fn days_and_months_start_at_midnight_beijing_time() {
+        // 2026-03-01 00:30 Beijing = 2026-02-28 16:30 UTC (1772296200).
+        let t = 1_772_296_200;
+        assert_eq!(beijing_day_start(t), 1_772_294_400); // 2026-02-28 16:00 UTC
+        assert_eq!(beijing_month_start(t), 1_772_294_400);
+        // 2026-02-28 23:59 Beijing belongs to February, whose month began 2026-01-31 16:00 UTC.
+        assert_eq!(beijing_month_start(1_772_294_399), 1_769_875_200);
+        // A leap day: 2028-02-29 12:00 Beijing = 1835409600; February 2028 began 2028-01-31 16:00 UTC.
+        assert_eq!(beijing_month_start(1_835_409_600), 1_832_947_200);
+    }
+}

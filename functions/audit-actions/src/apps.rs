@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use wxopen::domain::{AppId, AuditId, AuditStatus};
+use wxopen::domain::{beijing_day_start, beijing_month_start, AppId, AuditId, AuditStatus};
 use wxopen::operator_auth::Operator;
 use wxopen::store::{Activity, AuditRecord, AuditUpdate, Authorizer, AuthorizerStatus, StoreError};
 use wxopen::wechat::reconcile::{self, Submission};
@@ -476,12 +476,59 @@ async fn show_audit(State(deps): S, Path((appid, auditid)): Path<(String, String
     Ok(Json(views::audit(&r)))
 }
 
+/// WeChat's undo limits (undocodeaudit.html): 5 a day and 10 a calendar month, Beijing time.
+const UNDO_PER_DAY: usize = 5;
+const UNDO_PER_MONTH: usize = 10;
+
+/// Undos made through wxopen today and this month (Beijing time), from the app's activity.
+/// One made in WeChat's own console is not seen here; WeChat then answers 87013 itself.
+async fn undo_counts(deps: &Deps, appid: &AppId) -> Result<(usize, usize), ApiError> {
+    let now = deps.clock.now();
+    let (day, month) = (beijing_day_start(now), beijing_month_start(now));
+    let (mut today, mut this_month) = (0, 0);
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps
+            .store
+            .list_activity(appid, cursor.as_deref(), 100)
+            .await?;
+        for a in &page.items {
+            if a.at < month {
+                return Ok((today, this_month));
+            }
+            if a.action == "undo_audit" {
+                this_month += 1;
+                today += usize::from(a.at >= day);
+            }
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return Ok((today, this_month)),
+        }
+    }
+}
+
 async fn undo(State(deps): S, Extension(op): Op, Path(appid): Path<String>) -> ApiResult {
     let a = authorized(&deps, &appid).await?;
     let pending = current_audit(&deps, &a.appid)
         .await?
         .filter(|r| r.status.is_pending())
         .ok_or_else(|| ApiError::conflict("no_pending_audit", "no audit is pending", json!({})))?;
+    let (today, this_month) = undo_counts(&deps, &a.appid).await?;
+    if today >= UNDO_PER_DAY || this_month >= UNDO_PER_MONTH {
+        return Err(ApiError::conflict(
+            "undo_limit",
+            format!(
+                "WeChat allows {UNDO_PER_DAY} undos a day and {UNDO_PER_MONTH} a month (Beijing time); this app has used {today} today and {this_month} this month"
+            ),
+            json!({
+                "undone_today": today,
+                "undone_this_month": this_month,
+                "per_day": UNDO_PER_DAY,
+                "per_month": UNDO_PER_MONTH,
+            }),
+        ));
+    }
     deps.mgr.wxa(&a.appid).undocodeaudit().await?;
     let update = AuditUpdate {
         status: AuditStatus::Withdrawn,

@@ -651,3 +651,29 @@ async fn the_template_library_and_the_audit_quota() {
     let (_, q) = app.get_json(&format!("/ops/quota?appid={appid}")).await;
     assert_eq!(q["rest"], 99, "a submission spends one: {q}");
 }
+
+#[tokio::test]
+async fn the_sixth_undo_of_a_day_is_refused_before_wechat_is_asked() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Undo").await;
+    let undo = format!("/ops/apps/{appid}/audits/latest/undo");
+    for n in 0..5 {
+        commit_and_submit(&app, &appid, &format!("9.0.{n}")).await;
+        let (s, v) = app.call(Method::POST, &undo, None).await;
+        assert_eq!(s, 200, "undo {n}: {v}");
+    }
+    commit_and_submit(&app, &appid, "9.0.5").await;
+    let sim = &app.local.sim;
+    sim.reset_calls();
+    let (s, v) = app.call(Method::POST, &undo, None).await;
+    assert_eq!((s, v["error"].as_str()), (409, Some("undo_limit")), "{v}");
+    assert_eq!(
+        (v["undone_today"].as_u64(), v["undone_this_month"].as_u64()),
+        (Some(5), Some(5))
+    );
+    assert_eq!(sim.calls("/wxa/undocodeaudit"), 0, "WeChat was not asked");
+    let (_, latest) = app
+        .get_json(&format!("/ops/apps/{appid}/audits/latest"))
+        .await;
+    assert_eq!(latest["status"], "auditing", "the audit stays pending");
+}
