@@ -138,6 +138,10 @@ struct NewBatch {
     appids: Value,
     #[serde(default)]
     params: Value,
+    /// submit_audit: when the monthly quota is short, submit as many as it allows (the first
+    /// apps of the list) instead of refusing the batch.
+    #[serde(default)]
+    up_to_quota: bool,
 }
 
 async fn create(
@@ -170,7 +174,7 @@ async fn create(
 
     // The request as asked (with "all_authorized" unresolved): the same key must come with it.
     let request_sha256 = hex::encode(Sha256::digest(
-        json!({ "action": req.action, "appids": req.appids, "params": req.params }).to_string(),
+        json!({ "action": req.action, "appids": req.appids, "params": req.params, "up_to_quota": req.up_to_quota }).to_string(),
     ));
     let key_sha256 = hex::encode(Sha256::digest(key.as_bytes()));
     let now = deps.clock.now();
@@ -183,38 +187,55 @@ async fn create(
         .map_or(0, |d| d.subsec_nanos());
     let fresh_id = format!("{:012x}{nanos:08x}{}", now.max(0), hex::encode(r));
     let claim = json!({ "batch_id": fresh_id, "request_sha256": request_sha256 });
-    let (batch_id, replayed) = match deps
-        .store
-        .create_single_use(
-            SingleUseKind::BatchRequest,
-            &key_sha256,
-            &claim,
-            now,
-            now + IDEMPOTENCY_SECS,
-        )
-        .await
-    {
-        Ok(()) => (fresh_id, false),
-        Err(StoreError::Conflict) => {
-            let earlier = deps
-                .store
-                .peek_single_use(SingleUseKind::BatchRequest, &key_sha256, now)
-                .await?
-                .ok_or(ApiError::Store(StoreError::Conflict))?;
-            if earlier.payload["request_sha256"] != json!(request_sha256) {
-                return Err(ApiError::conflict(
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used for another batch request",
-                    json!({ "batch_id": earlier.payload["batch_id"] }),
-                ));
-            }
-            let id = earlier.payload["batch_id"]
-                .as_str()
-                .ok_or(ApiError::Store(StoreError::Conflict))?
-                .to_owned();
-            (id, true)
+    let replay = |earlier: wxopen::store::SingleUseItem| -> Result<String, ApiError> {
+        if earlier.payload["request_sha256"] != json!(request_sha256) {
+            return Err(ApiError::conflict(
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for another batch request",
+                json!({ "batch_id": earlier.payload["batch_id"] }),
+            ));
         }
-        Err(e) => return Err(e.into()),
+        Ok(earlier.payload["batch_id"]
+            .as_str()
+            .ok_or(ApiError::Store(StoreError::Conflict))?
+            .to_owned())
+    };
+    let earlier = deps
+        .store
+        .peek_single_use(SingleUseKind::BatchRequest, &key_sha256, now)
+        .await?;
+    let (batch_id, replayed, appids) = match earlier {
+        // A replay acts on what the first request stored; its quota was checked then.
+        Some(earlier) => (replay(earlier)?, true, appids),
+        None => {
+            let appids = if action == Action::SubmitAudit {
+                within_audit_quota(&deps, appids, req.up_to_quota).await?
+            } else {
+                appids
+            };
+            match deps
+                .store
+                .create_single_use(
+                    SingleUseKind::BatchRequest,
+                    &key_sha256,
+                    &claim,
+                    now,
+                    now + IDEMPOTENCY_SECS,
+                )
+                .await
+            {
+                Ok(()) => (fresh_id, false, appids),
+                Err(StoreError::Conflict) => {
+                    let earlier = deps
+                        .store
+                        .peek_single_use(SingleUseKind::BatchRequest, &key_sha256, now)
+                        .await?
+                        .ok_or(ApiError::Store(StoreError::Conflict))?;
+                    (replay(earlier)?, true, appids)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
     // Also on a replay: the first request may have died between the key and the batch.
     let batch = Batch {
@@ -239,6 +260,52 @@ async fn create(
         Json(json!({ "batch_id": batch_id, "replayed": replayed })),
     )
         .into_response())
+}
+
+/// Checks a submit batch against the platform's monthly audit quota (queryquota, asked with the
+/// first app's token that answers): refused with the figures when short, or cut to what the
+/// quota allows when the operator asked for that. Not refused when WeChat cannot tell (the
+/// batch then meets 85085 app by app).
+async fn within_audit_quota(
+    deps: &Deps,
+    mut appids: Vec<AppId>,
+    up_to_quota: bool,
+) -> Result<Vec<AppId>, ApiError> {
+    let mut quota = None;
+    for appid in appids.iter().take(5) {
+        match deps
+            .mgr
+            .wxa(appid)
+            .call(&wxopen::wechat::wxa::QueryQuota)
+            .await
+        {
+            Ok(q) => {
+                quota = Some(q);
+                break;
+            }
+            Err(e) => tracing::warn!(%appid, error = %e, "queryquota failed; trying the next app"),
+        }
+    }
+    let Some(q) = quota else {
+        return Ok(appids);
+    };
+    let rest = usize::try_from(q.rest.max(0)).unwrap_or(0);
+    if appids.len() <= rest {
+        return Ok(appids);
+    }
+    if up_to_quota && rest > 0 {
+        appids.truncate(rest);
+        return Ok(appids);
+    }
+    Err(ApiError::conflict(
+        "audit_quota",
+        format!(
+            "the platform has {rest} audit submissions left this month (of {}); the batch needs {}: send fewer apps, or up_to_quota: true to submit the first {rest}",
+            q.limit,
+            appids.len()
+        ),
+        json!({ "rest": q.rest, "limit": q.limit, "needed": appids.len() }),
+    ))
 }
 
 /// The apps a batch names: a list (checked, duplicates dropped) or every authorized app.

@@ -677,3 +677,31 @@ async fn the_sixth_undo_of_a_day_is_refused_before_wechat_is_asked() {
         .await;
     assert_eq!(latest["status"], "auditing", "the audit stays pending");
 }
+
+#[tokio::test]
+async fn a_speedup_without_quota_left_is_refused_before_wechat_is_asked() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Speedup").await;
+    commit_and_submit(&app, &appid, "10.0.0").await;
+    let quota = |speedup_rest: i64| {
+        app.http
+            .post(format!("{}/_sim/audit_quota", app.local.sim.base_url()))
+            .json(&json!({ "rest": 50, "limit": 100, "speedup_rest": speedup_rest, "speedup_limit": 5 }))
+            .send()
+    };
+    assert!(quota(0).await.unwrap().status().is_success());
+    let sim = &app.local.sim;
+    sim.reset_calls();
+    let speedup = format!("/ops/apps/{appid}/audits/latest/speedup");
+    let (s, v) = app.call(Method::POST, &speedup, None).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("speedup_quota")),
+        "{v}"
+    );
+    assert_eq!(sim.calls("/wxa/speedupaudit"), 0);
+    assert!(quota(3).await.unwrap().status().is_success());
+    let (s, v) = app.call(Method::POST, &speedup, None).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("sped_up")), "{v}");
+    assert_eq!(sim.calls("/wxa/speedupaudit"), 1);
+}

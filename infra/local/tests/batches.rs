@@ -366,3 +366,63 @@ async fn a_runner_that_died_holding_an_app_is_followed_by_one_that_asks_wechat_f
     );
     assert_eq!(sim.account(untouched).unwrap().code.audits.len(), 1);
 }
+
+async fn set_audit_quota(app: &App, rest: i64, speedup_rest: i64) {
+    let resp = app
+        .http
+        .post(format!("{}/_sim/audit_quota", app.local.sim.base_url()))
+        .json(&json!({ "rest": rest, "limit": 100, "speedup_rest": speedup_rest, "speedup_limit": 10 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+}
+
+#[tokio::test]
+async fn a_submit_batch_beyond_the_monthly_quota_is_refused_with_the_figures_or_cut_to_it() {
+    let app = spawn_app().await;
+    let appids = authorized_apps(&app, 3).await;
+    for a in &appids {
+        let (s, v) = app
+            .call(
+                Method::POST,
+                &format!("/ops/apps/{a}/commit"),
+                Some(commit_params()),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    set_audit_quota(&app, 2, 5).await;
+    let sim = &app.local.sim;
+    sim.reset_calls();
+    let body = json!({ "action": "submit_audit", "appids": appids, "params": submit_params() });
+    let (s, v) = post_batch(&app, "submit-3", &body).await;
+    assert_eq!((s, v["error"].as_str()), (409, Some("audit_quota")), "{v}");
+    assert_eq!(
+        (v["rest"].as_i64(), v["needed"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert!(app
+        .local
+        .store
+        .list_batches(false, None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert_eq!(sim.calls("/wxa/submit_audit"), 0);
+
+    // Asked for as many as the quota allows: the first two; the refused request left the key free.
+    let mut body = body;
+    body["up_to_quota"] = json!(true);
+    let (s, v) = post_batch(&app, "submit-3", &body).await;
+    assert_eq!(s, 202, "{v}");
+    let done = wait_done(&app, v["batch_id"].as_str().unwrap()).await;
+    assert_eq!(
+        (done["total"].as_u64(), done["counts"]["ok"].as_u64()),
+        (Some(2), Some(2)),
+        "{done}"
+    );
+    assert_eq!(sim.calls("/wxa/submit_audit"), 2);
+    assert!(sim.account(&appids[2]).unwrap().code.audits.is_empty());
+}
