@@ -84,7 +84,8 @@ fn endpoint(path: &str) -> Option<(Method, Auth)> {
         | "/wxa/revertcoderelease"
         | "/wxa/getgrayreleaseplan"
         | "/wxa/revertgrayrelease"
-        | "/wxa/queryquota" => (get, Authorizer),
+        | "/wxa/queryquota"
+        | "/wxa/security/get_code_privacy_info" => (get, Authorizer),
         _ => return Option::None,
     })
 }
@@ -761,6 +762,11 @@ fn is_wechat_id(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// api_getcodeprivacyinfo.html: 61039 while the detection after a commit runs.
+fn privacy_pending() -> WxErr {
+    WxErr::new(61039, "隐私接口检查任务未完成,请稍等一分钟再重试")
+}
+
 fn version_json(v: &Version) -> Value {
     json!({"commit_time": v.commit_time, "user_version": v.user_version, "user_desc": v.user_desc, "app_version": v.app_version})
 }
@@ -775,6 +781,7 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
     // The audit quota is shared by every mini program of the platform: read it before borrowing
     // the account.
     let quota = st.quota().clone();
+    let privacy_detection = st.privacy_detection_secs;
     let next_auditid = st.next_auditid;
     let acc = st
         .accounts
@@ -864,6 +871,11 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 .ok_or_else(|| WxErr::new(85086, "must commit before submit audit"))?;
             if code.audits.iter().any(|a| a.status.is_pending()) {
                 return Err(WxErr::new(85009, "already submit a version under auditing"));
+            }
+            // getCodePrivacyInfo.html / a developer's capture: submitting while the
+            // privacy-interface detection after a commit still runs answers 61039.
+            if now < c.commit_time + privacy_detection {
+                return Err(privacy_pending());
             }
             if m.get("item_list")
                 .and_then(Value::as_array)
@@ -1277,6 +1289,13 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 "owner_setting": g.get("owner_setting").cloned().unwrap_or(json!({})),
                 "privacy_desc": { "privacy_desc_list": PRIVACY_KEYS.iter().map(|k| json!({ "privacy_key": k, "privacy_desc": k })).collect::<Vec<_>>() },
             })
+        }
+        "/wxa/security/get_code_privacy_info" => {
+            let c = code.commit.as_ref().ok_or_else(no_commit)?;
+            if now < c.commit_time + privacy_detection {
+                return Err(privacy_pending());
+            }
+            json!({ "without_auth_list": [], "without_conf_list": [] })
         }
         "/wxa/queryquota" => json!({
             "rest": quota.rest, "limit": quota.limit,

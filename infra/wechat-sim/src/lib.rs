@@ -681,6 +681,12 @@ impl Simulator {
         );
     }
 
+    /// After each commit, WeChat's privacy-interface detection runs this long (simulator clock):
+    /// submit_audit and get_code_privacy_info answer 61039 until it is done.
+    pub fn set_privacy_detection(&self, d: Duration) {
+        self.inner.lock().privacy_detection_secs = d.as_secs() as i64;
+    }
+
     /// Every component and authorizer access token expires now (next use: 42001).
     pub fn expire_all_tokens(&self) {
         let now = self.now();

@@ -268,6 +268,9 @@ pub struct State {
     pub next_auditid: u64,
     pub clock_offset: i64,
     pub audit_quota: Option<AuditQuota>,
+    /// How long WeChat's privacy-interface detection runs after a commit: until then
+    /// submit_audit and get_code_privacy_info answer 61039. 0 (the default): done at once.
+    pub privacy_detection_secs: i64,
     /// Every refresh token ever presented to api_authorizer_token, and how often one came again.
     pub presented_refresh_tokens: std::collections::HashSet<String>,
     pub refresh_token_reuses: u64,

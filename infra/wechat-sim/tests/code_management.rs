@@ -719,3 +719,22 @@ async fn commit_checks_ext_json_against_the_template_and_get_page_lists_its_page
         "without ext_json pages, the template's"
     );
 }
+
+#[tokio::test]
+async fn submitting_during_the_privacy_detection_after_a_commit_answers_61039() {
+    let app = App::start().await;
+    app.env
+        .sim
+        .set_privacy_detection(std::time::Duration::from_secs(120));
+    let info = "/wxa/security/get_code_privacy_info";
+    assert_eq!(errcode(&app.get(info).await), 86001, "nothing committed");
+    assert_eq!(errcode(&app.commit("v1").await), 0);
+    // api_getcodeprivacyinfo.html: 61039 until the detection is done.
+    assert_eq!(errcode(&app.get(info).await), 61039);
+    assert_eq!(errcode(&app.submit().await), 61039);
+    app.env.clock.advance(120);
+    let v = app.get(info).await;
+    assert_eq!(errcode(&v), 0, "{v}");
+    assert_eq!(v["without_conf_list"], json!([]));
+    assert_eq!(errcode(&app.submit().await), 0);
+}

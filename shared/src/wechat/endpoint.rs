@@ -169,6 +169,7 @@ mod tests {
             repeat::<w::GetVersionInfo>(),
             repeat::<w::QueryQuota>(),
             repeat::<w::GetExperiencer>(),
+            repeat::<w::GetCodePrivacyInfo>(),
             repeat::<w::GetPrivacySetting>(),
             repeat::<w::SetPrivacySetting>(),
         ];

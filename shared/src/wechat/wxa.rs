@@ -594,3 +594,18 @@ pub struct PrivacySetting {
     #[serde(default)]
     pub privacy_desc: serde_json::Value,
 }
+
+/// `/wxa/security/get_code_privacy_info`: the privacy interfaces the committed code uses without
+/// permission or without a declaration in ext.json. 61039 while the detection after a commit
+/// still runs.
+#[derive(Debug, Serialize)]
+pub struct GetCodePrivacyInfo;
+endpoint!(GetCodePrivacyInfo: GET "/wxa/security/get_code_privacy_info", Authorizer, repeatable -> CodePrivacyInfo);
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CodePrivacyInfo {
+    #[serde(default)]
+    pub without_auth_list: Vec<String>,
+    #[serde(default)]
+    pub without_conf_list: Vec<String>,
+}
