@@ -393,7 +393,7 @@ pub(crate) async fn submit_app(
             .or_else(|| commit.as_ref().and_then(|c| c.user_version.clone())),
         user_desc: exp.map(|e| e.exp_desc),
     };
-    let audit = reconcile::submit_audit(
+    let audit = match reconcile::submit_audit(
         &deps.mgr,
         deps.store.as_ref(),
         deps.clock.as_ref(),
@@ -401,7 +401,13 @@ pub(crate) async fn submit_app(
         req,
         &submission,
     )
-    .await?;
+    .await
+    {
+        Ok(audit) => audit,
+        // The detection WeChat runs after each commit has not finished: a wait, not a failure.
+        Err(e) if e.errcode() == Some(61039) => return Err(privacy_detection_pending()),
+        Err(e) => return Err(e.into()),
+    };
     record(deps, operator, &a.appid, "submit_audit", |x| {
         x.auditid = Some(audit.auditid);
         x.template_id = audit.template_id;
@@ -603,6 +609,22 @@ async fn release(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EmptyBody {}
+
+/// How long to wait before submitting again while WeChat's privacy detection runs (its own
+/// message says a minute).
+pub(crate) const PRIVACY_RETRY_SECS: u64 = 60;
+
+/// The refusal while the privacy detection after a commit runs (61039).
+pub(crate) fn privacy_detection_pending() -> ApiError {
+    ApiError::conflict(
+        PRIVACY_DETECTION_PENDING,
+        "WeChat is still checking the committed code's privacy interfaces (61039): submit again in a minute",
+        json!({ "errcode": 61039, "retry_after_secs": PRIVACY_RETRY_SECS }),
+    )
+}
+
+/// The error code of [`privacy_detection_pending`], which a batch waits out instead of skipping.
+pub(crate) const PRIVACY_DETECTION_PENDING: &str = "privacy_detection_pending";
 
 /// Releases one app's approved, unreleased version; shared by the route and batches.
 pub(crate) async fn release_app(

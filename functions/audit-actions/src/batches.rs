@@ -570,6 +570,18 @@ async fn work_one(deps: &Deps, batch: &Batch, appid: &AppId, claimer: &str) -> b
         }
     };
     let outcome = act(deps, batch, appid, claim).await;
+    if let Err(ApiError::Conflict { code, .. }) = &outcome {
+        if *code == apps::PRIVACY_DETECTION_PENDING {
+            // WeChat's privacy detection still runs: the batch moves on and comes back. The claim
+            // is given up at once (its lease ends now), so the next run takes the app again.
+            tracing::info!(batch = %batch.id, %appid, "privacy detection pending; the next run comes back");
+            let _ = deps
+                .store
+                .claim_batch_item(&batch.id, appid, claimer, now, now)
+                .await;
+            return false;
+        }
+    }
     let (outcome, detail) = match outcome {
         Ok(v) => (BatchOutcome::Ok, v),
         Err(e) => {

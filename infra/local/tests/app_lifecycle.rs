@@ -705,3 +705,33 @@ async fn a_speedup_without_quota_left_is_refused_before_wechat_is_asked() {
     assert_eq!((s, v["status"].as_str()), (200, Some("sped_up")), "{v}");
     assert_eq!(sim.calls("/wxa/speedupaudit"), 1);
 }
+
+#[tokio::test]
+async fn a_submission_during_the_privacy_detection_is_told_to_wait_then_goes_through() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Privacy detection").await;
+    let sim = &app.local.sim;
+    sim.set_privacy_detection(std::time::Duration::from_secs(120));
+    let (s, _) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/commit"),
+            Some(commit_body("11.0.0")),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let audits = format!("/ops/apps/{appid}/audits");
+    let (s, v) = app.call(Method::POST, &audits, Some(submit_body())).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("privacy_detection_pending")),
+        "{v}"
+    );
+    assert_eq!(
+        (v["errcode"].as_i64(), v["retry_after_secs"].as_u64()),
+        (Some(61039), Some(60))
+    );
+    sim.advance_clock(120);
+    let (s, v) = app.call(Method::POST, &audits, Some(submit_body())).await;
+    assert_eq!(s, 201, "{v}");
+}

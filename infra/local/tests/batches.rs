@@ -426,3 +426,54 @@ async fn a_submit_batch_beyond_the_monthly_quota_is_refused_with_the_figures_or_
     assert_eq!(sim.calls("/wxa/submit_audit"), 2);
     assert!(sim.account(&appids[2]).unwrap().code.audits.is_empty());
 }
+
+#[tokio::test]
+async fn a_submit_batch_waits_out_the_privacy_detection_and_submits_each_app_once() {
+    let app = spawn_app().await;
+    let appids = authorized_apps(&app, 3).await;
+    let sim = &app.local.sim;
+    sim.set_privacy_detection(Duration::from_secs(600));
+    for a in &appids {
+        let (s, v) = app
+            .call(
+                Method::POST,
+                &format!("/ops/apps/{a}/commit"),
+                Some(commit_params()),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (s, v) = post_batch(
+        &app,
+        "submit-after-detection",
+        &json!({ "action": "submit_audit", "appids": appids, "params": submit_params() }),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    let batch_id = v["batch_id"].as_str().unwrap().to_owned();
+    // The runner meets 61039 for every app and comes back later: nothing skipped, nothing failed.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, v) = app.get_json(&format!("/ops/batches/{batch_id}")).await;
+    assert_eq!(v["status"], "running", "{v}");
+    assert_eq!(
+        (
+            v["counts"]["ok"].as_u64(),
+            v["counts"]["skipped"].as_u64(),
+            v["counts"]["failed"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{}",
+        v["counts"]
+    );
+    assert!(sim.calls("/wxa/submit_audit") >= 3);
+    sim.advance_clock(600);
+    let done = wait_done(&app, &batch_id).await;
+    assert_eq!(done["counts"]["ok"], 3, "{}", done["counts"]);
+    for a in &appids {
+        assert_eq!(
+            sim.account(a).unwrap().code.audits.len(),
+            1,
+            "{a} submitted once"
+        );
+    }
+}
