@@ -113,6 +113,7 @@ fn ok_answer(v: Value) -> Response {
 
 async fn handle(
     AxState(inner): AxState<Arc<Inner>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     method: Method,
     uri: Uri,
     body: Bytes,
@@ -128,13 +129,35 @@ async fn handle(
             json!({"errcode": -1, "errmsg": format!("system error: the simulator has no endpoint {path}")}),
         );
     };
+    // Checked before anything is counted or done: WeChat refuses an unlisted address outright
+    // (the errmsg names it, as WeChat's does, so the operator knows what to whitelist).
+    let ip = peer.ip();
+    let refused = inner
+        .lock()
+        .ip_whitelist
+        .as_ref()
+        .is_some_and(|list| !list.contains(&ip));
+    if refused {
+        return err_answer(WxErr(
+            61004,
+            format!("access clientip is not registered, invalid ip {ip}, not in whitelist"),
+        ));
+    }
     inner.run_auto_approvals().await;
     let now = inner.now();
     let over_quota = {
         let mut st = inner.lock();
         *st.calls.entry(path.clone()).or_default() += 1;
         let day = day_of(now);
-        let n = st.daily_calls.entry((path.clone(), day)).or_default();
+        let account = query
+            .get("access_token")
+            .and_then(|t| st.tokens.get(t))
+            .and_then(|t| t.appid.as_ref())
+            .map_or_else(|| COMPONENT_ACCOUNT.to_owned(), ToString::to_string);
+        let n = st
+            .daily_calls
+            .entry((path.clone(), account, day))
+            .or_default();
         *n += 1;
         let n = *n;
         st.daily_quotas.get(&path).is_some_and(|q| n > *q)
@@ -445,7 +468,9 @@ fn dispatch_no_token(st: &mut State, ctx: &Ctx, path: &str) -> WxResult {
                 ));
             }
             st.quota_resets = (month, used + 1);
-            st.daily_calls.clear();
+            // The platform's own counts (an authorizer's are its own account's).
+            st.daily_calls
+                .retain(|(_, account, _), _| account != COMPONENT_ACCOUNT);
             Ok(json!({}))
         }
         _ => Err(WxErr::new(-1, "system error")),
@@ -761,6 +786,9 @@ fn is_wechat_id(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
+
+/// The account a call without an authorizer token counts against: the platform itself.
+const COMPONENT_ACCOUNT: &str = "component";
 
 /// api_getcodeprivacyinfo.html: 61039 while the detection after a commit runs.
 fn privacy_pending() -> WxErr {

@@ -491,6 +491,8 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let app = control::router(inner.clone()).merge(api::router(inner.clone()));
         let mut tasks = vec![tokio::spawn(async move {
+            // The caller's address is the one the IP whitelist (61004) checks.
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "simulator server stopped");
             }
@@ -637,7 +639,8 @@ impl Simulator {
         self.inner.lock().faults.clear();
     }
 
-    /// Sets (or replaces) the daily quota of one endpoint path.
+    /// Sets (or replaces) the daily quota of one endpoint path, counted per account: each
+    /// authorizer on its own, and the platform for calls without an authorizer token.
     pub fn set_daily_quota(&self, endpoint_path: &str, quota: u64) {
         self.inner
             .lock()
@@ -685,6 +688,12 @@ impl Simulator {
     /// submit_audit and get_code_privacy_info answer 61039 until it is done.
     pub fn set_privacy_detection(&self, d: Duration) {
         self.inner.lock().privacy_detection_secs = d.as_secs() as i64;
+    }
+
+    /// The platform's IP whitelist (WeChat console): when set, an API call from any other address
+    /// answers 61004 naming that address. `None` (the default): every address is allowed.
+    pub fn set_ip_whitelist(&self, ips: Option<Vec<std::net::IpAddr>>) {
+        self.inner.lock().ip_whitelist = ips;
     }
 
     /// Every component and authorizer access token expires now (next use: 42001).

@@ -258,7 +258,9 @@ pub struct State {
     pub accounts: BTreeMap<AppId, Account>,
     pub calls: BTreeMap<String, u64>,
     /// (endpoint, day) -> calls, for daily quotas.
-    pub daily_calls: HashMap<(String, i64), u64>,
+    /// Calls per (path, account, day): WeChat counts daily quotas per API per account, the
+    /// account being the authorizer whose token a call carries, else the platform ("component").
+    pub daily_calls: HashMap<(String, String, i64), u64>,
     pub daily_quotas: HashMap<String, u64>,
     pub templates: BTreeMap<u64, Template>,
     pub drafts: BTreeMap<u64, Draft>,
@@ -271,6 +273,8 @@ pub struct State {
     /// How long WeChat's privacy-interface detection runs after a commit: until then
     /// submit_audit and get_code_privacy_info answer 61039. 0 (the default): done at once.
     pub privacy_detection_secs: i64,
+    /// Addresses allowed to call the API (61004 for others); `None`: all.
+    pub ip_whitelist: Option<Vec<std::net::IpAddr>>,
     /// Every refresh token ever presented to api_authorizer_token, and how often one came again.
     pub presented_refresh_tokens: std::collections::HashSet<String>,
     pub refresh_token_reuses: u64,

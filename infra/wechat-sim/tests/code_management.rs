@@ -738,3 +738,29 @@ async fn submitting_during_the_privacy_detection_after_a_commit_answers_61039() 
     assert_eq!(v["without_conf_list"], json!([]));
     assert_eq!(errcode(&app.submit().await), 0);
 }
+
+#[tokio::test]
+async fn a_daily_quota_is_counted_per_api_per_account() {
+    let env = Env::start().await;
+    let ctoken = env.component_token().await;
+    let (_, token_a, _) = env.authorized_app(&ctoken, &[17, 18]).await;
+    let (_, token_b, _) = env.authorized_app(&ctoken, &[17, 18]).await;
+    env.sim.set_daily_quota("/wxa/get_category", 1);
+    assert_eq!(
+        errcode(&env.get("/wxa/get_category", Some(&token_a)).await),
+        0
+    );
+    assert_eq!(
+        errcode(&env.get("/wxa/get_category", Some(&token_a)).await),
+        45009
+    );
+    // Another mini program has its own count, and another API of the first its own.
+    assert_eq!(
+        errcode(&env.get("/wxa/get_category", Some(&token_b)).await),
+        0
+    );
+    assert_eq!(
+        errcode(&env.get("/wxa/get_page", Some(&token_a)).await),
+        86001
+    );
+}

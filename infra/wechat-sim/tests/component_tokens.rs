@@ -450,3 +450,29 @@ async fn a_superseded_component_token_works_five_more_minutes_then_answers_40001
     );
     assert_eq!(errcode(&env.post(preauth_path, Some(&new), body).await), 0);
 }
+
+#[tokio::test]
+async fn a_caller_not_on_the_ip_whitelist_is_refused_with_61004_naming_its_address() {
+    let env = Env::start().await;
+    let ticket = env.sim.push_ticket().await.unwrap();
+    let secret = env.sim.config().component_appsecret.clone();
+    env.sim
+        .set_ip_whitelist(Some(vec!["10.0.0.1".parse().unwrap()]));
+    let v = env
+        .post(TOKEN_PATH, None, token_body(&env, &secret, &ticket))
+        .await;
+    assert_eq!(errcode(&v), 61004);
+    assert!(
+        v["errmsg"]
+            .as_str()
+            .unwrap()
+            .contains("invalid ip 127.0.0.1"),
+        "{v}"
+    );
+    env.sim
+        .set_ip_whitelist(Some(vec!["127.0.0.1".parse().unwrap()]));
+    let v = env
+        .post(TOKEN_PATH, None, token_body(&env, &secret, &ticket))
+        .await;
+    assert_eq!(errcode(&v), 0, "{v}");
+}
