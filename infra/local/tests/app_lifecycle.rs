@@ -735,3 +735,16 @@ async fn a_submission_during_the_privacy_detection_is_told_to_wait_then_goes_thr
     let (s, v) = app.call(Method::POST, &audits, Some(submit_body())).await;
     assert_eq!(s, 201, "{v}");
 }
+
+#[tokio::test]
+async fn a_server_not_on_the_ip_whitelist_gets_61004_with_its_hint() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Whitelist").await;
+    app.local
+        .sim
+        .set_ip_whitelist(Some(vec!["10.0.0.1".parse().unwrap()]));
+    let (s, v) = app.get_json(&format!("/ops/apps/{appid}/categories")).await;
+    assert_eq!((s, v["errcode"].as_i64()), (502, Some(61004)), "{v}");
+    assert!(v["hint"].as_str().unwrap().contains("whitelist"), "{v}");
+    assert!(v["errmsg"].as_str().unwrap().contains("127.0.0.1"), "{v}");
+}
