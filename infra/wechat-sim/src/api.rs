@@ -9,7 +9,7 @@ use crate::state::{
     TokenKind, Version, CODE_TTL, HISTORY_LEN, QUOTA_RESETS_PER_MONTH, TICKET_TTL, TOKEN_TTL,
     UNDO_PER_DAY, UNDO_PER_MONTH,
 };
-use crate::{png, AccountKind, Inner, TIMEOUT_HOLD};
+use crate::{qrcode, AccountKind, Inner, TIMEOUT_HOLD};
 use axum::body::Bytes;
 use axum::extract::State as AxState;
 use axum::http::{header, Method, StatusCode, Uri};
@@ -212,15 +212,15 @@ async fn answer(
     }
     if path == "/wxa/get_qrcode" {
         return match qrcode(inner, query, now) {
-            Ok(png) => (
+            Ok(jpeg) => (
                 [
-                    (header::CONTENT_TYPE, "image/png"),
+                    (header::CONTENT_TYPE, "image/jpeg"),
                     (
                         header::CONTENT_DISPOSITION,
-                        "attachment; filename=\"QRCode.png\"",
+                        "attachment; filename=\"QRCode.jpg\"",
                     ),
                 ],
-                png,
+                jpeg,
             )
                 .into_response(),
             Err(e) => err_answer(e),
@@ -736,7 +736,7 @@ fn qrcode(inner: &Inner, query: &HashMap<String, String>, now: UnixTime) -> Resu
         .as_ref()
         .ok_or_else(|| WxErr::new(86001, "no third-party code committed"))?;
     let path = query.get("path").cloned().unwrap_or_default();
-    Ok(png::qr_like_png(&format!(
+    Ok(qrcode::qr_like_jpeg(&format!(
         "{appid}|{}|{path}",
         commit.user_version
     )))

@@ -21,8 +21,8 @@
 //! `api_start_push_ticket` (no token needed), `clear_quota/v2` (no token, appsecret),
 //! `GET /wxa/gettemplatedraftlist`, `POST /wxa/addtotemplate`, `GET /wxa/gettemplatelist`,
 //! `POST /wxa/deletetemplate`.
-//! Authorizer token (`access_token=`, permission set 18): `/wxa/commit`, `get_qrcode` (a real PNG,
-//! `Content-Type: image/png`), `get_category`, `get_page`, `submit_audit`, `get_auditstatus`,
+//! Authorizer token (`access_token=`, permission set 18): `/wxa/commit`, `get_qrcode` (a real JPEG,
+//! `Content-Type: image/jpeg`), `get_category`, `get_page`, `submit_audit`, `get_auditstatus`,
 //! `get_latest_auditstatus`, `undocodeaudit`, `speedupaudit`, `release`, `revertcoderelease`,
 //! `change_visitstatus`, `getvisitstatus`, `grayrelease`, `getgrayreleaseplan`,
 //! `revertgrayrelease`, `modify_domain`, `setwebviewdomain`, `queryquota`.
@@ -63,8 +63,8 @@
 
 mod api;
 mod control;
-mod png;
 mod push;
+mod qrcode;
 mod state;
 
 pub use state::{month_of, Account, Audit, CodeState, PushRecord};

@@ -399,7 +399,7 @@ async fn gray_release_checks_percentages_85081_and_85082() {
 }
 
 #[tokio::test]
-async fn get_qrcode_returns_a_real_png_and_errors_as_json() {
+async fn get_qrcode_returns_a_real_jpeg_and_errors_as_json() {
     let app = App::start().await;
     let url = |path: &str| {
         format!(
@@ -420,10 +420,11 @@ async fn get_qrcode_returns_a_real_png_and_errors_as_json() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], "image/png");
-    let png = resp.bytes().await.unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    assert_eq!(&png[12..16], b"IHDR");
+    // get_qrcode.html: the image is answered as image/jpeg.
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    let jpeg = resp.bytes().await.unwrap();
+    assert_eq!(&jpeg[..3], &[0xff, 0xd8, 0xff], "SOI");
+    assert_eq!(&jpeg[jpeg.len() - 2..], &[0xff, 0xd9], "EOI");
 }
 
 #[tokio::test]

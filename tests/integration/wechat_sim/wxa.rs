@@ -73,10 +73,10 @@ async fn every_code_management_endpoint_works_through_a_whole_release_cycle() {
     // Commit 1.0.0: the 体验版, its QR code, category and pages.
     wxa.commit(&commit_request("1.0.0")).await.unwrap();
     let qr = wxa.get_qrcode(Some("pages/home/home?x=1")).await.unwrap();
-    assert_eq!(qr.content_type, "image/png");
+    assert_eq!(qr.content_type, "image/jpeg");
     assert!(
-        qr.bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "a PNG, {} bytes",
+        qr.bytes.starts_with(&[0xff, 0xd8, 0xff]),
+        "a JPEG, {} bytes",
         qr.bytes.len()
     );
     let categories = wxa.get_category().await.unwrap();
