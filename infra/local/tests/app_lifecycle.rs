@@ -748,3 +748,36 @@ async fn a_server_not_on_the_ip_whitelist_gets_61004_with_its_hint() {
     assert!(v["hint"].as_str().unwrap().contains("whitelist"), "{v}");
     assert!(v["errmsg"].as_str().unwrap().contains("127.0.0.1"), "{v}");
 }
+
+#[tokio::test]
+async fn the_trial_qr_code_is_passed_through_with_its_content_type() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("QR").await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/commit"),
+            Some(commit_body("12.0.0")),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let resp = app
+        .ops(
+            Method::GET,
+            &format!("/ops/apps/{appid}/qrcode?path=pages%2Findex%2Findex%3Fx%3D1"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let bytes = resp.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], &[0xff, 0xd8, 0xff]);
+    let (s, pages) = app.get_json(&format!("/ops/apps/{appid}/pages")).await;
+    assert_eq!(
+        (s, pages["pages"][0].as_str()),
+        (200, Some("pages/index/index")),
+        "{pages}"
+    );
+}
