@@ -58,7 +58,8 @@ fn endpoint(path: &str) -> Option<(Method, Auth)> {
         | "/cgi-bin/component/api_get_authorizer_info"
         | "/cgi-bin/component/api_get_authorizer_list"
         | "/wxa/addtotemplate"
-        | "/wxa/deletetemplate" => (post, Component),
+        | "/wxa/deletetemplate"
+        | "/cgi-bin/component/modify_wxa_jump_domain" => (post, Component),
         "/wxa/gettemplatedraftlist" | "/wxa/gettemplatelist" => (get, Component),
         "/wxa/commit"
         | "/wxa/submit_audit"
@@ -711,6 +712,30 @@ fn dispatch_component(st: &mut State, ctx: &Ctx, path: &str) -> WxResult {
                 .collect();
             Ok(json!({"template_list": list}))
         }
+        "/cgi-bin/component/modify_wxa_jump_domain" => {
+            // api_modifythirdpartyjumpdomain: hosts without scheme, ';'-separated; both the
+            // testing and the published lists are answered (one list here).
+            let m = ctx.body()?;
+            let action = str_field(&m, "action")
+                .ok_or_else(|| WxErr::new(47001, "data format error: action"))?;
+            let given: Option<Vec<String>> = str_field(&m, "wxa_jump_h5_domain").map(|s| {
+                s.split(';')
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            });
+            if given
+                .iter()
+                .flatten()
+                .any(|d| d.contains("://") || d.contains('/'))
+            {
+                return Err(WxErr::new(47001, "data format error: wxa_jump_h5_domain"));
+            }
+            apply_list_action(action, &mut st.jump_domains, given)?;
+            let list = st.jump_domains.join(";");
+            Ok(json!({ "testing_wxa_jump_h5_domain": list, "published_wxa_jump_h5_domain": list }))
+        }
         "/wxa/deletetemplate" => {
             let m = ctx.body()?;
             let id = u64_field(&m, "template_id")
@@ -810,6 +835,7 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
     // the account.
     let quota = st.quota().clone();
     let privacy_detection = st.privacy_detection_secs;
+    let jump_domains = st.jump_domains.clone();
     let next_auditid = st.next_auditid;
     let acc = st
         .accounts
@@ -1200,8 +1226,36 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
         }
         "/wxa/setwebviewdomain" => {
             let m = ctx.body()?;
-            let action = str_field(&m, "action").unwrap_or("get");
+            // api_modifyjumpdomain.html: without an action every business domain the platform
+            // registered is added; a domain given must be https and the platform's (or a
+            // subdomain of one), else 89021 "request domain is not open's webview domain!".
             let given = string_list(&m, "webviewdomain")?;
+            let Some(action) = str_field(&m, "action") else {
+                for d in &jump_domains {
+                    let url = format!("https://{d}");
+                    if !code.webviewdomain.contains(&url) {
+                        code.webviewdomain.push(url);
+                    }
+                }
+                return Ok(json!({"webviewdomain": code.webviewdomain}));
+            };
+            if matches!(action, "add" | "set") {
+                let platform_s = |url: &String| {
+                    url.strip_prefix("https://")
+                        .filter(|host| !host.contains('/') && !host.contains(':'))
+                        .is_some_and(|host| {
+                            jump_domains
+                                .iter()
+                                .any(|d| host == d || host.ends_with(&format!(".{d}")))
+                        })
+                };
+                if !given.iter().flatten().all(platform_s) {
+                    return Err(WxErr::new(
+                        89021,
+                        "request domain is not open's webview domain!",
+                    ));
+                }
+            }
             apply_list_action(action, &mut code.webviewdomain, given)?;
             json!({"webviewdomain": code.webviewdomain})
         }

@@ -690,6 +690,12 @@ impl Simulator {
         self.inner.lock().privacy_detection_secs = d.as_secs() as i64;
     }
 
+    /// The platform's registered mini-program business domains (hosts, as
+    /// modify_wxa_jump_domain sets them): what setwebviewdomain may give a mini program.
+    pub fn set_platform_webview_domains(&self, hosts: &[&str]) {
+        self.inner.lock().jump_domains = hosts.iter().map(|h| (*h).to_owned()).collect();
+    }
+
     /// The platform's IP whitelist (WeChat console): when set, an API call from any other address
     /// answers 61004 naming that address. `None` (the default): every address is allowed.
     pub fn set_ip_whitelist(&self, ips: Option<Vec<std::net::IpAddr>>) {

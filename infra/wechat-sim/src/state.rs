@@ -273,6 +273,9 @@ pub struct State {
     /// How long WeChat's privacy-interface detection runs after a commit: until then
     /// submit_audit and get_code_privacy_info answer 61039. 0 (the default): done at once.
     pub privacy_detection_secs: i64,
+    /// The platform's registered mini-program business domains (hosts), set with
+    /// modify_wxa_jump_domain: what setwebviewdomain may give an authorized mini program.
+    pub jump_domains: Vec<String>,
     /// Addresses allowed to call the API (61004 for others); `None`: all.
     pub ip_whitelist: Option<Vec<std::net::IpAddr>>,
     /// Every refresh token ever presented to api_authorizer_token, and how often one came again.

@@ -494,6 +494,7 @@ async fn modify_domain_and_setwebviewdomain_echo_the_lists() {
         .post("/wxa/modify_domain", json!({"action": "get"}))
         .await;
     assert_eq!(v["wsrequestdomain"], json!(["wss://a.com"]));
+    app.env.sim.set_platform_webview_domains(&["qq.com"]);
     let v = app
         .post(
             "/wxa/setwebviewdomain",
@@ -763,5 +764,53 @@ async fn a_daily_quota_is_counted_per_api_per_account() {
     assert_eq!(
         errcode(&env.get("/wxa/get_page", Some(&token_a)).await),
         86001
+    );
+}
+
+#[tokio::test]
+async fn setwebviewdomain_gives_only_the_platforms_domains_and_all_of_them_without_an_action() {
+    let app = App::start().await;
+    let set = |body: Value| app.post("/wxa/setwebviewdomain", body);
+    // api_modifyjumpdomain.html: the platform must have registered the domain first: 89021.
+    let v = set(json!({"action": "add", "webviewdomain": ["https://h5.shop.com"]})).await;
+    assert_eq!(errcode(&v), 89021);
+    let ctoken = app.env.component_token().await;
+    let v = app
+        .env
+        .post(
+            "/cgi-bin/component/modify_wxa_jump_domain",
+            Some(&ctoken),
+            json!({"action": "set", "wxa_jump_h5_domain": "shop.com;cdn.example.org"}),
+        )
+        .await;
+    assert_eq!(errcode(&v), 0, "{v}");
+    assert_eq!(v["testing_wxa_jump_h5_domain"], "shop.com;cdn.example.org");
+    // A subdomain of a registered domain is allowed; http, a port or a path are not.
+    assert_eq!(
+        errcode(&set(json!({"action": "add", "webviewdomain": ["https://h5.shop.com"]})).await),
+        0
+    );
+    for bad in [
+        "http://shop.com",
+        "https://shop.com:8443",
+        "https://notshop.com",
+        "https://shop.com/x",
+    ] {
+        assert_eq!(
+            errcode(&set(json!({"action": "add", "webviewdomain": [bad]})).await),
+            89021,
+            "{bad}"
+        );
+    }
+    // Without an action: every platform domain added.
+    let v = set(json!({})).await;
+    assert_eq!(errcode(&v), 0, "{v}");
+    assert_eq!(
+        v["webviewdomain"],
+        json!([
+            "https://h5.shop.com",
+            "https://shop.com",
+            "https://cdn.example.org"
+        ])
     );
 }

@@ -396,3 +396,23 @@ pub fn permission_set_name(id: u32) -> Option<(&'static str, &'static str)> {
         _ => return None,
     })
 }
+
+/// `modify_wxa_jump_domain` (component token as `access_token`): the platform's registered
+/// mini-program business domains, hosts without scheme joined by `;`. Only these (and their
+/// subdomains) can be given to an authorized mini program with `setwebviewdomain` (89021).
+#[derive(Debug, Serialize)]
+pub struct ModifyWxaJumpDomain {
+    pub action: super::wxa::DomainAction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wxa_jump_h5_domain: Option<String>,
+}
+endpoint!(ModifyWxaJumpDomain: POST "/cgi-bin/component/modify_wxa_jump_domain", ComponentAsAccessToken, not_repeatable -> WxaJumpDomains);
+
+/// The platform's business domains after a `modify_wxa_jump_domain`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WxaJumpDomains {
+    #[serde(default)]
+    pub testing_wxa_jump_h5_domain: String,
+    #[serde(default)]
+    pub published_wxa_jump_h5_domain: String,
+}

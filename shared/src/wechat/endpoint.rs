@@ -154,6 +154,7 @@ mod tests {
             repeat::<w::ModifyDomain>(),
             repeat::<w::SetWebviewDomain>(),
             repeat::<w::BindTester>(),
+            repeat::<c::ModifyWxaJumpDomain>(),
             repeat::<w::UnbindTester>(),
         ];
         assert!(never.iter().all(|r| !r));

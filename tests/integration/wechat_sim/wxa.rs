@@ -195,13 +195,31 @@ async fn every_code_management_endpoint_works_through_a_whole_release_cycle() {
     assert_eq!(got, added);
     assert_eq!(got.uploaddomain, vec!["https://up.example.com"]);
     assert!(got.wsrequestdomain.is_empty());
+    // A web-view domain must first be registered as the platform's (api_modifyjumpdomain.html):
+    // 89021 until then; a subdomain of a registered one is allowed.
+    let web_h5 = WebviewDomains {
+        webviewdomain: vec!["https://h5.example.com".into()],
+    };
+    assert_business(
+        &wxa.setwebviewdomain(DomainAction::Add, &web_h5)
+            .await
+            .unwrap_err(),
+        89021,
+    );
+    let platform = mgr
+        .component()
+        .call(&wxopen::wechat::component::ModifyWxaJumpDomain {
+            action: DomainAction::Add,
+            wxa_jump_h5_domain: Some("example.com;shop.example.org".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        platform.testing_wxa_jump_h5_domain,
+        "example.com;shop.example.org"
+    );
     let web = wxa
-        .setwebviewdomain(
-            DomainAction::Add,
-            &WebviewDomains {
-                webviewdomain: vec!["https://h5.example.com".into()],
-            },
-        )
+        .setwebviewdomain(DomainAction::Add, &web_h5)
         .await
         .unwrap();
     assert_eq!(web.webviewdomain, vec!["https://h5.example.com"]);
