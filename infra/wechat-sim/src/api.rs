@@ -686,6 +686,7 @@ fn dispatch_component(st: &mut State, ctx: &Ctx, path: &str) -> WxResult {
                     create_time: now,
                     template_type: template_type as u8,
                     pages: state::default_template_pages(),
+                    private_apis: Vec::new(),
                 },
             );
             Ok(json!({}))
@@ -867,6 +868,7 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             // path in it (pages, extPages, tabBar.list[].pagePath) is not in the template.
             let mut ext_pages: Option<Vec<String>> = None;
             let mut named: Vec<String> = Vec::new();
+            let mut declared: Vec<String> = Vec::new();
             if !ext_json.is_empty() {
                 let ext: Value = serde_json::from_str(&ext_json)
                     .ok()
@@ -885,6 +887,9 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 if let Some(o) = ext.get("extPages").and_then(Value::as_object) {
                     named.extend(o.keys().cloned());
                 }
+                if let Some(d) = ext.get("requiredPrivateInfos").and_then(Value::as_array) {
+                    declared.extend(d.iter().filter_map(|x| x.as_str().map(str::to_owned)));
+                }
                 let tabs = ext.pointer("/tabBar/list").and_then(Value::as_array);
                 for t in tabs.into_iter().flatten() {
                     if let Some(p) = t.get("pagePath").and_then(Value::as_str) {
@@ -901,8 +906,9 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 ext_json,
                 commit_time: now,
                 pages: ext_pages.unwrap_or_default(),
+                undeclared_private_apis: Vec::new(),
             };
-            return commit_code(st, appid, commit, &named);
+            return commit_code(st, appid, commit, &named, &declared);
         }
         "/wxa/get_category" => {
             let list: Vec<Value> = acc
@@ -930,6 +936,18 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             // privacy-interface detection after a commit still runs answers 61039.
             if now < c.commit_time + privacy_detection {
                 return Err(privacy_pending());
+            }
+            // api_getcodeprivacyinfo.html / submit_audit.html: code using privacy interfaces
+            // ext.json does not declare is refused with 61040, unless privacy_api_not_use.
+            let not_use = m.get("privacy_api_not_use").and_then(Value::as_bool) == Some(true);
+            if !c.undeclared_private_apis.is_empty() && !not_use {
+                return Err(WxErr(
+                    61040,
+                    format!(
+                        "代码中含有ext.json未配置隐私接口{},请配置并申请权限或者承诺不使用这些接口后再提交审核",
+                        c.undeclared_private_apis.join(",")
+                    ),
+                ));
             }
             if m.get("item_list")
                 .and_then(Value::as_array)
@@ -1377,7 +1395,7 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             if now < c.commit_time + privacy_detection {
                 return Err(privacy_pending());
             }
-            json!({ "without_auth_list": [], "without_conf_list": [] })
+            json!({ "without_auth_list": [], "without_conf_list": c.undeclared_private_apis })
         }
         "/wxa/queryquota" => json!({
             "rest": quota.rest, "limit": quota.limit,
@@ -1388,7 +1406,13 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
     Ok(answer)
 }
 
-fn commit_code(st: &mut State, appid: &AppId, mut commit: Commit, named: &[String]) -> WxResult {
+fn commit_code(
+    st: &mut State,
+    appid: &AppId,
+    mut commit: Commit,
+    named: &[String],
+    declared: &[String],
+) -> WxResult {
     let Some(template) = st.templates.get(&commit.template_id) else {
         return Err(WxErr::new(85014, "template not exist"));
     };
@@ -1403,6 +1427,12 @@ fn commit_code(st: &mut State, appid: &AppId, mut commit: Commit, named: &[Strin
     if commit.pages.is_empty() {
         commit.pages = template.pages.clone();
     }
+    commit.undeclared_private_apis = template
+        .private_apis
+        .iter()
+        .filter(|api| !declared.iter().any(|d| d == api.trim_start_matches("wx.")))
+        .cloned()
+        .collect();
     if let Some(acc) = st.accounts.get_mut(appid) {
         acc.code.commit = Some(commit);
     }

@@ -329,6 +329,7 @@ async fn add_template(State(inner): S, body: Bytes) -> Response {
             create_time: now,
             template_type: t.template_type,
             pages: t.pages.unwrap_or_else(state::default_template_pages),
+            private_apis: Vec::new(),
         },
     );
     Json(json!({})).into_response()

@@ -654,6 +654,14 @@ impl Simulator {
         self.add_template_with_pages(template_id, user_version, &["pages/index/index"]);
     }
 
+    /// Makes a template's code call these privacy interfaces (`wx.getLocation`…): a commit whose
+    /// ext_json does not declare them in `requiredPrivateInfos` cannot be submitted (61040).
+    pub fn set_template_private_apis(&self, template_id: u64, apis: &[&str]) {
+        if let Some(t) = self.inner.lock().templates.get_mut(&template_id) {
+            t.private_apis = apis.iter().map(|a| (*a).to_owned()).collect();
+        }
+    }
+
     /// Seeds the template library with a template whose code has `pages`.
     pub fn add_template_with_pages(&self, template_id: u64, user_version: &str, pages: &[&str]) {
         let now = self.now();
@@ -666,6 +674,7 @@ impl Simulator {
                 create_time: now,
                 template_type: 0,
                 pages: pages.iter().map(|p| (*p).to_owned()).collect(),
+                private_apis: Vec::new(),
             },
         );
     }

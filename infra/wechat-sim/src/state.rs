@@ -85,6 +85,9 @@ pub struct Commit {
     pub ext_json: String,
     pub commit_time: UnixTime,
     pub pages: Vec<String>,
+    /// Privacy interfaces the committed code uses (from its template) that ext_json's
+    /// `requiredPrivateInfos` does not declare: get_code_privacy_info's `without_conf_list`.
+    pub undeclared_private_apis: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -201,6 +204,9 @@ pub struct Template {
     /// The pages of the template's code (its app.json): what `get_page` lists and what paths in
     /// ext_json may name (85045 otherwise).
     pub pages: Vec<String>,
+    /// Privacy interfaces the template's code calls (`wx.getLocation`…): each must be declared
+    /// in ext_json's `requiredPrivateInfos` (without the `wx.`), else submit_audit answers 61040.
+    pub private_apis: Vec<String>,
 }
 
 /// A template's pages unless told otherwise.

@@ -814,3 +814,57 @@ async fn setwebviewdomain_gives_only_the_platforms_domains_and_all_of_them_witho
         ])
     );
 }
+
+#[tokio::test]
+async fn code_using_undeclared_privacy_interfaces_is_refused_with_61040() {
+    let app = App::start().await;
+    app.env
+        .sim
+        .set_template_private_apis(7, &["wx.getLocation", "wx.chooseAddress"]);
+    let commit = |ext: &str| {
+        app.post(
+            "/wxa/commit",
+            json!({"template_id": 7, "ext_json": ext, "user_version": "v1", "user_desc": "d"}),
+        )
+    };
+    assert_eq!(
+        errcode(&commit("{\"requiredPrivateInfos\":[\"chooseAddress\"]}").await),
+        0
+    );
+    let info = app.get("/wxa/security/get_code_privacy_info").await;
+    assert_eq!(
+        info["without_conf_list"],
+        json!(["wx.getLocation"]),
+        "{info}"
+    );
+    let v = app.submit().await;
+    assert_eq!(errcode(&v), 61040);
+    assert!(
+        v["errmsg"].as_str().unwrap().contains("wx.getLocation"),
+        "{v}"
+    );
+    // Declared: nothing missing, and the submission goes through.
+    assert_eq!(
+        errcode(&commit("{\"requiredPrivateInfos\":[\"chooseAddress\",\"getLocation\"]}").await),
+        0
+    );
+    let info = app.get("/wxa/security/get_code_privacy_info").await;
+    assert_eq!(info["without_conf_list"], json!([]));
+    assert_eq!(errcode(&app.submit().await), 0);
+}
+
+#[tokio::test]
+async fn privacy_api_not_use_lets_undeclared_interfaces_through() {
+    let app = App::start().await;
+    app.env
+        .sim
+        .set_template_private_apis(7, &["wx.getLocation"]);
+    assert_eq!(errcode(&app.commit("v1").await), 0);
+    let v = app
+        .post(
+            "/wxa/submit_audit",
+            json!({"item_list": [], "privacy_api_not_use": true}),
+        )
+        .await;
+    assert_eq!(errcode(&v), 0, "{v}");
+}
