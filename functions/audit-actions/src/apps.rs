@@ -406,6 +406,28 @@ pub(crate) async fn submit_app(
         Ok(audit) => audit,
         // The detection WeChat runs after each commit has not finished: a wait, not a failure.
         Err(e) if e.errcode() == Some(61039) => return Err(privacy_detection_pending()),
+        // The code uses privacy interfaces ext.json does not declare: name them (one more call,
+        // only on this refusal) so the operator knows what to add.
+        Err(e) if e.errcode() == Some(61040) => {
+            let info = deps
+                .mgr
+                .wxa(&a.appid)
+                .call(&wxopen::wechat::wxa::GetCodePrivacyInfo)
+                .await
+                .unwrap_or_default();
+            return Err(ApiError::conflict(
+                "privacy_interfaces_undeclared",
+                format!(
+                    "the committed code uses privacy interfaces ext_json does not declare ({}): add them to ext_json's requiredPrivateInfos and commit again, or submit with privacy_api_not_use: true if the code never calls them (61040)",
+                    info.without_conf_list.join(", ")
+                ),
+                json!({
+                    "errcode": 61040,
+                    "without_conf_list": info.without_conf_list,
+                    "without_auth_list": info.without_auth_list,
+                }),
+            ));
+        }
         Err(e) => return Err(e.into()),
     };
     record(deps, operator, &a.appid, "submit_audit", |x| {

@@ -781,3 +781,39 @@ async fn the_trial_qr_code_is_passed_through_with_its_content_type() {
         "{pages}"
     );
 }
+
+#[tokio::test]
+async fn undeclared_privacy_interfaces_are_named_before_the_audit() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Location").await;
+    app.local
+        .sim
+        .set_template_private_apis(1, &["wx.getLocation"]);
+    let commit = format!("/ops/apps/{appid}/commit");
+    let (s, _) = app
+        .call(Method::POST, &commit, Some(commit_body("13.0.0")))
+        .await;
+    assert_eq!(s, 200);
+    let audits = format!("/ops/apps/{appid}/audits");
+    let (s, v) = app.call(Method::POST, &audits, Some(submit_body())).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("privacy_interfaces_undeclared")),
+        "{v}"
+    );
+    assert_eq!(v["without_conf_list"], json!(["wx.getLocation"]), "{v}");
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("requiredPrivateInfos"));
+    let declared = json!({
+        "template_id": 1,
+        "ext_json": { "extAppid": "wx00000000000000aa", "requiredPrivateInfos": ["getLocation"] },
+        "user_version": "13.0.1",
+        "user_desc": "declares getLocation",
+    });
+    let (s, _) = app.call(Method::POST, &commit, Some(declared)).await;
+    assert_eq!(s, 200);
+    let (s, v) = app.call(Method::POST, &audits, Some(submit_body())).await;
+    assert_eq!(s, 201, "{v}");
+}
