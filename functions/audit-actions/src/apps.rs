@@ -69,12 +69,7 @@ pub fn routes() -> Router<Arc<Deps>> {
 
 /// The app, known and authorized.
 pub(crate) async fn authorized(deps: &Deps, appid: &str) -> Result<Authorizer, ApiError> {
-    let appid = AppId::parse(appid).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))?;
-    let a = deps
-        .store
-        .get_authorizer(&appid)
-        .await?
-        .ok_or(ApiError::NotFound { what: "app" })?;
+    let a = known(deps, appid).await?;
     if a.status != AuthorizerStatus::Authorized {
         return Err(ApiError::conflict(
             "not_authorized",
@@ -116,12 +111,8 @@ async fn last_commit(deps: &Deps, appid: &AppId) -> Result<Option<Activity>, Api
 }
 
 async fn show(State(deps): S, Path(appid): Path<String>) -> ApiResult {
-    let appid = AppId::parse(&appid).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))?;
-    let a = deps
-        .store
-        .get_authorizer(&appid)
-        .await?
-        .ok_or(ApiError::NotFound { what: "app" })?;
+    let a = known(&deps, &appid).await?;
+    let appid = a.appid.clone();
     let token = views::token_health(deps.store.as_ref(), &appid).await?;
     let mut v = views::authorizer(&a, token, false);
     v["latest_audit"] = json!(deps
@@ -504,6 +495,14 @@ async fn show_audit(State(deps): S, Path((appid, auditid)): Path<(String, String
     Ok(Json(views::audit(&r)))
 }
 
+/// The app's pending audit (refreshed from WeChat if stored as pending), or 409 when none is.
+async fn pending_audit(deps: &Deps, appid: &AppId) -> Result<AuditRecord, ApiError> {
+    current_audit(deps, appid)
+        .await?
+        .filter(|r| r.status.is_pending())
+        .ok_or_else(|| ApiError::conflict("no_pending_audit", "no audit is pending", json!({})))
+}
+
 /// WeChat's undo limits (undocodeaudit.html): 5 a day and 10 a calendar month, Beijing time.
 const UNDO_PER_DAY: usize = 5;
 const UNDO_PER_MONTH: usize = 10;
@@ -538,10 +537,7 @@ async fn undo_counts(deps: &Deps, appid: &AppId) -> Result<(usize, usize), ApiEr
 
 async fn undo(State(deps): S, Extension(op): Op, Path(appid): Path<String>) -> ApiResult {
     let a = authorized(&deps, &appid).await?;
-    let pending = current_audit(&deps, &a.appid)
-        .await?
-        .filter(|r| r.status.is_pending())
-        .ok_or_else(|| ApiError::conflict("no_pending_audit", "no audit is pending", json!({})))?;
+    let pending = pending_audit(&deps, &a.appid).await?;
     let (today, this_month) = undo_counts(&deps, &a.appid).await?;
     if today >= UNDO_PER_DAY || this_month >= UNDO_PER_MONTH {
         return Err(ApiError::conflict(
@@ -583,10 +579,7 @@ async fn undo(State(deps): S, Extension(op): Op, Path(appid): Path<String>) -> A
 
 async fn speedup(State(deps): S, Extension(op): Op, Path(appid): Path<String>) -> ApiResult {
     let a = authorized(&deps, &appid).await?;
-    let pending = current_audit(&deps, &a.appid)
-        .await?
-        .filter(|r| r.status.is_pending())
-        .ok_or_else(|| ApiError::conflict("no_pending_audit", "no audit is pending", json!({})))?;
+    let pending = pending_audit(&deps, &a.appid).await?;
     // speedupaudit.html: 89405 when the month's speed-ups are used; said before WeChat is asked.
     let quota = deps
         .mgr
