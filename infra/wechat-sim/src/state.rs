@@ -400,16 +400,8 @@ pub fn day_of(now: UnixTime) -> i64 {
     (now + 8 * 3600).div_euclid(86400)
 }
 
-/// The calendar month (year * 12 + month - 1) of `now` in Beijing time, for monthly limits.
+/// The calendar month of `now` in Beijing time (the first second of it), the key of monthly
+/// limits: WeChat's calendar, from the domain module wxopen counts by as well.
 pub fn month_of(now: UnixTime) -> i64 {
-    // Days to civil date (Howard Hinnant's algorithm).
-    let z = day_of(now) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    year * 12 + month - 1
+    wxopen::domain::beijing_month_start(now)
 }
