@@ -97,11 +97,7 @@ async fn main() -> anyhow::Result<()> {
     for chunk in appids.chunks(16) {
         futures::future::try_join_all(chunk.iter().map(|a| sim.authorize(a, &[17, 18]))).await?;
     }
-    http.post(format!("{}/_sim/audit_quota", sim.base_url()))
-        .json(&json!({ "rest": 10 * apps, "limit": 10 * apps, "speedup_rest": 10, "speedup_limit": 10 }))
-        .send()
-        .await?
-        .error_for_status()?;
+    sim.set_audit_quota(10 * apps as u64, 10 * apps as u64, 10, 10);
     let (commit_time, counts) = run_batch(
         &http,
         &base,

@@ -683,14 +683,8 @@ async fn a_speedup_without_quota_left_is_refused_before_wechat_is_asked() {
     let app = spawn_app().await;
     let appid = app.authorized_app("Speedup").await;
     commit_and_submit(&app, &appid, "10.0.0").await;
-    let quota = |speedup_rest: i64| {
-        app.http
-            .post(format!("{}/_sim/audit_quota", app.local.sim.base_url()))
-            .json(&json!({ "rest": 50, "limit": 100, "speedup_rest": speedup_rest, "speedup_limit": 5 }))
-            .send()
-    };
-    assert!(quota(0).await.unwrap().status().is_success());
     let sim = &app.local.sim;
+    sim.set_audit_quota(50, 100, 0, 5);
     sim.reset_calls();
     let speedup = format!("/ops/apps/{appid}/audits/latest/speedup");
     let (s, v) = app.call(Method::POST, &speedup, None).await;
@@ -700,7 +694,7 @@ async fn a_speedup_without_quota_left_is_refused_before_wechat_is_asked() {
         "{v}"
     );
     assert_eq!(sim.calls("/wxa/speedupaudit"), 0);
-    assert!(quota(3).await.unwrap().status().is_success());
+    sim.set_audit_quota(50, 100, 3, 5);
     let (s, v) = app.call(Method::POST, &speedup, None).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("sped_up")), "{v}");
     assert_eq!(sim.calls("/wxa/speedupaudit"), 1);

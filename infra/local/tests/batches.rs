@@ -109,14 +109,7 @@ async fn a_batch_of_200_with_injected_failures_and_lost_answers_reports_exactly_
         ..Fault::default()
     });
     // A provider running 200 apps has a larger monthly quota than the default 100.
-    let resp = app
-        .http
-        .post(format!("{}/_sim/audit_quota", sim.base_url()))
-        .json(&json!({ "rest": 1000, "limit": 1000, "speedup_rest": 10, "speedup_limit": 10 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success());
+    sim.set_audit_quota(1000, 1000, 10, 10);
     let body = json!({ "action": "submit_audit", "appids": appids, "params": submit_params() });
     let (s, v) = post_batch(&app, "submit-5.0.0", &body).await;
     assert_eq!((s, v["replayed"].as_bool()), (202, Some(false)), "{v}");
@@ -367,17 +360,6 @@ async fn a_runner_that_died_holding_an_app_is_followed_by_one_that_asks_wechat_f
     assert_eq!(sim.account(untouched).unwrap().code.audits.len(), 1);
 }
 
-async fn set_audit_quota(app: &App, rest: i64, speedup_rest: i64) {
-    let resp = app
-        .http
-        .post(format!("{}/_sim/audit_quota", app.local.sim.base_url()))
-        .json(&json!({ "rest": rest, "limit": 100, "speedup_rest": speedup_rest, "speedup_limit": 10 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success());
-}
-
 #[tokio::test]
 async fn a_submit_batch_beyond_the_monthly_quota_is_refused_with_the_figures_or_cut_to_it() {
     let app = spawn_app().await;
@@ -392,7 +374,7 @@ async fn a_submit_batch_beyond_the_monthly_quota_is_refused_with_the_figures_or_
             .await;
         assert_eq!(s, 200, "{v}");
     }
-    set_audit_quota(&app, 2, 5).await;
+    app.local.sim.set_audit_quota(2, 100, 5, 10);
     let sim = &app.local.sim;
     sim.reset_calls();
     let body = json!({ "action": "submit_audit", "appids": appids, "params": submit_params() });

@@ -693,6 +693,17 @@ impl Simulator {
         );
     }
 
+    /// The platform's monthly audit quota and speed-ups as queryquota reports them (what
+    /// `POST /_sim/audit_quota` sets): submit_audit answers 85085 once `rest` is 0.
+    pub fn set_audit_quota(&self, rest: u64, limit: u64, speedup_rest: u64, speedup_limit: u64) {
+        self.inner.lock().audit_quota = Some(state::AuditQuota {
+            rest,
+            limit,
+            speedup_rest,
+            speedup_limit,
+        });
+    }
+
     /// After each commit, WeChat's privacy-interface detection runs this long (simulator clock):
     /// submit_audit and get_code_privacy_info answer 61039 until it is done.
     pub fn set_privacy_detection(&self, d: Duration) {
