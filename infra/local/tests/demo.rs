@@ -2,26 +2,14 @@
 //! and printed, and no secret value (appsecret, operator key, Token, EncodingAESKey), token,
 //! ticket or code appears anywhere in what it printed or logged.
 
+mod support;
+
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use support::Captured;
 use wxopen::secrets::PlatformSecrets;
 use wxopen::store::{TokenKey, TokenStore};
 use wxopen_local::demo::{run, DemoConfig};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn random(n: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

@@ -7,25 +7,12 @@
 mod support;
 
 use secrecy::ExposeSecret;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use support::Captured;
 use wxopen::domain::SystemClock;
 use wxopen::store::{TokenKey, TokenStore};
 use wxopen::wechat::{ClientConfig, TokenBackend, TokenManager, WechatClient};
 use wxopen_local::{dev_secrets, start, LocalConfig};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_flow_at_debug_level_logs_no_secret_value() {

@@ -204,3 +204,17 @@ pub fn error_code(page: &str) -> String {
     let end = start + page[start..].find('<').unwrap();
     page[start..end].to_owned()
 }
+
+/// A log sink for a tracing subscriber: every line written, kept for searching.
+#[derive(Clone, Default)]
+pub struct Captured(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
