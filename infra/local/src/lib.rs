@@ -3,9 +3,13 @@
 //! One HTTP listener serves every route of the API Gateway (`/wechat/…`, `/auth/…`, `/ops/…`) by
 //! calling the very handlers the Lambdas run; state lives in the embedded (redb) store under a data
 //! directory; WeChat is the in-process simulator, which pushes encrypted tickets to our listener
-//! just as WeChat pushes to API Gateway.
+//! just as WeChat pushes to API Gateway. [`start`] wires exactly that (the tests and the demo);
+//! [`start_system`], what the binary runs, can put the state in DynamoDB instead
+//! ([`StoreTarget::Dynamo`]) and talk to another WeChat endpoint instead of starting the
+//! simulator ([`WechatTarget::External`]). The binary's secrets: [`secrets`].
 
 pub mod demo;
+pub mod secrets;
 
 use anyhow::Context;
 use axum::body::Bytes;
@@ -17,10 +21,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use wxopen::domain::{Clock, SystemClock};
 use wxopen::secrets::{PlatformSecrets, SecretsSource, StaticSecrets};
+use wxopen::store::dynamo::DynamoStore;
 use wxopen::store::embedded::EmbeddedStore;
 use wxopen::store::Store;
 
-/// Development secrets used when none are configured: never valid anywhere but here.
+/// Fixed development secrets for the demo and the tests (the plain run generates its own, see
+/// [`secrets`]): never valid anywhere but here.
 pub fn dev_secrets() -> PlatformSecrets {
     PlatformSecrets::new(
         "wx00000000000000aa",
@@ -113,38 +119,221 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let secrets: Arc<dyn SecretsSource> = Arc::new(StaticSecrets::new(config.secrets.clone()));
-    // Bound first: the simulator needs our push URLs, our handlers need its base URL.
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let w = wire(
+        config.listen,
+        store.clone(),
+        &config.secrets,
+        WechatTarget::Simulator {
+            listen: config.sim_listen,
+            ticket_interval: config.ticket_interval,
+            seed_mini_programs: config.seed_mini_programs,
+        },
+        config.refresh_interval,
+    )
+    .await?;
+    Ok(Local {
+        base_url: w.base_url,
+        sim: w.sim.expect("wxopen-local started its simulator"),
+        store,
+        mgr: w.mgr,
+        server: w.server,
+    })
+}
+
+/// Where WeChat is for a [`System`].
+#[derive(Debug, Clone)]
+pub enum WechatTarget {
+    /// The built-in simulator, started here and wired both ways: it pushes to our listener, our
+    /// client calls it.
+    Simulator {
+        listen: SocketAddr,
+        /// How often it pushes a component_verify_ticket (WeChat: every 10 minutes).
+        ticket_interval: std::time::Duration,
+        /// Simulated mini programs to create (not yet authorized) for its consent page.
+        seed_mini_programs: usize,
+    },
+    /// Another WeChat API endpoint (a simulator elsewhere, a mock); nothing is started for it,
+    /// and its pushes are expected at our push URLs.
+    External { base_url: String },
+}
+
+/// Which store a [`System`] keeps its state in.
+#[derive(Debug, Clone)]
+pub enum StoreTarget {
+    /// redb in `data_dir/wxopen.redb` (survives restarts).
+    Embedded { data_dir: PathBuf },
+    /// DynamoDB at `endpoint` (DynamoDB Local, moto, LocalStack), `table` created if absent.
+    Dynamo { endpoint: String, table: String },
+}
+
+/// How the `wxopen-local` binary wires the system: [`LocalConfig`] with a choice of store and
+/// of WeChat.
+pub struct SystemConfig {
+    pub listen: SocketAddr,
+    pub secrets: PlatformSecrets,
+    pub wechat: WechatTarget,
+    pub store: StoreTarget,
+    /// How often the token refresher runs; `None`: never.
+    pub refresh_interval: Option<std::time::Duration>,
+}
+
+/// The running system, on whichever store and WeChat it was given.
+pub struct System {
+    pub base_url: String,
+    /// The built-in simulator, when it was started.
+    pub sim: Option<wechat_sim::Simulator>,
+    /// The WeChat API base URL our client calls.
+    pub wechat_base_url: String,
+    pub store: Arc<dyn Store>,
+    pub mgr: Arc<wxopen::wechat::TokenManager>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl System {
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.server.await.context("the local listener stopped")
+    }
+}
+
+/// Starts a [`System`]: the store, our listener, and the simulator unless WeChat is elsewhere.
+pub async fn start_system(config: SystemConfig) -> anyhow::Result<System> {
+    let (w, store) = match &config.store {
+        StoreTarget::Embedded { data_dir } => {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
+            let store = Arc::new(EmbeddedStore::open(data_dir)?);
+            let w = wire(
+                config.listen,
+                store.clone(),
+                &config.secrets,
+                config.wechat.clone(),
+                config.refresh_interval,
+            )
+            .await?;
+            (w, store as Arc<dyn Store>)
+        }
+        StoreTarget::Dynamo { endpoint, table } => {
+            let store = Arc::new(dynamo_store(endpoint, table).await?);
+            let w = wire(
+                config.listen,
+                store.clone(),
+                &config.secrets,
+                config.wechat.clone(),
+                config.refresh_interval,
+            )
+            .await?;
+            (w, store as Arc<dyn Store>)
+        }
+    };
+    Ok(System {
+        base_url: w.base_url,
+        sim: w.sim,
+        wechat_base_url: w.wechat_base_url,
+        store,
+        mgr: w.mgr,
+        server: w.server,
+    })
+}
+
+/// A DynamoDB store at a local endpoint, its table created if absent. Region and credentials
+/// come from the usual AWS environment when set (`AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_PROFILE`...); otherwise `us-east-1` and placeholder credentials, which local
+/// endpoints accept.
+pub async fn dynamo_store(endpoint: &str, table: &str) -> anyhow::Result<DynamoStore> {
+    let region = aws_config::meta::region::RegionProviderChain::default_provider()
+        .or_else(aws_config::Region::new("us-east-1"));
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(region);
+    let has_credentials = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if !has_credentials {
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "wxopen-local",
+        ));
+    }
+    let sdk = loader.load().await;
+    let store = DynamoStore::new(wxopen::store::dynamo::client(&sdk), table);
+    store
+        .create_table()
         .await
-        .with_context(|| format!("binding {}", config.listen))?;
+        .with_context(|| format!("DynamoDB table {table} at {endpoint}"))?;
+    Ok(store)
+}
+
+/// What [`wire`] started.
+struct Wired {
+    base_url: String,
+    sim: Option<wechat_sim::Simulator>,
+    wechat_base_url: String,
+    mgr: Arc<wxopen::wechat::TokenManager>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Our listener with every route on `store`, the batch runner, the refresher, and WeChat (the
+/// simulator, started here and pushed a first ticket, or another endpoint).
+async fn wire<S: Store + 'static>(
+    listen: SocketAddr,
+    store: Arc<S>,
+    secrets_value: &PlatformSecrets,
+    wechat_target: WechatTarget,
+    refresh_interval: Option<std::time::Duration>,
+) -> anyhow::Result<Wired> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let secrets: Arc<dyn SecretsSource> = Arc::new(StaticSecrets::new(secrets_value.clone()));
+    // Bound first: the simulator needs our push URLs, our handlers need its base URL.
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
 
     use secrecy::ExposeSecret;
-    let s = &config.secrets;
-    let sim_config = wechat_sim::SimConfig {
-        component_appid: s.component_appid.to_string(),
-        component_appsecret: s.component_appsecret.expose_secret().to_owned(),
-        token: s.token.expose_secret().to_owned(),
-        encoding_aes_key: s.encoding_aes_key.expose_secret().to_owned(),
-        auth_event_url: Some(format!("{base_url}/wechat/component")),
-        message_url: Some(format!("{base_url}/wechat/apps/$APPID$")),
-        ticket_interval: Some(config.ticket_interval),
-        clock: clock.clone(),
-        ..wechat_sim::SimConfig::default()
+    let s = secrets_value;
+    let (sim, wechat) = match wechat_target {
+        WechatTarget::Simulator {
+            listen: sim_listen,
+            ticket_interval,
+            seed_mini_programs,
+        } => {
+            let sim_config = wechat_sim::SimConfig {
+                component_appid: s.component_appid.to_string(),
+                component_appsecret: s.component_appsecret.expose_secret().to_owned(),
+                token: s.token.expose_secret().to_owned(),
+                encoding_aes_key: s.encoding_aes_key.expose_secret().to_owned(),
+                auth_event_url: Some(format!("{base_url}/wechat/component")),
+                message_url: Some(format!("{base_url}/wechat/apps/$APPID$")),
+                ticket_interval: Some(ticket_interval),
+                clock: clock.clone(),
+                ..wechat_sim::SimConfig::default()
+            };
+            let sim = wechat_sim::Simulator::start_on(sim_config, sim_listen)
+                .await
+                .with_context(|| format!("starting the WeChat simulator on {sim_listen}"))?;
+            for _ in 0..seed_mini_programs {
+                sim.add_account(wechat_sim::AccountSpec::mini_program());
+            }
+            sim.add_template(1, "1.0.0");
+            let wechat = wxopen::wechat::ClientConfig::with_base_url(sim.base_url());
+            (Some(sim), wechat)
+        }
+        WechatTarget::External { base_url } => (
+            None,
+            wxopen::wechat::ClientConfig::with_base_url(base_url.trim_end_matches('/')),
+        ),
     };
-    let sim = wechat_sim::Simulator::start_on(sim_config, config.sim_listen).await?;
-    for _ in 0..config.seed_mini_programs {
-        sim.add_account(wechat_sim::AccountSpec::mini_program());
-    }
-    sim.add_template(1, "1.0.0");
-
-    let wechat = wxopen::wechat::ClientConfig::with_base_url(sim.base_url());
     let mgr = Arc::new(
         wxopen::wechat::TokenManager::new(
-            wxopen::wechat::WechatClient::new(wechat.clone())?,
+            wxopen::wechat::WechatClient::new(wechat.clone()).context("the WeChat API base URL")?,
             store.clone(),
             s.component_appid.clone(),
             s.component_appsecret.clone(),
@@ -196,10 +385,12 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
             tracing::error!(error = %e, "local listener failed");
         }
     });
-    sim.push_ticket()
-        .await
-        .context("pushing the first ticket")?;
-    if let Some(every) = config.refresh_interval {
+    if let Some(sim) = &sim {
+        sim.push_ticket()
+            .await
+            .context("pushing the first ticket")?;
+    }
+    if let Some(every) = refresh_interval {
         let deps = token_refresher::Deps {
             mgr: mgr.clone(),
             store: dyn_store.clone(),
@@ -208,10 +399,10 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         };
         token_refresher::spawn_interval(Arc::new(deps), every);
     }
-    Ok(Local {
+    Ok(Wired {
         base_url,
         sim,
-        store,
+        wechat_base_url: wechat.base_url.clone(),
         mgr,
         server,
     })

@@ -1,26 +1,57 @@
 use clap::Parser;
+use secrecy::{ExposeSecret, SecretString};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use wxopen::store::TicketStore;
-use wxopen_local::{dev_secrets, start, LocalConfig};
+use wxopen_local::secrets::{Given, LocalSecrets, Source};
+use wxopen_local::{dev_secrets, start_system, StoreTarget, SystemConfig, WechatTarget};
 
-/// Runs the whole wxopen system on this machine: embedded store, WeChat simulator, no AWS account.
+/// Runs the whole wxopen system on this machine: every route on 127.0.0.1 through the very
+/// handlers the Lambdas run, the embedded store (or DynamoDB), the WeChat simulator (or another
+/// WeChat endpoint), the token refresher on its timer and the batch runner.
+///
+/// Every setting is an environment variable with a matching flag. Secrets left unset are
+/// generated once and kept in <data dir>/local-secrets.json (mode 0600).
 #[derive(Parser)]
 #[command(name = "wxopen-local", version)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Where our API listens (the routes API Gateway serves in production).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: std::net::SocketAddr,
-    /// Where the WeChat simulator listens.
-    #[arg(long, default_value = "127.0.0.1:8081")]
-    sim_listen: std::net::SocketAddr,
-    /// State directory of the embedded store (survives restarts).
-    #[arg(long, default_value = ".local/data")]
+    /// The component (third-party platform) appid; generated once (`wx` + 16 hex) when unset.
+    #[arg(long, env = "WXOPEN_COMPONENT_APPID")]
+    component_appid: Option<String>,
+    /// The component appsecret; generated once when unset.
+    #[arg(long, env = "WXOPEN_COMPONENT_APPSECRET", hide_env_values = true)]
+    component_appsecret: Option<String>,
+    /// The message Token (消息校验Token); generated once when unset.
+    #[arg(long, env = "WXOPEN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The 43-character EncodingAESKey (消息加解密Key); generated once when unset.
+    #[arg(long, env = "WXOPEN_ENCODING_AES_KEY", hide_env_values = true)]
+    encoding_aes_key: Option<String>,
+    /// The plain operator key (local only: a deployment keeps only its SHA-256); generated once
+    /// when unset.
+    #[arg(long, env = "WXOPEN_OPERATOR_KEY", hide_env_values = true)]
+    operator_key: Option<String>,
+    /// State directory: the embedded store and local-secrets.json (survive restarts).
+    #[arg(long, env = "WXOPEN_DATA_DIR", default_value = ".local/data")]
     data_dir: PathBuf,
-    /// Platform secrets as a JSON file (see wxopen::secrets); built-in development secrets if absent.
-    #[arg(long)]
-    secrets_file: Option<PathBuf>,
+    /// Port of our API on 127.0.0.1 (the routes API Gateway serves in production); 0 picks a
+    /// free one (printed at start).
+    #[arg(long, env = "WXOPEN_PORT", default_value_t = 3000)]
+    port: u16,
+    /// Port of the WeChat simulator on 127.0.0.1; 0 picks a free one (printed at start).
+    #[arg(long, env = "WXOPEN_SIM_PORT", default_value_t = 3001)]
+    sim_port: u16,
+    /// Another WeChat API endpoint instead of the built-in simulator, which is then not started
+    /// (its pushes are expected at our push URLs).
+    #[arg(long, env = "WXOPEN_WECHAT_BASE_URL")]
+    wechat_base_url: Option<String>,
+    /// A DynamoDB endpoint (DynamoDB Local, moto, LocalStack) instead of the embedded store.
+    #[arg(long, env = "WXOPEN_DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: Option<String>,
+    /// The DynamoDB table (with --dynamodb-endpoint), created if absent.
+    #[arg(long, env = "WXOPEN_TABLE", default_value = "wxopen-local")]
+    table: String,
     /// How often the simulator pushes a component_verify_ticket (WeChat: every 10 minutes).
     #[arg(long, default_value_t = 600)]
     ticket_interval_secs: u64,
@@ -97,26 +128,114 @@ async fn main() -> anyhow::Result<()> {
     {
         return demo(data_dir, secrets_file, operator_key).await;
     }
-    let secrets = match &args.secrets_file {
-        Some(p) => wxopen::secrets::PlatformSecrets::from_file(p)?,
-        None => dev_secrets(),
+    run(args).await
+}
+
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.filter(|v| !v.trim().is_empty())
+}
+
+fn secret(v: Option<String>) -> Option<SecretString> {
+    nonempty(v).map(SecretString::from)
+}
+
+fn origin(source: Source, var: &str) -> String {
+    match source {
+        Source::Given => format!("from {var}"),
+        Source::Generated => "generated now, kept in local-secrets.json".to_owned(),
+        Source::Kept => "kept in local-secrets.json".to_owned(),
+    }
+}
+
+/// The plain run: start everything and print how to reach it.
+async fn run(args: Args) -> anyhow::Result<()> {
+    let given = Given {
+        component_appid: nonempty(args.component_appid),
+        component_appsecret: secret(args.component_appsecret),
+        token: secret(args.token),
+        encoding_aes_key: secret(args.encoding_aes_key),
+        operator_key: secret(args.operator_key),
     };
-    let appid = secrets.component_appid.clone();
-    let local = start(LocalConfig {
-        listen: args.listen,
-        sim_listen: args.sim_listen,
-        data_dir: args.data_dir,
-        secrets,
-        ticket_interval: std::time::Duration::from_secs(args.ticket_interval_secs),
-        seed_mini_programs: args.seed_mini_programs,
+    let secrets = LocalSecrets::resolve(&args.data_dir, &given)?;
+    let appid = secrets.platform.component_appid.clone();
+    let loopback = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let wechat = match nonempty(args.wechat_base_url) {
+        Some(base_url) => WechatTarget::External { base_url },
+        None => WechatTarget::Simulator {
+            listen: loopback(args.sim_port),
+            ticket_interval: std::time::Duration::from_secs(args.ticket_interval_secs.max(1)),
+            seed_mini_programs: args.seed_mini_programs,
+        },
+    };
+    let store = match nonempty(args.dynamodb_endpoint) {
+        Some(endpoint) => StoreTarget::Dynamo {
+            endpoint,
+            table: args.table.clone(),
+        },
+        None => StoreTarget::Embedded {
+            data_dir: args.data_dir.clone(),
+        },
+    };
+    let local = start_system(SystemConfig {
+        listen: loopback(args.port),
+        secrets: secrets.platform.clone(),
+        wechat,
+        store: store.clone(),
         refresh_interval: (args.refresh_interval_secs > 0)
             .then(|| std::time::Duration::from_secs(args.refresh_interval_secs)),
     })
     .await?;
     let ticket = local.store.latest_ticket(&appid).await?;
+    let p = &secrets.platform;
     println!("wxopen-local is up");
     println!("  our API (as API Gateway):   {}", local.base_url);
-    println!("  WeChat simulator:           {}", local.sim.base_url());
+    match &local.sim {
+        Some(sim) => println!("  WeChat simulator:           {}", sim.base_url()),
+        None => println!(
+            "  WeChat simulator:           not started; WeChat API at {} (WXOPEN_WECHAT_BASE_URL)",
+            local.wechat_base_url
+        ),
+    }
+    match &store {
+        StoreTarget::Embedded { data_dir } => println!(
+            "  store:                      embedded, {}",
+            data_dir.join("wxopen.redb").display()
+        ),
+        StoreTarget::Dynamo { endpoint, table } => println!(
+            "  store:                      DynamoDB table {table} at {endpoint} (WXOPEN_DYNAMODB_ENDPOINT)"
+        ),
+    }
+    println!("  local secrets file:         {}", secrets.file.display());
+    println!(
+        "  values in use, printed for local development only (never print them anywhere else):"
+    );
+    println!(
+        "  component appid:            {}  ({})",
+        p.component_appid,
+        origin(secrets.component_appid_source, "WXOPEN_COMPONENT_APPID")
+    );
+    println!(
+        "  token:                      {}  ({})",
+        p.token.expose_secret(),
+        origin(secrets.token_source, "WXOPEN_TOKEN")
+    );
+    println!(
+        "  EncodingAESKey:             {}  ({})",
+        p.encoding_aes_key.expose_secret(),
+        origin(secrets.encoding_aes_key_source, "WXOPEN_ENCODING_AES_KEY")
+    );
+    println!(
+        "  operator key:               {}  ({}; the handlers hold only its SHA-256)",
+        secrets.operator_key.expose_secret(),
+        origin(secrets.operator_key_source, "WXOPEN_OPERATOR_KEY")
+    );
+    println!(
+        "  component appsecret:        not printed ({})",
+        origin(
+            secrets.component_appsecret_source,
+            "WXOPEN_COMPONENT_APPSECRET"
+        )
+    );
     println!(
         "  component_verify_ticket:    {}",
         match ticket {
@@ -125,13 +244,15 @@ async fn main() -> anyhow::Result<()> {
         }
     );
     println!(
-        "  push URLs: {0}/wechat/component and {0}/wechat/apps/$APPID$",
+        "  push URLs:                  {0}/wechat/component and {0}/wechat/apps/$APPID$",
         local.base_url
     );
-    println!(
-        "  simulator control API:      {0}/_sim/accounts, {0}/_sim/counters, {0}/_sim/pushes",
-        local.sim.base_url()
-    );
+    if let Some(sim) = &local.sim {
+        println!(
+            "  simulator control API:      {0}/_sim/accounts, {0}/_sim/counters, {0}/_sim/pushes",
+            sim.base_url()
+        );
+    }
     if args.refresh_interval_secs > 0 {
         println!(
             "  token refresher:            every {} s (WXOPEN_REFRESH_INTERVAL_SECS)",
@@ -143,8 +264,18 @@ async fn main() -> anyhow::Result<()> {
         audit_actions::new_invitation("demo-customer".into(), 2, None, now, 7 * 86_400);
     wxopen::store::InvitationStore::create_invitation(local.store.as_ref(), &invitation).await?;
     println!(
-        "  a ready invitation link:    {}/auth/start?invite={}  (customer demo-customer; the simulator's consent page offers its mini programs)",
-        local.base_url, invitation.id
+        "  a ready invitation link:    {}/auth/start?invite={}  (customer demo-customer{})",
+        local.base_url,
+        invitation.id,
+        if local.sim.is_some() {
+            "; the simulator's consent page offers its mini programs"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  operator CLI:               export WXOPEN_API_URL={} WXOPEN_OPERATOR_KEY=<the operator key above>; wxopen authorizers list",
+        local.base_url
     );
     println!("Ctrl-C to stop.");
     tokio::select! {
