@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod lifecycle;
 pub mod onboarding;
 pub mod operator_auth;
 pub mod runtime;

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use wxopen::domain::{beijing_day_start, beijing_month_start, AppId, AuditId, AuditStatus};
+use wxopen::lifecycle::{actions, Stage};
 use wxopen::operator_auth::Operator;
 use wxopen::store::{Activity, AuditRecord, AuditUpdate, Authorizer, AuthorizerStatus, StoreError};
 use wxopen::wechat::reconcile::{self, Submission};
@@ -104,10 +105,32 @@ async fn record(
     }
 }
 
+/// How much recent activity the stage is folded from: a commit further back than this many
+/// actions is not seen (the stage then starts from the latest audit).
+const LIFECYCLE_ACTIVITY: u32 = 100;
+
+/// The app's recent activity, newest first.
+async fn recent_activity(deps: &Deps, appid: &AppId) -> Result<Vec<Activity>, ApiError> {
+    Ok(deps
+        .store
+        .list_activity(appid, None, LIFECYCLE_ACTIVITY)
+        .await?
+        .items)
+}
+
 /// The newest commit recorded for the app.
 async fn last_commit(deps: &Deps, appid: &AppId) -> Result<Option<Activity>, ApiError> {
-    let page = deps.store.list_activity(appid, None, 50).await?;
-    Ok(page.items.into_iter().find(|a| a.action == "commit"))
+    Ok(recent_activity(deps, appid)
+        .await?
+        .into_iter()
+        .find(|a| a.action == actions::COMMIT))
+}
+
+/// Where the app's code stands ([`Stage::fold`] of its activity and latest audit).
+pub(crate) async fn lifecycle(deps: &Deps, appid: &AppId) -> Result<Stage, ApiError> {
+    let recent = recent_activity(deps, appid).await?;
+    let latest = deps.store.latest_audit(appid).await?;
+    Ok(Stage::fold(&recent, latest.as_ref()))
 }
 
 async fn show(State(deps): S, Path(appid): Path<String>) -> ApiResult {
@@ -121,6 +144,7 @@ async fn show(State(deps): S, Path(appid): Path<String>) -> ApiResult {
         .await?
         .map(|r| views::audit(&r)));
     v["last_commit"] = json!(last_commit(&deps, &appid).await?);
+    v["lifecycle"] = json!(lifecycle(&deps, &appid).await?);
     v["pending_batches"] = json!(crate::batches::pending_for(&deps, &appid).await?);
     // The versions come from WeChat; an app that cannot be asked still shows what is stored.
     v["versions"] = if a.status == AuthorizerStatus::Authorized {
@@ -147,7 +171,8 @@ pub(crate) struct CommitBody {
 }
 
 impl CommitBody {
-    /// What serde cannot say: the version's length.
+    /// What serde cannot say: the version's length and what ext_json may hold
+    /// ([`crate::ext_json::check`]).
     pub(crate) fn check(&self) -> Result<(), ApiError> {
         if self.user_version.is_empty() || self.user_version.chars().count() > 64 {
             return Err(ApiError::bad(
@@ -155,7 +180,28 @@ impl CommitBody {
                 "user_version must be 1 to 64 characters",
             ));
         }
-        Ok(())
+        crate::ext_json::check(&self.ext_json)
+    }
+
+    /// What only WeChat's template library can say: a standard template takes only three
+    /// ext_json keys. One `gettemplatelist` call; when it fails the commit goes on unchecked
+    /// (WeChat still refuses a wrong ext_json itself).
+    pub(crate) async fn check_template(&self, deps: &Deps) -> Result<(), ApiError> {
+        match deps
+            .mgr
+            .component()
+            .get_template_list(Some(wxopen::wechat::component::TemplateType::Standard))
+            .await
+        {
+            Ok(list) if list.iter().any(|t| t.template_id == self.template_id) => {
+                crate::ext_json::check_standard(&self.ext_json)
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "template library not read: ext_json not checked against the template's type");
+                Ok(())
+            }
+        }
     }
 }
 
@@ -180,6 +226,7 @@ async fn commit(
     let a = authorized(&deps, &appid).await?;
     let b: CommitBody = json_body(&headers, &body)?;
     b.check()?;
+    b.check_template(&deps).await?;
     Ok(Json(commit_app(&deps, &op.label, &a, b).await?))
 }
 
@@ -194,7 +241,7 @@ pub(crate) async fn commit_app(
     let req = CommitRequest::new(b.template_id, &ext, b.user_version.clone(), b.user_desc);
     deps.mgr.wxa(&a.appid).commit(&req).await?;
     let digest = hex::encode(Sha256::digest(req.ext_json.as_bytes()));
-    record(deps, operator, &a.appid, "commit", |x| {
+    record(deps, operator, &a.appid, actions::COMMIT, |x| {
         x.template_id = Some(b.template_id);
         x.user_version = Some(b.user_version.clone());
         x.details = json!({ "ext_json_sha256": digest });
@@ -204,6 +251,7 @@ pub(crate) async fn commit_app(
         "status": "committed",
         "template_id": b.template_id,
         "user_version": b.user_version,
+        "lifecycle": lifecycle(deps, &a.appid).await?,
     }))
 }
 
@@ -396,7 +444,24 @@ pub(crate) async fn submit_app(
     {
         Ok(audit) => audit,
         // The detection WeChat runs after each commit has not finished: a wait, not a failure.
-        Err(e) if e.errcode() == Some(61039) => return Err(privacy_detection_pending()),
+        // Kept in the activity (once per wait) so the app's stage shows it.
+        Err(e) if e.errcode() == Some(61039) => {
+            let waiting = matches!(
+                lifecycle(deps, &a.appid).await,
+                Ok(Stage::PrivacyDetectionPending { .. })
+            );
+            if !waiting {
+                record(
+                    deps,
+                    operator,
+                    &a.appid,
+                    actions::PRIVACY_DETECTION_PENDING,
+                    |x| x.user_version = submission.user_version.clone(),
+                )
+                .await;
+            }
+            return Err(privacy_detection_pending());
+        }
         // The code uses privacy interfaces ext.json does not declare: name them (one more call,
         // only on this refusal) so the operator knows what to add.
         Err(e) if e.errcode() == Some(61040) => {
@@ -421,15 +486,18 @@ pub(crate) async fn submit_app(
         }
         Err(e) => return Err(e.into()),
     };
-    record(deps, operator, &a.appid, "submit_audit", |x| {
+    record(deps, operator, &a.appid, actions::SUBMIT_AUDIT, |x| {
         x.auditid = Some(audit.auditid);
         x.template_id = audit.template_id;
         x.user_version = audit.user_version.clone();
     })
     .await;
-    Ok(
-        json!({ "auditid": audit.auditid, "status": "submitted", "user_version": audit.user_version }),
-    )
+    Ok(json!({
+        "auditid": audit.auditid,
+        "status": "submitted",
+        "user_version": audit.user_version,
+        "lifecycle": lifecycle(deps, &a.appid).await?,
+    }))
 }
 
 async fn list_audits(
@@ -568,7 +636,7 @@ async fn undo(State(deps): S, Extension(op): Op, Path(appid): Path<String>) -> A
         Ok(()) | Err(StoreError::OutOfOrder) => {}
         Err(e) => return Err(e.into()),
     }
-    record(&deps, &op.label, &a.appid, "undo_audit", |x| {
+    record(&deps, &op.label, &a.appid, actions::UNDO_AUDIT, |x| {
         x.auditid = Some(pending.auditid);
     })
     .await;
@@ -625,9 +693,8 @@ async fn release(
 #[serde(deny_unknown_fields)]
 pub(crate) struct EmptyBody {}
 
-/// How long to wait before submitting again while WeChat's privacy detection runs (its own
-/// message says a minute).
-pub(crate) const PRIVACY_RETRY_SECS: u64 = 60;
+/// How long to wait before submitting again while WeChat's privacy detection runs.
+const PRIVACY_RETRY_SECS: i64 = wxopen::lifecycle::PRIVACY_RETRY_SECS;
 
 /// The refusal while the privacy detection after a commit runs (61039).
 pub(crate) fn privacy_detection_pending() -> ApiError {
@@ -670,7 +737,7 @@ pub(crate) async fn release_app(
         r.user_version.as_deref(),
     )
     .await?;
-    record(deps, operator, &a.appid, "release", |x| {
+    record(deps, operator, &a.appid, actions::RELEASE, |x| {
         x.auditid = Some(r.auditid);
         x.template_id = r.template_id;
         x.user_version = r.user_version.clone();
@@ -681,6 +748,7 @@ pub(crate) async fn release_app(
         "auditid": r.auditid,
         "user_version": r.user_version,
         "released_at": at,
+        "lifecycle": lifecycle(deps, &a.appid).await?,
     }))
 }
 
@@ -719,7 +787,7 @@ async fn revert(
         }
     };
     deps.mgr.wxa(&a.appid).revertcoderelease(target).await?;
-    record(&deps, &op.label, &a.appid, "revert", |x| {
+    record(&deps, &op.label, &a.appid, actions::REVERT, |x| {
         x.details = json!({ "app_version": target, "previous": target.is_none() });
     })
     .await;
@@ -781,7 +849,7 @@ async fn start_gray_release(
         ));
     }
     deps.mgr.wxa(&a.appid).grayrelease(&b).await?;
-    record(&deps, &op.label, &a.appid, "grayrelease", |x| {
+    record(&deps, &op.label, &a.appid, actions::GRAY_RELEASE, |x| {
         x.details = json!({ "gray_percentage": b.gray_percentage });
     })
     .await;
@@ -797,7 +865,14 @@ async fn revert_gray_release(
 ) -> ApiResult {
     let a = authorized(&deps, &appid).await?;
     deps.mgr.wxa(&a.appid).revertgrayrelease().await?;
-    record(&deps, &op.label, &a.appid, "revertgrayrelease", |_| {}).await;
+    record(
+        &deps,
+        &op.label,
+        &a.appid,
+        actions::REVERT_GRAY_RELEASE,
+        |_| {},
+    )
+    .await;
     Ok(Json(json!({ "status": "gray_release_reverted" })))
 }
 

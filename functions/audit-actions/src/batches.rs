@@ -169,7 +169,9 @@ async fn create(
             "action: must be commit, submit_audit or release".into(),
         )
     })?;
-    Params::parse(action, &req.params)?;
+    if let Params::Commit(b) = Params::parse(action, &req.params)? {
+        b.check_template(&deps).await?;
+    }
     let appids = targets(&deps, &req.appids).await?;
 
     // The request as asked (with "all_authorized" unresolved): the same key must come with it.
@@ -684,6 +686,9 @@ pub fn spawn_runner(deps: Arc<Deps>, every: Duration) -> tokio::task::JoinHandle
             tokio::select! {
                 _ = deps.batch_wakeup.notified() => {}
                 _ = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = crate::stale_audits::reconcile_if_due(&deps).await {
+                tracing::warn!(error = %e, "stale audit reconcile failed");
             }
             match run_open_batches(&deps, None).await {
                 Ok(r) if r.apps_done > 0 => tracing::info!(?r, "batch run"),

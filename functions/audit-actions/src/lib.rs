@@ -8,6 +8,8 @@
 mod apps;
 pub mod batches;
 pub mod error;
+pub mod ext_json;
+pub mod stale_audits;
 mod templates;
 pub mod views;
 

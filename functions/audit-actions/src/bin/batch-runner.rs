@@ -1,7 +1,9 @@
 //! The `batch-runner` Lambda: on its EventBridge schedule, works through the open batches
-//! ([`audit_actions::batches::run_open_batches`]) until shortly before the invocation's deadline.
+//! ([`audit_actions::batches::run_open_batches`]) until shortly before the invocation's deadline,
+//! and once an hour asks WeChat about audits whose push never came
+//! ([`audit_actions::stale_audits`]).
 
-use audit_actions::{batches, Deps};
+use audit_actions::{batches, stale_audits, Deps};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use std::sync::Arc;
@@ -34,6 +36,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .duration_since(SystemTime::now())
                 .unwrap_or_default();
             let stop_at = tokio::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN);
+            // Once an hour (claimed in the store): audits whose push never came.
+            let stale = stale_audits::reconcile_if_due(&deps).await?;
             let report = batches::run_open_batches(&deps, Some(stop_at)).await?;
             tracing::info!(?report, "batch run");
             Ok::<_, lambda_runtime::Error>(serde_json::json!({
@@ -41,6 +45,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 "apps_done": report.apps_done,
                 "finished": report.finished,
                 "left_for_later": report.left_for_later,
+                "stale_audits": stale,
             }))
         }
     }))

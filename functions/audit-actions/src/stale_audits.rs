@@ -1,0 +1,135 @@
+//! Audits that sit "auditing" with no word from WeChat: their push was lost (or never sent).
+//! Once an hour the batch runner's tick walks the authorized apps and asks WeChat
+//! (`get_latest_auditstatus`, through [`crate::apps::refresh_latest`]) about every audit that has
+//! been pending for over [`STALE_AFTER_SECS`] without an update, so a lost approval does not
+//! leave an app unreleased for ever. A normal audit gets its push within hours and is asked
+//! about at most once an hour; WeChat's audits take 1 to 7 days, so the cost is one query per
+//! pending app per hour, not per app.
+
+use crate::Deps;
+use futures::StreamExt;
+use serde::Serialize;
+use wxopen::domain::AppId;
+use wxopen::store::{AuthorizerFilter, AuthorizerStatus, StoreError};
+
+/// An audit not updated for this long is asked about.
+pub const STALE_AFTER_SECS: i64 = 3600;
+/// How often the reconcile runs (claimed in the store, so two runners never both run it).
+pub const EVERY_SECS: i64 = 3600;
+/// Apps looked at and asked about at once.
+const CONCURRENCY: usize = 8;
+
+/// What one reconcile did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct StaleReport {
+    /// Authorized apps looked at.
+    pub apps: u64,
+    /// Pending audits older than the threshold: asked of WeChat.
+    pub asked: u64,
+    /// Of those, now reported as decided (approved, rejected, withdrawn).
+    pub decided: u64,
+    /// Asked, but WeChat's answer could not be had (left for the next run).
+    pub failed: u64,
+}
+
+/// Asks WeChat about every authorized app's audit pending for over `stale_after_secs`.
+pub async fn reconcile(deps: &Deps, stale_after_secs: i64) -> Result<StaleReport, StoreError> {
+    let now = deps.clock.now();
+    let filter = AuthorizerFilter {
+        status: Some(AuthorizerStatus::Authorized),
+        customer_id: None,
+    };
+    let mut report = StaleReport::default();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps
+            .store
+            .list_authorizers(&filter, cursor.as_deref(), 100)
+            .await?;
+        report.apps += page.items.len() as u64;
+        // The futures are built first: a closure yielding them inside the stream would not be
+        // `Send` for every lifetime (the local runner spawns this).
+        let checks: Vec<_> = page
+            .items
+            .iter()
+            .map(|a| check_one(deps, &a.appid, now, stale_after_secs))
+            .collect();
+        let outcomes: Vec<Result<Asked, StoreError>> = futures::stream::iter(checks)
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for o in outcomes {
+            match o? {
+                Asked::No => {}
+                Asked::Pending => report.asked += 1,
+                Asked::Decided => {
+                    report.asked += 1;
+                    report.decided += 1;
+                }
+                Asked::Failed => {
+                    report.asked += 1;
+                    report.failed += 1;
+                }
+            }
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(report)
+}
+
+/// What became of one app.
+enum Asked {
+    /// No stale pending audit.
+    No,
+    /// Asked: still pending at WeChat.
+    Pending,
+    /// Asked: decided meanwhile (the lost push's news is now stored).
+    Decided,
+    /// Asked, no answer: the next run asks again.
+    Failed,
+}
+
+async fn check_one(
+    deps: &Deps,
+    appid: &AppId,
+    now: i64,
+    stale_after_secs: i64,
+) -> Result<Asked, StoreError> {
+    let Some(r) = deps.store.latest_audit(appid).await? else {
+        return Ok(Asked::No);
+    };
+    if !r.status.is_pending() || now - r.updated_at < stale_after_secs {
+        return Ok(Asked::No);
+    }
+    match crate::apps::refresh_latest(deps, appid).await {
+        Ok(Some(fresh)) if fresh.auditid == r.auditid && fresh.status.is_pending() => {
+            Ok(Asked::Pending)
+        }
+        Ok(fresh) => {
+            tracing::warn!(%appid, auditid = %r.auditid, status = fresh.as_ref().map(|f| f.status.as_str()), "an audit result WeChat never pushed was found by polling");
+            Ok(Asked::Decided)
+        }
+        Err(crate::error::ApiError::Store(e)) => Err(e),
+        Err(e) => {
+            tracing::warn!(%appid, error = %e, "a stale audit could not be asked about; the next run tries again");
+            Ok(Asked::Failed)
+        }
+    }
+}
+
+/// The hourly reconcile if it is due (claimed in the store), else nothing.
+pub async fn reconcile_if_due(deps: &Deps) -> Result<Option<StaleReport>, StoreError> {
+    if !deps
+        .store
+        .claim_run("stale_audits", deps.clock.now(), EVERY_SECS)
+        .await?
+    {
+        return Ok(None);
+    }
+    let report = reconcile(deps, STALE_AFTER_SECS).await?;
+    tracing::info!(?report, "stale audits reconciled");
+    Ok(Some(report))
+}
