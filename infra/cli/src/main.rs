@@ -1,7 +1,14 @@
 //! `wxopen`: the operator CLI.
 //!
+//! Over the operator API (`WXOPEN_API_URL`, `WXOPEN_OPERATOR_KEY`): `authorizers list`,
+//! `invite`, `app show`, `commit`, `submit`, `release`, and `batch` with a live progress bar
+//! until the batch is done, then each app's outcome; tables for a terminal, `--json` for scripts.
+//!
 //! `wxopen crypto decrypt|encrypt|sign` lets an operator debug a push captured from the logs
 //! (body on stdin, URL parameters as flags) with the very code the Lambdas run.
+
+mod ops;
+mod table;
 
 use clap::{Args, Parser, Subcommand};
 use std::io::{Read, Write};
@@ -12,12 +19,76 @@ use wxopen::events::{open_push, PushQuery};
 #[derive(Parser)]
 #[command(name = "wxopen", version, about = "wxopen operator CLI")]
 struct Cli {
+    #[command(flatten)]
+    global: ops::Global,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The authorized accounts.
+    #[command(subcommand)]
+    Authorizers(ops::AuthorizersCommand),
+    /// Invite a merchant: prints the link to send them (bound to your customer).
+    Invite {
+        /// Your customer the authorization is bound to.
+        #[arg(long)]
+        customer: String,
+        /// 1 official accounts, 2 mini programs (default), 3 both.
+        #[arg(long)]
+        auth_type: Option<u8>,
+        /// Seconds the link stays valid (default 7 days, at most 30).
+        #[arg(long)]
+        expires_in: Option<i64>,
+    },
+    /// One mini program.
+    #[command(subcommand)]
+    App(ops::AppCommand),
+    /// Commit a template with ext.json to one app (it becomes the experience version).
+    Commit {
+        appid: String,
+        #[command(flatten)]
+        commit: ops::CommitArgs,
+    },
+    /// Submit one app's experience version for audit.
+    Submit {
+        appid: String,
+        #[command(flatten)]
+        submit: ops::SubmitArgs,
+    },
+    /// Release one app's approved version.
+    Release { appid: String },
+    /// One action over many apps: posted once (Idempotency-Key), then followed with a live
+    /// progress bar until done, then each app's outcome. Exit 2 if any app failed.
+    Batch {
+        /// commit, submit_audit or release.
+        #[arg(long, value_enum)]
+        operation: ops::Operation,
+        /// The apps, comma-separated.
+        #[arg(long)]
+        appids: Option<String>,
+        /// Every authorized app.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        commit: ops::CommitArgs,
+        #[command(flatten)]
+        submit: ops::SubmitArgs,
+        /// submit_audit: when the monthly audit quota is short, submit the first apps it allows.
+        #[arg(long)]
+        up_to_quota: bool,
+        /// Names this batch request: the same key again follows the same batch and acts on no
+        /// app twice (default: a fresh one, printed).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Print the batch id and return without waiting.
+        #[arg(long)]
+        no_wait: bool,
+        /// How often to ask for progress, in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        poll_ms: u64,
+    },
     /// WXBizMsgCrypt: decrypt, encrypt and sign pushes.
     #[command(subcommand)]
     Crypto(CryptoCommand),
@@ -93,8 +164,8 @@ fn read_stdin() -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
-fn run(cli: Cli) -> Result<Vec<u8>, String> {
-    match cli.command {
+fn run(command: Command) -> Result<Vec<u8>, String> {
+    match command {
         Command::Crypto(CryptoCommand::Decrypt {
             keys,
             timestamp,
@@ -143,12 +214,79 @@ fn run(cli: Cli) -> Result<Vec<u8>, String> {
             nonce,
             encrypt,
         }) => Ok(format!("{}\n", sign(&token, &timestamp, &nonce, &encrypt)).into_bytes()),
+        _ => unreachable!("operator commands run in operate()"),
+    }
+}
+
+/// An operator command over the API.
+async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops::Failure> {
+    let api = ops::Api::new(global)?;
+    match command {
+        Command::Authorizers(ops::AuthorizersCommand::List { status, customer }) => {
+            ops::authorizers_list(&api, status, customer).await
+        }
+        Command::Invite {
+            customer,
+            auth_type,
+            expires_in,
+        } => ops::invite(&api, customer, auth_type, expires_in).await,
+        Command::App(ops::AppCommand::Show { appid }) => ops::app_show(&api, &appid).await,
+        Command::Commit { appid, commit } => ops::commit(&api, &appid, &commit).await,
+        Command::Submit { appid, submit } => ops::submit(&api, &appid, &submit).await,
+        Command::Release { appid } => ops::release(&api, &appid).await,
+        Command::Batch {
+            operation,
+            appids,
+            all,
+            commit,
+            submit,
+            up_to_quota,
+            idempotency_key,
+            no_wait,
+            poll_ms,
+        } => {
+            ops::batch(
+                &api,
+                ops::BatchRequest {
+                    operation,
+                    appids,
+                    all,
+                    commit,
+                    submit,
+                    up_to_quota,
+                    idempotency_key,
+                    no_wait,
+                    poll: std::time::Duration::from_millis(poll_ms.max(50)),
+                },
+            )
+            .await
+        }
+        Command::Crypto(_) => unreachable!("crypto runs in run()"),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    if !matches!(cli.command, Command::Crypto(_)) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: starting the runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match runtime.block_on(operate(&cli.global, cli.command)) {
+            Ok(code) => code,
+            Err(f) => {
+                ops::report(&f, cli.global.json);
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match run(cli.command) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
             if stdout.write_all(&out).and_then(|_| stdout.flush()).is_err() {

@@ -1,0 +1,875 @@
+//! The operator commands: the operator API (`/ops/...`, see
+//! `functions/audit-actions/openapi.yaml`) from a terminal, as readable tables, or raw JSON with
+//! `--json` for scripts. The operator key goes in the `Authorization` header and nowhere else:
+//! never printed, never in a URL.
+
+use crate::table;
+use clap::{Args, Subcommand, ValueEnum};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use wxopen::domain::AppId;
+
+/// Where the operator API is and how to present its answers.
+#[derive(Args, Clone)]
+pub struct Global {
+    /// The operator API's base URL (API Gateway's, or wxopen-local's, e.g. http://127.0.0.1:3000).
+    #[arg(long, env = "WXOPEN_API_URL", global = true)]
+    pub api_url: Option<String>,
+    /// The operator key (sent as a bearer token, never printed).
+    #[arg(
+        long,
+        env = "WXOPEN_OPERATOR_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub operator_key: Option<String>,
+    /// Print the API's JSON as it came (errors too, on stdout), for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum AuthorizersCommand {
+    /// The authorized accounts with their permission sets and token health (every page).
+    List {
+        /// authorized, unauthorized or needs_reauthorization.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this customer's accounts.
+        #[arg(long)]
+        customer: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AppCommand {
+    /// One mini program: profile, permission sets, token health, experience and online
+    /// versions, latest audit, last commit, running batches.
+    Show { appid: String },
+}
+
+/// The batch actions.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+#[value(rename_all = "snake_case")]
+pub enum Operation {
+    Commit,
+    SubmitAudit,
+    Release,
+}
+
+impl Operation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Operation::Commit => "commit",
+            Operation::SubmitAudit => "submit_audit",
+            Operation::Release => "release",
+        }
+    }
+}
+
+/// What a commit sends.
+#[derive(Args, Clone)]
+pub struct CommitArgs {
+    /// The template in the platform's library (GET /ops/templates).
+    #[arg(long)]
+    pub template_id: Option<u64>,
+    /// The version name, e.g. 1.2.0.
+    #[arg(long)]
+    pub user_version: Option<String>,
+    /// The version description (default: the version name).
+    #[arg(long)]
+    pub user_desc: Option<String>,
+    /// A JSON file with the ext.json object ("-": stdin); default {}.
+    #[arg(long)]
+    pub ext_json: Option<PathBuf>,
+}
+
+/// What a submission sends.
+#[derive(Args, Clone)]
+pub struct SubmitArgs {
+    /// A JSON file with the whole submission (item_list, preview_info, ugc_declare...; "-":
+    /// stdin); the flags below override its fields. Default {}.
+    #[arg(long)]
+    pub body: Option<PathBuf>,
+    /// version_desc: what changed, for the reviewers.
+    #[arg(long)]
+    pub version_desc: Option<String>,
+    /// privacy_api_not_use: the code never calls the privacy interfaces it references.
+    #[arg(long)]
+    pub privacy_api_not_use: bool,
+}
+
+/// The operator API with the key, and how to print.
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    pub json: bool,
+}
+
+/// Why a command did not succeed.
+pub enum Failure {
+    /// The API answered an error: its status and JSON body.
+    Api { status: u16, body: Value },
+    /// Anything else, already worded.
+    Other(String),
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure::Other(s)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(s: &str) -> Self {
+        Failure::Other(s.to_owned())
+    }
+}
+
+/// An error and the errors that caused it, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let m = s.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        source = s.source();
+    }
+    out
+}
+
+impl Api {
+    pub fn new(g: &Global) -> Result<Api, Failure> {
+        let base = g
+            .api_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .ok_or("no API URL: set WXOPEN_API_URL or pass --api-url (wxopen-local prints it at start)")?;
+        let parsed = reqwest::Url::parse(base)
+            .map_err(|e| format!("the API URL {base} is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("the API URL {base} is not http(s)").into());
+        }
+        let key = g
+            .operator_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or("no operator key: set WXOPEN_OPERATOR_KEY or pass --operator-key")?
+            .to_owned();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("building the HTTP client: {}", chain(&e)))?;
+        Ok(Api {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            key,
+            json: g.json,
+        })
+    }
+
+    /// One call; a non-2xx answer is [`Failure::Api`].
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, Failure> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(k) = idempotency_key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let resp = req.send().await.map_err(|e| {
+            format!(
+                "cannot reach the operator API at {}: {}",
+                self.base,
+                chain(&e)
+            )
+        })?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| format!("reading the answer of {path}: {}", chain(&e)))?;
+        let value = match serde_json::from_str::<Value>(&text) {
+            Ok(v) => v,
+            Err(_) => {
+                let snippet: String = text.chars().take(200).collect();
+                let v = json!({
+                    "error": "not_json",
+                    "message": format!("{path} answered {status} without JSON: {snippet}"),
+                });
+                if (200..300).contains(&status) {
+                    return Err(Failure::Other(
+                        v["message"].as_str().unwrap_or("").to_owned(),
+                    ));
+                }
+                v
+            }
+        };
+        if (200..300).contains(&status) {
+            Ok(value)
+        } else {
+            Err(Failure::Api {
+                status,
+                body: value,
+            })
+        }
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, Failure> {
+        self.call(Method::GET, path, query, None, None).await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Result<Value, Failure> {
+        self.call(Method::POST, path, &[], Some(body), None).await
+    }
+}
+
+fn print_json(v: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
+}
+
+fn appid(s: &str) -> Result<AppId, Failure> {
+    AppId::parse(s.trim())
+        .map_err(|_| format!("{s} is not an appid (wx followed by 16 letters or digits)").into())
+}
+
+/// A JSON object from a file, or stdin for "-".
+fn json_object_file(path: &PathBuf, what: &str) -> Result<Map<String, Value>, Failure> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .take(4 * 1024 * 1024)
+            .read_to_string(&mut s)
+            .map_err(|e| format!("reading {what} from stdin: {e}"))?;
+        s
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {what} {}: {e}", path.display()))?
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(format!("{what} {} is not a JSON object", path.display()).into()),
+        Err(e) => Err(format!("{what} {} is not JSON: {e}", path.display()).into()),
+    }
+}
+
+fn commit_body(c: &CommitArgs) -> Result<Value, Failure> {
+    let template_id = c
+        .template_id
+        .ok_or("--template-id is required for a commit")?;
+    let user_version = c
+        .user_version
+        .clone()
+        .ok_or("--user-version is required for a commit")?;
+    let ext_json = match &c.ext_json {
+        Some(p) => json_object_file(p, "--ext-json")?,
+        None => Map::new(),
+    };
+    Ok(json!({
+        "template_id": template_id,
+        "ext_json": ext_json,
+        "user_desc": c.user_desc.clone().unwrap_or_else(|| user_version.clone()),
+        "user_version": user_version,
+    }))
+}
+
+fn submit_body(s: &SubmitArgs) -> Result<Value, Failure> {
+    let mut body = match &s.body {
+        Some(p) => json_object_file(p, "--body")?,
+        None => Map::new(),
+    };
+    if let Some(d) = &s.version_desc {
+        body.insert("version_desc".into(), json!(d));
+    }
+    if s.privacy_api_not_use {
+        body.insert("privacy_api_not_use".into(), json!(true));
+    }
+    Ok(Value::Object(body))
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// Seconds until `t` in words: "in 1 h 55 min", "expired".
+fn until(now: i64, t: i64) -> String {
+    let d = t - now;
+    if d <= 0 {
+        return "expired".to_owned();
+    }
+    let (h, m) = (d / 3600, (d % 3600) / 60);
+    if h > 0 {
+        format!("{h} h {m} min")
+    } else if m > 0 {
+        format!("{m} min")
+    } else {
+        format!("{d} s")
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Token health in a few words.
+fn token_words(t: &Value) -> String {
+    if t["needs_reauthorization"] == json!(true) {
+        return "needs reauthorization".to_owned();
+    }
+    match t["access_expires_at"].as_i64() {
+        Some(at) => format!("valid, {}", until(now(), at)),
+        None if t["has_refresh_token"] == json!(true) => "refreshable".to_owned(),
+        None => "none".to_owned(),
+    }
+}
+
+fn sets(v: &Value) -> String {
+    v.as_array()
+        .map(|a| a.iter().map(text).collect::<Vec<_>>().join(","))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+pub async fn authorizers_list(
+    api: &Api,
+    status: Option<String>,
+    customer: Option<String>,
+) -> Result<ExitCode, Failure> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q: Vec<(&str, &str)> = vec![("limit", "100")];
+        if let Some(s) = status.as_deref() {
+            q.push(("status", s));
+        }
+        if let Some(c) = customer.as_deref() {
+            q.push(("customer_id", c));
+        }
+        if let Some(c) = cursor.as_deref() {
+            q.push(("cursor", c));
+        }
+        let page = api.get("/ops/authorizers", &q).await?;
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_str() {
+            Some(n) if !n.is_empty() => cursor = Some(n.to_owned()),
+            _ => break,
+        }
+    }
+    if api.json {
+        print_json(&json!({ "items": items }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if items.is_empty() {
+        println!("no authorizer matches");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = table::new(&[
+        "APPID",
+        "NAME",
+        "CUSTOMER",
+        "STATUS",
+        "SETS",
+        "CODE MGMT (18)",
+        "TOKEN",
+        "AUTHORIZED (UTC+8)",
+    ]);
+    for a in &items {
+        t.add_row(vec![
+            text(&a["appid"]),
+            text(&a["nick_name"]),
+            text(&a["customer_id"]),
+            text(&a["status"]),
+            sets(&a["func_info"]),
+            if a["development_permission"] == json!(true) {
+                "yes".to_owned()
+            } else {
+                "NO".to_owned()
+            },
+            token_words(&a["token"]),
+            a["authorized_at"]
+                .as_i64()
+                .map(table::time)
+                .unwrap_or_else(|| "-".to_owned()),
+        ]);
+    }
+    println!("{t}");
+    println!("{} authorizer(s)", items.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn invite(
+    api: &Api,
+    customer: String,
+    auth_type: Option<u8>,
+    expires_in: Option<i64>,
+) -> Result<ExitCode, Failure> {
+    let mut body = json!({ "customer_id": customer });
+    if let Some(a) = auth_type {
+        body["auth_type"] = json!(a);
+    }
+    if let Some(e) = expires_in {
+        body["expires_in"] = json!(e);
+    }
+    let v = api.post("/ops/invitations", &body).await?;
+    if api.json {
+        print_json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "invitation {} for customer {}, valid until {} (UTC+8); send this link to the merchant:",
+        text(&v["invitation_id"]),
+        text(&v["customer_id"]),
+        v["expires_at"]
+            .as_i64()
+            .map(table::time)
+            .unwrap_or_else(|| "-".to_owned()),
+    );
+    println!("{}", text(&v["url"]));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn version_words(v: &Value) -> String {
+    if v.is_null() {
+        return "-".to_owned();
+    }
+    let mut s = text(&v["user_version"]);
+    if let Some(t) = v["time"].as_i64() {
+        s.push_str(&format!(" ({})", table::time(t)));
+    }
+    if let Some(d) = v["desc"]
+        .as_str()
+        .filter(|d| !d.is_empty() && *d != v["user_version"].as_str().unwrap_or_default())
+    {
+        s.push_str(&format!(" {d}"));
+    }
+    s
+}
+
+pub async fn app_show(api: &Api, appid_arg: &str) -> Result<ExitCode, Failure> {
+    let appid = appid(appid_arg)?;
+    let v = api.get(&format!("/ops/apps/{appid}"), &[]).await?;
+    if api.json {
+        print_json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows: Vec<(String, String)> = vec![
+        ("appid".into(), text(&v["appid"])),
+        ("name".into(), text(&v["nick_name"])),
+        ("principal".into(), text(&v["principal_name"])),
+        ("original id".into(), text(&v["user_name"])),
+        ("customer".into(), text(&v["customer_id"])),
+        ("status".into(), text(&v["status"])),
+        (
+            "permission sets".into(),
+            format!(
+                "{}{}",
+                sets(&v["func_info"]),
+                if v["development_permission"] == json!(true) {
+                    ""
+                } else {
+                    "  (set 18, code management, missing: send a new invitation)"
+                }
+            ),
+        ),
+        ("token".into(), token_words(&v["token"])),
+    ];
+    let versions = &v["versions"];
+    if versions["error"].is_string() {
+        rows.push((
+            "versions".into(),
+            format!("WeChat did not say: {}", text(&versions["error"])),
+        ));
+    } else if !versions.is_null() {
+        rows.push((
+            "experience version".into(),
+            version_words(&versions["experience"]),
+        ));
+        rows.push(("online version".into(), version_words(&versions["online"])));
+    }
+    let audit = &v["latest_audit"];
+    rows.push((
+        "latest audit".into(),
+        if audit.is_null() {
+            "-".to_owned()
+        } else {
+            let mut s = format!(
+                "{} {} (version {}, submitted {})",
+                text(&audit["auditid"]),
+                text(&audit["status"]),
+                text(&audit["user_version"]),
+                audit["submitted_at"]
+                    .as_i64()
+                    .map(table::time)
+                    .unwrap_or_else(|| "-".to_owned())
+            );
+            if let Some(r) = audit["reason"].as_str().filter(|r| !r.is_empty()) {
+                s.push_str(&format!("; reason: {r}"));
+            }
+            if let Some(at) = audit["released_at"].as_i64() {
+                s.push_str(&format!("; released {}", table::time(at)));
+            }
+            s
+        },
+    ));
+    let commit = &v["last_commit"];
+    rows.push((
+        "last commit".into(),
+        if commit.is_null() {
+            "-".to_owned()
+        } else {
+            format!(
+                "template {} as {} by {} ({})",
+                text(&commit["template_id"]),
+                text(&commit["user_version"]),
+                text(&commit["operator"]),
+                commit["at"]
+                    .as_i64()
+                    .map(table::time)
+                    .unwrap_or_else(|| "-".to_owned())
+            )
+        },
+    ));
+    let batches = v["pending_batches"].as_array().cloned().unwrap_or_default();
+    rows.push((
+        "running batches".into(),
+        if batches.is_empty() {
+            "-".to_owned()
+        } else {
+            batches
+                .iter()
+                .map(|b| {
+                    format!(
+                        "{} {} ({})",
+                        text(&b["batch_id"]),
+                        text(&b["action"]),
+                        text(&b["state"])
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+    ));
+    let mut t = table::plain();
+    for (k, val) in rows {
+        t.add_row(vec![k, val]);
+    }
+    println!("{t}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn commit(api: &Api, appid_arg: &str, c: &CommitArgs) -> Result<ExitCode, Failure> {
+    let appid = appid(appid_arg)?;
+    let body = commit_body(c)?;
+    let v = api
+        .post(&format!("/ops/apps/{appid}/commit"), &body)
+        .await?;
+    if api.json {
+        print_json(&v);
+    } else {
+        println!(
+            "committed template {} as version {} to {appid}: it is now the experience version (next: wxopen submit {appid})",
+            text(&v["template_id"]),
+            text(&v["user_version"])
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn submit(api: &Api, appid_arg: &str, s: &SubmitArgs) -> Result<ExitCode, Failure> {
+    let appid = appid(appid_arg)?;
+    let body = submit_body(s)?;
+    let v = api
+        .post(&format!("/ops/apps/{appid}/audits"), &body)
+        .await?;
+    if api.json {
+        print_json(&v);
+    } else {
+        println!(
+            "submitted {appid} version {} for audit: auditid {} (the result arrives by push; see wxopen app show {appid})",
+            text(&v["user_version"]),
+            text(&v["auditid"])
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn release(api: &Api, appid_arg: &str) -> Result<ExitCode, Failure> {
+    let appid = appid(appid_arg)?;
+    let v = api
+        .post(&format!("/ops/apps/{appid}/release"), &json!({}))
+        .await?;
+    if api.json {
+        print_json(&v);
+    } else {
+        println!(
+            "released {appid} version {} (audit {}): it is online",
+            text(&v["user_version"]),
+            text(&v["auditid"])
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a batch is asked to do.
+pub struct BatchRequest {
+    pub operation: Operation,
+    pub appids: Option<String>,
+    pub all: bool,
+    pub commit: CommitArgs,
+    pub submit: SubmitArgs,
+    pub up_to_quota: bool,
+    pub idempotency_key: Option<String>,
+    pub no_wait: bool,
+    pub poll: Duration,
+}
+
+/// A batch item's outcome in a few words.
+fn outcome_words(item: &Value) -> String {
+    let d = &item["detail"];
+    if d.is_null() {
+        return "-".to_owned();
+    }
+    let s = if d["error"].is_string() {
+        let mut s = format!("{}: {}", text(&d["error"]), text(&d["message"]));
+        if let Some(code) = d["errcode"].as_i64() {
+            s.push_str(&format!(" (errcode {code})"));
+        }
+        s
+    } else {
+        let mut parts = vec![text(&d["status"])];
+        if let Some(v) = d["user_version"].as_str() {
+            parts.push(format!("version {v}"));
+        }
+        if let Some(a) = d["auditid"].as_u64() {
+            parts.push(format!("auditid {a}"));
+        }
+        if d["reconciled"] == json!(true) {
+            parts.push("(found done at WeChat)".into());
+        }
+        parts.join(" ")
+    };
+    table::shorten(&s, 120)
+}
+
+pub async fn batch(api: &Api, r: BatchRequest) -> Result<ExitCode, Failure> {
+    let appids = match (&r.appids, r.all) {
+        (Some(_), true) => return Err("give --appids or --all, not both".into()),
+        (None, false) => {
+            return Err("name the apps: --appids wx…,wx… or --all (every authorized app)".into())
+        }
+        (None, true) => json!("all_authorized"),
+        (Some(list), false) => {
+            let list = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| appid(s).map(|a| a.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            if list.is_empty() {
+                return Err("--appids names no app".into());
+            }
+            json!(list)
+        }
+    };
+    let mut body = json!({ "action": r.operation.as_str(), "appids": appids });
+    match r.operation {
+        Operation::Commit => body["params"] = commit_body(&r.commit)?,
+        Operation::SubmitAudit => {
+            body["params"] = submit_body(&r.submit)?;
+            if r.up_to_quota {
+                body["up_to_quota"] = json!(true);
+            }
+        }
+        Operation::Release => {}
+    }
+    if r.up_to_quota && r.operation != Operation::SubmitAudit {
+        return Err("--up-to-quota is for submit_audit batches".into());
+    }
+    let key = r
+        .idempotency_key
+        .clone()
+        .unwrap_or_else(|| format!("wxopen-cli-{}", hex::encode(rand::random::<[u8; 16]>())));
+    let created = api
+        .call(Method::POST, "/ops/batches", &[], Some(&body), Some(&key))
+        .await?;
+    let batch_id = created["batch_id"]
+        .as_str()
+        .ok_or("the API answered no batch_id")?
+        .to_owned();
+    eprintln!(
+        "batch {batch_id} {} (Idempotency-Key {key}: run again with --idempotency-key {key} to follow it; no app is acted on twice)",
+        if created["replayed"] == json!(true) {
+            "was already posted with this key"
+        } else {
+            "accepted"
+        }
+    );
+    if r.no_wait {
+        if api.json {
+            print_json(&created);
+        } else {
+            println!("{batch_id}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let path = format!("/ops/batches/{batch_id}");
+    // Drawn on stderr, only on a terminal (indicatif hides it otherwise); made once the total
+    // is known.
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} {elapsed:>4} [{wide_bar}] {pos}/{len} apps  {msg}",
+    )
+    .map_err(|e| e.to_string())?
+    .progress_chars("=> ");
+    let abandon = |bar: &Option<indicatif::ProgressBar>| {
+        if let Some(b) = bar {
+            b.abandon();
+        }
+    };
+    let mut failures = 0;
+    let done = loop {
+        match api.get(&path, &[]).await {
+            Ok(v) => {
+                failures = 0;
+                let c = &v["counts"];
+                let n = |k: &str| c[k].as_u64().unwrap_or(0);
+                let b = bar.get_or_insert_with(|| {
+                    let b = indicatif::ProgressBar::new(v["total"].as_u64().unwrap_or(0))
+                        .with_style(style.clone());
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    b
+                });
+                b.set_position(n("ok") + n("skipped") + n("failed"));
+                b.set_message(format!(
+                    "ok {} · skipped {} · failed {} · running {}",
+                    n("ok"),
+                    n("skipped"),
+                    n("failed"),
+                    n("running")
+                ));
+                if v["status"] == "done" {
+                    break v;
+                }
+            }
+            // The batch runs on whatever happens here: a passing failure only delays the news.
+            Err(Failure::Api { status, body }) if status >= 500 || status == 429 => {
+                failures += 1;
+                if failures >= 10 {
+                    abandon(&bar);
+                    return Err(Failure::Api { status, body });
+                }
+            }
+            Err(Failure::Other(e)) => {
+                failures += 1;
+                if failures >= 10 {
+                    abandon(&bar);
+                    return Err(Failure::Other(e));
+                }
+            }
+            Err(e) => {
+                abandon(&bar);
+                return Err(e);
+            }
+        }
+        tokio::time::sleep(r.poll).await;
+    };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let c = &done["counts"];
+    let n = |k: &str| c[k].as_u64().unwrap_or(0);
+    if api.json {
+        print_json(&done);
+    } else {
+        let items = done["items"].as_array().cloned().unwrap_or_default();
+        let mut t = table::new(&["APPID", "OUTCOME", "DETAIL"]);
+        for i in &items {
+            t.add_row(vec![text(&i["appid"]), text(&i["state"]), outcome_words(i)]);
+        }
+        println!("{t}");
+        println!(
+            "batch {batch_id} ({}) done: {} ok, {} skipped, {} failed of {}",
+            text(&done["action"]),
+            n("ok"),
+            n("skipped"),
+            n("failed"),
+            text(&done["total"])
+        );
+    }
+    Ok(if n("failed") > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints a failure plainly on stderr (and, with `--json`, the API's JSON on stdout).
+pub fn report(f: &Failure, json_out: bool) {
+    match f {
+        Failure::Other(m) => eprintln!("error: {m}"),
+        Failure::Api { status, body } => {
+            if json_out {
+                print_json(body);
+            }
+            let code = body["error"].as_str().unwrap_or("error");
+            let message = body["message"].as_str().unwrap_or("");
+            eprintln!("error: {message} ({status} {code})");
+            if let Some(errcode) = body["errcode"].as_i64() {
+                eprintln!("  WeChat: errcode {errcode} {}", text(&body["errmsg"]));
+            }
+            if let Some(h) = body["hint"].as_str() {
+                eprintln!("  hint: {h}");
+            }
+            if let Some(h) = body["hint_zh"].as_str() {
+                eprintln!("  提示: {h}");
+            }
+            if let Some(obj) = body.as_object() {
+                for (k, v) in obj {
+                    if !["error", "message", "errcode", "errmsg", "hint", "hint_zh"]
+                        .contains(&k.as_str())
+                    {
+                        eprintln!("  {k}: {}", text(v));
+                    }
+                }
+            }
+            if *status == 401 {
+                eprintln!("  hint: check the operator key (WXOPEN_OPERATOR_KEY or --operator-key) and the API URL");
+            }
+        }
+    }
+}
