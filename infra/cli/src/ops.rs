@@ -508,6 +508,18 @@ pub async fn app_show(api: &Api, appid_arg: &str) -> Result<ExitCode, Failure> {
         ),
         ("token".into(), token_words(&v["token"])),
     ];
+    // The code's lifecycle stage (committed, submitted, auditing, approved, released...).
+    let stage = &v["lifecycle"];
+    if let Some(name) = stage["stage"].as_str() {
+        let mut s = name.replace('_', " ");
+        if let Some(version) = stage["user_version"].as_str() {
+            s.push_str(&format!(", version {version}"));
+        }
+        if let Some(auditid) = stage["auditid"].as_u64() {
+            s.push_str(&format!(", audit {auditid}"));
+        }
+        rows.push(("stage".into(), s));
+    }
     let versions = &v["versions"];
     if versions["error"].is_string() {
         rows.push((

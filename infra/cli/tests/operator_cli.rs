@@ -235,6 +235,11 @@ async fn list_show_commit_submit_release_one_app_through_the_cli() {
     let show = wxopen(&local, &["app", "show", bakery.as_str()]).await;
     let out = show.ok();
     assert!(out.contains("online version"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("stage") && l.contains("released, version 1.0.0")),
+        "{out}"
+    );
     assert!(out.contains("approved"), "{out}");
     assert!(out.contains("1.0.0"), "{out}");
 
