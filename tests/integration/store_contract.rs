@@ -108,6 +108,7 @@ contract!(
     concurrent_authorizer_updates_keep_both_changes,
     an_authorization_through_another_customers_invitation_moves_it_and_records_the_move,
     activity_is_kept_per_app_newest_first_even_within_one_second,
+    template_requirements_are_set_replaced_and_removed,
 );
 
 fn app(i: usize) -> AppId {
@@ -1544,4 +1545,36 @@ async fn activity_is_kept_per_app_newest_first_even_within_one_second<S: Backend
         s.list_activity(&app(2), first.next.as_deref(), 1).await,
         Err(StoreError::InvalidCursor)
     ));
+}
+
+async fn template_requirements_are_set_replaced_and_removed<S: Backend>(s: &S) {
+    assert_eq!(s.get_template_requirements(7).await.unwrap(), None);
+    let first = TemplateRequirements {
+        template_id: 7,
+        requestdomain: vec!["https://api.shop.example".into()],
+        webviewdomain: vec!["https://h5.shop.example".into()],
+        operator: "ops".into(),
+        updated_at: 100,
+        ..Default::default()
+    };
+    let other = TemplateRequirements {
+        template_id: 8,
+        downloaddomain: vec!["https://cdn.example".into()],
+        ..Default::default()
+    };
+    s.put_template_requirements(&first).await.unwrap();
+    s.put_template_requirements(&other).await.unwrap();
+    assert_eq!(s.get_template_requirements(7).await.unwrap().as_ref(), Some(&first));
+    let second = TemplateRequirements {
+        requestdomain: vec!["https://api2.shop.example".into()],
+        webviewdomain: vec![],
+        updated_at: 200,
+        ..first.clone()
+    };
+    s.put_template_requirements(&second).await.unwrap();
+    assert_eq!(s.get_template_requirements(7).await.unwrap(), Some(second), "replaced whole");
+    s.delete_template_requirements(7).await.unwrap();
+    s.delete_template_requirements(7).await.unwrap();
+    assert_eq!(s.get_template_requirements(7).await.unwrap(), None);
+    assert_eq!(s.get_template_requirements(8).await.unwrap(), Some(other), "others untouched");
 }

@@ -728,6 +728,8 @@ pub(crate) async fn release_app(
             }),
         ));
     };
+    // The domains the template's code calls are on the app's lists (when set for it).
+    crate::requirements::check_before_release(deps, &a.appid, r.template_id).await?;
     let at = reconcile::release(
         &deps.mgr,
         deps.store.as_ref(),

@@ -124,6 +124,7 @@ pub fn rule_hint(code: &str) -> Option<Hint> {
         "needs_reauthorization" => h("the merchant must authorize again: send a new invitation", "商家需要重新授权：请发送新的授权邀请"),
         "wechat_outcome_unknown" => h("WeChat may have applied the call: check the state before trying again", "微信可能已执行该操作：请先查看状态再重试"),
         "invalid_body" => h("fix the field named in `field` (numbers are sent as numbers, e.g. template_id: 1, not \"1\")", "请修正 field 所指字段（数字请直接写数字，例如 template_id: 1，而不是 \"1\"）"),
+        "domains_missing" => h("add the missing domains to the app (PUT .../domains or .../webview-domains), then release: the new version's requests would fail without them", "请先为小程序添加缺少的域名（服务器域名或业务域名），再发布：否则新版本的网络请求会失败"),
         "not_authorized" => h("the merchant has not authorized this app (or revoked it): send an invitation", "该小程序未授权（或已取消授权）：请发送授权邀请"),
         _ => return None,
     })
@@ -236,7 +237,7 @@ mod tests {
     use super::*;
 
     /// The traps of the release guard-rails, each with a hint in both languages.
-    const TRAPS: [&str; 12] = [
+    const TRAPS: [&str; 13] = [
         "audit_pending",
         "not_approved",
         "undo_limit",
@@ -249,6 +250,7 @@ mod tests {
         "standard_template_ext_json",
         "invalid_revert",
         "invalid_body",
+        "domains_missing",
     ];
 
     fn has_chinese(s: &str) -> bool {

@@ -9,6 +9,7 @@ mod apps;
 pub mod batches;
 pub mod error;
 pub mod ext_json;
+mod requirements;
 pub mod stale_audits;
 mod templates;
 pub mod views;

@@ -21,6 +21,12 @@ pub fn routes() -> Router<Arc<Deps>> {
     Router::new()
         .route("/ops/templates", get(list).post(add))
         .route("/ops/templates/{template_id}", delete(remove))
+        .route(
+            "/ops/templates/{template_id}/requirements",
+            get(crate::requirements::show)
+                .put(crate::requirements::put)
+                .delete(crate::requirements::delete),
+        )
         .route("/ops/template-drafts", get(drafts))
         .route("/ops/quota", get(quota))
 }

@@ -383,3 +383,103 @@ async fn ext_json_is_checked_before_wechat_sees_it() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(sim.calls("/wxa/commit"), 1);
 }
+
+#[tokio::test]
+async fn a_release_missing_a_domain_the_template_needs_is_refused_with_the_domain_named() {
+    let app = spawn_app().await;
+    let appid = app.authorized_app("Domains").await;
+    let sim = &app.local.sim;
+    let reqs = "/ops/templates/1/requirements";
+    // Bad input changes nothing.
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            reqs,
+            Some(json!({ "requestdomain": ["http://api.shop.example"] })),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_domain")),
+        "{v}"
+    );
+    let (s, _) = app.get_json(reqs).await;
+    assert_eq!(s, 404);
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            reqs,
+            Some(json!({ "requestdomain": ["https://api.shop.example", "https://pay.shop.example"] })),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            &format!("/ops/apps/{appid}/domains"),
+            Some(json!({ "action": "add", "requestdomain": ["https://api.shop.example"] })),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let (s, _) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/commit"),
+            Some(commit_body("6.0.0")),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/audits"),
+            Some(submit_body()),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    sim.decide_audit(&appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+
+    let release = format!("/ops/apps/{appid}/release");
+    let (s, v) = app.call(Method::POST, &release, Some(json!({}))).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("domains_missing")),
+        "{v}"
+    );
+    assert_eq!(
+        v["missing"],
+        json!({ "requestdomain": ["https://pay.shop.example"] }),
+        "{v}"
+    );
+    assert!(v["hint_zh"].as_str().is_some(), "{v}");
+    assert_eq!(
+        sim.calls("/wxa/release"),
+        0,
+        "WeChat was not asked to release"
+    );
+    assert_eq!(
+        stage(&app, &appid).await["stage"],
+        "approved",
+        "still approved"
+    );
+
+    let (s, _) = app
+        .call(
+            Method::PUT,
+            &format!("/ops/apps/{appid}/domains"),
+            Some(json!({ "action": "add", "requestdomain": ["https://pay.shop.example"] })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = app.call(Method::POST, &release, Some(json!({}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(sim.calls("/wxa/release"), 1);
+
+    let (s, _) = app.call(Method::DELETE, reqs, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = app.get_json(reqs).await;
+    assert_eq!(s, 404);
+}

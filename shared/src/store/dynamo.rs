@@ -1648,6 +1648,45 @@ impl ScheduleStore for DynamoStore {
     }
 }
 
+/// `TEMPLATE#{id}` / `REQUIREMENTS`, the requirements as one JSON attribute.
+#[async_trait]
+impl TemplateRequirementsStore for DynamoStore {
+    async fn put_template_requirements(&self, r: &TemplateRequirements) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("TEMPLATE#{}", r.template_id)))
+            .item("sk", s("REQUIREMENTS"))
+            .item("data", s(to_json(r)?))
+            .send()
+            .await
+            .map_err(backend("PutItem template requirements"))?;
+        Ok(())
+    }
+
+    async fn get_template_requirements(
+        &self,
+        template_id: u64,
+    ) -> StoreResult<Option<TemplateRequirements>> {
+        self.get_item(format!("TEMPLATE#{template_id}"), "REQUIREMENTS")
+            .await?
+            .map(|item| get_json(&item, "data"))
+            .transpose()
+    }
+
+    async fn delete_template_requirements(&self, template_id: u64) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("TEMPLATE#{template_id}")))
+            .key("sk", s("REQUIREMENTS"))
+            .send()
+            .await
+            .map_err(backend("DeleteItem template requirements"))?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

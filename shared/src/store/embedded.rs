@@ -45,6 +45,9 @@ const ACTIVITY: TableDefinition<(&str, i64, u64), &[u8]> = TableDefinition::new(
 const INVITATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("invitations");
 /// Periodic job name → when it last ran.
 const RUNS: TableDefinition<&str, i64> = TableDefinition::new("runs");
+/// template_id -> [`TemplateRequirements`] as JSON.
+const TEMPLATE_REQUIREMENTS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("template_requirements");
 /// `(batch id, appid)` -> result.
 const BATCH_ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("batch_items");
 
@@ -314,6 +317,7 @@ impl EmbeddedStore {
             txn.open_table(PUSHES)?;
             txn.open_table(BATCHES)?;
             txn.open_table(RUNS)?;
+            txn.open_table(TEMPLATE_REQUIREMENTS)?;
             txn.open_table(BATCH_ITEMS)?;
             txn.open_table(INVITATIONS)?;
             txn.open_table(ACTIVITY)?;
@@ -1391,6 +1395,50 @@ impl ScheduleStore for EmbeddedStore {
             }
             txn.commit().map_err(be)?;
             Ok(true)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TemplateRequirementsStore for EmbeddedStore {
+    async fn put_template_requirements(&self, r: &TemplateRequirements) -> StoreResult<()> {
+        let id = r.template_id;
+        let bytes = enc(r)?;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(TEMPLATE_REQUIREMENTS).map_err(be)?;
+                t.insert(id, bytes.as_slice()).map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn get_template_requirements(
+        &self,
+        template_id: u64,
+    ) -> StoreResult<Option<TemplateRequirements>> {
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(TEMPLATE_REQUIREMENTS).map_err(be)?;
+            t.get(template_id)
+                .map_err(be)?
+                .map(|v| dec(v.value(), "template requirements"))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn delete_template_requirements(&self, template_id: u64) -> StoreResult<()> {
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(TEMPLATE_REQUIREMENTS).map_err(be)?;
+                t.remove(template_id).map_err(be)?;
+            }
+            txn.commit().map_err(be)
         })
         .await
     }

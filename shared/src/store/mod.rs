@@ -736,6 +736,41 @@ pub trait ScheduleStore: Send + Sync {
     async fn claim_run(&self, name: &str, now: UnixTime, every_secs: i64) -> StoreResult<bool>;
 }
 
+/// What a template needs of every app it is released to: the domains its code calls. Set by
+/// operators per template; checked before a release so a version whose requests would fail
+/// (a domain missing from the app's server or web-view list) is not put online.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TemplateRequirements {
+    pub template_id: u64,
+    #[serde(default)]
+    pub requestdomain: Vec<String>,
+    #[serde(default)]
+    pub wsrequestdomain: Vec<String>,
+    #[serde(default)]
+    pub uploaddomain: Vec<String>,
+    #[serde(default)]
+    pub downloaddomain: Vec<String>,
+    #[serde(default)]
+    pub webviewdomain: Vec<String>,
+    /// The operator key's label that set them, and when.
+    #[serde(default)]
+    pub operator: String,
+    #[serde(default)]
+    pub updated_at: UnixTime,
+}
+
+#[async_trait]
+pub trait TemplateRequirementsStore: Send + Sync {
+    /// Sets (replaces) the template's requirements.
+    async fn put_template_requirements(&self, r: &TemplateRequirements) -> StoreResult<()>;
+    async fn get_template_requirements(
+        &self,
+        template_id: u64,
+    ) -> StoreResult<Option<TemplateRequirements>>;
+    /// Removes them; removing none is not an error.
+    async fn delete_template_requirements(&self, template_id: u64) -> StoreResult<()>;
+}
+
 /// Everything at once, for functions and `wxopen-local` that hold one store.
 pub trait Store:
     TicketStore
@@ -748,6 +783,7 @@ pub trait Store:
     + PushLog
     + BatchStore
     + ScheduleStore
+    + TemplateRequirementsStore
 {
 }
 
@@ -762,5 +798,6 @@ impl<T> Store for T where
         + PushLog
         + BatchStore
         + ScheduleStore
+        + TemplateRequirementsStore
 {
 }
