@@ -7,6 +7,7 @@
 
 mod apps;
 pub mod batches;
+mod console;
 pub mod error;
 pub mod ext_json;
 mod requirements;
@@ -68,6 +69,8 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .route("/ops/{*rest}", axum::routing::any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(deps.clone(), operator_key))
+        // The console page and its assets hold no secret: served without the key.
+        .merge(console::routes())
         .with_state(deps)
 }
 
@@ -297,6 +300,10 @@ struct AuthorizerQuery {
     limit: Option<u32>,
 }
 
+/// How many of an app's newest audits the authorizer list reads for its latest audit and last
+/// release.
+const RECENT_AUDITS: u32 = 10;
+
 async fn list_authorizers(
     State(deps): State<Arc<Deps>>,
     q: Result<Query<AuthorizerQuery>, axum::extract::rejection::QueryRejection>,
@@ -328,11 +335,30 @@ async fn list_authorizers(
             .map(|a| views::token_health(deps.store.as_ref(), &a.appid)),
     )
     .await?;
+    // Each row's latest audit and last release through wxopen, from the stored history (one
+    // query per app; WeChat is not asked: `GET /ops/apps/{appid}` gives its own account).
+    let audits = futures::future::try_join_all(
+        page.items
+            .iter()
+            .map(|a| deps.store.list_audits(&a.appid, None, RECENT_AUDITS)),
+    )
+    .await?;
     let items: Vec<_> = page
         .items
         .iter()
         .zip(tokens)
-        .map(|(a, t)| views::authorizer(a, t, false))
+        .zip(audits)
+        .map(|((a, t), audits)| {
+            let mut v = views::authorizer(a, t, false);
+            v["latest_audit"] = serde_json::json!(audits.items.first().map(views::audit));
+            let released = audits.items.iter().find(|r| r.released_at.is_some());
+            v["last_release"] = serde_json::json!(released.map(|r| serde_json::json!({
+                "auditid": r.auditid,
+                "user_version": r.user_version,
+                "released_at": r.released_at,
+            })));
+            v
+        })
         .collect();
     Ok(Json(
         serde_json::json!({ "items": items, "next": page.next }),

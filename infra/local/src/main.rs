@@ -274,6 +274,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     );
     println!(
+        "  operator console:           {}/console  (log in with the operator key above)",
+        local.base_url
+    );
+    println!(
         "  operator CLI:               export WXOPEN_API_URL={} WXOPEN_OPERATOR_KEY=<the operator key above>; wxopen authorizers list",
         local.base_url
     );

@@ -3,120 +3,16 @@
 //! simulator's consent page to our success page. A screenshot of each page is saved under
 //! `target/screenshots/` (a test artifact).
 //!
-//! `./infra/test-all.sh` installs Chromium and ChromeDriver when missing. Run elsewhere without
-//! them, the test says so on stderr and passes; with `CI=true` it fails instead.
+//! The browser itself is `support::browser` (shared with the console's test): run without
+//! Chromium and ChromeDriver, the test says so on stderr and passes; with `CI=true` it fails.
 
 mod support;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::json;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use support::browser::{browser, driver, shoot};
 use support::spawn_app;
 use wxopen::store::{AuthorizerStore, InvitationState, InvitationStore};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// chromedriver on a free loopback port, killed when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn driver() -> Option<Driver> {
-    let chromedriver = std::env::var("WXOPEN_CHROMEDRIVER").unwrap_or(CHROMEDRIVER.into());
-    if !std::path::Path::new(&chromedriver).exists() || !std::path::Path::new(&chromium()).exists()
-    {
-        let msg = format!("browser test needs {} and {chromedriver}", chromium());
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{msg} (./infra/test-all.sh installs them)");
-        }
-        eprintln!("SKIPPED: {msg}; ./infra/test-all.sh installs them");
-        return None;
-    }
-    let port = free_port();
-    let child = Command::new(chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    // Owned at once, so every path below (a panic too) kills and reaps it.
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(driver);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start on port {port}");
-}
-
-fn chromium() -> String {
-    std::env::var("WXOPEN_CHROMIUM").unwrap_or(CHROMIUM.into())
-}
-
-async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
-    // The flags keep Chromium off the network (this machine's network is closed) and headless.
-    let caps = json!({
-        "goog:chromeOptions": {
-            "binary": chromium(),
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=420,900",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    ClientBuilder::rustls()
-        .expect("rustls")
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a Chromium session")
-}
-
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let dir = target.join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shoot(c: &Client, name: &str) {
-    let png = c.screenshot().await.expect("screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
-}
 
 #[tokio::test]
 async fn a_merchant_clicks_through_from_the_invitation_to_the_success_page() {
@@ -125,7 +21,7 @@ async fn a_merchant_clicks_through_from_the_invitation_to_the_success_page() {
     let appid = app.mini_program("Browser Bakery");
     let inv = app.invite(json!({ "customer_id": "cust-browser" })).await;
     let profile = tempfile::tempdir().unwrap();
-    let c = browser(&driver, profile.path()).await;
+    let c = browser(&driver, profile.path(), (420, 900)).await;
 
     let result = async {
         c.goto(inv["url"].as_str().unwrap()).await?;

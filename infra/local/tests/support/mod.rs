@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use reqwest::redirect::Policy;
 use serde_json::Value;
 use std::time::Duration;
