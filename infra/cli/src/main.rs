@@ -71,10 +71,6 @@ enum Command {
         /// Every authorized app.
         #[arg(long)]
         all: bool,
-        #[command(flatten)]
-        commit: ops::CommitArgs,
-        #[command(flatten)]
-        submit: ops::SubmitArgs,
         /// submit_audit: when the monthly audit quota is short, submit the first apps it allows.
         #[arg(long)]
         up_to_quota: bool,
@@ -88,6 +84,10 @@ enum Command {
         /// How often to ask for progress, in milliseconds.
         #[arg(long, default_value_t = 500)]
         poll_ms: u64,
+        #[command(flatten, next_help_heading = "With --operation commit")]
+        commit: ops::CommitArgs,
+        #[command(flatten, next_help_heading = "With --operation submit_audit")]
+        submit: ops::SubmitArgs,
     },
     /// WXBizMsgCrypt: decrypt, encrypt and sign pushes.
     #[command(subcommand)]

@@ -718,6 +718,23 @@ pub async fn batch(api: &Api, r: BatchRequest) -> Result<ExitCode, Failure> {
             json!(list)
         }
     };
+    let c = &r.commit;
+    let commit_flags = c.template_id.is_some()
+        || c.user_version.is_some()
+        || c.user_desc.is_some()
+        || c.ext_json.is_some();
+    if commit_flags && r.operation != Operation::Commit {
+        return Err(
+            "--template-id, --user-version, --user-desc and --ext-json are for --operation commit"
+                .into(),
+        );
+    }
+    let s = &r.submit;
+    let submit_flags =
+        s.body.is_some() || s.version_desc.is_some() || s.privacy_api_not_use || r.up_to_quota;
+    if submit_flags && r.operation != Operation::SubmitAudit {
+        return Err("--body, --version-desc, --privacy-api-not-use and --up-to-quota are for --operation submit_audit".into());
+    }
     let mut body = json!({ "action": r.operation.as_str(), "appids": appids });
     match r.operation {
         Operation::Commit => body["params"] = commit_body(&r.commit)?,
@@ -728,9 +745,6 @@ pub async fn batch(api: &Api, r: BatchRequest) -> Result<ExitCode, Failure> {
             }
         }
         Operation::Release => {}
-    }
-    if r.up_to_quota && r.operation != Operation::SubmitAudit {
-        return Err("--up-to-quota is for submit_audit batches".into());
     }
     let key = r
         .idempotency_key

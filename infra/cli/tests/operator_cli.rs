@@ -389,6 +389,24 @@ async fn a_batch_runs_to_completion_and_prints_each_apps_outcome() {
     .await;
     assert_eq!(bad.code, Some(1));
     assert!(bad.stderr.contains("--template-id"), "{}", bad.stderr);
+    let mixed = wxopen(
+        &local,
+        &[
+            "batch",
+            "--operation",
+            "release",
+            "--all",
+            "--version-desc",
+            "x",
+        ],
+    )
+    .await;
+    assert_eq!(mixed.code, Some(1));
+    assert!(
+        mixed.stderr.contains("are for --operation submit_audit"),
+        "{}",
+        mixed.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
