@@ -752,7 +752,14 @@ pub async fn batch(api: &Api, r: BatchRequest) -> Result<ExitCode, Failure> {
         .unwrap_or_else(|| format!("wxopen-cli-{}", hex::encode(rand::random::<[u8; 16]>())));
     let created = api
         .call(Method::POST, "/ops/batches", &[], Some(&body), Some(&key))
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // The answer may be lost after the batch was created: the same key finds it.
+            Failure::Other(m) => Failure::Other(format!(
+                "{m}\n  the batch may have been created: run the same command again with --idempotency-key {key} (no app is acted on twice)"
+            )),
+            e => e,
+        })?;
     let batch_id = created["batch_id"]
         .as_str()
         .ok_or("the API answered no batch_id")?
