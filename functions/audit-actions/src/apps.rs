@@ -432,6 +432,29 @@ pub(crate) async fn submit_app(
             .or_else(|| commit.as_ref().and_then(|c| c.user_version.clone())),
         user_desc: exp.map(|e| e.exp_desc),
     };
+    // Before the submission (which counts against the platform's monthly quota): WeChat's
+    // privacy detection of the commit has finished, and found no undeclared interface. A
+    // submission that says the code uses none (privacy_api_not_use) is not asked about.
+    if req.privacy_api_not_use != Some(true) {
+        match deps
+            .mgr
+            .wxa(&a.appid)
+            .call(&wxopen::wechat::wxa::GetCodePrivacyInfo)
+            .await
+        {
+            Ok(info) if !info.without_conf_list.is_empty() => {
+                return Err(privacy_interfaces_undeclared(info));
+            }
+            Ok(_) => {}
+            Err(e) if e.errcode() == Some(61039) => {
+                return Err(detection_pending(deps, operator, a, &submission).await);
+            }
+            // Not known now (no commit yet, a hiccup): WeChat's submit answers for itself.
+            Err(e) => {
+                tracing::info!(appid = %a.appid, error = %e, "privacy detection result not read before the submission")
+            }
+        }
+    }
     let audit = match reconcile::submit_audit(
         &deps.mgr,
         deps.store.as_ref(),
@@ -444,23 +467,8 @@ pub(crate) async fn submit_app(
     {
         Ok(audit) => audit,
         // The detection WeChat runs after each commit has not finished: a wait, not a failure.
-        // Kept in the activity (once per wait) so the app's stage shows it.
         Err(e) if e.errcode() == Some(61039) => {
-            let waiting = matches!(
-                lifecycle(deps, &a.appid).await,
-                Ok(Stage::PrivacyDetectionPending { .. })
-            );
-            if !waiting {
-                record(
-                    deps,
-                    operator,
-                    &a.appid,
-                    actions::PRIVACY_DETECTION_PENDING,
-                    |x| x.user_version = submission.user_version.clone(),
-                )
-                .await;
-            }
-            return Err(privacy_detection_pending());
+            return Err(detection_pending(deps, operator, a, &submission).await)
         }
         // The code uses privacy interfaces ext.json does not declare: name them (one more call,
         // only on this refusal) so the operator knows what to add.
@@ -471,18 +479,7 @@ pub(crate) async fn submit_app(
                 .call(&wxopen::wechat::wxa::GetCodePrivacyInfo)
                 .await
                 .unwrap_or_default();
-            return Err(ApiError::conflict(
-                "privacy_interfaces_undeclared",
-                format!(
-                    "the committed code uses privacy interfaces ext_json does not declare ({}): add them to ext_json's requiredPrivateInfos and commit again, or submit with privacy_api_not_use: true if the code never calls them (61040)",
-                    info.without_conf_list.join(", ")
-                ),
-                json!({
-                    "errcode": 61040,
-                    "without_conf_list": info.without_conf_list,
-                    "without_auth_list": info.without_auth_list,
-                }),
-            ));
+            return Err(privacy_interfaces_undeclared(info));
         }
         Err(e) => return Err(e.into()),
     };
@@ -498,6 +495,46 @@ pub(crate) async fn submit_app(
         "user_version": audit.user_version,
         "lifecycle": lifecycle(deps, &a.appid).await?,
     }))
+}
+
+/// The 61039 wait, kept in the activity (once per wait) so the app's stage shows it.
+async fn detection_pending(
+    deps: &Deps,
+    operator: &str,
+    a: &Authorizer,
+    submission: &Submission,
+) -> ApiError {
+    let waiting = matches!(
+        lifecycle(deps, &a.appid).await,
+        Ok(Stage::PrivacyDetectionPending { .. })
+    );
+    if !waiting {
+        record(
+            deps,
+            operator,
+            &a.appid,
+            actions::PRIVACY_DETECTION_PENDING,
+            |x| x.user_version = submission.user_version.clone(),
+        )
+        .await;
+    }
+    privacy_detection_pending()
+}
+
+/// The code uses privacy interfaces ext_json does not declare (WeChat: 61040), named.
+fn privacy_interfaces_undeclared(info: wxopen::wechat::wxa::CodePrivacyInfo) -> ApiError {
+    ApiError::conflict(
+        "privacy_interfaces_undeclared",
+        format!(
+            "the committed code uses privacy interfaces ext_json does not declare ({}): add them to ext_json's requiredPrivateInfos and commit again, or submit with privacy_api_not_use: true if the code never calls them (61040)",
+            info.without_conf_list.join(", ")
+        ),
+        json!({
+            "errcode": 61040,
+            "without_conf_list": info.without_conf_list,
+            "without_auth_list": info.without_auth_list,
+        }),
+    )
 }
 
 async fn list_audits(

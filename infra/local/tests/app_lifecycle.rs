@@ -796,6 +796,11 @@ async fn undeclared_privacy_interfaces_are_named_before_the_audit() {
         "{v}"
     );
     assert_eq!(v["without_conf_list"], json!(["wx.getLocation"]), "{v}");
+    assert_eq!(
+        app.local.sim.calls("/wxa/submit_audit"),
+        0,
+        "named before a submission was spent"
+    );
     assert!(v["message"]
         .as_str()
         .unwrap()

@@ -433,7 +433,8 @@ async fn a_submit_batch_waits_out_the_privacy_detection_and_submits_each_app_onc
     .await;
     assert_eq!(s, 202, "{v}");
     let batch_id = v["batch_id"].as_str().unwrap().to_owned();
-    // The runner meets 61039 for every app and comes back later: nothing skipped, nothing failed.
+    // The runner meets 61039 for every app (asked before submitting) and comes back later:
+    // nothing skipped, nothing failed.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (_, v) = app.get_json(&format!("/ops/batches/{batch_id}")).await;
     assert_eq!(v["status"], "running", "{v}");
@@ -447,7 +448,9 @@ async fn a_submit_batch_waits_out_the_privacy_detection_and_submits_each_app_onc
         "{}",
         v["counts"]
     );
-    assert!(sim.calls("/wxa/submit_audit") >= 3);
+    // Each app's detection was asked about; no submission was spent while WeChat still checks.
+    assert!(sim.calls("/wxa/security/get_code_privacy_info") >= 3);
+    assert_eq!(sim.calls("/wxa/submit_audit"), 0);
     sim.advance_clock(600);
     let done = wait_done(&app, &batch_id).await;
     assert_eq!(done["counts"]["ok"], 3, "{}", done["counts"]);
