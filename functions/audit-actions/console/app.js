@@ -240,7 +240,7 @@ const enc = encodeURIComponent;
 
 let viewSeq = 0; // bumped on every navigation: pollers of an old view stop
 const state = {
-  filters: { q: '', status: 'authorized', customer: '' },
+  filters: { q: '', status: 'authorized', customer: '', limit: 50 },
   cursors: [null], // cursor of each page visited; the last is the current page
   selected: new Set(),
 };
@@ -364,17 +364,21 @@ async function viewAuthorizers() {
       ['needs_reauthorization', '需重新授权 needs reauthorization']]
       .map(([v, t]) => h('option', { value: v, selected: v === f.status }, t)));
   const customer = h('input', { id: 'filter-customer', value: f.customer, placeholder: 'customer_id' });
+  const pageSize = h('select', { id: 'page-size' },
+    [20, 50, 100].map((n) => h('option', { value: n, selected: n === f.limit }, `${n}`)));
   const form = h('form', { class: 'toolbar', role: 'search', onsubmit: (e) => {
     e.preventDefault();
     f.q = search.value.trim();
     f.status = status.value;
     f.customer = customer.value.trim();
+    f.limit = Number(pageSize.value) || 50;
     state.cursors = [null];
     load();
   } },
   h('div', { class: 'field' }, h('label', { for: 'search' }, bi('搜索', 'Search')), search),
   h('div', { class: 'field' }, h('label', { for: 'filter-status' }, bi('状态', 'Status')), status),
   h('div', { class: 'field' }, h('label', { for: 'filter-customer' }, bi('客户', 'Customer')), customer),
+  h('div', { class: 'field narrow' }, h('label', { for: 'page-size' }, bi('每页', 'Per page')), pageSize),
   h('button', { type: 'submit', id: 'apply-filters' }, bi('查询', 'Apply')));
 
   const selection = h('div', { class: 'selection', id: 'selection' });
@@ -410,7 +414,7 @@ async function viewAuthorizers() {
         note = h('p', { class: 'muted', id: 'search-note' }, `找到 ${items.length} 个匹配「${f.q}」`,
           h('small', { lang: 'en' }, ` ${items.length} match "${f.q}"${cursor ? ' (first 2,000 searched)' : ''}`));
       } else {
-        const page = await loadAuthorizerPage(state.cursors[state.cursors.length - 1], 50);
+        const page = await loadAuthorizerPage(state.cursors[state.cursors.length - 1], f.limit);
         items = page.items;
         next = page.next;
       }

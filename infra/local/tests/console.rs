@@ -12,6 +12,7 @@
 mod support;
 
 use fantoccini::{Client, Locator};
+use reqwest::Method;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -75,6 +76,71 @@ async fn the_console_page_is_served_without_the_key_under_a_strict_policy_and_ho
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test]
+async fn the_authorizer_list_gives_each_rows_latest_audit_and_last_release() {
+    let app = spawn_app().await;
+    let released = app.authorized_app("Released").await;
+    let pending = app.authorized_app("Pending").await;
+    let fresh = app.authorized_app("Fresh").await;
+    let commit =
+        json!({ "template_id": 1, "ext_json": {}, "user_version": "3.1.0", "user_desc": "d" });
+    for a in [&released, &pending] {
+        let (s, v) = app
+            .call(
+                Method::POST,
+                &format!("/ops/apps/{a}/commit"),
+                Some(commit.clone()),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = app
+            .call(
+                Method::POST,
+                &format!("/ops/apps/{a}/audits"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    app.local
+        .sim
+        .decide_audit(&released, AuditOutcome::Success)
+        .await
+        .unwrap();
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{released}/release"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let (s, list) = app.get_json("/ops/authorizers").await;
+    assert_eq!(s, 200, "{list}");
+    let row = |a: &AppId| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["appid"] == a.as_str())
+            .cloned()
+            .unwrap()
+    };
+    let r = row(&released);
+    assert_eq!(r["latest_audit"]["status"], "approved", "{r}");
+    assert_eq!(r["last_release"]["user_version"], "3.1.0", "{r}");
+    assert!(r["last_release"]["released_at"].as_i64().is_some(), "{r}");
+    let p = row(&pending);
+    assert_eq!(p["latest_audit"]["status"], "auditing", "{p}");
+    assert!(p["last_release"].is_null(), "{p}");
+    let f = row(&fresh);
+    assert!(
+        f["latest_audit"].is_null() && f["last_release"].is_null(),
+        "{f}"
+    );
 }
 
 #[tokio::test]
@@ -334,16 +400,42 @@ async fn story(c: &Client, app: &App, bakery: &AppId, appids: &[AppId]) -> R {
     wait_text(c, "#warn-set-18", "set 18").await?;
     wait_text(c, "#why-commit", "permission set 18").await?;
     assert!(disabled(c, "#btn-commit").await?);
+    // WeChat's refusal (61007) where the page asked anyway: Chinese, then the API's English
+    // message and hint.
+    wait_text(c, "#testers-card [data-error]", "61007").await?;
+    wait_text(c, "#testers-card .hint", "提示：").await?;
+    wait_text(c, "#testers-card .hint", "Hint: ").await?;
+    shoot(c, "console-10-app-without-set-18").await;
+
+    // 21 authorized now: 20 a page, the second page through the API's cursor.
+    c.goto(&app.url("/console#/authorizers")).await?;
+    c.wait()
+        .for_element(Locator::Id("page-size"))
+        .await?
+        .select_by_value("20")
+        .await?;
+    click(c, "#apply-filters").await?;
+    wait_text(c, "#main .pager", "page 1").await?;
+    wait_enabled(c, "#next-page").await?;
+    click(c, "#next-page").await?;
+    wait_text(c, "#main .pager", "page 2").await?;
+    let rows = c
+        .find_all(Locator::Css("#authorizer-table tbody tr[data-appid]"))
+        .await?;
+    assert_eq!(rows.len(), 1, "the 21st on page 2");
+    assert!(disabled(c, "#next-page").await?);
+    click(c, "#prev-page").await?;
+    wait_text(c, "#main .pager", "page 1").await?;
 
     // A phone.
     viewport(c, 390, 844).await?;
     c.goto(&app.url("/console#/authorizers")).await?;
     wait_text(c, "#authorizer-table", "Console Bakery").await?;
-    shoot(c, "console-10-phone-authorizers").await;
+    shoot(c, "console-11-phone-authorizers").await;
     c.goto(&app.url(&format!("/console#/apps/{bakery}")))
         .await?;
     wait_text(c, "#online-version", "2.0.0").await?;
-    shoot(c, "console-11-phone-app").await;
+    shoot(c, "console-12-phone-app").await;
     viewport(c, 1280, 800).await?;
 
     // Keyboard: the login form is reached and sent with keys alone after logging out.
@@ -363,7 +455,7 @@ async fn story(c: &Client, app: &App, bakery: &AppId, appids: &[AppId]) -> R {
         .await?
         .as_str()
         .contains("not-the-operator-key"));
-    shoot(c, "console-12-wrong-key").await;
+    shoot(c, "console-13-wrong-key").await;
     Ok(())
 }
 
