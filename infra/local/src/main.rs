@@ -278,6 +278,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         local.base_url
     );
     println!(
+        "  operator console:           {}/console  (sign in with the operator key)",
+        local.base_url
+    );
+    println!(
         "  operator CLI:               export WXOPEN_API_URL={} WXOPEN_OPERATOR_KEY=<the operator key above>; wxopen authorizers list",
         local.base_url
     );

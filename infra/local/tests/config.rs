@@ -279,6 +279,10 @@ fn port_zero_prints_reachable_ports() {
             .as_u16()
     });
     assert_eq!(counters, 200);
+    let console = running.value("operator console");
+    assert_eq!(console, format!("{api}/console"));
+    let page = block_on(async { reqwest::get(&console).await.unwrap().status().as_u16() });
+    assert_eq!(page, 200);
     // The invitation link is ready: its page asks the simulator for pre_auth_codes.
     let link = running.value("a ready invitation link");
     assert!(
