@@ -109,6 +109,7 @@ contract!(
     an_authorization_through_another_customers_invitation_moves_it_and_records_the_move,
     activity_is_kept_per_app_newest_first_even_within_one_second,
     template_requirements_are_set_replaced_and_removed,
+    tokens_are_read_many_at_once_in_order,
 );
 
 fn app(i: usize) -> AppId {
@@ -1564,7 +1565,10 @@ async fn template_requirements_are_set_replaced_and_removed<S: Backend>(s: &S) {
     };
     s.put_template_requirements(&first).await.unwrap();
     s.put_template_requirements(&other).await.unwrap();
-    assert_eq!(s.get_template_requirements(7).await.unwrap().as_ref(), Some(&first));
+    assert_eq!(
+        s.get_template_requirements(7).await.unwrap().as_ref(),
+        Some(&first)
+    );
     let second = TemplateRequirements {
         requestdomain: vec!["https://api2.shop.example".into()],
         webviewdomain: vec![],
@@ -1572,9 +1576,64 @@ async fn template_requirements_are_set_replaced_and_removed<S: Backend>(s: &S) {
         ..first.clone()
     };
     s.put_template_requirements(&second).await.unwrap();
-    assert_eq!(s.get_template_requirements(7).await.unwrap(), Some(second), "replaced whole");
+    assert_eq!(
+        s.get_template_requirements(7).await.unwrap(),
+        Some(second),
+        "replaced whole"
+    );
     s.delete_template_requirements(7).await.unwrap();
     s.delete_template_requirements(7).await.unwrap();
     assert_eq!(s.get_template_requirements(7).await.unwrap(), None);
-    assert_eq!(s.get_template_requirements(8).await.unwrap(), Some(other), "others untouched");
+    assert_eq!(
+        s.get_template_requirements(8).await.unwrap(),
+        Some(other),
+        "others untouched"
+    );
+}
+
+fn rt(state: &TokenState) -> String {
+    state
+        .refresh_token
+        .as_ref()
+        .map(|t| t.expose_secret().to_owned())
+        .unwrap_or_default()
+}
+
+async fn tokens_are_read_many_at_once_in_order<S: Backend>(s: &S) {
+    // 150 items: more than one request's worth (100) on DynamoDB.
+    let keys: Vec<TokenKey> = (0..150).map(|i| TokenKey::Authorizer(app(i))).collect();
+    for (i, k) in keys.iter().enumerate() {
+        s.put_token(k, &token(Some("at"), Some(&format!("rt{i}")), 1_000), None)
+            .await
+            .unwrap();
+    }
+    // Every 7th was written again: the read sees its latest version.
+    for i in (0..150).step_by(7) {
+        s.put_token(
+            &keys[i],
+            &token(Some("at"), Some(&format!("new{i}")), 2_000),
+            Some(1),
+        )
+        .await
+        .unwrap();
+    }
+    let mut asked = keys.clone();
+    asked.insert(70, TokenKey::Authorizer(app(9_999)));
+    let got = s.get_tokens(&asked).await.unwrap();
+    assert_eq!(got.len(), 151);
+    assert!(
+        got[70].is_none(),
+        "an unknown key reads as None, in its place"
+    );
+    for (i, g) in got.iter().enumerate().filter(|(i, _)| *i != 70) {
+        let n = if i < 70 { i } else { i - 1 };
+        let g = g.as_ref().unwrap();
+        let want = if n % 7 == 0 {
+            (format!("new{n}"), 2)
+        } else {
+            (format!("rt{n}"), 1)
+        };
+        assert_eq!((rt(&g.state), g.version), want, "item {n}");
+    }
+    assert!(s.get_tokens(&[]).await.unwrap().is_empty());
 }

@@ -29,7 +29,7 @@ use std::time::Duration;
 use summary::{Counters, RunSummary};
 use tokio::time::Instant;
 use wxopen::domain::{AppId, Clock};
-use wxopen::store::{AuthorizerStatus, Store, StoreError, TokenKey};
+use wxopen::store::{AuthorizerStatus, Store, StoreError, TokenKey, VersionedToken};
 use wxopen::wechat::{ErrorKind, TokenManager, WechatError};
 
 /// Timing and limits of a run. `Default` is production; [`RefresherConfig::from_env`] reads
@@ -178,8 +178,14 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
     let counters = Counters::default();
     let stop: Mutex<Option<Stop>> = Mutex::new(None);
     let stopped = AtomicBool::new(false);
-    futures::stream::iter(due)
-        .map(|appid| {
+    // The due tokens are read a hundred at a time (one request on DynamoDB instead of one per
+    // token), one chunk ahead of the refreshes.
+    let chunks: Vec<Vec<AppId>> = due.chunks(READ_CHUNK).map(<[AppId]>::to_vec).collect();
+    futures::stream::iter(chunks)
+        .map(|chunk| read_chunk(deps, chunk))
+        .buffered(2)
+        .flat_map(futures::stream::iter)
+        .map(|(appid, read)| {
             let (counters, stop, stopped) = (&counters, &stop, &stopped);
             async move {
                 if stopped.load(Ordering::Relaxed) {
@@ -189,7 +195,7 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
                     counters.deferred.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
-                if let Some(s) = refresh_one(deps, &appid, counters).await {
+                if let Some(s) = refresh_one(deps, &appid, read, counters).await {
                     stopped.store(true, Ordering::Relaxed);
                     stop.lock()
                         .unwrap_or_else(|p| p.into_inner())
@@ -269,15 +275,45 @@ async fn due_authorizers(deps: &Deps, now: i64) -> Result<Vec<AppId>, StoreError
     }
 }
 
-/// Refreshes one authorizer's token; `Some` when the whole run must stop.
-async fn refresh_one(deps: &Deps, appid: &AppId, counters: &Counters) -> Option<Stop> {
+/// Due tokens read at once ([`wxopen::store::TokenStore::get_tokens`]).
+const READ_CHUNK: usize = 100;
+
+/// The chunk's tokens as stored now; `None` for each when the read failed (each is then read
+/// on its own by its refresh).
+async fn read_chunk(
+    deps: &Deps,
+    chunk: Vec<AppId>,
+) -> Vec<(AppId, Option<Option<VersionedToken>>)> {
+    let keys: Vec<TokenKey> = chunk.iter().cloned().map(TokenKey::Authorizer).collect();
+    match deps.store.get_tokens(&keys).await {
+        Ok(states) => chunk
+            .into_iter()
+            .zip(states.into_iter().map(Some))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "due tokens not read at once; each is read on its own");
+            chunk.into_iter().map(|a| (a, None)).collect()
+        }
+    }
+}
+
+/// Refreshes one authorizer's token, starting from `read` when the caller read it (`Some`);
+/// `Some` when the whole run must stop.
+async fn refresh_one(
+    deps: &Deps,
+    appid: &AppId,
+    mut read: Option<Option<VersionedToken>>,
+    counters: &Counters,
+) -> Option<Stop> {
     let key = TokenKey::Authorizer(appid.clone());
     let mut attempt = 1;
     loop {
-        let result = deps
-            .mgr
-            .refresh_if_expiring(&key, deps.config.window_secs)
-            .await;
+        let within = deps.config.window_secs;
+        let result = match read.take() {
+            Some(r) => deps.mgr.refresh_if_expiring_from(&key, r, within).await,
+            // A retry reads afresh.
+            None => deps.mgr.refresh_if_expiring(&key, within).await,
+        };
         let e = match result {
             Ok(true) => {
                 counters.refreshed.fetch_add(1, Ordering::Relaxed);

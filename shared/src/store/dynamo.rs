@@ -34,7 +34,7 @@ use anyhow::{anyhow, Context};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, LocalSecondaryIndex, Projection, ProjectionType, Put, PutRequest,
+    KeyType, KeysAndAttributes, LocalSecondaryIndex, Projection, ProjectionType, Put, PutRequest,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, SseSpecification,
     TimeToLiveSpecification, TransactWriteItem, WriteRequest,
 };
@@ -210,6 +210,11 @@ fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
         .context("serialize item")
         .map_err(StoreError::Backend)
 }
+
+/// Keys per BatchGetItem request (DynamoDB's limit).
+const BATCH_GET_MAX: usize = 100;
+/// Tries of a batch request whose items come back unprocessed.
+const BATCH_ATTEMPTS: u32 = 4;
 
 /// Whether a conditional write lost its condition (a typed outcome, not a backend failure).
 fn is_condition_failed<E, R>(e: &SdkError<E, R>) -> bool
@@ -782,6 +787,57 @@ impl TokenStore for DynamoStore {
             Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
             Err(e) => Err(backend("PutItem token")(e)),
         }
+    }
+
+    async fn get_tokens(&self, keys: &[TokenKey]) -> StoreResult<Vec<Option<VersionedToken>>> {
+        let mut found: HashMap<String, VersionedToken> = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|k| Item::from([("pk".into(), s(token_pk(k))), ("sk".into(), s("TOKEN"))]))
+                .collect();
+            // BatchGetItem may leave keys unprocessed under load: asked again, a few times.
+            for attempt in 0.. {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == BATCH_ATTEMPTS {
+                    return Err(StoreError::Backend(anyhow!(
+                        "BatchGetItem tokens: {} keys still unprocessed",
+                        pending.len()
+                    )));
+                }
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(backend("KeysAndAttributes tokens"))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(backend("BatchGetItem tokens"))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let pk = get_s(&item, "pk")?.to_owned();
+                    found.insert(pk, Self::parse_token(&item)?);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|ka| ka.keys)
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+            }
+        }
+        Ok(keys.iter().map(|k| found.remove(&token_pk(k))).collect())
     }
 
     async fn delete_token(&self, key: &TokenKey) -> StoreResult<()> {

@@ -142,6 +142,16 @@ pub trait TokenStore: Send + Sync {
         state: &TokenState,
         expected: Option<u64>,
     ) -> StoreResult<u64>;
+    /// The tokens of `keys`, in the same order, read as [`TokenStore::get_token`] reads them
+    /// (strongly consistent), in as few requests as the backend allows (DynamoDB: BatchGetItem,
+    /// 100 keys a request). The refresher reads a page of due tokens at once.
+    async fn get_tokens(&self, keys: &[TokenKey]) -> StoreResult<Vec<Option<VersionedToken>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(self.get_token(k).await?);
+        }
+        Ok(out)
+    }
     /// Revokes a token item: its tokens and lease go, the item stays as a tombstone whose version
     /// goes on counting (never back to 1), so no writer holding an older version can match it.
     /// Missing items are fine.

@@ -28,7 +28,7 @@ use super::wxa::{
 use crate::domain::{AppId, AuditId, Clock, UnixTime};
 use crate::store::{
     AuthorizerStatus, AuthorizerStore, StoreError, Ticket, TicketStore, TokenKey, TokenState,
-    TokenStore,
+    TokenStore, VersionedToken,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
@@ -269,6 +269,19 @@ impl TokenManager {
         Ok(self.obtain_within(key, None, within_secs).await?.1)
     }
 
+    /// [`TokenManager::refresh_if_expiring`] from a state the caller has just read (the
+    /// refresher reads a page of due tokens in one request, [`TokenStore::get_tokens`]): one
+    /// store read fewer per token. The read is only a starting point: the lease is still a
+    /// write conditional on its version, so a stale read costs a retry, never a double refresh.
+    pub async fn refresh_if_expiring_from(
+        &self,
+        key: &TokenKey,
+        read: Option<VersionedToken>,
+        within_secs: i64,
+    ) -> WechatResult<bool> {
+        Ok(self.obtain_from(key, None, within_secs, read).await?.1)
+    }
+
     /// The latest ticket, if it is still within its 12 h validity.
     pub async fn current_ticket(&self) -> WechatResult<Ticket> {
         let ticket = self
@@ -449,6 +462,18 @@ impl TokenManager {
         }
         // Fast path, no lock.
         let first = self.store.get_token(key).await?;
+        self.obtain_from(key, rejected, margin, first).await
+    }
+
+    /// [`TokenManager::obtain_within`] from `first`, the state as last read.
+    async fn obtain_from(
+        &self,
+        key: &TokenKey,
+        rejected: Option<&SecretString>,
+        margin: i64,
+        first: Option<VersionedToken>,
+    ) -> WechatResult<(SecretString, bool)> {
+        let now = self.clock.now();
         if let Some(v) = &first {
             if let Some(t) = self.good(&v.state, rejected, now, margin) {
                 self.cache_component(key, &v.state);
