@@ -483,3 +483,38 @@ async fn a_release_missing_a_domain_the_template_needs_is_refused_with_the_domai
     let (s, _) = app.get_json(reqs).await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn batch_results_show_each_apps_stage_after_its_action() {
+    let app = spawn_app().await;
+    let a = app.authorized_app("Batch stage A").await;
+    let b = app.authorized_app("Batch stage B").await;
+    let resp = app
+        .ops(Method::POST, "/ops/batches")
+        .header("idempotency-key", "stage-commit")
+        .json(&json!({ "action": "commit", "appids": [a.as_str(), b.as_str()], "params": commit_body("7.0.0") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    let id = resp.json::<Value>().await.unwrap()["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut done = Value::Null;
+    for _ in 0..300 {
+        let (_, v) = app.get_json(&format!("/ops/batches/{id}")).await;
+        if v["status"] == "done" {
+            done = v;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let items = done["items"].as_array().unwrap_or_else(|| panic!("{done}"));
+    assert_eq!(items.len(), 2, "{done}");
+    for i in items {
+        assert_eq!(i["state"], "ok", "{i}");
+        assert_eq!(i["detail"]["lifecycle"]["stage"], "committed", "{i}");
+        assert_eq!(i["detail"]["lifecycle"]["user_version"], "7.0.0", "{i}");
+    }
+}
