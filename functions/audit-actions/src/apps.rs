@@ -4,9 +4,9 @@
 //! action is recorded with its operator in the app's activity.
 
 use crate::error::ApiError;
-use crate::{json_body, page_limit, views, Deps, PageQuery};
+use crate::{json_body, page_limit, views, Deps, OpsQuery, PageQuery};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -264,9 +264,8 @@ struct QrQuery {
 async fn qrcode(
     State(deps): S,
     Path(appid): Path<String>,
-    q: Result<Query<QrQuery>, axum::extract::rejection::QueryRejection>,
+    OpsQuery(q): OpsQuery<QrQuery>,
 ) -> ApiResult<Response> {
-    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
     let a = authorized(&deps, &appid).await?;
     let img = deps
         .mgr
@@ -540,9 +539,8 @@ fn privacy_interfaces_undeclared(info: wxopen::wechat::wxa::CodePrivacyInfo) -> 
 async fn list_audits(
     State(deps): S,
     Path(appid): Path<String>,
-    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    OpsQuery(q): OpsQuery<PageQuery>,
 ) -> ApiResult {
-    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
     let a = known(&deps, &appid).await?;
     let page = deps
         .store
@@ -1011,9 +1009,8 @@ async fn set_webview_domains(
 async fn activity(
     State(deps): S,
     Path(appid): Path<String>,
-    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    OpsQuery(q): OpsQuery<PageQuery>,
 ) -> ApiResult {
-    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
     let a = known(&deps, &appid).await?;
     let page = deps
         .store
@@ -1129,9 +1126,8 @@ fn privacy_ver(v: u8) -> Result<u8, ApiError> {
 async fn privacy(
     State(deps): S,
     Path(appid): Path<String>,
-    q: Result<Query<PrivacyQuery>, axum::extract::rejection::QueryRejection>,
+    OpsQuery(q): OpsQuery<PrivacyQuery>,
 ) -> ApiResult {
-    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
     let a = authorized(&deps, &appid).await?;
     let privacy_ver = privacy_ver(q.privacy_ver.unwrap_or(PRIVACY_DEVELOPMENT))?;
     let got = deps

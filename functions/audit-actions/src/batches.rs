@@ -13,9 +13,9 @@
 
 use crate::apps::{self, CommitBody, EmptyBody};
 use crate::error::ApiError;
-use crate::Deps;
+use crate::{Deps, OpsQuery};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -426,9 +426,8 @@ struct ListQuery {
 
 async fn list(
     State(deps): State<Arc<Deps>>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    OpsQuery(q): OpsQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
     let page = deps
         .store
         .list_batches(q.open, q.cursor.as_deref(), crate::page_limit(q.limit)?)

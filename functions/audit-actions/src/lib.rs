@@ -16,7 +16,7 @@ mod templates;
 pub mod views;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -113,6 +113,25 @@ struct NewInvitation {
 
 /// Parses a JSON body into `T`, answering a 400 that names the field at fault (its path, e.g.
 /// `item_list[2].tag`) and serde's reason, instead of axum's plain-text rejection.
+/// A query string, or 400 `invalid_query` in the API's JSON (axum's own rejection is text).
+pub(crate) struct OpsQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for OpsQuery<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(q)) => Ok(OpsQuery(q)),
+            Err(e) => Err(ApiError::bad("invalid_query", e.body_text())),
+        }
+    }
+}
+
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &Bytes,
@@ -228,9 +247,8 @@ pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 async fn list_invitations(
     State(deps): State<Arc<Deps>>,
     headers: HeaderMap,
-    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    OpsQuery(q): OpsQuery<PageQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
     let base =
         wxopen::http::public_base_url(deps.public_url.as_deref(), &headers).unwrap_or_default();
     let page = deps
@@ -306,9 +324,8 @@ const RECENT_AUDITS: u32 = 10;
 
 async fn list_authorizers(
     State(deps): State<Arc<Deps>>,
-    q: Result<Query<AuthorizerQuery>, axum::extract::rejection::QueryRejection>,
+    OpsQuery(q): OpsQuery<AuthorizerQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
     let status = match q.status.as_deref() {
         None | Some("") => None,
         Some("authorized") => Some(AuthorizerStatus::Authorized),

@@ -2,9 +2,9 @@
 //! (called with the component token) and its audit quota.
 
 use crate::error::ApiError;
-use crate::{json_body, Deps};
+use crate::{json_body, Deps, OpsQuery};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -48,9 +48,8 @@ fn template_type(t: u8) -> Result<TemplateType, ApiError> {
 
 async fn list(
     State(deps): State<Arc<Deps>>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    OpsQuery(q): OpsQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
     let filter = q.template_type.map(template_type).transpose()?;
     let t = deps.mgr.component().get_template_list(filter).await?;
     Ok(Json(json!({ "templates": t })))
@@ -113,9 +112,8 @@ struct QuotaQuery {
 /// or the first authorized one.
 async fn quota(
     State(deps): State<Arc<Deps>>,
-    q: Result<Query<QuotaQuery>, axum::extract::rejection::QueryRejection>,
+    OpsQuery(q): OpsQuery<QuotaQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
     let appid = match q.appid.filter(|a| !a.is_empty()) {
         Some(a) => AppId::parse(&a).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))?,
         None => {
