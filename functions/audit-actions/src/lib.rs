@@ -28,7 +28,7 @@ use std::sync::Arc;
 use wxopen::domain::{AppId, Clock};
 use wxopen::secrets::SecretsSource;
 use wxopen::store::{
-    AuthorizerFilter, AuthorizerStatus, Invitation, InvitationState, Store, StoreError,
+    AuthorizerFilter, AuthorizerStatus, Invitation, InvitationState, Store, StoreError, TokenKey,
 };
 use wxopen::wechat::TokenManager;
 
@@ -346,12 +346,22 @@ async fn list_authorizers(
         .store
         .list_authorizers(&filter, q.cursor.as_deref(), page_limit(q.limit)?)
         .await?;
-    let tokens = futures::future::try_join_all(
-        page.items
-            .iter()
-            .map(|a| views::token_health(deps.store.as_ref(), &a.appid)),
-    )
-    .await?;
+    // The page's token health in one read (BatchGetItem on DynamoDB), not one per row.
+    let keys: Vec<TokenKey> = page
+        .items
+        .iter()
+        .map(|a| TokenKey::Authorizer(a.appid.clone()))
+        .collect();
+    let tokens: Vec<views::TokenHealth> = deps
+        .store
+        .get_tokens(&keys)
+        .await?
+        .into_iter()
+        .map(|t| {
+            t.map(|t| views::TokenHealth::from(&t.state))
+                .unwrap_or_default()
+        })
+        .collect();
     // Each row's latest audit and last release through wxopen, from the stored history (one
     // query per app; WeChat is not asked: `GET /ops/apps/{appid}` gives its own account).
     let audits = futures::future::try_join_all(
