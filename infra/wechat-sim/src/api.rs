@@ -12,7 +12,7 @@ use crate::state::{
 use crate::{qrcode, AccountKind, Inner, TIMEOUT_HOLD};
 use axum::body::Bytes;
 use axum::extract::State as AxState;
-use axum::http::{header, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Map, Value};
@@ -41,6 +41,8 @@ enum Auth {
     None,
     Component,
     Authorizer,
+    /// Either token (`openapi/quota/get`, `openapi/rid/get`): the account is the token's.
+    Any,
 }
 
 /// (expected method, token kind) for every simulated path.
@@ -59,7 +61,10 @@ fn endpoint(path: &str) -> Option<(Method, Auth)> {
         | "/cgi-bin/component/api_get_authorizer_list"
         | "/wxa/addtotemplate"
         | "/wxa/deletetemplate"
-        | "/cgi-bin/component/modify_wxa_jump_domain" => (post, Component),
+        | "/cgi-bin/component/modify_wxa_jump_domain"
+        | "/cgi-bin/component/modify_wxa_server_domain"
+        | "/cgi-bin/component/get_domain_confirmfile" => (post, Component),
+        "/cgi-bin/openapi/quota/get" | "/cgi-bin/openapi/rid/get" => (post, Any),
         "/wxa/gettemplatedraftlist" | "/wxa/gettemplatelist" => (get, Component),
         "/wxa/commit"
         | "/wxa/submit_audit"
@@ -76,7 +81,13 @@ fn endpoint(path: &str) -> Option<(Method, Auth)> {
         | "/wxa/unbind_tester"
         | "/wxa/memberauth"
         | "/cgi-bin/component/setprivacysetting"
-        | "/cgi-bin/component/getprivacysetting" => (post, Authorizer),
+        | "/cgi-bin/component/getprivacysetting"
+        | "/wxa/get_effective_domain"
+        | "/wxa/modify_domain_directly"
+        | "/wxa/setwebviewdomain_directly"
+        | "/wxa/security/apply_privacy_interface"
+        | "/wxa/getwxacodeunlimit"
+        | "/wxa/uploadmedia" => (post, Authorizer),
         "/wxa/get_qrcode"
         | "/wxa/get_category"
         | "/wxa/get_page"
@@ -86,7 +97,8 @@ fn endpoint(path: &str) -> Option<(Method, Auth)> {
         | "/wxa/getgrayreleaseplan"
         | "/wxa/revertgrayrelease"
         | "/wxa/queryquota"
-        | "/wxa/security/get_code_privacy_info" => (get, Authorizer),
+        | "/wxa/security/get_code_privacy_info"
+        | "/wxa/security/get_privacy_interface" => (get, Authorizer),
         _ => return Option::None,
     })
 }
@@ -116,9 +128,11 @@ async fn handle(
     AxState(inner): AxState<Arc<Inner>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     method: Method,
+    headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Response {
+    let started = std::time::Instant::now();
     let path = uri.path().to_owned();
     let query: HashMap<String, String> =
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
@@ -146,46 +160,106 @@ async fn handle(
     }
     inner.run_auto_approvals().await;
     let now = inner.now();
-    let over_quota = {
+    let (over_quota, account) = {
         let mut st = inner.lock();
         *st.calls.entry(path.clone()).or_default() += 1;
         let day = day_of(now);
-        let account = query
-            .get("access_token")
-            .and_then(|t| st.tokens.get(t))
-            .and_then(|t| t.appid.as_ref())
-            .map_or_else(|| COMPONENT_ACCOUNT.to_owned(), ToString::to_string);
+        let account = account_of(&st, &query);
         let n = st
             .daily_calls
-            .entry((path.clone(), account, day))
+            .entry((path.clone(), account.clone(), day))
             .or_default();
         *n += 1;
         let n = *n;
-        st.daily_quotas.get(&path).is_some_and(|q| n > *q)
+        (st.daily_quotas.get(&path).is_some_and(|q| n > *q), account)
     };
-    let lose_answer = match apply_fault(&inner, &path).await {
-        FaultOutcome::Answer(resp) => return resp,
-        FaultOutcome::LoseAnswer => true,
-        FaultOutcome::None => false,
+    let resp = match apply_fault(&inner, &path).await {
+        FaultOutcome::Answer(resp) => resp,
+        fault => {
+            let resp = answer(
+                &inner,
+                &method,
+                want_method,
+                auth,
+                &path,
+                &query,
+                &headers,
+                &body,
+                now,
+                over_quota,
+            )
+            .await;
+            if matches!(fault, FaultOutcome::LoseAnswer) {
+                // Applied; the answer never reaches the caller (whose timeout is shorter than this).
+                tokio::time::sleep(TIMEOUT_HOLD).await;
+                err_answer(WxErr::new(-1, "system error"))
+            } else {
+                resp
+            }
+        }
     };
-    let resp = answer(
-        &inner,
-        &method,
-        want_method,
-        auth,
-        &path,
-        &query,
-        &body,
-        now,
-        over_quota,
-    )
-    .await;
-    if lose_answer {
-        // Applied; the answer never reaches the caller (whose timeout is shorter than this).
-        tokio::time::sleep(TIMEOUT_HOLD).await;
-        return err_answer(WxErr::new(-1, "system error"));
+    let seen = Seen {
+        account,
+        invoke_time: now,
+        started,
+        query: uri.query().unwrap_or("").to_owned(),
+        body: &body,
+        ip,
+    };
+    record_rid(&inner, resp, seen).await
+}
+
+/// The account a request counts against: the authorizer whose token it carries, else the
+/// platform ([`COMPONENT_ACCOUNT`]).
+fn account_of(st: &State, query: &HashMap<String, String>) -> String {
+    query
+        .get("access_token")
+        .and_then(|t| st.tokens.get(t))
+        .and_then(|t| t.appid.as_ref())
+        .map_or_else(|| COMPONENT_ACCOUNT.to_owned(), ToString::to_string)
+}
+
+struct Seen<'a> {
+    account: String,
+    invoke_time: UnixTime,
+    started: std::time::Instant,
+    query: String,
+    body: &'a Bytes,
+    ip: std::net::IpAddr,
+}
+
+/// Keeps an error answer's request under the rid its errmsg carries, for `openapi/rid/get`
+/// (getRidInfo: the request's query, body, answer, caller's address, time and duration).
+async fn record_rid(inner: &Inner, resp: Response, seen: Seen<'_>) -> Response {
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !is_json {
+        return resp;
     }
-    resp
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let rid = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v["errmsg"].as_str().map(str::to_owned))
+        .and_then(|m| m.rsplit_once(" rid: ").map(|(_, r)| r.trim().to_owned()));
+    if let Some(rid) = rid {
+        let record = state::RidRecord {
+            account: seen.account,
+            invoke_time: seen.invoke_time,
+            cost_in_ms: seen.started.elapsed().as_millis() as u64,
+            request_url: seen.query,
+            request_body: String::from_utf8_lossy(seen.body).into_owned(),
+            response_body: String::from_utf8_lossy(&bytes).into_owned(),
+            client_ip: seen.ip.to_string(),
+        };
+        inner.lock().rids.insert(rid, record);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// The answer to one counted request, after faults.
@@ -197,6 +271,7 @@ async fn answer(
     auth: Auth,
     path: &str,
     query: &HashMap<String, String>,
+    headers: &HeaderMap,
     body: &Bytes,
     now: UnixTime,
     over_quota: bool,
@@ -227,6 +302,16 @@ async fn answer(
             Err(e) => err_answer(e),
         };
     }
+    if path == "/wxa/getwxacodeunlimit" {
+        return match wxacode_unlimit(inner, query, body, now) {
+            Ok(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response(),
+            Err(e) => err_answer(e),
+        };
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if path == "/cgi-bin/component/api_start_push_ticket" {
         let r = check_component_secret(inner, body, "component_secret");
         if r.is_ok() {
@@ -247,6 +332,7 @@ async fn answer(
             query,
             body,
             now,
+            content_type,
         };
         match auth {
             Auth::None => dispatch_no_token(&mut st, &ctx, path),
@@ -259,6 +345,9 @@ async fn answer(
                     dispatch_authorizer(&mut st, &ctx, path, &appid)
                 })
             }
+            Auth::Any => check_token(&st, query, TokenKind::Component, now)
+                .or_else(|_| check_token(&st, query, TokenKind::Authorizer, now))
+                .and_then(|appid| dispatch_openapi(&mut st, &ctx, path, appid)),
         }
     };
     match result {
@@ -322,6 +411,8 @@ struct Ctx<'a> {
     query: &'a HashMap<String, String>,
     body: &'a Bytes,
     now: UnixTime,
+    /// The request's Content-Type (uploadmedia's multipart boundary).
+    content_type: &'a str,
 }
 
 impl Ctx<'_> {
@@ -427,6 +518,7 @@ fn check_component_secret(inner: &Inner, body: &Bytes, secret_field: &str) -> Re
         query: &HashMap::new(),
         body,
         now: 0,
+        content_type: "",
     };
     let m = ctx.body()?;
     ctx.component_appid(&m)?;
@@ -737,6 +829,49 @@ fn dispatch_component(st: &mut State, ctx: &Ctx, path: &str) -> WxResult {
             let list = st.jump_domains.join(";");
             Ok(json!({ "testing_wxa_jump_h5_domain": list, "published_wxa_jump_h5_domain": list }))
         }
+        "/cgi-bin/component/modify_wxa_server_domain" => {
+            // modify_server_domain.html: hosts without scheme, ';'-separated, up to 1000;
+            // `is_modify_published_together` changes the published list too; a host that does
+            // not pass validation is answered in `invalid_wxa_server_domain` (not an error).
+            let m = ctx.body()?;
+            let action = str_field(&m, "action")
+                .ok_or_else(|| WxErr::new(47001, "data format error: action"))?;
+            let together = m
+                .get("is_modify_published_together")
+                .and_then(Value::as_bool)
+                == Some(true);
+            let (valid, invalid): (Vec<String>, Vec<String>) = str_field(&m, "wxa_server_domain")
+                .unwrap_or_default()
+                .split(';')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned)
+                .partition(|d| is_bare_host(d));
+            let given = m.contains_key("wxa_server_domain").then_some(valid);
+            let (mut testing, mut published) = st.server_domains.clone().unwrap_or_default();
+            apply_list_action(action, &mut testing, given.clone())?;
+            if together {
+                apply_list_action(action, &mut published, given)?;
+            }
+            if action != "get" {
+                st.server_domains = Some((testing.clone(), published.clone()));
+            }
+            let mut v = json!({ "testing_wxa_server_domain": testing.join(";") });
+            if !published.is_empty() {
+                v["published_wxa_server_domain"] = json!(published.join(";"));
+            }
+            if !invalid.is_empty() {
+                v["invalid_wxa_server_domain"] = json!(invalid.join(";"));
+            }
+            Ok(v)
+        }
+        "/cgi-bin/component/get_domain_confirmfile" => {
+            // get_domain_confirmfile.html: the business-domain check file (no body needed).
+            let name = format!("{}.txt", &ctx.inner.config.component_appid[2..12]);
+            Ok(
+                json!({ "file_name": name, "file_content": confirm_file_content(&ctx.inner.config.component_appid) }),
+            )
+        }
         "/wxa/deletetemplate" => {
             let m = ctx.body()?;
             let id = u64_field(&m, "template_id")
@@ -837,6 +972,12 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
     let quota = st.quota().clone();
     let privacy_detection = st.privacy_detection_secs;
     let jump_domains = st.jump_domains.clone();
+    let platform_servers: Option<Vec<String>> = st
+        .server_domains
+        .as_ref()
+        .map(|(t, p)| t.iter().chain(p).cloned().collect());
+    let privacy_required = st.privacy_applications_required;
+    let next_privacy_audit_id = st.next_privacy_audit_id;
     let next_auditid = st.next_auditid;
     let acc = st
         .accounts
@@ -907,6 +1048,7 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 commit_time: now,
                 pages: ext_pages.unwrap_or_default(),
                 undeclared_private_apis: Vec::new(),
+                private_apis: Vec::new(),
             };
             return commit_code(st, appid, commit, &named, &declared);
         }
@@ -940,6 +1082,16 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             // api_getcodeprivacyinfo.html / submit_audit.html: code using privacy interfaces
             // ext.json does not declare is refused with 61040, unless privacy_api_not_use.
             let not_use = m.get("privacy_api_not_use").and_then(Value::as_bool) == Some(true);
+            let no_auth = without_auth(code, &c, privacy_required);
+            if !no_auth.is_empty() && !not_use {
+                return Err(WxErr(
+                    61040,
+                    format!(
+                        "ext.json配置的隐私接口{}无权限,请申请权限后再提交审核",
+                        no_auth.join(",")
+                    ),
+                ));
+            }
             if !c.undeclared_private_apis.is_empty() && !not_use {
                 return Err(WxErr(
                     61040,
@@ -1072,6 +1224,11 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 user_desc: a.user_desc.clone(),
                 commit_time: a.commit_time,
                 release_time: ctx.now,
+                pages: code
+                    .commit
+                    .as_ref()
+                    .map(|c| c.pages.clone())
+                    .unwrap_or_default(),
             };
             code.next_app_version += 1;
             code.reverted = false;
@@ -1223,24 +1380,111 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             json!({})
         }
         "/wxa/modify_domain" => {
+            // modifyServerDomain.html: once the platform registered its server domains
+            // (modify_wxa_server_domain), only those hosts, with the list's scheme, may be
+            // given; the others are answered in `invalid_<list>`, and when nothing given passes,
+            // 85017 "no domain to modify after filtered" (the code and message as WeChat
+            // answers them, per its community answers). Never registered: no check (as before).
             let m = ctx.body()?;
             let action = str_field(&m, "action").unwrap_or_default();
-            let d = &mut code.domains;
-            let lists: [(&str, &mut Vec<String>); 6] = [
-                ("requestdomain", &mut d.requestdomain),
-                ("wsrequestdomain", &mut d.wsrequestdomain),
-                ("uploaddomain", &mut d.uploaddomain),
-                ("downloaddomain", &mut d.downloaddomain),
-                ("udpdomain", &mut d.udpdomain),
-                ("tcpdomain", &mut d.tcpdomain),
-            ];
             let mut out = Map::new();
-            for (name, list) in lists {
+            let mut given_any = false;
+            let mut passed_any = false;
+            let mut invalid: Vec<(&str, Vec<String>)> = Vec::new();
+            let mut plan: Vec<Option<Vec<String>>> = Vec::new();
+            for name in DOMAIN_LISTS {
                 let given = string_list(&m, name)?;
+                let (ok, bad): (Vec<String>, Vec<String>) = match (&platform_servers, &given) {
+                    (Some(p), Some(g)) if matches!(action, "add" | "set") => g
+                        .iter()
+                        .cloned()
+                        .partition(|d| allowed_server_domain(name, d, p)),
+                    (_, g) => (g.clone().unwrap_or_default(), Vec::new()),
+                };
+                given_any |= !ok.is_empty() || !bad.is_empty();
+                passed_any |= !ok.is_empty();
+                invalid.push((name, bad));
+                plan.push(given.map(|_| ok));
+            }
+            if platform_servers.is_some()
+                && matches!(action, "add" | "set")
+                && given_any
+                && !passed_any
+            {
+                return Err(WxErr::new(
+                    85017,
+                    "no domain to modify after filtered, please confirm the domain has been set in miniprogram or open",
+                ));
+            }
+            for ((name, list), given) in DOMAIN_LISTS
+                .into_iter()
+                .zip(domain_lists(&mut code.domains))
+                .zip(plan)
+            {
                 apply_list_action(action, list, given)?;
                 out.insert(name.into(), json!(list));
             }
+            if platform_servers.is_some() {
+                for (name, bad) in invalid {
+                    out.insert(format!("invalid_{name}"), json!(bad));
+                }
+            }
             Value::Object(out)
+        }
+        "/wxa/modify_domain_directly" => {
+            // modifyServerDomainDirectly.html: set on the mini program itself, not limited to
+            // the platform's list (the usual mini-program rules apply; not checked here).
+            let m = ctx.body()?;
+            let action = str_field(&m, "action").unwrap_or_default();
+            for (name, list) in DOMAIN_LISTS
+                .into_iter()
+                .zip(domain_lists(&mut code.direct_domains))
+            {
+                apply_list_action(action, list, string_list(&m, name)?)?;
+            }
+            if action == "get" {
+                domains_json(&code.direct_domains)
+            } else {
+                json!({})
+            }
+        }
+        "/wxa/get_effective_domain" => {
+            // getEffectiveServerDomain: the lists by where they were set; `effective_domain`
+            // here is the union of the third-party and the direct ones (WeChat's takes effect
+            // with the next commit or release; the simulator does not wait for that).
+            let mut effective = code.domains.clone();
+            for (list, direct) in domain_lists(&mut effective)
+                .into_iter()
+                .zip(domain_lists(&mut code.direct_domains.clone()))
+            {
+                for d in direct.iter() {
+                    if !list.contains(d) {
+                        list.push(d.clone());
+                    }
+                }
+            }
+            json!({
+                "mp_domain": domains_json(&state::Domains::default()),
+                "third_domain": domains_json(&code.domains),
+                "direct_domain": domains_json(&code.direct_domains),
+                "effective_domain": domains_json(&effective),
+            })
+        }
+        "/wxa/setwebviewdomain_directly" => {
+            // modifyJumpDomainDirectly.html: the domain's check file must be in place (the
+            // simulator assumes it always is); not limited to the platform's business domains.
+            let m = ctx.body()?;
+            let action = str_field(&m, "action").unwrap_or_default();
+            apply_list_action(
+                action,
+                &mut code.direct_webviewdomain,
+                string_list(&m, "webviewdomain")?,
+            )?;
+            if action == "get" {
+                json!({ "webviewdomain": code.direct_webviewdomain })
+            } else {
+                json!({})
+            }
         }
         "/wxa/setwebviewdomain" => {
             let m = ctx.body()?;
@@ -1390,12 +1634,95 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 "privacy_desc": { "privacy_desc_list": PRIVACY_KEYS.iter().map(|k| json!({ "privacy_key": k, "privacy_desc": k })).collect::<Vec<_>>() },
             })
         }
+        "/wxa/security/apply_privacy_interface" => {
+            // apply_privacy_interface.html: `api_name` (case-sensitive, one of the list),
+            // `content` (at most 300 characters), optional url_list, pic_list (at most 10),
+            // video_list; answers `audit_id`. The page lists no specific errcodes: a bad request
+            // is the generic 47001.
+            let m = ctx.body()?;
+            let api = str_field(&m, "api_name").unwrap_or_default();
+            let content = str_field(&m, "content").unwrap_or_default();
+            if !PRIVACY_INTERFACES.iter().any(|(n, _)| *n == api) {
+                return Err(WxErr::new(47001, "data format error: api_name"));
+            }
+            if content.is_empty() || content.chars().count() > 300 {
+                return Err(WxErr::new(47001, "data format error: content"));
+            }
+            for k in ["url_list", "pic_list", "video_list"] {
+                string_list(&m, k)?;
+            }
+            if string_list(&m, "pic_list")?.is_some_and(|l| l.len() > 10) {
+                return Err(WxErr::new(47001, "data format error: pic_list"));
+            }
+            let audit_id = next_privacy_audit_id + 1;
+            code.privacy_applications.insert(
+                api.to_owned(),
+                state::PrivacyApplication {
+                    status: 3,
+                    audit_id,
+                    apply_time: now,
+                    fail_reason: String::new(),
+                    content: content.to_owned(),
+                },
+            );
+            st.next_privacy_audit_id = audit_id;
+            return Ok(json!({ "audit_id": audit_id }));
+        }
+        "/wxa/security/get_privacy_interface" => {
+            // get_privacy_interface.html: status 1 待申请开通, 3 申请中, 4 申请失败, 5 已开通;
+            // apply_time/audit_id once applied, fail_reason when rejected. Without required
+            // applications every interface is open (5).
+            let list: Vec<Value> = PRIVACY_INTERFACES
+                .iter()
+                .map(|(name, ch)| {
+                    let mut v = json!({
+                        "api_name": name, "api_ch_name": ch, "api_desc": ch,
+                        "api_link": format!("https://developers.weixin.qq.com/miniprogram/dev/api/location/{}.html", name),
+                        "group_name": "地理位置",
+                    });
+                    match code.privacy_applications.get(*name) {
+                        Some(a) => {
+                            v["status"] = json!(a.status);
+                            v["apply_time"] = json!(a.apply_time);
+                            v["audit_id"] = json!(a.audit_id);
+                            if a.status == 4 {
+                                v["fail_reason"] = json!(a.fail_reason);
+                            }
+                        }
+                        None => v["status"] = json!(if privacy_required { 1 } else { 5 }),
+                    }
+                    v
+                })
+                .collect();
+            json!({ "interface_list": list })
+        }
+        "/wxa/uploadmedia" => {
+            // uploadmedia (submit_audit's preview material): multipart field `media`; answers
+            // `type` and `mediaid`. Missing media 41005, not an image or video 40004 (global).
+            let (ct, bytes) = multipart_media(ctx.content_type, ctx.body)
+                .filter(|(_, b)| !b.is_empty())
+                .ok_or_else(|| WxErr::new(41005, "media data missing"))?;
+            let kind = if ct.starts_with("image/") {
+                "image"
+            } else if ct.starts_with("video/") {
+                "video"
+            } else {
+                return Err(WxErr::new(40004, "invalid media type"));
+            };
+            let mediaid = state::random_alnum(64);
+            code.media
+                .insert(mediaid.clone(), (kind.to_owned(), bytes.len()));
+            json!({ "type": kind, "mediaid": mediaid })
+        }
         "/wxa/security/get_code_privacy_info" => {
             let c = code.commit.as_ref().ok_or_else(no_commit)?;
             if now < c.commit_time + privacy_detection {
                 return Err(privacy_pending());
             }
-            json!({ "without_auth_list": [], "without_conf_list": c.undeclared_private_apis })
+            json!({
+                "without_auth_list": without_auth(code, c, privacy_required),
+                "without_conf_list": c.undeclared_private_apis,
+            })
         }
         "/wxa/queryquota" => json!({
             "rest": quota.rest, "limit": quota.limit,
@@ -1427,6 +1754,7 @@ fn commit_code(
     if commit.pages.is_empty() {
         commit.pages = template.pages.clone();
     }
+    commit.private_apis = template.private_apis.clone();
     commit.undeclared_private_apis = template
         .private_apis
         .iter()
@@ -1438,6 +1766,262 @@ fn commit_code(
     }
     Ok(json!({}))
 }
+
+/// A host as modify_wxa_server_domain wants it: no scheme, no path, no port, a dot, letters,
+/// digits, `-` and `.` only.
+fn is_bare_host(d: &str) -> bool {
+    d.contains('.')
+        && d.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+/// The (simulated) content of the platform's domain check file: stable per platform.
+fn confirm_file_content(component_appid: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    component_appid.hash(&mut h);
+    format!("{:016x}{:016x}", h.finish(), h.finish().rotate_left(17))
+}
+
+/// The scheme each modify_domain list needs (modifyServerDomain.html: request, upload and
+/// download domains are https, socket domains wss; udp and tcp domains are checked by host only).
+fn domain_scheme(list: &str) -> Option<&'static str> {
+    match list {
+        "requestdomain" | "uploaddomain" | "downloaddomain" => Some("https://"),
+        "wsrequestdomain" => Some("wss://"),
+        _ => None,
+    }
+}
+
+/// Whether a modify_domain entry may be given once the platform registered `platform`: the
+/// list's scheme, then a host (a port allowed) among the platform's server domains.
+fn allowed_server_domain(list: &str, d: &str, platform: &[String]) -> bool {
+    let rest = match domain_scheme(list) {
+        Some(scheme) => match d.strip_prefix(scheme) {
+            Some(r) => r,
+            None => return false,
+        },
+        None => d.split_once("://").map_or(d, |(_, r)| r),
+    };
+    if rest.contains('/') {
+        return false;
+    }
+    let host = rest.split(':').next().unwrap_or_default();
+    platform.iter().any(|p| p == host)
+}
+
+/// The six lists of a modify_domain body, answer or state, in WeChat's order.
+const DOMAIN_LISTS: [&str; 6] = [
+    "requestdomain",
+    "wsrequestdomain",
+    "uploaddomain",
+    "downloaddomain",
+    "udpdomain",
+    "tcpdomain",
+];
+
+fn domain_lists(d: &mut state::Domains) -> [&mut Vec<String>; 6] {
+    [
+        &mut d.requestdomain,
+        &mut d.wsrequestdomain,
+        &mut d.uploaddomain,
+        &mut d.downloaddomain,
+        &mut d.udpdomain,
+        &mut d.tcpdomain,
+    ]
+}
+
+fn domains_json(d: &state::Domains) -> Value {
+    json!({
+        "requestdomain": d.requestdomain, "wsrequestdomain": d.wsrequestdomain,
+        "uploaddomain": d.uploaddomain, "downloaddomain": d.downloaddomain,
+        "udpdomain": d.udpdomain, "tcpdomain": d.tcpdomain,
+    })
+}
+
+/// The privacy interfaces that need an application before use (get_privacy_interface.html's
+/// list, the location interfaces): (api_name, api_ch_name, group_name).
+const PRIVACY_INTERFACES: &[(&str, &str)] = &[
+    ("wx.chooseAddress", "获取用户收货地址"),
+    (
+        "wx.choosePoi",
+        "选择位置,支持模糊定位(精确到市)和精确定位混选",
+    ),
+    ("wx.chooseLocation", "打开地图选择位置"),
+    ("wx.getLocation", "获取当前的地理位置、速度"),
+    ("wx.getFuzzyLocation", "获取模糊地理位置"),
+    ("wx.onLocationChange", "监听实时地理位置变化事件"),
+    ("wx.startLocationUpdate", "开启小程序进入前台时接收位置消息"),
+    (
+        "wx.startLocationUpdateBackground",
+        "开启小程序进入前后台时均接收位置消息",
+    ),
+];
+
+/// The interfaces the code uses without an approved application (`without_auth_list`): none
+/// unless applications are required.
+fn without_auth(code: &state::CodeState, commit: &Commit, required: bool) -> Vec<String> {
+    if !required {
+        return Vec::new();
+    }
+    commit
+        .private_apis
+        .iter()
+        .filter(|api| PRIVACY_INTERFACES.iter().any(|(n, _)| n == api))
+        .filter(|api| {
+            code.privacy_applications
+                .get(*api)
+                .is_none_or(|a| a.status != 5)
+        })
+        .cloned()
+        .collect()
+}
+
+/// The file part named `media` of a multipart/form-data body: (its Content-Type, its bytes).
+fn multipart_media(content_type: &str, body: &[u8]) -> Option<(String, Vec<u8>)> {
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))?
+        .trim_matches('"');
+    let delim = format!("--{boundary}");
+    let text = body;
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(at) = find(rest, delim.as_bytes()) {
+        rest = &rest[at + delim.len()..];
+        parts.push(rest);
+    }
+    for part in parts {
+        let head_end = find(part, b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&part[..head_end]).to_ascii_lowercase();
+        if !head.contains("name=\"media\"") {
+            continue;
+        }
+        let data = &part[head_end + 4..];
+        let end = find(data, format!("\r\n{delim}").as_bytes()).unwrap_or(data.len());
+        let ct = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-type:"))
+            .map(|c| c.trim().to_owned())
+            .unwrap_or_default();
+        return Some((ct, data[..end].to_vec()));
+    }
+    None
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// getUnlimitedQRCode (`/wxa/getwxacodeunlimit`): `scene` at most 32 visible characters (40169);
+/// with `check_path` (the default) `page` must be a page of the released version (41030); the
+/// answer is a JPEG (the simulator's QR-looking image).
+fn wxacode_unlimit(
+    inner: &Inner,
+    query: &HashMap<String, String>,
+    body: &Bytes,
+    now: UnixTime,
+) -> Result<Vec<u8>, WxErr> {
+    let st = inner.lock();
+    let appid = check_token(&st, query, TokenKind::Authorizer, now)?
+        .ok_or_else(|| WxErr::new(40001, "invalid credential"))?;
+    check_code_permission(&st, &appid)?;
+    let ctx = Ctx {
+        inner,
+        query,
+        body,
+        now,
+        content_type: "",
+    };
+    let m = ctx.body()?;
+    let scene = str_field(&m, "scene").unwrap_or_default();
+    if scene.is_empty() || scene.chars().count() > 32 {
+        return Err(WxErr::new(
+            40169,
+            "invalid length for scene, or the data is not json string",
+        ));
+    }
+    let page = str_field(&m, "page").unwrap_or_default();
+    let check_path = m.get("check_path").and_then(Value::as_bool).unwrap_or(true);
+    let env = str_field(&m, "env_version").unwrap_or("release");
+    if !matches!(env, "release" | "trial" | "develop") {
+        return Err(WxErr::new(47001, "data format error: env_version"));
+    }
+    if check_path {
+        let online = st.accounts[&appid].code.online.as_ref();
+        let ok = online.is_some_and(|v| page.is_empty() || v.pages.iter().any(|p| p == page));
+        if !ok {
+            return Err(WxErr::new(41030, "invalid page rid"));
+        }
+    }
+    Ok(qrcode::qr_like_jpeg(&format!(
+        "{appid}|{env}|{page}|{scene}"
+    )))
+}
+
+/// The calls answered with either token: the platform's or an authorizer's (`appid`).
+fn dispatch_openapi(st: &mut State, ctx: &Ctx, path: &str, appid: Option<AppId>) -> WxResult {
+    let account = appid.map_or_else(|| COMPONENT_ACCOUNT.to_owned(), |a| a.to_string());
+    let m = ctx.body()?;
+    match path {
+        "/cgi-bin/openapi/quota/get" => {
+            // getApiQuota (offiaccount/openApi/get_api_quota.html): `cgi_path` without the host;
+            // 76021 for a path not found; 76022 when the token is not of the account the API
+            // belongs to (a component API asked with an authorizer token or the reverse).
+            let cgi_path = str_field(&m, "cgi_path").unwrap_or_default();
+            let Some((_, auth)) = endpoint(cgi_path) else {
+                return Err(WxErr::new(76021, "cgi_path not found, please check"));
+            };
+            let mismatch = match auth {
+                Auth::Authorizer => account == COMPONENT_ACCOUNT,
+                Auth::Component | Auth::None => account != COMPONENT_ACCOUNT,
+                Auth::Any => false,
+            };
+            if mismatch {
+                return Err(WxErr::new(
+                    76022,
+                    "could not use this cgi_path, no permission",
+                ));
+            }
+            let used = st
+                .daily_calls
+                .get(&(cgi_path.to_owned(), account, day_of(ctx.now)))
+                .copied()
+                .unwrap_or(0);
+            let limit = st
+                .daily_quotas
+                .get(cgi_path)
+                .copied()
+                .unwrap_or(DEFAULT_DAILY_LIMIT);
+            Ok(
+                json!({ "quota": { "daily_limit": limit, "used": used, "remain": limit.saturating_sub(used) } }),
+            )
+        }
+        "/cgi-bin/openapi/rid/get" => {
+            // getRidInfo (offiaccount/openApi/get_rid_info.html): only the account that made the
+            // call may look its rid up; a rid older than 7 days answers 76001.
+            let rid = str_field(&m, "rid").unwrap_or_default();
+            let r = st
+                .rids
+                .get(rid)
+                .filter(|r| r.account == account && ctx.now - r.invoke_time < RID_TTL)
+                .ok_or_else(|| WxErr::new(76001, "rid not found"))?;
+            Ok(json!({ "request": {
+                "invoke_time": r.invoke_time, "cost_in_ms": r.cost_in_ms,
+                "request_url": r.request_url, "request_body": r.request_body,
+                "response_body": r.response_body, "client_ip": r.client_ip,
+            } }))
+        }
+        _ => Err(WxErr::new(-1, "system error")),
+    }
+}
+
+/// What quota/get reports as `daily_limit` for an API without a quota set
+/// (`set_daily_quota`): the simulator's assumption, not a WeChat figure.
+const DEFAULT_DAILY_LIMIT: u64 = 1_000_000;
+/// getRidInfo: a rid can be looked up for 7 days.
+const RID_TTL: i64 = 7 * 86400;
 
 fn string_list(m: &Map<String, Value>, k: &str) -> Result<Option<Vec<String>>, WxErr> {
     match m.get(k) {

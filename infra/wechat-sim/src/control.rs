@@ -44,6 +44,13 @@ pub fn router(inner: Arc<Inner>) -> Router {
         .route("/_sim/clock", get(clock))
         .route("/_sim/clock/advance", post(advance_clock))
         .route("/_sim/pushes", get(pushes).delete(clear_pushes))
+        .route("/_sim/fast_register", post(fast_register))
+        .route("/_sim/server_domains", post(set_server_domains))
+        .route("/_sim/privacy_applications", post(privacy_applications))
+        .route(
+            "/_sim/accounts/{appid}/privacy_applications/decide",
+            post(decide_privacy_application),
+        )
         .route("/_sim/consent/approve", post(approve))
         .route("/cgi-bin/componentloginpage", get(consent_page))
         .route("/safe/bindcomponent", get(consent_page))
@@ -266,6 +273,82 @@ async fn list_faults(State(inner): S) -> Json<Value> {
 async fn clear_faults(State(inner): S) -> Json<Value> {
     inner.lock().faults.clear();
     Json(json!({}))
+}
+
+async fn fast_register(State(inner): S, body: Bytes) -> Response {
+    let result: crate::FastRegisterResult = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, e),
+    };
+    match inner.fast_register(result).await {
+        Ok(r) => Json(json!(r)).into_response(),
+        Err(e) => bad(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+async fn set_server_domains(State(inner): S, body: Bytes) -> Response {
+    match serde_json::from_slice::<Vec<String>>(&body) {
+        Ok(hosts) => {
+            inner.lock().server_domains = Some((hosts.clone(), hosts));
+            Json(json!({})).into_response()
+        }
+        Err(e) => bad(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Required {
+    required: bool,
+}
+
+async fn privacy_applications(State(inner): S, body: Bytes) -> Response {
+    match serde_json::from_slice::<Required>(&body) {
+        Ok(r) => {
+            inner.lock().privacy_applications_required = r.required;
+            Json(json!({})).into_response()
+        }
+        Err(e) => bad(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct PrivacyDecision {
+    api_name: String,
+    approve: bool,
+    #[serde(default)]
+    fail_reason: String,
+}
+
+async fn decide_privacy_application(
+    State(inner): S,
+    Path(appid): Path<String>,
+    body: Bytes,
+) -> Response {
+    let appid = match parse_appid(&appid) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let d: PrivacyDecision = match serde_json::from_slice(&body) {
+        Ok(d) => d,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, e),
+    };
+    let mut st = inner.lock();
+    let Some(acc) = st.accounts.get_mut(&appid) else {
+        return bad(StatusCode::NOT_FOUND, format!("unknown account {appid}"));
+    };
+    let Some(app) = acc.code.privacy_applications.get_mut(&d.api_name) else {
+        return bad(
+            StatusCode::CONFLICT,
+            format!("{appid} never applied for {}", d.api_name),
+        );
+    };
+    app.status = if d.approve { 5 } else { 4 };
+    app.fail_reason = if d.approve {
+        String::new()
+    } else {
+        d.fail_reason
+    };
+    Json(json!({})).into_response()
 }
 
 async fn set_quotas(State(inner): S, body: Bytes) -> Response {

@@ -20,12 +20,18 @@
 //! `api_query_auth`, `api_authorizer_token`, `api_get_authorizer_info`, `api_get_authorizer_list`,
 //! `api_start_push_ticket` (no token needed), `clear_quota/v2` (no token, appsecret),
 //! `GET /wxa/gettemplatedraftlist`, `POST /wxa/addtotemplate`, `GET /wxa/gettemplatelist`,
-//! `POST /wxa/deletetemplate`.
+//! `POST /wxa/deletetemplate`, `modify_wxa_jump_domain`, `modify_wxa_server_domain`,
+//! `get_domain_confirmfile`.
+//! Either token: `POST /cgi-bin/openapi/quota/get`, `POST /cgi-bin/openapi/rid/get`.
 //! Authorizer token (`access_token=`, permission set 18): `/wxa/commit`, `get_qrcode` (a real JPEG,
 //! `Content-Type: image/jpeg`), `get_category`, `get_page`, `submit_audit`, `get_auditstatus`,
 //! `get_latest_auditstatus`, `undocodeaudit`, `speedupaudit`, `release`, `revertcoderelease`,
 //! `change_visitstatus`, `getvisitstatus`, `grayrelease`, `getgrayreleaseplan`,
-//! `revertgrayrelease`, `modify_domain`, `setwebviewdomain`, `queryquota`.
+//! `revertgrayrelease`, `modify_domain` (gated by the platform's server domains once set),
+//! `modify_domain_directly`, `get_effective_domain`, `setwebviewdomain`,
+//! `setwebviewdomain_directly`, `queryquota`, `uploadmedia` (multipart), `getwxacodeunlimit`
+//! (a JPEG), `security/apply_privacy_interface`, `security/get_privacy_interface`,
+//! `security/get_code_privacy_info`. The README has every behaviour and errcode.
 //! Wrong HTTP method: 43001 (require GET) / 43002 (require POST). Unknown path: HTTP 404 with
 //! `{"errcode":-1,...}`. Malformed JSON: 47001. Empty body where one is needed: 44002.
 //!
@@ -59,6 +65,10 @@
 //! | `POST /_sim/tokens/expire` | expires every access token |
 //! | `GET /_sim/clock`, `POST /_sim/clock/advance` | `{"now"}` / `{"secs":N}` |
 //! | `GET /_sim/pushes`, `DELETE /_sim/pushes` | push deliveries with plaintext, attempts, result |
+//! | `POST /_sim/server_domains` | `["host", …]`: the platform's server domains |
+//! | `POST /_sim/privacy_applications` | `{"required": bool}` |
+//! | `POST /_sim/accounts/{appid}/privacy_applications/decide` | `{"api_name","approve","fail_reason"?}` |
+//! | `POST /_sim/fast_register` | pushes `notify_third_fasteregister` (see README) |
 //! | `POST /_sim/consent/approve` | form: `pre_auth_code, redirect_uri, appid, func_info…` → 302 |
 
 mod api;
@@ -67,6 +77,7 @@ mod push;
 mod qrcode;
 mod state;
 
+pub use push::FastRegisterResult;
 pub use state::{month_of, Account, Audit, CodeState, PushRecord};
 
 use anyhow::{anyhow, bail, Context};
@@ -306,6 +317,40 @@ impl Inner {
         let xml = push::unauthorized_xml(&self.config.component_appid, now, appid.as_str());
         self.deliver(Target::AuthEvent, "unauthorized", xml).await;
         Ok(())
+    }
+
+    /// A fast-registration task finished: a successful one creates the mini program, authorized
+    /// with permission sets 17 and 18 and a fresh auth code, then the push is delivered.
+    pub(crate) async fn fast_register(
+        &self,
+        mut result: FastRegisterResult,
+    ) -> anyhow::Result<FastRegisterResult> {
+        let now = self.now();
+        if result.status == 0 {
+            let appid = match result.appid.as_deref() {
+                Some(a) => AppId::parse(a).map_err(|e| anyhow!("{e}"))?,
+                None => state::random_appid(),
+            };
+            let mut spec = AccountSpec::mini_program();
+            spec.appid = Some(appid.clone());
+            if !result.name.is_empty() {
+                spec.principal_name = Some(result.name.clone());
+            }
+            self.add_account(spec);
+            let code = self
+                .lock()
+                .grant(&appid, &[17, 18], now)
+                .ok_or_else(|| anyhow!("account {appid} was not created"))?;
+            result.appid = Some(appid.to_string());
+            result.auth_code = Some(code);
+            if result.msg.is_empty() {
+                result.msg = "OK".into();
+            }
+        }
+        let xml = push::fast_register_xml(&self.config.component_appid, now, &result);
+        self.deliver(Target::AuthEvent, "notify_third_fasteregister", xml)
+            .await;
+        Ok(result)
     }
 
     pub(crate) async fn decide_audit(
@@ -714,6 +759,58 @@ impl Simulator {
     /// modify_wxa_jump_domain sets them): what setwebviewdomain may give a mini program.
     pub fn set_platform_webview_domains(&self, hosts: &[&str]) {
         self.inner.lock().jump_domains = hosts.iter().map(|h| (*h).to_owned()).collect();
+    }
+
+    /// The platform's mini-program server domains (hosts, as modify_wxa_server_domain sets
+    /// them, testing and published alike): once set, modify_domain takes only these (85017).
+    pub fn set_platform_server_domains(&self, hosts: &[&str]) {
+        let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
+        self.inner.lock().server_domains = Some((hosts.clone(), hosts));
+    }
+
+    /// Whether privacy interfaces need an approved application (apply_privacy_interface) before
+    /// the code may use them: off by default (every interface counts as applied for).
+    pub fn require_privacy_applications(&self, required: bool) {
+        self.inner.lock().privacy_applications_required = required;
+    }
+
+    /// Decides a pending application for a privacy interface: approved (status 5) or rejected
+    /// (status 4 with `fail_reason`). Errors when the account never applied for it.
+    pub fn decide_privacy_application(
+        &self,
+        appid: &AppId,
+        api_name: &str,
+        approve: bool,
+        fail_reason: &str,
+    ) -> anyhow::Result<()> {
+        let mut st = self.inner.lock();
+        let app = st
+            .accounts
+            .get_mut(appid)
+            .ok_or_else(|| anyhow!("unknown account {appid}"))?
+            .code
+            .privacy_applications
+            .get_mut(api_name)
+            .ok_or_else(|| anyhow!("{appid} never applied for {api_name}"))?;
+        app.status = if approve { 5 } else { 4 };
+        app.fail_reason = if approve {
+            String::new()
+        } else {
+            fail_reason.to_owned()
+        };
+        Ok(())
+    }
+
+    /// Finishes a fast-registration task (快速注册小程序) and pushes
+    /// `notify_third_fasteregister` to the authorization-event URL. With `status` 0 the mini
+    /// program is created (its appid as given, else a new one) and authorized with permission
+    /// sets 17 and 18; the push carries a fresh `auth_code` for api_query_auth. Answers what was
+    /// pushed.
+    pub async fn push_fast_register(
+        &self,
+        result: FastRegisterResult,
+    ) -> anyhow::Result<FastRegisterResult> {
+        self.inner.fast_register(result).await
     }
 
     /// The platform's IP whitelist (WeChat console): when set, an API call from any other address

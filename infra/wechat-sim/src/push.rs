@@ -2,6 +2,7 @@
 
 use crate::state::{random_alnum, PushRecord};
 use crate::Inner;
+use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use std::time::Duration;
 use wxopen::domain::UnixTime;
@@ -35,6 +36,57 @@ pub fn authorized_xml(
 pub fn unauthorized_xml(component_appid: &str, now: UnixTime, authorizer_appid: &str) -> String {
     format!(
         "<xml><AppId><![CDATA[{component_appid}]]></AppId><CreateTime>{now}</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[{authorizer_appid}]]></AuthorizerAppid></xml>"
+    )
+}
+
+/// The result of a 快速注册 (fastregisterweapp) task, as pushed to the authorization-event URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FastRegisterResult {
+    /// The new mini program (absent when the task failed).
+    #[serde(default)]
+    pub appid: Option<String>,
+    /// 0 on success; WeChat's codes otherwise (e.g. -1 "open verity failed").
+    #[serde(default)]
+    pub status: i64,
+    /// An authorization code for api_query_auth (absent when the task failed).
+    #[serde(default)]
+    pub auth_code: Option<String>,
+    #[serde(default)]
+    pub msg: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub code_type: i64,
+    #[serde(default)]
+    pub legal_persona_wechat: String,
+    #[serde(default)]
+    pub legal_persona_name: String,
+    #[serde(default)]
+    pub component_phone: String,
+}
+
+/// The plaintext of a `notify_third_fasteregister` push (fast_registration.html's example and
+/// developers' captures: lowercase children, the applicant's data in `<info>`).
+pub fn fast_register_xml(component_appid: &str, now: UnixTime, r: &FastRegisterResult) -> String {
+    let opt = |tag: &str, v: &Option<String>| {
+        v.as_ref()
+            .map(|v| format!("<{tag}><![CDATA[{v}]]></{tag}>"))
+            .unwrap_or_default()
+    };
+    format!(
+        "<xml><AppId><![CDATA[{component_appid}]]></AppId><CreateTime>{now}</CreateTime><InfoType><![CDATA[notify_third_fasteregister]]></InfoType>{}<status>{}</status>{}<msg><![CDATA[{}]]></msg><info><name><![CDATA[{}]]></name><code><![CDATA[{}]]></code><code_type>{}</code_type><legal_persona_wechat><![CDATA[{}]]></legal_persona_wechat><legal_persona_name><![CDATA[{}]]></legal_persona_name><component_phone><![CDATA[{}]]></component_phone></info></xml>",
+        opt("appid", &r.appid),
+        r.status,
+        opt("auth_code", &r.auth_code),
+        r.msg,
+        r.name,
+        r.code,
+        r.code_type,
+        r.legal_persona_wechat,
+        r.legal_persona_name,
+        r.component_phone,
     )
 }
 

@@ -88,6 +88,9 @@ pub struct Commit {
     /// Privacy interfaces the committed code uses (from its template) that ext_json's
     /// `requiredPrivateInfos` does not declare: get_code_privacy_info's `without_conf_list`.
     pub undeclared_private_apis: Vec<String>,
+    /// Every privacy interface the committed code uses (its template's): those never applied
+    /// for (when applications are required) are get_code_privacy_info's `without_auth_list`.
+    pub private_apis: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +122,10 @@ pub struct Version {
     pub commit_time: UnixTime,
     /// When it went online (getversioninfo's `release_time`).
     pub release_time: UnixTime,
+    /// Its pages (those of the commit it was released from): what getwxacodeunlimit's
+    /// `check_path` checks a `page` against.
+    #[serde(default)]
+    pub pages: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,6 +173,38 @@ pub struct CodeState {
     /// carries), as set by setprivacysetting, with when.
     pub privacy_online: Option<(serde_json::Value, UnixTime)>,
     pub privacy_dev: Option<(serde_json::Value, UnixTime)>,
+    /// Server domains set with modify_domain_directly (not gated by the platform's list).
+    pub direct_domains: Domains,
+    /// Web-view domains set with setwebviewdomain_directly.
+    pub direct_webviewdomain: Vec<String>,
+    /// Applications for privacy interfaces (apply_privacy_interface), by `api_name`.
+    pub privacy_applications: BTreeMap<String, PrivacyApplication>,
+    /// Uploaded audit material (uploadmedia): media id -> (type, size in bytes).
+    pub media: BTreeMap<String, (String, usize)>,
+}
+
+/// One application for a privacy interface (get_privacy_interface's `interface_list` entry).
+#[derive(Debug, Clone, Serialize)]
+pub struct PrivacyApplication {
+    /// get_privacy_interface.html: 1 待申请开通, 2 无权限, 3 申请中, 4 申请失败, 5 已开通.
+    pub status: u8,
+    pub audit_id: u64,
+    pub apply_time: UnixTime,
+    pub fail_reason: String,
+    pub content: String,
+}
+
+/// What one answered request looked like, kept for `openapi/rid/get` under the rid of its errmsg.
+#[derive(Debug, Clone, Serialize)]
+pub struct RidRecord {
+    /// The account the call counted against (as for daily quotas).
+    pub account: String,
+    pub invoke_time: UnixTime,
+    pub cost_in_ms: u64,
+    pub request_url: String,
+    pub request_body: String,
+    pub response_body: String,
+    pub client_ip: String,
 }
 
 impl CodeState {
@@ -282,6 +321,16 @@ pub struct State {
     /// The platform's registered mini-program business domains (hosts), set with
     /// modify_wxa_jump_domain: what setwebviewdomain may give an authorized mini program.
     pub jump_domains: Vec<String>,
+    /// The platform's mini-program server domains (hosts), set with modify_wxa_server_domain:
+    /// (testing, published). `None` until first set, and then `modify_domain` is not gated (as
+    /// before the platform list was simulated); once set, only these hosts may be given.
+    pub server_domains: Option<(Vec<String>, Vec<String>)>,
+    /// When true, a privacy interface is usable only once an application for it was approved
+    /// (`require_privacy_applications`); false (the default): every one counts as applied for.
+    pub privacy_applications_required: bool,
+    pub next_privacy_audit_id: u64,
+    /// Requests by the rid their error answer carried (openapi/rid/get).
+    pub rids: HashMap<String, RidRecord>,
     /// Addresses allowed to call the API (61004 for others); `None`: all.
     pub ip_whitelist: Option<Vec<std::net::IpAddr>>,
     /// Every refresh token ever presented to api_authorizer_token, and how often one came again.
