@@ -7,6 +7,7 @@
 
 mod concurrency;
 mod errors;
+mod fidelity;
 mod flow;
 mod lost_answers;
 mod wxa;

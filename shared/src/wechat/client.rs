@@ -2,7 +2,7 @@
 //! `errcode`/`errmsg`, retries transient failures with jittered backoff and strips URLs (and so
 //! tokens) from every error.
 
-use super::endpoint::{Decode, Endpoint, Token, Verb};
+use super::endpoint::{Decode, Endpoint, FilePart, Token, Verb};
 use super::error::{WechatError, WechatResult};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -94,7 +94,8 @@ pub struct EmptyBody {}
 #[derive(Clone)]
 enum Method<'b> {
     Get,
-    Post(&'b [u8]),
+    /// A body and its Content-Type.
+    Post(&'b [u8], &'b str),
 }
 
 /// The WeChat API client. Cheap to clone (the connection pool is shared).
@@ -162,6 +163,7 @@ impl WechatClient {
         let query = req.query();
         let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let body;
+        let content_type;
         let method = match E::VERB {
             Verb::Get => Method::Get,
             Verb::Post => {
@@ -169,7 +171,15 @@ impl WechatClient {
                     endpoint: E::PATH,
                     detail: format!("request body does not serialize: {e}"),
                 })?;
-                Method::Post(&body)
+                Method::Post(&body, "application/json")
+            }
+            Verb::Multipart => {
+                let file = req.file().ok_or_else(|| WechatError::InvalidRequest {
+                    endpoint: E::PATH,
+                    detail: "a multipart endpoint without a file".into(),
+                })?;
+                (content_type, body) = multipart_body(&file);
+                Method::Post(&body, &content_type)
             }
         };
         let (content_type, bytes) = self
@@ -258,10 +268,10 @@ impl WechatClient {
         tracing::debug!(endpoint, "calling WeChat");
         let req = match method {
             Method::Get => self.http.get(url.clone()),
-            Method::Post(body) => self
+            Method::Post(body, content_type) => self
                 .http
                 .post(url.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(body.to_vec()),
         };
         let resp = req
@@ -296,6 +306,22 @@ impl WechatClient {
         }
         Ok((content_type, bytes))
     }
+}
+
+/// A multipart/form-data body with one file part: (Content-Type with its boundary, body).
+fn multipart_body(file: &FilePart<'_>) -> (String, Vec<u8>) {
+    let boundary = format!("----wxopen{:016x}", rand::random::<u64>());
+    let clean = |s: &str| s.replace(['"', '\r', '\n'], "_");
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
+        file.field,
+        clean(file.filename),
+        clean(file.content_type),
+    )
+    .into_bytes();
+    body.extend_from_slice(file.bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 fn is_json_like(content_type: &str, bytes: &[u8]) -> bool {

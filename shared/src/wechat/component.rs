@@ -416,3 +416,76 @@ pub struct WxaJumpDomains {
     #[serde(default)]
     pub published_wxa_jump_h5_domain: String,
 }
+
+/// `modify_wxa_server_domain` (component token as `access_token`, modify_server_domain.html):
+/// the platform's mini-program server domains, hosts without scheme joined by `;`. Once set,
+/// `modify_domain` gives an authorized mini program only these (85017 otherwise). Without
+/// `is_modify_published_together` only the testing list changes.
+#[derive(Debug, Serialize)]
+pub struct ModifyWxaServerDomain {
+    pub action: super::wxa::DomainAction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wxa_server_domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_modify_published_together: Option<bool>,
+}
+endpoint!(ModifyWxaServerDomain: POST "/cgi-bin/component/modify_wxa_server_domain", ComponentAsAccessToken, not_repeatable -> WxaServerDomains);
+
+/// The platform's server domains after a `modify_wxa_server_domain` (`;`-joined hosts);
+/// `invalid_wxa_server_domain` names those that did not pass validation.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WxaServerDomains {
+    #[serde(default)]
+    pub testing_wxa_server_domain: String,
+    #[serde(default)]
+    pub published_wxa_server_domain: String,
+    #[serde(default)]
+    pub invalid_wxa_server_domain: String,
+}
+
+impl WxaServerDomains {
+    fn split(s: &str) -> Vec<&str> {
+        s.split(';')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .collect()
+    }
+    pub fn testing(&self) -> Vec<&str> {
+        Self::split(&self.testing_wxa_server_domain)
+    }
+    pub fn published(&self) -> Vec<&str> {
+        Self::split(&self.published_wxa_server_domain)
+    }
+    pub fn invalid(&self) -> Vec<&str> {
+        Self::split(&self.invalid_wxa_server_domain)
+    }
+}
+
+/// `get_domain_confirmfile` (component token as `access_token`): the check file to put at the
+/// root of a business domain before registering it.
+#[derive(Debug, Serialize)]
+pub struct GetDomainConfirmFile {}
+endpoint!(GetDomainConfirmFile: POST "/cgi-bin/component/get_domain_confirmfile", ComponentAsAccessToken, repeatable -> DomainConfirmFile);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainConfirmFile {
+    pub file_name: String,
+    pub file_content: String,
+}
+
+/// `openapi/quota/get` with the component token: the platform's daily quota of one of its own
+/// APIs (`cgi_path` like `/cgi-bin/component/api_query_auth`; 76021 unknown, 76022 not the
+/// platform's). For an authorizer's API use [`super::wxa::GetApiQuota`].
+#[derive(Debug, Serialize)]
+pub struct GetComponentApiQuota {
+    pub cgi_path: String,
+}
+endpoint!(GetComponentApiQuota: POST "/cgi-bin/openapi/quota/get", ComponentAsAccessToken, repeatable -> super::wxa::ApiQuota);
+
+/// `openapi/rid/get` with the component token: what a failed call of the platform's own was
+/// (76001 unknown, expired after 7 days, or another account's).
+#[derive(Debug, Serialize)]
+pub struct GetComponentRidInfo {
+    pub rid: String,
+}
+endpoint!(GetComponentRidInfo: POST "/cgi-bin/openapi/rid/get", ComponentAsAccessToken, repeatable -> super::wxa::RidInfo);

@@ -20,6 +20,17 @@ pub enum Verb {
     Get,
     /// The request serialized as the JSON body.
     Post,
+    /// A multipart/form-data body holding [`Endpoint::file`] (`uploadmedia`).
+    Multipart,
+}
+
+/// The one file of a multipart upload: the form field's name, a file name and its type.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FilePart<'a> {
+    pub field: &'static str,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
 }
 
 /// Which token a call carries. WeChat's pages name the query parameter differently: the
@@ -55,6 +66,11 @@ pub trait Endpoint: Serialize + Send + Sync {
     /// Query parameters besides the token.
     fn query(&self) -> Vec<(&'static str, String)> {
         Vec::new()
+    }
+
+    /// The file a [`Verb::Multipart`] endpoint uploads.
+    fn file(&self) -> Option<FilePart<'_>> {
+        None
     }
 }
 
@@ -114,6 +130,7 @@ macro_rules! endpoint {
     };
     (@verb GET) => { $crate::wechat::endpoint::Verb::Get };
     (@verb POST) => { $crate::wechat::endpoint::Verb::Post };
+    (@verb MULTIPART) => { $crate::wechat::endpoint::Verb::Multipart };
     ($name:ident $(<$lt:lifetime>)?: $verb:ident $path:literal, $token:ident, $repeat:ident -> $resp:ty) => {
         impl<$($lt)?> $crate::wechat::endpoint::Endpoint for $name$(<$lt>)? {
             const PATH: &'static str = $path;
@@ -156,6 +173,11 @@ mod tests {
             repeat::<w::BindTester>(),
             repeat::<c::ModifyWxaJumpDomain>(),
             repeat::<w::UnbindTester>(),
+            repeat::<c::ModifyWxaServerDomain>(),
+            repeat::<w::ModifyDomainDirectly>(),
+            repeat::<w::SetWebviewDomainDirectly>(),
+            repeat::<w::ApplyPrivacyInterface>(),
+            repeat::<w::UploadMedia>(),
         ];
         assert!(never.iter().all(|r| !r));
         // Reads, and calls that issue something fresh each time, may be repeated; the read-only
@@ -173,6 +195,14 @@ mod tests {
             repeat::<w::GetCodePrivacyInfo>(),
             repeat::<w::GetPrivacySetting>(),
             repeat::<w::SetPrivacySetting>(),
+            repeat::<c::GetDomainConfirmFile>(),
+            repeat::<w::GetEffectiveDomain>(),
+            repeat::<w::GetPrivacyInterface>(),
+            repeat::<w::GetWxaCodeUnlimit>(),
+            repeat::<w::GetApiQuota>(),
+            repeat::<w::GetRidInfo>(),
+            repeat::<c::GetComponentApiQuota>(),
+            repeat::<c::GetComponentRidInfo>(),
         ];
         assert!(safe.iter().all(|r| *r));
         assert_eq!(

@@ -4,7 +4,7 @@
 //! [`super::WxaApi::call`].
 
 use super::client::{Binary, Empty};
-use super::endpoint::{AuthorizerEndpoint, Endpoint, Token, Verb};
+use super::endpoint::{AuthorizerEndpoint, Endpoint, FilePart, Token, Verb};
 use crate::domain::{AuditId, AuditStatus, UnixTime};
 use crate::endpoint;
 use serde::{Deserialize, Serialize};
@@ -327,6 +327,66 @@ pub struct ServerDomains {
     pub udpdomain: Vec<String>,
     #[serde(default)]
     pub tcpdomain: Vec<String>,
+    /// What WeChat filtered out of a `modify_domain` (only in answers; empty when sent).
+    #[serde(flatten, default)]
+    pub invalid: InvalidServerDomains,
+}
+
+/// The entries of a `modify_domain` that did not pass: not the list's scheme, or a host the
+/// platform has not registered with `modify_wxa_server_domain`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InvalidServerDomains {
+    #[serde(
+        default,
+        rename = "invalid_requestdomain",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub requestdomain: Vec<String>,
+    #[serde(
+        default,
+        rename = "invalid_wsrequestdomain",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub wsrequestdomain: Vec<String>,
+    #[serde(
+        default,
+        rename = "invalid_uploaddomain",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub uploaddomain: Vec<String>,
+    #[serde(
+        default,
+        rename = "invalid_downloaddomain",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub downloaddomain: Vec<String>,
+    #[serde(
+        default,
+        rename = "invalid_udpdomain",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub udpdomain: Vec<String>,
+    #[serde(
+        default,
+        rename = "invalid_tcpdomain",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub tcpdomain: Vec<String>,
+}
+
+impl InvalidServerDomains {
+    pub fn is_empty(&self) -> bool {
+        [
+            &self.requestdomain,
+            &self.wsrequestdomain,
+            &self.uploaddomain,
+            &self.downloaddomain,
+            &self.udpdomain,
+            &self.tcpdomain,
+        ]
+        .iter()
+        .all(|l| l.is_empty())
+    }
 }
 
 /// The web-view (business) domains of `/wxa/setwebviewdomain`.
@@ -608,4 +668,248 @@ pub struct CodePrivacyInfo {
     pub without_auth_list: Vec<String>,
     #[serde(default)]
     pub without_conf_list: Vec<String>,
+}
+
+/// `/wxa/modify_domain_directly` (modifyServerDomainDirectly): server domains set on the mini
+/// program itself, not limited to the platform's list; they take effect with the next commit or
+/// release. Only `get` answers the lists.
+#[derive(Serialize)]
+pub struct ModifyDomainDirectly {
+    pub action: DomainAction,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub domains: Option<ServerDomains>,
+}
+endpoint!(ModifyDomainDirectly: POST "/wxa/modify_domain_directly", Authorizer, not_repeatable -> ServerDomains);
+
+/// `/wxa/get_effective_domain` (getEffectiveServerDomain); the body is `{}`.
+#[derive(Serialize)]
+pub struct GetEffectiveDomain {}
+endpoint!(GetEffectiveDomain: POST "/wxa/get_effective_domain", Authorizer, repeatable -> EffectiveDomains);
+
+/// The server domains by where they were set, and those in effect.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct EffectiveDomains {
+    /// Set on the public platform (mp.weixin.qq.com).
+    #[serde(default)]
+    pub mp_domain: ServerDomains,
+    /// Set with `modify_domain`.
+    #[serde(default)]
+    pub third_domain: ServerDomains,
+    /// Set with `modify_domain_directly`.
+    #[serde(default)]
+    pub direct_domain: ServerDomains,
+    /// In effect since the last commit or release.
+    #[serde(default)]
+    pub effective_domain: ServerDomains,
+}
+
+/// `/wxa/setwebviewdomain_directly` (modifyJumpDomainDirectly): business domains set on the mini
+/// program itself; each domain needs the check file at its root. Only `get` answers the list.
+#[derive(Serialize)]
+pub struct SetWebviewDomainDirectly {
+    pub action: DomainAction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webviewdomain: Option<Vec<String>>,
+}
+endpoint!(SetWebviewDomainDirectly: POST "/wxa/setwebviewdomain_directly", Authorizer, not_repeatable -> WebviewDomains);
+
+/// `/wxa/security/apply_privacy_interface` (apply_privacy_interface.html): applies for a
+/// privacy interface (`wx.getLocation`…, case-sensitive); `content` at most 300 characters,
+/// `pic_list` at most 10 image URLs. Each call files a new application.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyPrivacyInterface {
+    pub api_name: String,
+    pub content: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub url_list: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pic_list: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub video_list: Vec<String>,
+}
+endpoint!(ApplyPrivacyInterface: POST "/wxa/security/apply_privacy_interface", Authorizer, not_repeatable -> PrivacyApplication);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct PrivacyApplication {
+    pub audit_id: u64,
+}
+
+/// `/wxa/security/get_privacy_interface`: the interfaces that need an application, and where
+/// each application stands.
+#[derive(Debug, Serialize)]
+pub struct GetPrivacyInterface;
+endpoint!(GetPrivacyInterface: GET "/wxa/security/get_privacy_interface", Authorizer, repeatable -> PrivacyInterfaceList);
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct PrivacyInterfaceList {
+    #[serde(default)]
+    pub interface_list: Vec<PrivacyInterface>,
+}
+
+/// get_privacy_interface.html: `status` 1 待申请开通, 2 无权限, 3 申请中, 4 申请失败, 5 已开通;
+/// `apply_time`, `audit_id` once applied, `fail_reason` when rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PrivacyInterface {
+    pub api_name: String,
+    #[serde(default)]
+    pub api_ch_name: String,
+    #[serde(default)]
+    pub api_desc: String,
+    #[serde(default)]
+    pub status: u8,
+    #[serde(default)]
+    pub apply_time: Option<UnixTime>,
+    #[serde(default)]
+    pub audit_id: Option<u64>,
+    #[serde(default)]
+    pub fail_reason: Option<String>,
+    #[serde(default)]
+    pub api_link: String,
+    #[serde(default)]
+    pub group_name: String,
+}
+
+impl PrivacyInterface {
+    /// 已开通: the code may use it.
+    pub fn is_open(&self) -> bool {
+        self.status == 5
+    }
+}
+
+/// `/wxa/getwxacodeunlimit` (getUnlimitedQRCode): a mini-program code for `scene` (at most 32
+/// characters) opening `page`; with `check_path` (WeChat's default) the page must exist in the
+/// released version. The answer is an image; an error is JSON.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GetWxaCodeUnlimit {
+    pub scene: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_path: Option<bool>,
+    /// `release` (default), `trial` or `develop`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_color: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_color: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_hyaline: Option<bool>,
+}
+endpoint!(GetWxaCodeUnlimit: POST "/wxa/getwxacodeunlimit", Authorizer, repeatable -> Binary);
+
+/// `/wxa/uploadmedia`: an image or video for `submit_audit`'s `preview_info`, as the multipart
+/// field `media`. Each call stores a new copy, so it is not repeated after a lost answer.
+#[derive(Clone, Serialize)]
+pub struct UploadMedia {
+    #[serde(skip)]
+    pub filename: String,
+    /// `image/png`, `image/jpeg`, `video/mp4`…
+    #[serde(skip)]
+    pub content_type: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for UploadMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadMedia")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl Endpoint for UploadMedia {
+    const PATH: &'static str = "/wxa/uploadmedia";
+    const VERB: Verb = Verb::Multipart;
+    const TOKEN: Token = Token::Authorizer;
+    const SAFE_TO_REPEAT: bool = false;
+    type Response = UploadedMedia;
+    fn file(&self) -> Option<FilePart<'_>> {
+        Some(FilePart {
+            field: "media",
+            filename: &self.filename,
+            content_type: &self.content_type,
+            bytes: &self.bytes,
+        })
+    }
+}
+impl AuthorizerEndpoint for UploadMedia {}
+
+/// `uploadmedia`'s answer: `type` (`image` or `video`) and the `mediaid` for `preview_info`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UploadedMedia {
+    #[serde(rename = "type")]
+    pub media_type: String,
+    pub mediaid: String,
+}
+
+/// `openapi/quota/get` with the authorizer's token: this mini program's daily quota of one API
+/// (`cgi_path` like `/wxa/get_category`; 76021 unknown, 76022 not the account's). For the
+/// platform's own APIs use [`super::component::GetComponentApiQuota`].
+#[derive(Debug, Serialize)]
+pub struct GetApiQuota {
+    pub cgi_path: String,
+}
+endpoint!(GetApiQuota: POST "/cgi-bin/openapi/quota/get", Authorizer, repeatable -> ApiQuota);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct ApiQuota {
+    pub quota: QuotaInfo,
+}
+
+/// get_api_quota.html: today's limit, calls and remainder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct QuotaInfo {
+    pub daily_limit: u64,
+    pub used: u64,
+    pub remain: u64,
+}
+
+/// `openapi/rid/get` with the authorizer's token: what one of this mini program's failed calls
+/// was, by the rid of its errmsg (76001 unknown, older than 7 days, or another account's).
+#[derive(Debug, Serialize)]
+pub struct GetRidInfo {
+    pub rid: String,
+}
+endpoint!(GetRidInfo: POST "/cgi-bin/openapi/rid/get", Authorizer, repeatable -> RidInfo);
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RidInfo {
+    pub request: RidRequest,
+}
+
+/// get_rid_info.html's `request`. `request_url` is the query string, token included, as
+/// WeChat keeps it: treat it as a secret.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct RidRequest {
+    #[serde(default)]
+    pub invoke_time: UnixTime,
+    #[serde(default)]
+    pub cost_in_ms: u64,
+    #[serde(default)]
+    pub request_url: String,
+    #[serde(default)]
+    pub request_body: String,
+    #[serde(default)]
+    pub response_body: String,
+    #[serde(default)]
+    pub client_ip: String,
+}
+
+impl std::fmt::Debug for RidRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RidRequest")
+            .field("invoke_time", &self.invoke_time)
+            .field("cost_in_ms", &self.cost_in_ms)
+            .field("request_url", &"<hidden: carries the token>")
+            .field("request_body", &self.request_body)
+            .field("response_body", &self.response_body)
+            .field("client_ip", &self.client_ip)
+            .finish()
+    }
 }
