@@ -1,7 +1,8 @@
 //! Pushes from WeChat: the encrypted envelope and the typed events inside it.
 //!
 //! Two URLs receive pushes. The authorization-event URL gets [`ComponentEvent`]s
-//! (`component_verify_ticket`, `authorized`, `updateauthorized`, `unauthorized`, ...); the message
+//! (`component_verify_ticket`, `authorized`, `updateauthorized`, `unauthorized`,
+//! `notify_third_fasteregister`, ...); the message
 //! URL gets [`AuthorizerEvent`]s for one authorized account (`weapp_audit_success|fail|delay`, ...).
 //! Types we do not handle become `Unknown`, never an error: WeChat adds types over time, and a push
 //! we cannot use must still be answered `success`.
@@ -309,6 +310,131 @@ pub struct AuthorizationChange {
     pub pre_auth_code: Option<SecretString>,
 }
 
+/// The outcome of a fast registration (快速注册小程序, `fastregisterweapp`), pushed as
+/// `notify_third_fasteregister`. On success (`status` 0) `appid` is the new mini program and
+/// `auth_code` an authorization code for `api_query_auth`; a failed task carries neither (as
+/// developers' captures show) and `msg` says why.
+#[derive(Debug, Clone)]
+pub struct FastRegisterResult {
+    pub component_appid: String,
+    pub create_time: UnixTime,
+    pub appid: Option<AppId>,
+    pub status: i64,
+    pub auth_code: Option<SecretString>,
+    pub msg: String,
+    pub info: FastRegisterInfo,
+}
+
+impl FastRegisterResult {
+    pub fn succeeded(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// The applicant's data echoed in the push's `<info>` (the enterprise registration's fields;
+/// a personal registration's `wxuser`/`idname` are not kept). Absent fields are empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FastRegisterInfo {
+    pub name: String,
+    pub code: String,
+    /// 1 统一社会信用代码, 2 组织机构代码, 3 营业执照注册号.
+    pub code_type: Option<i64>,
+    pub legal_persona_wechat: String,
+    pub legal_persona_name: String,
+    pub component_phone: String,
+}
+
+/// The lowercase children of a `notify_third_fasteregister` push and those of its `<info>`:
+/// `(name, text)` with `info/` before the latter. A rare push: read apart from the flat
+/// [`Fields`] pass every other push takes.
+fn fast_register_texts(xml: &str) -> Result<Vec<(String, String)>, NotXml> {
+    let mut reader = Reader::from_reader(xml.as_bytes());
+    let mut path: Vec<String> = Vec::new();
+    let mut out: Vec<(String, String)> = Vec::new();
+    let key = |path: &[String]| -> Option<String> {
+        match path {
+            [_, name] => Some(name.clone()),
+            [_, parent, name] if parent == "info" => Some(format!("info/{name}")),
+            _ => None,
+        }
+    };
+    let push_text = |out: &mut Vec<(String, String)>, path: &[String], text: &str| {
+        if let Some(k) = key(path) {
+            match out.iter_mut().find(|(n, _)| *n == k) {
+                Some((_, v)) => v.push_str(text),
+                None => out.push((k, text.to_owned())),
+            }
+        }
+    };
+    loop {
+        match reader.read_event().map_err(|_| NotXml)? {
+            Event::Start(e) => {
+                path.push(e.name().as_ref().to_owned());
+            }
+            Event::End(_) => {
+                path.pop().ok_or(NotXml)?;
+            }
+            Event::Text(t) => push_text(&mut out, &path, &t.into_inner()),
+            Event::CData(c) => push_text(&mut out, &path, &c.into_inner()),
+            Event::GeneralRef(r) => {
+                let resolved = if r.is_char_ref() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(ch)) => ch.to_string(),
+                        _ => return Err(NotXml),
+                    }
+                } else {
+                    quick_xml::escape::resolve_predefined_entity(&r)
+                        .ok_or(NotXml)?
+                        .to_owned()
+                };
+                push_text(&mut out, &path, &resolved);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn fast_register(f: &Fields<'_>, xml: &str) -> Result<FastRegisterResult, PushError> {
+    const EV: &str = "notify_third_fasteregister";
+    let texts = fast_register_texts(xml)
+        .map_err(|_| PushError::malformed(EV, "not a well-formed <xml> document"))?;
+    let text = |k: &str| {
+        texts
+            .iter()
+            .find(|(n, _)| n == k)
+            .and_then(|(_, v)| non_blank(v))
+            .map(str::to_owned)
+    };
+    let number = |k: &str| -> Result<Option<i64>, PushError> {
+        text(k)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| PushError::malformed(EV, format!("{k} is not a number")))
+            })
+            .transpose()
+    };
+    Ok(FastRegisterResult {
+        component_appid: f.required(EV, Field::AppId)?.to_owned(),
+        create_time: f.time(EV, Field::CreateTime)?,
+        appid: text("appid")
+            .map(|a| AppId::parse(&a).map_err(|e| PushError::malformed(EV, e)))
+            .transpose()?,
+        status: number("status")?.ok_or_else(|| PushError::malformed(EV, "missing status"))?,
+        auth_code: text("auth_code").map(SecretString::from),
+        msg: text("msg").unwrap_or_default(),
+        info: FastRegisterInfo {
+            name: text("info/name").unwrap_or_default(),
+            code: text("info/code").unwrap_or_default(),
+            code_type: number("info/code_type")?,
+            legal_persona_wechat: text("info/legal_persona_wechat").unwrap_or_default(),
+            legal_persona_name: text("info/legal_persona_name").unwrap_or_default(),
+            component_phone: text("info/component_phone").unwrap_or_default(),
+        },
+    })
+}
+
 /// Events on the authorization-event URL (授权事件接收URL).
 #[derive(Debug, Clone)]
 pub enum ComponentEvent {
@@ -325,6 +451,8 @@ pub enum ComponentEvent {
         create_time: UnixTime,
         authorizer_appid: AppId,
     },
+    /// `notify_third_fasteregister`: a fast registration finished.
+    FastRegister(FastRegisterResult),
     Unknown {
         info_type: String,
         raw: RawXml,
@@ -363,6 +491,7 @@ impl ComponentEvent {
                 create_time: f.time(ev, Field::CreateTime)?,
                 authorizer_appid: f.appid(ev, Field::AuthorizerAppid)?,
             },
+            "notify_third_fasteregister" => ComponentEvent::FastRegister(fast_register(&f, xml)?),
             other => ComponentEvent::Unknown {
                 info_type: other.to_owned(),
                 raw: RawXml(xml.to_owned()),
@@ -456,5 +585,88 @@ impl AuthorizerEvent {
                 delay_time: f.time(ev, Field::DelayTime)?,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn fixture(name: &str) -> String {
+        let path = format!(
+            "{}/../tests/fixtures/events/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn fast(xml: &str) -> FastRegisterResult {
+        match ComponentEvent::parse(xml).unwrap() {
+            ComponentEvent::FastRegister(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_fast_registration_push_is_typed_with_its_info() {
+        // The documented enterprise example, as captured (CDATA, pretty-printed, taskid extra).
+        let r = fast(&fixture("notify_third_fasteregister_enterprise_cdata.xml"));
+        assert_eq!(r.component_appid, "wx143f74e55082b8cb");
+        assert_eq!(r.create_time, 1712110558);
+        assert!(r.succeeded());
+        assert_eq!(r.appid.unwrap().as_str(), "wx1e8cd2dad279e29f");
+        assert!(r
+            .auth_code
+            .unwrap()
+            .expose_secret()
+            .starts_with("queryauthcode@@@"));
+        assert_eq!(r.msg, "OK");
+        assert_eq!(
+            r.info,
+            FastRegisterInfo {
+                name: "某某科技有限公司".into(),
+                code: "91440300MA5XXXXXXX".into(),
+                code_type: Some(1),
+                legal_persona_wechat: "legal_wx".into(),
+                legal_persona_name: "张三".into(),
+                component_phone: "4008000000".into(),
+            }
+        );
+        // The short fixture: what is absent is empty.
+        let r = fast(&fixture("notify_third_fasteregister_cdata.xml"));
+        assert_eq!(r.info.name, "公司名称");
+        assert_eq!(r.info.code_type, None);
+        assert_eq!(r.info.component_phone, "");
+        assert!(
+            !format!("{r:?}").contains("xxxxx"),
+            "the auth code stays hidden"
+        );
+    }
+
+    #[test]
+    fn a_failed_fast_registration_has_no_appid_or_auth_code() {
+        let r = fast(&fixture("notify_third_fasteregister_failed_cdata.xml"));
+        assert_eq!((r.status, r.msg.as_str()), (-1, "open verity failed"));
+        assert!(!r.succeeded() && r.appid.is_none() && r.auth_code.is_none());
+        assert_eq!(r.info.legal_persona_name, "李四");
+    }
+
+    #[test]
+    fn a_fast_registration_push_without_status_or_with_a_bad_appid_is_malformed() {
+        let head = "<xml><AppId>wx143f74e55082b8cb</AppId><CreateTime>1</CreateTime><InfoType>notify_third_fasteregister</InfoType>";
+        for body in [
+            format!("{head}<msg>OK</msg></xml>"),
+            format!("{head}<status>x</status></xml>"),
+            format!("{head}<status>0</status><appid>not an appid</appid></xml>"),
+        ] {
+            assert!(
+                matches!(
+                    ComponentEvent::parse(&body),
+                    Err(PushError::MalformedEvent { .. })
+                ),
+                "{body}"
+            );
+        }
     }
 }

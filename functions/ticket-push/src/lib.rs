@@ -367,6 +367,16 @@ async fn apply_component(
                 }
             }
         }
+        ComponentEvent::FastRegister(r) => {
+            // Nothing is created from it yet: the new mini program is taken on through the usual
+            // authorization (its auth_code) when the operator does so. Logged, answered success.
+            tracing::info!(
+                appid = r.appid.as_ref().map(AppId::as_str),
+                status = r.status,
+                msg = %r.msg,
+                "fast registration result"
+            );
+        }
         ComponentEvent::Unknown { info_type, .. } => {
             tracing::info!(%info_type, "ignored a component push of an unhandled type");
         }

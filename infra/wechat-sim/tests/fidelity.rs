@@ -514,3 +514,78 @@ async fn quota_get_reports_the_daily_counters_and_rid_get_the_failed_request() {
         .await;
     assert_eq!(errcode(&v), 76001, "{v}");
 }
+
+#[tokio::test]
+async fn a_fast_registration_result_is_pushed_to_the_authorization_event_url() {
+    use secrecy::ExposeSecret;
+    use wechat_sim::FastRegisterResult;
+    use wxopen::events::ComponentEvent;
+    let env = Env::start().await;
+    let ctoken = env.component_token().await;
+    let pushed = env
+        .sim
+        .push_fast_register(FastRegisterResult {
+            name: "某某科技有限公司".into(),
+            code: "91440300MA5XXXXXXX".into(),
+            code_type: 1,
+            legal_persona_wechat: "legal_wx".into(),
+            legal_persona_name: "张三".into(),
+            component_phone: "4008000000".into(),
+            ..FastRegisterResult::default()
+        })
+        .await
+        .unwrap();
+    let Some(ComponentEvent::FastRegister(r)) = env.component_events().pop() else {
+        panic!("{:?}", env.component_events())
+    };
+    assert!(r.succeeded());
+    assert_eq!(r.component_appid, env.appid());
+    assert_eq!(r.create_time, env.sim.now());
+    assert_eq!(r.msg, "OK");
+    let appid = r.appid.clone().unwrap();
+    assert_eq!(Some(appid.to_string()), pushed.appid);
+    assert_eq!(r.info.code_type, Some(1));
+    assert_eq!(r.info.legal_persona_name, "张三");
+    // The new mini program exists, and the pushed auth code is good for api_query_auth.
+    assert_eq!(
+        env.sim.account(&appid).unwrap().principal_name,
+        "某某科技有限公司"
+    );
+    let v = env
+        .post(
+            "/cgi-bin/component/api_query_auth",
+            Some(&ctoken),
+            json!({"component_appid": env.appid(), "authorization_code": r.auth_code.unwrap().expose_secret()}),
+        )
+        .await;
+    assert_eq!(errcode(&v), 0, "{v}");
+    assert_eq!(v["authorization_info"]["authorizer_appid"], appid.as_str());
+
+    // A failed task (through the control API): no appid, no auth code, no account.
+    let before = env.sim.account(&appid).is_some();
+    let resp: Value = env
+        .http
+        .post(env.url("/_sim/fast_register"))
+        .body(json!({"status": -1, "msg": "open verity failed", "name": "x"}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resp["status"], -1, "{resp}");
+    let Some(ComponentEvent::FastRegister(r)) = env.component_events().pop() else {
+        panic!()
+    };
+    assert_eq!((r.status, r.msg.as_str()), (-1, "open verity failed"));
+    assert!(r.appid.is_none() && r.auth_code.is_none());
+    assert!(before);
+    let pushes = env.sim.pushes();
+    assert_eq!(
+        pushes
+            .iter()
+            .filter(|p| p.kind == "notify_third_fasteregister" && p.delivered)
+            .count(),
+        2
+    );
+}

@@ -281,3 +281,27 @@ async fn quota_get_and_rid_get_report_what_the_simulator_counted() {
         .unwrap_err();
     assert_business(&other, 76001);
 }
+
+#[tokio::test]
+async fn a_fast_registered_mini_program_is_taken_on_with_the_pushed_auth_code() {
+    let env = Env::with_ticket().await;
+    let mgr = env.manager();
+    let pushed = env
+        .sim
+        .push_fast_register(wechat_sim::FastRegisterResult {
+            name: "某某科技有限公司".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let auth = mgr
+        .component()
+        .query_auth(pushed.auth_code.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        Some(auth.authorization_info.authorizer_appid.to_string()),
+        pushed.appid
+    );
+    assert_eq!(auth.authorization_info.granted_permission_ids(), [17, 18]);
+}
