@@ -21,7 +21,11 @@ use std::sync::Arc;
 use wxopen::domain::{AppId, AuditStatus, UnixTime};
 
 pub fn router(inner: Arc<Inner>) -> Router {
-    Router::new().fallback(handle).with_state(inner)
+    // uploadmedia takes videos up to 10 MB (axum's default body limit is 2 MB).
+    Router::new()
+        .fallback(handle)
+        .layer(axum::extract::DefaultBodyLimit::max(16 << 20))
+        .with_state(inner)
 }
 
 /// A WeChat error answer.
@@ -1697,18 +1701,20 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
             json!({ "interface_list": list })
         }
         "/wxa/uploadmedia" => {
-            // uploadmedia (submit_audit's preview material): multipart field `media`; answers
-            // `type` and `mediaid`. Missing media 41005, not an image or video 40004 (global).
+            // api_uploadmediatocodeaudit: multipart field `media`, an image (PNG, JPEG, GIF; at
+            // most 2 MB) or an MP4 video (at most 10 MB); answers `type` and `mediaid`. Another
+            // format 40005, too large 40006 (the page's codes); no media part 41005 (global).
             let (ct, bytes) = multipart_media(ctx.content_type, ctx.body)
                 .filter(|(_, b)| !b.is_empty())
                 .ok_or_else(|| WxErr::new(41005, "media data missing"))?;
-            let kind = if ct.starts_with("image/") {
-                "image"
-            } else if ct.starts_with("video/") {
-                "video"
-            } else {
-                return Err(WxErr::new(40004, "invalid media type"));
+            let (kind, limit) = match ct.as_str() {
+                "image/png" | "image/jpeg" | "image/jpg" | "image/gif" => ("image", 2 << 20),
+                "video/mp4" => ("video", 10 << 20),
+                _ => return Err(WxErr::new(40005, "invalid file type")),
             };
+            if bytes.len() > limit {
+                return Err(WxErr::new(40006, "invalid meida size"));
+            }
             let mediaid = state::random_alnum(64);
             code.media
                 .insert(mediaid.clone(), (kind.to_owned(), bytes.len()));

@@ -370,8 +370,11 @@ async fn uploadmedia_takes_an_image_or_video_part_named_media() {
     assert_eq!(errcode(&upload("media", "image/png", b"").await), 41005);
     assert_eq!(
         errcode(&upload("media", "text/plain", b"hello").await),
-        40004
+        40005
     );
+    assert_eq!(errcode(&upload("media", "video/avi", b"RIFF").await), 40005);
+    let big = vec![0u8; (2 << 20) + 1];
+    assert_eq!(errcode(&upload("media", "image/jpeg", &big).await), 40006);
     let m = app.env.sim.account(&app.appid).unwrap().code.media;
     assert_eq!(m.len(), 2);
 }

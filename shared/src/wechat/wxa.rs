@@ -800,8 +800,10 @@ pub struct GetWxaCodeUnlimit {
 }
 endpoint!(GetWxaCodeUnlimit: POST "/wxa/getwxacodeunlimit", Authorizer, repeatable -> Binary);
 
-/// `/wxa/uploadmedia`: an image or video for `submit_audit`'s `preview_info`, as the multipart
-/// field `media`. Each call stores a new copy, so it is not repeated after a lost answer.
+/// `/wxa/uploadmedia` (uploadMediaToCodeAudit): an image (PNG/JPEG/GIF, at most 2 MB) or an MP4
+/// video (at most 10 MB) for `submit_audit`'s `preview_info`, as the multipart field `media`
+/// (40005 another format, 40006 too large); the `mediaid` lasts 3 days. Each call stores a new
+/// copy, so it is not repeated after a lost answer.
 #[derive(Clone, Serialize)]
 pub struct UploadMedia {
     #[serde(skip)]

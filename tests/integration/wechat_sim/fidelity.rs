@@ -208,7 +208,7 @@ async fn media_and_wxacode_travel_as_multipart_and_as_an_image() {
         })
         .await
         .unwrap_err();
-    assert_business(&refused, 40004);
+    assert_business(&refused, 40005);
 
     // Nothing released: check_path refuses the page (41030, a JSON error, not an image).
     let req = GetWxaCodeUnlimit {
