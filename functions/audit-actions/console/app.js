@@ -37,6 +37,33 @@ function fmtTime(secs) {
   return new Date(secs * 1000).toLocaleString('zh-CN', { hour12: false });
 }
 
+/** The app's lifecycle stage (GET /ops/apps/{appid} `lifecycle`), in Chinese with English. */
+const STAGES = {
+  new: ['尚未上传代码', 'nothing committed'],
+  committed: ['已上传代码', 'committed'],
+  privacy_detection_pending: ['隐私接口检测中', 'privacy detection running'],
+  submitted: ['已提交审核', 'submitted'],
+  auditing: ['审核中', 'auditing'],
+  delayed: ['审核延后', 'delayed'],
+  rejected: ['审核驳回', 'rejected'],
+  withdrawn: ['已撤回审核', 'withdrawn'],
+  approved: ['审核通过，待发布', 'approved, not released'],
+  released: ['已发布', 'released'],
+  gray: ['分阶段发布中', 'gray release'],
+  reverted: ['已回退', 'reverted'],
+};
+
+function stageText(l) {
+  if (!l || !l.stage) return '—';
+  const [zh, en] = STAGES[l.stage] || [l.stage, l.stage];
+  const facts = [];
+  if (l.user_version) facts.push(l.user_version);
+  if (l.auditid) facts.push(`#${l.auditid}`);
+  if (l.stage === 'gray') facts.push(`${l.percentage}%`);
+  if (l.stage === 'privacy_detection_pending' && l.retry_after) facts.push(`≥ ${fmtTime(l.retry_after)}`);
+  return [h('strong', {}, zh), ' ', h('small', { lang: 'en' }, en), facts.length ? ` · ${facts.join(' · ')}` : ''];
+}
+
 const STATUS = {
   authorized: ['已授权', 'authorized'],
   unauthorized: ['已取消授权', 'unauthorized'],
@@ -664,6 +691,7 @@ async function viewApp(appid) {
       h('section', { class: 'card', id: 'versions-card', 'aria-label': '版本 Versions' }, h('h2', {}, bi('版本', 'Versions')),
         v.error ? h('p', { class: 'error-line' }, '微信未能返回版本 ', h('small', { lang: 'en' }, v.error)) : null,
         kv([
+          [biSpan('阶段', 'Stage'), h('span', { id: 'lifecycle-stage' }, stageText(app.lifecycle))],
           [biSpan('线上版本', 'Online'), h('span', { id: 'online-version' }, ver(v.online))],
           [biSpan('体验版', 'Experience'), h('span', { id: 'experience-version' }, ver(v.experience))],
           [biSpan('最近提交', 'Last commit'), app.last_commit ? `#${app.last_commit.template_id} ${app.last_commit.user_version || ''} · ${fmtTime(app.last_commit.at)}` : '—'],

@@ -224,6 +224,7 @@ async fn story(c: &Client, app: &App, bakery: &AppId, appids: &[AppId]) -> R {
     fill(c, "#submit-desc", "first release").await?;
     click(c, "#btn-submit").await?;
     wait_text(c, "#latest-audit", "auditing").await?;
+    wait_text(c, "#lifecycle-stage", "submitted").await?;
     let auditid = sim
         .account(bakery)
         .unwrap()
@@ -261,11 +262,13 @@ async fn story(c: &Client, app: &App, bakery: &AppId, appids: &[AppId]) -> R {
         .await
         .unwrap();
     wait_text(c, "#latest-audit", "approved").await?;
+    wait_text(c, "#lifecycle-stage", "approved, not released").await?;
     wait_enabled(c, "#btn-release").await?;
     click(c, "#btn-release").await?;
     wait_text(c, "#action-result", "release: done").await?;
     wait_text(c, "#latest-audit", "released").await?;
     wait_text(c, "#online-version", "1.0.0").await?;
+    wait_text(c, "#lifecycle-stage", "已发布").await?;
     wait_text(c, "#why-release", "already released").await?;
     assert_eq!(sim.calls("/wxa/release"), 1);
     scroll_to(c, "main").await?;
