@@ -247,8 +247,9 @@ async fn record_rid(inner: &Inner, resp: Response, seen: Seen<'_>) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return Response::from_parts(parts, axum::body::Body::empty());
     };
-    let rid = serde_json::from_slice::<Value>(&bytes)
-        .ok()
+    // Only error answers carry a rid.
+    let rid = find(&bytes, b" rid: ")
+        .and_then(|_| serde_json::from_slice::<Value>(&bytes).ok())
         .and_then(|v| v["errmsg"].as_str().map(str::to_owned))
         .and_then(|m| m.rsplit_once(" rid: ").map(|(_, r)| r.trim().to_owned()));
     if let Some(rid) = rid {
@@ -261,7 +262,16 @@ async fn record_rid(inner: &Inner, resp: Response, seen: Seen<'_>) -> Response {
             response_body: String::from_utf8_lossy(&bytes).into_owned(),
             client_ip: seen.ip.to_string(),
         };
-        inner.lock().rids.insert(rid, record);
+        let mut st = inner.lock();
+        if st.rids.len() >= MAX_RIDS {
+            // A long-running simulator forgets what WeChat would have forgotten, then all.
+            let now = seen.invoke_time;
+            st.rids.retain(|_, r| now - r.invoke_time < RID_TTL);
+            if st.rids.len() >= MAX_RIDS {
+                st.rids.clear();
+            }
+        }
+        st.rids.insert(rid, record);
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
@@ -2028,6 +2038,8 @@ fn dispatch_openapi(st: &mut State, ctx: &Ctx, path: &str, appid: Option<AppId>)
 const DEFAULT_DAILY_LIMIT: u64 = 1_000_000;
 /// getRidInfo: a rid can be looked up for 7 days.
 const RID_TTL: i64 = 7 * 86400;
+/// The most failed requests kept for rid/get (bounds a long-running simulator's memory).
+const MAX_RIDS: usize = 50_000;
 
 fn string_list(m: &Map<String, Value>, k: &str) -> Result<Option<Vec<String>>, WxErr> {
     match m.get(k) {
