@@ -10,13 +10,14 @@
 # Architecture: Graviton (arm64) is ~20% cheaper per GB-second, so template.yaml's `Architecture`
 # parameter defaults to arm64. Building for it needs Rust's aarch64-unknown-linux-gnu standard
 # library (`rustup target add aarch64-unknown-linux-gnu`); without it this script builds x86_64
-# and says so: deploy that build with `--parameter-overrides Architecture=x86_64`.
+# and says so (the packaged template below then defaults to Architecture=x86_64).
 #
 # Output: target/package/lambda/<binary>/bootstrap, a summary line per binary, and
-# target/package/template.yaml: template.yaml with each CodeUri on its binary's directory and the
-# Architecture parameter defaulting to what was built, for `sam deploy` (README "Deploying"). The build uses its own CARGO_TARGET_DIR
-# (target/package) so a release build (fat LTO, one codegen unit: 10-20 min on 2 cores the first
-# time) never holds the lock of the shared target/ that tests build in.
+# target/package/template.yaml: template.yaml with each CodeUri on its binary's directory and
+# the Architecture parameter defaulting to what was built, for `sam deploy` (README
+# "Deploying"). The build uses its own CARGO_TARGET_DIR (target/package), so a release build
+# (fat LTO, one codegen unit: 17-25 min on 2 cores the first time) never holds the lock of the
+# shared target/ that tests build in.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
