@@ -12,7 +12,7 @@
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use sha1::{Digest, Sha1};
 use std::sync::Arc;
 use wxopen::crypto::{CryptoError, MsgCrypt};
@@ -314,38 +314,13 @@ async fn apply_component(
         ComponentEvent::Authorized(change) | ComponentEvent::UpdateAuthorized(change) => {
             // Exchanged here as well as at the callback: a merchant who closed the browser before
             // the redirect is still on board. Whichever comes second only finds the outcome.
-            match deps
-                .onboarding
-                .complete(
-                    &change.authorization_code,
-                    Some(&change.authorizer_appid),
-                    None,
-                    change.create_time,
-                )
-                .await
-            {
-                Ok(done) => {
-                    tracing::info!(authorizer = %change.authorizer_appid, exchanged = done.exchanged, "authorization (re)granted and stored")
-                }
-                Err(OnboardingError::InProgress) => {
-                    // The callback holds the code right now: have WeChat retry the push, by
-                    // which time the outcome is there.
-                    return Err(reject(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "in_progress",
-                        "this authorization is being stored by the callback",
-                    ));
-                }
-                Err(OnboardingError::Store(e)) => return Err(e.into()),
-                Err(OnboardingError::Wechat(e)) => {
-                    tracing::error!(authorizer = %change.authorizer_appid, error = %e, "exchanging a pushed authorization code failed");
-                    return Err(reject(
-                        StatusCode::BAD_GATEWAY,
-                        "wechat_failed",
-                        "exchanging the authorization code failed",
-                    ));
-                }
-            }
+            take_on(
+                deps,
+                &change.authorization_code,
+                &change.authorizer_appid,
+                change.create_time,
+            )
+            .await?;
         }
         ComponentEvent::Unauthorized {
             authorizer_appid,
@@ -368,20 +343,58 @@ async fn apply_component(
             }
         }
         ComponentEvent::FastRegister(r) => {
-            // Nothing is created from it yet: the new mini program is taken on through the usual
-            // authorization (its auth_code) when the operator does so. Logged, answered success.
             tracing::info!(
                 appid = r.appid.as_ref().map(AppId::as_str),
                 status = r.status,
                 msg = %r.msg,
                 "fast registration result"
             );
+            // A mini program registered through the platform comes authorized: its single-use
+            // auth_code is exchanged at once, as an `authorized` push's is (customer
+            // `unassigned` until an operator binds it).
+            if let (true, Some(code), Some(appid)) = (r.succeeded(), &r.auth_code, &r.appid) {
+                take_on(deps, code, appid, r.create_time).await?;
+            }
         }
         ComponentEvent::Unknown { info_type, .. } => {
             tracing::info!(%info_type, "ignored a component push of an unhandled type");
         }
     }
     Ok(())
+}
+
+/// Exchanges a pushed authorization code and stores the authorizer (through the onboarding the
+/// callback uses, so whichever of them comes second only finds the outcome).
+async fn take_on(
+    deps: &Deps,
+    code: &SecretString,
+    appid: &AppId,
+    at: UnixTime,
+) -> Result<(), Rejection> {
+    match deps.onboarding.complete(code, Some(appid), None, at).await {
+        Ok(done) => {
+            tracing::info!(authorizer = %appid, exchanged = done.exchanged, "authorization (re)granted and stored");
+            Ok(())
+        }
+        Err(OnboardingError::InProgress) => {
+            // The callback holds the code right now: have WeChat retry the push, by which time
+            // the outcome is there.
+            Err(reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "in_progress",
+                "this authorization is being stored by the callback",
+            ))
+        }
+        Err(OnboardingError::Store(e)) => Err(e.into()),
+        Err(OnboardingError::Wechat(e)) => {
+            tracing::error!(authorizer = %appid, error = %e, "exchanging a pushed authorization code failed");
+            Err(reject(
+                StatusCode::BAD_GATEWAY,
+                "wechat_failed",
+                "exchanging the authorization code failed",
+            ))
+        }
+    }
 }
 
 async fn apply_app(xml: &str, appid: &AppId, deps: &Deps) -> Result<(), Rejection> {

@@ -400,3 +400,50 @@ async fn the_callback_refuses_missing_forged_and_reused_states_and_stores_nothin
     assert_eq!((status, error_code(&page).as_str()), (409, "state_used"));
     assert_eq!(app.local.sim.calls(QUERY_AUTH), 1);
 }
+
+#[tokio::test]
+async fn a_mini_program_registered_through_the_platform_is_taken_on_from_its_push() {
+    let app = spawn_app().await;
+    let sim = &app.local.sim;
+    sim.reset_calls();
+    // A failed registration carries no code: nothing is exchanged, nothing stored.
+    let failed = sim
+        .push_fast_register(wechat_sim::FastRegisterResult {
+            status: -1,
+            msg: "open verity failed".into(),
+            name: "某某餐饮有限公司".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(failed.auth_code.is_none());
+    assert_eq!(sim.calls(QUERY_AUTH), 0);
+
+    let pushed = sim
+        .push_fast_register(wechat_sim::FastRegisterResult {
+            name: "某某科技有限公司".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let appid = wxopen::domain::AppId::parse(pushed.appid.as_deref().unwrap()).unwrap();
+    // The single-use code was exchanged once, at the push: tokens and profile are stored.
+    assert_eq!(sim.calls(QUERY_AUTH), 1);
+    let a = app
+        .local
+        .store
+        .get_authorizer(&appid)
+        .await
+        .unwrap()
+        .expect("stored from the push");
+    assert_eq!(a.status, AuthorizerStatus::Authorized);
+    assert_eq!(a.func_info, vec![17, 18]);
+    let t = app
+        .local
+        .store
+        .get_token(&TokenKey::Authorizer(appid.clone()))
+        .await
+        .unwrap()
+        .expect("tokens stored");
+    assert!(t.state.refresh_token.is_some());
+}
