@@ -923,38 +923,12 @@ async fn domains(State(deps): S, Path(appid): Path<String>) -> ApiResult {
     Ok(Json(json!(d)))
 }
 
-/// The lists an operator may send (not WeChat's `invalid_*` answer fields): spelt out, since
-/// serde cannot refuse unknown fields through a flattened struct that flattens another.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DomainsBody {
     action: DomainAction,
-    #[serde(default)]
-    requestdomain: Vec<String>,
-    #[serde(default)]
-    wsrequestdomain: Vec<String>,
-    #[serde(default)]
-    uploaddomain: Vec<String>,
-    #[serde(default)]
-    downloaddomain: Vec<String>,
-    #[serde(default)]
-    udpdomain: Vec<String>,
-    #[serde(default)]
-    tcpdomain: Vec<String>,
-}
-
-impl DomainsBody {
-    fn domains(&self) -> ServerDomains {
-        ServerDomains {
-            requestdomain: self.requestdomain.clone(),
-            wsrequestdomain: self.wsrequestdomain.clone(),
-            uploaddomain: self.uploaddomain.clone(),
-            downloaddomain: self.downloaddomain.clone(),
-            udpdomain: self.udpdomain.clone(),
-            tcpdomain: self.tcpdomain.clone(),
-            ..ServerDomains::default()
-        }
-    }
+    #[serde(flatten)]
+    domains: ServerDomains,
 }
 
 async fn set_domains(
@@ -972,14 +946,13 @@ async fn set_domains(
             "use GET to read the domains",
         ));
     }
-    let domains = b.domains();
     let d = deps
         .mgr
         .wxa(&a.appid)
-        .modify_domain(b.action, &domains)
+        .modify_domain(b.action, &b.domains)
         .await?;
     record(&deps, &op.label, &a.appid, "modify_domain", |x| {
-        x.details = json!({ "action": b.action, "domains": domains });
+        x.details = json!({ "action": b.action, "domains": b.domains });
     })
     .await;
     Ok(Json(json!(d)))

@@ -198,6 +198,7 @@ pub(crate) async fn check_before_release(
     let server = if needs_server {
         wxa.modify_domain(DomainAction::Get, &ServerDomains::default())
             .await?
+            .domains
     } else {
         ServerDomains::default()
     };

@@ -1201,7 +1201,7 @@ impl WxaApi<'_> {
         &self,
         action: DomainAction,
         domains: &ServerDomains,
-    ) -> WechatResult<ServerDomains> {
+    ) -> WechatResult<wxa::ModifyDomainAnswer> {
         let domains = (action != DomainAction::Get).then(|| domains.clone());
         self.call(&wxa::ModifyDomain { action, domains }).await
     }

@@ -327,8 +327,16 @@ pub struct ServerDomains {
     pub udpdomain: Vec<String>,
     #[serde(default)]
     pub tcpdomain: Vec<String>,
-    /// What WeChat filtered out of a `modify_domain` (only in answers; empty when sent).
-    #[serde(flatten, default)]
+}
+
+/// A `modify_domain` answer: the lists as they now stand, and what WeChat filtered out of the
+/// request. Apart from [`ServerDomains`] so a request (and an operator's body built on it)
+/// never carries the answer-only `invalid_*` fields.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ModifyDomainAnswer {
+    #[serde(flatten)]
+    pub domains: ServerDomains,
+    #[serde(flatten)]
     pub invalid: InvalidServerDomains,
 }
 
@@ -537,7 +545,7 @@ pub struct ModifyDomain {
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub domains: Option<ServerDomains>,
 }
-endpoint!(ModifyDomain: POST "/wxa/modify_domain", Authorizer, not_repeatable -> ServerDomains);
+endpoint!(ModifyDomain: POST "/wxa/modify_domain", Authorizer, not_repeatable -> ModifyDomainAnswer);
 
 /// `/wxa/setwebviewdomain`: the list travels beside `action`, except for `get`.
 #[derive(Serialize)]
@@ -679,7 +687,7 @@ pub struct ModifyDomainDirectly {
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub domains: Option<ServerDomains>,
 }
-endpoint!(ModifyDomainDirectly: POST "/wxa/modify_domain_directly", Authorizer, not_repeatable -> ServerDomains);
+endpoint!(ModifyDomainDirectly: POST "/wxa/modify_domain_directly", Authorizer, not_repeatable -> ModifyDomainAnswer);
 
 /// `/wxa/get_effective_domain` (getEffectiveServerDomain); the body is `{}`.
 #[derive(Serialize)]

@@ -111,7 +111,7 @@ trait Calls {
         tok: &SecretString,
         a: DomainAction,
         d: &ServerDomains,
-    ) -> WechatResult<ServerDomains>;
+    ) -> WechatResult<wxa::ModifyDomainAnswer>;
     async fn setwebviewdomain(
         &self,
         tok: &SecretString,
@@ -364,7 +364,7 @@ impl Calls for WechatClient {
         tok: &SecretString,
         a: DomainAction,
         d: &ServerDomains,
-    ) -> WechatResult<ServerDomains> {
+    ) -> WechatResult<wxa::ModifyDomainAnswer> {
         let domains = (a != DomainAction::Get).then(|| d.clone());
         self.call(Some(tok), &wxa::ModifyDomain { action: a, domains })
             .await
@@ -686,7 +686,7 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
         ..Default::default()
     };
     let echoed = c.modify_domain(&tok, DomainAction::Add, &d).await.unwrap();
-    assert_eq!(echoed.wsrequestdomain.len(), 2);
+    assert_eq!(echoed.domains.wsrequestdomain.len(), 2);
     let body = stub.last("/wxa/modify_domain").json();
     assert_eq!(body["action"], "add");
     assert_eq!(

@@ -43,8 +43,8 @@ async fn the_platforms_server_domains_gate_modify_domain_and_the_direct_ones_do_
         ..ServerDomains::default()
     };
     let answered = wxa.modify_domain(DomainAction::Add, &given).await.unwrap();
-    assert_eq!(answered.requestdomain, ["https://api.shop.com"]);
-    assert_eq!(answered.wsrequestdomain, ["wss://wss.shop.com"]);
+    assert_eq!(answered.domains.requestdomain, ["https://api.shop.com"]);
+    assert_eq!(answered.domains.wsrequestdomain, ["wss://wss.shop.com"]);
     assert_eq!(answered.invalid.requestdomain, ["https://other.com"]);
     assert!(answered.invalid.wsrequestdomain.is_empty());
     let refused = wxa
@@ -63,7 +63,7 @@ async fn the_platforms_server_domains_gate_modify_domain_and_the_direct_ones_do_
         .modify_domain(DomainAction::Get, &ServerDomains::default())
         .await
         .unwrap();
-    assert_eq!(got.requestdomain, ["https://api.shop.com"]);
+    assert_eq!(got.domains.requestdomain, ["https://api.shop.com"]);
     assert!(got.invalid.is_empty());
 
     wxa.call(&ModifyDomainDirectly {
@@ -82,7 +82,7 @@ async fn the_platforms_server_domains_gate_modify_domain_and_the_direct_ones_do_
         })
         .await
         .unwrap();
-    assert_eq!(direct.requestdomain, ["https://direct.other.com"]);
+    assert_eq!(direct.domains.requestdomain, ["https://direct.other.com"]);
     let effective = wxa.call(&GetEffectiveDomain {}).await.unwrap();
     assert_eq!(
         effective.third_domain.requestdomain,

@@ -187,14 +187,14 @@ async fn every_code_management_endpoint_works_through_a_whole_release_cycle() {
         )
         .await
         .unwrap();
-    assert_eq!(added.requestdomain, vec!["https://api.example.com"]);
+    assert_eq!(added.domains.requestdomain, vec!["https://api.example.com"]);
     let got = wxa
         .modify_domain(DomainAction::Get, &ServerDomains::default())
         .await
         .unwrap();
     assert_eq!(got, added);
-    assert_eq!(got.uploaddomain, vec!["https://up.example.com"]);
-    assert!(got.wsrequestdomain.is_empty());
+    assert_eq!(got.domains.uploaddomain, vec!["https://up.example.com"]);
+    assert!(got.domains.wsrequestdomain.is_empty());
     // A web-view domain must first be registered as the platform's (api_modifyjumpdomain.html):
     // 89021 until then; a subdomain of a registered one is allowed.
     let web_h5 = WebviewDomains {
