@@ -6,43 +6,9 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{spawn_app, App};
+use support::{commit_body, spawn_app, submit_body, App};
 use wechat_sim::{AuditOutcome, Fault};
 use wxopen::domain::AppId;
-
-fn commit_body(version: &str) -> Value {
-    json!({
-        "template_id": 1,
-        "ext_json": { "extAppid": "wx00000000000000aa", "ext": { "shop": "s1" } },
-        "user_version": version,
-        "user_desc": format!("release {version}"),
-    })
-}
-
-fn submit_body() -> Value {
-    json!({ "item_list": [{ "address": "pages/index/index", "tag": "shop", "title": "Home" }], "version_desc": "v" })
-}
-
-async fn commit_and_submit(app: &App, appid: &AppId, version: &str) -> u64 {
-    let (s, v) = app
-        .call(
-            Method::POST,
-            &format!("/ops/apps/{appid}/commit"),
-            Some(commit_body(version)),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = app
-        .call(
-            Method::POST,
-            &format!("/ops/apps/{appid}/audits"),
-            Some(submit_body()),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    assert_eq!(v["status"], "submitted");
-    v["auditid"].as_u64().unwrap()
-}
 
 async fn release(app: &App, appid: &AppId) -> (u16, Value) {
     app.call(
@@ -59,7 +25,7 @@ async fn commit_submit_approval_push_release_with_both_rules_guarding_the_way() 
     let appid = app.authorized_app("Lifecycle").await;
     let sim = &app.local.sim;
 
-    let auditid = commit_and_submit(&app, &appid, "1.0.0").await;
+    let auditid = app.commit_and_submit(&appid, "1.0.0").await;
     assert_eq!(sim.calls("/wxa/submit_audit"), 1);
 
     // Rule 1: no new audit while one is pending, answered before WeChat is called.
@@ -158,7 +124,7 @@ async fn commit_submit_approval_push_release_with_both_rules_guarding_the_way() 
 async fn a_rejection_shows_its_reason_and_screenshots_and_a_new_submission_is_allowed() {
     let app = spawn_app().await;
     let appid = app.authorized_app("Rejected").await;
-    let first = commit_and_submit(&app, &appid, "2.0.0").await;
+    let first = app.commit_and_submit(&appid, "2.0.0").await;
     app.local
         .sim
         .decide_audit(
@@ -189,7 +155,7 @@ async fn a_rejection_shows_its_reason_and_screenshots_and_a_new_submission_is_al
         (409, Some("not_approved"), Some("rejected"))
     );
 
-    let second = commit_and_submit(&app, &appid, "2.0.1").await;
+    let second = app.commit_and_submit(&appid, "2.0.1").await;
     assert_ne!(first, second);
     let (_, hist) = app.get_json(&format!("/ops/apps/{appid}/audits")).await;
     let ids: Vec<u64> = hist["items"]
@@ -226,7 +192,7 @@ async fn a_rejection_shows_its_reason_and_screenshots_and_a_new_submission_is_al
 }
 
 async fn release_version(app: &App, appid: &AppId, version: &str) {
-    commit_and_submit(app, appid, version).await;
+    app.commit_and_submit(appid, version).await;
     app.local
         .sim
         .decide_audit(appid, AuditOutcome::Success)
@@ -647,7 +613,7 @@ async fn the_template_library_and_the_audit_quota() {
         (q["rest"].as_i64(), q["limit"].as_i64()),
         (Some(100), Some(100))
     );
-    commit_and_submit(&app, &appid, "8.0.0").await;
+    app.commit_and_submit(&appid, "8.0.0").await;
     let (_, q) = app.get_json(&format!("/ops/quota?appid={appid}")).await;
     assert_eq!(q["rest"], 99, "a submission spends one: {q}");
 }
@@ -658,11 +624,11 @@ async fn the_sixth_undo_of_a_day_is_refused_before_wechat_is_asked() {
     let appid = app.authorized_app("Undo").await;
     let undo = format!("/ops/apps/{appid}/audits/latest/undo");
     for n in 0..5 {
-        commit_and_submit(&app, &appid, &format!("9.0.{n}")).await;
+        app.commit_and_submit(&appid, &format!("9.0.{n}")).await;
         let (s, v) = app.call(Method::POST, &undo, None).await;
         assert_eq!(s, 200, "undo {n}: {v}");
     }
-    commit_and_submit(&app, &appid, "9.0.5").await;
+    app.commit_and_submit(&appid, "9.0.5").await;
     let sim = &app.local.sim;
     sim.reset_calls();
     let (s, v) = app.call(Method::POST, &undo, None).await;
@@ -682,7 +648,7 @@ async fn the_sixth_undo_of_a_day_is_refused_before_wechat_is_asked() {
 async fn a_speedup_without_quota_left_is_refused_before_wechat_is_asked() {
     let app = spawn_app().await;
     let appid = app.authorized_app("Speedup").await;
-    commit_and_submit(&app, &appid, "10.0.0").await;
+    app.commit_and_submit(&appid, "10.0.0").await;
     let sim = &app.local.sim;
     sim.set_audit_quota(50, 100, 0, 5);
     sim.reset_calls();

@@ -35,29 +35,6 @@ async fn authorized_apps(app: &App, n: usize) -> Vec<AppId> {
     appids
 }
 
-async fn post_batch(app: &App, key: &str, body: &Value) -> (u16, Value) {
-    let resp = app
-        .ops(Method::POST, "/ops/batches")
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
-}
-
-async fn wait_done(app: &App, batch_id: &str) -> Value {
-    for _ in 0..600 {
-        let (s, v) = app.get_json(&format!("/ops/batches/{batch_id}")).await;
-        assert_eq!(s, 200, "{v}");
-        if v["status"] == "done" {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("batch {batch_id} did not finish");
-}
-
 fn items_in(v: &Value, state: &str) -> Vec<Value> {
     v["items"]
         .as_array()
@@ -83,14 +60,14 @@ async fn a_batch_of_200_with_injected_failures_and_lost_answers_reports_exactly_
     let appids = authorized_apps(&app, 200).await;
     let sim = &app.local.sim;
 
-    let (s, v) = post_batch(
-        &app,
-        "commit-5.0.0",
-        &json!({ "action": "commit", "appids": "all_authorized", "params": commit_params() }),
-    )
-    .await;
+    let (s, v) = app
+        .post_batch(
+            "commit-5.0.0",
+            &json!({ "action": "commit", "appids": "all_authorized", "params": commit_params() }),
+        )
+        .await;
     assert_eq!(s, 202, "{v}");
-    let done = wait_done(&app, v["batch_id"].as_str().unwrap()).await;
+    let done = app.wait_done(v["batch_id"].as_str().unwrap()).await;
     assert_eq!(done["counts"]["ok"], 200, "{}", done["counts"]);
     assert_eq!(sim.calls("/wxa/commit"), 200);
 
@@ -111,10 +88,10 @@ async fn a_batch_of_200_with_injected_failures_and_lost_answers_reports_exactly_
     // A provider running 200 apps has a larger monthly quota than the default 100.
     sim.set_audit_quota(1000, 1000, 10, 10);
     let body = json!({ "action": "submit_audit", "appids": appids, "params": submit_params() });
-    let (s, v) = post_batch(&app, "submit-5.0.0", &body).await;
+    let (s, v) = app.post_batch("submit-5.0.0", &body).await;
     assert_eq!((s, v["replayed"].as_bool()), (202, Some(false)), "{v}");
     let batch_id = v["batch_id"].as_str().unwrap().to_owned();
-    let done = wait_done(&app, &batch_id).await;
+    let done = app.wait_done(&batch_id).await;
     assert_eq!(done["total"], 200);
     let failed = items_in(&done, "failed");
     let ok = items_in(&done, "ok");
@@ -148,7 +125,7 @@ async fn a_batch_of_200_with_injected_failures_and_lost_answers_reports_exactly_
     }
 
     // The same request under the same key: the same batch, no app acted on again.
-    let (s, again) = post_batch(&app, "submit-5.0.0", &body).await;
+    let (s, again) = app.post_batch("submit-5.0.0", &body).await;
     assert_eq!(s, 202, "{again}");
     assert_eq!(again["batch_id"], batch_id.as_str());
     assert_eq!(again["replayed"], true);
@@ -157,12 +134,12 @@ async fn a_batch_of_200_with_injected_failures_and_lost_answers_reports_exactly_
     let (_, still) = app.get_json(&format!("/ops/batches/{batch_id}")).await;
     assert_eq!(still["counts"], done["counts"]);
     // The key with another request: refused.
-    let (s, v) = post_batch(
-        &app,
-        "submit-5.0.0",
-        &json!({ "action": "release", "appids": appids }),
-    )
-    .await;
+    let (s, v) = app
+        .post_batch(
+            "submit-5.0.0",
+            &json!({ "action": "release", "appids": appids }),
+        )
+        .await;
     assert_eq!(
         (s, v["error"].as_str()),
         (409, Some("idempotency_key_reused")),
@@ -172,14 +149,14 @@ async fn a_batch_of_200_with_injected_failures_and_lost_answers_reports_exactly_
 
     // Release over all: nothing is approved, so the rule skips every app before WeChat.
     sim.reset_calls();
-    let (s, v) = post_batch(
-        &app,
-        "release-5.0.0",
-        &json!({ "action": "release", "appids": "all_authorized" }),
-    )
-    .await;
+    let (s, v) = app
+        .post_batch(
+            "release-5.0.0",
+            &json!({ "action": "release", "appids": "all_authorized" }),
+        )
+        .await;
     assert_eq!(s, 202, "{v}");
-    let done = wait_done(&app, v["batch_id"].as_str().unwrap()).await;
+    let done = app.wait_done(v["batch_id"].as_str().unwrap()).await;
     assert_eq!(done["counts"]["skipped"], 200, "{}", done["counts"]);
     assert!(items_in(&done, "skipped")
         .iter()
@@ -256,9 +233,7 @@ async fn bad_batches_are_refused_and_create_nothing() {
             "{body}: {v}"
         );
     }
-    let (_, v) = post_batch(
-        &app,
-        "k8",
+    let (_, v) = app.post_batch("k8",
         &json!({ "action": "commit", "appids": appids, "params": { "template_id": "1", "ext_json": {}, "user_version": "1", "user_desc": "" } }),
     )
     .await;
@@ -345,7 +320,7 @@ async fn a_runner_that_died_holding_an_app_is_followed_by_one_that_asks_wechat_f
     sim.reset_calls();
 
     // The next run (every 5 s locally) takes both over.
-    let done = wait_done(&app, &batch.id).await;
+    let done = app.wait_done(&batch.id).await;
     let items = done["items"].as_array().unwrap();
     assert_eq!(items[0]["state"], "ok", "{done}");
     assert_eq!(items[0]["detail"]["auditid"], submitted["auditid"]);
@@ -378,7 +353,7 @@ async fn a_submit_batch_beyond_the_monthly_quota_is_refused_with_the_figures_or_
     let sim = &app.local.sim;
     sim.reset_calls();
     let body = json!({ "action": "submit_audit", "appids": appids, "params": submit_params() });
-    let (s, v) = post_batch(&app, "submit-3", &body).await;
+    let (s, v) = app.post_batch("submit-3", &body).await;
     assert_eq!((s, v["error"].as_str()), (409, Some("audit_quota")), "{v}");
     assert_eq!(
         (v["rest"].as_i64(), v["needed"].as_u64()),
@@ -397,9 +372,9 @@ async fn a_submit_batch_beyond_the_monthly_quota_is_refused_with_the_figures_or_
     // Asked for as many as the quota allows: the first two; the refused request left the key free.
     let mut body = body;
     body["up_to_quota"] = json!(true);
-    let (s, v) = post_batch(&app, "submit-3", &body).await;
+    let (s, v) = app.post_batch("submit-3", &body).await;
     assert_eq!(s, 202, "{v}");
-    let done = wait_done(&app, v["batch_id"].as_str().unwrap()).await;
+    let done = app.wait_done(v["batch_id"].as_str().unwrap()).await;
     assert_eq!(
         (done["total"].as_u64(), done["counts"]["ok"].as_u64()),
         (Some(2), Some(2)),
@@ -425,12 +400,12 @@ async fn a_submit_batch_waits_out_the_privacy_detection_and_submits_each_app_onc
             .await;
         assert_eq!(s, 200, "{v}");
     }
-    let (s, v) = post_batch(
-        &app,
-        "submit-after-detection",
-        &json!({ "action": "submit_audit", "appids": appids, "params": submit_params() }),
-    )
-    .await;
+    let (s, v) = app
+        .post_batch(
+            "submit-after-detection",
+            &json!({ "action": "submit_audit", "appids": appids, "params": submit_params() }),
+        )
+        .await;
     assert_eq!(s, 202, "{v}");
     let batch_id = v["batch_id"].as_str().unwrap().to_owned();
     // The runner meets 61039 for every app (asked before submitting) and comes back later:
@@ -452,7 +427,7 @@ async fn a_submit_batch_waits_out_the_privacy_detection_and_submits_each_app_onc
     assert!(sim.calls("/wxa/security/get_code_privacy_info") >= 3);
     assert_eq!(sim.calls("/wxa/submit_audit"), 0);
     sim.advance_clock(600);
-    let done = wait_done(&app, &batch_id).await;
+    let done = app.wait_done(&batch_id).await;
     assert_eq!(done["counts"]["ok"], 3, "{}", done["counts"]);
     for a in &appids {
         assert_eq!(

@@ -7,23 +7,10 @@ mod support;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use support::{spawn_app, App};
+use support::{commit_body, spawn_app, submit_body, App};
 use wechat_sim::AuditOutcome;
 use wxopen::domain::AppId;
 use wxopen::secrets::StaticSecrets;
-
-fn commit_body(version: &str) -> Value {
-    json!({
-        "template_id": 1,
-        "ext_json": { "extAppid": "wx00000000000000aa", "ext": { "shop": "s1" } },
-        "user_version": version,
-        "user_desc": format!("release {version}"),
-    })
-}
-
-fn submit_body() -> Value {
-    json!({ "item_list": [{ "address": "pages/index/index", "tag": "shop", "title": "Home" }] })
-}
 
 async fn stage(app: &App, appid: &AppId) -> Value {
     let (s, v) = app.get_json(&format!("/ops/apps/{appid}")).await;
@@ -160,22 +147,7 @@ async fn the_stage_follows_each_step_from_commit_to_a_gray_release() {
 async fn a_rejection_shows_as_the_stage_with_its_reason() {
     let app = spawn_app().await;
     let appid = app.authorized_app("Rejected stage").await;
-    let (s, _) = app
-        .call(
-            Method::POST,
-            &format!("/ops/apps/{appid}/commit"),
-            Some(commit_body("4.0.0")),
-        )
-        .await;
-    assert_eq!(s, 200);
-    let (s, v) = app
-        .call(
-            Method::POST,
-            &format!("/ops/apps/{appid}/audits"),
-            Some(submit_body()),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    app.commit_and_submit(&appid, "4.0.0").await;
     app.local
         .sim
         .decide_audit(
@@ -199,22 +171,7 @@ async fn an_audit_whose_push_is_lost_is_found_by_the_reconcile_and_can_then_be_r
     let lost = app.authorized_app("Lost push").await;
     let quiet = app.authorized_app("Still auditing").await;
     for appid in [&lost, &quiet] {
-        let (s, _) = app
-            .call(
-                Method::POST,
-                &format!("/ops/apps/{appid}/commit"),
-                Some(commit_body("5.0.0")),
-            )
-            .await;
-        assert_eq!(s, 200);
-        let (s, v) = app
-            .call(
-                Method::POST,
-                &format!("/ops/apps/{appid}/audits"),
-                Some(submit_body()),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
+        app.commit_and_submit(appid, "5.0.0").await;
     }
     // WeChat approves, and its push never arrives.
     sim.hold_pushes("weapp_audit_success");
@@ -359,16 +316,12 @@ async fn ext_json_is_checked_before_wechat_sees_it() {
     );
     assert!(v["message"].as_str().unwrap().contains("extEnable"), "{v}");
     // The same refusal for a batch, at its creation.
-    let (s, v) = {
-        let r = app
-            .ops(Method::POST, "/ops/batches")
-            .header("idempotency-key", "std-template")
-            .json(&json!({ "action": "commit", "appids": [appid.as_str()], "params": body }))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json::<Value>().await.unwrap())
-    };
+    let (s, v) = app
+        .post_batch(
+            "std-template",
+            &json!({ "action": "commit", "appids": [appid.as_str()], "params": body }),
+        )
+        .await;
     assert_eq!(
         (s, v["error"].as_str()),
         (400, Some("standard_template_ext_json")),
@@ -422,22 +375,7 @@ async fn a_release_missing_a_domain_the_template_needs_is_refused_with_the_domai
         .await;
     assert_eq!(s, 200, "{v}");
 
-    let (s, _) = app
-        .call(
-            Method::POST,
-            &format!("/ops/apps/{appid}/commit"),
-            Some(commit_body("6.0.0")),
-        )
-        .await;
-    assert_eq!(s, 200);
-    let (s, v) = app
-        .call(
-            Method::POST,
-            &format!("/ops/apps/{appid}/audits"),
-            Some(submit_body()),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    app.commit_and_submit(&appid, "6.0.0").await;
     sim.decide_audit(&appid, AuditOutcome::Success)
         .await
         .unwrap();
@@ -489,27 +427,14 @@ async fn batch_results_show_each_apps_stage_after_its_action() {
     let app = spawn_app().await;
     let a = app.authorized_app("Batch stage A").await;
     let b = app.authorized_app("Batch stage B").await;
-    let resp = app
-        .ops(Method::POST, "/ops/batches")
-        .header("idempotency-key", "stage-commit")
-        .json(&json!({ "action": "commit", "appids": [a.as_str(), b.as_str()], "params": commit_body("7.0.0") }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 202);
-    let id = resp.json::<Value>().await.unwrap()["batch_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut done = Value::Null;
-    for _ in 0..300 {
-        let (_, v) = app.get_json(&format!("/ops/batches/{id}")).await;
-        if v["status"] == "done" {
-            done = v;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (s, v) = app
+        .post_batch(
+            "stage-commit",
+            &json!({ "action": "commit", "appids": [a.as_str(), b.as_str()], "params": commit_body("7.0.0") }),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let done = app.wait_done(v["batch_id"].as_str().unwrap()).await;
     let items = done["items"].as_array().unwrap_or_else(|| panic!("{done}"));
     assert_eq!(items.len(), 2, "{done}");
     for i in items {

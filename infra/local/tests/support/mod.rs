@@ -13,6 +13,21 @@ use wechat_sim::AccountSpec;
 use wxopen::domain::AppId;
 use wxopen_local::{dev_secrets, start, Local, LocalConfig};
 
+/// A commit of the simulator's template 1 at `version`.
+pub fn commit_body(version: &str) -> Value {
+    serde_json::json!({
+        "template_id": 1,
+        "ext_json": { "extAppid": "wx00000000000000aa", "ext": { "shop": "s1" } },
+        "user_version": version,
+        "user_desc": format!("release {version}"),
+    })
+}
+
+/// A submission of the home page.
+pub fn submit_body() -> Value {
+    serde_json::json!({ "item_list": [{ "address": "pages/index/index", "tag": "shop", "title": "Home" }], "version_desc": "v" })
+}
+
 /// The operator key whose SHA-256 the development secrets hold.
 pub const OPERATOR_KEY: &str = "local-operator-key";
 
@@ -163,6 +178,53 @@ impl App {
         let v = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{path} answered {status} with no JSON ({e}): {text}"));
         (status, v)
+    }
+
+    /// Commits [`commit_body`] of `version` and submits [`submit_body`]; answers the auditid.
+    pub async fn commit_and_submit(&self, appid: &AppId, version: &str) -> u64 {
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/ops/apps/{appid}/commit"),
+                Some(commit_body(version)),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/ops/apps/{appid}/audits"),
+                Some(submit_body()),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["status"], "submitted");
+        v["auditid"].as_u64().unwrap()
+    }
+
+    /// POST /ops/batches with `key` as its Idempotency-Key; answers the status and JSON body.
+    pub async fn post_batch(&self, key: &str, body: &Value) -> (u16, Value) {
+        let resp = self
+            .ops(reqwest::Method::POST, "/ops/batches")
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
+    /// The batch once it is done (polled every 200 ms, at most two minutes).
+    pub async fn wait_done(&self, batch_id: &str) -> Value {
+        for _ in 0..600 {
+            let (s, v) = self.get_json(&format!("/ops/batches/{batch_id}")).await;
+            assert_eq!(s, 200, "{v}");
+            if v["status"] == "done" {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("batch {batch_id} did not finish");
     }
 
     /// A new mini program, authorized (sets 17 and 18) by `customer` through the pages.
