@@ -138,13 +138,12 @@ async fn show(State(deps): S, Path(appid): Path<String>) -> ApiResult {
     let appid = a.appid.clone();
     let token = views::token_health(deps.store.as_ref(), &appid).await?;
     let mut v = views::authorizer(&a, token, false);
-    v["latest_audit"] = json!(deps
-        .store
-        .latest_audit(&appid)
-        .await?
-        .map(|r| views::audit(&r)));
-    v["last_commit"] = json!(last_commit(&deps, &appid).await?);
-    v["lifecycle"] = json!(lifecycle(&deps, &appid).await?);
+    // One read of each: the latest audit, the last commit and the stage all come from them.
+    let latest = deps.store.latest_audit(&appid).await?;
+    let recent = recent_activity(&deps, &appid).await?;
+    v["latest_audit"] = json!(latest.as_ref().map(views::audit));
+    v["last_commit"] = json!(recent.iter().find(|a| a.action == actions::COMMIT));
+    v["lifecycle"] = json!(Stage::fold(&recent, latest.as_ref()));
     v["pending_batches"] = json!(crate::batches::pending_for(&deps, &appid).await?);
     // The versions come from WeChat; an app that cannot be asked still shows what is stored.
     v["versions"] = if a.status == AuthorizerStatus::Authorized {
