@@ -9,6 +9,7 @@
 //! - [`secrets`]: platform secrets from Secrets Manager (cached) or local configuration.
 //! - [`wechat`]: the WeChat API client and the token manager.
 //! - [`http`]: JSON responses shared by the `lambda_http` functions.
+//! - [`https`]: the HTTPS clients (rustls on *ring*) for WeChat and AWS.
 //! - [`onboarding`]: completing an authorization (callback or push, whichever comes first).
 //! - [`runtime`]: what every Lambda builds from its environment at start.
 //! - [`operator_auth`]: the `/ops/*` bearer-key check against SHA-256 digests in the platform secret.
@@ -17,6 +18,7 @@ pub mod crypto;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod https;
 pub mod lifecycle;
 pub mod onboarding;
 pub mod operator_auth;

@@ -33,7 +33,7 @@ impl AwsRuntime {
     pub async fn from_env() -> anyhow::Result<Self> {
         let table = env("WXOPEN_TABLE")?;
         let secret_id = env("WXOPEN_SECRET_ID")?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::https::aws_config_loader().load().await;
         let wechat = match optional_env("WXOPEN_WECHAT_BASE_URL") {
             Some(base) => ClientConfig::with_base_url(base),
             None => ClientConfig::default(),

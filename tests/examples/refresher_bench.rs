@@ -82,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
             "dynamodb" => {
                 let endpoint = std::env::var("WXOPEN_TEST_AWS_ENDPOINT")
                     .map_err(|_| anyhow::anyhow!("WXOPEN_TEST_AWS_ENDPOINT: start moto_server (infra/bench/refresher.sh does)"))?;
-                let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                let conf = wxopen::https::aws_config_loader()
                     .endpoint_url(&endpoint)
                     .region(aws_config::Region::new("us-east-1"))
                     .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

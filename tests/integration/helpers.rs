@@ -37,7 +37,7 @@ fn report_skip() {
 
 /// AWS configuration for moto: fixed region and static test credentials.
 pub async fn aws_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    wxopen::https::aws_config_loader()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -166,7 +166,7 @@ impl Api {
             .filter(|k| !k.is_empty())
             .ok_or("no operator key: set WXOPEN_OPERATOR_KEY or pass --operator-key")?
             .to_owned();
-        let http = reqwest::Client::builder()
+        let http = wxopen::https::reqwest_builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())

@@ -87,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     let sim = &local.sim;
-    let http = reqwest::Client::new();
+    let http = wxopen::https::reqwest_client()?;
     let base = local.base_url.clone();
 
     // Set-up, not measured: N authorized apps, each with the template committed.

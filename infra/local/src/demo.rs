@@ -64,7 +64,7 @@ pub async fn run(config: DemoConfig, say: &mut dyn FnMut(&str)) -> anyhow::Resul
         local.sim.base_url()
     ));
     let ops = Ops {
-        http: reqwest::Client::builder()
+        http: wxopen::https::reqwest_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()?,
         base: local.base_url.clone(),

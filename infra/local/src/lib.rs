@@ -240,9 +240,15 @@ pub async fn start_system(config: SystemConfig) -> anyhow::Result<System> {
 /// `AWS_PROFILE`...); otherwise `us-east-1` and placeholder credentials, which local
 /// endpoints accept.
 pub async fn dynamo_store(endpoint: &str, table: &str) -> anyhow::Result<DynamoStore> {
-    let region = aws_config::meta::region::RegionProviderChain::default_provider()
-        .or_else(aws_config::Region::new("us-east-1"));
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    // The environment's or the profile's region; not the default chain, whose last link asks
+    // EC2's instance metadata service through an HTTP client of its own (none is configured
+    // outside the loader: wxopen::https).
+    let region = aws_config::meta::region::RegionProviderChain::first_try(
+        aws_config::environment::EnvironmentVariableRegionProvider::new(),
+    )
+    .or_else(aws_config::profile::ProfileFileRegionProvider::new())
+    .or_else(aws_config::Region::new("us-east-1"));
+    let mut loader = wxopen::https::aws_config_loader()
         .endpoint_url(endpoint)
         .region(region);
     let has_credentials = [

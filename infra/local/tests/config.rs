@@ -120,7 +120,8 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// `GET /ops/authorizers` with `key`: its status.
 fn authorizers_status(api: &str, key: &str) -> u16 {
     block_on(async {
-        reqwest::Client::new()
+        wxopen::https::reqwest_client()
+            .expect("reqwest client")
             .get(format!("{api}/ops/authorizers"))
             .bearer_auth(key)
             .send()

@@ -27,7 +27,7 @@ async fn the_local_system_stores_the_simulators_first_ticket_and_serves_every_ro
         .iter()
         .any(|p| p.delivered && p.kind == "component_verify_ticket"));
 
-    let http = reqwest::Client::new();
+    let http = wxopen::https::reqwest_client().expect("reqwest client");
     // A fresh push with a well-formed envelope reaches the signature check, and fails it.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

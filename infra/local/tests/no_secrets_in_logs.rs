@@ -95,7 +95,7 @@ async fn a_whole_flow_at_debug_level_logs_no_secret_value() {
 
     // A second merchant through the pages: the operator key, the invitation, the start page's
     // pre_auth_codes, the state and the code of the callback.
-    let http = reqwest::Client::builder()
+    let http = wxopen::https::reqwest_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -515,7 +515,7 @@ impl Simulator {
             &config.component_appid,
         )
         .map_err(|e| anyhow!("encoding_aes_key: {e}"))?;
-        let http = reqwest::Client::builder()
+        let http = wxopen::https::reqwest_builder()
             .timeout(Duration::from_secs(5))
             .build()
             .context("http client")?;

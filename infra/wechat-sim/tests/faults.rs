@@ -54,7 +54,7 @@ async fn a_timeout_fault_holds_the_request_past_the_client_timeout() {
         times: Some(1),
         ..Fault::default()
     });
-    let client = reqwest::Client::builder()
+    let client = wxopen::https::reqwest_builder()
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();
@@ -177,7 +177,7 @@ async fn a_lost_answer_fault_applies_the_call_and_the_caller_never_hears_of_it()
         times: Some(1),
         ..Fault::default()
     });
-    let client = reqwest::Client::builder()
+    let client = wxopen::https::reqwest_builder()
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();

@@ -124,7 +124,7 @@ impl WechatClient {
             let p = format!("{}/", base.path());
             base.set_path(&p);
         }
-        let http = reqwest::Client::builder()
+        let http = crate::https::reqwest_builder()
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.timeout)
             .build()

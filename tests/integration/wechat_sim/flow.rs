@@ -24,7 +24,7 @@ async fn approve_in_consent_page(
     for f in func_info {
         form.append_pair("func_info", &f.to_string());
     }
-    reqwest::Client::builder()
+    wxopen::https::reqwest_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

@@ -95,6 +95,10 @@ pub async fn browser(driver: &Driver, profile: &std::path::Path, size: (u32, u32
     let serde_json::Value::Object(caps) = caps else {
         unreachable!()
     };
+    // fantoccini builds its rustls config from the process-wide provider; in the test build
+    // rustls has two compiled in (ring for wxopen, aws-lc-rs for fantoccini's hyper-rustls), so
+    // one must be installed first.
+    wxopen::https::install_ring_provider();
     ClientBuilder::rustls()
         .expect("rustls")
         .capabilities(caps)

@@ -53,7 +53,7 @@ pub async fn spawn_app() -> App {
     .unwrap();
     App {
         local,
-        http: reqwest::Client::builder()
+        http: wxopen::https::reqwest_builder()
             .redirect(Policy::none())
             .build()
             .unwrap(),

@@ -133,7 +133,7 @@ impl Env {
         let sim = Simulator::start(config).await.unwrap();
         let c = sim.config();
         let crypt = MsgCrypt::new(&c.token, &c.encoding_aes_key, &c.component_appid).unwrap();
-        let http = reqwest::Client::builder()
+        let http = wxopen::https::reqwest_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
