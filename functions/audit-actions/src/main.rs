@@ -4,7 +4,7 @@ use wxopen::runtime::AwsRuntime;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+    wxopen::runtime::init_logging();
     let rt = AwsRuntime::from_env().await?;
     let deps = Deps {
         store: rt.store.clone(),

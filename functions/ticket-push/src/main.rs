@@ -7,7 +7,7 @@ use wxopen::runtime::AwsRuntime;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    wxopen::runtime::init_logging();
     let rt = AwsRuntime::from_env().await?;
     let mgr = Arc::new(rt.token_manager().await?);
     let deps = Deps {

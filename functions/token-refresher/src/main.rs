@@ -5,7 +5,7 @@ use wxopen::runtime::AwsRuntime;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    wxopen::runtime::init_logging();
     let rt = AwsRuntime::from_env().await?;
     let deps = Deps {
         mgr: Arc::new(rt.token_manager().await?),

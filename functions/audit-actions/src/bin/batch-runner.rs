@@ -16,7 +16,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    wxopen::runtime::init_logging();
     let rt = AwsRuntime::from_env().await?;
     let deps = Arc::new(Deps {
         store: rt.store.clone(),
