@@ -456,6 +456,23 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Writes `item` only if no item has its key: `Conflict` if one has.
+    async fn put_new(&self, item: Item, what: &'static str) -> StoreResult<()> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend(what)(e)),
+        }
+    }
+
     async fn get_item(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
         let out = self
             .client
@@ -468,6 +485,21 @@ impl DynamoStore {
             .await
             .map_err(backend("GetItem"))?;
         Ok(out.item)
+    }
+
+    /// [`Self::page`] of items whose record is their `data` JSON.
+    async fn data_page<T: serde::de::DeserializeOwned>(
+        &self,
+        q: QuerySpec<'_>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<T>> {
+        let (items, next) = self.page(q, cursor, limit).await?;
+        let items = items
+            .iter()
+            .map(|i| get_json(i, "data"))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, next })
     }
 
     /// Pages through a Query until `limit` items pass the filter or the query ends. The cursor
@@ -1117,35 +1149,21 @@ impl AuthorizerStore for DynamoStore {
             key_names: &["pk", "sk", "list_pk", "list_sk"],
             partition: ("list_pk", ":l"),
         };
-        let (items, next) = self.page(q, cursor, limit).await?;
-        let items = items
-            .iter()
-            .map(|i| get_json(i, "data"))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page { items, next })
+        self.data_page(q, cursor, limit).await
     }
 }
 
 #[async_trait]
 impl AuditStore for DynamoStore {
     async fn record_audit(&self, audit: &AuditRecord) -> StoreResult<()> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("APP#{}", audit.appid)))
-            .item("sk", s(audit_sk(audit.auditid)))
-            .item("audit_order", s(audit_order(audit)))
-            .item("data", s(to_json(audit)?))
-            .item("rev", n(1))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(backend("PutItem audit")(e)),
-        }
+        let item = Item::from([
+            ("pk".to_owned(), s(format!("APP#{}", audit.appid))),
+            ("sk".to_owned(), s(audit_sk(audit.auditid))),
+            ("audit_order".to_owned(), s(audit_order(audit))),
+            ("data".to_owned(), s(to_json(audit)?)),
+            ("rev".to_owned(), n(1)),
+        ]);
+        self.put_new(item, "PutItem audit").await
     }
 
     async fn update_audit(
@@ -1195,31 +1213,15 @@ impl AuditStore for DynamoStore {
             key_names: &["pk", "sk", "audit_order"],
             partition: ("pk", ":pk"),
         };
-        let (items, next) = self.page(q, cursor, limit).await?;
-        let items = items
-            .iter()
-            .map(|i| get_json(i, "data"))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page { items, next })
+        self.data_page(q, cursor, limit).await
     }
 }
 
 #[async_trait]
 impl InvitationStore for DynamoStore {
     async fn create_invitation(&self, invitation: &Invitation) -> StoreResult<()> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::invitation_item(invitation, 1)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(backend("PutItem invitation")(e)),
-        }
+        self.put_new(Self::invitation_item(invitation, 1)?, "PutItem invitation")
+            .await
     }
 
     async fn get_invitation(&self, id: &str) -> StoreResult<Option<Invitation>> {
@@ -1274,12 +1276,7 @@ impl InvitationStore for DynamoStore {
             key_names: &["pk", "sk"],
             partition: ("pk", ":pk"),
         };
-        let (items, next) = self.page(q, cursor, limit).await?;
-        let items = items
-            .iter()
-            .map(|i| get_json(i, "data"))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page { items, next })
+        self.data_page(q, cursor, limit).await
     }
 }
 
@@ -1324,12 +1321,7 @@ impl ActivityLog for DynamoStore {
             key_names: &["pk", "sk"],
             partition: ("pk", ":pk"),
         };
-        let (items, next) = self.page(q, cursor, limit).await?;
-        let items = items
-            .iter()
-            .map(|i| get_json(i, "data"))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page { items, next })
+        self.data_page(q, cursor, limit).await
     }
 }
 
@@ -1477,23 +1469,19 @@ const BATCH_RETENTION_SECS: i64 = 90 * 86_400;
 #[async_trait]
 impl BatchStore for DynamoStore {
     async fn create_batch(&self, batch: &Batch) -> StoreResult<()> {
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(BATCHES_PK))
-            .item("sk", s(batch.id.clone()))
-            .item("data", s(to_json(batch)?))
-            .item(TTL_ATTRIBUTE, n(batch.created_at + BATCH_RETENTION_SECS))
-            .condition_expression("attribute_not_exists(pk)");
+        let mut item = Item::from([
+            ("pk".to_owned(), s(BATCHES_PK)),
+            ("sk".to_owned(), s(batch.id.clone())),
+            ("data".to_owned(), s(to_json(batch)?)),
+            (
+                TTL_ATTRIBUTE.to_owned(),
+                n(batch.created_at + BATCH_RETENTION_SECS),
+            ),
+        ]);
         if batch.finished_at.is_none() {
-            put = put.item("open", s("1"));
+            item.insert("open".to_owned(), s("1"));
         }
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(backend("PutItem batch")(e)),
-        }
+        self.put_new(item, "PutItem batch").await
     }
 
     async fn claim_batch_item(
@@ -1673,12 +1661,7 @@ impl BatchStore for DynamoStore {
             key_names: &["pk", "sk"],
             partition: ("pk", ":pk"),
         };
-        let (items, next) = self.page(q, cursor, limit).await?;
-        let items = items
-            .iter()
-            .map(|i| get_json(i, "data"))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page { items, next })
+        self.data_page(q, cursor, limit).await
     }
 }
 
