@@ -121,6 +121,16 @@ mod tests {
     use tracing::Level;
 
     #[test]
+    fn trace_is_compiled_out_so_no_level_logs_the_sdks_request_and_response_bodies() {
+        // The AWS SDK traces `request = ?request` and `response = ?response`, bodies included
+        // (token items, the platform secret); the workspace's `max_level_debug` removes them.
+        assert_eq!(
+            tracing::level_filters::STATIC_MAX_LEVEL,
+            tracing::level_filters::LevelFilter::DEBUG
+        );
+    }
+
+    #[test]
     fn lambdas_log_level_control_and_rust_log_lists_both_filter() {
         let f = log_filter(Some("DEBUG"));
         assert!(f.would_enable("wxopen::wechat", &Level::DEBUG));
