@@ -64,9 +64,10 @@ if ! $validate_only; then
   fi
   export CARGO_TARGET_DIR="$root/target/package"
   # Size over speed for the Lambdas (opt-level "z" instead of the release profile's 3; fat LTO,
-  # one codegen unit and stripping stay): measured on x86_64, it cuts the binaries from
-  # 12.6-14.4 MB to 7.8-9.1 MB with the same cold start (~10-14 ms to the first poll, ~9 ms of
-  # CPU); their time goes to waiting on WeChat and DynamoDB. The push path's verify + decrypt +
+  # one codegen unit and stripping stay): measured on x86_64, it cut the binaries from
+  # 12.6-14.4 MB to 7.8-9.1 MB with the same cold start; with one TLS stack on ring, no EnvFilter
+  # and TRACE compiled out they are 6.4-7.7 MB, ~8 ms to the first poll (README "Deploying");
+  # their time goes to waiting on WeChat and DynamoDB. The push path's verify + decrypt +
   # parse goes from 1.4 to 2.9 µs (criterion, back to back), nothing beside an invocation.
   # `cargo bench` and infra/bench/compare.sh keep measuring it at opt-level 3 (profile.bench).
   export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
