@@ -302,6 +302,8 @@ async fn a_revoked_authorization_is_marked_and_left_out_of_later_runs(st: Stores
     let d = deps(&env, &st, env.client());
     let s = run(&d, far()).await.unwrap();
     assert_eq!((s.refreshed, s.needs_reauthorization), (1, 1), "{s:?}");
+    // The hourly census counts it (not the authorized one) in the run that marked it.
+    assert_eq!(s.awaiting_reauthorization, Some(1), "{s:?}");
     let p = store.get_authorizer(&apps[0]).await.unwrap().unwrap();
     assert_eq!(p.status, AuthorizerStatus::NeedsReauthorization);
     // Later runs leave it out: no call for it, ever, until it authorizes again.
@@ -314,6 +316,11 @@ async fn a_revoked_authorization_is_marked_and_left_out_of_later_runs(st: Stores
         "{s:?}"
     );
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
+    // Marked two hours ago, still waiting: the gauge says so while the per-run count is 0.
+    assert_eq!(s.awaiting_reauthorization, Some(1), "{s:?}");
+    // Within the hour another run does not count again.
+    let s = run(&d, far()).await.unwrap();
+    assert_eq!(s.awaiting_reauthorization, None, "{s:?}");
 }
 
 async fn the_deadline_stops_new_refreshes_and_the_next_run_takes_the_rest(st: Stores) {
@@ -438,4 +445,59 @@ async fn the_daily_quota_or_an_unlisted_ip_stops_the_run_and_fails_it(st: Stores
     env.sim.clear_faults();
     let s = run(&d, far()).await.unwrap();
     assert_eq!((s.refreshed, s.failed), (60, 0), "{s:?}");
+}
+
+/// Every alarm in `template.yaml` on the `wxopen` namespace watches a metric the refresher's
+/// Embedded Metric Format document declares, with its `Function` dimension: an alarm on a name
+/// nobody emits would sit in INSUFFICIENT_DATA and never fire.
+#[test]
+fn every_wxopen_alarm_in_the_template_watches_a_metric_the_refresher_emits() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let text = std::fs::read_to_string(path).expect("read template.yaml");
+    let doc: serde_norway::Value = serde_norway::from_str(&text).expect("parse template.yaml");
+    // Every optional figure present, so the document declares all it can.
+    let emf = RunSummary {
+        awaiting_reauthorization: Some(0),
+        ticket_age_secs: Some(0),
+        ..RunSummary::default()
+    }
+    .emf(0);
+    let cw = &emf["_aws"]["CloudWatchMetrics"][0];
+    let declared: Vec<&str> = cw["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    let mut watched = Vec::new();
+    for (name, r) in doc["Resources"].as_mapping().unwrap() {
+        let p = &r["Properties"];
+        if r["Type"].as_str() != Some("AWS::CloudWatch::Alarm")
+            || p["Namespace"].as_str() != Some(token_refresher::summary::METRIC_NAMESPACE)
+        {
+            continue;
+        }
+        let metric = p["MetricName"].as_str().unwrap();
+        assert!(
+            declared.contains(&metric),
+            "{name:?} watches {metric}, which the refresher does not emit ({declared:?})"
+        );
+        assert_eq!(p["Dimensions"][0]["Name"].as_str(), Some("Function"));
+        assert_eq!(
+            p["Dimensions"][0]["Value"].as_str(),
+            emf["Function"].as_str(),
+            "{name:?}"
+        );
+        watched.push(metric.to_owned());
+    }
+    watched.sort();
+    assert_eq!(
+        watched,
+        [
+            "AwaitingReauthorization",
+            "NeedsReauthorization",
+            "RefreshFailures",
+            "StaleTicket"
+        ]
+    );
 }

@@ -16,7 +16,11 @@
 //!    the authorizer `needs_reauthorization` and keeps it out of later runs.
 //! 5. No refresh starts once the invocation's remaining time is under a margin: the next run
 //!    picks up the rest.
-//! 6. A summary: one JSON log line and CloudWatch Embedded Metric Format ([`summary`]).
+//! 6. **Reauthorization census**, once an hour (claimed in the store): how many authorizers are
+//!    in `needs_reauthorization`, whenever they were marked; a gauge, so its alarm stays on until
+//!    every such merchant has authorized again (the per-run count of newly marked ones only says
+//!    when it happened).
+//! 7. A summary: one JSON log line and CloudWatch Embedded Metric Format ([`summary`]).
 
 pub mod reconcile;
 pub mod summary;
@@ -29,7 +33,9 @@ use std::time::Duration;
 use summary::{Counters, RunSummary};
 use tokio::time::Instant;
 use wxopen::domain::{AppId, Clock};
-use wxopen::store::{AuthorizerStatus, Store, StoreError, TokenKey, VersionedToken};
+use wxopen::store::{
+    AuthorizerFilter, AuthorizerStatus, Store, StoreError, TokenKey, VersionedToken,
+};
 use wxopen::wechat::{ErrorKind, TokenManager, WechatError};
 
 /// Timing and limits of a run. `Default` is production; [`RefresherConfig::from_env`] reads
@@ -52,6 +58,8 @@ pub struct RefresherConfig {
     /// Backoff before retry n is `retry_base * 2^(n-1)`.
     pub retry_base: Duration,
     pub reconcile_every_secs: i64,
+    /// How often authorizers awaiting reauthorization are counted (one pass over the profiles).
+    pub census_every_secs: i64,
     /// Ticket age after which WeChat is asked to push one.
     pub ticket_restart_after_secs: i64,
     /// Ticket age after which the stale-ticket metric fires.
@@ -74,6 +82,7 @@ impl Default for RefresherConfig {
             attempts: 3,
             retry_base: Duration::from_millis(500),
             reconcile_every_secs: 86_400,
+            census_every_secs: 3_600,
             ticket_restart_after_secs: 1200,
             ticket_stale_after_secs: 1800,
             start_push_every_secs: 600,
@@ -208,6 +217,14 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
         .await;
     counters.fill(&mut summary);
     summary.recovered = deps.mgr.recoveries() - recovered_before;
+    // After the refreshes, so the authorizers this run marked are counted too. A failure here
+    // leaves the gauge for the next hour and the run's own figures stand.
+    match reauthorization_census(deps, now).await {
+        Ok(counted) => summary.awaiting_reauthorization = counted,
+        Err(e) => {
+            tracing::error!(error = %e, "counting authorizers awaiting reauthorization failed")
+        }
+    }
     let stop = stop.into_inner().unwrap_or_else(|p| p.into_inner());
     let err = stop.map(|s| s.into_error(summary.refreshed));
     summary.finish(
@@ -218,6 +235,36 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
     match err {
         Some(e) => Err(e),
         None => Ok(summary),
+    }
+}
+
+/// Once per `census_every_secs` across all runs: the authorizers whose status is
+/// `needs_reauthorization`, page by page through the store's authorizer listing (an index Query
+/// with a status filter, never a scan). `None` when another run counted within the period.
+async fn reauthorization_census(deps: &Deps, now: i64) -> Result<Option<u64>, StoreError> {
+    if !deps
+        .store
+        .claim_run("reauthorization_census", now, deps.config.census_every_secs)
+        .await?
+    {
+        return Ok(None);
+    }
+    let filter = AuthorizerFilter {
+        status: Some(AuthorizerStatus::NeedsReauthorization),
+        customer_id: None,
+    };
+    let mut count = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps
+            .store
+            .list_authorizers(&filter, cursor.as_deref(), 100)
+            .await?;
+        count += page.items.len() as u64;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(Some(count)),
+        }
     }
 }
 

@@ -20,7 +20,11 @@ pub struct RunSummary {
     pub deferred: u64,
     /// Refresh tokens recovered from what WeChat reports (after 61023 or a lost answer).
     pub recovered: u64,
+    /// Authorizers this run marked `needs_reauthorization` (their refresh token refused).
     pub needs_reauthorization: u64,
+    /// Authorizers in `needs_reauthorization` now, whenever marked: counted once an hour
+    /// (claimed in the store), `None` on the other runs.
+    pub awaiting_reauthorization: Option<u64>,
     pub reconciled_added: u64,
     pub reconciled_removed: u64,
     pub ticket_age_secs: Option<i64>,
@@ -97,6 +101,14 @@ impl RunSummary {
         }
         // Without a ticket at all, the age is reported as a day: stale beyond doubt.
         doc["TicketAgeSeconds"] = self.ticket_age_secs.unwrap_or(86_400).into();
+        // A gauge, reported by the runs that counted it; an alarm holds its state between them.
+        if let Some(n) = self.awaiting_reauthorization {
+            if let Some(declared) = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array_mut() {
+                declared
+                    .push(serde_json::json!({"Name": "AwaitingReauthorization", "Unit": "Count"}));
+            }
+            doc["AwaitingReauthorization"] = n.into();
+        }
         doc
     }
 }
@@ -132,5 +144,21 @@ mod tests {
         assert_eq!(doc["StaleTicket"], 1);
         assert_eq!(doc["TicketAgeSeconds"], 2_000);
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "wxopen");
+        assert!(
+            doc.get("AwaitingReauthorization").is_none(),
+            "not counted this run"
+        );
+
+        let counted = RunSummary {
+            awaiting_reauthorization: Some(2),
+            ..s
+        }
+        .emf(1_700_000_000_000);
+        assert_eq!(counted["AwaitingReauthorization"], 2);
+        assert!(counted["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["Name"] == "AwaitingReauthorization"));
     }
 }
