@@ -198,7 +198,8 @@ async fn create_invitation(
     let now = deps.clock.now();
     let invitation = new_invitation(customer_id, auth_type, biz_appid, now, expires_in);
     deps.store.create_invitation(&invitation).await?;
-    tracing::info!(invitation = %invitation.id, customer = %invitation.customer_id, "invitation created");
+    // Not the id: until used or revoked it lets whoever holds it authorize for this customer.
+    tracing::info!(customer = %invitation.customer_id, expires_at = invitation.expires_at, "invitation created");
     Ok((
         StatusCode::CREATED,
         Json(views::invitation(&invitation, &base, now)),

@@ -180,7 +180,8 @@ async fn start(
     };
     let pc_link = link(&pc.pre_auth_code, false);
     let mobile_link = link(&mobile.pre_auth_code, true);
-    tracing::info!(invitation = %invitation.id, "authorization page shown");
+    // The customer, not the invitation id: an unused invitation is a capability to authorize.
+    tracing::info!(customer = %invitation.customer_id, "authorization page shown");
     pages::start(&pc_link, &mobile_link, invitation.auth_type)
 }
 
