@@ -8,8 +8,9 @@
 //! workspace turns the SDK's `default-https-client` off and builds reqwest with
 //! `rustls-no-provider`; every client in the workspace is built from this module, which names
 //! *ring* (the SDK's client by its crypto mode; reqwest through rustls' process-wide provider,
-//! which this module installs). A client built anywhere else fails (the SDK: no HTTP client;
-//! reqwest: no crypto provider), which the tests would show.
+//! which this module installs). A client built elsewhere fails: the SDK has no HTTP client (a
+//! panic in debug builds, an error in release), and reqwest has no crypto provider unless this
+//! module installed one earlier in the process.
 
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
