@@ -3,7 +3,7 @@
 
 use crate::helpers;
 use async_trait::async_trait;
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
 use wxopen::domain::{AppId, AuditId, AuditStatus, UnixTime};
@@ -556,6 +556,22 @@ async fn long_lists_paginate_completely_and_without_repeats<S: Backend>(s: &S) {
     )
     .await;
     assert_eq!(listed, expected, "all authorizers in appid order");
+    // The page walk the refresher's census, batches and the stale-audit check use.
+    let pages: Vec<Vec<Authorizer>> =
+        wxopen::store::authorizer_pages(s, &AuthorizerFilter::default())
+            .try_collect()
+            .await
+            .unwrap();
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        [100, 100, 30],
+        "pages of 100"
+    );
+    assert_eq!(
+        pages.concat(),
+        expected,
+        "authorizer_pages: every one, once, in order"
+    );
 
     for filter in [
         AuthorizerFilter {
@@ -596,6 +612,11 @@ async fn long_lists_paginate_completely_and_without_repeats<S: Backend>(s: &S) {
         )
         .await;
         assert_eq!(got, want, "{filter:?}");
+        let paged: Vec<Vec<Authorizer>> = wxopen::store::authorizer_pages(s, &filter)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(paged.concat(), want, "authorizer_pages {filter:?}");
     }
 
     let a = app(1);

@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -30,8 +30,8 @@ use std::time::Duration;
 use wxopen::domain::{AppId, UnixTime};
 use wxopen::operator_auth::Operator;
 use wxopen::store::{
-    AuthorizerFilter, AuthorizerStatus, Batch, BatchClaim, BatchItemResult, BatchOutcome,
-    BatchProgress, SingleUseKind, StoreError,
+    authorizer_pages, AuthorizerFilter, AuthorizerStatus, Batch, BatchClaim, BatchItemResult,
+    BatchOutcome, BatchProgress, SingleUseKind, StoreError,
 };
 use wxopen::wechat::wxa::SubmitAuditRequest;
 
@@ -320,21 +320,13 @@ async fn targets(deps: &Deps, appids: &Value) -> Result<Vec<AppId>, ApiError> {
                 customer_id: None,
             };
             let mut all = Vec::new();
-            let mut cursor: Option<String> = None;
-            loop {
-                let page = deps
-                    .store
-                    .list_authorizers(&filter, cursor.as_deref(), 100)
-                    .await?;
-                all.extend(page.items.into_iter().map(|a| a.appid));
+            let mut pages = std::pin::pin!(authorizer_pages(&*deps.store, &filter));
+            while let Some(page) = pages.try_next().await? {
+                all.extend(page.into_iter().map(|a| a.appid));
                 if all.len() > MAX_APPS {
                     return Err(bad(format!(
                         "appids: more than {MAX_APPS} apps are authorized; name them in batches of at most {MAX_APPS}"
                     )));
-                }
-                match page.next {
-                    Some(c) => cursor = Some(c),
-                    None => break,
                 }
             }
             all

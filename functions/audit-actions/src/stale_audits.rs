@@ -7,10 +7,10 @@
 //! pending app per hour, not per app.
 
 use crate::Deps;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use wxopen::domain::AppId;
-use wxopen::store::{AuthorizerFilter, AuthorizerStatus, StoreError};
+use wxopen::store::{authorizer_pages, AuthorizerFilter, AuthorizerStatus, StoreError};
 
 /// An audit not updated for this long is asked about.
 pub const STALE_AFTER_SECS: i64 = 3600;
@@ -40,17 +40,12 @@ pub async fn reconcile(deps: &Deps, stale_after_secs: i64) -> Result<StaleReport
         customer_id: None,
     };
     let mut report = StaleReport::default();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = deps
-            .store
-            .list_authorizers(&filter, cursor.as_deref(), 100)
-            .await?;
-        report.apps += page.items.len() as u64;
+    let mut pages = std::pin::pin!(authorizer_pages(&*deps.store, &filter));
+    while let Some(page) = pages.try_next().await? {
+        report.apps += page.len() as u64;
         // The futures are built first: a closure yielding them inside the stream would not be
         // `Send` for every lifetime (the local runner spawns this).
         let checks: Vec<_> = page
-            .items
             .iter()
             .map(|a| check_one(deps, &a.appid, now, stale_after_secs))
             .collect();
@@ -71,10 +66,6 @@ pub async fn reconcile(deps: &Deps, stale_after_secs: i64) -> Result<StaleReport
                     report.failed += 1;
                 }
             }
-        }
-        match page.next {
-            Some(c) => cursor = Some(c),
-            None => break,
         }
     }
     Ok(report)

@@ -25,7 +25,7 @@
 pub mod reconcile;
 pub mod summary;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,7 +34,8 @@ use summary::{Counters, RunSummary};
 use tokio::time::Instant;
 use wxopen::domain::{AppId, Clock};
 use wxopen::store::{
-    AuthorizerFilter, AuthorizerStatus, Store, StoreError, TokenKey, VersionedToken,
+    authorizer_pages, AuthorizerFilter, AuthorizerStatus, Store, StoreError, TokenKey,
+    VersionedToken,
 };
 use wxopen::wechat::{ErrorKind, TokenManager, WechatError};
 
@@ -253,19 +254,13 @@ async fn reauthorization_census(deps: &Deps, now: i64) -> Result<Option<u64>, St
         status: Some(AuthorizerStatus::NeedsReauthorization),
         customer_id: None,
     };
-    let mut count = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = deps
-            .store
-            .list_authorizers(&filter, cursor.as_deref(), 100)
-            .await?;
-        count += page.items.len() as u64;
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(Some(count)),
-        }
-    }
+    authorizer_pages(&*deps.store, &filter)
+        .try_fold(
+            0,
+            |count, page| async move { Ok(count + page.len() as u64) },
+        )
+        .await
+        .map(Some)
 }
 
 impl Stop {

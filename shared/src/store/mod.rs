@@ -420,6 +420,25 @@ impl AuditRecord {
     }
 }
 
+/// Every authorizer matching `filter`, in appid order, as a stream of store pages (100 each), for
+/// the walks that act a page at a time: the refresher's reauthorization census, a batch over
+/// all authorized apps, the hourly check of stale audits.
+pub fn authorizer_pages<'a, S: AuthorizerStore + ?Sized>(
+    store: &'a S,
+    filter: &'a AuthorizerFilter,
+) -> impl futures::Stream<Item = StoreResult<Vec<Authorizer>>> + Send + 'a {
+    // The state is the cursor of the next page to read; `None` once the last one was read.
+    futures::stream::try_unfold(Some(None::<String>), move |next| async move {
+        let Some(cursor) = next else {
+            return Ok(None);
+        };
+        let page = store
+            .list_authorizers(filter, cursor.as_deref(), 100)
+            .await?;
+        Ok(Some((page.items, page.next.map(Some))))
+    })
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Records a new submission; `Conflict` if this auditid is already recorded for the app.
