@@ -37,7 +37,9 @@ step "moto_server on a free loopback port"
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 moto_log="$root/target/moto_server.log"
 mkdir -p "$root/target"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+# moto_server one request at a time (infra/moto/serial_server.py says why: moto's conditional
+# writes are not atomic under concurrent requests, DynamoDB's are).
+"$venv/bin/python" "$root/infra/moto/serial_server.py" 127.0.0.1 "$port" >"$moto_log" 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

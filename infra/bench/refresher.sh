@@ -14,7 +14,7 @@ if ! "$venv/bin/python" -c "import moto" 2>/dev/null; then
 fi
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p target
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto_bench.log 2>&1 &
+"$venv/bin/python" infra/moto/serial_server.py 127.0.0.1 "$port" >target/moto_bench.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
