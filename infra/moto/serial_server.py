@@ -13,6 +13,7 @@ caught. Under the GIL moto served one request at a time anyway, so throughput ha
     python infra/moto/serial_server.py HOST PORT
 """
 
+import logging
 import os
 import sys
 import threading
@@ -28,6 +29,9 @@ from werkzeug.serving import run_simple
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     os.environ.setdefault("MOTO_PORT", str(port))
+    # No access-log line per request (tens of thousands in a test run or a bench); errors still
+    # reach the log.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
