@@ -69,7 +69,7 @@ impl RunSummary {
 
     /// The Embedded Metric Format document for this run.
     pub fn emf(&self, timestamp_ms: u64) -> serde_json::Value {
-        let metrics = [
+        let mut metrics = vec![
             ("Due", self.due, "Count"),
             ("Refreshed", self.refreshed, "Count"),
             ("Skipped", self.skipped, "Count"),
@@ -83,6 +83,10 @@ impl RunSummary {
             ("RunFailed", u64::from(self.error.is_some()), "Count"),
             ("DurationMs", self.duration_ms, "Milliseconds"),
         ];
+        // A gauge, reported by the runs that counted it; an alarm holds its state between them.
+        if let Some(n) = self.awaiting_reauthorization {
+            metrics.push(("AwaitingReauthorization", n, "Count"));
+        }
         let mut doc = serde_json::json!({
             "_aws": {
                 "Timestamp": timestamp_ms,
@@ -101,14 +105,6 @@ impl RunSummary {
         }
         // Without a ticket at all, the age is reported as a day: stale beyond doubt.
         doc["TicketAgeSeconds"] = self.ticket_age_secs.unwrap_or(86_400).into();
-        // A gauge, reported by the runs that counted it; an alarm holds its state between them.
-        if let Some(n) = self.awaiting_reauthorization {
-            if let Some(declared) = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array_mut() {
-                declared
-                    .push(serde_json::json!({"Name": "AwaitingReauthorization", "Unit": "Count"}));
-            }
-            doc["AwaitingReauthorization"] = n.into();
-        }
         doc
     }
 }
