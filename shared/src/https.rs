@@ -4,8 +4,8 @@
 //! Why here and not each crate's defaults: left to their defaults, reqwest 0.13 and the AWS SDK
 //! both bring rustls on aws-lc-rs, a C crypto library. *ring* does the same TLS 1.2/1.3 work,
 //! is a crypto mode the SDK supports, and is smaller: with it every Lambda binary lost 0.74-0.76
-//! MB (`./infra/package.sh`, opt-level z: audit-actions 9.13 -> 8.38 MB, ticket-push 8.14 -> 7.38). So the
-//! workspace turns the SDK's `default-https-client` off and builds reqwest with
+//! MB (`./infra/package.sh`, opt-level z: audit-actions 9.13 -> 8.38 MB, ticket-push 8.14 ->
+//! 7.38). So the workspace turns the SDK's `default-https-client` off and builds reqwest with
 //! `rustls-no-provider`; every client in the workspace is built from this module, which names
 //! *ring* (the SDK's client by its crypto mode; reqwest through rustls' process-wide provider,
 //! which this module installs). A client built elsewhere fails: the SDK has no HTTP client (a

@@ -132,11 +132,6 @@ impl WechatClient {
         Ok(WechatClient { http, base, cfg })
     }
 
-    /// The production client.
-    pub fn production() -> WechatResult<Self> {
-        Self::new(ClientConfig::default())
-    }
-
     pub fn config(&self) -> &ClientConfig {
         &self.cfg
     }
