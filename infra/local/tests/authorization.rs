@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use support::{error_code, spawn_app, Link};
 use wechat_sim::Fault;
-use wxopen::store::{AuthorizerStatus, AuthorizerStore, InvitationStore, TokenKey, TokenStore};
+use wxopen::store::{AuthorizerStatus, InvitationStore, TokenKey, TokenStore};
 
 const QUERY_AUTH: &str = "/cgi-bin/component/api_query_auth";
 
@@ -25,13 +25,7 @@ async fn the_push_comes_first_and_the_callback_binds_the_customer_with_one_excha
         .consent(inv["url"].as_str().unwrap(), Link::Pc, &appid, &[17, 18])
         .await;
     // The simulator delivered `authorized` before redirecting: the push exchanged the code.
-    let stored = app
-        .local
-        .store
-        .get_authorizer(&appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.stored_authorizer(&appid).await.unwrap();
     assert_eq!(stored.customer_id.as_deref(), Some("unassigned"));
     assert_eq!(app.local.sim.calls(QUERY_AUTH), 1);
 
@@ -42,13 +36,7 @@ async fn the_push_comes_first_and_the_callback_binds_the_customer_with_one_excha
         "{page}"
     );
     assert!(!page.contains("missing-18"), "set 18 was granted");
-    let a = app
-        .local
-        .store
-        .get_authorizer(&appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let a = app.stored_authorizer(&appid).await.unwrap();
     assert_eq!(a.customer_id.as_deref(), Some("cust-tea"));
     assert!(
         a.customer_moves.is_empty(),
@@ -108,13 +96,7 @@ async fn the_callback_comes_first_and_the_late_push_changes_nothing() {
             &[17, 18, 19],
         )
         .await;
-    assert!(app
-        .local
-        .store
-        .get_authorizer(&appid)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(app.stored_authorizer(&appid).await.is_none());
     let (status, page) = app.get(&callback).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(app.local.sim.calls(QUERY_AUTH), 1);
@@ -127,13 +109,7 @@ async fn the_callback_comes_first_and_the_late_push_changes_nothing() {
         .iter()
         .any(|p| p.kind == "authorized" && p.delivered));
     assert_eq!(app.local.sim.calls(QUERY_AUTH), 1);
-    let a = app
-        .local
-        .store
-        .get_authorizer(&appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let a = app.stored_authorizer(&appid).await.unwrap();
     assert_eq!(a.customer_id.as_deref(), Some("cust-noodle"));
     assert_eq!(a.func_info, vec![17, 18, 19]);
 }
@@ -146,13 +122,7 @@ async fn a_merchant_who_never_comes_back_is_on_board_through_the_push() {
     let _never_opened = app
         .consent(inv["url"].as_str().unwrap(), Link::Pc, &appid, &[17, 18])
         .await;
-    let a = app
-        .local
-        .store
-        .get_authorizer(&appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let a = app.stored_authorizer(&appid).await.unwrap();
     assert_eq!(a.status, AuthorizerStatus::Authorized);
     assert_eq!(a.customer_id.as_deref(), Some("unassigned"));
     assert!(app
@@ -187,13 +157,7 @@ async fn a_lost_query_auth_answer_on_the_callback_is_recovered_from_wechat() {
     let (status, page) = app.get(&callback).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(app.local.sim.calls(QUERY_AUTH), 1, "never repeated");
-    let a = app
-        .local
-        .store
-        .get_authorizer(&appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let a = app.stored_authorizer(&appid).await.unwrap();
     assert_eq!(a.customer_id.as_deref(), Some("cust-lost"));
     let token = app
         .local
@@ -236,13 +200,7 @@ async fn authorizing_again_through_another_customers_invitation_moves_it() {
     assert_eq!(status, 200);
     let (status, _) = app.onboard("bob", &appid).await;
     assert_eq!(status, 200);
-    let a = app
-        .local
-        .store
-        .get_authorizer(&appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let a = app.stored_authorizer(&appid).await.unwrap();
     assert_eq!(a.customer_id.as_deref(), Some("bob"));
     assert_eq!(a.customer_moves.len(), 1);
     assert_eq!(a.customer_moves[0].from.as_deref(), Some("alice"));
@@ -278,13 +236,7 @@ async fn updateauthorized_updates_the_permission_sets_and_keeps_the_customer() {
         .update_authorization(&appid, &[17, 18, 30])
         .await
         .unwrap();
-    let a = app
-        .local
-        .store
-        .get_authorizer(&appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let a = app.stored_authorizer(&appid).await.unwrap();
     assert_eq!(a.func_info, vec![17, 18, 30]);
     assert_eq!(a.customer_id.as_deref(), Some("cust-grow"));
     assert_eq!(app.local.sim.calls(QUERY_AUTH), 2, "one exchange per code");
@@ -383,13 +335,7 @@ async fn the_callback_refuses_missing_forged_and_reused_states_and_stores_nothin
         (400, "missing_auth_code")
     );
     assert_eq!(app.local.sim.calls(QUERY_AUTH), 0);
-    assert!(app
-        .local
-        .store
-        .get_authorizer(&appid)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(app.stored_authorizer(&appid).await.is_none());
     let (status, _) = app.get(&callback).await;
     assert_eq!(status, 200);
     let (status, page) = app
@@ -430,11 +376,8 @@ async fn a_mini_program_registered_through_the_platform_is_taken_on_from_its_pus
     // The single-use code was exchanged once, at the push: tokens and profile are stored.
     assert_eq!(sim.calls(QUERY_AUTH), 1);
     let a = app
-        .local
-        .store
-        .get_authorizer(&appid)
+        .stored_authorizer(&appid)
         .await
-        .unwrap()
         .expect("stored from the push");
     assert_eq!(a.status, AuthorizerStatus::Authorized);
     assert_eq!(a.func_info, vec![17, 18]);

@@ -12,7 +12,7 @@ use fantoccini::Locator;
 use serde_json::json;
 use support::browser::{browser, driver, shoot};
 use support::spawn_app;
-use wxopen::store::{AuthorizerStore, InvitationState, InvitationStore};
+use wxopen::store::{InvitationState, InvitationStore};
 
 #[tokio::test]
 async fn a_merchant_clicks_through_from_the_invitation_to_the_success_page() {
@@ -63,13 +63,7 @@ async fn a_merchant_clicks_through_from_the_invitation_to_the_success_page() {
     let _ = c.close().await;
     result.expect("the browser story");
 
-    let a = app
-        .local
-        .store
-        .get_authorizer(&appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let a = app.stored_authorizer(&appid).await.unwrap();
     assert_eq!(a.customer_id.as_deref(), Some("cust-browser"));
     assert_eq!(a.func_info, vec![17, 18]);
     let id = inv["invitation_id"].as_str().unwrap();

@@ -7,7 +7,7 @@ use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use support::spawn_app;
-use wxopen::store::{AuthorizerStore, InvitationStore, TokenKey, TokenStore};
+use wxopen::store::{InvitationStore, TokenKey, TokenStore};
 
 async fn invitation_count(app: &support::App) -> usize {
     app.local
@@ -291,11 +291,5 @@ async fn authorizers_are_listed_with_filters_and_token_health_but_no_token_value
     assert!(!body.contains(token.refresh_token.unwrap().expose_secret()));
     let (status, v) = app.get_json("/ops/authorizers/wx00000000000000ff").await;
     assert_eq!((status, v["error"].as_str()), (404, Some("not_found")));
-    assert!(app
-        .local
-        .store
-        .get_authorizer(&apps[0])
-        .await
-        .unwrap()
-        .is_some());
+    assert!(app.stored_authorizer(&apps[0]).await.is_some());
 }

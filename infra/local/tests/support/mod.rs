@@ -11,6 +11,7 @@ use serde_json::Value;
 use std::time::Duration;
 use wechat_sim::AccountSpec;
 use wxopen::domain::AppId;
+use wxopen::store::{Authorizer, AuthorizerStore};
 use wxopen_local::{dev_secrets, start, Local, LocalConfig};
 
 /// A commit of the simulator's template 1 at `version`.
@@ -69,6 +70,11 @@ pub enum Link {
 }
 
 impl App {
+    /// The authorizer's profile as stored, if any.
+    pub async fn stored_authorizer(&self, appid: &AppId) -> Option<Authorizer> {
+        self.local.store.get_authorizer(appid).await.unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.local.base_url)
     }
