@@ -3,7 +3,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use wxopen_local::secrets::{Given, LocalSecrets, Source};
-use wxopen_local::{dev_secrets, start_system, StoreTarget, SystemConfig, WechatTarget};
+use wxopen_local::{start_system, StoreTarget, SystemConfig, WechatTarget};
 
 /// Runs the whole wxopen system on this machine: every route on 127.0.0.1 through the very
 /// handlers the Lambdas run, the embedded store (or DynamoDB), the WeChat simulator (or another
@@ -69,37 +69,92 @@ enum Command {
     /// component token, invitation, consent, tokens and profile, commit, audit, approval,
     /// release, a refresh. Each step is printed once checked; exit 0 only if all are.
     Demo {
-        /// Keep the state here instead of a fresh temporary directory.
+        /// Keep the store here instead of a fresh temporary directory.
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// Platform secrets as a JSON file; built-in development secrets if absent.
+        /// Platform secrets as a JSON file (the deployed secret's shape) instead of the
+        /// WXOPEN_* values and the kept local-secrets.json; the plain operator key whose
+        /// SHA-256 it holds comes from WXOPEN_OPERATOR_KEY.
         #[arg(long)]
         secrets_file: Option<PathBuf>,
-        /// The plain operator key whose SHA-256 the secrets hold.
-        #[arg(
-            long,
-            env = "WXOPEN_OPERATOR_KEY",
-            default_value = "local-operator-key",
-            hide_env_values = true
-        )]
-        operator_key: String,
     },
 }
 
+/// The settings the demo does not use, with why, among those set: it runs on free ports, with
+/// its own simulator and a fresh embedded store, and runs the refresher itself.
+const DEMO_IGNORES: &[(&str, &str)] = &[
+    (
+        "WXOPEN_PORT",
+        "free ports, so it never meets a running wxopen-local",
+    ),
+    (
+        "WXOPEN_SIM_PORT",
+        "free ports, so it never meets a running wxopen-local",
+    ),
+    (
+        "WXOPEN_WECHAT_BASE_URL",
+        "it plays WeChat's side itself (consent, audit decision) on the built-in simulator",
+    ),
+    (
+        "WXOPEN_DYNAMODB_ENDPOINT",
+        "its state goes to a fresh embedded store (demo --data-dir keeps it)",
+    ),
+    (
+        "WXOPEN_TABLE",
+        "its state goes to a fresh embedded store (demo --data-dir keeps it)",
+    ),
+    (
+        "WXOPEN_REFRESH_INTERVAL_SECS",
+        "it runs the refresher once itself, as its last step",
+    ),
+];
+
+/// The demo: the platform secrets the plain run would use (the WXOPEN_* values over the kept
+/// `<WXOPEN_DATA_DIR>/local-secrets.json`), or `--secrets-file` with WXOPEN_OPERATOR_KEY.
 async fn demo(
+    args: Args,
     data_dir: Option<PathBuf>,
     secrets_file: Option<PathBuf>,
-    operator_key: String,
 ) -> anyhow::Result<()> {
-    let secrets = match &secrets_file {
-        Some(p) => wxopen::secrets::PlatformSecrets::from_file(p)?,
-        None => dev_secrets(),
+    let (secrets, operator_key, from) = match &secrets_file {
+        Some(p) => {
+            let secrets = wxopen::secrets::PlatformSecrets::from_file(p)?;
+            let key = secret(args.operator_key.clone()).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--secrets-file holds only digests of operator keys: give the plain key in WXOPEN_OPERATOR_KEY"
+                )
+            })?;
+            (secrets, key, format!("secrets from {}", p.display()))
+        }
+        None => {
+            let given = given(&args);
+            let local = LocalSecrets::resolve(&args.data_dir, &given)?;
+            let from = format!(
+                "secrets as the plain run uses them: component appid {}, token {}, EncodingAESKey {}, appsecret {}, operator key {}",
+                origin(local.component_appid_source, "WXOPEN_COMPONENT_APPID"),
+                origin(local.token_source, "WXOPEN_TOKEN"),
+                origin(local.encoding_aes_key_source, "WXOPEN_ENCODING_AES_KEY"),
+                origin(local.component_appsecret_source, "WXOPEN_COMPONENT_APPSECRET"),
+                origin(local.operator_key_source, "WXOPEN_OPERATOR_KEY"),
+            );
+            (
+                local.platform,
+                local.operator_key,
+                format!("{from} ({})", local.file.display()),
+            )
+        }
     };
+    println!("wxopen-local demo: {from}");
+    for (var, why) in DEMO_IGNORES {
+        if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+            println!("  not used by the demo: {var} ({why})");
+        }
+    }
     let temp = tempfile::tempdir()?;
     let data_dir = data_dir.unwrap_or_else(|| temp.path().to_owned());
     let config = wxopen_local::demo::DemoConfig {
         secrets,
-        operator_key: operator_key.into(),
+        operator_key,
         data_dir,
     };
     let mut say = |line: &str| println!("{line}");
@@ -119,14 +174,13 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = Args::parse();
+    let mut args = Args::parse();
     if let Some(Command::Demo {
         data_dir,
         secrets_file,
-        operator_key,
-    }) = args.command
+    }) = args.command.take()
     {
-        return demo(data_dir, secrets_file, operator_key).await;
+        return demo(args, data_dir, secrets_file).await;
     }
     run(args).await
 }
@@ -147,16 +201,20 @@ fn origin(source: Source, var: &str) -> String {
     }
 }
 
+/// The secrets given by WXOPEN_* variables or flags.
+fn given(args: &Args) -> Given {
+    Given {
+        component_appid: nonempty(args.component_appid.clone()),
+        component_appsecret: secret(args.component_appsecret.clone()),
+        token: secret(args.token.clone()),
+        encoding_aes_key: secret(args.encoding_aes_key.clone()),
+        operator_key: secret(args.operator_key.clone()),
+    }
+}
+
 /// The plain run: start everything and print how to reach it.
 async fn run(args: Args) -> anyhow::Result<()> {
-    let given = Given {
-        component_appid: nonempty(args.component_appid),
-        component_appsecret: secret(args.component_appsecret),
-        token: secret(args.token),
-        encoding_aes_key: secret(args.encoding_aes_key),
-        operator_key: secret(args.operator_key),
-    };
-    let secrets = LocalSecrets::resolve(&args.data_dir, &given)?;
+    let secrets = LocalSecrets::resolve(&args.data_dir, &given(&args))?;
     let appid = secrets.platform.component_appid.clone();
     let loopback = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let wechat = match nonempty(args.wechat_base_url) {

@@ -428,3 +428,122 @@ fn the_dynamodb_endpoint_replaces_the_embedded_store() {
         assert!(ticket.is_some(), "the ticket was stored in DynamoDB");
     });
 }
+
+/// Runs `wxopen-local demo` with `env` (every variable the binary reads cleared first); whether
+/// it exited 0, and what it printed.
+fn demo(env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxopen-local"));
+    for v in VARS {
+        cmd.env_remove(v);
+    }
+    let out = cmd
+        .arg("demo")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn random(alphabet: &[u8], n: usize) -> String {
+    (0..n)
+        .map(|_| alphabet[rand::random_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+#[test]
+fn the_demo_passes_with_every_documented_variable_set_and_says_which_it_does_not_use() {
+    let dir = tempfile::tempdir().unwrap();
+    const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let appid = format!("wx{}", random(b"0123456789abcdef", 16));
+    let (appsecret, token, aes, key) = (
+        random(ALNUM, 32),
+        random(ALNUM, 32),
+        random(ALNUM, 43),
+        random(ALNUM, 40),
+    );
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let env = [
+        ("WXOPEN_COMPONENT_APPID", appid.as_str()),
+        ("WXOPEN_COMPONENT_APPSECRET", appsecret.as_str()),
+        ("WXOPEN_TOKEN", token.as_str()),
+        ("WXOPEN_ENCODING_AES_KEY", aes.as_str()),
+        ("WXOPEN_OPERATOR_KEY", key.as_str()),
+        ("WXOPEN_DATA_DIR", data_dir.as_str()),
+        ("WXOPEN_PORT", "1"),
+        ("WXOPEN_SIM_PORT", "1"),
+        ("WXOPEN_WECHAT_BASE_URL", "http://127.0.0.1:1"),
+        ("WXOPEN_DYNAMODB_ENDPOINT", "http://127.0.0.1:1"),
+        ("WXOPEN_TABLE", "not-used"),
+        ("WXOPEN_REFRESH_INTERVAL_SECS", "1"),
+    ];
+    assert_eq!(env.len(), VARS.len(), "every documented variable");
+    let (ok, out) = demo(&env);
+    assert!(ok, "the demo failed:\n{out}");
+    assert!(out.contains("all 10 steps checked"), "{out}");
+    assert!(
+        out.contains("component appid from WXOPEN_COMPONENT_APPID"),
+        "{out}"
+    );
+    assert!(
+        out.contains("operator key from WXOPEN_OPERATOR_KEY"),
+        "{out}"
+    );
+    for var in [
+        "WXOPEN_PORT",
+        "WXOPEN_SIM_PORT",
+        "WXOPEN_WECHAT_BASE_URL",
+        "WXOPEN_DYNAMODB_ENDPOINT",
+        "WXOPEN_TABLE",
+        "WXOPEN_REFRESH_INTERVAL_SECS",
+    ] {
+        assert!(
+            out.contains(&format!("not used by the demo: {var} (")),
+            "{var}: {out}"
+        );
+    }
+    for secret in [&appsecret, &token, &aes, &key] {
+        assert!(!out.contains(secret.as_str()), "the demo printed a secret");
+    }
+    assert!(
+        !dir.path().join("local-secrets.json").exists(),
+        "given values are never written"
+    );
+}
+
+#[test]
+fn the_demo_uses_the_kept_secrets_and_the_operator_key_exported_for_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    // Nothing given: the values are generated and kept, as the plain run keeps them.
+    let (ok, out) = demo(&[("WXOPEN_DATA_DIR", data_dir.as_str())]);
+    assert!(ok, "the demo failed:\n{out}");
+    let kept: HashMap<String, String> = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("local-secrets.json")).unwrap(),
+    )
+    .unwrap();
+    // The key the banner printed, exported for the CLI: the demo still passes, on the kept
+    // platform.
+    let (ok, out) = demo(&[
+        ("WXOPEN_DATA_DIR", data_dir.as_str()),
+        ("WXOPEN_OPERATOR_KEY", kept["operator_key"].as_str()),
+    ]);
+    assert!(ok, "the demo failed with the kept key exported:\n{out}");
+    assert!(
+        out.contains("operator key from WXOPEN_OPERATOR_KEY"),
+        "{out}"
+    );
+    assert!(out.contains("token kept in local-secrets.json"), "{out}");
+    // Another key than the kept platform's is the operator's to choose: the demo's handlers
+    // hold its digest, so it passes too (as the plain run would accept it).
+    let (ok, out) = demo(&[
+        ("WXOPEN_DATA_DIR", data_dir.as_str()),
+        ("WXOPEN_OPERATOR_KEY", "an-exported-key-0123456789"),
+    ]);
+    assert!(ok, "the demo failed with another exported key:\n{out}");
+}
