@@ -5,7 +5,8 @@
 #     (they read WXOPEN_TEST_AWS_ENDPOINT; with CI=true and no endpoint they fail, never skip);
 #   - Debian's chromium, chromium-driver and fonts-wqy-zenhei for the browser tests (installed
 #     when missing; the tests fail rather than skip under CI=true);
-#   - cargo fmt --check, clippy -D warnings, cargo test --workspace --all-targets, cfn-lint.
+#   - cargo fmt --check, clippy -D warnings, cargo build --workspace --bins (the Lambda binaries the
+#     lambda-stack tests run), cargo test --workspace --all-targets, cfn-lint.
 # No test reaches the internet or AWS. Exits non-zero on any failure.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,6 +58,13 @@ cargo fmt --all -- --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# The Lambda binaries the lambda-stack tests run as processes: `cargo test` does not reliably
+# build other packages' plain binaries, and a nested cargo build inside a running test could
+# wait forever on the target directory's lock. Its libraries are the ones cargo test builds next:
+# the extra is linking the binaries.
+step "cargo build --workspace --bins"
+cargo build --workspace --bins
 
 step "cargo test --workspace --all-targets"
 cargo test --workspace --all-targets
