@@ -3,9 +3,10 @@
 //! the functions (binary, timeout, memory, environment with the intrinsic functions still in
 //! it), their HTTP API routes and schedules, the table's definition and the secret.
 //!
-//! Intrinsic functions in the values the stack uses (`!Ref`, `!Sub`, `!GetAtt`, `!If` on
-//! nothing) are resolved by [`Resolver`] against the local stand-ins of the resources; a
-//! reference the stack has no stand-in for is an error naming it, never a silent blank.
+//! Intrinsic functions in the values the stack uses (`!Ref`, `!Sub`, `!GetAtt`, `!If` on the
+//! template's `Conditions`, `!Join`, `!Select`, `!Split`) are resolved by [`Resolver`] against
+//! the local stand-ins of the resources; a reference the stack has no stand-in for is an error
+//! naming it, never a silent blank.
 
 use anyhow::{anyhow, bail, Context};
 use serde_json::{Map, Value as Json};
@@ -405,6 +406,64 @@ impl Resolver {
                     }
                     _ => bail!("!Sub takes text or [text, variables]"),
                 },
+                "If" => {
+                    let parts = arg
+                        .as_sequence()
+                        .filter(|p| p.len() == 3)
+                        .context("!If takes [condition, then, else]")?;
+                    let name = parts[0].as_str().context("!If names a condition")?;
+                    let branch = if self.condition(template, name)? {
+                        &parts[1]
+                    } else {
+                        &parts[2]
+                    };
+                    self.resolve(template, branch)
+                }
+                "Join" => {
+                    let parts = arg
+                        .as_sequence()
+                        .filter(|p| p.len() == 2)
+                        .context("!Join takes [separator, list]")?;
+                    let sep = parts[0].as_str().unwrap_or("");
+                    let list = self.resolve(template, &parts[1])?.unwrap_or(Json::Null);
+                    let items: Vec<String> = list
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(json_string)
+                        .collect();
+                    as_string(items.join(sep))
+                }
+                "Select" => {
+                    let parts = arg
+                        .as_sequence()
+                        .filter(|p| p.len() == 2)
+                        .context("!Select takes [index, list]")?;
+                    let i: usize = scalar_string(&parts[0])
+                        .parse()
+                        .context("!Select's index")?;
+                    let list = self.resolve(template, &parts[1])?.unwrap_or(Json::Null);
+                    Ok(Some(
+                        list.get(i)
+                            .cloned()
+                            .with_context(|| format!("!Select: no item {i}"))?,
+                    ))
+                }
+                "Split" => {
+                    let parts = arg
+                        .as_sequence()
+                        .filter(|p| p.len() == 2)
+                        .context("!Split takes [separator, text]")?;
+                    let sep = parts[0].as_str().unwrap_or(",");
+                    let text = self
+                        .resolve_string(template, &parts[1])?
+                        .unwrap_or_default();
+                    Ok(Some(Json::Array(
+                        text.split(sep)
+                            .map(|p| Json::String(p.to_owned()))
+                            .collect(),
+                    )))
+                }
                 other => bail!("intrinsic function {other} has no local stand-in"),
             }
         };
@@ -448,6 +507,51 @@ impl Resolver {
                 return intrinsic(tag.trim_start_matches('!'), &t.value);
             }
         }))
+    }
+
+    /// Whether the template's condition `name` holds (`!Equals`, `!Not`, `!And`, `!Or`,
+    /// `!Condition` over resolved values).
+    pub fn condition(&self, template: &Template, name: &str) -> anyhow::Result<bool> {
+        let c = get(&template.doc, "Conditions")
+            .and_then(|c| get(c, name))
+            .with_context(|| format!("no condition {name}"))?;
+        self.holds(template, c)
+    }
+
+    fn holds(&self, template: &Template, c: &Yaml) -> anyhow::Result<bool> {
+        let (tag, arg) = match c {
+            Yaml::Tagged(t) => (
+                t.tag.to_string().trim_start_matches('!').to_owned(),
+                &t.value,
+            ),
+            Yaml::Mapping(m) if m.len() == 1 => {
+                let (k, v) = m.iter().next().expect("one entry");
+                let k = k.as_str().unwrap_or_default();
+                (k.strip_prefix("Fn::").unwrap_or(k).to_owned(), v)
+            }
+            _ => bail!("a condition is an intrinsic function"),
+        };
+        let items = || arg.as_sequence().map(|s| s.as_slice()).unwrap_or_default();
+        Ok(match tag.as_str() {
+            "Equals" => {
+                let v: Vec<_> = items()
+                    .iter()
+                    .map(|i| self.resolve(template, i))
+                    .collect::<Result<_, _>>()?;
+                v.len() == 2 && v[0] == v[1]
+            }
+            "Not" => !self.holds(template, items().first().context("!Not takes [condition]")?)?,
+            "And" => items().iter().try_fold(true, |acc, i| {
+                Ok::<_, anyhow::Error>(acc && self.holds(template, i)?)
+            })?,
+            "Or" => items().iter().try_fold(false, |acc, i| {
+                Ok::<_, anyhow::Error>(acc || self.holds(template, i)?)
+            })?,
+            "Condition" => {
+                self.condition(template, arg.as_str().context("!Condition names one")?)?
+            }
+            other => bail!("condition function {other} has no local stand-in"),
+        })
     }
 
     /// `v` resolved to the string an environment variable holds.
@@ -522,7 +626,7 @@ mod tests {
     #[test]
     fn intrinsic_functions_resolve_to_the_local_stand_ins_and_unknown_ones_are_named() {
         let t = Template::parse(
-            "Parameters:\n  P:\n    Type: String\n    Default: d\nResources:\n  T:\n    Type: AWS::DynamoDB::Table\n  Q:\n    Type: AWS::SQS::Queue\n",
+            "Parameters:\n  P:\n    Type: String\n    Default: d\nConditions:\n  HasP: !Not [!Equals [!Ref P, '']]\n  NoP: !Or [!Equals [!Ref P, x], !Not [!Condition HasP]]\nResources:\n  T:\n    Type: AWS::DynamoDB::Table\n  Q:\n    Type: AWS::SQS::Queue\n",
         )
         .unwrap();
         let mut r = Resolver::default();
@@ -542,6 +646,13 @@ mod tests {
         assert_eq!(s("!Sub ['${X}!', {X: !Ref T}]"), "table-1!");
         assert_eq!(s("'16'"), "16");
         assert!(r.resolve(&t, &y("!Ref AWS::NoValue")).unwrap().is_none());
+        assert_eq!(s("!If [HasP, yes, no]"), "yes");
+        assert_eq!(s("!If [NoP, yes, no]"), "no");
+        assert_eq!(s("!Join ['-', [a, !Ref P]]"), "a-d");
+        assert_eq!(
+            s("!Select [2, !Split ['/', 'https://h.example/x']]"),
+            "h.example"
+        );
         let e = r.resolve(&t, &y("!Ref Q")).unwrap_err().to_string();
         assert!(e.contains("AWS::SQS::Queue"), "{e}");
         let mut with = r.clone();
