@@ -245,7 +245,7 @@ impl Drop for LateCall {
 /// The answer to a counted request: its fault (if any), then the endpoint.
 async fn respond(inner: Arc<Inner>, fault: Option<crate::Fault>, r: Request) -> Response {
     let apply_late = fault.as_ref().is_some_and(|f| f.apply_late);
-    let resp = match apply_fault(fault).await {
+    let resp = match apply_fault(&inner, fault).await {
         FaultOutcome::Answer(resp) => resp,
         outcome => {
             // Applied late: at the sim time it is applied, not the time it arrived.
@@ -448,10 +448,22 @@ enum FaultOutcome {
     None,
 }
 
-async fn apply_fault(fault: Option<crate::Fault>) -> FaultOutcome {
+async fn apply_fault(inner: &Inner, fault: Option<crate::Fault>) -> FaultOutcome {
     let Some(fault) = fault else {
         return FaultOutcome::None;
     };
+    if let Some(change) = &fault.meanwhile {
+        let done = match change {
+            crate::Meanwhile::Unauthorize(appid) => inner.unauthorize(appid).await,
+            crate::Meanwhile::Authorize(appid) => {
+                let pre = random_token("preauthcode@@@");
+                inner.authorize(appid, &[17, 18], &pre).await.map(drop)
+            }
+        };
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "fault: the change meant to happen meanwhile did not");
+        }
+    }
     if !fault.latency.is_zero() {
         tokio::time::sleep(fault.latency).await;
     }
@@ -474,9 +486,20 @@ async fn apply_fault(fault: Option<crate::Fault>) -> FaultOutcome {
 fn matching_fault(inner: &Inner, path: &str) -> Option<crate::Fault> {
     let fault = {
         let mut st = inner.lock();
-        let idx = st.faults.iter().position(|f| {
-            f.fault.endpoint.as_deref().is_none_or(|e| e == path) && f.remaining != Some(0)
-        })?;
+        let mut chosen = None;
+        for (idx, f) in st.faults.iter_mut().enumerate() {
+            if !f.fault.endpoint.as_deref().is_none_or(|e| e == path) || f.remaining == Some(0) {
+                continue;
+            }
+            if f.fault.after > 0 {
+                // Let through untouched by this fault.
+                f.fault.after -= 1;
+                continue;
+            }
+            chosen = Some(idx);
+            break;
+        }
+        let idx = chosen?;
         let f = &mut st.faults[idx];
         if let Some(r) = f.remaining.as_mut() {
             *r -= 1;

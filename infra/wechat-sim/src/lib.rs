@@ -57,7 +57,7 @@
 //! | `POST /_sim/accounts/{appid}/unauthorize` | pushes `unauthorized` |
 //! | `POST /_sim/accounts/{appid}/audit/decide` | `{"outcome":"success"\|"fail"\|"delay","reason"?,"screenshots"?:[…]}` |
 //! | `GET /_sim/counters`, `DELETE /_sim/counters` | calls per endpoint path |
-//! | `GET/POST/DELETE /_sim/faults` | `{"endpoint"?,"latency_ms"?,"error_rate"?,"timeout"?,"lose_answer"?,"apply_late"?,"errcode"?,"errmsg"?,"times"?}` (`apply_late`: applied after `latency_ms` even if the caller gave up) |
+//! | `GET/POST/DELETE /_sim/faults` | `{"endpoint"?,"latency_ms"?,"error_rate"?,"timeout"?,"lose_answer"?,"apply_late"?,"errcode"?,"errmsg"?,"times"?,"after"?,"meanwhile"?}` (`apply_late`: applied after `latency_ms` even if the caller gave up; `after`: requests let through first; `meanwhile`: `{"unauthorize":"wx…"}` or `{"authorize":"wx…"}` just before the answer) |
 //! | `POST /_sim/quotas` | `{"/cgi-bin/...": N}` daily quotas (merged) |
 //! | `POST /_sim/audit_quota` | `{"rest","limit","speedup_rest","speedup_limit"}` (queryquota) |
 //! | `POST /_sim/templates` | `{"template_id","user_version","user_desc"?}` |
@@ -205,6 +205,9 @@ pub enum AuditOutcome {
 /// instead: after `latency` the call is applied whether or not its caller is still there ("applied
 /// late", as WeChat behind its proxies may apply a request whose client timed out);
 /// [`Simulator::settle_late_calls`] waits until every such call is done.
+///
+/// `after` lets that many matching requests through before the fault starts; `meanwhile` changes
+/// the world (a merchant revokes or authorizes) just before the faulted request is answered.
 #[derive(Debug, Clone, Default)]
 pub struct Fault {
     pub endpoint: Option<String>,
@@ -217,6 +220,22 @@ pub struct Fault {
     pub times: Option<u32>,
     /// Apply the call after `latency` even if its caller gave up meanwhile (see above).
     pub apply_late: bool,
+    /// Matching requests let through untouched before the fault starts (1: the second request
+    /// is the first one faulted).
+    pub after: u32,
+    /// What a merchant does at WeChat just before a faulted request is answered.
+    pub meanwhile: Option<Meanwhile>,
+}
+
+/// A merchant acting at WeChat while a request is in flight (a list that shifts between two
+/// page reads): applied, with its push, just before the faulted request is answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Meanwhile {
+    /// The merchant revokes the authorization.
+    Unauthorize(AppId),
+    /// The merchant authorizes (again), with permission sets 17 and 18: a new refresh token.
+    Authorize(AppId),
 }
 
 /// How long a `timeout` fault holds the request before answering -1.

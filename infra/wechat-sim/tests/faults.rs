@@ -303,3 +303,60 @@ async fn an_apply_late_fault_applies_the_call_after_its_caller_gave_up() {
     assert_eq!(list[0]["apply_late"], true);
     assert_eq!(errcode(&env.get(QUOTA, None).await), 41001);
 }
+
+/// `after` and `meanwhile`: the second page read of a list finds a merchant gone (revoked
+/// between the two reads), and the fault is over after it.
+#[tokio::test]
+async fn a_fault_can_start_after_some_requests_and_change_the_world_meanwhile() {
+    const LIST: &str = "/cgi-bin/component/api_get_authorizer_list";
+    let env = Env::start().await;
+    let ctoken = env.component_token().await;
+    let mut apps = Vec::new();
+    for _ in 0..3 {
+        apps.push(env.authorized_app(&ctoken, &[17, 18]).await.0);
+    }
+    let resp = env
+        .http
+        .post(env.url("/_sim/faults"))
+        .body(
+            json!({"endpoint": LIST, "after": 1, "times": 1, "meanwhile": {"unauthorize": apps[1].as_str()}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let list = || async {
+        env.post(
+            LIST,
+            Some(&ctoken),
+            json!({"component_appid": env.appid(), "offset": 0, "count": 500}),
+        )
+        .await
+    };
+    let listed = |v: &serde_json::Value| -> Vec<String> {
+        v["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["authorizer_appid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = list().await;
+    assert_eq!(first["total_count"], 3, "let through");
+    let second = list().await;
+    assert_eq!(second["total_count"], 2, "{second}");
+    assert!(!listed(&second).contains(&apps[1].to_string()));
+    assert!(env.sim.account(&apps[1]).unwrap().authorization.is_none());
+    // Used up; and `authorize` meanwhile brings it back (a new grant, listed last).
+    env.sim.set_fault(Fault {
+        endpoint: Some(LIST.into()),
+        times: Some(1),
+        meanwhile: Some(wechat_sim::Meanwhile::Authorize(apps[1].clone())),
+        ..Fault::default()
+    });
+    let third = list().await;
+    assert_eq!(third["total_count"], 3);
+    assert_eq!(listed(&third).len(), 3);
+    assert_eq!(list().await["total_count"], 3);
+}
