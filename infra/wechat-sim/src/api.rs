@@ -488,7 +488,7 @@ fn matching_fault(inner: &Inner, path: &str) -> Option<crate::Fault> {
         let mut st = inner.lock();
         let mut chosen = None;
         for (idx, f) in st.faults.iter_mut().enumerate() {
-            if !f.fault.endpoint.as_deref().is_none_or(|e| e == path) || f.remaining == Some(0) {
+            if f.fault.endpoint.as_deref().is_some_and(|e| e != path) || f.remaining == Some(0) {
                 continue;
             }
             if f.fault.after > 0 {
