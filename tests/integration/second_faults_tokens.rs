@@ -60,6 +60,7 @@ on_both_stores!(
     authorizers_held_as_revoked_or_awaiting_that_wechat_lists_are_restored,
     a_failed_recovery_read_after_61023_leaves_the_token_due_for_the_next_run,
     a_refusal_never_marks_a_merchant_who_authorized_again_meanwhile,
+    a_refresh_token_wechat_refuses_and_still_reports_is_marked_with_its_profile,
 );
 
 /// `n` mini programs authorized at WeChat in the same second, tokens and profiles stored, in the
@@ -475,4 +476,42 @@ async fn a_refusal_never_marks_a_merchant_who_authorized_again_meanwhile(st: Sto
     let p = st.store.get_authorizer(&appid).await.unwrap().unwrap();
     assert_eq!(p.status, AuthorizerStatus::Authorized);
     assert_no_token_lost(&env, &st.store, &apps).await;
+}
+
+/// The baseline the cases above depart from: WeChat refuses the stored refresh token (61023) and
+/// reports that very token as the live one. That is WeChat's definite answer: token and profile
+/// are marked together, counted once, and the token leaves the due index.
+async fn a_refresh_token_wechat_refuses_and_still_reports_is_marked_with_its_profile(st: Stores) {
+    let env = env_on(&st.store).await;
+    let apps = authorized(&env, &st, 2).await;
+    env.sim.set_fault(Fault {
+        endpoint: Some(crate::wechat_sim::AUTHORIZER_TOKEN.into()),
+        forced_errcode: Some((61023, "refresh_token is invalid".into())),
+        times: Some(1),
+        ..Fault::default()
+    });
+    let d = deps(&env, &st, env.client());
+    let s = run(&d, far()).await.unwrap();
+    assert_eq!(
+        (s.needs_reauthorization, s.refreshed, s.failed),
+        (1, 1, 0),
+        "{s:?}"
+    );
+    let mut marked = Vec::new();
+    for appid in &apps {
+        if token(&st, appid).await.needs_reauthorization {
+            marked.push(appid.clone());
+        }
+    }
+    assert_eq!(marked.len(), 1);
+    assert_eq!(
+        status(&st, &marked[0]).await,
+        AuthorizerStatus::NeedsReauthorization
+    );
+    let due = st
+        .store
+        .due_authorizer_tokens(i64::MAX, None, 100)
+        .await
+        .unwrap();
+    assert!(!due.items.iter().any(|d| d.appid == marked[0]));
 }

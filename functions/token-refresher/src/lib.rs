@@ -384,17 +384,17 @@ async fn refresh_one(
         // The token manager marked the token and, in the same write, the profile of the grant
         // it judged: nothing to write here (a write here would land on a newer grant).
         match &e {
-            WechatError::NeedsReauthorization { .. } => {
-                tracing::error!(authorizer = %appid, error = %e, "the merchant must authorize again");
-                counters
-                    .needs_reauthorization
-                    .fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
             // Revoked after the due index listed it: nothing to refresh.
             WechatError::NoRefreshToken { .. } => {
                 tracing::info!(authorizer = %appid, "no refresh token stored any more (revoked meanwhile); skipped");
                 counters.skipped.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            _ if e.needs_reauthorization() => {
+                tracing::error!(authorizer = %appid, error = %e, "the merchant must authorize again");
+                counters
+                    .needs_reauthorization
+                    .fetch_add(1, Ordering::Relaxed);
                 return None;
             }
             _ => {}
