@@ -61,6 +61,7 @@ on_both_stores!(
     a_failed_recovery_read_after_61023_leaves_the_token_due_for_the_next_run,
     a_refusal_never_marks_a_merchant_who_authorized_again_meanwhile,
     a_refresh_token_wechat_refuses_and_still_reports_is_marked_with_its_profile,
+    an_authorization_stored_after_a_refusal_was_marked_clears_the_mark_on_both,
 );
 
 /// `n` mini programs authorized at WeChat in the same second, tokens and profiles stored, in the
@@ -514,4 +515,41 @@ async fn a_refresh_token_wechat_refuses_and_still_reports_is_marked_with_its_pro
         .await
         .unwrap();
     assert!(!due.items.iter().any(|d| d.appid == marked[0]));
+}
+
+/// The other order of the race above: the refusal of the old grant is marked first (token and
+/// profile), then the `authorized` push of the merchant's new authorization, created before the
+/// mark, is processed. The new grant clears the mark on the token and on the profile alike.
+async fn an_authorization_stored_after_a_refusal_was_marked_clears_the_mark_on_both(st: Stores) {
+    let env = env_on(&st.store).await;
+    let apps = authorized(&env, &st, 1).await;
+    let appid = apps[0].clone();
+    env.clock.advance(10);
+    let created = env.clock.now();
+    let code = env.sim.authorize(&appid, &[17, 18]).await.unwrap();
+    env.clock.advance(5);
+    let key = TokenKey::Authorizer(appid.clone());
+    let cur = st.store.get_token(&key).await.unwrap().unwrap();
+    let judged = TokenState {
+        needs_reauthorization: true,
+        ..cur.state.clone()
+    };
+    st.store
+        .mark_needs_reauthorization(&appid, &judged, cur.version, env.clock.now())
+        .await
+        .unwrap();
+    let mgr = Arc::new(
+        env.manager_on(st.backend.clone(), env.client())
+            .with_authorizers(st.authorizers.clone()),
+    );
+    let onboarding =
+        wxopen::onboarding::Onboarding::new(mgr, st.store.clone(), Arc::new(env.clock.clone()));
+    onboarding
+        .complete(&SecretString::from(code), Some(&appid), None, created)
+        .await
+        .unwrap();
+    let t = token(&st, &appid).await;
+    assert!(!t.needs_reauthorization);
+    assert_eq!(stored_refresh(&t), Some(live(&env, &appid)));
+    assert_eq!(status(&st, &appid).await, AuthorizerStatus::Authorized);
 }

@@ -275,7 +275,9 @@ impl Authorizer {
     /// reconcile), whichever path comes first: the profile fields are `fresh` from WeChat; the
     /// customer is kept unless `binding` names another one, and then the move is recorded; the
     /// history (moves, first `authorized_at` when it is an update of the same authorization) is
-    /// kept. A revocation stored after `fresh.authorized_at` keeps its status.
+    /// kept. A revocation stored after `fresh.authorized_at` keeps its status; a
+    /// needs-reauthorization mark does not: it judged the refresh token of an earlier grant, and
+    /// a fresh authorization brings its own (the token item's mark is cleared the same way).
     pub fn merge_authorization(
         existing: Option<&Authorizer>,
         mut fresh: Authorizer,
@@ -298,7 +300,7 @@ impl Authorizer {
         if let Some(b) = binding {
             fresh.bind_customer(b, fresh.updated_at);
         }
-        if old.status != AuthorizerStatus::Authorized && old.updated_at > fresh.authorized_at {
+        if old.status == AuthorizerStatus::Unauthorized && old.updated_at > fresh.authorized_at {
             fresh.status = old.status;
         }
         fresh.authorized_at = fresh.authorized_at.max(old.authorized_at);
