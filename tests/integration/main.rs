@@ -3,6 +3,7 @@
 
 mod helpers;
 mod refresher;
+mod second_faults_tokens;
 mod secrets;
 mod store_contract;
 mod wechat_sim;

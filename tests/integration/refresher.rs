@@ -57,15 +57,15 @@ on_both_stores!(
 );
 
 /// One store seen as the refresher's `Store` and as the token manager's backend.
-struct Stores {
-    store: Arc<dyn Store>,
-    backend: Arc<dyn TokenBackend>,
-    authorizers: Arc<dyn wxopen::store::AuthorizerStore>,
-    seed: Seeder,
+pub(crate) struct Stores {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) backend: Arc<dyn TokenBackend>,
+    pub(crate) authorizers: Arc<dyn wxopen::store::AuthorizerStore>,
+    pub(crate) seed: Seeder,
 }
 
 impl Stores {
-    fn of<S: Store + 'static>(s: Arc<S>, seed: Seeder) -> Stores {
+    pub(crate) fn of<S: Store + 'static>(s: Arc<S>, seed: Seeder) -> Stores {
         Stores {
             store: s.clone(),
             backend: s.clone(),
@@ -76,13 +76,13 @@ impl Stores {
 }
 
 /// Bulk token seeding, fast on each store.
-enum Seeder {
+pub(crate) enum Seeder {
     Embedded,
     Dynamo(Arc<wxopen::store::dynamo::DynamoStore>),
 }
 
 impl Seeder {
-    async fn tokens(&self, store: &Arc<dyn Store>, tokens: Vec<(TokenKey, TokenState)>) {
+    pub(crate) async fn tokens(&self, store: &Arc<dyn Store>, tokens: Vec<(TokenKey, TokenState)>) {
         match self {
             Seeder::Dynamo(d) => d.seed_tokens(tokens).await,
             Seeder::Embedded => {
@@ -96,7 +96,7 @@ impl Seeder {
 
 /// The simulator (strict rotation), our store with a fresh ticket, and the daily reconcile
 /// already claimed (tests that want it un-claim by advancing the clock a day).
-async fn env_on(store: &Arc<dyn Store>) -> Env {
+pub(crate) async fn env_on(store: &Arc<dyn Store>) -> Env {
     let env = Env::cold_with(|c| c.rotate_refresh_tokens = true).await;
     fresh_ticket(&env, store).await;
     assert!(store
@@ -107,7 +107,7 @@ async fn env_on(store: &Arc<dyn Store>) -> Env {
 }
 
 /// WeChat pushes a ticket and ticket-push stores it.
-async fn fresh_ticket(env: &Env, store: &Arc<dyn Store>) {
+pub(crate) async fn fresh_ticket(env: &Env, store: &Arc<dyn Store>) {
     let ticket = env.sim.push_ticket().await.unwrap();
     store
         .save_ticket(
@@ -122,7 +122,7 @@ async fn fresh_ticket(env: &Env, store: &Arc<dyn Store>) {
         .unwrap();
 }
 
-fn deps(env: &Env, st: &Stores, client: WechatClient) -> Deps {
+pub(crate) fn deps(env: &Env, st: &Stores, client: WechatClient) -> Deps {
     Deps {
         mgr: Arc::new(
             env.manager_on(st.backend.clone(), client)
@@ -137,7 +137,7 @@ fn deps(env: &Env, st: &Stores, client: WechatClient) -> Deps {
     }
 }
 
-fn impatient(env: &Env) -> WechatClient {
+pub(crate) fn impatient(env: &Env) -> WechatClient {
     WechatClient::new(ClientConfig {
         timeout: Duration::from_millis(400),
         ..env.client_config()
@@ -147,7 +147,7 @@ fn impatient(env: &Env) -> WechatClient {
 
 /// `n` mini programs authorized at the simulator, their refresh tokens stored as due, and their
 /// profiles stored (authorized).
-async fn authorized(env: &Env, st: &Stores, n: usize) -> Vec<AppId> {
+pub(crate) async fn authorized(env: &Env, st: &Stores, n: usize) -> Vec<AppId> {
     let store = &st.store;
     let mut apps = Vec::with_capacity(n);
     let mut tokens = Vec::with_capacity(n);
@@ -171,7 +171,7 @@ async fn authorized(env: &Env, st: &Stores, n: usize) -> Vec<AppId> {
     apps
 }
 
-fn profile(env: &Env, appid: &AppId) -> Authorizer {
+pub(crate) fn profile(env: &Env, appid: &AppId) -> Authorizer {
     let acc = env.sim.account(appid).unwrap();
     Authorizer {
         appid: appid.clone(),
@@ -189,7 +189,7 @@ fn profile(env: &Env, appid: &AppId) -> Authorizer {
     }
 }
 
-fn live(env: &Env, appid: &AppId) -> String {
+pub(crate) fn live(env: &Env, appid: &AppId) -> String {
     env.sim
         .account(appid)
         .unwrap()
@@ -199,7 +199,7 @@ fn live(env: &Env, appid: &AppId) -> String {
 }
 
 /// Every stored refresh token is the one WeChat holds now: none lost.
-async fn assert_no_token_lost(env: &Env, store: &Arc<dyn Store>, apps: &[AppId]) {
+pub(crate) async fn assert_no_token_lost(env: &Env, store: &Arc<dyn Store>, apps: &[AppId]) {
     for appid in apps {
         let s = store
             .get_token(&TokenKey::Authorizer(appid.clone()))
@@ -224,7 +224,7 @@ async fn assert_no_token_lost(env: &Env, store: &Arc<dyn Store>, apps: &[AppId])
     );
 }
 
-fn far() -> tokio::time::Instant {
+pub(crate) fn far() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(600)
 }
 
@@ -497,6 +497,7 @@ fn every_wxopen_alarm_in_the_template_watches_a_metric_the_refresher_emits() {
             "AwaitingReauthorization",
             "NeedsReauthorization",
             "RefreshFailures",
+            "RefusalsUnconfirmed",
             "StaleTicket"
         ]
     );

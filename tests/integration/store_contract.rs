@@ -102,6 +102,7 @@ contract!(
     batches_are_listed_newest_first_and_open_ones_until_finished,
     a_revocation_is_one_transaction_and_a_stale_one_changes_nothing,
     tokens_that_need_reauthorization_leave_the_due_index,
+    a_refusal_marks_the_token_and_the_profile_of_the_judged_grant_only,
     a_periodic_job_is_claimed_once_per_period_by_racing_callers,
     single_use_items_are_peeked_deleted_and_replaced_once_expired,
     invitations_list_newest_first_and_change_atomically,
@@ -1272,6 +1273,124 @@ async fn tokens_that_need_reauthorization_leave_the_due_index<S: Backend>(s: &S)
         .await
         .unwrap();
     assert!(due(s).await, "a new authorization is refreshed again");
+}
+
+/// `mark_needs_reauthorization`: token and profile in one write, only on the grant judged.
+async fn a_refusal_marks_the_token_and_the_profile_of_the_judged_grant_only<S: Backend>(s: &S) {
+    let a = app(6);
+    let key = TokenKey::Authorizer(a.clone());
+    let mut profile = authorizer(6, AuthorizerStatus::Authorized, Some("c6"));
+    profile.authorized_at = 1_000;
+    profile.updated_at = 1_000;
+    s.upsert_authorizer(&profile).await.unwrap();
+    let granted = TokenState {
+        auth_changed_at: 1_000,
+        ..token(Some("at1"), Some("rt1"), 9_000)
+    };
+    let v = s.put_token(&key, &granted, None).await.unwrap();
+    let marked = TokenState {
+        needs_reauthorization: true,
+        ..granted.clone()
+    };
+
+    // The token moved on since it was judged (a new grant stored): nothing changes.
+    let again = TokenState {
+        auth_changed_at: 3_000,
+        ..token(Some("at2"), Some("rt2"), 9_500)
+    };
+    let v2 = s.put_token(&key, &again, Some(v)).await.unwrap();
+    assert!(matches!(
+        s.mark_needs_reauthorization(&a, &marked, v, 3_100).await,
+        Err(StoreError::Conflict)
+    ));
+    let tok = s.get_token(&key).await.unwrap().unwrap();
+    assert_eq!((tok.version, tok.state.needs_reauthorization), (v2, false));
+    assert_eq!(
+        s.get_authorizer(&a).await.unwrap().unwrap().status,
+        AuthorizerStatus::Authorized
+    );
+
+    // The judged token is current: both change together, and the token leaves the due index.
+    let judged = TokenState {
+        needs_reauthorization: true,
+        ..again.clone()
+    };
+    let v3 = s
+        .mark_needs_reauthorization(&a, &judged, v2, 3_200)
+        .await
+        .unwrap();
+    let tok = s.get_token(&key).await.unwrap().unwrap();
+    assert_eq!((tok.version, tok.state.needs_reauthorization), (v3, true));
+    let due = s.due_authorizer_tokens(i64::MAX, None, 100).await.unwrap();
+    assert!(!due.items.iter().any(|d| d.appid == a), "marked: not due");
+    let got = s.get_authorizer(&a).await.unwrap().unwrap();
+    assert_eq!(got.status, AuthorizerStatus::NeedsReauthorization);
+    assert_eq!(got.updated_at, 3_200);
+
+    // The profile records a later authorization than the token judged (stored first by the
+    // path that saw it): the token is marked, the profile is left as it is.
+    let b = app(7);
+    let key_b = TokenKey::Authorizer(b.clone());
+    let mut newer = authorizer(7, AuthorizerStatus::Authorized, Some("c7"));
+    newer.authorized_at = 5_000;
+    s.upsert_authorizer(&newer).await.unwrap();
+    let old_grant = TokenState {
+        auth_changed_at: 4_000,
+        ..token(Some("at"), Some("rt"), 9_000)
+    };
+    let vb = s.put_token(&key_b, &old_grant, None).await.unwrap();
+    let marked_b = TokenState {
+        needs_reauthorization: true,
+        ..old_grant
+    };
+    s.mark_needs_reauthorization(&b, &marked_b, vb, 5_100)
+        .await
+        .unwrap();
+    assert!(
+        s.get_token(&key_b)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .needs_reauthorization
+    );
+    assert_eq!(s.get_authorizer(&b).await.unwrap().unwrap(), newer);
+
+    // A revoked profile says more than a refusal: kept; no profile at all: the token alone.
+    let c = app(8);
+    let key_c = TokenKey::Authorizer(c.clone());
+    let revoked = authorizer(8, AuthorizerStatus::Unauthorized, Some("c8"));
+    s.upsert_authorizer(&revoked).await.unwrap();
+    let vc = s
+        .put_token(&key_c, &token(None, Some("rt"), 0), None)
+        .await
+        .unwrap();
+    let marked_c = TokenState {
+        needs_reauthorization: true,
+        ..token(None, Some("rt"), 0)
+    };
+    s.mark_needs_reauthorization(&c, &marked_c, vc, 6_000)
+        .await
+        .unwrap();
+    assert_eq!(s.get_authorizer(&c).await.unwrap().unwrap(), revoked);
+    let d = app(9);
+    let key_d = TokenKey::Authorizer(d.clone());
+    let vd = s
+        .put_token(&key_d, &token(None, Some("rt"), 0), None)
+        .await
+        .unwrap();
+    s.mark_needs_reauthorization(&d, &marked_c, vd, 6_000)
+        .await
+        .unwrap();
+    assert!(s.get_authorizer(&d).await.unwrap().is_none());
+    assert!(
+        s.get_token(&key_d)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .needs_reauthorization
+    );
 }
 
 async fn a_periodic_job_is_claimed_once_per_period_by_racing_callers<S: Backend>(s: &S) {

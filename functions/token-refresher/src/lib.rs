@@ -12,8 +12,11 @@
 //!    through the token manager's lease (a token someone refreshed meanwhile is skipped, never
 //!    refreshed twice; a lost refresh token is recovered from what WeChat reports).
 //!    45009 (daily quota) and 61004 (IP not whitelisted) stop the run and fail it; transient
-//!    errors are retried with backoff, then left for the next run; a refused refresh token marks
-//!    the authorizer `needs_reauthorization` and keeps it out of later runs.
+//!    errors are retried with backoff, then left for the next run; a refresh token WeChat
+//!    refused, and reports no other for, is marked `needs_reauthorization` by the token manager
+//!    (token and profile of the judged grant in one write) and kept out of later runs. A refusal
+//!    whose recovery read failed marks nothing: it stays due and is counted apart
+//!    (`RefusalsUnconfirmed`).
 //! 5. No refresh starts once the invocation's remaining time is under a margin: the next run
 //!    picks up the rest.
 //! 6. **Reauthorization census**, once an hour (claimed in the store): how many authorizers are
@@ -176,6 +179,8 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
             Ok(r) => {
                 summary.reconciled_added = r.added;
                 summary.reconciled_removed = r.removed;
+                summary.reconciled_restored = r.restored;
+                summary.reconcile_unconfirmed = r.unconfirmed;
             }
             Err(e) => {
                 tracing::error!(error = %e, "daily reconcile with WeChat failed; it runs again tomorrow")
@@ -349,6 +354,9 @@ async fn refresh_one(
 ) -> Option<Stop> {
     let key = TokenKey::Authorizer(appid.clone());
     let mut attempt = 1;
+    // A retry after an unconfirmed refusal fails at its first read (WeChat is asked before the
+    // dead token is presented again): the token still counts as an unconfirmed refusal.
+    let mut refusal_unconfirmed = false;
     loop {
         let within = deps.config.window_secs;
         let result = match read.take() {
@@ -367,33 +375,31 @@ async fn refresh_one(
             }
             Err(e) => e,
         };
+        refusal_unconfirmed |= matches!(e, WechatError::RefusalUnconfirmed { .. });
         if let Some(stop) = fatal(&e) {
             tracing::error!(authorizer = %appid, error = %e, "stopping the run");
             counters.failed.fetch_add(1, Ordering::Relaxed);
             return Some(stop);
         }
-        match e.kind() {
-            ErrorKind::NeedsReauthorization => {
+        // The token manager marked the token and, in the same write, the profile of the grant
+        // it judged: nothing to write here (a write here would land on a newer grant).
+        match &e {
+            // Revoked after the due index listed it: nothing to refresh.
+            WechatError::NoRefreshToken { .. } => {
+                tracing::info!(authorizer = %appid, "no refresh token stored any more (revoked meanwhile); skipped");
+                counters.skipped.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            _ if e.needs_reauthorization() => {
                 tracing::error!(authorizer = %appid, error = %e, "the merchant must authorize again");
-                match deps
-                    .store
-                    .set_authorizer_status(
-                        appid,
-                        AuthorizerStatus::NeedsReauthorization,
-                        deps.clock.now(),
-                    )
-                    .await
-                {
-                    Ok(()) | Err(StoreError::NotFound) => {}
-                    Err(se) => {
-                        tracing::warn!(authorizer = %appid, error = %se, "could not mark the authorizer")
-                    }
-                }
                 counters
                     .needs_reauthorization
                     .fetch_add(1, Ordering::Relaxed);
                 return None;
             }
+            _ => {}
+        }
+        match e.kind() {
             ErrorKind::Retryable | ErrorKind::RetryLater if attempt < deps.config.attempts => {
                 let delay = deps.config.retry_base * 2u32.pow(attempt - 1);
                 tracing::warn!(authorizer = %appid, attempt, error = %e, "refresh failed; retrying");
@@ -402,7 +408,12 @@ async fn refresh_one(
             }
             _ => {
                 tracing::warn!(authorizer = %appid, error = %e, "refresh failed; left for the next run");
-                counters.failed.fetch_add(1, Ordering::Relaxed);
+                let counter = if refusal_unconfirmed {
+                    &counters.refusals_unconfirmed
+                } else {
+                    &counters.failed
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
         }

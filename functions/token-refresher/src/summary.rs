@@ -22,11 +22,20 @@ pub struct RunSummary {
     pub recovered: u64,
     /// Authorizers this run marked `needs_reauthorization` (their refresh token refused).
     pub needs_reauthorization: u64,
+    /// Refresh tokens WeChat refused (61023) whose recovery read failed as well: not marked,
+    /// left due and tried again by the next run (an alarm fires when this keeps happening).
+    pub refusals_unconfirmed: u64,
     /// Authorizers in `needs_reauthorization` now, whenever marked: counted once an hour
     /// (claimed in the store), `None` on the other runs.
     pub awaiting_reauthorization: Option<u64>,
     pub reconciled_added: u64,
     pub reconciled_removed: u64,
+    /// Authorizers WeChat lists as authorized that the store held as unauthorized, awaiting
+    /// reauthorization or without a refresh token: restored from what WeChat reports.
+    pub reconciled_restored: u64,
+    /// Authorizers the reconcile would have acted on but could not confirm with WeChat (its
+    /// read failed): left as they are until the next reconcile.
+    pub reconcile_unconfirmed: u64,
     pub ticket_age_secs: Option<i64>,
     pub ticket_stale: bool,
     pub ticket_push_requested: bool,
@@ -43,6 +52,7 @@ pub(crate) struct Counters {
     pub failed: AtomicU64,
     pub deferred: AtomicU64,
     pub needs_reauthorization: AtomicU64,
+    pub refusals_unconfirmed: AtomicU64,
 }
 
 impl Counters {
@@ -52,6 +62,7 @@ impl Counters {
         s.failed = self.failed.load(Ordering::Relaxed);
         s.deferred = self.deferred.load(Ordering::Relaxed);
         s.needs_reauthorization = self.needs_reauthorization.load(Ordering::Relaxed);
+        s.refusals_unconfirmed = self.refusals_unconfirmed.load(Ordering::Relaxed);
     }
 }
 
@@ -77,8 +88,11 @@ impl RunSummary {
             ("Deferred", self.deferred, "Count"),
             ("Recovered", self.recovered, "Count"),
             ("NeedsReauthorization", self.needs_reauthorization, "Count"),
+            ("RefusalsUnconfirmed", self.refusals_unconfirmed, "Count"),
             ("ReconciledAdded", self.reconciled_added, "Count"),
             ("ReconciledRemoved", self.reconciled_removed, "Count"),
+            ("ReconciledRestored", self.reconciled_restored, "Count"),
+            ("ReconcileUnconfirmed", self.reconcile_unconfirmed, "Count"),
             ("StaleTicket", u64::from(self.ticket_stale), "Count"),
             ("RunFailed", u64::from(self.error.is_some()), "Count"),
             ("DurationMs", self.duration_ms, "Milliseconds"),

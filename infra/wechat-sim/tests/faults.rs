@@ -223,3 +223,140 @@ async fn a_lost_answer_fault_applies_the_call_and_the_caller_never_hears_of_it()
         .await;
     assert_eq!(errcode(&ok), 0, "{ok}");
 }
+
+/// `apply_late`: the caller gives up during the latency, and the call is applied anyway, after
+/// it left.
+#[tokio::test]
+async fn an_apply_late_fault_applies_the_call_after_its_caller_gave_up() {
+    let env = Env::start_with(|c| c.rotate_refresh_tokens = true).await;
+    let ctoken = env.component_token().await;
+    let (appid, _, r0) = env.authorized_app(&ctoken, &[17, 18]).await;
+    let live = |env: &Env| {
+        env.sim
+            .account(&appid)
+            .unwrap()
+            .authorization
+            .unwrap()
+            .refresh_token
+    };
+    env.sim.set_fault(Fault {
+        endpoint: Some("/cgi-bin/component/api_authorizer_token".into()),
+        latency: Duration::from_millis(300),
+        apply_late: true,
+        times: Some(1),
+        ..Fault::default()
+    });
+    let client = wxopen::https::reqwest_builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let body = json!({"component_appid": env.appid(), "authorizer_appid": appid.as_str(), "authorizer_refresh_token": r0});
+    let err = client
+        .post(format!(
+            "{}?component_access_token={ctoken}",
+            env.url("/cgi-bin/component/api_authorizer_token")
+        ))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(live(&env), r0, "not applied while its caller waited");
+    assert_eq!(
+        env.sim.late_calls(),
+        1,
+        "still at work after its caller left"
+    );
+
+    env.sim.settle_late_calls().await;
+    assert_eq!(env.sim.late_calls(), 0);
+    // Applied after the caller left: R0 was rotated away; presenting it again is 61023.
+    assert_ne!(live(&env), r0);
+    let again = env
+        .post(
+            "/cgi-bin/component/api_authorizer_token",
+            Some(&ctoken),
+            body,
+        )
+        .await;
+    assert_eq!(errcode(&again), 61023, "{again}");
+    assert_eq!(env.sim.refresh_token_reuses(), 1);
+
+    // Set and listed over HTTP too; a caller that waits gets the answer.
+    let resp = env
+        .http
+        .post(env.url("/_sim/faults"))
+        .body(r#"{"endpoint":"/wxa/queryquota","latency_ms":5,"apply_late":true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let list: serde_json::Value = env
+        .http
+        .get(env.url("/_sim/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["apply_late"], true);
+    assert_eq!(errcode(&env.get(QUOTA, None).await), 41001);
+}
+
+/// `after` and `meanwhile`: the second page read of a list finds a merchant gone (revoked
+/// between the two reads), and the fault is over after it.
+#[tokio::test]
+async fn a_fault_can_start_after_some_requests_and_change_the_world_meanwhile() {
+    const LIST: &str = "/cgi-bin/component/api_get_authorizer_list";
+    let env = Env::start().await;
+    let ctoken = env.component_token().await;
+    let mut apps = Vec::new();
+    for _ in 0..3 {
+        apps.push(env.authorized_app(&ctoken, &[17, 18]).await.0);
+    }
+    let resp = env
+        .http
+        .post(env.url("/_sim/faults"))
+        .body(
+            json!({"endpoint": LIST, "after": 1, "times": 1, "meanwhile": {"unauthorize": apps[1].as_str()}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let list = || async {
+        env.post(
+            LIST,
+            Some(&ctoken),
+            json!({"component_appid": env.appid(), "offset": 0, "count": 500}),
+        )
+        .await
+    };
+    let listed = |v: &serde_json::Value| -> Vec<String> {
+        v["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["authorizer_appid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = list().await;
+    assert_eq!(first["total_count"], 3, "let through");
+    let second = list().await;
+    assert_eq!(second["total_count"], 2, "{second}");
+    assert!(!listed(&second).contains(&apps[1].to_string()));
+    assert!(env.sim.account(&apps[1]).unwrap().authorization.is_none());
+    // Used up; and `authorize` meanwhile brings it back (a new grant, listed last).
+    env.sim.set_fault(Fault {
+        endpoint: Some(LIST.into()),
+        times: Some(1),
+        meanwhile: Some(wechat_sim::Meanwhile::Authorize(apps[1].clone())),
+        ..Fault::default()
+    });
+    let third = list().await;
+    assert_eq!(third["total_count"], 3);
+    assert_eq!(listed(&third).len(), 3);
+    assert_eq!(list().await["total_count"], 3);
+}

@@ -1054,6 +1054,73 @@ impl AuthorizerStore for DynamoStore {
         Err(StoreError::Conflict)
     }
 
+    async fn mark_needs_reauthorization(
+        &self,
+        appid: &AppId,
+        marked: &TokenState,
+        token_version: u64,
+        at: UnixTime,
+    ) -> StoreResult<u64> {
+        let key = TokenKey::Authorizer(appid.clone());
+        let pk = format!("APP#{appid}");
+        for _ in 0..RMW_ATTEMPTS {
+            let profile = match self.get_item(pk.clone(), "PROFILE").await? {
+                Some(item) => Some((
+                    get_json::<Authorizer>(&item, "data")?,
+                    opt_n::<u64>(&item, "rev")?.unwrap_or(0),
+                )),
+                None => None,
+            };
+            // The token is marked conditioned on the version the caller judged ...
+            let token_put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(Self::token_item(&key, marked, token_version + 1)))
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(token_version))
+                .build()
+                .map_err(backend("Put token"))?;
+            let mut tx = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(token_put).build());
+            // ... and the profile of that grant with it, conditioned on its rev, in the same
+            // transaction.
+            let marks_profile = profile
+                .as_ref()
+                .filter(|(p, _)| reauthorization_marks_profile(p, marked.auth_changed_at));
+            if let Some((p, rev)) = marks_profile {
+                let mut p = p.clone();
+                p.status = AuthorizerStatus::NeedsReauthorization;
+                p.updated_at = p.updated_at.max(at);
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(Self::profile_item(&p, rev + 1)?))
+                    .condition_expression("attribute_not_exists(rev) OR rev = :rev")
+                    .expression_attribute_values(":rev", n(*rev))
+                    .build()
+                    .map_err(backend("Put profile"))?;
+                tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
+            }
+            match tx.send().await {
+                Ok(_) => return Ok(token_version + 1),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+                {
+                    // The token changed (our judgment is stale) or the profile did (judge it
+                    // again).
+                    let token = self.get_item(pk.clone(), "TOKEN").await?;
+                    let version = token.as_ref().map(Self::parse_token).transpose()?;
+                    if version.map(|t| t.version) != Some(token_version) {
+                        return Err(StoreError::Conflict);
+                    }
+                }
+                Err(e) => return Err(backend("TransactWriteItems reauthorization")(e)),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
     async fn get_authorizer(&self, appid: &AppId) -> StoreResult<Option<Authorizer>> {
         match self.get_item(format!("APP#{appid}"), "PROFILE").await? {
             None => Ok(None),

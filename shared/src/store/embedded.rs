@@ -614,6 +614,46 @@ impl AuthorizerStore for EmbeddedStore {
         .await
     }
 
+    async fn mark_needs_reauthorization(
+        &self,
+        appid: &AppId,
+        marked: &TokenState,
+        token_version: u64,
+        at: UnixTime,
+    ) -> StoreResult<u64> {
+        let app = appid.to_string();
+        let k = token_key(&TokenKey::Authorizer(appid.clone()));
+        let grant = marked.auth_changed_at;
+        let row = TokenRow::new(marked, token_version + 1);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            let token = read_token_row(&txn, &k)?;
+            if token.as_ref().map(|t| t.version) != Some(token_version) {
+                return Err(StoreError::Conflict);
+            }
+            write_token_row(&txn, &k, token.as_ref(), &row)?;
+            let profile: Option<Authorizer> = {
+                let t = txn.open_table(AUTHORIZERS).map_err(be)?;
+                let p = match t.get(app.as_str()).map_err(be)? {
+                    Some(v) => Some(dec(v.value(), "authorizer")?),
+                    None => None,
+                };
+                p
+            };
+            if let Some(mut p) = profile.filter(|p| reauthorization_marks_profile(p, grant)) {
+                p.status = AuthorizerStatus::NeedsReauthorization;
+                p.updated_at = p.updated_at.max(at);
+                txn.open_table(AUTHORIZERS)
+                    .map_err(be)?
+                    .insert(app.as_str(), enc(&p)?.as_slice())
+                    .map_err(be)?;
+            }
+            txn.commit().map_err(be)?;
+            Ok(row.version)
+        })
+        .await
+    }
+
     async fn get_authorizer(&self, appid: &AppId) -> StoreResult<Option<Authorizer>> {
         let key = appid.to_string();
         self.run(move |db| {

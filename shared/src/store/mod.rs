@@ -254,6 +254,16 @@ pub fn revocation_is_stale(
         || profile.is_some_and(|p| p.authorized_at > event_time)
 }
 
+/// The rule both stores apply inside [`AuthorizerStore::mark_needs_reauthorization`]: a refused
+/// refresh token of the grant made at `grant` (the token's `auth_changed_at`) marks the profile
+/// only if the profile still says `Authorized` (a revocation says more) and records no later
+/// authorization (`authorized_at` after `grant`: the merchant authorized again meanwhile, and that
+/// grant was not judged). A `grant` of 0 (a token stored before grants were dated) is taken as the
+/// profile's own.
+pub fn reauthorization_marks_profile(profile: &Authorizer, grant: UnixTime) -> bool {
+    profile.status == AuthorizerStatus::Authorized && (grant == 0 || profile.authorized_at <= grant)
+}
+
 impl Authorizer {
     /// The profile after an `unauthorized` at `at`: history and customer kept.
     pub fn revoke(&mut self, at: UnixTime) {
@@ -265,7 +275,9 @@ impl Authorizer {
     /// reconcile), whichever path comes first: the profile fields are `fresh` from WeChat; the
     /// customer is kept unless `binding` names another one, and then the move is recorded; the
     /// history (moves, first `authorized_at` when it is an update of the same authorization) is
-    /// kept. A revocation stored after `fresh.authorized_at` keeps its status.
+    /// kept. A revocation stored after `fresh.authorized_at` keeps its status; a
+    /// needs-reauthorization mark does not: it judged the refresh token of an earlier grant, and
+    /// a fresh authorization brings its own (the token item's mark is cleared the same way).
     pub fn merge_authorization(
         existing: Option<&Authorizer>,
         mut fresh: Authorizer,
@@ -288,7 +300,7 @@ impl Authorizer {
         if let Some(b) = binding {
             fresh.bind_customer(b, fresh.updated_at);
         }
-        if old.status != AuthorizerStatus::Authorized && old.updated_at > fresh.authorized_at {
+        if old.status == AuthorizerStatus::Unauthorized && old.updated_at > fresh.authorized_at {
             fresh.status = old.status;
         }
         fresh.authorized_at = fresh.authorized_at.max(old.authorized_at);
@@ -361,6 +373,20 @@ pub trait AuthorizerStore: Send + Sync {
         appid: &AppId,
         event_time: UnixTime,
     ) -> StoreResult<Revocation>;
+    /// WeChat refused the refresh token of the authorization the caller judged (61023 with no
+    /// other reported, or the account no longer authorizes the platform). In ONE write: the token
+    /// item becomes `marked` (the caller's state, `needs_reauthorization` set) if it is still at
+    /// `token_version`, else [`StoreError::Conflict`] and nothing changes (a new grant, a
+    /// revocation or another refresher wrote meanwhile); and the profile (if any) becomes
+    /// `NeedsReauthorization` at `at` when [`reauthorization_marks_profile`] says it belongs to
+    /// the judged grant (`marked.auth_changed_at`). Answers the token's new version.
+    async fn mark_needs_reauthorization(
+        &self,
+        appid: &AppId,
+        marked: &TokenState,
+        token_version: u64,
+        at: UnixTime,
+    ) -> StoreResult<u64>;
     /// Finds the authorizer whose original id (`gh_…`) is `user_name`.
     async fn authorizer_by_user_name(&self, user_name: &str) -> StoreResult<Option<Authorizer>>;
     /// All authorizers matching `filter`, in appid order, a page at a time (no repeats, no gaps).

@@ -111,6 +111,16 @@ pub enum WechatError {
     /// longer authorizes us): the merchant must authorize again. Marked in the store.
     #[error("the refresh token of {appid} was refused and WeChat reports no other: the merchant must authorize again")]
     NeedsReauthorization { appid: AppId },
+    /// WeChat refused the stored refresh token (61023) but the read of the one it holds now
+    /// (`api_get_authorizer_info`) failed too: refused is not proof that the merchant must
+    /// authorize again (a lost answer may have rotated it), so nothing is marked and the token
+    /// stays due, to be tried again.
+    #[error("the refresh token of {appid} was refused (61023) and reading the live one failed ({recovery}): left due, to be tried again")]
+    RefusalUnconfirmed {
+        appid: AppId,
+        #[source]
+        recovery: Box<WechatError>,
+    },
     /// Another refresher held the lease and no fresh token appeared within the wait budget.
     #[error("timed out waiting for another refresher of the {what} token")]
     LeaseWaitTimeout { what: String },
@@ -146,6 +156,14 @@ impl WechatError {
                 ErrorKind::NeedsReauthorization
             }
             WechatError::LeaseWaitTimeout { .. } => ErrorKind::Retryable,
+            // Tried again later; what stops every call (quota, IP, ticket) still says so.
+            WechatError::RefusalUnconfirmed { recovery, .. } => match recovery.kind() {
+                k @ (ErrorKind::Quota
+                | ErrorKind::IpNotWhitelisted
+                | ErrorKind::TicketInvalid
+                | ErrorKind::RetryLater) => k,
+                _ => ErrorKind::Retryable,
+            },
             WechatError::Store(_) => ErrorKind::Internal,
             WechatError::InvalidRequest { .. } => ErrorKind::Internal,
         }

@@ -27,8 +27,8 @@ use super::wxa::{
 };
 use crate::domain::{AppId, AuditId, Clock, UnixTime};
 use crate::store::{
-    AuthorizerStatus, AuthorizerStore, StoreError, Ticket, TicketStore, TokenKey, TokenState,
-    TokenStore, VersionedToken,
+    AuthorizerStore, StoreError, Ticket, TicketStore, TokenKey, TokenState, TokenStore,
+    VersionedToken,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
@@ -487,6 +487,7 @@ impl TokenManager {
             Err(_) => (lock.lock_owned().await, None),
         };
         let deadline = tokio::time::Instant::now() + self.policy.max_wait;
+        let mut superseded = 0;
         loop {
             let now = self.clock.now();
             let cur = match known.take() {
@@ -538,7 +539,18 @@ impl TokenManager {
                             version: lease_version,
                             in_doubt,
                         };
-                        return Ok((self.refresh_under_lease(key, lease).await?, true));
+                        match self.refresh_under_lease(key, lease).await? {
+                            Refreshed::Token(t) => return Ok((t, true)),
+                            // WeChat refused the token of a grant that is no longer the stored
+                            // one: judge what is stored now.
+                            Refreshed::Superseded(e) => {
+                                superseded += 1;
+                                if superseded > MAX_SUPERSEDED {
+                                    return Err(e);
+                                }
+                                continue;
+                            }
+                        }
                     }
                     // Someone wrote in between (a token or a lease): look again at once.
                     Err(StoreError::Conflict) if tokio::time::Instant::now() < deadline => {
@@ -569,7 +581,7 @@ impl TokenManager {
         &self,
         key: &TokenKey,
         mut lease: Lease,
-    ) -> WechatResult<SecretString> {
+    ) -> WechatResult<Refreshed> {
         let started = self.clock.now();
         // Every call under the lease ends `call_margin_secs` before the lease does: nobody else
         // may take the lease while a call of ours can still reach WeChat.
@@ -584,12 +596,17 @@ impl TokenManager {
             Ok(Err(e)) => {
                 let authorizer = matches!(key, TokenKey::Authorizer(_));
                 if e.needs_reauthorization() {
-                    self.mark_needs_reauthorization(key, &lease).await;
+                    if self.mark_needs_reauthorization(key, &lease).await == Mark::Superseded {
+                        return Ok(Refreshed::Superseded(e));
+                    }
                 } else {
-                    // After an unknown outcome the refresh token may have rotated: the lease is
-                    // ended but left "unreleased", so whoever takes it next asks WeChat for the
-                    // live refresh token before presenting one.
-                    let in_doubt = authorizer && (lease.in_doubt || e.outcome_unknown());
+                    // After an unknown outcome the refresh token may have rotated, and after an
+                    // unconfirmed refusal the stored one is known dead: the lease is ended but
+                    // left "unreleased", so whoever takes it next asks WeChat for the live
+                    // refresh token before presenting one.
+                    let unconfirmed = matches!(e, WechatError::RefusalUnconfirmed { .. });
+                    let in_doubt =
+                        authorizer && (lease.in_doubt || e.outcome_unknown() || unconfirmed);
                     self.end_lease(key, &lease, in_doubt).await;
                 }
                 return Err(e);
@@ -621,7 +638,7 @@ impl TokenManager {
             match self.store.put_token(key, &new, expected).await {
                 Ok(_) => {
                     self.cache_component(key, &new);
-                    return Ok(fetched.access);
+                    return Ok(Refreshed::Token(fetched.access));
                 }
                 Err(StoreError::Conflict) => {}
                 // A throttle or a blip: the rotated refresh token exists only in this process,
@@ -646,14 +663,18 @@ impl TokenManager {
             {
                 // Revoked or authorized anew meanwhile: our tokens belong to an older grant and
                 // must not be written back over it.
-                return Ok(cur.state.access_token.clone().unwrap_or(fetched.access));
+                return Ok(Refreshed::Token(
+                    cur.state.access_token.clone().unwrap_or(fetched.access),
+                ));
             }
             let now = self.clock.now();
             let theirs_newer =
                 cur.state.access_token.is_some() && cur.state.expires_at >= new.expires_at;
             if theirs_newer {
                 if cur.state.refresh_token.is_some() || new.refresh_token.is_none() {
-                    return Ok(cur.state.access_token.clone().unwrap_or(fetched.access));
+                    return Ok(Refreshed::Token(
+                        cur.state.access_token.clone().unwrap_or(fetched.access),
+                    ));
                 }
                 // Theirs lacks the refresh token we hold: add it to their state.
                 let mut merged = cur.state.clone();
@@ -704,40 +725,43 @@ impl TokenManager {
     }
 
     /// WeChat refused the refresh token and reports no other: only the merchant can fix it.
-    /// The mark keeps the token out of the due index until a new authorization is saved.
-    async fn mark_needs_reauthorization(&self, key: &TokenKey, lease: &Lease) {
-        if !matches!(key, TokenKey::Authorizer(_)) {
-            return self.release_lease(key, lease).await;
-        }
+    /// The mark keeps the token out of the due index until a new authorization is saved. It is
+    /// conditioned on the lease's version, so it lands only on the grant that was judged: with
+    /// the authorizer store, the token and the profile are marked in one write
+    /// ([`AuthorizerStore::mark_needs_reauthorization`]), and a profile that records a later
+    /// authorization is left alone.
+    async fn mark_needs_reauthorization(&self, key: &TokenKey, lease: &Lease) -> Mark {
+        let TokenKey::Authorizer(appid) = key else {
+            self.release_lease(key, lease).await;
+            return Mark::Marked;
+        };
         let mut marked = lease.state.clone();
         marked.lease_until = 0;
         marked.lease_owner = None;
         marked.needs_reauthorization = true;
-        match self
-            .store
-            .put_token(key, &marked, Some(lease.version))
-            .await
-        {
+        let written = match &self.authorizers {
+            Some(a) => {
+                a.mark_needs_reauthorization(appid, &marked, lease.version, self.clock.now())
+                    .await
+            }
+            None => {
+                self.store
+                    .put_token(key, &marked, Some(lease.version))
+                    .await
+            }
+        };
+        match written {
             Ok(_) => {
                 tracing::error!(token = %key_name(key), "refresh token refused by WeChat and none other known: the merchant must authorize again");
-                if let (TokenKey::Authorizer(appid), Some(a)) = (key, &self.authorizers) {
-                    match a
-                        .set_authorizer_status(
-                            appid,
-                            AuthorizerStatus::NeedsReauthorization,
-                            self.clock.now(),
-                        )
-                        .await
-                    {
-                        Ok(()) | Err(StoreError::NotFound) => {}
-                        Err(e) => {
-                            tracing::warn!(token = %key_name(key), error = %e, "could not mark the authorizer as needing re-authorization")
-                        }
-                    }
-                }
+                Mark::Marked
+            }
+            Err(StoreError::Conflict) => {
+                tracing::info!(token = %key_name(key), "refresh token refused, but the stored token changed meanwhile (a new grant, a revocation): not marked");
+                Mark::Superseded
             }
             Err(e) => {
-                tracing::warn!(token = %key_name(key), error = %e, "could not mark the token as needing re-authorization")
+                tracing::warn!(token = %key_name(key), error = %e, "could not mark the token as needing re-authorization");
+                Mark::Failed
             }
         }
     }
@@ -781,7 +805,14 @@ impl TokenManager {
                         let changed = match self.adopt_live_refresh_token(key, appid, lease).await {
                             Ok(changed) => changed,
                             Err(re) if re.needs_reauthorization() => return Err(re),
-                            // Recovery could not ask WeChat: the stored token stays as it is.
+                            // Recovery could not ask WeChat: the stored token stays as it is,
+                            // unmarked (only WeChat's answer says the merchant must act).
+                            Err(re) if e.needs_reauthorization() => {
+                                return Err(WechatError::RefusalUnconfirmed {
+                                    appid: appid.clone(),
+                                    recovery: Box::new(re),
+                                })
+                            }
                             Err(_) => return Err(e),
                         };
                         if !changed && e.needs_reauthorization() {
@@ -907,27 +938,101 @@ impl TokenManager {
         })
     }
 
-    /// Every authorizer `api_get_authorizer_list` lists, page by page (500 at most per page).
+    /// Every authorizer `api_get_authorizer_list` lists, page by page (500 at most per page),
+    /// each once. The list is paged by offset: when its total changes during the walk (a merchant
+    /// authorized or revoked), entries shift and one may slip out of view, so the walk starts
+    /// again, a few times at most. Even a walk whose total held may miss one (a revocation and an
+    /// authorization at once, or a re-authorization moving an entry to the end): absence from it
+    /// is never proof ([`TokenManager::authorization_status`] is).
     pub async fn all_listed_authorizers(&self) -> WechatResult<Vec<AuthorizerListItem>> {
-        let mut out = Vec::new();
+        let mut walks = 0;
+        loop {
+            walks += 1;
+            let (items, steady) = self.walk_authorizer_list().await?;
+            if steady || walks >= LIST_WALKS {
+                if !steady {
+                    tracing::warn!(walks, "api_get_authorizer_list kept changing while it was paged; using the last walk");
+                }
+                return Ok(items);
+            }
+            tracing::info!(
+                walks,
+                "api_get_authorizer_list changed while it was paged; walking it again"
+            );
+        }
+    }
+
+    /// One walk of the list: its entries (first sighting of each appid) and whether every page
+    /// reported the same total.
+    async fn walk_authorizer_list(&self) -> WechatResult<(Vec<AuthorizerListItem>, bool)> {
+        let mut out: Vec<AuthorizerListItem> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut offset = 0u32;
+        let mut total: Option<u64> = None;
+        let mut steady = true;
         loop {
             let page = self
                 .component()
-                .get_authorizer_list(out.len() as u32, AUTHORIZER_LIST_MAX_COUNT)
+                .get_authorizer_list(offset, AUTHORIZER_LIST_MAX_COUNT)
                 .await?;
+            steady &= total.is_none_or(|t| t == page.total_count);
+            total = Some(page.total_count);
             let n = page.list.len();
-            out.extend(page.list);
-            if n == 0 || out.len() as u64 >= page.total_count {
-                return Ok(out);
+            offset += n as u32;
+            for item in page.list {
+                if seen.insert(item.authorizer_appid.clone()) {
+                    out.push(item);
+                }
+            }
+            if n == 0 || u64::from(offset) >= page.total_count {
+                return Ok((out, steady));
             }
         }
     }
+
+    /// Whether `appid` authorizes the platform now, as `api_get_authorizer_info` answers: the
+    /// answer that may act on an authorizer missing from the list. `Ok(None)`: WeChat says it
+    /// does not (61003); an error: no answer, nothing proven.
+    pub async fn authorization_status(
+        &self,
+        appid: &AppId,
+    ) -> WechatResult<Option<AuthorizerInfoResponse>> {
+        match self.call_get_authorizer_info(appid).await {
+            Ok(info) => Ok(Some(info)),
+            Err(e) if e.errcode() == Some(AUTHORIZATION_REVOKED) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
+
+/// Walks of `api_get_authorizer_list` before its last one is used although it kept changing.
+const LIST_WALKS: u32 = 3;
 
 /// `api_get_authorizer_info` answers this when the account no longer authorizes the platform.
 const AUTHORIZATION_REVOKED: i64 = 61003;
 /// How far WeChat's `auth_time` may lag our clock when matching a lost exchange.
 const AUTH_TIME_SKEW_SECS: i64 = 300;
+
+/// What a refresh under a lease came to.
+enum Refreshed {
+    Token(SecretString),
+    /// WeChat refused the refresh token, but the stored token changed before the mark could
+    /// land (a new grant, a revocation): the refusal judged a grant that is gone.
+    Superseded(WechatError),
+}
+
+/// How marking a refused token ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Marked,
+    /// The token changed since the lease: nothing was marked.
+    Superseded,
+    /// The store failed: nothing was marked; the lease runs out by itself.
+    Failed,
+}
+
+/// How often a refresh judges a newly stored grant after its refusal was superseded.
+const MAX_SUPERSEDED: u32 = 3;
 
 /// The lease a refresher holds, and whether the refresh token it guards is in doubt.
 struct Lease {

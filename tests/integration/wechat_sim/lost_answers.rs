@@ -223,8 +223,9 @@ async fn a_failed_write_after_rotation_is_recovered_by_the_next_run() {
 }
 
 /// A call outlives the lease that guards it (WeChat slow): the holder gives up before its lease
-/// ends, and whoever takes the lease next asks WeChat for the live refresh token first. No
-/// refresh token is ever presented twice.
+/// ends, WeChat applies the call after that (the simulator's `apply_late`: R0 rotated, the answer
+/// gone with its caller), and whoever takes the lease next asks WeChat for the live refresh token
+/// first. No refresh token is ever presented twice.
 #[tokio::test]
 async fn a_lease_that_runs_out_mid_call_never_lets_one_refresh_token_be_presented_twice() {
     let env = strict_env().await;
@@ -235,25 +236,32 @@ async fn a_lease_that_runs_out_mid_call_never_lets_one_refresh_token_be_presente
     };
     let a = env.manager().with_policy(policy.clone());
     let appid = env.authorized_mini_program(&a).await;
+    let r0 = live_refresh_token(&env, &appid);
     env.clock.advance(TOKEN_TTL);
     env.sim.set_fault(Fault {
         endpoint: Some(AUTHORIZER_TOKEN.to_owned()),
-        latency: Duration::from_millis(1_500),
+        latency: Duration::from_millis(1_200),
+        apply_late: true,
         times: Some(1),
         ..Fault::default()
     });
-    // A's lease allows 1 s of calls; WeChat takes 1.5 s.
+    // A's lease allows 1 s of calls; WeChat takes 1.2 s, and applies the call all the same.
     let err = a.authorizer_access_token(&appid).await.unwrap_err();
     assert!(
         matches!(err, WechatError::LeaseWaitTimeout { .. }),
         "{err:?}"
     );
-    // A's lease runs out; B takes over while A's request may still be in flight.
+    env.sim.settle_late_calls().await;
+    assert_ne!(
+        live_refresh_token(&env, &appid),
+        r0,
+        "WeChat rotated R0 after A gave up"
+    );
+    // A's lease runs out; B takes over.
     env.clock.advance(4);
     let b = env.manager().with_policy(policy);
     b.authorizer_access_token(&appid).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await; // past A's request, had it gone on
-    assert_eq!(env.sim.refresh_token_reuses(), 0);
+    assert_eq!(env.sim.refresh_token_reuses(), 0, "R0 was presented once");
     assert_eq!(
         expose(
             stored(env.store.as_ref(), &appid)
@@ -263,6 +271,11 @@ async fn a_lease_that_runs_out_mid_call_never_lets_one_refresh_token_be_presente
                 .unwrap()
         ),
         live_refresh_token(&env, &appid)
+    );
+    assert_eq!(
+        env.calls(AUTHORIZER_TOKEN),
+        2,
+        "A's, then B's with the live token"
     );
     b.wxa(&appid).get_category().await.unwrap();
 }
