@@ -177,23 +177,93 @@ async fn handle(
         let n = *n;
         (st.daily_quotas.get(&path).is_some_and(|q| n > *q), account)
     };
-    let resp = match apply_fault(&inner, &path).await {
+    let request = Request {
+        method,
+        want_method,
+        auth,
+        path,
+        query,
+        headers,
+        body,
+        now,
+        over_quota,
+        account,
+        started,
+        raw_query: uri.query().unwrap_or("").to_owned(),
+        ip,
+    };
+    let fault = matching_fault(&inner, &request.path);
+    if !fault.as_ref().is_some_and(|f| f.apply_late) {
+        // A caller that gives up cancels the request here: whatever had not run yet never does.
+        return respond(inner, fault, request).await;
+    }
+    // Detached from the connection: the call is applied even if its caller has gone, as WeChat
+    // (behind its proxies) may apply a request whose client timed out.
+    let late = LateCall::start(&inner);
+    let task = tokio::spawn(async move {
+        let _late = late;
+        respond(inner, fault, request).await
+    });
+    task.await
+        .unwrap_or_else(|_| err_answer(WxErr::new(-1, "system error")))
+}
+
+/// One counted request, owned, so that its work can outlive the connection.
+struct Request {
+    method: Method,
+    want_method: Method,
+    auth: Auth,
+    path: String,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+    now: UnixTime,
+    over_quota: bool,
+    account: String,
+    started: std::time::Instant,
+    raw_query: String,
+    ip: std::net::IpAddr,
+}
+
+/// Counts a detached (`apply_late`) request until its work is done, for
+/// [`crate::Simulator::settle_late_calls`].
+struct LateCall(Arc<Inner>);
+
+impl LateCall {
+    fn start(inner: &Arc<Inner>) -> LateCall {
+        inner.late_calls.send_modify(|n| *n += 1);
+        LateCall(Arc::clone(inner))
+    }
+}
+
+impl Drop for LateCall {
+    fn drop(&mut self) {
+        self.0.late_calls.send_modify(|n| *n -= 1);
+    }
+}
+
+/// The answer to a counted request: its fault (if any), then the endpoint.
+async fn respond(inner: Arc<Inner>, fault: Option<crate::Fault>, r: Request) -> Response {
+    let apply_late = fault.as_ref().is_some_and(|f| f.apply_late);
+    let resp = match apply_fault(fault).await {
         FaultOutcome::Answer(resp) => resp,
-        fault => {
+        outcome => {
+            // Applied late: at the sim time it is applied, not the time it arrived.
+            let now = if apply_late { inner.now() } else { r.now };
             let resp = answer(
                 &inner,
-                &method,
-                want_method,
-                auth,
-                &path,
-                &query,
-                &headers,
-                &body,
+                &r.method,
+                r.want_method,
+                r.auth,
+                &r.path,
+                &r.query,
+                &r.headers,
+                &r.body,
                 now,
-                over_quota,
+                r.over_quota,
             )
             .await;
-            if matches!(fault, FaultOutcome::LoseAnswer) {
+            if matches!(outcome, FaultOutcome::LoseAnswer) {
                 // Applied; the answer never reaches the caller (whose timeout is shorter than this).
                 tokio::time::sleep(TIMEOUT_HOLD).await;
                 err_answer(WxErr::new(-1, "system error"))
@@ -203,12 +273,12 @@ async fn handle(
         }
     };
     let seen = Seen {
-        account,
-        invoke_time: now,
-        started,
-        query: uri.query().unwrap_or("").to_owned(),
-        body: &body,
-        ip,
+        account: r.account,
+        invoke_time: r.now,
+        started: r.started,
+        query: r.raw_query,
+        body: &r.body,
+        ip: r.ip,
     };
     record_rid(&inner, resp, seen).await
 }
@@ -378,8 +448,8 @@ enum FaultOutcome {
     None,
 }
 
-async fn apply_fault(inner: &Inner, path: &str) -> FaultOutcome {
-    let Some(fault) = matching_fault(inner, path) else {
+async fn apply_fault(fault: Option<crate::Fault>) -> FaultOutcome {
+    let Some(fault) = fault else {
         return FaultOutcome::None;
     };
     if !fault.latency.is_zero() {

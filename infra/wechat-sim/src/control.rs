@@ -223,6 +223,8 @@ struct FaultJson {
     timeout: bool,
     #[serde(default)]
     lose_answer: bool,
+    #[serde(default)]
+    apply_late: bool,
     errcode: Option<i64>,
     errmsg: Option<String>,
     times: Option<u32>,
@@ -243,6 +245,7 @@ async fn add_fault(State(inner): S, body: Bytes) -> Response {
             .errcode
             .map(|c| (c, f.errmsg.unwrap_or_else(|| "simulated error".to_owned()))),
         times: f.times,
+        apply_late: f.apply_late,
     };
     let remaining = fault.times;
     inner.lock().faults.push(ActiveFault { fault, remaining });
@@ -261,6 +264,7 @@ async fn list_faults(State(inner): S) -> Json<Value> {
                 "error_rate": f.fault.error_rate,
                 "timeout": f.fault.timeout,
                 "lose_answer": f.fault.lose_answer,
+                "apply_late": f.fault.apply_late,
                 "errcode": f.fault.forced_errcode.as_ref().map(|e| e.0),
                 "errmsg": f.fault.forced_errcode.as_ref().map(|e| e.1.clone()),
                 "remaining": f.remaining,

@@ -57,7 +57,7 @@
 //! | `POST /_sim/accounts/{appid}/unauthorize` | pushes `unauthorized` |
 //! | `POST /_sim/accounts/{appid}/audit/decide` | `{"outcome":"success"\|"fail"\|"delay","reason"?,"screenshots"?:[…]}` |
 //! | `GET /_sim/counters`, `DELETE /_sim/counters` | calls per endpoint path |
-//! | `GET/POST/DELETE /_sim/faults` | `{"endpoint"?,"latency_ms"?,"error_rate"?,"timeout"?,"lose_answer"?,"errcode"?,"errmsg"?,"times"?}` |
+//! | `GET/POST/DELETE /_sim/faults` | `{"endpoint"?,"latency_ms"?,"error_rate"?,"timeout"?,"lose_answer"?,"apply_late"?,"errcode"?,"errmsg"?,"times"?}` (`apply_late`: applied after `latency_ms` even if the caller gave up) |
 //! | `POST /_sim/quotas` | `{"/cgi-bin/...": N}` daily quotas (merged) |
 //! | `POST /_sim/audit_quota` | `{"rest","limit","speedup_rest","speedup_limit"}` (queryquota) |
 //! | `POST /_sim/templates` | `{"template_id","user_version","user_desc"?}` |
@@ -199,6 +199,12 @@ pub enum AuditOutcome {
 /// replaced by -1: to the caller, whose timeout is shorter, the answer is lost, as when WeChat
 /// applied a call whose answer never arrived), else `forced_errcode`, else -1 with probability
 /// `error_rate`. `times`: how many requests it affects before it is removed (None = until cleared).
+///
+/// A caller that gives up (times out, disconnects) cancels its request: during `latency` that
+/// means "never applied". With `apply_late` the request's work is detached from the connection
+/// instead: after `latency` the call is applied whether or not its caller is still there ("applied
+/// late", as WeChat behind its proxies may apply a request whose client timed out);
+/// [`Simulator::settle_late_calls`] waits until every such call is done.
 #[derive(Debug, Clone, Default)]
 pub struct Fault {
     pub endpoint: Option<String>,
@@ -209,6 +215,8 @@ pub struct Fault {
     pub lose_answer: bool,
     pub forced_errcode: Option<(i64, String)>,
     pub times: Option<u32>,
+    /// Apply the call after `latency` even if its caller gave up meanwhile (see above).
+    pub apply_late: bool,
 }
 
 /// How long a `timeout` fault holds the request before answering -1.
@@ -219,6 +227,8 @@ pub(crate) struct Inner {
     pub(crate) crypt: MsgCrypt,
     pub(crate) http: reqwest::Client,
     state: Mutex<State>,
+    /// `apply_late` requests whose work is not done yet.
+    pub(crate) late_calls: tokio::sync::watch::Sender<usize>,
 }
 
 impl Inner {
@@ -529,6 +539,7 @@ impl Simulator {
             crypt,
             http,
             state: Mutex::new(state),
+            late_calls: tokio::sync::watch::Sender::new(0),
         });
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -682,6 +693,19 @@ impl Simulator {
 
     pub fn clear_faults(&self) {
         self.inner.lock().faults.clear();
+    }
+
+    /// `apply_late` requests still at work (their caller may be long gone).
+    pub fn late_calls(&self) -> usize {
+        *self.inner.late_calls.borrow()
+    }
+
+    /// Waits until every `apply_late` request that has arrived is applied (and answered, if its
+    /// caller was still there): a test then sees the world as WeChat left it, without sleeping.
+    pub async fn settle_late_calls(&self) {
+        let mut rx = self.inner.late_calls.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = rx.wait_for(|n| *n == 0).await;
     }
 
     /// Sets (or replaces) the daily quota of one endpoint path, counted per account: each

@@ -223,3 +223,83 @@ async fn a_lost_answer_fault_applies_the_call_and_the_caller_never_hears_of_it()
         .await;
     assert_eq!(errcode(&ok), 0, "{ok}");
 }
+
+/// `apply_late`: the caller gives up during the latency, and the call is applied anyway, after
+/// it left.
+#[tokio::test]
+async fn an_apply_late_fault_applies_the_call_after_its_caller_gave_up() {
+    let env = Env::start_with(|c| c.rotate_refresh_tokens = true).await;
+    let ctoken = env.component_token().await;
+    let (appid, _, r0) = env.authorized_app(&ctoken, &[17, 18]).await;
+    let live = |env: &Env| {
+        env.sim
+            .account(&appid)
+            .unwrap()
+            .authorization
+            .unwrap()
+            .refresh_token
+    };
+    env.sim.set_fault(Fault {
+        endpoint: Some("/cgi-bin/component/api_authorizer_token".into()),
+        latency: Duration::from_millis(300),
+        apply_late: true,
+        times: Some(1),
+        ..Fault::default()
+    });
+    let client = wxopen::https::reqwest_builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let body = json!({"component_appid": env.appid(), "authorizer_appid": appid.as_str(), "authorizer_refresh_token": r0});
+    let err = client
+        .post(format!(
+            "{}?component_access_token={ctoken}",
+            env.url("/cgi-bin/component/api_authorizer_token")
+        ))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(live(&env), r0, "not applied while its caller waited");
+    assert_eq!(
+        env.sim.late_calls(),
+        1,
+        "still at work after its caller left"
+    );
+
+    env.sim.settle_late_calls().await;
+    assert_eq!(env.sim.late_calls(), 0);
+    // Applied after the caller left: R0 was rotated away; presenting it again is 61023.
+    assert_ne!(live(&env), r0);
+    let again = env
+        .post(
+            "/cgi-bin/component/api_authorizer_token",
+            Some(&ctoken),
+            body,
+        )
+        .await;
+    assert_eq!(errcode(&again), 61023, "{again}");
+    assert_eq!(env.sim.refresh_token_reuses(), 1);
+
+    // Set and listed over HTTP too; a caller that waits gets the answer.
+    let resp = env
+        .http
+        .post(env.url("/_sim/faults"))
+        .body(r#"{"endpoint":"/wxa/queryquota","latency_ms":5,"apply_late":true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let list: serde_json::Value = env
+        .http
+        .get(env.url("/_sim/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["apply_late"], true);
+    assert_eq!(errcode(&env.get(QUOTA, None).await), 41001);
+}
