@@ -2,7 +2,8 @@
 //! release whose answer is lost AND whose recovery read fails is recorded as in doubt first and
 //! settled later (by the approval push, the retry, the hourly check); a recovery never adopts a
 //! withdrawn or already recorded audit; an app whose profile read failed at onboarding still
-//! gets its audit results.
+//! gets its audit results; a batch runner stops at its lease and the next one adopts what
+//! WeChat applied late.
 
 mod support;
 
@@ -13,7 +14,7 @@ use support::{commit_body, spawn_app, submit_body, App};
 use wechat_sim::{AuditOutcome, Fault};
 use wxopen::domain::{AppId, AuditId, AuditStatus};
 use wxopen::secrets::StaticSecrets;
-use wxopen::store::{AuditStore, AuthorizerStore};
+use wxopen::store::{AuditStore, AuthorizerStore, Batch, BatchOutcome, BatchStore};
 
 const SUBMIT: &str = "/wxa/submit_audit";
 const LATEST: &str = "/wxa/get_latest_auditstatus";
@@ -113,7 +114,8 @@ async fn submission_lost_twice(app: &App, name: &str) -> (AppId, u64) {
         None,
         "no auditid was known"
     );
-    (appid, wechat_latest(app, &appid))
+    let auditid = wechat_latest(app, &appid);
+    (appid, auditid)
 }
 
 #[tokio::test]
@@ -156,7 +158,10 @@ async fn a_retry_of_a_lost_submission_adopts_the_audit_wechat_refuses_to_repeat(
         "one audit at WeChat"
     );
     let got = app.local.store.latest_audit(&appid).await.unwrap().unwrap();
-    assert_eq!((got.auditid, got.status), (AuditId(auditid), AuditStatus::Auditing));
+    assert_eq!(
+        (got.auditid, got.status),
+        (AuditId(auditid), AuditStatus::Auditing)
+    );
 }
 
 #[tokio::test]
@@ -169,7 +174,10 @@ async fn the_hourly_check_settles_a_submission_and_a_release_left_in_doubt() {
         .unwrap();
     assert_eq!((r.doubts_settled, r.doubts_left), (1, 0), "{r:?}");
     let got = app.local.store.latest_audit(&appid).await.unwrap().unwrap();
-    assert_eq!((got.auditid, got.status), (AuditId(auditid), AuditStatus::Auditing));
+    assert_eq!(
+        (got.auditid, got.status),
+        (AuditId(auditid), AuditStatus::Auditing)
+    );
 
     // The release: applied, its answer lost, the read of the online version failed.
     app.local
@@ -215,7 +223,11 @@ async fn a_retry_of_a_lost_release_whose_recovery_read_failed_answers_released()
     assert_eq!(s, 200, "{v}");
     assert_eq!(
         (&v["status"], &v["auditid"], &v["reconciled"]),
-        (&Value::from("released"), &Value::from(auditid), &Value::from(true)),
+        (
+            &Value::from("released"),
+            &Value::from(auditid),
+            &Value::from(true)
+        ),
         "{v}"
     );
     assert_eq!(app.local.sim.calls(RELEASE), 1, "never released twice");
@@ -296,19 +308,28 @@ async fn an_app_onboarded_without_its_profile_gets_its_audit_results_and_its_pro
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((got.auditid, got.status), (AuditId(auditid), AuditStatus::Approved));
+    assert_eq!(
+        (got.auditid, got.status),
+        (AuditId(auditid), AuditStatus::Approved)
+    );
     let want = sim.account(&completed).unwrap().user_name;
-    assert_eq!(app.stored_authorizer(&completed).await.unwrap().user_name, want);
+    assert_eq!(
+        app.stored_authorizer(&completed).await.unwrap().user_name,
+        want
+    );
 
     // The push comes while the profile read still fails: the URL names the app, the result is
     // kept; the operator's next read of the app fills the profile in.
     let trusted = onboarded_without_profile(&app, "Filled by read").await;
     let auditid = app.commit_and_submit(&trusted, "5.0.0").await;
     fail_reads(&app, AUTHORIZER_INFO, None);
-    sim.decide_audit(&trusted, AuditOutcome::Fail {
-        reason: "incomplete".into(),
-        screenshots: vec![],
-    })
+    sim.decide_audit(
+        &trusted,
+        AuditOutcome::Fail {
+            reason: "incomplete".into(),
+            screenshots: vec![],
+        },
+    )
     .await
     .unwrap();
     sim.clear_faults();
@@ -319,11 +340,91 @@ async fn an_app_onboarded_without_its_profile_gets_its_audit_results_and_its_pro
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((got.auditid, got.status), (AuditId(auditid), AuditStatus::Rejected));
+    assert_eq!(
+        (got.auditid, got.status),
+        (AuditId(auditid), AuditStatus::Rejected)
+    );
     assert_eq!(app.stored_authorizer(&trusted).await.unwrap().user_name, "");
     let (s, v) = app.get_json(&format!("/ops/apps/{trusted}")).await;
     assert_eq!(s, 200, "{v}");
     let want = sim.account(&trusted).unwrap().user_name;
     assert_eq!(v["user_name"], want.as_str(), "{v}");
-    assert_eq!(app.stored_authorizer(&trusted).await.unwrap().user_name, want);
+    assert_eq!(
+        app.stored_authorizer(&trusted).await.unwrap().user_name,
+        want
+    );
+}
+
+/// A runner's work on an app stops before its lease runs out, even when WeChat holds the call
+/// (and applies it after the runner gave up): the runner writes nothing, and the runner that
+/// takes the app over asks WeChat first and adopts the late submission instead of submitting
+/// again. The batch runs on a store of its own, so the system's own runner never joins in.
+#[tokio::test]
+async fn a_runner_gives_up_at_its_lease_and_the_next_one_adopts_what_wechat_applied_late() {
+    let app = spawn_app().await;
+    let sim = &app.local.sim;
+    let appid = app.authorized_app("Lease").await;
+    commit(&app, &appid, "6.0.0").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(wxopen::store::embedded::EmbeddedStore::open(dir.path()).unwrap());
+    store
+        .upsert_authorizer(&app.stored_authorizer(&appid).await.unwrap())
+        .await
+        .unwrap();
+    let clock = Arc::new(wxopen::domain::ManualClock::new(sim.now()));
+    let deps = audit_actions::Deps {
+        store: store.clone(),
+        clock: clock.clone(),
+        ..ops_deps(&app)
+    };
+    let now = sim.now();
+    let batch = Batch {
+        id: format!("{now:012x}lease"),
+        operation: "submit_audit".into(),
+        params: submit_body(),
+        appids: vec![appid.clone()],
+        created_at: now,
+        operator: "key-test".into(),
+        finished_at: None,
+    };
+    store.create_batch(&batch).await.unwrap();
+    // WeChat holds the submission 5 s, then applies it whether or not anyone still waits.
+    sim.set_fault(Fault {
+        endpoint: Some(SUBMIT.into()),
+        latency: std::time::Duration::from_secs(5),
+        apply_late: true,
+        times: Some(1),
+        ..Fault::default()
+    });
+    // A 3 s lease: the work is cut off before it ends, and nothing is written.
+    let r = audit_actions::batches::run_open_batches_with_lease(&deps, None, 3)
+        .await
+        .unwrap();
+    assert_eq!(r.apps_done, 0, "{r:?}");
+    let p = store.get_batch(&batch.id).await.unwrap().unwrap();
+    assert_eq!(
+        p.items[0].result, None,
+        "the runner that gave up wrote nothing"
+    );
+    assert_eq!(store.latest_audit(&appid).await.unwrap(), None);
+    sim.settle_late_calls().await;
+    let auditid = wechat_latest(&app, &appid);
+
+    // The lease has run out: the next runner takes the app over and asks WeChat first.
+    clock.advance(10);
+    let r = audit_actions::batches::run_open_batches(&deps, None)
+        .await
+        .unwrap();
+    assert_eq!((r.apps_done, r.finished), (1, 1), "{r:?}");
+    let p = store.get_batch(&batch.id).await.unwrap().unwrap();
+    let result = p.items[0].result.clone().unwrap();
+    assert_eq!(result.outcome, BatchOutcome::Ok, "{result:?}");
+    assert_eq!(result.detail["auditid"], auditid, "{result:?}");
+    assert_eq!(result.detail["reconciled"], true, "{result:?}");
+    assert_eq!(sim.calls(SUBMIT), 1, "never submitted twice");
+    let got = store.latest_audit(&appid).await.unwrap().unwrap();
+    assert_eq!(
+        (got.auditid, got.status),
+        (AuditId(auditid), AuditStatus::Auditing)
+    );
 }
