@@ -281,6 +281,14 @@ pub async fn submit_audit(
             tracing::warn!(%appid, error = %e, "submit_audit answer lost or refused as already submitted; asking WeChat for the latest audit");
             return match settle_submission(mgr, store, clock, appid).await {
                 Ok(SubmissionSettlement::Adopted(record)) => Ok(record),
+                // Settled meanwhile by another path (the hourly check, a push): what it recorded
+                // from this doubt is this submission's audit.
+                Ok(SubmissionSettlement::NoDoubt) => match store.latest_audit(appid).await? {
+                    Some(r) if r.submitted_at == since && r.status != AuditStatus::Withdrawn => {
+                        Ok(r)
+                    }
+                    _ => Err(e),
+                },
                 Ok(_) => {
                     if !e.outcome_unknown() {
                         // 85009 for an audit that is not this one: this call was refused.
@@ -392,6 +400,14 @@ pub async fn release(
             tracing::warn!(%appid, error = %e, "release answer lost or refused as already released; asking WeChat for the online version");
             return match settle_release(mgr, store, clock, appid).await {
                 Ok(ReleaseSettlement::Released { at, .. }) => Ok(at),
+                // Settled meanwhile by another path (the hourly check): it marked the audit
+                // released at this release's start.
+                Ok(ReleaseSettlement::NoDoubt) => match store.latest_audit(appid).await? {
+                    Some(r) if r.auditid == auditid && r.released_at == Some(started) => {
+                        Ok(started)
+                    }
+                    _ => Err(e),
+                },
                 Ok(_) => Err(e),
                 Err(WechatError::Store(se)) => Err(WechatError::Store(se)),
                 Err(read) => {
