@@ -111,6 +111,8 @@ contract!(
     activity_is_kept_per_app_newest_first_even_within_one_second,
     template_requirements_are_set_replaced_and_removed,
     tokens_are_read_many_at_once_in_order,
+    racing_delay_and_success_deliveries_never_regress_an_approved_audit,
+    a_batch_result_is_written_only_by_the_runner_holding_the_claim,
 );
 
 fn app(i: usize) -> AppId {
@@ -1776,4 +1778,172 @@ async fn tokens_are_read_many_at_once_in_order<S: Backend>(s: &S) {
         assert_eq!((rt(&g.state), g.version), want, "item {n}");
     }
     assert!(s.get_tokens(&[]).await.unwrap().is_empty());
+}
+
+/// WeChat's news of an audit only moves forward, judged inside the write: 40 audits each get a
+/// "delayed" (older) and a "success" (newer) delivery at once, as racing pushes and polls do;
+/// every one ends approved with the success's time. A late delay alone, and a pending status
+/// over a decided one, are refused with the audit unchanged.
+async fn racing_delay_and_success_deliveries_never_regress_an_approved_audit<S: Backend>(s: &S) {
+    let a = app(41);
+    for id in 0..40u64 {
+        s.record_audit(&audit(&a, 500 + id, 1_000)).await.unwrap();
+    }
+    futures::future::join_all((0..40u64).map(|id| {
+        let a = a.clone();
+        async move {
+            let delay = AuditUpdate {
+                status: AuditStatus::Delayed,
+                reason: Some(format!("slow {id}")),
+                screenshots: vec![],
+                at: 2_000 + id as i64,
+            };
+            let success = AuditUpdate {
+                status: AuditStatus::Approved,
+                reason: None,
+                screenshots: vec![],
+                at: 3_000 + id as i64,
+            };
+            // Either may land first; one of them is refused when it would go backwards.
+            let (d, ok) = tokio::join!(
+                s.update_audit(&a, AuditId(500 + id), &delay),
+                s.update_audit(&a, AuditId(500 + id), &success)
+            );
+            assert!(matches!(d, Ok(()) | Err(StoreError::OutOfOrder)), "{d:?}");
+            ok.unwrap();
+        }
+    }))
+    .await;
+    let got = s.list_audits(&a, None, 100).await.unwrap().items;
+    assert_eq!(got.len(), 40);
+    for r in &got {
+        let id = r.auditid.0 - 500;
+        assert_eq!(
+            (r.status, r.reason.as_deref(), r.updated_at),
+            (AuditStatus::Approved, None, 3_000 + id as i64),
+            "audit {id}"
+        );
+    }
+    // In order of arrival, not of time: the success first, then the older delay.
+    let b = app(42);
+    s.record_audit(&audit(&b, 900, 1_000)).await.unwrap();
+    let approved = AuditUpdate {
+        status: AuditStatus::Approved,
+        reason: None,
+        screenshots: vec![],
+        at: 3_000,
+    };
+    s.update_audit(&b, AuditId(900), &approved).await.unwrap();
+    let before = s.latest_audit(&b).await.unwrap().unwrap();
+    for late in [
+        AuditUpdate {
+            status: AuditStatus::Delayed,
+            reason: Some("slow".into()),
+            screenshots: vec![],
+            at: 2_000,
+        },
+        // A pending status never follows a decided one, whatever its time.
+        AuditUpdate {
+            status: AuditStatus::Auditing,
+            reason: None,
+            screenshots: vec![],
+            at: 4_000,
+        },
+        // Older news of the same kind (decided) loses too.
+        AuditUpdate {
+            status: AuditStatus::Rejected,
+            reason: Some("old".into()),
+            screenshots: vec![],
+            at: 2_500,
+        },
+    ] {
+        assert!(
+            matches!(
+                s.update_audit(&b, AuditId(900), &late).await,
+                Err(StoreError::OutOfOrder)
+            ),
+            "{late:?}"
+        );
+        assert_eq!(s.latest_audit(&b).await.unwrap().unwrap(), before);
+    }
+}
+
+/// A runner that outlived its lease never writes over the runner that took the app over: the
+/// result is written in one conditional write on the claim. The first runner's result is
+/// refused both after the new runner's result and while the new runner still works.
+async fn a_batch_result_is_written_only_by_the_runner_holding_the_claim<S: Backend>(s: &S) {
+    let appids: Vec<AppId> = (0..2).map(|i| app(60 + i)).collect();
+    let batch = Batch {
+        id: "batch-owners".into(),
+        operation: "submit_audit".into(),
+        params: serde_json::json!({}),
+        appids: appids.clone(),
+        created_at: 1_000,
+        operator: "key-1".into(),
+        finished_at: None,
+    };
+    s.create_batch(&batch).await.unwrap();
+    let result = |outcome, detail: &str, at| BatchItemResult {
+        outcome,
+        detail: serde_json::json!({ "by": detail }),
+        at,
+    };
+    // The first app: taken over, the new runner records, then the late first runner tries.
+    let (x, y) = (&appids[0], &appids[1]);
+    s.claim_batch_item("batch-owners", x, "first", 1_000, 1_180)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.claim_batch_item("batch-owners", x, "second", 1_200, 1_380)
+            .await
+            .unwrap(),
+        BatchClaim::TakenOver { since: 1_000 }
+    );
+    let second = result(BatchOutcome::Ok, "second", 1_210);
+    s.record_claimed_batch_item("batch-owners", x, "second", &second)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.record_claimed_batch_item(
+            "batch-owners",
+            x,
+            "first",
+            &result(BatchOutcome::Failed, "first", 1_220)
+        )
+        .await,
+        Err(StoreError::Conflict)
+    ));
+    // The second app: taken over, the late first runner's result comes while the new runner
+    // works; the new runner's result then lands.
+    s.claim_batch_item("batch-owners", y, "first", 1_000, 1_180)
+        .await
+        .unwrap();
+    s.claim_batch_item("batch-owners", y, "second", 1_200, 1_380)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.record_claimed_batch_item(
+            "batch-owners",
+            y,
+            "first",
+            &result(BatchOutcome::Failed, "first", 1_220)
+        )
+        .await,
+        Err(StoreError::Conflict)
+    ));
+    let p = s.get_batch("batch-owners").await.unwrap().unwrap();
+    assert_eq!(p.items[1].result, None, "the late runner wrote nothing");
+    let second_y = result(BatchOutcome::Ok, "second", 1_230);
+    s.record_claimed_batch_item("batch-owners", y, "second", &second_y)
+        .await
+        .unwrap();
+    let p = s.get_batch("batch-owners").await.unwrap().unwrap();
+    assert_eq!(p.items[0].result.as_ref(), Some(&second));
+    assert_eq!(p.items[1].result.as_ref(), Some(&second_y));
+    // Not part of the batch: NotFound, as for an unconditional result.
+    assert!(matches!(
+        s.record_claimed_batch_item("batch-owners", &app(99), "second", &second)
+            .await,
+        Err(StoreError::NotFound)
+    ));
 }

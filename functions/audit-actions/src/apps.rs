@@ -134,7 +134,7 @@ pub(crate) async fn lifecycle(deps: &Deps, appid: &AppId) -> Result<Stage, ApiEr
 }
 
 async fn show(State(deps): S, Path(appid): Path<String>) -> ApiResult {
-    let a = known(&deps, &appid).await?;
+    let a = with_complete_profile(&deps, known(&deps, &appid).await?).await;
     let appid = a.appid.clone();
     let token = views::token_health(deps.store.as_ref(), &appid).await?;
     let mut v = views::authorizer(&a, token, false);
@@ -293,6 +293,45 @@ async fn pages(State(deps): S, Path(appid): Path<String>) -> ApiResult {
     Ok(Json(json!({ "pages": p })))
 }
 
+/// The profile, completed from WeChat when it was stored without WeChat's details (its read
+/// failed at onboarding); as it was when WeChat cannot be asked now.
+pub(crate) async fn with_complete_profile(deps: &Deps, a: Authorizer) -> Authorizer {
+    if !a.user_name.is_empty() || a.status != AuthorizerStatus::Authorized {
+        return a;
+    }
+    match reconcile::complete_profile(
+        &deps.mgr,
+        deps.store.as_ref(),
+        deps.clock.as_ref(),
+        &a.appid,
+    )
+    .await
+    {
+        Ok(Some(completed)) => completed,
+        Ok(None) => a,
+        Err(e) => {
+            tracing::warn!(appid = %a.appid, error = %e, "an incomplete profile could not be completed; the next read tries again");
+            a
+        }
+    }
+}
+
+/// Settles the app's submission in doubt from WeChat, if there is one, so that the pending rule
+/// sees an audit WeChat took. When WeChat cannot be asked the doubt stays: a submission then
+/// meets WeChat's own 85009 and adopts the pending audit.
+async fn settle_submission_in_doubt(deps: &Deps, appid: &AppId) -> Result<(), ApiError> {
+    match reconcile::settle_submission(&deps.mgr, deps.store.as_ref(), deps.clock.as_ref(), appid)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(wxopen::wechat::WechatError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(%appid, error = %e, "a submission in doubt could not be settled now");
+            Ok(())
+        }
+    }
+}
+
 /// The latest audit as WeChat reports it now, written back to the store (a lost push is caught
 /// up here). `None` when the app has never been audited (85058).
 pub(crate) async fn refresh_latest(
@@ -301,9 +340,26 @@ pub(crate) async fn refresh_latest(
 ) -> Result<Option<AuditRecord>, ApiError> {
     let latest = match deps.mgr.wxa(appid).get_latest_auditstatus().await {
         Ok(l) => l,
-        Err(e) if e.errcode() == Some(85058) => return Ok(None),
+        Err(e) if e.errcode() == Some(85058) => {
+            reconcile::settle_submission_with(
+                deps.store.as_ref(),
+                deps.clock.as_ref(),
+                appid,
+                None,
+            )
+            .await?;
+            return Ok(None);
+        }
         Err(e) => return Err(e.into()),
     };
+    // A submission in doubt is recorded with what we know of it (template, version).
+    reconcile::settle_submission_with(
+        deps.store.as_ref(),
+        deps.clock.as_ref(),
+        appid,
+        Some(&latest),
+    )
+    .await?;
     let Some(status) = latest.audit_status() else {
         return Err(ApiError::Wechat(wxopen::wechat::WechatError::Decode {
             endpoint: "/wxa/get_latest_auditstatus",
@@ -378,6 +434,7 @@ pub(crate) async fn current_audit(
     deps: &Deps,
     appid: &AppId,
 ) -> Result<Option<AuditRecord>, ApiError> {
+    settle_submission_in_doubt(deps, appid).await?;
     match deps.store.latest_audit(appid).await? {
         Some(r) if r.status.is_pending() => refresh_latest(deps, appid).await,
         other => Ok(other),
@@ -470,6 +527,19 @@ pub(crate) async fn submit_app(
         }
         // The code uses privacy interfaces ext.json does not declare: name them (one more call,
         // only on this refusal) so the operator knows what to add.
+        // An audit is pending at WeChat that is not this submission (one from WeChat's console,
+        // or an earlier one): adopted into the history and named, as the pending rule does.
+        Err(e) if e.errcode() == Some(85009) => {
+            let pending = refresh_latest(deps, &a.appid).await?;
+            return Err(ApiError::conflict(
+                "audit_pending",
+                "WeChat holds an audit of this app that is still pending: wait for its result or undo it",
+                json!({
+                    "auditid": pending.as_ref().map(|r| r.auditid),
+                    "status": pending.as_ref().map(|r| r.status.as_str()),
+                }),
+            ));
+        }
         Err(e) if e.errcode() == Some(61040) => {
             let info = deps
                 .mgr
@@ -748,6 +818,9 @@ pub(crate) async fn release_app(
     operator: &str,
     a: &Authorizer,
 ) -> Result<Value, ApiError> {
+    if let Some(v) = release_in_doubt_went_online(deps, operator, a).await? {
+        return Ok(v);
+    }
     let latest = current_audit(deps, &a.appid).await?;
     let Some(r) = latest.filter(|r| r.status == AuditStatus::Approved && r.released_at.is_none())
     else {
@@ -786,6 +859,58 @@ pub(crate) async fn release_app(
         "released_at": at,
         "lifecycle": lifecycle(deps, &a.appid).await?,
     }))
+}
+
+/// A release in doubt (its answer lost, the read after it failed) settled from WeChat first:
+/// when its version went online, that is this release's answer. When WeChat cannot be asked the
+/// doubt stays; a release then meets WeChat's own answer (85052) and settles it.
+async fn release_in_doubt_went_online(
+    deps: &Deps,
+    operator: &str,
+    a: &Authorizer,
+) -> Result<Option<Value>, ApiError> {
+    let settled = match reconcile::settle_release(
+        &deps.mgr,
+        deps.store.as_ref(),
+        deps.clock.as_ref(),
+        &a.appid,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(wxopen::wechat::WechatError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            tracing::warn!(appid = %a.appid, error = %e, "a release in doubt could not be settled now");
+            return Ok(None);
+        }
+    };
+    let reconcile::ReleaseSettlement::Released {
+        auditid,
+        user_version,
+        at,
+    } = settled
+    else {
+        return Ok(None);
+    };
+    // An audit approved since is another version, for this request to release.
+    let latest = deps.store.latest_audit(&a.appid).await?;
+    if latest.is_some_and(|r| r.auditid != auditid) {
+        return Ok(None);
+    }
+    record(deps, operator, &a.appid, actions::RELEASE, |x| {
+        x.auditid = Some(auditid);
+        x.user_version = user_version.clone();
+        x.details = json!({ "reconciled": true });
+    })
+    .await;
+    Ok(Some(json!({
+        "status": "released",
+        "auditid": auditid,
+        "user_version": user_version,
+        "released_at": at,
+        "reconciled": true,
+        "lifecycle": lifecycle(deps, &a.appid).await?,
+    })))
 }
 
 async fn versions(State(deps): S, Path(appid): Path<String>) -> ApiResult {

@@ -10,6 +10,11 @@
 //! outcome after; a claim whose runner died is taken over only once its lease has run out, and
 //! the new runner first asks WeChat whether the old one's submission or release went through.
 //! The same `Idempotency-Key` posted again answers the same batch.
+//!
+//! A runner never outlives its lease: its work on an app is cut off before the lease runs out
+//! (an abandoned submission or release is in doubt, recorded before the call, and settled from
+//! WeChat by whoever comes next), and its result is written only while the claim is still its
+//! own, so a late runner never writes over the one that took the app over.
 
 use crate::apps::{self, CommitBody, EmptyBody};
 use crate::error::ApiError;
@@ -27,7 +32,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use wxopen::domain::{AppId, UnixTime};
+use wxopen::domain::{AppId, AuditStatus, UnixTime};
 use wxopen::operator_auth::Operator;
 use wxopen::store::{
     authorizer_pages, AuthorizerFilter, AuthorizerStatus, Batch, BatchClaim, BatchItemResult,
@@ -491,6 +496,15 @@ pub async fn run_open_batches(
     deps: &Deps,
     deadline: Option<tokio::time::Instant>,
 ) -> Result<RunReport, StoreError> {
+    run_open_batches_with_lease(deps, deadline, LEASE_SECS).await
+}
+
+/// [`run_open_batches`] holding each app for `lease_secs` (tests shorten it).
+pub async fn run_open_batches_with_lease(
+    deps: &Deps,
+    deadline: Option<tokio::time::Instant>,
+    lease_secs: i64,
+) -> Result<RunReport, StoreError> {
     let mut open = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -527,7 +541,10 @@ pub async fn run_open_batches(
                     if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                         return (false, true);
                     }
-                    (work_one(deps, batch, &appid, claimer).await, false)
+                    (
+                        work_one(deps, batch, &appid, claimer, lease_secs).await,
+                        false,
+                    )
                 }
             })
             .buffer_unordered(deps.batch_concurrency.max(1))
@@ -547,12 +564,25 @@ pub async fn run_open_batches(
     Ok(report)
 }
 
+/// How much of the lease that is left the work on one app may take: the rest is kept for
+/// recording its outcome before another runner may take the app over.
+fn work_budget(lease_left_secs: i64) -> Duration {
+    Duration::from_millis(u64::try_from(lease_left_secs.max(0)).unwrap_or(0) * 1000 * 5 / 6)
+}
+
 /// Claims one app and acts on it; `true` if this runner recorded its outcome.
-async fn work_one(deps: &Deps, batch: &Batch, appid: &AppId, claimer: &str) -> bool {
+async fn work_one(
+    deps: &Deps,
+    batch: &Batch,
+    appid: &AppId,
+    claimer: &str,
+    lease_secs: i64,
+) -> bool {
     let now = deps.clock.now();
+    let lease_until = now + lease_secs;
     let claim = match deps
         .store
-        .claim_batch_item(&batch.id, appid, claimer, now, now + LEASE_SECS)
+        .claim_batch_item(&batch.id, appid, claimer, now, lease_until)
         .await
     {
         Ok(c) => c,
@@ -562,7 +592,13 @@ async fn work_one(deps: &Deps, batch: &Batch, appid: &AppId, claimer: &str) -> b
             return false;
         }
     };
-    let outcome = act(deps, batch, appid, claim).await;
+    let budget = work_budget(lease_until - deps.clock.now());
+    let Ok(outcome) = tokio::time::timeout(budget, act(deps, batch, appid, claim)).await else {
+        // A call cut off may still be applied by WeChat: its doubt was recorded before it was
+        // sent. The claim runs out and the next runner asks WeChat before acting again.
+        tracing::warn!(batch = %batch.id, %appid, "the app's work was cut off at the end of its lease; the next runner asks WeChat what became of it");
+        return false;
+    };
     if let Err(ApiError::Conflict { code, .. }) = &outcome {
         if *code == apps::PRIVACY_DETECTION_PENDING {
             // WeChat's privacy detection still runs: the batch moves on and comes back. The claim
@@ -593,10 +629,15 @@ async fn work_one(deps: &Deps, batch: &Batch, appid: &AppId, claimer: &str) -> b
     };
     match deps
         .store
-        .record_batch_item(&batch.id, appid, &result)
+        .record_claimed_batch_item(&batch.id, appid, claimer, &result)
         .await
     {
         Ok(()) => true,
+        Err(StoreError::Conflict) => {
+            // Another runner took the app over: its work and result are the newer ones.
+            tracing::warn!(batch = %batch.id, %appid, "the app was taken over by another runner; this runner's outcome is not recorded");
+            false
+        }
         Err(e) => {
             // The lease runs out and the next runner asks WeChat what this one did.
             tracing::error!(batch = %batch.id, %appid, error = %e, "outcome not recorded");
@@ -641,11 +682,32 @@ async fn earlier_runner_did(
         Action::Commit => Ok(None),
         Action::SubmitAudit => Ok(apps::refresh_latest(deps, appid)
             .await?
-            .filter(|r| r.submitted_at >= after)
+            .filter(|r| r.submitted_at >= after && r.status != AuditStatus::Withdrawn)
             .map(|r| {
                 json!({ "auditid": r.auditid, "status": "submitted", "user_version": r.user_version, "reconciled": true })
             })),
         Action::Release => {
+            // The release it recorded as in doubt before sending it, settled from WeChat.
+            if let wxopen::wechat::reconcile::ReleaseSettlement::Released {
+                auditid,
+                user_version,
+                at,
+            } = wxopen::wechat::reconcile::settle_release(
+                &deps.mgr,
+                deps.store.as_ref(),
+                deps.clock.as_ref(),
+                appid,
+            )
+            .await?
+            {
+                return Ok(Some(json!({
+                    "status": "released",
+                    "auditid": auditid,
+                    "user_version": user_version,
+                    "released_at": at,
+                    "reconciled": true,
+                })));
+            }
             let online = deps.mgr.wxa(appid).getversioninfo().await?.release_info;
             let Some(online) = online.filter(|r| r.release_time >= after) else {
                 return Ok(None);

@@ -5,12 +5,18 @@
 //! leave an app unreleased for ever. A normal audit gets its push within hours and is asked
 //! about at most once an hour; WeChat's audits take 1 to 7 days, so the cost is one query per
 //! pending app per hour, not per app.
+//!
+//! The same walk settles the submissions and releases left in doubt (their answer lost and the
+//! read after it failed: [`wxopen::wechat::reconcile`]), and completes a profile stored without
+//! WeChat's details, so an app's audit pushes are matched to it.
 
 use crate::Deps;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use wxopen::domain::AppId;
-use wxopen::store::{authorizer_pages, AuthorizerFilter, AuthorizerStatus, StoreError};
+use wxopen::store::{authorizer_pages, Authorizer, AuthorizerFilter, AuthorizerStatus, StoreError};
+use wxopen::wechat::reconcile::{self, ReleaseSettlement, SubmissionSettlement};
+use wxopen::wechat::WechatError;
 
 /// An audit not updated for this long is asked about.
 pub const STALE_AFTER_SECS: i64 = 3600;
@@ -30,6 +36,10 @@ pub struct StaleReport {
     pub decided: u64,
     /// Asked, but WeChat's answer could not be had (left for the next run).
     pub failed: u64,
+    /// Submissions and releases in doubt that WeChat's answer settled (taken or not).
+    pub doubts_settled: u64,
+    /// Submissions and releases in doubt that could not be settled now (left for the next run).
+    pub doubts_left: u64,
 }
 
 /// Asks WeChat about every authorized app's audit pending for over `stale_after_secs`.
@@ -47,14 +57,23 @@ pub async fn reconcile(deps: &Deps, stale_after_secs: i64) -> Result<StaleReport
         // `Send` for every lifetime (the local runner spawns this).
         let checks: Vec<_> = page
             .iter()
-            .map(|a| check_one(deps, &a.appid, now, stale_after_secs))
+            .map(|a| async move {
+                let doubts = settle_doubts(deps, a).await?;
+                Ok::<_, StoreError>((
+                    doubts,
+                    check_one(deps, &a.appid, now, stale_after_secs).await?,
+                ))
+            })
             .collect();
-        let outcomes: Vec<Result<Asked, StoreError>> = futures::stream::iter(checks)
+        let outcomes: Vec<Result<(Doubts, Asked), StoreError>> = futures::stream::iter(checks)
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         for o in outcomes {
-            match o? {
+            let (doubts, asked) = o?;
+            report.doubts_settled += doubts.settled;
+            report.doubts_left += doubts.left;
+            match asked {
                 Asked::No => {}
                 Asked::Pending => report.asked += 1,
                 Asked::Decided => {
@@ -81,6 +100,63 @@ enum Asked {
     Decided,
     /// Asked, no answer: the next run asks again.
     Failed,
+}
+
+/// The doubts of one app, and what became of them.
+#[derive(Default)]
+struct Doubts {
+    settled: u64,
+    left: u64,
+}
+
+/// Settles the app's submission and release in doubt, and completes its profile if it was
+/// stored without WeChat's details. WeChat's failures are left for the next run.
+async fn settle_doubts(deps: &Deps, a: &Authorizer) -> Result<Doubts, StoreError> {
+    let (mgr, store, clock, appid) = (
+        &deps.mgr,
+        deps.store.as_ref(),
+        deps.clock.as_ref(),
+        &a.appid,
+    );
+    if a.user_name.is_empty() {
+        crate::apps::with_complete_profile(deps, a.clone()).await;
+    }
+    let mut doubts = Doubts::default();
+    let mut count = |settled: Result<bool, WechatError>| -> Result<(), StoreError> {
+        match settled {
+            Ok(true) => doubts.settled += 1,
+            Ok(false) => {}
+            Err(WechatError::Store(e)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(%appid, error = %e, "a call in doubt could not be settled; the next run tries again");
+                doubts.left += 1;
+            }
+        }
+        Ok(())
+    };
+    count(
+        reconcile::settle_submission(mgr, store, clock, appid)
+            .await
+            .map(|s| {
+                matches!(
+                    s,
+                    SubmissionSettlement::Adopted(_)
+                        | SubmissionSettlement::NotTaken { dropped: true }
+                )
+            }),
+    )?;
+    count(
+        reconcile::settle_release(mgr, store, clock, appid)
+            .await
+            .map(|s| {
+                matches!(
+                    s,
+                    ReleaseSettlement::Released { .. }
+                        | ReleaseSettlement::NotReleased { dropped: true }
+                )
+            }),
+    )?;
+    Ok(doubts)
 }
 
 async fn check_one(

@@ -24,6 +24,8 @@ use wxopen::http::error;
 use wxopen::onboarding::{Onboarding, OnboardingError};
 use wxopen::secrets::SecretsSource;
 use wxopen::store::{AuditUpdate, Revocation, Store, StoreError, Ticket};
+use wxopen::wechat::reconcile;
+use wxopen::wechat::WechatError;
 
 /// How far a push's timestamp may lag behind our clock (WeChat retries within seconds).
 pub const MAX_PUSH_AGE_SECS: i64 = 600;
@@ -449,19 +451,10 @@ async fn apply_app(xml: &str, appid: &AppId, deps: &Deps) -> Result<(), Rejectio
             return Ok(());
         }
     };
-    // The push names the mini program twice: the URL's appid and ToUserName (its gh_ id). They
-    // must agree with the stored profile, or the result would land on another app's audit.
-    match deps.store.get_authorizer(appid).await? {
-        Some(profile) if profile.user_name == header.to_user_name => {}
-        Some(_) => {
-            tracing::warn!(%appid, "audit result whose ToUserName is not this app's original id; ignored");
-            return Ok(());
-        }
-        None => {
-            tracing::warn!(%appid, "audit result for an app with no stored profile; ignored");
-            return Ok(());
-        }
+    if !audit_push_is_this_apps(appid, &header.to_user_name, deps).await? {
+        return Ok(());
     }
+    settle_submission_in_doubt(appid, deps).await?;
     // The audit it concerns: the newest one submitted before the result. A newer submission
     // stays untouched; the store re-checks the order inside the write.
     let audits = deps.store.list_audits(appid, None, 20).await?.items;
@@ -483,4 +476,65 @@ async fn apply_app(xml: &str, appid: &AppId, deps: &Deps) -> Result<(), Rejectio
         Err(e) => return Err(e.into()),
     }
     Ok(())
+}
+
+/// The push names the mini program twice: the URL's appid and ToUserName (its gh_ id). They
+/// must agree with the stored profile, or the result would land on another app's audit. A
+/// profile stored without WeChat's details (its read failed at onboarding) is completed from
+/// WeChat first; when WeChat cannot be asked now, the URL's appid is trusted unless another app
+/// holds that original id: an audit result is never dropped for a profile we failed to read.
+async fn audit_push_is_this_apps(
+    appid: &AppId,
+    to_user_name: &str,
+    deps: &Deps,
+) -> Result<bool, Rejection> {
+    let Some(mut profile) = deps.store.get_authorizer(appid).await? else {
+        tracing::warn!(%appid, "audit result for an app with no stored profile; ignored");
+        return Ok(false);
+    };
+    if profile.user_name.is_empty() {
+        let mgr = deps.onboarding.token_manager();
+        match reconcile::complete_profile(mgr, &*deps.store, &*deps.clock, appid).await {
+            Ok(Some(completed)) => profile = completed,
+            Ok(None) => {}
+            Err(WechatError::Store(e)) => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(%appid, error = %e, "an incomplete profile could not be completed; the push's URL names the app");
+                return Ok(
+                    match deps.store.authorizer_by_user_name(to_user_name).await? {
+                        Some(other) if &other.appid != appid => {
+                            tracing::warn!(%appid, "audit result whose ToUserName is another app's original id; ignored");
+                            false
+                        }
+                        _ => true,
+                    },
+                );
+            }
+        }
+    }
+    if profile.user_name != to_user_name {
+        tracing::warn!(%appid, "audit result whose ToUserName is not this app's original id; ignored");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// An audit result for an app whose submission is in doubt (its answer lost, the read after it
+/// failed) may be that submission's: WeChat's latest audit settles it first, so the result finds
+/// its audit recorded. When WeChat cannot be asked now, the push is refused with a 5xx so that
+/// WeChat delivers it again (and the hourly check settles the doubt meanwhile).
+async fn settle_submission_in_doubt(appid: &AppId, deps: &Deps) -> Result<(), Rejection> {
+    let mgr = deps.onboarding.token_manager();
+    match reconcile::settle_submission(mgr, &*deps.store, &*deps.clock, appid).await {
+        Ok(_) => Ok(()),
+        Err(WechatError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(%appid, error = %e, "audit result for a submission in doubt that WeChat could not confirm now; asked to push again");
+            Err(reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit_in_doubt",
+                "a submission of this app is in doubt and WeChat could not be asked; retry",
+            ))
+        }
+    }
 }

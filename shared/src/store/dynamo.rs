@@ -325,6 +325,8 @@ fn kind_str(kind: SingleUseKind) -> &'static str {
         SingleUseKind::AuthCodeClaim => "CODE",
         SingleUseKind::AuthCodeOutcome => "CODE_OUTCOME",
         SingleUseKind::BatchRequest => "BATCH_REQUEST",
+        SingleUseKind::AuditSubmissionInDoubt => "AUDIT_IN_DOUBT",
+        SingleUseKind::ReleaseInDoubt => "RELEASE_IN_DOUBT",
     }
 }
 fn audit_sk(id: AuditId) -> String {
@@ -1625,6 +1627,41 @@ impl BatchStore for DynamoStore {
             .await
             .map_err(backend("UpdateItem batch item"))?;
         Ok(())
+    }
+
+    async fn record_claimed_batch_item(
+        &self,
+        batch_id: &str,
+        appid: &AppId,
+        claimer: &str,
+        result: &BatchItemResult,
+    ) -> StoreResult<()> {
+        let Some(meta) = self.get_item(BATCHES_PK.into(), batch_id).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let batch: Batch = get_json(&meta, "data")?;
+        if !batch.appids.contains(appid) {
+            return Err(StoreError::NotFound);
+        }
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("BATCH#{batch_id}")))
+            .key("sk", s(format!("ITEM#{appid}")))
+            .update_expression("SET result_data = :r, #ttl = :ttl REMOVE lease_until")
+            .condition_expression("claimer = :me")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":me", s(claimer))
+            .expression_attribute_values(":r", s(to_json(result)?))
+            .expression_attribute_values(":ttl", n(batch.created_at + BATCH_RETENTION_SECS))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend("UpdateItem claimed batch item")(e)),
+        }
     }
 
     async fn get_batch(&self, batch_id: &str) -> StoreResult<Option<BatchProgress>> {

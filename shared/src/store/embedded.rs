@@ -260,6 +260,8 @@ fn single_key(kind: SingleUseKind, id: &str) -> String {
         SingleUseKind::AuthCodeClaim => format!("code#{id}"),
         SingleUseKind::AuthCodeOutcome => format!("code-outcome#{id}"),
         SingleUseKind::BatchRequest => format!("batch-request#{id}"),
+        SingleUseKind::AuditSubmissionInDoubt => format!("audit-in-doubt#{id}"),
+        SingleUseKind::ReleaseInDoubt => format!("release-in-doubt#{id}"),
     }
 }
 /// Writes a profile and keeps the original-id index in step, inside the caller's transaction.
@@ -1311,6 +1313,49 @@ impl BatchStore for EmbeddedStore {
                         Some(v) => dec(v.value(), "batch item")?,
                         None => BatchItemRow::default(),
                     };
+                row.result = Some(result);
+                row.lease_until = None;
+                t.insert((id.as_str(), appid.as_str()), enc(&row)?.as_slice())
+                    .map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn record_claimed_batch_item(
+        &self,
+        batch_id: &str,
+        appid: &AppId,
+        claimer: &str,
+        result: &BatchItemResult,
+    ) -> StoreResult<()> {
+        let (id, appid, me, result) = (
+            batch_id.to_owned(),
+            appid.clone(),
+            claimer.to_owned(),
+            result.clone(),
+        );
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let batches = txn.open_table(BATCHES).map_err(be)?;
+                let batch: Batch = match batches.get(id.as_str()).map_err(be)? {
+                    Some(v) => dec(v.value(), "batch")?,
+                    None => return Err(StoreError::NotFound),
+                };
+                if !batch.appids.contains(&appid) {
+                    return Err(StoreError::NotFound);
+                }
+                let mut t = txn.open_table(BATCH_ITEMS).map_err(be)?;
+                let mut row: BatchItemRow =
+                    match t.get((id.as_str(), appid.as_str())).map_err(be)? {
+                        Some(v) => dec(v.value(), "batch item")?,
+                        None => BatchItemRow::default(),
+                    };
+                if row.claimer.as_deref() != Some(me.as_str()) {
+                    return Err(StoreError::Conflict);
+                }
                 row.result = Some(result);
                 row.lease_until = None;
                 t.insert((id.as_str(), appid.as_str()), enc(&row)?.as_slice())

@@ -428,14 +428,26 @@ pub struct AuditUpdate {
 impl AuditRecord {
     /// Applies a status change: the one rule both stores follow, inside their write. A result
     /// dated before this audit was submitted belongs to an older audit: [`StoreError::OutOfOrder`].
+    ///
+    /// WeChat's news of one audit only moves forward, judged here inside the write so that two
+    /// deliveries racing each other cannot regress it: a decided audit (approved, rejected,
+    /// withdrawn) never goes back to pending, and news dated before what is stored (of the same
+    /// kind: pending or decided) is older news.
     pub fn apply(&mut self, update: &AuditUpdate) -> StoreResult<()> {
         if update.at < self.submitted_at {
+            return Err(StoreError::OutOfOrder);
+        }
+        let (stored_decided, update_decided) =
+            (!self.status.is_pending(), !update.status.is_pending());
+        if (stored_decided && !update_decided)
+            || (stored_decided == update_decided && update.at < self.updated_at)
+        {
             return Err(StoreError::OutOfOrder);
         }
         self.status = update.status;
         self.reason = update.reason.clone();
         self.screenshots = update.screenshots.clone();
-        self.updated_at = update.at;
+        self.updated_at = self.updated_at.max(update.at);
         Ok(())
     }
 
@@ -516,6 +528,12 @@ pub enum SingleUseKind {
     /// A batch request's `Idempotency-Key` (id: the key's SHA-256): its payload names the batch
     /// and the request's digest, so posting the same key again acts on no app twice.
     BatchRequest,
+    /// A `submit_audit` that may have reached WeChat with its auditid unknown (id: the appid),
+    /// written before the call and removed once WeChat's answer or its audit list settles it
+    /// (`wechat::reconcile`): the pending rule, the audit pushes and the hourly check see it.
+    AuditSubmissionInDoubt,
+    /// A `release` that may have gone online unrecorded (id: the appid), likewise.
+    ReleaseInDoubt,
 }
 
 /// A single-use item as it stands.
@@ -768,6 +786,17 @@ pub trait BatchStore: Send + Sync {
         &self,
         batch_id: &str,
         appid: &AppId,
+        result: &BatchItemResult,
+    ) -> StoreResult<()>;
+    /// Records one app's result for the runner `claimer`, only while the claim is its own (one
+    /// conditional write): `Conflict` once another runner took the app over, so a runner that
+    /// outlived its lease never writes over the newer runner's work or result. `NotFound` as
+    /// [`BatchStore::record_batch_item`].
+    async fn record_claimed_batch_item(
+        &self,
+        batch_id: &str,
+        appid: &AppId,
+        claimer: &str,
         result: &BatchItemResult,
     ) -> StoreResult<()>;
     async fn get_batch(&self, batch_id: &str) -> StoreResult<Option<BatchProgress>>;

@@ -4,15 +4,30 @@
 //! [`super::endpoint::Endpoint::SAFE_TO_REPEAT`]): a repeat would answer 85009 ("already submitted") with the
 //! first auditid never known. Instead this asks WeChat what happened and records it, so an auditid
 //! is never lost. `release` is reconciled from `getversioninfo` the same way.
+//!
+//! The recovery read may fail too (a second fault), and WeChat may apply a call after its client
+//! gave up. So the doubt is written to the store BEFORE the call ([`SubmissionDoubt`],
+//! [`ReleaseDoubt`]) and removed only once WeChat's answer settles it: a definite answer, or what
+//! WeChat reports afterwards ([`settle_submission`], [`settle_release`]), read by the next action
+//! on the app, its next audit push, and the hourly check of stale audits. A doubt that WeChat
+//! still shows no trace of after [`APPLY_LATE_SECS`] is dropped: the call was never applied.
 
 use super::error::{WechatError, WechatResult};
 use super::token::TokenManager;
-use super::wxa::SubmitAuditRequest;
+use super::wxa::{LatestAuditStatus, SubmitAuditRequest};
 use crate::domain::{AppId, AuditId, AuditStatus, Clock, UnixTime};
-use crate::store::{AuditRecord, AuditStore};
+use crate::store::{AuditRecord, Authorizer, SingleUseKind, Store, StoreError, StoreResult};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// How far WeChat's `submit_audit_time` may lag our clock when matching a lost submission.
 const SUBMIT_TIME_SKEW_SECS: i64 = 300;
+/// How long after a call WeChat may still apply it (a request held behind a proxy): until then
+/// a doubt that WeChat shows no trace of is kept.
+pub const APPLY_LATE_SECS: i64 = 600;
+/// How long a doubt is kept at most; the hourly check settles it long before.
+const DOUBT_KEEP_SECS: i64 = 30 * 86_400;
+/// How many pages of an app's audit history are searched for an auditid.
+const HISTORY_PAGES: usize = 5;
 
 /// What the caller knows about the version being submitted, recorded with the audit.
 #[derive(Debug, Clone, Default)]
@@ -22,39 +37,278 @@ pub struct Submission {
     pub user_desc: Option<String>,
 }
 
-/// Submits the app's committed version for audit and records the audit. If the answer is lost,
-/// `get_latest_auditstatus` tells whether WeChat took the submission (an audit submitted since
-/// we started, of our `user_version` when we know it); if so that auditid is recorded and
-/// returned as if the answer had arrived.
+/// A `submit_audit` that may have reached WeChat, recorded before the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionDoubt {
+    /// When the earliest submission still in doubt was sent.
+    pub since: UnixTime,
+    pub template_id: Option<u64>,
+    pub user_version: Option<String>,
+    pub user_desc: Option<String>,
+}
+
+/// A `release` that may have put the audit's version online, recorded before the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseDoubt {
+    pub since: UnixTime,
+    pub auditid: AuditId,
+    pub user_version: Option<String>,
+}
+
+/// How a submission in doubt stands after asking WeChat.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmissionSettlement {
+    /// None was in doubt.
+    NoDoubt,
+    /// WeChat took it: its audit is now recorded.
+    Adopted(AuditRecord),
+    /// WeChat shows no audit of it; `dropped`: too long ago to be applied late, so the doubt is
+    /// gone, else it is kept.
+    NotTaken { dropped: bool },
+}
+
+/// How a release in doubt stands after asking WeChat.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReleaseSettlement {
+    NoDoubt,
+    /// The audit's version is online: the audit is now marked released at `at`.
+    Released {
+        auditid: AuditId,
+        user_version: Option<String>,
+        at: UnixTime,
+    },
+    NotReleased {
+        dropped: bool,
+    },
+}
+
+async fn read_doubt<T: DeserializeOwned>(
+    store: &dyn Store,
+    kind: SingleUseKind,
+    appid: &AppId,
+    now: UnixTime,
+) -> StoreResult<Option<T>> {
+    match store.peek_single_use(kind, appid.as_str(), now).await? {
+        Some(item) => serde_json::from_value(item.payload)
+            .map(Some)
+            .map_err(|e| StoreError::Backend(anyhow::anyhow!("a doubt record is corrupt: {e}"))),
+        None => Ok(None),
+    }
+}
+
+async fn write_doubt<T: Serialize>(
+    store: &dyn Store,
+    kind: SingleUseKind,
+    appid: &AppId,
+    doubt: &T,
+    now: UnixTime,
+) -> StoreResult<()> {
+    let payload = serde_json::to_value(doubt)
+        .map_err(|e| StoreError::Backend(anyhow::anyhow!("encoding a doubt: {e}")))?;
+    store.delete_single_use(kind, appid.as_str()).await?;
+    match store
+        .create_single_use(kind, appid.as_str(), &payload, now, now + DOUBT_KEEP_SECS)
+        .await
+    {
+        // Another caller recorded one between the two writes: a doubt is recorded either way.
+        Ok(()) | Err(StoreError::Conflict) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn clear_doubt(store: &dyn Store, kind: SingleUseKind, appid: &AppId) {
+    // A doubt left behind is settled again later (and then found settled): never an error here.
+    if let Err(e) = store.delete_single_use(kind, appid.as_str()).await {
+        tracing::warn!(%appid, error = %e, "a settled doubt was not removed; the next settlement removes it");
+    }
+}
+
+/// The app's submission in doubt, if any.
+pub async fn submission_in_doubt(
+    store: &dyn Store,
+    appid: &AppId,
+    now: UnixTime,
+) -> StoreResult<Option<SubmissionDoubt>> {
+    read_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid, now).await
+}
+
+/// The app's release in doubt, if any.
+pub async fn release_in_doubt(
+    store: &dyn Store,
+    appid: &AppId,
+    now: UnixTime,
+) -> StoreResult<Option<ReleaseDoubt>> {
+    read_doubt(store, SingleUseKind::ReleaseInDoubt, appid, now).await
+}
+
+/// Whether `auditid` is in the app's recorded history (searched newest first).
+async fn is_recorded(store: &dyn Store, appid: &AppId, auditid: AuditId) -> StoreResult<bool> {
+    let mut cursor: Option<String> = None;
+    for _ in 0..HISTORY_PAGES {
+        let page = store.list_audits(appid, cursor.as_deref(), 100).await?;
+        if page.items.iter().any(|r| r.auditid == auditid) {
+            return Ok(true);
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(false)
+}
+
+/// Whether WeChat's latest audit can be the submission in doubt: submitted since it was sent,
+/// of its version when known, not withdrawn (an undone audit is an earlier one), and not an
+/// audit already recorded (that one was an earlier submission, not this one).
+async fn is_the_doubted_submission(
+    store: &dyn Store,
+    appid: &AppId,
+    doubt: &SubmissionDoubt,
+    latest: &LatestAuditStatus,
+) -> StoreResult<bool> {
+    let matches = latest
+        .submit_audit_time
+        .is_some_and(|t| t >= doubt.since - SUBMIT_TIME_SKEW_SECS)
+        && match (&doubt.user_version, &latest.user_version) {
+            (Some(want), Some(got)) => want == got,
+            _ => true,
+        }
+        && latest.audit_status() != Some(AuditStatus::Withdrawn);
+    Ok(matches && !is_recorded(store, appid, latest.auditid).await?)
+}
+
+/// Settles the app's submission in doubt against `latest`, WeChat's latest audit (`None`: the
+/// app was never audited), already read by the caller.
+pub async fn settle_submission_with(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    appid: &AppId,
+    latest: Option<&LatestAuditStatus>,
+) -> StoreResult<SubmissionSettlement> {
+    let now = clock.now();
+    let Some(doubt) = submission_in_doubt(store, appid, now).await? else {
+        return Ok(SubmissionSettlement::NoDoubt);
+    };
+    if let Some(latest) = latest {
+        if is_the_doubted_submission(store, appid, &doubt, latest).await? {
+            let record = AuditRecord {
+                appid: appid.clone(),
+                auditid: latest.auditid,
+                status: latest.audit_status().unwrap_or(AuditStatus::Auditing),
+                reason: latest.reason.clone(),
+                screenshots: latest.screenshots(),
+                template_id: doubt.template_id,
+                user_version: doubt.user_version.clone().or(latest.user_version.clone()),
+                user_desc: doubt.user_desc.clone().or(latest.user_desc.clone()),
+                submitted_at: doubt.since,
+                updated_at: now.max(doubt.since),
+                released_at: None,
+            };
+            match store.record_audit(&record).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+            clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid).await;
+            tracing::info!(%appid, auditid = %record.auditid, "a submission in doubt was taken by WeChat; recorded");
+            return Ok(SubmissionSettlement::Adopted(record));
+        }
+    }
+    let dropped = now - doubt.since >= APPLY_LATE_SECS;
+    if dropped {
+        clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid).await;
+        tracing::info!(%appid, "a submission in doubt was never taken by WeChat; dropped");
+    }
+    Ok(SubmissionSettlement::NotTaken { dropped })
+}
+
+/// Asks WeChat (`get_latest_auditstatus`) about the app's submission in doubt, if there is one.
+/// A failed read leaves the doubt for the next chance.
+pub async fn settle_submission(
+    mgr: &TokenManager,
+    store: &dyn Store,
+    clock: &dyn Clock,
+    appid: &AppId,
+) -> WechatResult<SubmissionSettlement> {
+    if submission_in_doubt(store, appid, clock.now())
+        .await?
+        .is_none()
+    {
+        return Ok(SubmissionSettlement::NoDoubt);
+    }
+    let latest = match mgr.wxa(appid).get_latest_auditstatus().await {
+        Ok(l) => Some(l),
+        Err(e) if e.errcode() == Some(85058) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(settle_submission_with(store, clock, appid, latest.as_ref()).await?)
+}
+
+/// Submits the app's committed version for audit and records the audit. The submission is
+/// recorded as in doubt first; if the answer is lost, or WeChat answers 85009 (an audit is
+/// pending: perhaps this one's earlier try), `get_latest_auditstatus` tells whether WeChat took
+/// it, and that auditid is recorded and returned as if the answer had arrived. When that read
+/// fails too, the doubt stays for the next action, push or hourly check to settle.
 pub async fn submit_audit(
     mgr: &TokenManager,
-    audits: &dyn AuditStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     appid: &AppId,
     req: &SubmitAuditRequest,
     submission: &Submission,
 ) -> WechatResult<AuditRecord> {
     let started = clock.now();
+    // An earlier try still in doubt keeps its start: WeChat may yet show that one.
+    let since = submission_in_doubt(store, appid, started)
+        .await?
+        .map_or(started, |d| d.since.min(started));
+    let doubt = SubmissionDoubt {
+        since,
+        template_id: submission.template_id,
+        user_version: submission.user_version.clone(),
+        user_desc: submission.user_desc.clone(),
+    };
+    write_doubt(
+        store,
+        SingleUseKind::AuditSubmissionInDoubt,
+        appid,
+        &doubt,
+        started,
+    )
+    .await?;
     let auditid = match mgr.wxa(appid).submit_audit(req).await {
         Ok(id) => id,
-        Err(e) if e.outcome_unknown() => {
-            tracing::warn!(%appid, error = %e, "submit_audit answer lost; asking WeChat for the latest audit");
-            let latest = mgr.wxa(appid).get_latest_auditstatus().await?;
-            let ours = latest
-                .submit_audit_time
-                .is_some_and(|t| t >= started - SUBMIT_TIME_SKEW_SECS)
-                && match (&submission.user_version, &latest.user_version) {
-                    (Some(want), Some(got)) => want == got,
-                    _ => true,
-                };
-            if !ours {
-                // WeChat has no newer audit: the submission never happened.
-                return Err(e);
-            }
-            tracing::info!(%appid, auditid = %latest.auditid, "the lost submission was taken by WeChat; recorded");
-            latest.auditid
+        Err(e) if e.outcome_unknown() || e.errcode() == Some(85009) => {
+            tracing::warn!(%appid, error = %e, "submit_audit answer lost or refused as already submitted; asking WeChat for the latest audit");
+            return match settle_submission(mgr, store, clock, appid).await {
+                Ok(SubmissionSettlement::Adopted(record)) => Ok(record),
+                // Settled meanwhile by another path (the hourly check, a push): what it recorded
+                // from this doubt is this submission's audit.
+                Ok(SubmissionSettlement::NoDoubt) => match store.latest_audit(appid).await? {
+                    Some(r) if r.submitted_at == since && r.status != AuditStatus::Withdrawn => {
+                        Ok(r)
+                    }
+                    _ => Err(e),
+                },
+                Ok(_) => {
+                    if !e.outcome_unknown() {
+                        // 85009 for an audit that is not this one: this call was refused.
+                        clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid).await;
+                    }
+                    Err(e)
+                }
+                Err(WechatError::Store(se)) => Err(WechatError::Store(se)),
+                // The read failed too: the doubt stays, and the caller hears the first fault.
+                Err(read) => {
+                    tracing::warn!(%appid, error = %read, "the latest audit could not be read; the submission stays in doubt");
+                    Err(e)
+                }
+            };
         }
-        Err(e) => return Err(e),
+        Err(e) => {
+            // WeChat's definite answer: nothing was submitted.
+            clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid).await;
+            return Err(e);
+        }
     };
     let record = AuditRecord {
         appid: appid.clone(),
@@ -69,44 +323,138 @@ pub async fn submit_audit(
         updated_at: started,
         released_at: None,
     };
-    match audits.record_audit(&record).await {
-        Ok(()) | Err(crate::store::StoreError::Conflict) => Ok(record),
+    match store.record_audit(&record).await {
+        Ok(()) | Err(StoreError::Conflict) => {
+            clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid).await;
+            Ok(record)
+        }
+        // The doubt stays: the next settlement adopts the audit from WeChat.
         Err(e) => Err(WechatError::Store(e)),
     }
 }
 
-/// Releases the approved version of `auditid` and marks it released. If the answer is lost,
-/// `getversioninfo` tells whether it went online: an online version released since we started,
-/// of the audit's `user_version` when we know it. (A repeat would answer 85052 "already
-/// released", or release a version nobody asked for.)
+/// Asks WeChat (`getversioninfo`) about the app's release in doubt, if there is one: released
+/// when the online version is the audit's and went online since the release was sent.
+pub async fn settle_release(
+    mgr: &TokenManager,
+    store: &dyn Store,
+    clock: &dyn Clock,
+    appid: &AppId,
+) -> WechatResult<ReleaseSettlement> {
+    let now = clock.now();
+    let Some(doubt) = release_in_doubt(store, appid, now).await? else {
+        return Ok(ReleaseSettlement::NoDoubt);
+    };
+    let info = mgr.wxa(appid).getversioninfo().await?;
+    let went_online = info.release_info.is_some_and(|r| {
+        r.release_time >= doubt.since - SUBMIT_TIME_SKEW_SECS
+            && doubt
+                .user_version
+                .as_deref()
+                .is_none_or(|v| v == r.release_version)
+    });
+    if went_online {
+        match store.mark_released(appid, doubt.auditid, doubt.since).await {
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(WechatError::Store(e)),
+        }
+        clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid).await;
+        tracing::info!(%appid, auditid = %doubt.auditid, "a release in doubt went online; recorded");
+        return Ok(ReleaseSettlement::Released {
+            auditid: doubt.auditid,
+            user_version: doubt.user_version,
+            at: doubt.since,
+        });
+    }
+    let dropped = now - doubt.since >= APPLY_LATE_SECS;
+    if dropped {
+        clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid).await;
+        tracing::info!(%appid, auditid = %doubt.auditid, "a release in doubt never went online; dropped");
+    }
+    Ok(ReleaseSettlement::NotReleased { dropped })
+}
+
+/// Releases the approved version of `auditid` and marks it released. The release is recorded
+/// as in doubt first; if the answer is lost (or WeChat answers 85052, already released),
+/// `getversioninfo` tells whether it went online. When that read fails too, the doubt stays for
+/// the next action or the hourly check. (A blind repeat would answer 85052, or release a
+/// version nobody asked for.)
 pub async fn release(
     mgr: &TokenManager,
-    audits: &dyn AuditStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     appid: &AppId,
     auditid: AuditId,
     user_version: Option<&str>,
 ) -> WechatResult<UnixTime> {
     let started = clock.now();
+    let doubt = ReleaseDoubt {
+        since: started,
+        auditid,
+        user_version: user_version.map(str::to_owned),
+    };
+    write_doubt(store, SingleUseKind::ReleaseInDoubt, appid, &doubt, started).await?;
     match mgr.wxa(appid).release().await {
         Ok(()) => {}
-        Err(e) if e.outcome_unknown() => {
-            tracing::warn!(%appid, error = %e, "release answer lost; asking WeChat for the online version");
-            let info = mgr.wxa(appid).getversioninfo().await?;
-            let went_online = info.release_info.is_some_and(|r| {
-                r.release_time >= started - SUBMIT_TIME_SKEW_SECS
-                    && user_version.is_none_or(|v| v == r.release_version)
-            });
-            if !went_online {
-                return Err(e);
-            }
-            tracing::info!(%appid, %auditid, "the lost release was applied by WeChat; recorded");
+        Err(e) if e.outcome_unknown() || e.errcode() == Some(85052) => {
+            tracing::warn!(%appid, error = %e, "release answer lost or refused as already released; asking WeChat for the online version");
+            return match settle_release(mgr, store, clock, appid).await {
+                Ok(ReleaseSettlement::Released { at, .. }) => Ok(at),
+                // Settled meanwhile by another path (the hourly check): it marked the audit
+                // released at this release's start.
+                Ok(ReleaseSettlement::NoDoubt) => match store.latest_audit(appid).await? {
+                    Some(r) if r.auditid == auditid && r.released_at == Some(started) => {
+                        Ok(started)
+                    }
+                    _ => Err(e),
+                },
+                Ok(_) => Err(e),
+                Err(WechatError::Store(se)) => Err(WechatError::Store(se)),
+                Err(read) => {
+                    tracing::warn!(%appid, error = %read, "the online version could not be read; the release stays in doubt");
+                    Err(e)
+                }
+            };
         }
-        Err(e) => return Err(e),
+        Err(e) => {
+            clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid).await;
+            return Err(e);
+        }
     }
-    audits
+    store
         .mark_released(appid, auditid, started)
         .await
         .map_err(WechatError::Store)?;
+    clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid).await;
     Ok(started)
+}
+
+/// The app's profile, filled in from WeChat (`api_get_authorizer_info`) when it was stored
+/// without one (its read failed at onboarding): audit pushes name the app by the original id
+/// it lacks. Status, customer and history are kept as stored.
+pub async fn complete_profile(
+    mgr: &TokenManager,
+    store: &dyn Store,
+    clock: &dyn Clock,
+    appid: &AppId,
+) -> WechatResult<Option<Authorizer>> {
+    let Some(cur) = store.get_authorizer(appid).await? else {
+        return Ok(None);
+    };
+    if !cur.user_name.is_empty() {
+        return Ok(Some(cur));
+    }
+    let info = mgr.component().get_authorizer_info(appid).await?;
+    let fresh = info.to_authorizer(cur.customer_id.clone(), cur.authorized_at, clock.now());
+    let stored = store
+        .update_authorizer(appid, &|c| {
+            let c = c.filter(|c| c.user_name.is_empty())?;
+            let mut completed = Authorizer::merge_authorization(Some(c), fresh.clone(), None);
+            completed.status = c.status;
+            completed.authorized_at = c.authorized_at;
+            Some(completed)
+        })
+        .await?;
+    tracing::info!(%appid, "a profile stored without WeChat's details was completed");
+    Ok(stored)
 }
