@@ -684,11 +684,10 @@ impl Invitation {
                 return Err(InvitationRefusal::ForAnotherApp(only.clone()));
             }
         }
-        let kind_ok = match (self.auth_type, is_mini_program) {
-            (1, Some(true)) | (2, Some(false)) => false,
-            _ => true,
-        };
-        if !kind_ok {
+        if matches!(
+            (self.auth_type, is_mini_program),
+            (1, Some(true)) | (2, Some(false))
+        ) {
             return Err(InvitationRefusal::WrongKind {
                 auth_type: self.auth_type,
             });
