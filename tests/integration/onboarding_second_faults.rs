@@ -152,6 +152,47 @@ async fn a_lost_exchange_answer_whose_read_back_fails_is_recovered_after_the_cla
     assert_eq!(reload.authorizer.customer_id.as_deref(), Some("cust-lost"));
 }
 
+/// The push took the code, lost the exchange's answer and failed its read-back: the merchant's
+/// reload after the claim's deadline recovers it by the appid the push's claim recorded, for the
+/// reload's invitation.
+#[tokio::test]
+async fn a_push_that_lost_its_exchange_and_its_read_back_is_recovered_by_the_callback() {
+    let env = Env::with_ticket().await;
+    let mgr = manager(&env, env.store.clone());
+    let ob = onboarding(&env, mgr.clone());
+    let binding = invitation(&env, "cust-push").await;
+    let (appid, code) = consented(&env).await;
+    // A second account authorized at the same time: the listing cannot tell them apart.
+    consented(&env).await;
+    env.sim.reset_calls();
+    env.sim.set_fault(Fault {
+        endpoint: Some(QUERY_AUTH.into()),
+        lose_answer: true,
+        times: Some(1),
+        ..Fault::default()
+    });
+    fail_next(&env, GET_AUTHORIZER_INFO, 3);
+    let now = env.clock.now();
+    let first = ob.complete(&code, Some(&appid), None, now).await;
+    assert!(
+        matches!(first, Err(OnboardingError::Wechat(_))),
+        "{first:?}"
+    );
+    let early = ob.complete(&code, None, Some(&binding), now).await;
+    assert!(
+        matches!(early, Err(OnboardingError::InProgress)),
+        "{early:?}"
+    );
+    env.clock.advance(CLAIM_DEADLINE_SECS + 1);
+    let done = ob
+        .complete(&code, None, Some(&binding), env.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(done.refusal, None);
+    assert_on_board(&env, &appid, "cust-push", &binding).await;
+    assert_eq!(env.calls(QUERY_AUTH), 1, "the code was presented once");
+}
+
 /// The callback exchanged the code at WeChat and was killed before storing anything (its claim
 /// is left). Its reload waits for the claim's deadline, then recovers from WeChat; the first
 /// recovery's read fails too, and the next reload recovers.
