@@ -113,6 +113,8 @@ contract!(
     tokens_are_read_many_at_once_in_order,
     racing_delay_and_success_deliveries_never_regress_an_approved_audit,
     a_batch_result_is_written_only_by_the_runner_holding_the_claim,
+    an_invitation_binds_one_app_in_the_write_that_binds_it,
+    a_refused_invitation_writes_nothing,
 );
 
 fn app(i: usize) -> AppId {
@@ -1946,4 +1948,123 @@ async fn a_batch_result_is_written_only_by_the_runner_holding_the_claim<S: Backe
             .await,
         Err(StoreError::NotFound)
     ));
+/// The binding change the callback makes: the invitation's customer on the stored profile.
+fn bind_to(customer: &str) -> impl Fn(Option<&Authorizer>) -> Option<Authorizer> + Send + Sync {
+    let customer = customer.to_owned();
+    move |cur| {
+        let mut a = cur?.clone();
+        a.customer_id = Some(customer.clone());
+        Some(a)
+    }
+}
+
+async fn an_invitation_binds_one_app_in_the_write_that_binds_it<S: Backend>(s: &S) {
+    let inv = invitation(1, 1_000);
+    s.create_invitation(&inv).await.unwrap();
+    for i in [1, 2] {
+        s.upsert_authorizer(&authorizer(
+            i,
+            AuthorizerStatus::Authorized,
+            Some(UNASSIGNED_CUSTOMER),
+        ))
+        .await
+        .unwrap();
+    }
+    let (one, two) = (app(1), app(2));
+    let change = bind_to("cust-1");
+    // Two apps race through one invitation: exactly one is bound, the other refused.
+    let (r1, r2) = tokio::join!(
+        s.bind_invitation(&inv.id, &one, Some(true), 1_010, &change),
+        s.bind_invitation(&inv.id, &two, Some(true), 1_011, &change),
+    );
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    let (winner, loser, refusal) = match (&r1, &r2) {
+        (InvitationBinding::Bound(_), InvitationBinding::Refused(why)) => (&one, &two, why),
+        (InvitationBinding::Refused(why), InvitationBinding::Bound(_)) => (&two, &one, why),
+        other => panic!("exactly one binds: {other:?}"),
+    };
+    assert_eq!(refusal, &InvitationRefusal::UsedByAnother(winner.clone()));
+    let stored = s.get_invitation(&inv.id).await.unwrap().unwrap();
+    assert_eq!(stored.used_by.as_ref(), Some(winner));
+    assert_eq!(stored.state(1_020), InvitationState::Used);
+    let won = s.get_authorizer(winner).await.unwrap().unwrap();
+    assert_eq!(won.customer_id.as_deref(), Some("cust-1"));
+    let lost = s.get_authorizer(loser).await.unwrap().unwrap();
+    assert_eq!(lost.customer_id.as_deref(), Some(UNASSIGNED_CUSTOMER));
+    // The winner again (a reload): still bound, the invitation unchanged.
+    let again = s
+        .bind_invitation(&inv.id, winner, Some(true), 1_030, &change)
+        .await
+        .unwrap();
+    assert_eq!(again, InvitationBinding::Bound(Some(won.clone())));
+    assert_eq!(s.get_invitation(&inv.id).await.unwrap().unwrap(), stored);
+    // A first authorization (no profile yet) is created in the same write.
+    let inv2 = invitation(2, 1_000);
+    s.create_invitation(&inv2).await.unwrap();
+    let fresh = authorizer(3, AuthorizerStatus::Authorized, Some("cust-2"));
+    let made = s
+        .bind_invitation(&inv2.id, &app(3), None, 1_040, &|cur| {
+            assert!(cur.is_none());
+            Some(fresh.clone())
+        })
+        .await
+        .unwrap();
+    assert_eq!(made, InvitationBinding::Bound(Some(fresh.clone())));
+    assert_eq!(s.get_authorizer(&app(3)).await.unwrap(), Some(fresh));
+    assert_eq!(
+        s.get_invitation(&inv2.id).await.unwrap().unwrap().used_by,
+        Some(app(3))
+    );
+}
+
+async fn a_refused_invitation_writes_nothing<S: Backend>(s: &S) {
+    let profile = authorizer(1, AuthorizerStatus::Authorized, Some(UNASSIGNED_CUSTOMER));
+    s.upsert_authorizer(&profile).await.unwrap();
+    let change = bind_to("cust-x");
+    let now = 1_010;
+    let revoked = invitation(1, 1_000);
+    let expired = Invitation {
+        expires_at: now,
+        ..invitation(2, 1_000)
+    };
+    let for_other = Invitation {
+        biz_appid: Some(app(9)),
+        ..invitation(3, 1_000)
+    };
+    let accounts_only = Invitation {
+        auth_type: 1,
+        ..invitation(4, 1_000)
+    };
+    for inv in [&revoked, &expired, &for_other, &accounts_only] {
+        s.create_invitation(inv).await.unwrap();
+    }
+    s.update_invitation(&revoked.id, &|i| {
+        i.revoked_at = Some(1_005);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let cases = [
+        (revoked.id.as_str(), InvitationRefusal::Revoked),
+        (expired.id.as_str(), InvitationRefusal::Expired),
+        (
+            for_other.id.as_str(),
+            InvitationRefusal::ForAnotherApp(app(9)),
+        ),
+        (
+            accounts_only.id.as_str(),
+            InvitationRefusal::WrongKind { auth_type: 1 },
+        ),
+        ("nope", InvitationRefusal::Unknown),
+    ];
+    for (id, why) in cases {
+        let before = s.get_invitation(id).await.unwrap();
+        let r = s
+            .bind_invitation(id, &app(1), Some(true), now, &change)
+            .await
+            .unwrap();
+        assert_eq!(r, InvitationBinding::Refused(why));
+        assert_eq!(s.get_invitation(id).await.unwrap(), before, "{id}");
+    }
+    assert_eq!(s.get_authorizer(&app(1)).await.unwrap(), Some(profile));
 }

@@ -244,10 +244,9 @@ async fn handle(req: Request, deps: &Deps) -> Result<Response<Body>, Rejection> 
             reject(StatusCode::BAD_REQUEST, "invalid_push", e.to_string())
         }
     })?;
-    // The same push retried carries the same signature, timestamp and nonce.
-    let digest = hex::encode(Sha1::digest(
-        format!("{}|{}|{}", q.msg_signature, q.timestamp, q.nonce).as_bytes(),
-    ));
+    // Keyed on what was decrypted, not on the query as sent: the signature's hex verifies in
+    // any letter case, so a replay in upper case must still be the push already applied.
+    let digest = push_digest(&route, &xml);
     // A probe: with `expires_at = now` nothing lasting is recorded, but a digest remembered from an
     // earlier, applied delivery answers `false`. The lasting record is written after applying.
     if !deps.store.record_push_if_new(&digest, now, now).await? {
@@ -267,6 +266,17 @@ async fn handle(req: Request, deps: &Deps) -> Result<Response<Body>, Rejection> 
         tracing::warn!(error = %e, "push applied but not remembered; a retry re-applies it idempotently");
     }
     Ok(success())
+}
+
+/// The de-duplication key of a verified push: the URL it came to and its decrypted message
+/// (a retried push is the same message; two different events never are: each carries its
+/// CreateTime and content).
+fn push_digest(route: &Route, xml: &str) -> String {
+    let to = match route {
+        Route::Component => "component",
+        Route::App(appid) => appid.as_str(),
+    };
+    hex::encode(Sha1::digest(format!("{to}|{xml}").as_bytes()))
 }
 
 /// A push that verified and decrypted (so it came from WeChat) but whose known event is
@@ -388,6 +398,11 @@ async fn take_on(
             ))
         }
         Err(OnboardingError::Store(e)) => Err(e.into()),
+        Err(OnboardingError::Unfinished) => Err(reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unfinished",
+            "this authorization could not be recovered yet; retry",
+        )),
         Err(OnboardingError::Wechat(e)) => {
             tracing::error!(authorizer = %appid, error = %e, "exchanging a pushed authorization code failed");
             Err(reject(

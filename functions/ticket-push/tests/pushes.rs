@@ -636,3 +636,46 @@ async fn pushes_under_the_previous_encoding_aes_key_are_accepted_during_a_change
     assert_eq!(status, 400);
     assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@new-key"));
 }
+
+/// The signature's hex verifies in any letter case: a replay with it in upper or mixed case is
+/// still the push already applied.
+#[tokio::test]
+async fn a_repeated_push_with_its_signature_in_another_case_is_applied_once() {
+    let a = app();
+    let (uri, body) = sealed_push(&a, "/wechat/component", &ticket_xml("ticket@@@A"), NOW, "7");
+    assert_eq!(
+        body_text(handler(build(&uri, &body), &a.deps).await)
+            .await
+            .0,
+        200
+    );
+    a.clock.advance(10);
+    let second = push_request(
+        &a,
+        "/wechat/component",
+        &ticket_xml("ticket@@@B"),
+        NOW + 10,
+        "8",
+    );
+    assert_eq!(body_text(handler(second, &a.deps).await).await.0, 200);
+    a.clock.advance(10);
+    let (path, sig) = uri.split_once("msg_signature=").unwrap();
+    let mixed: String = sig
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 2 == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect();
+    for replayed in [sig.to_ascii_uppercase(), mixed] {
+        assert_ne!(replayed, sig);
+        let uri = format!("{path}msg_signature={replayed}");
+        let (status, text) = body_text(handler(build(&uri, &body), &a.deps).await).await;
+        assert_eq!((status, text.as_str()), (200, "success"));
+        assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@B"));
+    }
+}

@@ -327,6 +327,9 @@ fn kind_str(kind: SingleUseKind) -> &'static str {
         SingleUseKind::BatchRequest => "BATCH_REQUEST",
         SingleUseKind::AuditSubmissionInDoubt => "AUDIT_IN_DOUBT",
         SingleUseKind::ReleaseInDoubt => "RELEASE_IN_DOUBT",
+        SingleUseKind::AuthCodeState => "CODE_STATE",
+        SingleUseKind::AuthStartPage => "START_PAGE",
+        SingleUseKind::AuthStartQuota => "START_QUOTA",
     }
 }
 fn audit_sk(id: AuditId) -> String {
@@ -1325,6 +1328,81 @@ impl InvitationStore for DynamoStore {
                 Ok(_) => return Ok(inv),
                 Err(e) if is_condition_failed(&e) => continue,
                 Err(e) => return Err(backend("PutItem invitation")(e)),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn bind_invitation(
+        &self,
+        id: &str,
+        appid: &AppId,
+        is_mini_program: Option<bool>,
+        now: UnixTime,
+        change: AuthorizerChange<'_>,
+    ) -> StoreResult<InvitationBinding> {
+        let pk = format!("APP#{appid}");
+        for _ in 0..RMW_ATTEMPTS {
+            let Some(item) = self.get_item(INVITATIONS_PK.into(), id).await? else {
+                return Ok(InvitationBinding::Refused(InvitationRefusal::Unknown));
+            };
+            let inv_rev: u64 = opt_n(&item, "rev")?.unwrap_or(0);
+            let mut inv: Invitation = get_json(&item, "data")?;
+            if let Err(why) = inv.admits(appid, is_mini_program, now) {
+                return Ok(InvitationBinding::Refused(why));
+            }
+            let profile = self.get_item(pk.clone(), "PROFILE").await?;
+            let (current, rev) = match &profile {
+                Some(i) => (
+                    Some(get_json::<Authorizer>(i, "data")?),
+                    Some(opt_n::<u64>(i, "rev")?.unwrap_or(0)),
+                ),
+                None => (None, None),
+            };
+            let new = change(current.as_ref());
+            let already_used = inv.used_by.as_ref() == Some(appid);
+            if already_used && new.is_none() {
+                return Ok(InvitationBinding::Bound(current));
+            }
+            inv.mark_used(appid, now);
+            // The invitation, conditioned on the rev it was checked at ...
+            let inv_put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(Self::invitation_item(&inv, inv_rev + 1)?))
+                .condition_expression("rev = :rev")
+                .expression_attribute_values(":rev", n(inv_rev))
+                .build()
+                .map_err(backend("Put invitation"))?;
+            let mut tx = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(inv_put).build());
+            // ... and the profile, conditioned on its own, in the same transaction.
+            if let Some(new) = &new {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(Self::profile_item(new, rev.map_or(1, |r| r + 1))?));
+                let put = match rev {
+                    None => put.condition_expression("attribute_not_exists(pk)"),
+                    Some(r) => put
+                        .condition_expression("attribute_not_exists(rev) OR rev = :rev")
+                        .expression_attribute_values(":rev", n(r)),
+                };
+                tx = tx.transact_items(
+                    TransactWriteItem::builder()
+                        .put(put.build().map_err(backend("Put profile"))?)
+                        .build(),
+                );
+            }
+            match tx.send().await {
+                Ok(_) => return Ok(InvitationBinding::Bound(new.or(current))),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(backend("TransactWriteItems bind invitation")(e)),
             }
         }
         Err(StoreError::Conflict)

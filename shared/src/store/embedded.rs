@@ -262,6 +262,9 @@ fn single_key(kind: SingleUseKind, id: &str) -> String {
         SingleUseKind::BatchRequest => format!("batch-request#{id}"),
         SingleUseKind::AuditSubmissionInDoubt => format!("audit-in-doubt#{id}"),
         SingleUseKind::ReleaseInDoubt => format!("release-in-doubt#{id}"),
+        SingleUseKind::AuthCodeState => format!("code-state#{id}"),
+        SingleUseKind::AuthStartPage => format!("start-page#{id}"),
+        SingleUseKind::AuthStartQuota => format!("start-quota#{id}"),
     }
 }
 /// Writes a profile and keeps the original-id index in step, inside the caller's transaction.
@@ -1072,6 +1075,91 @@ impl InvitationStore for EmbeddedStore {
                 .await?;
             if landed {
                 return Ok(inv);
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn bind_invitation(
+        &self,
+        id: &str,
+        appid: &AppId,
+        is_mini_program: Option<bool>,
+        now: UnixTime,
+        change: AuthorizerChange<'_>,
+    ) -> StoreResult<InvitationBinding> {
+        // Optimistic like `update_authorizer` (`change` runs here); the write transaction lands
+        // only if neither the invitation nor the profile changed since they were read.
+        for _ in 0..RMW_ATTEMPTS {
+            let (inv_key, app_key) = (id.to_owned(), appid.to_string());
+            let (seen_inv, seen_app): (Option<Vec<u8>>, Option<Vec<u8>>) = self
+                .run(move |db| {
+                    let txn = db.begin_read().map_err(be)?;
+                    let inv = txn.open_table(INVITATIONS).map_err(be)?;
+                    let apps = txn.open_table(AUTHORIZERS).map_err(be)?;
+                    Ok((
+                        inv.get(inv_key.as_str())
+                            .map_err(be)?
+                            .map(|v| v.value().to_vec()),
+                        apps.get(app_key.as_str())
+                            .map_err(be)?
+                            .map(|v| v.value().to_vec()),
+                    ))
+                })
+                .await?;
+            let Some(seen_inv) = seen_inv else {
+                return Ok(InvitationBinding::Refused(InvitationRefusal::Unknown));
+            };
+            let mut inv: Invitation = dec(&seen_inv, "invitation")?;
+            if let Err(why) = inv.admits(appid, is_mini_program, now) {
+                return Ok(InvitationBinding::Refused(why));
+            }
+            let current: Option<Authorizer> = seen_app
+                .as_deref()
+                .map(|b| dec(b, "authorizer"))
+                .transpose()?;
+            let new = change(current.as_ref());
+            if inv.used_by.as_ref() == Some(appid) && new.is_none() {
+                return Ok(InvitationBinding::Bound(current));
+            }
+            inv.mark_used(appid, now);
+            let inv_bytes = enc(&inv)?;
+            let app_bytes = new.as_ref().map(enc).transpose()?;
+            let (inv_key, written, old) = (id.to_owned(), new.clone(), current.clone());
+            let app_key = appid.to_string();
+            let landed = self
+                .run(move |db| {
+                    let txn = db.begin_write().map_err(be)?;
+                    {
+                        let mut t = txn.open_table(INVITATIONS).map_err(be)?;
+                        let now_inv = t
+                            .get(inv_key.as_str())
+                            .map_err(be)?
+                            .map(|v| v.value().to_vec());
+                        if now_inv.as_deref() != Some(seen_inv.as_slice()) {
+                            return Ok(false);
+                        }
+                        let apps = txn.open_table(AUTHORIZERS).map_err(be)?;
+                        let now_app = apps
+                            .get(app_key.as_str())
+                            .map_err(be)?
+                            .map(|v| v.value().to_vec());
+                        if now_app != seen_app {
+                            return Ok(false);
+                        }
+                        drop(apps);
+                        t.insert(inv_key.as_str(), inv_bytes.as_slice())
+                            .map_err(be)?;
+                    }
+                    if let (Some(a), Some(bytes)) = (&written, &app_bytes) {
+                        put_authorizer(&txn, old.as_ref(), a, bytes)?;
+                    }
+                    txn.commit().map_err(be)?;
+                    Ok(true)
+                })
+                .await?;
+            if landed {
+                return Ok(InvitationBinding::Bound(new.or(current)));
             }
         }
         Err(StoreError::Conflict)

@@ -534,6 +534,14 @@ pub enum SingleUseKind {
     AuditSubmissionInDoubt,
     /// A `release` that may have gone online unrecorded (id: the appid), likewise.
     ReleaseInDoubt,
+    /// The first callback `state` a code was brought with (id: the code's SHA-256): a code's
+    /// stored outcome is replayed for that state only, so a spent code never moves an app.
+    AuthCodeState,
+    /// The consent page shown for an invitation (id: the invitation id): its state and
+    /// `pre_auth_code`, reused by reloads for their lifetime.
+    AuthStartPage,
+    /// One slot of an invitation's allowance of new consent pages (id: invitation, window, slot).
+    AuthStartQuota,
 }
 
 /// A single-use item as it stands.
@@ -665,6 +673,81 @@ impl Invitation {
     }
 }
 
+/// Why an invitation refuses to bind an app ([`InvitationStore::bind_invitation`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvitationRefusal {
+    /// No such invitation (deleted, or never existed).
+    Unknown,
+    Revoked,
+    Expired,
+    /// It already bound another app: one invitation binds one mini program.
+    UsedByAnother(AppId),
+    /// It names the one app it is for (`biz_appid`), and this is another.
+    ForAnotherApp(AppId),
+    /// Its `auth_type` excludes this kind of account (1: official accounts, 2: mini programs).
+    WrongKind {
+        auth_type: u8,
+    },
+}
+
+/// What [`InvitationStore::bind_invitation`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InvitationBinding {
+    /// The invitation is (now, or already was) used by the app, and the profile change was
+    /// written in the same transaction: the profile as stored afterwards.
+    Bound(Option<Authorizer>),
+    /// Nothing was written.
+    Refused(InvitationRefusal),
+}
+
+impl Invitation {
+    /// Whether this invitation may bind `appid` at `now`: active, or already used by this very
+    /// app (a reload), and within its terms. `is_mini_program`: the account's kind, when known.
+    pub fn admits(
+        &self,
+        appid: &AppId,
+        is_mini_program: Option<bool>,
+        now: UnixTime,
+    ) -> Result<(), InvitationRefusal> {
+        if self.revoked_at.is_some() {
+            return Err(InvitationRefusal::Revoked);
+        }
+        match &self.used_by {
+            Some(used) if used == appid => return Ok(()),
+            Some(used) => return Err(InvitationRefusal::UsedByAnother(used.clone())),
+            None if self.used_at.is_some() => {
+                return Err(InvitationRefusal::UsedByAnother(appid.clone()))
+            }
+            None => {}
+        }
+        if now >= self.expires_at {
+            return Err(InvitationRefusal::Expired);
+        }
+        if let Some(only) = &self.biz_appid {
+            if only != appid {
+                return Err(InvitationRefusal::ForAnotherApp(only.clone()));
+            }
+        }
+        if matches!(
+            (self.auth_type, is_mini_program),
+            (1, Some(true)) | (2, Some(false))
+        ) {
+            return Err(InvitationRefusal::WrongKind {
+                auth_type: self.auth_type,
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks the invitation used by `appid` (kept when it already is).
+    pub fn mark_used(&mut self, appid: &AppId, now: UnixTime) {
+        if self.used_by.is_none() {
+            self.used_at = Some(now);
+            self.used_by = Some(appid.clone());
+        }
+    }
+}
+
 /// How long an invitation record is kept after it expires (for listings and audits of who
 /// invited whom).
 pub const INVITATION_RETENTION_SECS: i64 = 90 * 86_400;
@@ -683,6 +766,18 @@ pub trait InvitationStore: Send + Sync {
         id: &str,
         change: InvitationChange<'_>,
     ) -> StoreResult<Invitation>;
+    /// Binds `appid` through invitation `id` in ONE conditional write: the invitation is checked
+    /// ([`Invitation::admits`], `is_mini_program` as known) and marked used by `appid`, and
+    /// `change` is applied to the app's profile, both or neither. A concurrent change of either
+    /// item is retried; a refusal writes nothing.
+    async fn bind_invitation(
+        &self,
+        id: &str,
+        appid: &AppId,
+        is_mini_program: Option<bool>,
+        now: UnixTime,
+        change: AuthorizerChange<'_>,
+    ) -> StoreResult<InvitationBinding>;
     /// All invitations, newest first, a page at a time.
     async fn list_invitations(
         &self,

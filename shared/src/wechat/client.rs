@@ -12,7 +12,10 @@ use std::time::Duration;
 /// The production API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
 
-/// Client settings. `Default` is production: the real host, connect 3 s, total 10 s, 3 attempts.
+/// Client settings. `Default` is production: the real host, connect 2 s, 3.5 s per attempt, 3
+/// attempts: a call takes at most [`ClientConfig::call_budget`] (11.5 s), so a call and the read
+/// that recovers its lost answer fit inside an authorization claim's deadline, and that inside
+/// the functions' timeout (a test reads template.yaml and holds them together).
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Scheme, host and optional path prefix, e.g. `https://api.weixin.qq.com` or a simulator.
@@ -30,8 +33,8 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             base_url: DEFAULT_BASE_URL.to_owned(),
-            connect_timeout: Duration::from_secs(3),
-            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_millis(3_500),
             max_attempts: 3,
             retry_base_delay: Duration::from_millis(200),
         }
@@ -39,6 +42,15 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
+    /// The longest one call can take: every attempt to its timeout, and the longest backoff
+    /// before each retry.
+    pub fn call_budget(&self) -> Duration {
+        let attempts = self.max_attempts.max(1);
+        (1..attempts).fold(self.timeout * attempts, |total, n| {
+            total + longest_backoff(self.retry_base_delay, n)
+        })
+    }
+
     /// Production settings against another base URL (a simulator, a test stub).
     pub fn with_base_url(base_url: impl Into<String>) -> Self {
         ClientConfig {
@@ -360,9 +372,32 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
     Duration::from_millis(exp.saturating_add(jitter).min(5_000))
 }
 
+/// The largest [`backoff`] before retry `attempt` can be (its jitter at the top).
+fn longest_backoff(base: Duration, attempt: u32) -> Duration {
+    let base_ms = base.as_millis().min(5_000) as u64;
+    let exp = base_ms.saturating_mul(1u64 << (attempt - 1).min(6));
+    Duration::from_millis(exp.saturating_add(base_ms.saturating_sub(1)).min(5_000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_call_budget_covers_every_attempt_and_the_longest_backoffs() {
+        let cfg = ClientConfig::default();
+        assert_eq!(
+            cfg.call_budget(),
+            Duration::from_millis(3 * 3_500 + 399 + 599)
+        );
+        for n in 1..3 {
+            for _ in 0..50 {
+                assert!(
+                    backoff(cfg.retry_base_delay, n) <= longest_backoff(cfg.retry_base_delay, n)
+                );
+            }
+        }
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {
