@@ -246,6 +246,17 @@ impl PlatformSecrets {
         })
     }
 
+    /// Parses a JSON list of `operator_keys` entries (the secret's, or a local file's).
+    pub fn operator_keys_from_json(
+        v: &serde_json::Value,
+    ) -> Result<Vec<OperatorKey>, SecretsError> {
+        v.as_array()
+            .ok_or_else(|| invalid("operator_keys", "is not a list"))?
+            .iter()
+            .map(operator_key_from_json)
+            .collect()
+    }
+
     /// Every key that opens `/ops`: the role keys, then the bare digests as `admin` keys.
     pub fn all_operator_keys(&self) -> Vec<OperatorKey> {
         self.operator_keys

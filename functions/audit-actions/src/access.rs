@@ -264,6 +264,19 @@ pub async fn operator_access(
     next.run(req).await
 }
 
+/// Keys configured before roles (bare digests in `operator_key_sha256`) keep working as admins
+/// of every customer; said once at start, so the operator moves them to `operator_keys`.
+pub async fn warn_on_keys_without_roles(secrets: &dyn wxopen::secrets::SecretsSource) {
+    if let Ok(s) = secrets.load().await {
+        if !s.operator_key_sha256.is_empty() {
+            tracing::warn!(
+                keys = s.operator_key_sha256.len(),
+                "operator keys without a role (operator_key_sha256) act as admin of every customer: give each a label and role in operator_keys (wxopen keys new)"
+            );
+        }
+    }
+}
+
 /// The routes are declared with their full `/ops/…` path; nesting them under `/ops` (so the
 /// key is checked before routing) strips the prefix, which this puts back.
 pub async fn restore_ops_prefix(req: Request) -> Request {
