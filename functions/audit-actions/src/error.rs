@@ -412,4 +412,74 @@ mod tests {
             "{body}"
         );
     }
+
+    fn api(code: i64) -> ApiError {
+        ApiError::Wechat(WechatError::Api {
+            endpoint: "/wxa/submit_audit",
+            code,
+            errmsg: "m".into(),
+        })
+    }
+
+    #[test]
+    fn each_wechat_failure_has_the_status_of_whose_it_is_to_fix() {
+        for (e, status, code, retry) in [
+            (api(85086), 422, "wechat_refused", None),
+            (api(85014), 422, "wechat_refused", None),
+            (api(85081), 422, "wechat_refused", None),
+            (api(61007), 422, "wechat_refused", None),
+            (api(45009), 429, "wechat_quota", None),
+            (api(85085), 429, "wechat_quota", None),
+            (api(89401), 503, "wechat_busy", Some(WECHAT_BUSY_RETRY_SECS)),
+            (api(45011), 503, "wechat_busy", Some(WECHAT_BUSY_RETRY_SECS)),
+            (api(61004), 502, "wechat_error", None),
+            (api(-1), 504, "wechat_outcome_unknown", None),
+            (
+                ApiError::Wechat(WechatError::LeaseWaitTimeout { what: "t".into() }),
+                503,
+                "wechat_busy",
+                Some(PASSING_RETRY_SECS),
+            ),
+            (
+                ApiError::Wechat(WechatError::Http {
+                    endpoint: "/x",
+                    status: 404,
+                }),
+                502,
+                "wechat_unavailable",
+                None,
+            ),
+            (
+                ApiError::Store(StoreError::Conflict),
+                503,
+                "store_unavailable",
+                Some(PASSING_RETRY_SECS),
+            ),
+        ] {
+            let c = e.classify();
+            assert_eq!(
+                (c.status.as_u16(), c.code, c.retry_after),
+                (status, code, retry),
+                "{e}"
+            );
+            let resp = e.into_response();
+            assert_eq!(
+                resp.headers().get(header::RETRY_AFTER).map(|v| v
+                    .to_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()),
+                retry
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_role_is_403_naming_it() {
+        let (status, body) = ApiError::forbidden(Role::Operator, Role::Viewer, false).parts();
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["error"], "forbidden");
+        assert_eq!(body["needed_role"], "operator");
+        assert!(body["message"].as_str().unwrap().contains("operator"));
+    }
 }

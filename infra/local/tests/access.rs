@@ -18,6 +18,7 @@ const OPERATOR: &str = "key-of-the-operator";
 const ADMIN: &str = "key-of-the-admin";
 const SERVICE: &str = "key-of-the-service";
 const ACME: &str = "key-of-acme-staff";
+const ACME_ADMIN: &str = "key-of-acme-admin";
 
 fn key(label: &str, key: &str, role: Role, customers: Option<&[&str]>) -> OperatorKey {
     OperatorKey {
@@ -36,6 +37,7 @@ async fn spawn() -> App {
         key("root", ADMIN, Role::Admin, None),
         key("svc", SERVICE, Role::Service, None),
         key("acme-staff", ACME, Role::Operator, Some(&["acme"])),
+        key("acme-admin", ACME_ADMIN, Role::Admin, Some(&["acme"])),
     ];
     spawn_app_with_secrets(secrets).await
 }
@@ -349,6 +351,66 @@ async fn a_key_limited_to_a_customer_sees_and_acts_only_on_its_apps() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
+    // Invitations: only for its customers.
+    let (s, _, v) = send(
+        &app,
+        Some(ADMIN),
+        Method::POST,
+        "/ops/invitations",
+        Some(r#"{"customer_id": "globex"}"#),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let theirs_invitation = v["invitation_id"].as_str().unwrap().to_owned();
+    let (s, _, v) = send(
+        &app,
+        Some(ACME),
+        Method::GET,
+        &format!("/ops/invitations/{theirs_invitation}"),
+        None,
+    )
+    .await;
+    // An operator key may not read invitations at all.
+    assert_eq!((s, v["error"].as_str()), (403, Some("forbidden")), "{v}");
+    // An admin of acme: another customer's invitation is unknown to it, and it invites only
+    // for acme.
+    let before = get(&app, &format!("/ops/invitations/{theirs_invitation}")).await;
+    for method in [Method::GET, Method::DELETE] {
+        let path = format!("/ops/invitations/{theirs_invitation}");
+        let (s, _, v) = send(&app, Some(ACME_ADMIN), method, &path, None).await;
+        assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "{v}");
+    }
+    assert_eq!(
+        get(&app, &format!("/ops/invitations/{theirs_invitation}")).await,
+        before
+    );
+    let (s, _, v) = send(
+        &app,
+        Some(ACME_ADMIN),
+        Method::POST,
+        "/ops/invitations",
+        Some(r#"{"customer_id": "globex"}"#),
+    )
+    .await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("forbidden")), "{v}");
+    let (_, _, v) = send(
+        &app,
+        Some(ACME_ADMIN),
+        Method::GET,
+        "/ops/invitations",
+        None,
+    )
+    .await;
+    let customers: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["customer_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !customers.is_empty() && customers.iter().all(|c| *c == "acme"),
+        "{v}"
+    );
     // Batches span customers: not for a limited key.
     let (s, _, v) = send(&app, Some(ACME), Method::GET, "/ops/batches", None).await;
     assert_eq!((s, v["error"].as_str()), (403, Some("forbidden")), "{v}");
