@@ -281,14 +281,19 @@ async fn every_documented_route_under_every_role_is_allowed_or_refused_as_the_ta
     }
     assert!(refused > 60, "{refused}");
     assert_eq!(snapshot(&app, &appid, &invitation).await, before);
-    // Allowed: never refused for the key (whatever the route then answers).
-    for (key, role) in keys {
-        for (method, route, needed, _) in &rules {
-            if !role.grants(*needed) || method != "GET" {
-                continue;
+    // Allowed: never refused for the key (whatever the route then answers: reads first, then
+    // the actions, each with an empty object).
+    for reads in [true, false] {
+        for (key, role) in keys {
+            for (method, route, needed, _) in &rules {
+                if !role.grants(*needed) || (method == "GET") != reads {
+                    continue;
+                }
+                let body = (!reads).then_some("{}");
+                let m = Method::from_bytes(method.as_bytes()).unwrap();
+                let (s, _, v) = send(&app, Some(key), m, &concrete(route), body).await;
+                assert!(![401, 403].contains(&s), "{role} {method} {route}: {s} {v}");
             }
-            let (s, _, v) = send(&app, Some(key), Method::GET, &concrete(route), None).await;
-            assert!(![401, 403].contains(&s), "{role} GET {route}: {s} {v}");
         }
     }
 }
