@@ -3,8 +3,14 @@
 //! ```json
 //! {"component_appid": "wx…", "component_appsecret": "…", "token": "…",
 //!  "encoding_aes_key": "43 characters", "operator_key_sha256": ["64 hex", …],
-//!  "encoding_aes_key_previous": "43 characters (optional: the key before the last change)"}
+//!  "encoding_aes_key_previous": "43 characters (optional: the key before the last change)",
+//!  "operator_keys": [{"label": "support", "sha256": "64 hex", "role": "viewer",
+//!                     "customers": ["acme"] (optional)}, …]}
 //! ```
+//!
+//! `operator_keys` gives each key a label, a role and optionally the customers it is limited to
+//! ([`crate::operator_auth`]); `operator_key_sha256`, the older form, lists bare digests that act
+//! as `admin` keys of every customer. Either list may be absent, not both.
 //!
 //! Values are validated on load so a bad secret fails at the first request with an error that
 //! names the field, never its value. Every secret value is a [`SecretString`], so `Debug` prints a
@@ -14,6 +20,7 @@
 //! environment reuses it across invocations, and a rotated secret is picked up within the TTL.
 
 use crate::domain::AppId;
+use crate::operator_auth::{OperatorKey, Role};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::Path;
@@ -54,8 +61,11 @@ pub struct PlatformSecrets {
     /// The EncodingAESKey in use before the last change, if any: WeChat advises accepting pushes
     /// under the old key for a while after changing it (pushes already under way keep it).
     pub encoding_aes_key_previous: Option<SecretString>,
-    /// SHA-256 (lowercase hex) of each valid operator bearer key; several during a rotation.
+    /// SHA-256 (lowercase hex) of each valid operator bearer key configured without a role:
+    /// each acts as an `admin` of every customer.
     pub operator_key_sha256: Vec<String>,
+    /// The keys with a label, a role and maybe a customer scope; several during a rotation.
+    pub operator_keys: Vec<OperatorKey>,
 }
 
 impl std::fmt::Debug for PlatformSecrets {
@@ -68,6 +78,7 @@ impl std::fmt::Debug for PlatformSecrets {
             .field("encoding_aes_key_previous", &self.encoding_aes_key_previous)
             // Hashes are not keys, but listing them helps no one: a count is enough.
             .field("operator_key_sha256", &self.operator_key_sha256.len())
+            .field("operator_keys", &self.operator_keys.len())
             .finish()
     }
 }
@@ -81,6 +92,70 @@ fn invalid(field: &'static str, reason: &'static str) -> SecretsError {
     SecretsError::Invalid { field, reason }
 }
 
+fn valid_digest(h: &str) -> bool {
+    h.len() == 64
+        && h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// One entry of `operator_keys`; errors name the field, never a value.
+fn operator_key_from_json(v: &serde_json::Value) -> Result<OperatorKey, SecretsError> {
+    const FIELD: &str = "operator_keys";
+    let obj = v
+        .as_object()
+        .ok_or_else(|| invalid(FIELD, "must be a list of objects"))?;
+    if obj
+        .keys()
+        .any(|k| !["label", "sha256", "role", "customers"].contains(&k.as_str()))
+    {
+        return Err(invalid(
+            FIELD,
+            "entries take only label, sha256, role and customers",
+        ));
+    }
+    let label = obj
+        .get("label")
+        .and_then(|x| x.as_str())
+        .filter(|l| !l.is_empty() && l.len() <= 64 && l.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            invalid(
+                FIELD,
+                "label must be 1 to 64 printable ASCII characters without spaces",
+            )
+        })?;
+    let sha256 = obj
+        .get("sha256")
+        .and_then(|x| x.as_str())
+        .filter(|h| valid_digest(h))
+        .ok_or_else(|| invalid(FIELD, "sha256 must be 64 lowercase hex characters"))?;
+    let role = obj
+        .get("role")
+        .and_then(|x| x.as_str())
+        .and_then(Role::parse)
+        .ok_or_else(|| invalid(FIELD, "role must be viewer, operator, admin or service"))?;
+    let customers = match obj.get("customers") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(c) => Some(
+            c.as_array()
+                .filter(|a| !a.is_empty())
+                .and_then(|a| {
+                    a.iter()
+                        .map(|x| x.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or_else(|| {
+                    invalid(FIELD, "customers must be a non-empty list of customer ids")
+                })?,
+        ),
+    };
+    Ok(OperatorKey {
+        label: label.to_owned(),
+        sha256: sha256.to_owned(),
+        role,
+        customers,
+    })
+}
+
 impl PlatformSecrets {
     /// Validates raw values; each error names the first bad field.
     pub fn new(
@@ -89,6 +164,26 @@ impl PlatformSecrets {
         token: &str,
         encoding_aes_key: &str,
         operator_key_sha256: Vec<String>,
+    ) -> Result<Self, SecretsError> {
+        Self::with_keys(
+            component_appid,
+            component_appsecret,
+            token,
+            encoding_aes_key,
+            operator_key_sha256,
+            Vec::new(),
+        )
+    }
+
+    /// [`PlatformSecrets::new`] with keys that carry roles too; one of the two lists may be
+    /// empty, not both.
+    pub fn with_keys(
+        component_appid: &str,
+        component_appsecret: &str,
+        token: &str,
+        encoding_aes_key: &str,
+        operator_key_sha256: Vec<String>,
+        operator_keys: Vec<OperatorKey>,
     ) -> Result<Self, SecretsError> {
         let component_appid = AppId::parse(component_appid).map_err(|_| {
             invalid(
@@ -117,17 +212,24 @@ impl PlatformSecrets {
                 "must be 43 characters of A-Z a-z 0-9",
             ));
         }
-        if operator_key_sha256.is_empty() {
+        if operator_key_sha256.is_empty() && operator_keys.is_empty() {
             return Err(invalid(
                 "operator_key_sha256",
-                "must list at least one SHA-256 hex digest",
+                "must list at least one SHA-256 hex digest (or give operator_keys)",
             ));
         }
-        if !operator_key_sha256.iter().all(|h| {
-            h.len() == 64
-                && h.bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        }) {
+        if !operator_keys.iter().all(|k| valid_digest(&k.sha256)) {
+            return Err(invalid(
+                "operator_keys",
+                "sha256 must be 64 lowercase hex characters",
+            ));
+        }
+        let mut labels: Vec<&str> = operator_keys.iter().map(|k| k.label.as_str()).collect();
+        labels.sort_unstable();
+        if labels.windows(2).any(|w| w[0] == w[1]) {
+            return Err(invalid("operator_keys", "labels must be unique"));
+        }
+        if !operator_key_sha256.iter().all(|h| valid_digest(h)) {
             return Err(invalid(
                 "operator_key_sha256",
                 "must hold 64 lowercase hex characters per entry",
@@ -140,7 +242,32 @@ impl PlatformSecrets {
             encoding_aes_key: SecretString::from(encoding_aes_key.to_owned()),
             encoding_aes_key_previous: None,
             operator_key_sha256,
+            operator_keys,
         })
+    }
+
+    /// Parses a JSON list of `operator_keys` entries (the secret's, or a local file's).
+    pub fn operator_keys_from_json(
+        v: &serde_json::Value,
+    ) -> Result<Vec<OperatorKey>, SecretsError> {
+        v.as_array()
+            .ok_or_else(|| invalid("operator_keys", "is not a list"))?
+            .iter()
+            .map(operator_key_from_json)
+            .collect()
+    }
+
+    /// Every key that opens `/ops`: the role keys, then the bare digests as `admin` keys.
+    pub fn all_operator_keys(&self) -> Vec<OperatorKey> {
+        self.operator_keys
+            .iter()
+            .cloned()
+            .chain(
+                self.operator_key_sha256
+                    .iter()
+                    .map(|d| OperatorKey::legacy(d)),
+            )
+            .collect()
     }
 
     /// Adds the EncodingAESKey used before the last change (see the field); `None` or an empty
@@ -172,17 +299,29 @@ impl PlatformSecrets {
                 .and_then(|x| x.as_str())
                 .ok_or_else(|| invalid(field, "is missing or not a string"))
         };
-        let keys = obj
-            .get("operator_key_sha256")
-            .and_then(|x| x.as_array())
-            .ok_or_else(|| invalid("operator_key_sha256", "is missing or not a list"))?
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| invalid("operator_key_sha256", "must be a list of strings"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let role_keys = match obj.get("operator_keys") {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(v) => v
+                .as_array()
+                .ok_or_else(|| invalid("operator_keys", "is not a list"))?
+                .iter()
+                .map(operator_key_from_json)
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let empty = Vec::new();
+        let keys = match obj.get("operator_key_sha256") {
+            None if !role_keys.is_empty() => &empty,
+            v => v
+                .and_then(|x| x.as_array())
+                .ok_or_else(|| invalid("operator_key_sha256", "is missing or not a list"))?,
+        }
+        .iter()
+        .map(|x| {
+            x.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| invalid("operator_key_sha256", "must be a list of strings"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
         let previous = match obj.get("encoding_aes_key_previous") {
             None | Some(serde_json::Value::Null) => None,
             Some(v) => Some(
@@ -190,12 +329,13 @@ impl PlatformSecrets {
                     .ok_or_else(|| invalid("encoding_aes_key_previous", "is not a string"))?,
             ),
         };
-        Self::new(
+        Self::with_keys(
             string("component_appid")?,
             string("component_appsecret")?,
             string("token")?,
             string("encoding_aes_key")?,
             keys,
+            role_keys,
         )?
         .with_previous_encoding_aes_key(previous)
     }
@@ -209,13 +349,15 @@ impl PlatformSecrets {
             "encoding_aes_key": self.encoding_aes_key.expose_secret(),
             "encoding_aes_key_previous": self.encoding_aes_key_previous.as_ref().map(|k| k.expose_secret()),
             "operator_key_sha256": self.operator_key_sha256,
+            "operator_keys": self.operator_keys.iter().map(OperatorKey::to_json).collect::<Vec<_>>(),
         })
         .to_string()
     }
 
     /// Reads `WXOPEN_COMPONENT_APPID`, `WXOPEN_COMPONENT_APPSECRET`, `WXOPEN_TOKEN`,
     /// `WXOPEN_ENCODING_AES_KEY`, `WXOPEN_OPERATOR_KEY_SHA256` (comma-separated) and, optionally,
-    /// `WXOPEN_ENCODING_AES_KEY_PREVIOUS`.
+    /// `WXOPEN_ENCODING_AES_KEY_PREVIOUS` and `WXOPEN_OPERATOR_KEYS` (the JSON list of
+    /// `operator_keys`; then `WXOPEN_OPERATOR_KEY_SHA256` may be left out).
     pub fn from_env() -> Result<Self, SecretsError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -225,17 +367,31 @@ impl PlatformSecrets {
         let var = |name: &str, field: &'static str| {
             get(name).ok_or_else(|| invalid(field, "is not set (WXOPEN_* environment variable)"))
         };
-        let keys = var("WXOPEN_OPERATOR_KEY_SHA256", "operator_key_sha256")?
-            .split(',')
-            .map(|k| k.trim().to_owned())
-            .filter(|k| !k.is_empty())
-            .collect();
-        Self::new(
+        let role_keys = match get("WXOPEN_OPERATOR_KEYS").filter(|v| !v.trim().is_empty()) {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.as_array().cloned())
+                .ok_or_else(|| invalid("operator_keys", "is not a JSON list"))?
+                .iter()
+                .map(operator_key_from_json)
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let keys = match get("WXOPEN_OPERATOR_KEY_SHA256") {
+            None if !role_keys.is_empty() => String::new(),
+            _ => var("WXOPEN_OPERATOR_KEY_SHA256", "operator_key_sha256")?,
+        }
+        .split(',')
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .collect();
+        Self::with_keys(
             &var("WXOPEN_COMPONENT_APPID", "component_appid")?,
             &var("WXOPEN_COMPONENT_APPSECRET", "component_appsecret")?,
             &var("WXOPEN_TOKEN", "token")?,
             &var("WXOPEN_ENCODING_AES_KEY", "encoding_aes_key")?,
             keys,
+            role_keys,
         )?
         .with_previous_encoding_aes_key(get("WXOPEN_ENCODING_AES_KEY_PREVIOUS").as_deref())
     }
@@ -464,6 +620,44 @@ mod tests {
         ] {
             let e = err_of(&json_with("operator_key_sha256", bad));
             assert!(e.starts_with("operator_key_sha256 "), "{e}");
+        }
+    }
+
+    #[test]
+    fn role_keys_load_validate_and_round_trip_and_bare_digests_are_admins() {
+        let entry = serde_json::json!({"label": "support", "sha256": HASH, "role": "viewer", "customers": ["acme"]});
+        let mut v: serde_json::Value =
+            serde_json::from_str(&json_with("operator_keys", serde_json::json!([entry]))).unwrap();
+        v.as_object_mut().unwrap().remove("operator_key_sha256");
+        let s = PlatformSecrets::from_json(&v.to_string()).unwrap();
+        assert_eq!(s.operator_keys.len(), 1);
+        assert_eq!(s.operator_keys[0].role, Role::Viewer);
+        assert_eq!(
+            s.operator_keys[0].customers.as_deref(),
+            Some(&["acme".to_owned()][..])
+        );
+        let again = PlatformSecrets::from_json(&s.to_json()).unwrap();
+        assert_eq!(again.all_operator_keys(), s.all_operator_keys());
+        // The older form: bare digests, each an admin of every customer.
+        let legacy = PlatformSecrets::from_json(&json_with("token", TOKEN.into())).unwrap();
+        let keys = legacy.all_operator_keys();
+        assert_eq!(
+            (keys[0].role, keys[0].customers.clone()),
+            (Role::Admin, None)
+        );
+        assert_eq!(keys[0].label, format!("key-{}", &HASH[..8]));
+        for bad in [
+            serde_json::json!([{"label": "a", "sha256": HASH, "role": "root"}]),
+            serde_json::json!([{"label": "a", "sha256": "nothex", "role": "admin"}]),
+            serde_json::json!([{"label": "", "sha256": HASH, "role": "admin"}]),
+            serde_json::json!([{"label": "a", "sha256": HASH, "role": "admin", "customers": []}]),
+            serde_json::json!([{"label": "a", "sha256": HASH, "role": "admin", "extra": 1}]),
+            serde_json::json!([{"label": "a", "sha256": HASH, "role": "admin"}, {"label": "a", "sha256": HASH, "role": "viewer"}]),
+            serde_json::json!({"label": "a"}),
+        ] {
+            let e = err_of(&json_with("operator_keys", bad.clone()));
+            assert!(e.starts_with("operator_keys "), "{bad}: {e}");
+            assert!(!e.contains(HASH));
         }
     }
 

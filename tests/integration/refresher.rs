@@ -447,28 +447,35 @@ async fn the_daily_quota_or_an_unlisted_ip_stops_the_run_and_fails_it(st: Stores
     assert_eq!((s.refreshed, s.failed), (60, 0), "{s:?}");
 }
 
-/// Every alarm in `template.yaml` on the `wxopen` namespace watches a metric the refresher's
-/// Embedded Metric Format document declares, with its `Function` dimension: an alarm on a name
-/// nobody emits would sit in INSUFFICIENT_DATA and never fire.
+/// Every alarm in `template.yaml` on the `wxopen` namespace watches a metric that a function's
+/// Embedded Metric Format document declares (the refresher's run summary, audit-actions'
+/// refused-request line), with that function's `Function` dimension: an alarm on a name nobody
+/// emits would sit in INSUFFICIENT_DATA and never fire.
 #[test]
 fn every_wxopen_alarm_in_the_template_watches_a_metric_the_refresher_emits() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
     let text = std::fs::read_to_string(path).expect("read template.yaml");
     let doc: serde_norway::Value = serde_norway::from_str(&text).expect("parse template.yaml");
     // Every optional figure present, so the document declares all it can.
-    let emf = RunSummary {
+    let refresher = RunSummary {
         awaiting_reauthorization: Some(0),
         ticket_age_secs: Some(0),
         ..RunSummary::default()
     }
     .emf(0);
-    let cw = &emf["_aws"]["CloudWatchMetrics"][0];
-    let declared: Vec<&str> = cw["Metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["Name"].as_str().unwrap())
-        .collect();
+    let audit_actions = audit_actions::access::auth_failure_emf("wrong_key", 0);
+    // (function, metric) for every metric each document declares.
+    let mut declared: Vec<(String, String)> = Vec::new();
+    for emf in [&refresher, &audit_actions] {
+        let cw = &emf["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Namespace"], token_refresher::summary::METRIC_NAMESPACE);
+        for m in cw["Metrics"].as_array().unwrap() {
+            declared.push((
+                emf["Function"].as_str().unwrap().to_owned(),
+                m["Name"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
     let mut watched = Vec::new();
     for (name, r) in doc["Resources"].as_mapping().unwrap() {
         let p = &r["Properties"];
@@ -478,15 +485,11 @@ fn every_wxopen_alarm_in_the_template_watches_a_metric_the_refresher_emits() {
             continue;
         }
         let metric = p["MetricName"].as_str().unwrap();
-        assert!(
-            declared.contains(&metric),
-            "{name:?} watches {metric}, which the refresher does not emit ({declared:?})"
-        );
         assert_eq!(p["Dimensions"][0]["Name"].as_str(), Some("Function"));
-        assert_eq!(
-            p["Dimensions"][0]["Value"].as_str(),
-            emf["Function"].as_str(),
-            "{name:?}"
+        let function = p["Dimensions"][0]["Value"].as_str().unwrap();
+        assert!(
+            declared.contains(&(function.to_owned(), metric.to_owned())),
+            "{name:?} watches {metric} of {function}, which no function emits ({declared:?})"
         );
         watched.push(metric.to_owned());
     }
@@ -496,6 +499,7 @@ fn every_wxopen_alarm_in_the_template_watches_a_metric_the_refresher_emits() {
         [
             "AwaitingReauthorization",
             "NeedsReauthorization",
+            "OperatorAuthFailures",
             "RefreshFailures",
             "RefusalsUnconfirmed",
             "StaleTicket"

@@ -299,9 +299,51 @@ function logout(reason) {
   showLogin(reason && reason.error);
 }
 
-function startShell() {
+// ---------------------------------------------------------------- what this key may do
+
+// GET /ops/me: the key's label, role, customers and, per route, whether it may call it. The
+// console shows only the actions the key may take, and in place of the others says which role
+// they need; the API refuses them anyway (403), this only spares the operator the attempt.
+let me = null;
+const ROLE_ZH = { viewer: '只读', operator: '运营', admin: '管理员', service: '服务' };
+
+function rule(method, route) {
+  return me && me.routes.find((x) => x.method === method && x.route === route);
+}
+
+function may(method, route) {
+  const r = rule(method, route);
+  return !me || !r || r.allowed;
+}
+
+/** Stands where an action the key may not take would be: why it is missing. */
+function missing(name, method, route) {
+  const r = rule(method, route);
+  const needed = r ? r.role : 'admin';
+  const rank = { viewer: 0, operator: 1, admin: 2 };
+  const scoped = me.customers && (rank[me.role] ?? -1) >= (rank[needed] ?? 9);
+  const [zh, en] = scoped
+    ? ['此操作涉及所有客户，当前密钥仅限部分客户。', `Spans every customer; this key (${me.label}) is limited to ${me.customers.join(', ')}.`]
+    : [`需要${ROLE_ZH[needed] || needed}（${needed}）角色，当前密钥为 ${me.role}。`, `Needs the ${needed} role; this key (${me.label}) is ${me.role}.`];
+  return h('p', { class: 'why role-why', id: `role-${name}`, 'data-needs': needed }, bi(zh, en));
+}
+
+async function startShell() {
   $('#login').hidden = true;
   $('#shell').hidden = false;
+  try {
+    me = await get('/ops/me');
+  } catch (e) {
+    me = null;
+    if (e instanceof ApiError && e.status === 401) return;
+  }
+  for (const [nav, route] of [['batches', '/ops/batches'], ['invitations', '/ops/invitations']]) {
+    const a = document.querySelector(`[data-nav="${nav}"]`);
+    if (a) a.hidden = !may('GET', route);
+  }
+  const who = document.querySelector('#who') || h('span', { id: 'who', class: 'muted' });
+  who.replaceChildren(me ? `${me.label} · ${me.role}${me.customers ? ` · ${me.customers.join(', ')}` : ''}` : '');
+  $('#logout').before(who);
   if (!location.hash || location.hash === '#' || location.hash === '#/') {
     history.replaceState(null, '', '#/authorizers');
   }
@@ -417,8 +459,10 @@ async function viewAuthorizers() {
     const n = state.selected.size;
     selection.replaceChildren(
       h('span', { id: 'selected-count' }, `已选 ${n} 个`, h('small', { lang: 'en' }, ` ${n} selected`)),
-      h('button', { type: 'button', id: 'batch-selected', disabled: n === 0, onclick: () => { location.hash = '#/batches'; } },
-        bi('对所选批量操作', 'Batch on selected')),
+      may('POST', '/ops/batches')
+        ? h('button', { type: 'button', id: 'batch-selected', disabled: n === 0, onclick: () => { location.hash = '#/batches'; } },
+          bi('对所选批量操作', 'Batch on selected'))
+        : missing('batch-selected', 'POST', '/ops/batches'),
       h('button', { type: 'button', class: 'secondary', disabled: n === 0, onclick: () => { state.selected.clear(); load(); } },
         bi('清除选择', 'Clear selection')));
   }
@@ -568,7 +612,21 @@ async function viewApp(appid) {
   // Actions: built once (forms keep what is typed); their guards are refreshed with the app.
   const guardSlots = {};
   const buttons = {};
+  const ROUTE_OF = {
+    commit: ['POST', '/ops/apps/{appid}/commit'],
+    submit: ['POST', '/ops/apps/{appid}/audits'],
+    release: ['POST', '/ops/apps/{appid}/release'],
+    undo: ['POST', '/ops/apps/{appid}/audits/latest/undo'],
+    speedup: ['POST', '/ops/apps/{appid}/audits/latest/speedup'],
+  };
   function guarded(name, zh, en, onclick, cls) {
+    const [method, route] = ROUTE_OF[name];
+    if (!may(method, route)) {
+      // Kept off the page; the guards still have something to update.
+      guardSlots[name] = h('p');
+      buttons[name] = h('button');
+      return missing(name, method, route);
+    }
     const why = h('p', { class: 'why', id: `why-${name}` });
     const btn = h('button', { type: onclick ? 'button' : 'submit', id: `btn-${name}`, class: cls || null,
       'aria-describedby': `why-${name}`, onclick }, bi(zh, en));
@@ -820,7 +878,7 @@ async function viewTemplates() {
         h('thead', {}, h('tr', {}, h('th', {}, 'draft_id'), h('th', {}, bi('版本', 'Version')), h('th', {}, bi('说明', 'Description')), h('th', {}, bi('上传时间', 'Uploaded')), h('th', {}, ''))),
         h('tbody', {}, (d.value.drafts || []).map((x) => h('tr', { 'data-draft': x.draft_id },
           h('td', { class: 'mono' }, x.draft_id), h('td', {}, x.user_version || ''), h('td', {}, x.user_desc || ''), h('td', {}, fmtTime(x.create_time)),
-          h('td', {}, h('button', { type: 'button', class: 'secondary', id: `add-draft-${x.draft_id}`, onclick: async () => {
+          h('td', {}, !may('POST', '/ops/templates') ? missing(`add-draft-${x.draft_id}`, 'POST', '/ops/templates') : h('button', { type: 'button', class: 'secondary', id: `add-draft-${x.draft_id}`, onclick: async () => {
             try {
               await api('POST', '/ops/templates', { draft_id: x.draft_id, template_type: 0 });
               show(result, okBox(`草稿 ${x.draft_id} 已加入模板库`, `draft ${x.draft_id} added to the library`));
@@ -866,7 +924,9 @@ async function viewBatches() {
     h('label', { class: 'check', for: 'batch-up-to-quota' }, upToQuota, biSpan('额度不足时只提交额度内的前几个', 'when the quota is short, submit as many as it allows')));
   const quotaLine = h('p', { class: 'muted', id: 'batch-quota' });
   const why = h('p', { class: 'why', id: 'why-start-batch' });
-  const start = h('button', { type: 'submit', id: 'start-batch', 'aria-describedby': 'why-start-batch' }, bi('开始批量', 'Start batch'));
+  const start = may('POST', '/ops/batches')
+    ? h('button', { type: 'submit', id: 'start-batch', 'aria-describedby': 'why-start-batch' }, bi('开始批量', 'Start batch'))
+    : missing('start-batch', 'POST', '/ops/batches');
   let quota = null;
 
   function update() {
@@ -1063,7 +1123,9 @@ async function viewInvitations() {
     h('div', { class: 'field' }, h('label', { for: 'invite-customer' }, bi('客户 ID', 'Customer id')), customer),
     h('div', { class: 'field' }, h('label', { for: 'invite-auth-type' }, bi('授权类型', 'Account type')), authType),
     h('div', { class: 'field' }, h('label', { for: 'invite-days' }, bi('有效天数', 'Valid for (days)')), days)),
-  h('div', { class: 'row' }, h('button', { type: 'submit', id: 'create-invitation' }, bi('创建邀请', 'Create invitation'))));
+  h('div', { class: 'row' }, may('POST', '/ops/invitations')
+    ? h('button', { type: 'submit', id: 'create-invitation' }, bi('创建邀请', 'Create invitation'))
+    : missing('create-invitation', 'POST', '/ops/invitations')));
   main.append(heading('邀请', 'Invitations'), form, result, h('div', { class: 'cards' }, listSlot));
   focusHeading();
 

@@ -1,12 +1,17 @@
 //! The one mapping from every failure of an operator request to its JSON answer:
 //! `{"error": code, "message": ..., ...}` with the status that says whose fault it is. WeChat's
 //! refusals keep their `errcode` and `errmsg` and add a plain hint for the common ones.
+//!
+//! [`ApiError::classify`] is the table: each failure to its status, code, facts and
+//! `Retry-After`. WeChat refusing what the operator asked is the operator's to fix (422); a
+//! quota is 429; WeChat asking to come back later is 503 with `Retry-After`; 502 only when
+//! WeChat (or the way to it) failed; 504 when the call may have been applied.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
-use wxopen::operator_auth::OperatorAuthError;
+use wxopen::operator_auth::{Operator, OperatorAuthError, Role};
 use wxopen::store::StoreError;
 use wxopen::wechat::{ErrorKind, WechatError};
 
@@ -20,6 +25,12 @@ pub enum ApiError {
     /// The JSON body does not parse; `field` is the path at fault (`.` for the whole body).
     #[error("{message}")]
     InvalidBody { field: String, message: String },
+    /// The key is valid but may not do this: `needed` names the role it would take.
+    #[error("{message}")]
+    Forbidden {
+        needed: Option<Role>,
+        message: String,
+    },
     #[error("{what} not found")]
     NotFound { what: &'static str },
     #[error("the route does not take this method")]
@@ -50,6 +61,31 @@ impl ApiError {
 
     pub fn invalid_body(field: String, message: String) -> Self {
         ApiError::InvalidBody { field, message }
+    }
+
+    /// The key's role does not reach the route (or the route spans every customer and the key
+    /// is limited to some).
+    pub fn forbidden(needed: Role, have: Role, all_customers: bool) -> Self {
+        let message = if all_customers && have.grants(needed) {
+            "this route spans every customer: it needs a key not limited to customers".to_owned()
+        } else {
+            format!("this needs a key with the {needed} role (this key's role: {have})")
+        };
+        ApiError::Forbidden {
+            needed: Some(needed),
+            message,
+        }
+    }
+
+    /// The key acts for some customers only, and the request names another.
+    pub fn out_of_scope(op: &Operator) -> Self {
+        ApiError::Forbidden {
+            needed: None,
+            message: format!(
+                "this key acts only for the customers {}",
+                op.customers.as_deref().unwrap_or_default().join(", ")
+            ),
+        }
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>, extra: Value) -> Self {
@@ -125,19 +161,56 @@ pub fn rule_hint(code: &str) -> Option<Hint> {
         "wechat_outcome_unknown" => h("WeChat may have applied the call: check the state before trying again", "微信可能已执行该操作：请先查看状态再重试"),
         "invalid_body" => h("fix the field named in `field` (numbers are sent as numbers, e.g. template_id: 1, not \"1\")", "请修正 field 所指字段（数字请直接写数字，例如 template_id: 1，而不是 \"1\"）"),
         "domains_missing" => h("add the missing domains to the app (PUT .../domains or .../webview-domains), then release: the new version's requests would fail without them", "请先为小程序添加缺少的域名（服务器域名或业务域名），再发布：否则新版本的网络请求会失败"),
+        "forbidden" => h("ask an admin for a key with the role named in `needed_role` (wxopen keys new --role ...)", "请向管理员申请具有 needed_role 所示角色的密钥"),
+        "wechat_busy" => h("WeChat asks to come back later: retry after Retry-After seconds", "微信繁忙：请在 Retry-After 秒后重试"),
         "not_authorized" => h("the merchant has not authorized this app (or revoked it): send an invitation", "该小程序未授权（或已取消授权）：请发送授权邀请"),
         _ => return None,
     })
 }
 
+/// How one failure is answered: the one table from a failure to what the operator sees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    pub status: StatusCode,
+    pub code: &'static str,
+    /// Facts for the body (e.g. the pending auditid, WeChat's errcode and errmsg).
+    pub extra: Value,
+    /// Seconds to wait before trying again (the `Retry-After` header), when known.
+    pub retry_after: Option<u64>,
+}
+
+fn c(status: StatusCode, code: &'static str, extra: Value) -> Classified {
+    Classified {
+        status,
+        code,
+        extra,
+        retry_after: None,
+    }
+}
+
+/// How long a 503 asks the caller to wait: WeChat's "come back later" (89401, 45011: its
+/// frequency limit counts per minute), and a passing failure of our own (store, token lease).
+const WECHAT_BUSY_RETRY_SECS: u64 = 60;
+const PASSING_RETRY_SECS: u64 = 5;
+
+/// WeChat's quota errcodes: the daily API quota, the monthly audit and speed-up quotas.
+const QUOTA_ERRCODES: [i64; 3] = [45009, 85085, 89405];
+
 impl ApiError {
-    /// The status and JSON body this failure answers: one mapping, for a response and for a
-    /// batch item's stored outcome alike.
-    pub fn parts(&self) -> (StatusCode, Value) {
-        let (status, code, mut extra) = match self {
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", json!({})),
-            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code, json!({})),
-            ApiError::InvalidBody { field, .. } => (
+    /// The table: this failure's status, code, facts and `Retry-After`.
+    pub fn classify(&self) -> Classified {
+        match self {
+            ApiError::Unauthorized(_) => c(StatusCode::UNAUTHORIZED, "unauthorized", json!({})),
+            ApiError::Forbidden { needed, .. } => c(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                match needed {
+                    Some(r) => json!({ "needed_role": r }),
+                    None => json!({}),
+                },
+            ),
+            ApiError::BadRequest { code, .. } => c(StatusCode::BAD_REQUEST, code, json!({})),
+            ApiError::InvalidBody { field, .. } => c(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
                 if field == "." {
@@ -146,34 +219,54 @@ impl ApiError {
                     json!({ "field": field })
                 },
             ),
-            ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found", json!({})),
-            ApiError::MethodNotAllowed => (
+            ApiError::NotFound { .. } => c(StatusCode::NOT_FOUND, "not_found", json!({})),
+            ApiError::MethodNotAllowed => c(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 json!({}),
             ),
-            ApiError::Conflict { code, extra, .. } => (StatusCode::CONFLICT, *code, extra.clone()),
+            ApiError::Conflict { code, extra, .. } => Classified {
+                retry_after: extra["retry_after_secs"].as_u64(),
+                ..c(StatusCode::CONFLICT, code, extra.clone())
+            },
             ApiError::Store(StoreError::InvalidCursor) => {
-                (StatusCode::BAD_REQUEST, "invalid_cursor", json!({}))
+                c(StatusCode::BAD_REQUEST, "invalid_cursor", json!({}))
             }
             ApiError::Store(e) => {
                 tracing::error!(error = %e, "store failed on an operator request");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    json!({}),
-                )
+                Classified {
+                    retry_after: Some(PASSING_RETRY_SECS),
+                    ..c(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store_unavailable",
+                        json!({}),
+                    )
+                }
             }
             ApiError::Secrets => {
                 tracing::error!("platform secret unavailable on an operator request");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "secrets_unavailable",
-                    json!({}),
-                )
+                Classified {
+                    retry_after: Some(PASSING_RETRY_SECS),
+                    ..c(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "secrets_unavailable",
+                        json!({}),
+                    )
+                }
             }
             ApiError::Wechat(e) => wechat(e),
-        };
+        }
+    }
+
+    /// The status and JSON body this failure answers: one mapping, for a response and for a
+    /// batch item's stored outcome alike.
+    pub fn parts(&self) -> (StatusCode, Value) {
+        let Classified {
+            status,
+            code,
+            mut extra,
+            ..
+        } = self.classify();
         if !extra.is_object() {
             extra = json!({});
         }
@@ -193,41 +286,65 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = self.classify().retry_after;
         let (status, body) = self.parts();
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 }
 
-fn wechat(e: &WechatError) -> (StatusCode, &'static str, Value) {
+fn wechat(e: &WechatError) -> Classified {
     if let WechatError::NeedsReauthorization { .. } | WechatError::NoRefreshToken { .. } = e {
-        return (StatusCode::CONFLICT, "needs_reauthorization", json!({}));
+        return c(StatusCode::CONFLICT, "needs_reauthorization", json!({}));
     }
     if e.outcome_unknown() {
         tracing::warn!(error = %e, "WeChat's answer was lost on an operator request");
-        return (
+        return c(
             StatusCode::GATEWAY_TIMEOUT,
             "wechat_outcome_unknown",
             json!({}),
         );
     }
+    if let WechatError::LeaseWaitTimeout { .. } = e {
+        return Classified {
+            retry_after: Some(PASSING_RETRY_SECS),
+            ..c(StatusCode::SERVICE_UNAVAILABLE, "wechat_busy", json!({}))
+        };
+    }
     match e {
         WechatError::Api { code, errmsg, .. } => {
-            tracing::info!(errcode = code, "WeChat refused an operator request");
             let v = json!({ "errcode": code, "errmsg": errmsg });
-            let code = match e.kind() {
-                ErrorKind::Quota => "wechat_quota",
-                _ => "wechat_error",
-            };
-            (StatusCode::BAD_GATEWAY, code, v)
+            if QUOTA_ERRCODES.contains(code) {
+                tracing::info!(errcode = code, "WeChat's quota refused an operator request");
+                return c(StatusCode::TOO_MANY_REQUESTS, "wechat_quota", v);
+            }
+            match e.kind() {
+                ErrorKind::Business | ErrorKind::PermissionMissing => {
+                    tracing::info!(errcode = code, "WeChat refused an operator request");
+                    c(StatusCode::UNPROCESSABLE_ENTITY, "wechat_refused", v)
+                }
+                ErrorKind::Quota => c(StatusCode::TOO_MANY_REQUESTS, "wechat_quota", v),
+                ErrorKind::RetryLater => Classified {
+                    retry_after: Some(WECHAT_BUSY_RETRY_SECS),
+                    ..c(StatusCode::SERVICE_UNAVAILABLE, "wechat_busy", v)
+                },
+                _ => {
+                    tracing::error!(errcode = code, error = %e, "WeChat failed an operator request");
+                    c(StatusCode::BAD_GATEWAY, "wechat_error", v)
+                }
+            }
         }
         e => {
             tracing::error!(error = %e, "WeChat call failed on an operator request");
-            (StatusCode::BAD_GATEWAY, "wechat_unavailable", json!({}))
+            c(StatusCode::BAD_GATEWAY, "wechat_unavailable", json!({}))
         }
     }
 }
@@ -286,7 +403,7 @@ mod tests {
             errmsg: "app is already released".into(),
         });
         let (status, body) = e.parts();
-        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["hint_zh"], hint(85052).unwrap().zh);
         // No hint known: none invented.
         let (_, body) = ApiError::bad("invalid_tester", "x").parts();
@@ -294,5 +411,75 @@ mod tests {
             body.get("hint").is_none() && body.get("hint_zh").is_none(),
             "{body}"
         );
+    }
+
+    fn api(code: i64) -> ApiError {
+        ApiError::Wechat(WechatError::Api {
+            endpoint: "/wxa/submit_audit",
+            code,
+            errmsg: "m".into(),
+        })
+    }
+
+    #[test]
+    fn each_wechat_failure_has_the_status_of_whose_it_is_to_fix() {
+        for (e, status, code, retry) in [
+            (api(85086), 422, "wechat_refused", None),
+            (api(85014), 422, "wechat_refused", None),
+            (api(85081), 422, "wechat_refused", None),
+            (api(61007), 422, "wechat_refused", None),
+            (api(45009), 429, "wechat_quota", None),
+            (api(85085), 429, "wechat_quota", None),
+            (api(89401), 503, "wechat_busy", Some(WECHAT_BUSY_RETRY_SECS)),
+            (api(45011), 503, "wechat_busy", Some(WECHAT_BUSY_RETRY_SECS)),
+            (api(61004), 502, "wechat_error", None),
+            (api(-1), 504, "wechat_outcome_unknown", None),
+            (
+                ApiError::Wechat(WechatError::LeaseWaitTimeout { what: "t".into() }),
+                503,
+                "wechat_busy",
+                Some(PASSING_RETRY_SECS),
+            ),
+            (
+                ApiError::Wechat(WechatError::Http {
+                    endpoint: "/x",
+                    status: 404,
+                }),
+                502,
+                "wechat_unavailable",
+                None,
+            ),
+            (
+                ApiError::Store(StoreError::Conflict),
+                503,
+                "store_unavailable",
+                Some(PASSING_RETRY_SECS),
+            ),
+        ] {
+            let c = e.classify();
+            assert_eq!(
+                (c.status.as_u16(), c.code, c.retry_after),
+                (status, code, retry),
+                "{e}"
+            );
+            let resp = e.into_response();
+            assert_eq!(
+                resp.headers().get(header::RETRY_AFTER).map(|v| v
+                    .to_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()),
+                retry
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_role_is_403_naming_it() {
+        let (status, body) = ApiError::forbidden(Role::Operator, Role::Viewer, false).parts();
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["error"], "forbidden");
+        assert_eq!(body["needed_role"], "operator");
+        assert!(body["message"].as_str().unwrap().contains("operator"));
     }
 }

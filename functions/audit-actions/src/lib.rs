@@ -1,10 +1,10 @@
 //! The `audit-actions` function: the operators' API under `/ops`, every route behind the
-//! operator bearer key ([`wxopen::operator_auth`]), JSON in and out, every failure mapped once
+//! operator bearer key and its role ([`access`]), JSON in and out, every failure mapped once
 //! ([`error::ApiError`]).
 //!
-//! Routes so far: invitations (create, list, show, revoke) and authorizers (list with filters,
-//! show). `main.rs` hands [`router`] to `lambda_http::run`; `wxopen-local` merges the same router.
+//! `main.rs` hands [`router`] to `lambda_http::run`; `wxopen-local` merges the same router.
 
+pub mod access;
 mod apps;
 pub mod batches;
 mod console;
@@ -16,16 +16,17 @@ mod templates;
 pub mod views;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use error::ApiError;
 use serde::Deserialize;
 use std::sync::Arc;
 use wxopen::domain::{AppId, Clock};
+use wxopen::operator_auth::Operator;
 use wxopen::secrets::SecretsSource;
 use wxopen::store::{
     AuthorizerFilter, AuthorizerStatus, Invitation, InvitationState, Store, StoreError, TokenKey,
@@ -51,7 +52,8 @@ pub struct Deps {
 }
 
 pub fn router(deps: Arc<Deps>) -> Router {
-    Router::new()
+    let ops = Router::new()
+        .route("/ops/me", get(me))
         .route(
             "/ops/invitations",
             get(list_invitations).post(create_invitation),
@@ -68,22 +70,43 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .route("/ops", axum::routing::any(not_found))
         .route("/ops/{*rest}", axum::routing::any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(deps.clone(), operator_key))
+        .with_state(deps.clone());
+    // Every `/ops` request, even to an unknown route or with a wrong method, first shows the
+    // operator key and its role: the key is checked around the routes, not inside them (where
+    // a 405 would add the route's `Allow` header to the 401).
+    let ops = Router::new()
+        .fallback_service(ops)
+        .layer(middleware::from_fn_with_state(
+            deps.clone(),
+            access::operator_access,
+        ))
+        .layer(middleware::map_request(access::restore_ops_prefix));
+    Router::new()
+        .nest_service("/ops", ops)
         // The console page and its assets hold no secret: served without the key.
         .merge(console::routes())
         .with_state(deps)
 }
 
-/// Every `/ops` request, even to an unknown route, first shows the operator key.
-async fn operator_key(
-    State(deps): State<Arc<Deps>>,
-    mut req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let secrets = deps.secrets.load().await.map_err(|_| ApiError::Secrets)?;
-    let operator = wxopen::operator_auth::check(req.headers(), &secrets.operator_key_sha256)?;
-    req.extensions_mut().insert(operator);
-    Ok(next.run(req).await)
+/// The key's label, role and customer scope, and what it may do: the console shows only that.
+async fn me(Extension(op): Extension<Operator>) -> Json<serde_json::Value> {
+    let routes: Vec<_> = access::RULES
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "method": r.method,
+                "route": r.route,
+                "role": r.role,
+                "allowed": access::permits(&op, r),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({
+        "label": op.label,
+        "role": op.role,
+        "customers": op.customers,
+        "routes": routes,
+    }))
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -146,8 +169,17 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
             "send the body as Content-Type: application/json",
         ));
     }
+    // Every body is one JSON object: serde would take an array for a struct (its fields in
+    // order, the missing ones defaulted) and stop reading after the first value.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ApiError::invalid_body(
+            ".".into(),
+            "the body must be one JSON object ({...})".into(),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let field = e.path().to_string();
         let message = if field == "." {
             e.inner().to_string()
@@ -155,11 +187,19 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
             format!("{field}: {}", e.inner())
         };
         ApiError::invalid_body(field, message)
-    })
+    })?;
+    de.end().map_err(|_| {
+        ApiError::invalid_body(
+            ".".into(),
+            "trailing data after the JSON object: send exactly one object".into(),
+        )
+    })?;
+    Ok(value)
 }
 
 async fn create_invitation(
     State(deps): State<Arc<Deps>>,
+    Extension(op): Extension<Operator>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -173,6 +213,9 @@ async fn create_invitation(
             "invalid_customer_id",
             "customer_id must be 1 to 64 characters, without control characters",
         ));
+    }
+    if !op.sees_customer(Some(&customer_id)) {
+        return Err(ApiError::out_of_scope(&op));
     }
     let auth_type = req.auth_type.unwrap_or(2);
     if !(1..=3).contains(&auth_type) {
@@ -247,6 +290,7 @@ pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 
 async fn list_invitations(
     State(deps): State<Arc<Deps>>,
+    Extension(op): Extension<Operator>,
     headers: HeaderMap,
     OpsQuery(q): OpsQuery<PageQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -258,13 +302,16 @@ async fn list_invitations(
         .await?;
     let now = deps.clock.now();
     Ok(Json(serde_json::json!({
-        "items": page.items.iter().map(|i| views::invitation(i, &base, now)).collect::<Vec<_>>(),
+        "items": page.items.iter()
+            .filter(|i| op.sees_customer(Some(&i.customer_id)))
+            .map(|i| views::invitation(i, &base, now)).collect::<Vec<_>>(),
         "next": page.next,
     })))
 }
 
 async fn show_invitation(
     State(deps): State<Arc<Deps>>,
+    Extension(op): Extension<Operator>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -272,6 +319,7 @@ async fn show_invitation(
         .store
         .get_invitation(&id)
         .await?
+        .filter(|i| op.sees_customer(Some(&i.customer_id)))
         .ok_or(ApiError::NotFound { what: "invitation" })?;
     let base =
         wxopen::http::public_base_url(deps.public_url.as_deref(), &headers).unwrap_or_default();
@@ -281,9 +329,19 @@ async fn show_invitation(
 /// Revoking is idempotent; a used invitation cannot be revoked (its authorization stands).
 async fn revoke_invitation(
     State(deps): State<Arc<Deps>>,
+    Extension(op): Extension<Operator>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // A key limited to some customers revokes only theirs (another's is unknown to it). The
+    // customer of an invitation never changes, so reading it first races with nothing.
+    if op.customers.is_some() {
+        deps.store
+            .get_invitation(&id)
+            .await?
+            .filter(|i| op.sees_customer(Some(&i.customer_id)))
+            .ok_or(ApiError::NotFound { what: "invitation" })?;
+    }
     let now = deps.clock.now();
     let inv = deps
         .store
@@ -325,6 +383,7 @@ const RECENT_AUDITS: u32 = 10;
 
 async fn list_authorizers(
     State(deps): State<Arc<Deps>>,
+    Extension(op): Extension<Operator>,
     OpsQuery(q): OpsQuery<AuthorizerQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let status = match q.status.as_deref() {
@@ -339,14 +398,28 @@ async fn list_authorizers(
             ))
         }
     };
+    let mut customer_id = q.customer_id.filter(|c| !c.is_empty());
+    // A key limited to one customer lists that customer's apps; to several, each page is
+    // filtered to them (a page may then hold fewer rows than asked, `next` goes on).
+    if let (None, Some([only])) = (&customer_id, op.customers.as_deref()) {
+        customer_id = Some(only.clone());
+    }
+    if customer_id
+        .as_deref()
+        .is_some_and(|c| !op.sees_customer(Some(c)))
+    {
+        return Ok(Json(serde_json::json!({ "items": [], "next": null })));
+    }
     let filter = AuthorizerFilter {
         status,
-        customer_id: q.customer_id.filter(|c| !c.is_empty()),
+        customer_id,
     };
-    let page = deps
+    let mut page = deps
         .store
         .list_authorizers(&filter, q.cursor.as_deref(), page_limit(q.limit)?)
         .await?;
+    page.items
+        .retain(|a| op.sees_customer(a.customer_id.as_deref()));
     // The page's token health in one read (BatchGetItem on DynamoDB), not one per row.
     let keys: Vec<TokenKey> = page
         .items

@@ -15,5 +15,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         batch_wakeup: Default::default(),
         public_url: rt.public_url.clone(),
     };
+    audit_actions::access::warn_on_keys_without_roles(deps.secrets.as_ref()).await;
     lambda_http::run(router(Arc::new(deps))).await
 }

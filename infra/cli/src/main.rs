@@ -6,6 +6,14 @@
 //!
 //! `wxopen crypto decrypt|encrypt|sign` lets an operator debug a push captured from the logs
 //! (body on stdin, URL parameters as flags) with the very code the Lambdas run.
+//!
+//! `wxopen keys new` makes an operator key: printed once, with the entry (its SHA-256, label,
+//! role and customers) to add to the platform secret's `operator_keys`.
+//!
+//! Exit codes: 0 done; 1 refused or not sent (fix the request, the key or the state: any 4xx
+//! but 429, a bad argument, the API unreachable); 2 a batch finished with failed apps; 3 try
+//! again later (429 quota, 503 with Retry-After); 4 WeChat failed (502); 5 the outcome is
+//! unknown (504: check the state before trying again).
 
 mod ops;
 mod table;
@@ -17,7 +25,12 @@ use wxopen::crypto::{sign, MsgCrypt};
 use wxopen::events::{open_push, PushQuery};
 
 #[derive(Parser)]
-#[command(name = "wxopen", version, about = "wxopen operator CLI")]
+#[command(
+    name = "wxopen",
+    version,
+    about = "wxopen operator CLI",
+    after_help = "Exit codes: 0 done; 1 refused or not sent (4xx but 429, bad argument, API unreachable); 2 a batch finished with failed apps; 3 try again later (429, 503); 4 WeChat failed (502); 5 outcome unknown (504: check the state before trying again)."
+)]
 struct Cli {
     #[command(flatten)]
     global: ops::Global,
@@ -92,6 +105,71 @@ enum Command {
     /// WXBizMsgCrypt: decrypt, encrypt and sign pushes.
     #[command(subcommand)]
     Crypto(CryptoCommand),
+    /// Operator keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Makes a new operator key: prints it once, and the JSON entry to add to the platform
+    /// secret's `operator_keys` (only its SHA-256 is kept there).
+    New {
+        /// viewer (reads), operator (one app at a time), admin (also batches, revert, gray
+        /// release, invitations, templates), service (token endpoints only).
+        #[arg(long, value_parser = ["viewer", "operator", "admin", "service"])]
+        role: String,
+        /// Names the key in logs and in every activity it records (1 to 64 characters, no spaces).
+        #[arg(long)]
+        label: String,
+        /// Limits the key to these customers' apps (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        customers: Option<Vec<String>>,
+        /// Print {"key", "entry"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A fresh operator key and its secret entry, or why the arguments are refused.
+fn new_key(
+    role: &str,
+    label: &str,
+    customers: Option<Vec<String>>,
+    json: bool,
+) -> Result<Vec<u8>, String> {
+    use sha2::{Digest, Sha256};
+    use wxopen::operator_auth::{OperatorKey, Role};
+    let role = Role::parse(role).ok_or("--role must be viewer, operator, admin or service")?;
+    if label.is_empty() || label.len() > 64 || !label.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("--label must be 1 to 64 printable characters without spaces".into());
+    }
+    let customers = customers
+        .map(|c| {
+            c.into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .filter(|c| !c.is_empty());
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    let key = format!("wxo_{}", hex::encode(bytes));
+    let entry = OperatorKey {
+        label: label.to_owned(),
+        sha256: hex::encode(Sha256::digest(key.as_bytes())),
+        role,
+        customers,
+    }
+    .to_json();
+    let out = if json {
+        format!("{}\n", serde_json::json!({ "key": key, "entry": entry }))
+    } else {
+        format!(
+            "key (shown once: give it to its holder, keep no copy):\n{key}\n\nadd this entry to the platform secret's \"operator_keys\" list:\n{entry}\n"
+        )
+    };
+    Ok(out.into_bytes())
 }
 
 #[derive(Args)]
@@ -214,6 +292,12 @@ fn run(command: Command) -> Result<Vec<u8>, String> {
             nonce,
             encrypt,
         }) => Ok(format!("{}\n", sign(&token, &timestamp, &nonce, &encrypt)).into_bytes()),
+        Command::Keys(KeysCommand::New {
+            role,
+            label,
+            customers,
+            json,
+        }) => new_key(&role, &label, customers, json),
         _ => unreachable!("operator commands run in operate()"),
     }
 }
@@ -261,13 +345,13 @@ async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops
             )
             .await
         }
-        Command::Crypto(_) => unreachable!("crypto runs in run()"),
+        Command::Crypto(_) | Command::Keys(_) => unreachable!("local commands run in run()"),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Crypto(_)) {
+    if !matches!(cli.command, Command::Crypto(_) | Command::Keys(_)) {
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -282,7 +366,7 @@ fn main() -> ExitCode {
             Ok(code) => code,
             Err(f) => {
                 ops::report(&f, cli.global.json);
-                ExitCode::FAILURE
+                ops::exit_code(&f)
             }
         };
     }

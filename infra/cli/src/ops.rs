@@ -872,6 +872,19 @@ pub async fn batch(api: &Api, r: BatchRequest) -> Result<ExitCode, Failure> {
 }
 
 /// Prints a failure plainly on stderr (and, with `--json`, the API's JSON on stdout).
+/// The exit code of a failure, by what the caller can do about it (see the crate's doc).
+pub fn exit_code(f: &Failure) -> std::process::ExitCode {
+    let code = match f {
+        Failure::Api {
+            status: 429 | 503, ..
+        } => 3,
+        Failure::Api { status: 504, .. } => 5,
+        Failure::Api { status, .. } if *status >= 500 => 4,
+        _ => 1,
+    };
+    std::process::ExitCode::from(code)
+}
+
 pub fn report(f: &Failure, json_out: bool) {
     match f {
         Failure::Other(m) => eprintln!("error: {m}"),
@@ -900,9 +913,42 @@ pub fn report(f: &Failure, json_out: bool) {
                     }
                 }
             }
+            if *status == 403 {
+                eprintln!("  hint: this key's role does not allow it: ask an admin (wxopen keys new --role ...)");
+            }
             if *status == 401 {
                 eprintln!("  hint: check the operator key (WXOPEN_OPERATOR_KEY or --operator-key) and the API URL");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod exit_code_tests {
+    use super::*;
+    use std::process::ExitCode;
+
+    #[test]
+    fn each_status_has_the_exit_code_of_what_to_do_about_it() {
+        let api = |status| Failure::Api {
+            status,
+            body: Value::Null,
+        };
+        for (status, code) in [
+            (400, 1),
+            (401, 1),
+            (403, 1),
+            (404, 1),
+            (409, 1),
+            (422, 1),
+            (429, 3),
+            (503, 3),
+            (502, 4),
+            (500, 4),
+            (504, 5),
+        ] {
+            assert_eq!(exit_code(&api(status)), ExitCode::from(code), "{status}");
+        }
+        assert_eq!(exit_code(&Failure::Other("x".into())), ExitCode::from(1));
     }
 }

@@ -7,7 +7,9 @@
 //! generated the first time they are needed and kept (file mode 0600), so a restart keeps the
 //! same platform, the same stored tokens and the same operator key. Given values are never
 //! written there. The operator key stays plain here (local only); what the handlers hold, as a
-//! deployment's platform secret does, is its SHA-256.
+//! deployment's platform secret does, is its SHA-256 (an `admin` key). The file may also hold
+//! `operator_keys`, entries with a role as in the platform secret (`wxopen keys new` prints
+//! them), to try the roles locally.
 
 use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
@@ -155,6 +157,19 @@ fn kept(data_dir: &Path, skip: [bool; 5]) -> anyhow::Result<(PathBuf, Values)> {
     Ok((path, out))
 }
 
+/// The `operator_keys` entries the file holds, if any (never generated).
+fn role_keys(path: &Path) -> anyhow::Result<Vec<wxopen::operator_auth::OperatorKey>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(Vec::new());
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    match v.get("operator_keys") {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(list) => PlatformSecrets::operator_keys_from_json(list)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+    }
+}
+
 impl LocalSecrets {
     /// The secrets in use: the given ones, the rest from (or generated into) the data
     /// directory's file. Errors name the field at fault, never its value.
@@ -190,12 +205,13 @@ impl LocalSecrets {
             bail!("operator_key (WXOPEN_OPERATOR_KEY) must be non-empty printable ASCII without spaces");
         }
         let digest = hex::encode(Sha256::digest(operator_key.as_bytes()));
-        let platform = PlatformSecrets::new(
+        let platform = PlatformSecrets::with_keys(
             &values[0].0,
             &values[1].0,
             &values[2].0,
             &values[3].0,
             vec![digest],
+            role_keys(&file)?,
         )
         .map_err(|e| {
             anyhow::anyhow!(
@@ -213,5 +229,39 @@ impl LocalSecrets {
             encoding_aes_key_source: values[3].1,
             operator_key_source: values[4].1,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_may_hold_role_keys_beside_the_generated_admin_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = LocalSecrets::resolve(dir.path(), &Given::default()).unwrap();
+        assert!(first.platform.operator_keys.is_empty());
+        let path = dir.path().join(FILE_NAME);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        v["operator_keys"] =
+            serde_json::json!([{ "label": "desk", "sha256": "a".repeat(64), "role": "viewer" }]);
+        std::fs::write(&path, v.to_string()).unwrap();
+        let again = LocalSecrets::resolve(dir.path(), &Given::default()).unwrap();
+        assert_eq!(
+            again.operator_key.expose_secret(),
+            first.operator_key.expose_secret()
+        );
+        let keys = again.platform.all_operator_keys();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].label, "desk");
+        assert_eq!(keys[1].role, wxopen::operator_auth::Role::Admin);
+        v["operator_keys"] =
+            serde_json::json!([{ "label": "desk", "sha256": "a".repeat(64), "role": "root" }]);
+        std::fs::write(&path, v.to_string()).unwrap();
+        let e = LocalSecrets::resolve(dir.path(), &Given::default())
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("operator_keys"), "{e}");
     }
 }

@@ -272,7 +272,7 @@ async fn revert_only_by_a_post_naming_the_version_or_asking_for_the_previous_one
             Some(json!({ "previous": true })),
         )
         .await;
-    assert_eq!((s, v["errcode"].as_i64()), (502, Some(87012)), "{v}");
+    assert_eq!((s, v["errcode"].as_i64()), (422, Some(87012)), "{v}");
 
     // After a new release, the previous version without naming it.
     release_version(&app, &appid, "3.3.0").await;
@@ -419,8 +419,8 @@ async fn wechat_errors_answer_502_with_errcode_errmsg_and_a_hint() {
             })),
         )
         .await;
-    assert_eq!(s, 502, "{v}");
-    assert_eq!(v["error"], "wechat_error");
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["error"], "wechat_refused");
     assert!(v["errcode"].as_i64().unwrap() != 0, "{v}");
     assert!(!v["errmsg"].as_str().unwrap().is_empty());
     // Submitting with nothing committed: 85086 and its hint.
@@ -432,7 +432,7 @@ async fn wechat_errors_answer_502_with_errcode_errmsg_and_a_hint() {
             Some(submit_body()),
         )
         .await;
-    assert_eq!((s, v["errcode"].as_i64()), (502, Some(85086)), "{v}");
+    assert_eq!((s, v["errcode"].as_i64()), (422, Some(85086)), "{v}");
     assert!(
         v["hint"].as_str().is_some_and(|h| h.contains("commit")),
         "{v}"
@@ -469,7 +469,7 @@ async fn testers_are_bound_listed_and_unbound_and_a_privacy_guide_goes_online_wi
         .await;
     assert_eq!(
         (s, v["errcode"].as_i64()),
-        (502, Some(85004)),
+        (422, Some(85004)),
         "bound twice: {v}"
     );
     let (_, list) = app.get_json(&testers).await;

@@ -40,12 +40,17 @@ pub struct App {
 }
 
 pub async fn spawn_app() -> App {
+    spawn_app_with_secrets(dev_secrets()).await
+}
+
+/// [`spawn_app`] with other platform secrets (e.g. more operator keys, with roles).
+pub async fn spawn_app_with_secrets(secrets: wxopen::secrets::PlatformSecrets) -> App {
     let dir = tempfile::tempdir().unwrap();
     let local = start(LocalConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         sim_listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_owned(),
-        secrets: dev_secrets(),
+        secrets,
         ticket_interval: Duration::from_secs(3600),
         seed_mini_programs: 0,
         refresh_interval: None,

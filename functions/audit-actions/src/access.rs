@@ -1,0 +1,347 @@
+//! Who may call which `/ops` route: the one table of roles ([`RULES`]), the key check that runs
+//! before any routing (so a request without a valid key learns nothing of the routes, not even
+//! their methods), the customer scope of one app's routes, and every refusal logged and counted.
+
+use crate::error::ApiError;
+use crate::Deps;
+use axum::extract::{Request, State};
+use axum::http::{Method, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use wxopen::domain::AppId;
+use wxopen::operator_auth::{Operator, Role};
+
+/// Whether a key limited to some customers may use a route at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// One customer's data (one app, or a listing filtered to the key's customers).
+    PerCustomer,
+    /// Spans every customer (batches, the template library): only a key of every customer.
+    AllCustomers,
+}
+
+/// One route and what it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub method: &'static str,
+    pub route: &'static str,
+    pub role: Role,
+    pub reach: Reach,
+}
+
+const fn rule(method: &'static str, route: &'static str, role: Role, reach: Reach) -> Rule {
+    Rule {
+        method,
+        route,
+        role,
+        reach,
+    }
+}
+
+use Reach::{AllCustomers as ALL, PerCustomer as ONE};
+use Role::{Admin, Operator as Op, Viewer};
+
+/// Every `/ops` route with the role it needs. A route missing here needs `admin` of every
+/// customer (fail closed); a test holds this table equal to the OpenAPI document.
+pub const RULES: &[Rule] = &[
+    rule("GET", "/ops/me", Viewer, ONE),
+    // An invitation's link lets whoever holds it bind an app: admins only, even to read.
+    rule("GET", "/ops/invitations", Admin, ONE),
+    rule("POST", "/ops/invitations", Admin, ONE),
+    rule("GET", "/ops/invitations/{id}", Admin, ONE),
+    rule("DELETE", "/ops/invitations/{id}", Admin, ONE),
+    rule("GET", "/ops/authorizers", Viewer, ONE),
+    rule("GET", "/ops/authorizers/{appid}", Viewer, ONE),
+    rule("GET", "/ops/apps/{appid}", Viewer, ONE),
+    rule("POST", "/ops/apps/{appid}/commit", Op, ONE),
+    rule("GET", "/ops/apps/{appid}/qrcode", Viewer, ONE),
+    rule("GET", "/ops/apps/{appid}/categories", Viewer, ONE),
+    rule("GET", "/ops/apps/{appid}/pages", Viewer, ONE),
+    rule("GET", "/ops/apps/{appid}/audits", Viewer, ONE),
+    rule("POST", "/ops/apps/{appid}/audits", Op, ONE),
+    rule("GET", "/ops/apps/{appid}/audits/latest", Viewer, ONE),
+    rule("POST", "/ops/apps/{appid}/audits/latest/undo", Op, ONE),
+    rule("POST", "/ops/apps/{appid}/audits/latest/speedup", Op, ONE),
+    rule("GET", "/ops/apps/{appid}/audits/{auditid}", Viewer, ONE),
+    rule("POST", "/ops/apps/{appid}/release", Op, ONE),
+    rule("GET", "/ops/apps/{appid}/versions", Viewer, ONE),
+    rule("POST", "/ops/apps/{appid}/revert", Admin, ONE),
+    rule("GET", "/ops/apps/{appid}/visit-status", Viewer, ONE),
+    rule("PUT", "/ops/apps/{appid}/visit-status", Admin, ONE),
+    rule("GET", "/ops/apps/{appid}/gray-release", Viewer, ONE),
+    rule("PUT", "/ops/apps/{appid}/gray-release", Admin, ONE),
+    rule("DELETE", "/ops/apps/{appid}/gray-release", Admin, ONE),
+    rule("GET", "/ops/apps/{appid}/domains", Viewer, ONE),
+    rule("PUT", "/ops/apps/{appid}/domains", Op, ONE),
+    rule("GET", "/ops/apps/{appid}/webview-domains", Viewer, ONE),
+    rule("PUT", "/ops/apps/{appid}/webview-domains", Op, ONE),
+    rule("GET", "/ops/apps/{appid}/testers", Viewer, ONE),
+    rule("POST", "/ops/apps/{appid}/testers", Op, ONE),
+    rule("DELETE", "/ops/apps/{appid}/testers", Op, ONE),
+    rule("GET", "/ops/apps/{appid}/privacy", Viewer, ONE),
+    rule("PUT", "/ops/apps/{appid}/privacy", Op, ONE),
+    rule("GET", "/ops/apps/{appid}/activity", Viewer, ONE),
+    rule("GET", "/ops/templates", Viewer, ONE),
+    rule("POST", "/ops/templates", Admin, ALL),
+    rule("DELETE", "/ops/templates/{template_id}", Admin, ALL),
+    rule(
+        "GET",
+        "/ops/templates/{template_id}/requirements",
+        Viewer,
+        ONE,
+    ),
+    rule(
+        "PUT",
+        "/ops/templates/{template_id}/requirements",
+        Admin,
+        ALL,
+    ),
+    rule(
+        "DELETE",
+        "/ops/templates/{template_id}/requirements",
+        Admin,
+        ALL,
+    ),
+    rule("GET", "/ops/template-drafts", Viewer, ONE),
+    rule("GET", "/ops/quota", Viewer, ONE),
+    rule("GET", "/ops/batches", Admin, ALL),
+    rule("POST", "/ops/batches", Admin, ALL),
+    rule("GET", "/ops/batches/{batch_id}", Admin, ALL),
+];
+
+/// Whether `path` is an instance of `route` (`{name}` matches one non-empty segment).
+fn matches(route: &str, path: &str) -> bool {
+    let mut r = route.split('/');
+    let mut p = path.split('/');
+    loop {
+        match (r.next(), p.next()) {
+            (None, None) => return true,
+            (Some(r), Some(p)) if r.starts_with('{') => {
+                if p.is_empty() {
+                    return false;
+                }
+            }
+            (Some(r), Some(p)) if r == p => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The route template a path is an instance of, if any (a literal segment wins over a
+/// parameter: `/audits/latest` is not `/audits/{auditid}`).
+pub fn route_of(path: &str) -> Option<&'static str> {
+    let mut found: Option<&'static str> = None;
+    for r in RULES {
+        if matches(r.route, path)
+            && found.is_none_or(|f| r.route.matches('{').count() < f.matches('{').count())
+        {
+            found = Some(r.route);
+        }
+    }
+    found
+}
+
+/// What `method` on `path` needs; a route not in the table needs admin of every customer.
+pub fn rule_for(method: &Method, path: &str) -> Rule {
+    let route = route_of(path);
+    RULES
+        .iter()
+        .find(|r| Some(r.route) == route && r.method == method.as_str())
+        .copied()
+        .unwrap_or(Rule {
+            method: "",
+            route: "",
+            role: Role::Admin,
+            reach: Reach::AllCustomers,
+        })
+}
+
+/// Whether `op` may call `r` at all (its customer scope is checked per app, later).
+pub fn permits(op: &Operator, r: &Rule) -> bool {
+    op.role.grants(r.role) && (r.reach == Reach::PerCustomer || op.customers.is_none())
+}
+
+/// The app a path is about: `/ops/apps/{appid}/…` and `/ops/authorizers/{appid}`.
+fn app_of(path: &str) -> Option<&str> {
+    let rest = path
+        .strip_prefix("/ops/apps/")
+        .or_else(|| path.strip_prefix("/ops/authorizers/"))?;
+    Some(rest.split('/').next().unwrap_or(rest)).filter(|a| !a.is_empty())
+}
+
+/// The request's source address as API Gateway saw it (none locally).
+fn source_ip(req: &Request) -> String {
+    use lambda_http::request::RequestContext;
+    match req.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The metric every refused `/ops` request counts in (CloudWatch, namespace `wxopen`,
+/// dimension `Function=audit-actions`): key guessing shows as a rising count, with an alarm.
+pub const AUTH_FAILURE_METRIC: &str = "OperatorAuthFailures";
+
+/// The Embedded Metric Format line of one refusal (`reason`: why), printed to the function's
+/// log, where CloudWatch turns it into the metric.
+pub fn auth_failure_emf(reason: &str, timestamp_ms: u64) -> serde_json::Value {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "wxopen",
+                "Dimensions": [["Function"]],
+                "Metrics": [{ "Name": AUTH_FAILURE_METRIC, "Unit": "Count" }],
+            }],
+        },
+        "Function": "audit-actions",
+        "Reason": reason,
+        AUTH_FAILURE_METRIC: 1,
+    })
+}
+
+/// Logs a refused request and counts it: the route (its template), the source address, why,
+/// and the key's label when the key was valid; never the key.
+fn refused(route: &str, ip: &str, reason: &str, label: Option<&str>) {
+    tracing::warn!(
+        route,
+        source_ip = ip,
+        reason,
+        label = label.unwrap_or("-"),
+        "operator request refused"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    println!("{}", auth_failure_emf(reason, now));
+}
+
+/// Every `/ops` request, before routing: the key, then its role for the route, then its
+/// customer scope for one app's routes (one store read). Refusals are 401, 403 `forbidden`
+/// naming the role needed, and 404 for an app of another customer (as for an unknown one, so
+/// appids do not leak).
+pub async fn operator_access(
+    State(deps): State<Arc<Deps>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let route = route_of(&path).unwrap_or("(unknown)");
+    let ip = source_ip(&req);
+    let secrets = match deps.secrets.load().await {
+        Ok(s) => s,
+        Err(_) => return ApiError::Secrets.into_response(),
+    };
+    let op = match wxopen::operator_auth::check(req.headers(), &secrets.all_operator_keys()) {
+        Ok(op) => op,
+        Err(e) => {
+            refused(route, &ip, e.reason(), None);
+            return ApiError::Unauthorized(e).into_response();
+        }
+    };
+    let rule = rule_for(req.method(), &path);
+    if !permits(&op, &rule) {
+        refused(route, &ip, "forbidden", Some(&op.label));
+        let all_customers = rule.reach == Reach::AllCustomers && op.customers.is_some();
+        return ApiError::forbidden(rule.role, op.role, all_customers).into_response();
+    }
+    if let (Some(_), Some(appid)) = (&op.customers, app_of(&path)) {
+        // An unparsable appid is left to the handler's 400.
+        if let Ok(appid) = AppId::parse(appid) {
+            match deps.store.get_authorizer(&appid).await {
+                Ok(Some(a)) if op.sees_customer(a.customer_id.as_deref()) => {}
+                Ok(_) => {
+                    refused(route, &ip, "out_of_scope", Some(&op.label));
+                    return ApiError::NotFound { what: "authorizer" }.into_response();
+                }
+                Err(e) => return ApiError::Store(e).into_response(),
+            }
+        }
+    }
+    req.extensions_mut().insert(op);
+    next.run(req).await
+}
+
+/// Keys configured before roles (bare digests in `operator_key_sha256`) keep working as admins
+/// of every customer; said once at start, so the operator moves them to `operator_keys`.
+pub async fn warn_on_keys_without_roles(secrets: &dyn wxopen::secrets::SecretsSource) {
+    if let Ok(s) = secrets.load().await {
+        if !s.operator_key_sha256.is_empty() {
+            tracing::warn!(
+                keys = s.operator_key_sha256.len(),
+                "operator keys without a role (operator_key_sha256) act as admin of every customer: give each a label and role in operator_keys (wxopen keys new)"
+            );
+        }
+    }
+}
+
+/// The routes are declared with their full `/ops/…` path; nesting them under `/ops` (so the
+/// key is checked before routing) strips the prefix, which this puts back.
+pub async fn restore_ops_prefix(req: Request) -> Request {
+    with_ops_prefix(req)
+}
+
+fn with_ops_prefix(mut req: Request) -> Request {
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let restored = match pq.strip_prefix('/') {
+        Some(rest) if rest.is_empty() || rest.starts_with('?') => format!("/ops{rest}"),
+        _ => format!("/ops{pq}"),
+    };
+    if let Ok(uri) = restored.parse::<Uri>() {
+        *req.uri_mut() = uri;
+    }
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_finds_its_route_and_literal_segments_win() {
+        assert_eq!(
+            route_of("/ops/apps/wx1/audits/latest"),
+            Some("/ops/apps/{appid}/audits/latest")
+        );
+        assert_eq!(
+            route_of("/ops/apps/wx1/audits/42"),
+            Some("/ops/apps/{appid}/audits/{auditid}")
+        );
+        assert_eq!(route_of("/ops/apps//commit"), None);
+        assert_eq!(route_of("/ops/nope"), None);
+        assert_eq!(
+            rule_for(&Method::POST, "/ops/apps/wx1/release").role,
+            Role::Operator
+        );
+        // Unknown: admin of every customer.
+        let r = rule_for(&Method::PATCH, "/ops/apps/wx1/release");
+        assert_eq!((r.role, r.reach), (Role::Admin, Reach::AllCustomers));
+    }
+
+    #[test]
+    fn the_emf_line_declares_the_metric_it_carries() {
+        let doc = auth_failure_emf("wrong_key", 7);
+        let m = &doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0];
+        assert_eq!(m["Name"], AUTH_FAILURE_METRIC);
+        assert_eq!(doc[AUTH_FAILURE_METRIC], 1);
+        assert_eq!(doc["Function"], "audit-actions");
+    }
+
+    #[test]
+    fn the_prefix_comes_back_with_the_query() {
+        let r = |u: &str| {
+            with_ops_prefix(Request::builder().uri(u).body(Default::default()).unwrap())
+                .uri()
+                .to_string()
+        };
+        assert_eq!(r("/apps/wx1?x=1"), "/ops/apps/wx1?x=1");
+        assert_eq!(r("/"), "/ops");
+        assert_eq!(r("/?a=b"), "/ops?a=b");
+    }
+}
