@@ -1948,6 +1948,8 @@ async fn a_batch_result_is_written_only_by_the_runner_holding_the_claim<S: Backe
             .await,
         Err(StoreError::NotFound)
     ));
+}
+
 /// The binding change the callback makes: the invitation's customer on the stored profile.
 fn bind_to(customer: &str) -> impl Fn(Option<&Authorizer>) -> Option<Authorizer> + Send + Sync {
     let customer = customer.to_owned();
