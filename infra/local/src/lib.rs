@@ -387,7 +387,12 @@ async fn wire<S: Store + 'static>(
         .merge(auth)
         .merge(ops);
     let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        {
             tracing::error!(error = %e, "local listener failed");
         }
     });
