@@ -229,3 +229,105 @@ async fn a_subscribe_message_is_sent_once_per_acceptance_and_refused_otherwise()
     assert_business(&wxa.call(&send).await.unwrap_err(), 43101);
     assert_eq!(env.sim.sent_subscribe_messages().len(), 1);
 }
+
+#[tokio::test]
+async fn the_control_routes_mint_codes_set_acceptances_and_list_sent_messages() {
+    let env = Env::with_ticket().await;
+    let mgr = env.manager();
+    let appid = env.authorized_mini_program(&mgr).await;
+    let http = reqwest::Client::new();
+    let base = env.sim.base_url();
+    let post = |path: String, body: serde_json::Value| {
+        http.post(format!("{base}{path}")).json(&body).send()
+    };
+
+    let minted: serde_json::Value = post(
+        format!("/_sim/apps/{appid}/js-codes"),
+        serde_json::json!({"openid": "o-control-user"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(minted["openid"], "o-control-user");
+    let code = minted["js_code"].as_str().unwrap();
+    let session = mgr
+        .component()
+        .call(&login(&env, &appid, code))
+        .await
+        .unwrap();
+    assert_eq!(session.openid, "o-control-user");
+
+    let phone: serde_json::Value = post(
+        format!("/_sim/apps/{appid}/phone-codes"),
+        serde_json::json!({"phone": "13800138000"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let req = GetUserPhoneNumber {
+        code: SecretString::from(phone["code"].as_str().unwrap().to_owned()),
+    };
+    let number = mgr.wxa(&appid).call(&req).await.unwrap().phone_info;
+    assert_eq!(number.pure_phone_number, "13800138000");
+
+    let bad = post(
+        "/_sim/apps/not-an-appid/phone-codes".into(),
+        serde_json::json!({"phone": "13800138000"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    let template = env
+        .sim
+        .subscribe_templates(&appid)
+        .first()
+        .map(|t| t.pri_tmpl_id.clone());
+    assert_eq!(template, None);
+    let pri = mgr
+        .wxa(&appid)
+        .call(&AddSubscribeTemplate {
+            tid: "2001".into(),
+            kid_list: vec![1, 3],
+            scene_desc: None,
+        })
+        .await
+        .unwrap()
+        .pri_tmpl_id;
+    let accepted = post(
+        format!("/_sim/apps/{appid}/subscriptions"),
+        serde_json::json!({"openid": "o-control-user", "priTmplId": pri, "sends": 1}),
+    )
+    .await
+    .unwrap();
+    assert!(accepted.status().is_success());
+    let value = |v: &str| SubscribeValue { value: v.into() };
+    mgr.wxa(&appid)
+        .call(&SendSubscribeMessage {
+            touser: "o-control-user".into(),
+            template_id: pri,
+            page: None,
+            data: BTreeMap::from([
+                ("character_string1".to_owned(), value("A042")),
+                ("phrase3".to_owned(), value("待取餐")),
+            ]),
+            miniprogram_state: None,
+            lang: None,
+        })
+        .await
+        .unwrap();
+    let sent: serde_json::Value = http
+        .get(format!("{base}/_sim/subscribe-messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(sent["messages"][0]["data"]["phrase3"], "待取餐");
+}
