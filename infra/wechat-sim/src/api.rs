@@ -103,7 +103,12 @@ fn endpoint(path: &str) -> Option<(Method, Auth)> {
         | "/wxa/queryquota"
         | "/wxa/security/get_code_privacy_info"
         | "/wxa/security/get_privacy_interface" => (get, Authorizer),
-        _ => return Option::None,
+        crate::services::JSCODE2SESSION => (get, Component),
+        p => match crate::services::authorizer_path(p) {
+            Some(true) => (get, Authorizer),
+            Some(false) => (post, Authorizer),
+            Option::None => return Option::None,
+        },
     })
 }
 
@@ -419,6 +424,19 @@ async fn answer(
             content_type,
         };
         match auth {
+            Auth::Component if path == crate::services::JSCODE2SESSION => {
+                check_token(&st, query, TokenKind::Component, now).and_then(|_| {
+                    let component = &inner.config.component_appid;
+                    crate::services::jscode2session(&mut st, component, query, now)
+                })
+            }
+            Auth::Authorizer if crate::services::authorizer_path(path).is_some() => {
+                check_token(&st, query, TokenKind::Authorizer, now).and_then(|appid| {
+                    let appid = appid.ok_or_else(|| WxErr::new(40001, "invalid credential"))?;
+                    check_code_permission(&st, &appid)?;
+                    crate::services::dispatch(&mut st, path, &appid, query, body, now)
+                })
+            }
             Auth::None => dispatch_no_token(&mut st, &ctx, path),
             Auth::Component => check_token(&st, query, TokenKind::Component, now)
                 .and_then(|_| dispatch_component(&mut st, &ctx, path)),

@@ -75,9 +75,11 @@ mod api;
 mod control;
 mod push;
 mod qrcode;
+mod services;
 mod state;
 
 pub use push::FastRegisterResult;
+pub use services::{AddedTemplate, SentMessage};
 pub use state::{month_of, Account, Audit, CodeState, PushRecord};
 
 use anyhow::{anyhow, bail, Context};
@@ -564,7 +566,9 @@ impl Simulator {
             .await
             .with_context(|| format!("bind {addr}"))?;
         let addr = listener.local_addr()?;
-        let app = control::router(inner.clone()).merge(api::router(inner.clone()));
+        let app = control::router(inner.clone())
+            .merge(services::control_router(inner.clone()))
+            .merge(api::router(inner.clone()));
         let mut tasks = vec![tokio::spawn(async move {
             // The caller's address is the one the IP whitelist (61004) checks.
             let app = app.into_make_service_with_connect_info::<SocketAddr>();

@@ -339,6 +339,8 @@ pub struct State {
     /// Push kinds (`authorized`, ...) held back instead of delivered, and the pushes held.
     pub held_kinds: std::collections::HashSet<String>,
     pub held_pushes: Vec<crate::push::HeldPush>,
+    /// Login and phone codes, subscribe templates, acceptances and sent messages.
+    pub services: crate::services::Services,
 }
 
 impl State {

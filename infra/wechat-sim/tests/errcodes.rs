@@ -1,12 +1,19 @@
 //! The README's errcode table is complete: every errcode the simulator's API answers (each
-//! `WxErr::new(code, …)` in `src/api.rs`) has a row, and every row names a code it answers.
+//! `WxErr::new(code, …)` or `WxErr(code, …)` in `src/api.rs` and `src/services.rs`) has a row,
+//! and every row names a code it answers.
 
 use std::collections::BTreeSet;
 
 fn answered() -> BTreeSet<i64> {
-    let src = include_str!("../src/api.rs");
+    let sources = [
+        include_str!("../src/api.rs"),
+        include_str!("../src/services.rs"),
+    ];
     let mut codes = BTreeSet::new();
-    for marker in ["WxErr::new(", "WxErr("] {
+    for (src, marker) in sources
+        .iter()
+        .flat_map(|s| ["WxErr::new(", "WxErr("].map(|m| (*s, m)))
+    {
         let mut rest = src;
         while let Some(at) = rest.find(marker) {
             rest = &rest[at + marker.len()..];

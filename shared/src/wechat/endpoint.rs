@@ -146,7 +146,7 @@ macro_rules! endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wechat::{component as c, wxa as w};
+    use crate::wechat::{component as c, services as s, wxa as w};
 
     fn repeat<E: Endpoint>() -> bool {
         E::SAFE_TO_REPEAT
@@ -178,6 +178,11 @@ mod tests {
             repeat::<w::SetWebviewDomainDirectly>(),
             repeat::<w::ApplyPrivacyInterface>(),
             repeat::<w::UploadMedia>(),
+            repeat::<s::JsCode2Session>(),
+            repeat::<s::GetUserPhoneNumber>(),
+            repeat::<s::AddSubscribeTemplate>(),
+            repeat::<s::DelSubscribeTemplate>(),
+            repeat::<s::SendSubscribeMessage>(),
         ];
         assert!(never.iter().all(|r| !r));
         // Reads, and calls that issue something fresh each time, may be repeated; the read-only
@@ -203,6 +208,10 @@ mod tests {
             repeat::<w::GetRidInfo>(),
             repeat::<c::GetComponentApiQuota>(),
             repeat::<c::GetComponentRidInfo>(),
+            repeat::<s::GetSubscribeCategories>(),
+            repeat::<s::GetPubTemplateTitles>(),
+            repeat::<s::GetPubTemplateKeywords>(),
+            repeat::<s::GetSubscribeTemplates>(),
         ];
         assert!(safe.iter().all(|r| *r));
         assert_eq!(

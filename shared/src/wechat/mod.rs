@@ -5,6 +5,8 @@
 //! - [`component`]: component endpoints (`api_component_token`, `api_query_auth`, ...) and the
 //!   template library, called with the component token.
 //! - [`wxa`]: mini-program code management (`/wxa/*`), called with the authorizer token.
+//! - [`services`]: calls for the provider's own backends (user login, phone numbers, the
+//!   subscribe-message template library and sends), with the component or authorizer token.
 //! - [`token`]: [`TokenManager`], which hands out cached tokens, refreshes them under a lease held
 //!   in the store (one WeChat call per token lifetime however many callers ask), and wraps the
 //!   endpoints so a rejected token is refreshed once and the call retried once.
@@ -22,6 +24,7 @@ pub mod consent;
 pub mod endpoint;
 pub mod error;
 pub mod reconcile;
+pub mod services;
 pub mod token;
 pub mod wxa;
 
