@@ -10,6 +10,7 @@ mod errors;
 mod fidelity;
 mod flow;
 mod lost_answers;
+mod quota;
 mod wxa;
 
 use secrecy::{ExposeSecret, SecretString};

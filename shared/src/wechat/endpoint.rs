@@ -178,6 +178,8 @@ mod tests {
             repeat::<w::SetWebviewDomainDirectly>(),
             repeat::<w::ApplyPrivacyInterface>(),
             repeat::<w::UploadMedia>(),
+            repeat::<crate::wechat::quota::ClearQuota>(),
+            repeat::<crate::wechat::quota::ComponentClearQuota>(),
         ];
         assert!(never.iter().all(|r| !r));
         // Reads, and calls that issue something fresh each time, may be repeated; the read-only
