@@ -10,6 +10,7 @@ mod errors;
 mod fidelity;
 mod flow;
 mod lost_answers;
+mod quota;
 mod services;
 mod wxa;
 

@@ -68,7 +68,9 @@ fn endpoint(path: &str) -> Option<(Method, Auth)> {
         | "/cgi-bin/component/modify_wxa_jump_domain"
         | "/cgi-bin/component/modify_wxa_server_domain"
         | "/cgi-bin/component/get_domain_confirmfile" => (post, Component),
-        "/cgi-bin/openapi/quota/get" | "/cgi-bin/openapi/rid/get" => (post, Any),
+        "/cgi-bin/openapi/quota/get" | "/cgi-bin/openapi/rid/get" | "/cgi-bin/clear_quota" => {
+            (post, Any)
+        }
         "/wxa/gettemplatedraftlist" | "/wxa/gettemplatelist" => (get, Component),
         "/wxa/commit"
         | "/wxa/submit_audit"
@@ -119,7 +121,7 @@ pub fn json_answer(status: StatusCode, v: Value) -> Response {
 fn err_answer(e: WxErr) -> Response {
     json_answer(
         StatusCode::OK,
-        json!({"errcode": e.0, "errmsg": format!("{} rid: sim-{}", e.1, state::random_lower_alnum(8))}),
+        json!({"errcode": e.0, "errmsg": format!("{} rid: {}", e.1, state::wechat_rid())}),
     )
 }
 
@@ -672,23 +674,20 @@ fn dispatch_no_token(st: &mut State, ctx: &Ctx, path: &str) -> WxResult {
             Ok(json!({"component_access_token": token, "expires_in": TOKEN_TTL}))
         }
         "/cgi-bin/component/clear_quota/v2" => {
+            // api_componentclearquota_v2.html: the platform's own counts, or (with `appid`) an
+            // authorized account's; the reset counts against that account's 10 a month.
             check_component_secret(ctx.inner, ctx.body, "appsecret")?;
-            let month = state::month_of(ctx.now);
-            let used = if st.quota_resets.0 == month {
-                st.quota_resets.1
-            } else {
-                0
+            let m = ctx.body()?;
+            let account = match str_field(&m, "appid") {
+                None | Some("") => COMPONENT_ACCOUNT.to_owned(),
+                Some(a) if a == ctx.inner.config.component_appid => COMPONENT_ACCOUNT.to_owned(),
+                Some(a) => AppId::parse(a)
+                    .ok()
+                    .filter(|a| st.accounts.contains_key(a))
+                    .ok_or_else(|| WxErr::new(40013, "invalid appid"))?
+                    .to_string(),
             };
-            if used >= QUOTA_RESETS_PER_MONTH {
-                return Err(WxErr::new(
-                    48006,
-                    "forbid to clear quota because of reaching the limit",
-                ));
-            }
-            st.quota_resets = (month, used + 1);
-            // The platform's own counts (an authorizer's are its own account's).
-            st.daily_calls
-                .retain(|(_, account, _), _| account != COMPONENT_ACCOUNT);
+            clear_daily_quota(st, &account, ctx.now)?;
             Ok(json!({}))
         }
         _ => Err(WxErr::new(-1, "system error")),
@@ -1031,6 +1030,14 @@ fn qrcode(inner: &Inner, query: &HashMap<String, String>, now: UnixTime) -> Resu
 /// Experience members per mini program. The bind_tester page names the limit (85002) but not the
 /// number; this is an assumption, not a documented figure.
 const TESTER_LIMIT: usize = 90;
+
+/// set_privacy_setting.html's owner_setting contact fields, of which one at least is required.
+const PRIVACY_CONTACT_FIELDS: [&str; 4] = [
+    "contact_email",
+    "contact_phone",
+    "contact_qq",
+    "contact_weixin",
+];
 
 /// The privacy keys setPrivacySetting.html lists.
 const PRIVACY_KEYS: &[&str] = &[
@@ -1712,6 +1719,25 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                     "data format error: owner_setting.notice_method",
                 ));
             }
+            // set_privacy_setting.html's owner_setting: at least one way to reach the developer
+            // (captured answers: 86069).
+            let has_contact = PRIVACY_CONTACT_FIELDS.iter().any(|f| {
+                owner
+                    .and_then(|o| o.get(*f))
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| !v.trim().is_empty())
+            });
+            if !has_contact {
+                return Err(WxErr::new(
+                    86069,
+                    "owner_setting: at least one of contact_email, contact_phone, contact_qq, contact_weixin is required",
+                ));
+            }
+            // set_privacy_setting.html note 5: privacy_ver=1 edits the online guide, which must
+            // exist (86074); only its owner_setting changes, the setting_list stays.
+            if ver == 1 && code.privacy_online.is_none() {
+                return Err(WxErr::new(86074, "no online privacy setting"));
+            }
             for item in m
                 .get("setting_list")
                 .and_then(Value::as_array)
@@ -1734,7 +1760,10 @@ fn dispatch_authorizer(st: &mut State, ctx: &Ctx, path: &str, appid: &AppId) -> 
                 "owner_setting": m.get("owner_setting"),
                 "setting_list": m.get("setting_list").cloned().unwrap_or(json!([])),
             });
-            if ver == 1 {
+            if let (1, Some((online, _))) = (ver, code.privacy_online.as_ref()) {
+                let kept = online.get("setting_list").cloned().unwrap_or(json!([]));
+                let guide =
+                    json!({ "owner_setting": m.get("owner_setting"), "setting_list": kept });
                 code.privacy_online = Some((guide, now));
             } else {
                 code.privacy_dev = Some((guide, now));
@@ -2089,9 +2118,26 @@ fn wxacode_unlimit(
 
 /// The calls answered with either token: the platform's or an authorizer's (`appid`).
 fn dispatch_openapi(st: &mut State, ctx: &Ctx, path: &str, appid: Option<AppId>) -> WxResult {
-    let account = appid.map_or_else(|| COMPONENT_ACCOUNT.to_owned(), |a| a.to_string());
+    let account = appid
+        .as_ref()
+        .map_or_else(|| COMPONENT_ACCOUNT.to_owned(), ToString::to_string);
     let m = ctx.body()?;
     match path {
+        "/cgi-bin/clear_quota" => {
+            // clear_quota.html: `appid` must be the token's own account (40013 otherwise); the
+            // account's daily counts go back to zero, one of its 10 monthly resets spent (48006).
+            let own = appid.map_or_else(
+                || ctx.inner.config.component_appid.to_string(),
+                |a| a.to_string(),
+            );
+            match str_field(&m, "appid") {
+                None | Some("") => return Err(WxErr::new(41002, "appid missing")),
+                Some(a) if a != own => return Err(WxErr::new(40013, "invalid appid")),
+                Some(_) => {}
+            }
+            clear_daily_quota(st, &account, ctx.now)?;
+            Ok(json!({}))
+        }
         "/cgi-bin/openapi/quota/get" => {
             // getApiQuota (offiaccount/openApi/get_api_quota.html): `cgi_path` without the host;
             // 76021 for a path not found; 76022 when the token is not of the account the API
@@ -2126,14 +2172,20 @@ fn dispatch_openapi(st: &mut State, ctx: &Ctx, path: &str, appid: Option<AppId>)
             )
         }
         "/cgi-bin/openapi/rid/get" => {
-            // getRidInfo (offiaccount/openApi/get_rid_info.html): only the account that made the
-            // call may look its rid up; a rid older than 7 days answers 76001.
+            // getRidInfo (openApi/get_rid_info.html): 76002 for an empty or malformed rid, 76001
+            // for one unknown or older than 7 days, 76003 for another account's.
             let rid = str_field(&m, "rid").unwrap_or_default();
+            if !is_wechat_rid(rid) {
+                return Err(WxErr::new(76002, "rid is error"));
+            }
             let r = st
                 .rids
                 .get(rid)
-                .filter(|r| r.account == account && ctx.now - r.invoke_time < RID_TTL)
+                .filter(|r| ctx.now - r.invoke_time < RID_TTL)
                 .ok_or_else(|| WxErr::new(76001, "rid not found"))?;
+            if r.account != account {
+                return Err(WxErr::new(76003, "could not query this rid,no permission"));
+            }
             Ok(json!({ "request": {
                 "invoke_time": r.invoke_time, "cost_in_ms": r.cost_in_ms,
                 "request_url": r.request_url, "request_body": r.request_body,
@@ -2144,9 +2196,38 @@ fn dispatch_openapi(st: &mut State, ctx: &Ctx, path: &str, appid: Option<AppId>)
     }
 }
 
+/// Spends one of `account`'s monthly resets (clear_quota.html: 10 a month per account, shared by
+/// clear_quota and clear_quota/v2, then 48006) and zeroes its daily call counts.
+fn clear_daily_quota(st: &mut State, account: &str, now: UnixTime) -> Result<(), WxErr> {
+    let month = state::month_of(now);
+    let used = match st.quota_resets.get(account) {
+        Some(&(m, n)) if m == month => n,
+        _ => 0,
+    };
+    if used >= QUOTA_RESETS_PER_MONTH {
+        return Err(WxErr::new(
+            48006,
+            "forbid to clear quota because of reaching the limit",
+        ));
+    }
+    st.quota_resets
+        .insert(account.to_owned(), (month, used + 1));
+    st.daily_calls.retain(|(_, a, _), _| a != account);
+    Ok(())
+}
+
 /// What quota/get reports as `daily_limit` for an API without a quota set
 /// (`set_daily_quota`): the simulator's assumption, not a WeChat figure.
 const DEFAULT_DAILY_LIMIT: u64 = 1_000_000;
+/// Whether `rid` has the form of WeChat's (`64dc7e85-258c9211-2604fd01`).
+fn is_wechat_rid(rid: &str) -> bool {
+    let groups: Vec<&str> = rid.split('-').collect();
+    groups.len() == 3
+        && groups
+            .iter()
+            .all(|g| g.len() == 8 && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// getRidInfo: a rid can be looked up for 7 days.
 const RID_TTL: i64 = 7 * 86400;
 /// The most failed requests kept for rid/get (bounds a long-running simulator's memory).

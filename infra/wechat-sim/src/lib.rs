@@ -22,7 +22,8 @@
 //! `GET /wxa/gettemplatedraftlist`, `POST /wxa/addtotemplate`, `GET /wxa/gettemplatelist`,
 //! `POST /wxa/deletetemplate`, `modify_wxa_jump_domain`, `modify_wxa_server_domain`,
 //! `get_domain_confirmfile`.
-//! Either token: `POST /cgi-bin/openapi/quota/get`, `POST /cgi-bin/openapi/rid/get`.
+//! Either token: `POST /cgi-bin/openapi/quota/get`, `POST /cgi-bin/openapi/rid/get`,
+//! `POST /cgi-bin/clear_quota` (the token's own account).
 //! Authorizer token (`access_token=`, permission set 18): `/wxa/commit`, `get_qrcode` (a real JPEG,
 //! `Content-Type: image/jpeg`), `get_category`, `get_page`, `submit_audit`, `get_auditstatus`,
 //! `get_latest_auditstatus`, `undocodeaudit`, `speedupaudit`, `release`, `revertcoderelease`,

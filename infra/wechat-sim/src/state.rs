@@ -293,8 +293,9 @@ pub struct ActiveFault {
 
 #[derive(Debug, Default)]
 pub struct State {
-    /// (month number, clear_quota/v2 resets that month): 10 a month (clear_quota.html, 48006).
-    pub quota_resets: (i64, u32),
+    /// Per account (an authorizer's appid, or the platform's): (month, resets that month), shared
+    /// by clear_quota and clear_quota/v2: 10 a month, then 48006 (clear_quota.html).
+    pub quota_resets: HashMap<String, (i64, u32)>,
     /// Newest last; only the last two are accepted by api_component_token.
     pub tickets: Vec<Ticket>,
     pub tokens: HashMap<String, AccessToken>,
@@ -440,6 +441,13 @@ pub fn random_token(prefix: &str) -> String {
         .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
         .collect();
     format!("{prefix}{body}")
+}
+
+/// A rid as WeChat's errmsgs carry it (`64dc7e85-258c9211-2604fd01`, get_rid_info.html's
+/// examples): three dash-separated groups of 8 lowercase hex digits.
+pub fn wechat_rid() -> String {
+    let g: [u32; 3] = rand::random();
+    format!("{:08x}-{:08x}-{:08x}", g[0], g[1], g[2])
 }
 
 pub fn random_appid() -> AppId {

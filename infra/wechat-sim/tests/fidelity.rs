@@ -484,7 +484,7 @@ async fn quota_get_reports_the_daily_counters_and_rid_get_the_failed_request() {
             json!({ "rid": rid }),
         )
         .await;
-    assert_eq!(errcode(&other), 76001);
+    assert_eq!(errcode(&other), 76003, "{other}");
     // The platform's own failed call, looked up with the component token; seven days later
     // it is gone (76001).
     let failed = app

@@ -483,7 +483,7 @@ pub struct GetComponentApiQuota {
 endpoint!(GetComponentApiQuota: POST "/cgi-bin/openapi/quota/get", ComponentAsAccessToken, repeatable -> super::wxa::ApiQuota);
 
 /// `openapi/rid/get` with the component token: what a failed call of the platform's own was
-/// (76001 unknown, expired after 7 days, or another account's).
+/// (76001 unknown or expired after 7 days, 76002 malformed, 76003 another account's).
 #[derive(Debug, Serialize)]
 pub struct GetComponentRidInfo {
     pub rid: String,

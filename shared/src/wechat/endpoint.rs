@@ -183,6 +183,8 @@ mod tests {
             repeat::<s::AddSubscribeTemplate>(),
             repeat::<s::DelSubscribeTemplate>(),
             repeat::<s::SendSubscribeMessage>(),
+            repeat::<crate::wechat::quota::ClearQuota>(),
+            repeat::<crate::wechat::quota::ComponentClearQuota>(),
         ];
         assert!(never.iter().all(|r| !r));
         // Reads, and calls that issue something fresh each time, may be repeated; the read-only

@@ -13,6 +13,7 @@
 //! - [`consent`]: the links to WeChat's consent pages (PC and mobile), hosts apart from the API.
 //! - [`endpoint`]: the [`endpoint::Endpoint`] declaration every call is (method, path, token,
 //!   repeat-safety, request and response types), sent by one generic `call`.
+//! - [`quota`]: resetting an account's daily API quota (`clear_quota`, `clear_quota/v2`).
 //! - [`error`]: [`WechatError`] and its [`ErrorKind`] classification.
 //!
 //! Tokens are [`secrecy::SecretString`]s, exposed only while the request URL is built; no error
@@ -23,6 +24,7 @@ pub mod component;
 pub mod consent;
 pub mod endpoint;
 pub mod error;
+pub mod quota;
 pub mod reconcile;
 pub mod services;
 pub mod token;

@@ -881,7 +881,8 @@ pub struct QuotaInfo {
 }
 
 /// `openapi/rid/get` with the authorizer's token: what one of this mini program's failed calls
-/// was, by the rid of its errmsg (76001 unknown, older than 7 days, or another account's).
+/// was, by the rid of its errmsg (76001 unknown or older than 7 days, 76002 malformed, 76003 another
+/// account's).
 #[derive(Debug, Serialize)]
 pub struct GetRidInfo {
     pub rid: String,

@@ -279,7 +279,7 @@ async fn quota_get_and_rid_get_report_what_the_simulator_counted() {
         .call(&GetComponentRidInfo { rid })
         .await
         .unwrap_err();
-    assert_business(&other, 76001);
+    assert_business(&other, 76003);
 }
 
 #[tokio::test]
