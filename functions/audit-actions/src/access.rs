@@ -170,13 +170,19 @@ fn app_of(path: &str) -> Option<&str> {
     Some(rest.split('/').next().unwrap_or(rest)).filter(|a| !a.is_empty())
 }
 
-/// The request's source address as API Gateway saw it (none locally).
+/// The request's source address: as API Gateway saw it in AWS, the peer's address where a
+/// listener of our own (wxopen-local) serves the router.
 fn source_ip(req: &Request) -> String {
     use lambda_http::request::RequestContext;
     match req.extensions().get::<RequestContext>() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
         _ => None,
     }
+    .or_else(|| {
+        req.extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+    })
     .unwrap_or_else(|| "unknown".to_owned())
 }
 
