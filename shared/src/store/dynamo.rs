@@ -224,6 +224,25 @@ where
     matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+/// Sends a transaction of conditional writes: `true` once it is committed, `false` when DynamoDB
+/// cancelled it (a condition failed or another transaction held an item), for the caller to read
+/// again and retry; any other failure is an error.
+async fn commit(
+    tx: aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder,
+    what: &'static str,
+) -> StoreResult<bool> {
+    match tx.send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(backend(what)(e)),
+    }
+}
+
 fn backend<E>(what: &'static str) -> impl FnOnce(E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
@@ -1045,15 +1064,8 @@ impl AuthorizerStore for DynamoStore {
                     .map_err(backend("Put profile"))?;
                 tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
             }
-            match tx.send().await {
-                Ok(_) => return Ok(Revocation::Revoked),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-                {
-                    continue
-                }
-                Err(e) => return Err(backend("TransactWriteItems revoke")(e)),
+            if commit(tx, "TransactWriteItems revoke").await? {
+                return Ok(Revocation::Revoked);
             }
         }
         Err(StoreError::Conflict)
@@ -1106,21 +1118,14 @@ impl AuthorizerStore for DynamoStore {
                     .map_err(backend("Put profile"))?;
                 tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
             }
-            match tx.send().await {
-                Ok(_) => return Ok(token_version + 1),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-                {
-                    // The token changed (our judgment is stale) or the profile did (judge it
-                    // again).
-                    let token = self.get_item(pk.clone(), "TOKEN").await?;
-                    let version = token.as_ref().map(Self::parse_token).transpose()?;
-                    if version.map(|t| t.version) != Some(token_version) {
-                        return Err(StoreError::Conflict);
-                    }
-                }
-                Err(e) => return Err(backend("TransactWriteItems reauthorization")(e)),
+            if commit(tx, "TransactWriteItems reauthorization").await? {
+                return Ok(token_version + 1);
+            }
+            // The token changed (our judgment is stale) or the profile did (judge it again).
+            let token = self.get_item(pk.clone(), "TOKEN").await?;
+            let version = token.as_ref().map(Self::parse_token).transpose()?;
+            if version.map(|t| t.version) != Some(token_version) {
+                return Err(StoreError::Conflict);
             }
         }
         Err(StoreError::Conflict)
@@ -1394,15 +1399,8 @@ impl InvitationStore for DynamoStore {
                         .build(),
                 );
             }
-            match tx.send().await {
-                Ok(_) => return Ok(InvitationBinding::Bound(new.or(current))),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-                {
-                    continue
-                }
-                Err(e) => return Err(backend("TransactWriteItems bind invitation")(e)),
+            if commit(tx, "TransactWriteItems bind invitation").await? {
+                return Ok(InvitationBinding::Bound(new.or(current)));
             }
         }
         Err(StoreError::Conflict)
