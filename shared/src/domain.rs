@@ -234,15 +234,22 @@ pub fn beijing_day_start(t: UnixTime) -> UnixTime {
 /// The first second of `t`'s calendar month in Beijing time.
 pub fn beijing_month_start(t: UnixTime) -> UnixTime {
     let days = (t + BEIJING_OFFSET).div_euclid(86_400);
-    // Days to civil date (Howard Hinnant's algorithm); only the day of the month is needed.
+    let (_, _, day_of_month) = civil_from_days(days);
+    (days - (day_of_month - 1)) * 86_400 - BEIJING_OFFSET
+}
+
+/// Year, month (1-12) and day (1-31) of the day `days` after 1970-01-01 (Howard Hinnant's
+/// civil-from-days), for the few dates wxopen formats or counts without a date crate.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let day_of_month = doy - (153 * mp + 2) / 5 + 1;
-    (days - (day_of_month - 1)) * 86_400 - BEIJING_OFFSET
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 #[cfg(test)]

@@ -261,19 +261,10 @@ pub fn iso_time(epoch_secs: u64) -> String {
     format!("{year}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }
 
-/// Year, month, day, hour, minute, second of a Unix time (H. Hinnant's civil-from-days).
+/// Year, month, day, hour, minute, second of a Unix time, in UTC.
 fn civil(epoch_secs: u64) -> (i64, i64, i64, u64, u64, u64) {
-    let days = (epoch_secs / 86_400) as i64;
+    let (year, month, day) = wxopen::domain::civil_from_days((epoch_secs / 86_400) as i64);
     let secs = epoch_secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day, secs / 3600, secs / 60 % 60, secs % 60)
 }
 
