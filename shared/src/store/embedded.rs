@@ -296,6 +296,51 @@ fn page_limit(limit: u32) -> usize {
 }
 
 impl EmbeddedStore {
+    /// One app's batch result, in one write transaction: `claimer`, when given, must still hold
+    /// the app's claim (a runner that outlived its lease writes nothing).
+    async fn write_batch_result(
+        &self,
+        batch_id: &str,
+        appid: &AppId,
+        claimer: Option<&str>,
+        result: &BatchItemResult,
+    ) -> StoreResult<()> {
+        let (id, appid, claimer, result) = (
+            batch_id.to_owned(),
+            appid.clone(),
+            claimer.map(str::to_owned),
+            result.clone(),
+        );
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let batches = txn.open_table(BATCHES).map_err(be)?;
+                let batch: Batch = match batches.get(id.as_str()).map_err(be)? {
+                    Some(v) => dec(v.value(), "batch")?,
+                    None => return Err(StoreError::NotFound),
+                };
+                if !batch.appids.contains(&appid) {
+                    return Err(StoreError::NotFound);
+                }
+                let mut t = txn.open_table(BATCH_ITEMS).map_err(be)?;
+                let mut row: BatchItemRow =
+                    match t.get((id.as_str(), appid.as_str())).map_err(be)? {
+                        Some(v) => dec(v.value(), "batch item")?,
+                        None => BatchItemRow::default(),
+                    };
+                if claimer.is_some() && row.claimer != claimer {
+                    return Err(StoreError::Conflict);
+                }
+                row.result = Some(result);
+                row.lease_until = None;
+                t.insert((id.as_str(), appid.as_str()), enc(&row)?.as_slice())
+                    .map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
     /// Opens (or creates) `dir/wxopen.redb`, creating `dir` if needed, and purges expired items.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
@@ -1383,32 +1428,7 @@ impl BatchStore for EmbeddedStore {
         appid: &AppId,
         result: &BatchItemResult,
     ) -> StoreResult<()> {
-        let (id, appid, result) = (batch_id.to_owned(), appid.clone(), result.clone());
-        self.run(move |db| {
-            let txn = db.begin_write().map_err(be)?;
-            {
-                let batches = txn.open_table(BATCHES).map_err(be)?;
-                let batch: Batch = match batches.get(id.as_str()).map_err(be)? {
-                    Some(v) => dec(v.value(), "batch")?,
-                    None => return Err(StoreError::NotFound),
-                };
-                if !batch.appids.contains(&appid) {
-                    return Err(StoreError::NotFound);
-                }
-                let mut t = txn.open_table(BATCH_ITEMS).map_err(be)?;
-                let mut row: BatchItemRow =
-                    match t.get((id.as_str(), appid.as_str())).map_err(be)? {
-                        Some(v) => dec(v.value(), "batch item")?,
-                        None => BatchItemRow::default(),
-                    };
-                row.result = Some(result);
-                row.lease_until = None;
-                t.insert((id.as_str(), appid.as_str()), enc(&row)?.as_slice())
-                    .map_err(be)?;
-            }
-            txn.commit().map_err(be)
-        })
-        .await
+        self.write_batch_result(batch_id, appid, None, result).await
     }
 
     async fn record_claimed_batch_item(
@@ -1418,40 +1438,8 @@ impl BatchStore for EmbeddedStore {
         claimer: &str,
         result: &BatchItemResult,
     ) -> StoreResult<()> {
-        let (id, appid, me, result) = (
-            batch_id.to_owned(),
-            appid.clone(),
-            claimer.to_owned(),
-            result.clone(),
-        );
-        self.run(move |db| {
-            let txn = db.begin_write().map_err(be)?;
-            {
-                let batches = txn.open_table(BATCHES).map_err(be)?;
-                let batch: Batch = match batches.get(id.as_str()).map_err(be)? {
-                    Some(v) => dec(v.value(), "batch")?,
-                    None => return Err(StoreError::NotFound),
-                };
-                if !batch.appids.contains(&appid) {
-                    return Err(StoreError::NotFound);
-                }
-                let mut t = txn.open_table(BATCH_ITEMS).map_err(be)?;
-                let mut row: BatchItemRow =
-                    match t.get((id.as_str(), appid.as_str())).map_err(be)? {
-                        Some(v) => dec(v.value(), "batch item")?,
-                        None => BatchItemRow::default(),
-                    };
-                if row.claimer.as_deref() != Some(me.as_str()) {
-                    return Err(StoreError::Conflict);
-                }
-                row.result = Some(result);
-                row.lease_until = None;
-                t.insert((id.as_str(), appid.as_str()), enc(&row)?.as_slice())
-                    .map_err(be)?;
-            }
-            txn.commit().map_err(be)
-        })
-        .await
+        self.write_batch_result(batch_id, appid, Some(claimer), result)
+            .await
     }
 
     async fn get_batch(&self, batch_id: &str) -> StoreResult<Option<BatchProgress>> {
