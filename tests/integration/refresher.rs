@@ -43,6 +43,8 @@ macro_rules! on_both_stores {
         }
     };
 }
+/// For the other refresher-side suites (`second_faults_tokens`).
+pub(crate) use on_both_stores;
 
 on_both_stores!(
     two_refreshers_at_once_refresh_each_of_1000_due_tokens_exactly_once,

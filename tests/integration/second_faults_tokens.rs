@@ -4,8 +4,8 @@
 //! loses no refresh token and leaves no authorizer wrongly marked.
 
 use crate::refresher::{
-    assert_no_token_lost, authorized, deps, env_on, far, fresh_ticket, live, profile, Seeder,
-    Stores,
+    assert_no_token_lost, authorized, deps, env_on, far, fresh_ticket, live, on_both_stores,
+    profile, Seeder, Stores,
 };
 use crate::store_contract;
 use crate::wechat_sim::{Env, GET_AUTHORIZER_INFO};
@@ -24,34 +24,6 @@ use wxopen::store::{
 use wxopen::wechat::{ClientConfig, TokenManager, WechatClient};
 
 const LIST: &str = "/cgi-bin/component/api_get_authorizer_list";
-
-/// Generates `embedded::<case>` and `dynamodb::<case>` for each case.
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let s = store_contract::embedded();
-                    let s = Arc::new(s.store);
-                    super::$case(Stores::of(s, Seeder::Embedded)).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let Some(s) = store_contract::dynamodb().await else { return };
-                    let s = Arc::new(s);
-                    super::$case(Stores::of(s.clone(), Seeder::Dynamo(s))).await;
-                }
-            )*
-        }
-    };
-}
 
 on_both_stores!(
     a_merchant_revoking_between_two_list_pages_gets_no_other_merchant_revoked,
