@@ -17,6 +17,7 @@
 pub mod crypto;
 pub mod domain;
 pub mod events;
+pub mod failure;
 pub mod http;
 pub mod https;
 pub mod lifecycle;
