@@ -1,33 +1,14 @@
 //! `wxopen keys new` and the exit codes that follow the API's statuses.
 
+mod support;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::process::{Command, Output};
-use std::time::Duration;
+use support::wxopen;
 use wechat_sim::{AccountSpec, Fault};
 use wxopen::operator_auth::{OperatorKey, Role};
-use wxopen_local::{dev_secrets, start, LocalConfig};
-
-async fn wxopen(url: Option<&str>, key: Option<&str>, args: &[&str]) -> Output {
-    let url = url.map(str::to_owned);
-    let key = key.map(str::to_owned);
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxopen"));
-        cmd.env_remove("WXOPEN_API_URL")
-            .env_remove("WXOPEN_OPERATOR_KEY")
-            .args(&args);
-        if let Some(u) = url {
-            cmd.env("WXOPEN_API_URL", u);
-        }
-        if let Some(k) = key {
-            cmd.env("WXOPEN_OPERATOR_KEY", k);
-        }
-        cmd.output().unwrap()
-    })
-    .await
-    .unwrap()
-}
+use wxopen_local::dev_secrets;
+use wxopen_local::testing::{spawn_app, spawn_app_with, OPERATOR_KEY as KEY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_key_is_printed_once_with_its_entry_and_works_with_its_role() {
@@ -84,7 +65,6 @@ async fn a_new_key_is_printed_once_with_its_entry_and_works_with_its_role() {
     assert_eq!(bad.status.code(), Some(1));
 
     // The entry in the secret: the key reads, and is refused a release (403, exit 1).
-    let dir = tempfile::tempdir().unwrap();
     let mut secrets = dev_secrets();
     secrets.operator_keys.push(OperatorKey {
         label: "desk".into(),
@@ -92,7 +72,8 @@ async fn a_new_key_is_printed_once_with_its_entry_and_works_with_its_role() {
         role: Role::Viewer,
         customers: None,
     });
-    let local = spawn(dir.path(), secrets).await;
+    let app = spawn_app_with(|c| c.secrets = secrets).await;
+    let local = &app.local;
     let list = wxopen(Some(&local.base_url), Some(key), &["authorizers", "list"]).await;
     assert_eq!(list.status.code(), Some(0), "{:?}", list);
     let release = wxopen(
@@ -107,28 +88,10 @@ async fn a_new_key_is_printed_once_with_its_entry_and_works_with_its_role() {
     assert!(!stderr.contains(key));
 }
 
-async fn spawn(
-    dir: &std::path::Path,
-    secrets: wxopen::secrets::PlatformSecrets,
-) -> wxopen_local::Local {
-    start(LocalConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        sim_listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_owned(),
-        secrets,
-        ticket_interval: Duration::from_secs(3600),
-        seed_mini_programs: 0,
-        refresh_interval: None,
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_follow_the_statuses() {
-    const KEY: &str = "local-operator-key";
-    let dir = tempfile::tempdir().unwrap();
-    let local = spawn(dir.path(), dev_secrets()).await;
+    let app = spawn_app().await;
+    let local = &app.local;
     let appid = local.sim.add_account(AccountSpec::mini_program());
     local.sim.authorize(&appid, &[17, 18]).await.unwrap();
     let args = ["submit", appid.as_str()];

@@ -2,15 +2,13 @@
 //! embedded store, the WeChat simulator), run as an operator runs them: the binary, with
 //! `WXOPEN_API_URL` and `WXOPEN_OPERATOR_KEY`.
 
+mod support;
+
 use serde_json::Value;
-use std::process::{Command, Output};
 use std::time::Duration;
 use wechat_sim::{AccountSpec, AuditOutcome};
 use wxopen::domain::AppId;
-use wxopen_local::{dev_secrets, start, Local, LocalConfig};
-
-/// The operator key whose SHA-256 the development secrets hold.
-const KEY: &str = "local-operator-key";
+use wxopen_local::testing::{spawn_app, App, OPERATOR_KEY as KEY};
 
 struct Run {
     code: Option<i32>,
@@ -38,24 +36,7 @@ impl Run {
 /// Runs `wxopen args...` with the API URL and `key` in the environment (the progress bar has
 /// no terminal here, so it stays hidden). No output ever shows a key.
 async fn wxopen_with(url: Option<&str>, key: Option<&str>, args: &[&str]) -> Run {
-    let url = url.map(str::to_owned);
-    let key = key.map(str::to_owned);
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let out: Output = tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxopen"));
-        cmd.env_remove("WXOPEN_API_URL")
-            .env_remove("WXOPEN_OPERATOR_KEY")
-            .args(&args);
-        if let Some(u) = url {
-            cmd.env("WXOPEN_API_URL", u);
-        }
-        if let Some(k) = key {
-            cmd.env("WXOPEN_OPERATOR_KEY", k);
-        }
-        cmd.output().unwrap()
-    })
-    .await
-    .unwrap();
+    let out = support::wxopen(url, key, args).await;
     let run = Run {
         code: out.status.code(),
         stdout: String::from_utf8(out.stdout).unwrap(),
@@ -70,32 +51,15 @@ async fn wxopen_with(url: Option<&str>, key: Option<&str>, args: &[&str]) -> Run
     run
 }
 
-async fn wxopen(local: &Local, args: &[&str]) -> Run {
-    wxopen_with(Some(&local.base_url), Some(KEY), args).await
-}
-
-async fn spawn_local(dir: &tempfile::TempDir) -> Local {
-    start(LocalConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        sim_listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_owned(),
-        secrets: dev_secrets(),
-        ticket_interval: Duration::from_secs(3600),
-        seed_mini_programs: 0,
-        refresh_interval: None,
-    })
-    .await
-    .unwrap()
+async fn wxopen(app: &App, args: &[&str]) -> Run {
+    wxopen_with(Some(&app.local.base_url), Some(KEY), args).await
 }
 
 /// A simulated mini program named `name`, authorized (sets 17 and 18) through WeChat's
 /// `authorized` push.
-async fn authorized(local: &Local, name: &str) -> AppId {
-    let appid = local.sim.add_account(AccountSpec {
-        nick_name: Some(name.to_owned()),
-        ..AccountSpec::mini_program()
-    });
-    local.sim.authorize(&appid, &[17, 18]).await.unwrap();
+async fn authorized(app: &App, name: &str) -> AppId {
+    let appid = app.mini_program(name);
+    app.local.sim.authorize(&appid, &[17, 18]).await.unwrap();
     appid
 }
 
@@ -108,13 +72,12 @@ fn row<'a>(out: &'a str, appid: &AppId) -> &'a str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_show_commit_submit_release_one_app_through_the_cli() {
-    let dir = tempfile::tempdir().unwrap();
-    let local = spawn_local(&dir).await;
-    let bakery = authorized(&local, "模拟面包店").await;
-    let shop = authorized(&local, "Corner Shop").await;
+    let app = spawn_app().await;
+    let bakery = authorized(&app, "模拟面包店").await;
+    let shop = authorized(&app, "Corner Shop").await;
 
     // The authorizers, as a table with the Chinese name lined up, and as JSON.
-    let run = wxopen(&local, &["authorizers", "list"]).await;
+    let run = wxopen(&app, &["authorizers", "list"]).await;
     let out = run.ok();
     assert!(row(out, &bakery).contains("模拟面包店"), "{out}");
     assert!(row(out, &shop).contains("authorized"), "{out}");
@@ -136,18 +99,18 @@ async fn list_show_commit_submit_release_one_app_through_the_cli() {
         table.windows(2).all(|w| width(w[0]) == width(w[1])),
         "columns line up with CJK names:\n{out}"
     );
-    let v = wxopen(&local, &["authorizers", "list", "--json"])
+    let v = wxopen(&app, &["authorizers", "list", "--json"])
         .await
         .json();
     assert_eq!(v["items"].as_array().unwrap().len(), 2, "{v}");
     let none = wxopen(
-        &local,
+        &app,
         &["authorizers", "list", "--status", "needs_reauthorization"],
     )
     .await;
     assert!(none.ok().contains("no authorizer matches"));
     let filtered = wxopen(
-        &local,
+        &app,
         &["authorizers", "list", "--customer", "nobody", "--json"],
     )
     .await
@@ -155,17 +118,17 @@ async fn list_show_commit_submit_release_one_app_through_the_cli() {
     assert_eq!(filtered["items"].as_array().unwrap().len(), 0);
 
     // An invitation: the link on the last line, ready to send.
-    let run = wxopen(&local, &["invite", "--customer", "acme"]).await;
+    let run = wxopen(&app, &["invite", "--customer", "acme"]).await;
     let link = run.ok().lines().last().unwrap().to_owned();
     assert!(
-        link.starts_with(&format!("{}/auth/start?invite=", local.base_url)),
+        link.starts_with(&format!("{}/auth/start?invite=", app.local.base_url)),
         "{}",
         run.stdout
     );
     assert!(run.stdout.contains("customer acme"));
 
     // One app's whole lifecycle.
-    let show = wxopen(&local, &["app", "show", bakery.as_str()]).await;
+    let show = wxopen(&app, &["app", "show", bakery.as_str()]).await;
     assert!(show.ok().contains("模拟面包店"), "{}", show.stdout);
     let ext = dir.path().join("ext.json");
     std::fs::write(
@@ -174,7 +137,7 @@ async fn list_show_commit_submit_release_one_app_through_the_cli() {
     )
     .unwrap();
     let commit = wxopen(
-        &local,
+        &app,
         &[
             "commit",
             bakery.as_str(),
@@ -194,17 +157,17 @@ async fn list_show_commit_submit_release_one_app_through_the_cli() {
         "{}",
         commit.stdout
     );
-    assert_eq!(local.sim.calls("/wxa/commit"), 1);
+    assert_eq!(app.local.sim.calls("/wxa/commit"), 1);
     let submit = wxopen(
-        &local,
+        &app,
         &["submit", bakery.as_str(), "--version-desc", "first version"],
     )
     .await;
     assert!(submit.ok().contains("auditid"), "{}", submit.stdout);
-    assert_eq!(local.sim.calls("/wxa/submit_audit"), 1);
+    assert_eq!(app.local.sim.calls("/wxa/submit_audit"), 1);
 
     // The rules answer plainly, with a non-zero exit, and WeChat is not asked.
-    let again = wxopen(&local, &["submit", bakery.as_str()]).await;
+    let again = wxopen(&app, &["submit", bakery.as_str()]).await;
     assert_eq!(again.code, Some(1), "{}", again.stderr);
     assert!(
         again.stderr.contains("409 audit_pending"),
@@ -212,8 +175,8 @@ async fn list_show_commit_submit_release_one_app_through_the_cli() {
         again.stderr
     );
     assert!(again.stderr.contains("auditid:"), "{}", again.stderr);
-    assert_eq!(local.sim.calls("/wxa/submit_audit"), 1);
-    let early = wxopen(&local, &["release", bakery.as_str(), "--json"]).await;
+    assert_eq!(app.local.sim.calls("/wxa/submit_audit"), 1);
+    let early = wxopen(&app, &["release", bakery.as_str(), "--json"]).await;
     assert_eq!(early.code, Some(1));
     let body: Value = serde_json::from_str(&early.stdout).unwrap();
     assert_eq!(body["error"], "not_approved", "{body}");
@@ -224,15 +187,15 @@ async fn list_show_commit_submit_release_one_app_through_the_cli() {
     );
 
     // WeChat approves (its push reaches the store); the release goes through.
-    local
+    app.local
         .sim
         .decide_audit(&bakery, AuditOutcome::Success)
         .await
         .unwrap();
-    let release = wxopen(&local, &["release", bakery.as_str()]).await;
+    let release = wxopen(&app, &["release", bakery.as_str()]).await;
     assert!(release.ok().contains("version 1.0.0"), "{}", release.stdout);
-    assert_eq!(local.sim.calls("/wxa/release"), 1);
-    let show = wxopen(&local, &["app", "show", bakery.as_str()]).await;
+    assert_eq!(app.local.sim.calls("/wxa/release"), 1);
+    let show = wxopen(&app, &["app", "show", bakery.as_str()]).await;
     let out = show.ok();
     assert!(out.contains("online version"), "{out}");
     assert!(
@@ -244,23 +207,22 @@ async fn list_show_commit_submit_release_one_app_through_the_cli() {
     assert!(out.contains("1.0.0"), "{out}");
 
     // A wrong appid is refused before any request.
-    let bad = wxopen(&local, &["app", "show", "not-an-appid"]).await;
+    let bad = wxopen(&app, &["app", "show", "not-an-appid"]).await;
     assert_eq!(bad.code, Some(1));
     assert!(bad.stderr.contains("is not an appid"), "{}", bad.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_runs_to_completion_and_prints_each_apps_outcome() {
-    let dir = tempfile::tempdir().unwrap();
-    let local = spawn_local(&dir).await;
+    let app = spawn_app().await;
     let mut apps = Vec::new();
     for i in 0..3 {
-        apps.push(authorized(&local, &format!("模拟商户 {i}")).await);
+        apps.push(authorized(&app, &format!("模拟商户 {i}")).await);
     }
 
     // Commit to every authorized app.
     let run = wxopen(
-        &local,
+        &app,
         &[
             "batch",
             "--operation",
@@ -285,7 +247,7 @@ async fn a_batch_runs_to_completion_and_prints_each_apps_outcome() {
         "{out}"
     );
     assert!(run.stderr.contains("accepted"), "{}", run.stderr);
-    assert_eq!(local.sim.calls("/wxa/commit"), 3);
+    assert_eq!(app.local.sim.calls("/wxa/commit"), 3);
 
     // Submit two of them, with a chosen Idempotency-Key; the same command again follows the
     // same batch and submits nothing twice.
@@ -303,27 +265,27 @@ async fn a_batch_runs_to_completion_and_prints_each_apps_outcome() {
         "--poll-ms",
         "100",
     ];
-    let run = wxopen(&local, &args).await;
+    let run = wxopen(&app, &args).await;
     let out = run.ok().to_owned();
     assert!(
         out.contains("done: 2 ok, 0 skipped, 0 failed of 2"),
         "{out}"
     );
     assert!(row(&out, &apps[0]).contains("auditid"), "{out}");
-    assert_eq!(local.sim.calls("/wxa/submit_audit"), 2);
-    let again = wxopen(&local, &args).await;
+    assert_eq!(app.local.sim.calls("/wxa/submit_audit"), 2);
+    let again = wxopen(&app, &args).await;
     assert!(
         again.stderr.contains("already posted with this key"),
         "{}",
         again.stderr
     );
     assert!(again.ok().contains("done: 2 ok"), "{}", again.stdout);
-    assert_eq!(local.sim.calls("/wxa/submit_audit"), 2);
+    assert_eq!(app.local.sim.calls("/wxa/submit_audit"), 2);
 
     // Release over all: nothing is approved, so the rule skips every app (exit 0: nothing
     // failed), naming the rule.
     let run = wxopen(
-        &local,
+        &app,
         &[
             "batch",
             "--operation",
@@ -340,11 +302,11 @@ async fn a_batch_runs_to_completion_and_prints_each_apps_outcome() {
         "{out}"
     );
     assert!(row(out, &apps[2]).contains("not_approved"), "{out}");
-    assert_eq!(local.sim.calls("/wxa/release"), 0);
+    assert_eq!(app.local.sim.calls("/wxa/release"), 0);
 
     // --json prints the finished batch for scripts; --no-wait only its id.
     let v = wxopen(
-        &local,
+        &app,
         &[
             "batch",
             "--operation",
@@ -361,7 +323,7 @@ async fn a_batch_runs_to_completion_and_prints_each_apps_outcome() {
     assert_eq!(v["status"], "done", "{v}");
     assert_eq!(v["counts"]["skipped"], 1, "{v}");
     let id = wxopen(
-        &local,
+        &app,
         &[
             "batch",
             "--operation",
@@ -376,7 +338,7 @@ async fn a_batch_runs_to_completion_and_prints_each_apps_outcome() {
 
     // A batch the API refuses: the error, plainly, and no batch.
     let bad = wxopen(
-        &local,
+        &app,
         &[
             "batch",
             "--operation",
@@ -390,7 +352,7 @@ async fn a_batch_runs_to_completion_and_prints_each_apps_outcome() {
     assert_eq!(bad.code, Some(1));
     assert!(bad.stderr.contains("--template-id"), "{}", bad.stderr);
     let mixed = wxopen(
-        &local,
+        &app,
         &[
             "batch",
             "--operation",
@@ -411,10 +373,9 @@ async fn a_batch_runs_to_completion_and_prints_each_apps_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_or_no_configuration_is_a_clear_error_and_a_non_zero_exit() {
-    let dir = tempfile::tempdir().unwrap();
-    let local = spawn_local(&dir).await;
+    let app = spawn_app().await;
     let run = wxopen_with(
-        Some(&local.base_url),
+        Some(&app.local.base_url),
         Some("wrong-key-0123456789"),
         &["authorizers", "list"],
     )
@@ -426,7 +387,7 @@ async fn a_wrong_key_or_no_configuration_is_a_clear_error_and_a_non_zero_exit() 
     assert!(run.stderr.contains("WXOPEN_OPERATOR_KEY"), "{}", run.stderr);
     // --json: the API's error body on stdout for a script, still a non-zero exit.
     let run = wxopen_with(
-        Some(&local.base_url),
+        Some(&app.local.base_url),
         Some("wrong-key-0123456789"),
         &["app", "show", "wx0000000000000001", "--json"],
     )
@@ -438,7 +399,7 @@ async fn a_wrong_key_or_no_configuration_is_a_clear_error_and_a_non_zero_exit() 
     let run = wxopen_with(None, Some(KEY), &["authorizers", "list"]).await;
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("WXOPEN_API_URL"), "{}", run.stderr);
-    let run = wxopen_with(Some(&local.base_url), None, &["authorizers", "list"]).await;
+    let run = wxopen_with(Some(&app.local.base_url), None, &["authorizers", "list"]).await;
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("WXOPEN_OPERATOR_KEY"), "{}", run.stderr);
     // Nothing listens: said so, with the URL.

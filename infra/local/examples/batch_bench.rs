@@ -76,15 +76,10 @@ async fn main() -> anyhow::Result<()> {
     let latency = Duration::from_millis(env_num("BENCH_LATENCY_MS", 50));
     let concurrency = audit_actions::batches::concurrency_from_env();
     let dir = tempfile::tempdir()?;
-    let local = start(LocalConfig {
-        listen: "127.0.0.1:0".parse()?,
-        sim_listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.path().to_owned(),
-        secrets: dev_secrets(),
-        ticket_interval: Duration::from_secs(3600),
-        seed_mini_programs: 0,
-        refresh_interval: None,
-    })
+    let local = start(LocalConfig::on_free_ports(
+        dir.path().to_owned(),
+        dev_secrets(),
+    ))
     .await?;
     let sim = &local.sim;
     let http = wxopen::https::reqwest_client()?;

@@ -48,13 +48,8 @@ pub async fn run(config: DemoConfig, say: &mut dyn FnMut(&str)) -> anyhow::Resul
     };
     let component = config.secrets.component_appid.clone();
     let local = start(LocalConfig {
-        listen: "127.0.0.1:0".parse()?,
-        sim_listen: "127.0.0.1:0".parse()?,
-        data_dir: config.data_dir.clone(),
-        secrets: config.secrets.clone(),
         ticket_interval: Duration::from_secs(600),
-        seed_mini_programs: 0,
-        refresh_interval: None,
+        ..LocalConfig::on_free_ports(config.data_dir.clone(), config.secrets.clone())
     })
     .await
     .context("starting wxopen-local")?;

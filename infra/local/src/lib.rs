@@ -3,13 +3,16 @@
 //! One HTTP listener serves every route of the API Gateway (`/wechat/…`, `/auth/…`, `/ops/…`) by
 //! calling the very handlers the Lambdas run; state lives in the embedded (redb) store under a data
 //! directory; WeChat is the in-process simulator, which pushes encrypted tickets to our listener
-//! just as WeChat pushes to API Gateway. [`start`] wires exactly that (the tests and the demo);
-//! [`start_system`], what the binary runs, can put the state in DynamoDB instead
-//! ([`StoreTarget::Dynamo`]) and talk to another WeChat endpoint instead of starting the
-//! simulator ([`WechatTarget::External`]). The binary's secrets: [`secrets`].
+//! just as WeChat pushes to API Gateway. [`start`] wires exactly that (the demo, and the tests
+//! through the `testing` feature's `spawn_app_with`), on the clock and toward the WeChat endpoint
+//! its [`LocalConfig`] names; [`start_system`], what the binary runs, can put the state in
+//! DynamoDB instead ([`StoreTarget::Dynamo`]) and talk to another WeChat endpoint instead of
+//! starting the simulator ([`WechatTarget::External`]). The binary's secrets: [`secrets`].
 
 pub mod demo;
 pub mod secrets;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use anyhow::Context;
 use axum::body::Bytes;
@@ -50,6 +53,34 @@ pub struct LocalConfig {
     pub seed_mini_programs: usize,
     /// How often the token refresher runs (the EventBridge schedule's stand-in); `None`: never.
     pub refresh_interval: Option<std::time::Duration>,
+    /// The time every handler, the refresher and the simulator read: a test gives a
+    /// [`wxopen::domain::ManualClock`] and moves time instead of sleeping.
+    pub clock: Arc<dyn Clock>,
+    /// The WeChat API our client calls; `None`: the simulator started here. A test points the
+    /// system elsewhere with it (a fault-injecting proxy in front of the simulator at
+    /// `sim_listen`, a simulator of its own); the simulator is started and pushes to us either
+    /// way.
+    pub wechat_base_url: Option<String>,
+}
+
+impl LocalConfig {
+    /// Free ports on loopback, the state in `data_dir`, the real clock, the built-in simulator
+    /// pushing a ticket hourly and seeding nothing, no refresher timer: the tests' and the
+    /// demo's starting point, changed field by field.
+    pub fn on_free_ports(data_dir: PathBuf, secrets: PlatformSecrets) -> LocalConfig {
+        let free = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+        LocalConfig {
+            listen: free,
+            sim_listen: free,
+            data_dir,
+            secrets,
+            ticket_interval: std::time::Duration::from_secs(3600),
+            seed_mini_programs: 0,
+            refresh_interval: None,
+            clock: Arc::new(SystemClock),
+            wechat_base_url: None,
+        }
+    }
 }
 
 /// The running system.
@@ -128,7 +159,9 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
             ticket_interval: config.ticket_interval,
             seed_mini_programs: config.seed_mini_programs,
         },
+        config.wechat_base_url,
         config.refresh_interval,
+        config.clock,
     )
     .await?;
     Ok(Local {
@@ -207,7 +240,9 @@ pub async fn start_system(config: SystemConfig) -> anyhow::Result<System> {
                 store.clone(),
                 &config.secrets,
                 config.wechat.clone(),
+                None,
                 config.refresh_interval,
+                Arc::new(SystemClock),
             )
             .await?;
             (w, store as Arc<dyn Store>)
@@ -219,7 +254,9 @@ pub async fn start_system(config: SystemConfig) -> anyhow::Result<System> {
                 store.clone(),
                 &config.secrets,
                 config.wechat.clone(),
+                None,
                 config.refresh_interval,
+                Arc::new(SystemClock),
             )
             .await?;
             (w, store as Arc<dyn Store>)
@@ -286,15 +323,17 @@ struct Wired {
 }
 
 /// Our listener with every route on `store`, the batch runner, the refresher, and WeChat (the
-/// simulator, started here and pushed a first ticket, or another endpoint).
+/// simulator, started here and pushed a first ticket, or another endpoint); our client calls
+/// `wechat_base_url` instead of the simulator when given.
 async fn wire<S: Store + 'static>(
     listen: SocketAddr,
     store: Arc<S>,
     secrets_value: &PlatformSecrets,
     wechat_target: WechatTarget,
+    wechat_base_url: Option<String>,
     refresh_interval: Option<std::time::Duration>,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Wired> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let secrets: Arc<dyn SecretsSource> = Arc::new(StaticSecrets::new(secrets_value.clone()));
     // Bound first: the simulator needs our push URLs, our handlers need its base URL.
     let listener = tokio::net::TcpListener::bind(listen)
@@ -336,6 +375,12 @@ async fn wire<S: Store + 'static>(
             None,
             wxopen::wechat::ClientConfig::with_base_url(base_url.trim_end_matches('/')),
         ),
+    };
+    let wechat = match wechat_base_url {
+        Some(base_url) => {
+            wxopen::wechat::ClientConfig::with_base_url(base_url.trim_end_matches('/'))
+        }
+        None => wechat,
     };
     let mgr = Arc::new(
         wxopen::wechat::TokenManager::new(

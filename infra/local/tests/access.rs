@@ -8,7 +8,7 @@ mod support;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{spawn_app_with_secrets, submit_body, App, OPERATOR_KEY};
+use support::{spawn_app_with, submit_body, App, OPERATOR_KEY};
 use wxopen::domain::AppId;
 use wxopen::operator_auth::{OperatorKey, Role};
 use wxopen_local::dev_secrets;
@@ -39,7 +39,7 @@ async fn spawn() -> App {
         key("acme-staff", ACME, Role::Operator, Some(&["acme"])),
         key("acme-admin", ACME_ADMIN, Role::Admin, Some(&["acme"])),
     ];
-    spawn_app_with_secrets(secrets).await
+    spawn_app_with(|c| c.secrets = secrets).await
 }
 
 /// One request with `key` (none: no Authorization); answers status, headers and JSON body.

@@ -8,7 +8,7 @@ use fantoccini::{Client, Locator};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 use support::browser::{browser, driver, shoot, viewport};
-use support::{spawn_app_with_secrets, App};
+use support::{spawn_app_with, App};
 use wxopen::domain::AppId;
 use wxopen::operator_auth::{OperatorKey, Role};
 use wxopen_local::dev_secrets;
@@ -83,7 +83,7 @@ async fn a_viewer_sees_the_apps_and_no_action_button() {
         role: Role::Viewer,
         customers: None,
     }];
-    let app = spawn_app_with_secrets(secrets).await;
+    let app = spawn_app_with(|c| c.secrets = secrets).await;
     let appid = app.authorized_app("Viewer's view").await;
     let profile = tempfile::tempdir().unwrap();
     let c = browser(&driver, profile.path(), (1280, 800)).await;

@@ -20,14 +20,7 @@ fn random(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_checks_every_step_and_prints_and_logs_no_secret() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("debug,wechat_sim=off"))
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let captured = Captured::install("debug,wechat_sim=off");
 
     let operator_key = random(40);
     let secrets = PlatformSecrets::new(

@@ -11,43 +11,6 @@ use wxopen::store::{InvitationStore, SingleUseKind, SingleUseStore, UNASSIGNED_C
 
 const PREAUTH: &str = "/cgi-bin/component/api_create_preauthcode";
 
-/// Approves `appid` on the consent page `href` leads to (as the merchant would after opening
-/// it) and answers the callback URL WeChat redirects to.
-async fn approve(app: &App, href: &str, appid: &AppId) -> String {
-    let (status, page) = app.get(href).await;
-    assert_eq!(status, 200, "{page}");
-    assert!(
-        page.contains(appid.as_str()),
-        "the consent page lists it: {page}"
-    );
-    let q: std::collections::HashMap<String, String> = url::Url::parse(href)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    let form = [
-        ("pre_auth_code", q["pre_auth_code"].as_str()),
-        ("redirect_uri", q["redirect_uri"].as_str()),
-        ("appid", appid.as_str()),
-        ("func_info", "17"),
-        ("func_info", "18"),
-    ];
-    let resp = app
-        .http
-        .post(format!("{}/_sim/consent/approve", app.local.sim.base_url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(form)
-                .finish(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 302, "{:?}", resp.text().await);
-    resp.headers()["location"].to_str().unwrap().to_owned()
-}
-
 /// The PC consent link of the invitation's start page.
 async fn pc_link(app: &App, inv: &serde_json::Value) -> String {
     let (status, page) = app.get(inv["url"].as_str().unwrap()).await;
@@ -125,7 +88,7 @@ async fn one_invitation_binds_one_mini_program_and_a_second_is_kept_unassigned()
     assert_ne!(state_of(&href1), state_of(&href2));
     assert_ne!(state_of(&href2), state_of(&href3));
 
-    let cb1 = approve(&app, &href1, &first).await;
+    let cb1 = app.approve(&href1, &first, &[17, 18]).await;
     let (status, page) = app.get(&cb1).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(customer_of(&app, &first).await.as_deref(), Some("cust-one"));
@@ -136,7 +99,7 @@ async fn one_invitation_binds_one_mini_program_and_a_second_is_kept_unassigned()
         if hold {
             app.local.sim.hold_pushes("authorized");
         }
-        let cb2 = approve(&app, &href, &second).await;
+        let cb2 = app.approve(&href, &second, &[17, 18]).await;
         let (status, page) = app.get(&cb2).await;
         assert_eq!(
             (status, error_code(&page).as_str()),
@@ -177,7 +140,7 @@ async fn a_state_minted_before_the_invitation_was_revoked_binds_nothing() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let cb = approve(&app, &href, &appid).await;
+    let cb = app.approve(&href, &appid, &[17, 18]).await;
     let (status, page) = app.get(&cb).await;
     assert_eq!(
         (status, error_code(&page).as_str()),
@@ -211,7 +174,9 @@ async fn an_edited_consent_link_binds_no_account_the_invitation_is_not_for() {
         .await;
     let href = pc_link(&app, &inv).await;
     assert!(href.contains(meant.as_str()), "{href}");
-    let cb = approve(&app, &edited(&href, "biz_appid", None), &other).await;
+    let cb = app
+        .approve(&edited(&href, "biz_appid", None), &other, &[17, 18])
+        .await;
     let (status, page) = app.get(&cb).await;
     assert_eq!(
         (status, error_code(&page).as_str()),
@@ -233,7 +198,9 @@ async fn an_edited_consent_link_binds_no_account_the_invitation_is_not_for() {
         .await;
     let href = pc_link(&app, &inv).await;
     let mini = app.mini_program("Mini Shop");
-    let cb = approve(&app, &edited(&href, "auth_type", Some("2")), &mini).await;
+    let cb = app
+        .approve(&edited(&href, "auth_type", Some("2")), &mini, &[17, 18])
+        .await;
     let (status, page) = app.get(&cb).await;
     assert_eq!(
         (status, error_code(&page).as_str()),
@@ -264,7 +231,7 @@ async fn a_spent_code_with_another_invitations_state_moves_nothing() {
     let appid = app.mini_program("Victim Shop");
     let victim = app.invite(json!({ "customer_id": "cust-victim" })).await;
     let href = pc_link(&app, &victim).await;
-    let cb = approve(&app, &href, &appid).await;
+    let cb = app.approve(&href, &appid, &[17, 18]).await;
     let (status, page) = app.get(&cb).await;
     assert_eq!(status, 200, "{page}");
     let code = url::Url::parse(&cb)

@@ -7,46 +7,19 @@
 mod support;
 
 use secrecy::ExposeSecret;
-use std::sync::Arc;
-use support::Captured;
-use wxopen::domain::SystemClock;
+use support::{spawn_app_with, Captured};
 use wxopen::store::{TokenKey, TokenStore};
-use wxopen::wechat::{ClientConfig, TokenBackend, TokenManager, WechatClient};
-use wxopen_local::{dev_secrets, start, LocalConfig};
+use wxopen_local::dev_secrets;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_flow_at_debug_level_logs_no_secret_value() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("debug,wechat_sim=off"))
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let captured = Captured::install("debug,wechat_sim=off");
 
-    let dir = tempfile::tempdir().unwrap();
     let secrets = dev_secrets();
-    let local = start(LocalConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        sim_listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_owned(),
-        secrets: secrets.clone(),
-        ticket_interval: std::time::Duration::from_secs(3600),
-        seed_mini_programs: 1,
-        refresh_interval: None,
-    })
-    .await
-    .unwrap();
+    let app = spawn_app_with(|c| c.seed_mini_programs = 1).await;
+    let local = &app.local;
     // The ticket reached ticket-push through an encrypted, signed push (logged on its way).
-    let store: Arc<dyn TokenBackend> = local.store.clone();
-    let mgr = TokenManager::new(
-        WechatClient::new(ClientConfig::with_base_url(local.sim.base_url())).unwrap(),
-        store,
-        secrets.component_appid.clone(),
-        secrets.component_appsecret.clone(),
-        Arc::new(SystemClock),
-    );
+    let mgr = &local.mgr;
     let mut values: Vec<String> = vec![
         secrets.component_appsecret.expose_secret().to_owned(),
         secrets.token.expose_secret().to_owned(),
@@ -95,10 +68,7 @@ async fn a_whole_flow_at_debug_level_logs_no_secret_value() {
 
     // A second merchant through the pages: the operator key, the invitation, the start page's
     // pre_auth_codes, the state and the code of the callback.
-    let http = wxopen::https::reqwest_builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = &app.http;
     values.push(support::OPERATOR_KEY.to_owned());
     let inv: serde_json::Value = http
         .post(format!("{}/ops/invitations", local.base_url))

@@ -6,7 +6,9 @@ mod support;
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
-use support::spawn_app;
+use std::sync::Arc;
+use support::{spawn_app, spawn_app_with};
+use wxopen::domain::{Clock, ManualClock, SystemClock};
 use wxopen::store::{InvitationStore, TokenKey, TokenStore};
 
 async fn invitation_count(app: &support::App) -> usize {
@@ -142,7 +144,8 @@ async fn bad_invitations_are_refused_with_a_json_reason_and_change_nothing() {
 
 #[tokio::test]
 async fn invitations_are_listed_newest_first_shown_and_revoked_once_but_a_used_one_stays() {
-    let app = spawn_app().await;
+    let clock = ManualClock::new(SystemClock.now());
+    let app = spawn_app_with(|c| c.clock = Arc::new(clock.clone())).await;
     let mut ids = Vec::new();
     for n in 0..5 {
         let inv = app
@@ -156,7 +159,7 @@ async fn invitations_are_listed_newest_first_shown_and_revoked_once_but_a_used_o
         );
         ids.push(inv["invitation_id"].as_str().unwrap().to_owned());
         // Ids sort by creation second; a new second keeps the order test honest.
-        tokio::time::sleep(std::time::Duration::from_millis(1010)).await;
+        clock.advance(1);
     }
     let mut listed = Vec::new();
     let mut cursor: Option<String> = None;

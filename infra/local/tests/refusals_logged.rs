@@ -5,20 +5,13 @@ mod support;
 
 use reqwest::Method;
 use sha2::{Digest, Sha256};
-use support::{spawn_app_with_secrets, Captured};
+use support::{spawn_app_with, Captured};
 use wxopen::operator_auth::{OperatorKey, Role};
 use wxopen_local::dev_secrets;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_keys_and_missing_roles_are_logged_without_the_key() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn,wechat_sim=off"))
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let captured = Captured::install("warn,wechat_sim=off");
     const VIEWER: &str = "viewer-key-d2f6a1";
     const GUESS: &str = "guessed-key-9c31be";
     let mut secrets = dev_secrets();
@@ -28,7 +21,7 @@ async fn wrong_keys_and_missing_roles_are_logged_without_the_key() {
         role: Role::Viewer,
         customers: None,
     }];
-    let app = spawn_app_with_secrets(secrets).await;
+    let app = spawn_app_with(|c| c.secrets = secrets).await;
     let send = |key: &'static str, method: Method, path: &'static str| {
         app.http
             .request(method, app.url(path))
