@@ -5,8 +5,7 @@
 mod support;
 
 use serde_json::Value;
-use std::time::Duration;
-use wechat_sim::{AccountSpec, AuditOutcome};
+use wechat_sim::AuditOutcome;
 use wxopen::domain::AppId;
 use wxopen_local::testing::{spawn_app, App, OPERATOR_KEY as KEY};
 
@@ -130,6 +129,7 @@ async fn list_show_commit_submit_release_one_app_through_the_cli() {
     // One app's whole lifecycle.
     let show = wxopen(&app, &["app", "show", bakery.as_str()]).await;
     assert!(show.ok().contains("模拟面包店"), "{}", show.stdout);
+    let dir = tempfile::tempdir().unwrap();
     let ext = dir.path().join("ext.json");
     std::fs::write(
         &ext,
