@@ -13,20 +13,21 @@
 //!
 //! `main.rs` hands [`router`] to `lambda_http::run`; `wxopen-local` merges the same router.
 
+pub mod page_error;
 pub mod pages;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use pages::Advice;
+use page_error::PageError;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use wxopen::domain::Clock;
-use wxopen::onboarding::{Onboarding, OnboardingError};
+use wxopen::onboarding::Onboarding;
 use wxopen::store::{
     CustomerBinding, Invitation, InvitationRefusal, InvitationState, SingleUseKind, Store,
     StoreError,
@@ -69,73 +70,22 @@ async fn start(
     State(deps): State<Arc<Deps>>,
     headers: HeaderMap,
     Query(q): Query<StartQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     let Some(id) = q.invite.filter(|i| !i.is_empty() && i.len() <= 128) else {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "missing_invitation",
-            "链接不完整：缺少邀请码",
-            "The link is incomplete: the invitation is missing.",
-            Advice::OpenLinkAgain,
-        );
+        return Err(PageError::MissingInvitation);
     };
     let now = deps.clock.now();
-    let invitation = match deps.store.get_invitation(&id).await {
-        Ok(Some(i)) => i,
-        Ok(None) => {
-            return pages::error(
-                StatusCode::NOT_FOUND,
-                "unknown_invitation",
-                "邀请链接无效",
-                "This invitation link is not valid.",
-                Advice::AskForNewLink,
-            )
-        }
-        Err(e) => return store_failed(&e),
+    let Some(invitation) = deps.store.get_invitation(&id).await? else {
+        return Err(PageError::Invitation(InvitationRefusal::Unknown));
     };
     match invitation.state(now) {
         InvitationState::Active => {}
-        InvitationState::Expired => {
-            return pages::error(
-                StatusCode::GONE,
-                "invitation_expired",
-                "邀请链接已过期",
-                "This invitation link has expired.",
-                Advice::AskForNewLink,
-            )
-        }
-        InvitationState::Used => {
-            return pages::error(
-                StatusCode::CONFLICT,
-                "invitation_used",
-                "邀请链接已被使用：授权已完成",
-                "This invitation link was already used: the authorization is complete.",
-                Advice::AskForNewLink,
-            )
-        }
-        InvitationState::Revoked => {
-            return pages::error(
-                StatusCode::GONE,
-                "invitation_revoked",
-                "邀请链接已被服务商撤销",
-                "This invitation link was revoked by the service provider.",
-                Advice::AskForNewLink,
-            )
-        }
+        InvitationState::Expired => return Err(PageError::Invitation(InvitationRefusal::Expired)),
+        InvitationState::Used => return Err(PageError::InvitationUsed),
+        InvitationState::Revoked => return Err(PageError::Invitation(InvitationRefusal::Revoked)),
     }
-    let Some(base) = public_base(&deps, &headers) else {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "no_host",
-            "无法确定本站地址",
-            "The request names no host.",
-            Advice::TryLater,
-        );
-    };
-    let page = match consent_page(&deps, &invitation, now).await {
-        Ok(page) => page,
-        Err(refusal) => return refusal,
-    };
+    let base = public_base(&deps, &headers).ok_or(PageError::NoHost)?;
+    let page = consent_page(&deps, &invitation, now).await?;
     let mut redirect = format!("{base}/auth/callback?");
     redirect.push_str(
         &url::form_urlencoded::Serializer::new(String::new())
@@ -158,7 +108,11 @@ async fn start(
     };
     // The customer, not the invitation id: an unused invitation is a capability to authorize.
     tracing::info!(customer = %invitation.customer_id, reused = page.reused, "authorization page shown");
-    pages::start(&link(false), &link(true), invitation.auth_type)
+    Ok(pages::start(
+        &link(false),
+        &link(true),
+        invitation.auth_type,
+    ))
 }
 
 /// The state and `pre_auth_code` a consent page shows: one pair per invitation for their
@@ -179,12 +133,11 @@ async fn consent_page(
     deps: &Deps,
     invitation: &Invitation,
     now: i64,
-) -> Result<ConsentPage, Response> {
+) -> Result<ConsentPage, PageError> {
     let stored = deps
         .store
         .peek_single_use(SingleUseKind::AuthStartPage, &invitation.id, now)
-        .await
-        .map_err(|e| store_failed(&e))?;
+        .await?;
     if let Some(p) = stored.and_then(|i| serde_json::from_value::<StoredPage>(i.payload).ok()) {
         return Ok(ConsentPage {
             state: p.state,
@@ -194,25 +147,13 @@ async fn consent_page(
     }
     take_page_slot(deps, invitation, now).await?;
     // One pre_auth_code serves both links: only one of them is used, and each code once.
-    let pre = match deps
+    let pre = deps
         .onboarding
         .token_manager()
         .component()
         .create_preauthcode()
         .await
-    {
-        Ok(pre) => pre,
-        Err(e) => {
-            tracing::error!(error = %e, "api_create_preauthcode failed");
-            return Err(pages::error(
-                StatusCode::BAD_GATEWAY,
-                "wechat_unavailable",
-                "暂时无法连接微信",
-                "WeChat could not be reached.",
-                Advice::TryLater,
-            ));
-        }
-    };
+        .map_err(PageError::PreAuthCode)?;
     let state = new_state();
     let binding = serde_json::json!({
         "invitation_id": invitation.id,
@@ -226,15 +167,14 @@ async fn consent_page(
             now,
             now + STATE_TTL_SECS,
         )
-        .await
-        .map_err(|e| store_failed(&e))?;
+        .await?;
     let page = StoredPage {
         state,
         pre_auth_code: pre.pre_auth_code.expose_secret().to_owned(),
     };
     // Reused while the pre_auth_code lives, less a margin for the merchant to use it.
     let lifetime = (pre.expires_in - PAGE_MARGIN_SECS).clamp(0, STATE_TTL_SECS - PAGE_MARGIN_SECS);
-    let payload = serde_json::to_value(&page).map_err(|_| store_failed(&corrupt()))?;
+    let payload = serde_json::to_value(&page).map_err(|_| corrupt())?;
     match deps
         .store
         .create_single_use(
@@ -248,7 +188,7 @@ async fn consent_page(
     {
         // A concurrent first opening stored its own: both pages work (each has its state).
         Ok(()) | Err(StoreError::Conflict) => {}
-        Err(e) => return Err(store_failed(&e)),
+        Err(e) => return Err(e.into()),
     }
     Ok(ConsentPage {
         state: page.state,
@@ -258,8 +198,8 @@ async fn consent_page(
 }
 
 /// Takes one of the invitation's new-page slots of this hour (hours counted from its creation),
-/// or answers the 429 page.
-async fn take_page_slot(deps: &Deps, invitation: &Invitation, now: i64) -> Result<(), Response> {
+/// or refuses the opening until the next hour.
+async fn take_page_slot(deps: &Deps, invitation: &Invitation, now: i64) -> Result<(), PageError> {
     let window = (now - invitation.created_at).div_euclid(3600);
     let window_ends = invitation.created_at + (window + 1) * 3600;
     for slot in 0..START_PAGES_PER_HOUR {
@@ -277,23 +217,13 @@ async fn take_page_slot(deps: &Deps, invitation: &Invitation, now: i64) -> Resul
         {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(store_failed(&e)),
+            Err(e) => return Err(e.into()),
         }
     }
     tracing::warn!("an invitation link was opened too often; refused for this hour");
-    let mut page = pages::error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_openings",
-        "此邀请链接打开次数过多",
-        "This invitation link was opened too many times.",
-        Advice::TryLater,
-    );
-    let retry = window_ends - now;
-    if let Ok(v) = axum::http::HeaderValue::from_str(&retry.to_string()) {
-        page.headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, v);
-    }
-    Err(page)
+    Err(PageError::TooManyOpenings {
+        retry_after: u64::try_from(window_ends - now).unwrap_or(0),
+    })
 }
 
 #[derive(Deserialize)]
@@ -302,29 +232,16 @@ struct CallbackQuery {
     state: Option<String>,
 }
 
-async fn callback(State(deps): State<Arc<Deps>>, Query(q): Query<CallbackQuery>) -> Response {
-    let Some(state) = q.state.filter(|s| is_state(s)) else {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "bad_state",
-            "链接无效：缺少或无法识别的 state",
-            "The link is not valid: its state is missing or malformed.",
-            Advice::OpenLinkAgain,
-        );
-    };
-    let Some(code) = q
+async fn callback(
+    State(deps): State<Arc<Deps>>,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response, PageError> {
+    let state = q.state.filter(|s| is_state(s)).ok_or(PageError::BadState)?;
+    let code = q
         .auth_code
         .filter(|c| !c.is_empty() && c.len() <= 512)
         .map(SecretString::from)
-    else {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "missing_auth_code",
-            "微信未返回授权码：授权可能已取消",
-            "WeChat returned no authorization code: the authorization may have been cancelled.",
-            Advice::OpenLinkAgain,
-        );
-    };
+        .ok_or(PageError::MissingAuthCode)?;
     let now = deps.clock.now();
     let code_digest = hex::encode(Sha256::digest(code.expose_secret().as_bytes()));
     let payload = match deps
@@ -345,8 +262,7 @@ async fn callback(State(deps): State<Arc<Deps>>, Query(q): Query<CallbackQuery>)
             }
             // Bind the state to this code at once: a reload may repeat it, nothing else may.
             let bound = serde_json::json!({ "code": code_digest });
-            if let Err(e) = deps
-                .store
+            deps.store
                 .create_single_use(
                     SingleUseKind::AuthStateOutcome,
                     &state,
@@ -354,84 +270,29 @@ async fn callback(State(deps): State<Arc<Deps>>, Query(q): Query<CallbackQuery>)
                     now,
                     now + STATE_TTL_SECS * 24,
                 )
-                .await
-            {
-                return store_failed(&e);
-            }
+                .await?;
             payload
         }
-        Err(StoreError::AlreadyConsumed) => match reload(&deps, &state, &code_digest).await {
-            Ok(Some(payload)) => payload,
-            Ok(None) => {
-                return pages::error(
-                    StatusCode::CONFLICT,
-                    "state_used",
-                    "此授权链接已被使用",
-                    "This authorization link was already used.",
-                    Advice::OpenLinkAgain,
-                )
-            }
-            Err(e) => return store_failed(&e),
-        },
-        Err(StoreError::NotFound) => {
-            return pages::error(
-                StatusCode::BAD_REQUEST,
-                "unknown_state",
-                "链接无效或已过期",
-                "The link is not valid or has expired.",
-                Advice::OpenLinkAgain,
-            )
-        }
-        Err(e) => return store_failed(&e),
+        Err(StoreError::AlreadyConsumed) => reload(&deps, &state, &code_digest)
+            .await?
+            .ok_or(PageError::StateUsed)?,
+        Err(StoreError::NotFound) => return Err(PageError::UnknownState),
+        Err(e) => return Err(e.into()),
     };
-    let binding = match serde_json::from_value::<CustomerBinding>(payload) {
-        Ok(b) => b,
-        Err(_) => return store_failed(&StoreError::Backend(anyhow_corrupt())),
-    };
+    let binding = serde_json::from_value::<CustomerBinding>(payload).map_err(|_| corrupt())?;
     // A code is replayed only for the state it first came with: a spent code brought with
     // another invitation's state never moves the account it authorized.
-    match first_state_of_code(&deps, &code_digest, &state).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!("an authorization code came back with another state; refused");
-            return pages::error(
-                StatusCode::CONFLICT,
-                "code_used",
-                "此授权码已被使用",
-                "This authorization code was already used.",
-                Advice::OpenLinkAgain,
-            );
-        }
-        Err(e) => return store_failed(&e),
+    if !first_state_of_code(&deps, &code_digest, &state).await? {
+        tracing::warn!("an authorization code came back with another state; refused");
+        return Err(PageError::CodeUsed);
     }
-    match deps
+    let done = deps
         .onboarding
         .complete(&code, None, Some(&binding), now)
-        .await
-    {
-        Ok(done) => match &done.refusal {
-            None => pages::success(&done.authorizer),
-            Some(why) => refused(why),
-        },
-        Err(OnboardingError::InProgress) => pages::pending(),
-        Err(OnboardingError::Unfinished) => pages::error(
-            StatusCode::CONFLICT,
-            "authorization_unfinished",
-            "授权未能完成",
-            "The authorization could not be completed.",
-            Advice::OpenLinkAgain,
-        ),
-        Err(OnboardingError::Wechat(e)) => {
-            tracing::error!(error = %e, "completing an authorization failed at WeChat");
-            pages::error(
-                StatusCode::BAD_GATEWAY,
-                "wechat_failed",
-                "微信未能完成授权",
-                "WeChat could not complete the authorization.",
-                Advice::OpenLinkAgain,
-            )
-        }
-        Err(OnboardingError::Store(e)) => store_failed(&e),
+        .await?;
+    match done.refusal {
+        None => Ok(pages::success(&done.authorizer)),
+        Some(why) => Err(PageError::NotBound(why)),
     }
 }
 
@@ -491,79 +352,9 @@ async fn first_state_of_code(
     }
 }
 
-/// The page for an authorization the invitation does not bind (the account is stored, not
-/// bound to the invitation's customer).
-fn refused(why: &InvitationRefusal) -> Response {
-    match why {
-        InvitationRefusal::UsedByAnother(_) => pages::error(
-            StatusCode::CONFLICT,
-            "invitation_used",
-            "此邀请链接已被另一个帐号使用，本次授权未关联到服务商的客户",
-            "This invitation link was already used by another account; this authorization was not linked to the provider's customer.",
-            Advice::AskForNewLink,
-        ),
-        InvitationRefusal::ForAnotherApp(only) => pages::error(
-            StatusCode::CONFLICT,
-            "invitation_for_another_app",
-            &format!("此邀请链接仅用于帐号 {only}，本次授权未关联到服务商的客户"),
-            &format!("This invitation link is for account {only} only; this authorization was not linked to the provider's customer."),
-            Advice::AskForNewLink,
-        ),
-        InvitationRefusal::WrongKind { auth_type } => {
-            let (zh, en) = if *auth_type == 1 {
-                ("公众号", "official accounts")
-            } else {
-                ("小程序", "mini programs")
-            };
-            pages::error(
-                StatusCode::CONFLICT,
-                "invitation_wrong_kind",
-                &format!("此邀请链接仅用于{zh}，本次授权未关联到服务商的客户"),
-                &format!("This invitation link is for {en} only; this authorization was not linked to the provider's customer."),
-                Advice::AskForNewLink,
-            )
-        }
-        InvitationRefusal::Revoked => pages::error(
-            StatusCode::GONE,
-            "invitation_revoked",
-            "邀请链接已被服务商撤销，本次授权未关联到服务商的客户",
-            "This invitation link was revoked by the service provider; this authorization was not linked to its customer.",
-            Advice::AskForNewLink,
-        ),
-        InvitationRefusal::Expired => pages::error(
-            StatusCode::GONE,
-            "invitation_expired",
-            "邀请链接已过期，本次授权未关联到服务商的客户",
-            "This invitation link has expired; this authorization was not linked to the provider's customer.",
-            Advice::AskForNewLink,
-        ),
-        InvitationRefusal::Unknown => pages::error(
-            StatusCode::NOT_FOUND,
-            "unknown_invitation",
-            "邀请链接无效，本次授权未关联到服务商的客户",
-            "This invitation link is not valid; this authorization was not linked to the provider's customer.",
-            Advice::AskForNewLink,
-        ),
-    }
-}
-
+/// Authorization state that does not read back as it was written.
 fn corrupt() -> StoreError {
-    StoreError::Backend(anyhow_corrupt())
-}
-
-fn anyhow_corrupt() -> anyhow::Error {
-    anyhow::anyhow!("corrupt authorization state")
-}
-
-fn store_failed(e: &StoreError) -> Response {
-    tracing::error!(error = %e, "store failed on an authorization page");
-    pages::error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "服务暂时不可用",
-        "The service is temporarily unavailable.",
-        Advice::TryLater,
-    )
+    StoreError::Backend(anyhow::anyhow!("corrupt authorization state"))
 }
 
 /// 32 random bytes, hex: unguessable, and nothing else is needed (the state is stored).

@@ -5,6 +5,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
+use wxopen::failure::Failure;
 use wxopen::store::Authorizer;
 use wxopen::wechat::component::permission_set_name;
 
@@ -71,47 +72,33 @@ pub fn page(status: StatusCode, title: &str, body: Markup) -> Response {
     resp
 }
 
-/// An error page: what went wrong, in Chinese and English, and what to do.
-pub fn error(status: StatusCode, code: &str, zh: &str, en: &str, advice: Advice) -> Response {
-    let (advice_zh, advice_en) = advice.text();
-    page(
-        status,
+/// What went wrong, in Chinese and in English: a failure page's heading.
+pub struct Title {
+    pub zh: String,
+    pub en: String,
+}
+
+/// A failure's page: what went wrong (the title), what the merchant can do (the hint), Chinese
+/// first with English beneath, and the code; `Retry-After` when waiting helps.
+pub fn failure(f: &Failure, title: &Title) -> Response {
+    let mut resp = page(
+        f.status,
         "授权未完成 / Authorization not completed",
         html! {
-            h1.err { (zh) }
-            p.en { (en) }
-            p { (advice_zh) }
-            p.en { (advice_en) }
-            p.en { "错误代码 / Error code: " code #error-code { (code) } }
+            h1.err { (title.zh) }
+            p.en { (title.en) }
+            @if let Some(hint) = f.hint {
+                p { (hint.zh) }
+                p.en { (hint.en) }
+            }
+            p.en { "错误代码 / Error code: " code #error-code { (f.code) } }
         },
-    )
-}
-
-/// What the merchant can do next.
-#[derive(Debug, Clone, Copy)]
-pub enum Advice {
-    AskForNewLink,
-    OpenLinkAgain,
-    TryLater,
-}
-
-impl Advice {
-    fn text(self) -> (&'static str, &'static str) {
-        match self {
-            Advice::AskForNewLink => (
-                "请联系服务商获取新的授权链接。",
-                "Please ask your service provider for a new authorization link.",
-            ),
-            Advice::OpenLinkAgain => (
-                "请重新打开服务商发给您的授权链接。",
-                "Please open the authorization link from your service provider again.",
-            ),
-            Advice::TryLater => (
-                "请稍后重试；如仍失败，请联系服务商。",
-                "Please try again later; if it still fails, contact your service provider.",
-            ),
-        }
+    );
+    if let Some(secs) = f.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    resp
 }
 
 /// `/auth/start`: one button for a computer (scan a QR code), one link for a phone (inside
