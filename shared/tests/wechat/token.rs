@@ -1,5 +1,5 @@
-//! The token manager against the stub, with a manual clock; every case runs twice: on the
-//! in-memory CAS double (`mem::`) and on the real embedded redb store (`embedded::`).
+//! The token manager against the stub, with a manual clock, on the real embedded redb store (the
+//! store the contract suite checks; a test double of its own would be a third, unchecked one).
 
 use crate::support::*;
 use std::sync::Arc;
@@ -26,20 +26,10 @@ struct Env {
     stub: Stub,
     store: Arc<dyn TokenBackend>,
     clock: ManualClock,
-    _dir: Option<tempfile::TempDir>,
+    _dir: tempfile::TempDir,
 }
 
 impl Env {
-    /// The in-memory double.
-    async fn mem() -> Env {
-        Env {
-            stub: Stub::start().await,
-            store: MemStore::new(),
-            clock: ManualClock::new(T0),
-            _dir: None,
-        }
-    }
-
     /// The real embedded (redb) store.
     async fn embedded() -> Env {
         let dir = tempfile::tempdir().unwrap();
@@ -48,7 +38,7 @@ impl Env {
             stub: Stub::start().await,
             store: Arc::new(store),
             clock: ManualClock::new(T0),
-            _dir: Some(dir),
+            _dir: dir,
         }
     }
 
@@ -588,16 +578,8 @@ async fn the_manager_never_prints_its_secrets(env: Env) {
     assert!(!shown.contains("ctok-1"), "{shown}");
 }
 
-macro_rules! on_both_stores {
+macro_rules! on_the_embedded_store {
     ($($name:ident),* $(,)?) => {
-        mod mem {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Env::mem().await).await
-                }
-            )*
-        }
         mod embedded {
             $(
                 #[tokio::test]
@@ -609,7 +591,7 @@ macro_rules! on_both_stores {
     };
 }
 
-on_both_stores!(
+on_the_embedded_store!(
     the_component_token_is_fetched_once_and_reused_until_the_margin,
     fifty_concurrent_callers_on_a_cold_cache_make_one_component_token_call,
     fifty_processes_sharing_the_store_make_one_component_token_call,
