@@ -2,16 +2,14 @@
 //! documented request; every error class behaves as specified; no token leaks into errors.
 
 use crate::support::*;
-use secrecy::SecretString;
 use std::time::Duration;
-use wxopen::domain::AppId;
 use wxopen::domain::{AuditId, AuditStatus};
 use wxopen::wechat::component::{self, TemplateType};
 use wxopen::wechat::wxa::{
     self, Commit, DomainAction, GrayRelease, ServerDomains, SubmitAudit, VisitAction,
     WebviewDomains,
 };
-use wxopen::wechat::{ClientConfig, ErrorKind, WechatClient, WechatError, WechatResult};
+use wxopen::wechat::{ClientConfig, ErrorKind, WechatClient, WechatError};
 
 const TOKEN: &str = "TOKEN-SECRET-abc123";
 
