@@ -3,12 +3,12 @@
 //! `{"error": code, "message": ..., facts, "hint", "hint_zh"}` with its status, `Retry-After`
 //! when waiting helps and `WWW-Authenticate` on a 401.
 
-use crate::ops::error::{failure_body_of, PASSING_RETRY_SECS};
+use crate::ops::error::failure_body_of;
 use crate::ops::OpsError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use wxopen::failure::{Classify, Failure, Hint};
+use wxopen::failure::{Classify, Failure, Hint, PASSING_RETRY_SECS};
 use wxopen::operator_auth::{Operator, OperatorAuthError, Role};
 use wxopen::store::StoreError;
 use wxopen::wechat::WechatError;
@@ -145,7 +145,8 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::error::{failure_body, WECHAT_BUSY_RETRY_SECS};
+    use crate::ops::error::failure_body;
+    use wxopen::failure::WECHAT_BUSY_RETRY_SECS;
 
     fn wechat(e: WechatError) -> ApiError {
         ApiError::Ops(OpsError::Wechat(e))

@@ -1,13 +1,15 @@
 //! [`OpsError`]: every way an operation fails, each rule refusal a variant carrying its facts,
 //! with its hint in English and Chinese on the variant ([`Classify`]). A batch decides an app's
 //! outcome by matching on it ([`OpsError::batch_outcome`]); the HTTP layer only renders it.
+//! WeChat's and the store's failures are classified by their own `Classify` impls in
+//! [`wxopen::failure`] (the errcode hints among them).
 
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use wxopen::domain::{AuditId, AuditStatus, UnixTime};
 use wxopen::failure::{Classify, Failure, Hint, StatusCode};
 use wxopen::store::{AuthorizerStatus, BatchOutcome, StoreError};
-use wxopen::wechat::{ErrorKind, WechatError};
+use wxopen::wechat::WechatError;
 
 /// WeChat's undo limits (undocodeaudit.html): 5 a day and 10 a calendar month, Beijing time.
 pub const UNDO_PER_DAY: usize = 5;
@@ -275,8 +277,8 @@ impl Classify for OpsError {
             OpsError::IdempotencyKeyReused { batch_id } => {
                 conflict("idempotency_key_reused").fact("batch_id", batch_id.clone())
             }
-            OpsError::Wechat(e) => return wechat(e),
-            OpsError::Store(e) => return store(e),
+            OpsError::Wechat(e) => return e.classify(),
+            OpsError::Store(e) => return e.classify(),
         };
         f.hint(self.hint())
     }
@@ -300,117 +302,6 @@ pub fn failure_body_of(f: Failure, message: String) -> Map<String, Value> {
     body
 }
 
-/// How long a 503 asks the caller to wait: WeChat's "come back later" (89401, 45011: its
-/// frequency limit counts per minute), and a passing failure of our own (store, token lease).
-pub(crate) const WECHAT_BUSY_RETRY_SECS: u64 = 60;
-pub(crate) const PASSING_RETRY_SECS: u64 = 5;
-
-/// WeChat's quota errcodes: the daily API quota, the monthly audit and speed-up quotas.
-const QUOTA_ERRCODES: [i64; 3] = [45009, 85085, 89405];
-
-/// What an operator can do about WeChat's common refusals of code management.
-pub fn errcode_hint(errcode: i64) -> Option<Hint> {
-    let h = Hint::new;
-    Some(match errcode {
-        85009 => h("an audit is already pending: wait for its result, or undo it (POST .../audits/latest/undo)", "已有审核中的版本：等待审核结果，或先撤回审核"),
-        85019 => h("no approved version to release: submit an audit and wait for approval", "没有审核通过的版本可发布：先提交审核并等待通过"),
-        85020 => h("the audit state does not allow a release: check GET .../audits/latest", "当前审核状态不能发布：请查看最新审核状态"),
-        85052 => h("this version is already released", "该版本已经发布"),
-        85085 => h("the platform's monthly audit quota is used up: see GET /ops/quota", "本月平台提审额度已用完：请查看 /ops/quota"),
-        85086 => h("nothing committed yet: commit a template first (POST .../commit)", "尚未上传代码：请先上传模板代码"),
-        61039 => h("WeChat is still checking the code's privacy usage after the commit: retry the submission in a few minutes", "代码上传后的隐私接口检测尚未完成：请稍后再提交审核"),
-        61040 => h("the code uses privacy interfaces ext_json does not declare: add them to requiredPrivateInfos and commit again", "代码使用了未在 ext_json 中声明的隐私接口：请在 requiredPrivateInfos 中声明后重新上传"),
-        61007 | 48001 => h("the merchant did not grant the permission set this needs (18 for code management): send a new invitation", "商家未授权所需权限集（代码管理为 18）：请重新发送授权邀请"),
-        87013 => h("the undo limit is reached (5 a day, 10 a month)", "撤回次数已达上限（每天 5 次，每月 10 次）"),
-        89401 => h("WeChat is unstable: retry later", "微信系统不稳定：请稍后重试"),
-        89402 => h("the audit cannot be sped up in its current state", "当前审核状态不能加急"),
-        89403 => h("the speed-up parameters are invalid", "加急参数无效"),
-        89404 => h("this audit was already sped up", "该审核已经加急过"),
-        89405 => h("the speed-up quota is used up this month: see GET /ops/quota", "本月加急次数已用完：请查看 /ops/quota"),
-        61004 => h("this server's IP is not on the platform's whitelist in the WeChat console", "服务器 IP 不在第三方平台的白名单中：请在微信开放平台后台添加"),
-        _ => return None,
-    })
-}
-
-const WECHAT_BUSY: Hint = Hint::new(
-    "WeChat asks to come back later: retry after Retry-After seconds",
-    "微信繁忙：请在 Retry-After 秒后重试",
-);
-
-/// WeChat's failures: refusing what the operator asked is the operator's to fix (422); a quota
-/// is 429; asking to come back later is 503 with `Retry-After`; 502 only when WeChat (or the
-/// way to it) failed; 504 when the call may have been applied.
-fn wechat(e: &WechatError) -> Failure {
-    let f = wechat_status(e);
-    // The errcode's own hint wins over the generic code's.
-    let known = match e {
-        WechatError::Api { code, .. } => errcode_hint(*code),
-        _ => None,
-    };
-    let generic = f.hint;
-    f.hint(known.or(generic))
-}
-
-fn wechat_status(e: &WechatError) -> Failure {
-    if let WechatError::NeedsReauthorization { .. } | WechatError::NoRefreshToken { .. } = e {
-        return conflict("needs_reauthorization").hint(Some(Hint::new(
-            "the merchant must authorize again: send a new invitation",
-            "商家需要重新授权：请发送新的授权邀请",
-        )));
-    }
-    if e.outcome_unknown() {
-        tracing::warn!(error = %e, "WeChat's answer was lost on an operator request");
-        return Failure::new(StatusCode::GATEWAY_TIMEOUT, "wechat_outcome_unknown").hint(Some(
-            Hint::new(
-                "WeChat may have applied the call: check the state before trying again",
-                "微信可能已执行该操作：请先查看状态再重试",
-            ),
-        ));
-    }
-    if let WechatError::LeaseWaitTimeout { .. } = e {
-        return Failure::new(StatusCode::SERVICE_UNAVAILABLE, "wechat_busy")
-            .retry_after(PASSING_RETRY_SECS)
-            .hint(Some(WECHAT_BUSY));
-    }
-    let WechatError::Api { code, errmsg, .. } = e else {
-        tracing::error!(error = %e, "WeChat call failed on an operator request");
-        return Failure::new(StatusCode::BAD_GATEWAY, "wechat_unavailable");
-    };
-    let refused = |status, name| {
-        Failure::new(status, name)
-            .fact("errcode", *code)
-            .fact("errmsg", errmsg.as_str())
-    };
-    if QUOTA_ERRCODES.contains(code) {
-        tracing::info!(errcode = code, "WeChat's quota refused an operator request");
-        return refused(StatusCode::TOO_MANY_REQUESTS, "wechat_quota");
-    }
-    match e.kind() {
-        ErrorKind::Business | ErrorKind::PermissionMissing => {
-            tracing::info!(errcode = code, "WeChat refused an operator request");
-            refused(StatusCode::UNPROCESSABLE_ENTITY, "wechat_refused")
-        }
-        ErrorKind::Quota => refused(StatusCode::TOO_MANY_REQUESTS, "wechat_quota"),
-        ErrorKind::RetryLater => refused(StatusCode::SERVICE_UNAVAILABLE, "wechat_busy")
-            .retry_after(WECHAT_BUSY_RETRY_SECS)
-            .hint(Some(WECHAT_BUSY)),
-        _ => {
-            tracing::error!(errcode = code, error = %e, "WeChat failed an operator request");
-            refused(StatusCode::BAD_GATEWAY, "wechat_error")
-        }
-    }
-}
-
-/// The store's failures: a bad cursor is the caller's; anything else passes (503).
-fn store(e: &StoreError) -> Failure {
-    if let StoreError::InvalidCursor = e {
-        return Failure::new(StatusCode::BAD_REQUEST, "invalid_cursor");
-    }
-    tracing::error!(error = %e, "store failed on an operator request");
-    Failure::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
-        .retry_after(PASSING_RETRY_SECS)
-}
-
 /// A JSON document as `T`, or [`OpsError::InvalidBody`] naming the field at fault (its path
 /// under `prefix`, e.g. `params.item_list[2].tag`) and serde's reason.
 pub fn from_json<T: serde::de::DeserializeOwned>(v: &Value, prefix: &str) -> Result<T, OpsError> {
@@ -427,6 +318,7 @@ pub fn from_json<T: serde::de::DeserializeOwned>(v: &Value, prefix: &str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wxopen::failure::wechat_hint;
 
     fn has_chinese(s: &str) -> bool {
         s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
@@ -523,7 +415,7 @@ mod tests {
                 assert_eq!(f.code, code);
                 f.hint.unwrap_or_else(|| panic!("no hint for {code}"))
             })
-            .chain(errcodes.iter().map(|c| errcode_hint(*c).unwrap()));
+            .chain(errcodes.iter().map(|c| wechat_hint(*c).unwrap()));
         for h in hints {
             assert!(!h.en.is_empty() && h.en.is_ascii(), "{h:?}");
             assert!(has_chinese(h.zh), "{h:?}");
@@ -545,7 +437,7 @@ mod tests {
         });
         let (f, body) = (e.classify(), failure_body(&e));
         assert_eq!(f.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(body["hint_zh"], errcode_hint(85052).unwrap().zh);
+        assert_eq!(body["hint_zh"], wechat_hint(85052).unwrap().zh);
         // No hint known: none invented.
         let body = failure_body(&OpsError::invalid("invalid_tester", "x"));
         assert!(
