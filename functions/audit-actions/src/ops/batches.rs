@@ -17,7 +17,6 @@
 //! own, so a late runner never writes over the one that took the app over.
 
 use super::code::{self, CommitBody, Done};
-use super::error::from_json;
 use super::{app, audits, OpsError};
 use crate::Deps;
 use futures::{StreamExt, TryStreamExt};
@@ -82,6 +81,19 @@ impl Action {
             _ => return None,
         })
     }
+}
+
+/// A JSON document as `T`, or [`OpsError::InvalidBody`] naming the field at fault (its path
+/// under `prefix`, e.g. `params.item_list[2].tag`) and serde's reason.
+fn from_json<T: serde::de::DeserializeOwned>(v: &Value, prefix: &str) -> Result<T, OpsError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let field = match e.path().to_string() {
+            p if p == "." => prefix.to_owned(),
+            p => format!("{prefix}.{p}"),
+        };
+        let message = format!("{field}: {}", e.inner());
+        OpsError::InvalidBody { field, message }
+    })
 }
 
 /// A batch's params, checked as the single-app route checks its body.

@@ -302,19 +302,6 @@ pub fn failure_body_of(f: Failure, message: String) -> Map<String, Value> {
     body
 }
 
-/// A JSON document as `T`, or [`OpsError::InvalidBody`] naming the field at fault (its path
-/// under `prefix`, e.g. `params.item_list[2].tag`) and serde's reason.
-pub fn from_json<T: serde::de::DeserializeOwned>(v: &Value, prefix: &str) -> Result<T, OpsError> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let field = match e.path().to_string() {
-            p if p == "." => prefix.to_owned(),
-            p => format!("{prefix}.{p}"),
-        };
-        let message = format!("{field}: {}", e.inner());
-        OpsError::InvalidBody { field, message }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
