@@ -12,17 +12,79 @@ use crate::domain::{AuditId, AuditStatus, UnixTime};
 use crate::store::{Activity, AuditRecord};
 use serde::Serialize;
 
-/// The action names of [`Activity`] that move the stage.
-pub mod actions {
-    pub const COMMIT: &str = "commit";
+/// What an operator did to an app, as its [`Activity`] records it (the stored `action` word).
+/// The first eight move the [`Stage`]; the others change settings beside the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Commit,
     /// A submission WeChat refused with 61039: its privacy detection after the commit runs.
-    pub const PRIVACY_DETECTION_PENDING: &str = "privacy_detection_pending";
-    pub const SUBMIT_AUDIT: &str = "submit_audit";
-    pub const UNDO_AUDIT: &str = "undo_audit";
-    pub const RELEASE: &str = "release";
-    pub const GRAY_RELEASE: &str = "grayrelease";
-    pub const REVERT_GRAY_RELEASE: &str = "revertgrayrelease";
-    pub const REVERT: &str = "revert";
+    PrivacyDetectionPending,
+    SubmitAudit,
+    UndoAudit,
+    Release,
+    GrayRelease,
+    RevertGrayRelease,
+    Revert,
+    SpeedupAudit,
+    ChangeVisitStatus,
+    ModifyDomain,
+    SetWebviewDomain,
+    BindTester,
+    UnbindTester,
+    SetPrivacySetting,
+}
+
+impl Action {
+    pub const ALL: [Action; 15] = [
+        Action::Commit,
+        Action::PrivacyDetectionPending,
+        Action::SubmitAudit,
+        Action::UndoAudit,
+        Action::Release,
+        Action::GrayRelease,
+        Action::RevertGrayRelease,
+        Action::Revert,
+        Action::SpeedupAudit,
+        Action::ChangeVisitStatus,
+        Action::ModifyDomain,
+        Action::SetWebviewDomain,
+        Action::BindTester,
+        Action::UnbindTester,
+        Action::SetPrivacySetting,
+    ];
+
+    /// The word stored in [`Activity::action`] (WeChat's endpoint names for the settings).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Commit => "commit",
+            Action::PrivacyDetectionPending => "privacy_detection_pending",
+            Action::SubmitAudit => "submit_audit",
+            Action::UndoAudit => "undo_audit",
+            Action::Release => "release",
+            Action::GrayRelease => "grayrelease",
+            Action::RevertGrayRelease => "revertgrayrelease",
+            Action::Revert => "revert",
+            Action::SpeedupAudit => "speedup_audit",
+            Action::ChangeVisitStatus => "change_visitstatus",
+            Action::ModifyDomain => "modify_domain",
+            Action::SetWebviewDomain => "setwebviewdomain",
+            Action::BindTester => "bind_tester",
+            Action::UnbindTester => "unbind_tester",
+            Action::SetPrivacySetting => "setprivacysetting",
+        }
+    }
+
+    /// The action a stored word names; `None` for a word no longer written.
+    pub fn parse(word: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == word)
+    }
+}
+
+impl Activity {
+    /// Whether this activity records `action`.
+    pub fn is(&self, action: Action) -> bool {
+        self.action == action.as_str()
+    }
 }
 
 /// One app's stage, with the facts an operator needs at that stage.
@@ -152,7 +214,6 @@ impl Stage {
     /// One transition: the stage after `a`, given the app's latest audit record. Actions that
     /// do not move the stage (domains, testers, speed-up...) leave it as it is.
     pub fn apply(self, a: &Activity, latest: Option<&AuditRecord>) -> Stage {
-        use actions::*;
         let version = || {
             a.user_version.clone().or_else(|| match &self {
                 Stage::Committed { user_version, .. }
@@ -160,19 +221,22 @@ impl Stage {
                 _ => None,
             })
         };
-        match a.action.as_str() {
-            COMMIT => Stage::Committed {
+        let Some(action) = Action::parse(&a.action) else {
+            return self;
+        };
+        match action {
+            Action::Commit => Stage::Committed {
                 template_id: a.template_id,
                 user_version: a.user_version.clone(),
                 ext_json_sha256: a.details["ext_json_sha256"].as_str().map(str::to_owned),
                 at: a.at,
             },
-            PRIVACY_DETECTION_PENDING => Stage::PrivacyDetectionPending {
+            Action::PrivacyDetectionPending => Stage::PrivacyDetectionPending {
                 user_version: version(),
                 since: a.at,
                 retry_after: a.at + PRIVACY_RETRY_SECS,
             },
-            SUBMIT_AUDIT => match (a.auditid, latest) {
+            Action::SubmitAudit => match (a.auditid, latest) {
                 // The audit as pushes and polls have left it.
                 (Some(id), Some(r)) if r.auditid == id => Stage::of_audit(r),
                 // An older audit, superseded by a later one in the history.
@@ -183,33 +247,39 @@ impl Stage {
                 },
                 (None, _) => self,
             },
-            UNDO_AUDIT => match (a.auditid, &self) {
+            Action::UndoAudit => match (a.auditid, &self) {
                 (Some(id), s) if s.audit_pending() == Some(id) => Stage::Withdrawn {
                     auditid: id,
                     user_version: self.user_version(),
                 },
                 _ => self,
             },
-            RELEASE => Stage::Released {
+            Action::Release => Stage::Released {
                 auditid: a.auditid,
                 user_version: a.user_version.clone().or_else(|| self.user_version()),
                 at: a.at,
             },
-            GRAY_RELEASE => Stage::Gray {
+            Action::GrayRelease => Stage::Gray {
                 user_version: self.user_version(),
                 percentage: a.details["gray_percentage"].as_u64().unwrap_or(0),
                 at: a.at,
             },
-            REVERT_GRAY_RELEASE => Stage::Released {
+            Action::RevertGrayRelease => Stage::Released {
                 auditid: None,
                 user_version: None,
                 at: a.at,
             },
-            REVERT => Stage::Reverted {
+            Action::Revert => Stage::Reverted {
                 app_version: a.details["app_version"].as_u64(),
                 at: a.at,
             },
-            _ => self,
+            Action::SpeedupAudit
+            | Action::ChangeVisitStatus
+            | Action::ModifyDomain
+            | Action::SetWebviewDomain
+            | Action::BindTester
+            | Action::UnbindTester
+            | Action::SetPrivacySetting => self,
         }
     }
 
@@ -236,7 +306,7 @@ impl Stage {
         let mentioned = latest.is_some_and(|r| {
             activity_newest_first
                 .iter()
-                .any(|a| a.action == actions::SUBMIT_AUDIT && a.auditid == Some(r.auditid))
+                .any(|a| a.is(Action::SubmitAudit) && a.auditid == Some(r.auditid))
         });
         let adopted = latest.filter(|_| !mentioned);
         let mut stage = Stage::New;
@@ -283,7 +353,7 @@ mod tests {
             template_id: Some(7),
             user_version: Some(v.into()),
             details: json!({ "ext_json_sha256": "ab" }),
-            ..act(actions::COMMIT, at)
+            ..act(Action::Commit.as_str(), at)
         }
     }
 
@@ -291,7 +361,7 @@ mod tests {
         Activity {
             auditid: Some(AuditId(id)),
             user_version: Some(v.into()),
-            ..act(actions::SUBMIT_AUDIT, at)
+            ..act(Action::SubmitAudit.as_str(), at)
         }
     }
 
@@ -331,7 +401,7 @@ mod tests {
             "{s:?}"
         );
 
-        let p = act(actions::PRIVACY_DETECTION_PENDING, 110);
+        let p = act(Action::PrivacyDetectionPending.as_str(), 110);
         let s = Stage::fold(&newest_first(vec![c.clone(), p.clone()]), None);
         assert_eq!(
             s,
@@ -406,7 +476,7 @@ mod tests {
         walk.push(Activity {
             auditid: Some(AuditId(42)),
             user_version: Some("1.0.0".into()),
-            ..act(actions::RELEASE, 1000)
+            ..act(Action::Release.as_str(), 1000)
         });
         let mut released = approved.clone();
         released.release(1000);
@@ -422,7 +492,7 @@ mod tests {
 
         walk.push(Activity {
             details: json!({ "gray_percentage": 20 }),
-            ..act(actions::GRAY_RELEASE, 1100)
+            ..act(Action::GrayRelease.as_str(), 1100)
         });
         let s = Stage::fold(&newest_first(walk.clone()), Some(&released));
         assert!(
@@ -432,7 +502,7 @@ mod tests {
 
         walk.push(Activity {
             details: json!({ "app_version": 3, "previous": false }),
-            ..act(actions::REVERT, 1200)
+            ..act(Action::Revert.as_str(), 1200)
         });
         let s = Stage::fold(&newest_first(walk), Some(&released));
         assert_eq!(
@@ -451,7 +521,7 @@ mod tests {
             submit(200, 42, "1.0.0"),
             Activity {
                 auditid: Some(AuditId(42)),
-                ..act(actions::UNDO_AUDIT, 300)
+                ..act(Action::UndoAudit.as_str(), 300)
             },
         ];
         // The undo's own write to the audit record may have failed: the activity still says it.

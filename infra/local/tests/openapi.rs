@@ -47,10 +47,10 @@ fn operations(keep: impl Fn(&serde_norway::Value) -> bool) -> BTreeSet<(String, 
     out
 }
 
-/// `(path, method)` pairs declared by `.route("…", get(…).post(…))` in the function's source.
+/// `(path, method)` pairs declared by `.route("…", get(…).post(…))` in the function's HTTP layer.
 fn declared() -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
-    let dir = repo().join("functions/audit-actions/src");
+    let dir = repo().join("functions/audit-actions/src/http");
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "rs") {

@@ -18,15 +18,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 async fn main() -> Result<(), lambda_runtime::Error> {
     wxopen::runtime::init_logging();
     let rt = AwsRuntime::from_env().await?;
-    let deps = Arc::new(Deps {
-        store: rt.store.clone(),
-        secrets: rt.secrets.clone(),
-        clock: rt.clock.clone(),
-        public_url: rt.public_url.clone(),
-        mgr: Arc::new(rt.token_manager().await?),
-        batch_concurrency: batches::concurrency_from_env(),
-        batch_wakeup: Default::default(),
-    });
+    let deps = Arc::new(Deps::from_runtime(&rt).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let deps = deps.clone();
         async move {

@@ -2,7 +2,7 @@
 //! before any routing (so a request without a valid key learns nothing of the routes, not even
 //! their methods), the customer scope of one app's routes, and every refusal logged and counted.
 
-use crate::error::ApiError;
+use super::error::ApiError;
 use crate::Deps;
 use axum::extract::{Request, State};
 use axum::http::{Method, Uri};
@@ -260,9 +260,9 @@ pub async fn operator_access(
                 Ok(Some(a)) if op.sees_customer(a.customer_id.as_deref()) => {}
                 Ok(_) => {
                     refused(route, &ip, "out_of_scope", Some(&op.label));
-                    return ApiError::NotFound { what: "authorizer" }.into_response();
+                    return ApiError::not_found("authorizer").into_response();
                 }
-                Err(e) => return ApiError::Store(e).into_response(),
+                Err(e) => return ApiError::from(e).into_response(),
             }
         }
     }

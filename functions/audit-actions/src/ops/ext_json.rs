@@ -12,7 +12,7 @@
 //!   (Third-party_Platforms/2.0/operation/thirdparty/template.html: "如果是标准模板库，则 ext.json
 //!   文件仅支持的参数 extAppid / ext / window").
 
-use crate::error::ApiError;
+use super::OpsError;
 use serde_json::{Map, Value};
 
 /// The location APIs `requiredPrivateInfos` declares (table 1 of the notice): the fuzzy one,
@@ -39,12 +39,8 @@ const PRECISE_LOCATION_APIS: [&str; 4] = [
 /// The keys a standard template's ext_json may hold.
 pub const STANDARD_TEMPLATE_KEYS: [&str; 3] = ["extAppid", "ext", "window"];
 
-fn refuse(code: &'static str, message: String) -> ApiError {
-    ApiError::bad(code, message)
-}
-
 /// Checks `ext_json` for any template: the location declarations.
-pub fn check(ext: &Map<String, Value>) -> Result<(), ApiError> {
+pub fn check(ext: &Map<String, Value>) -> Result<(), OpsError> {
     let declared = match ext.get("requiredPrivateInfos") {
         None => Vec::new(),
         Some(Value::Array(items)) => {
@@ -58,30 +54,29 @@ pub fn check(ext: &Map<String, Value>) -> Result<(), ApiError> {
                             .find(|api| api.eq_ignore_ascii_case(name))
                             .map(|api| format!(" (names are case-sensitive: {api})"))
                             .unwrap_or_default();
-                        return Err(refuse(
-                            "invalid_ext_json",
-                            format!(
+                        return Err(OpsError::InvalidExtJson {
+                            message: format!(
                                 "ext_json.requiredPrivateInfos: {name:?} is not a location API{hint}; it takes {}",
                                 LOCATION_APIS.join(", ")
                             ),
-                        ));
+                        });
                     }
                     None => {
-                        return Err(refuse(
-                            "invalid_ext_json",
-                            "ext_json.requiredPrivateInfos holds API names (strings)".to_owned(),
-                        ))
+                        return Err(OpsError::InvalidExtJson {
+                            message: "ext_json.requiredPrivateInfos holds API names (strings)"
+                                .to_owned(),
+                        })
                     }
                 }
             }
             names
         }
         Some(_) => {
-            return Err(refuse(
-                "invalid_ext_json",
-                "ext_json.requiredPrivateInfos is a list of API names, e.g. [\"getLocation\"]"
-                    .to_owned(),
-            ))
+            return Err(OpsError::InvalidExtJson {
+                message:
+                    "ext_json.requiredPrivateInfos is a list of API names, e.g. [\"getLocation\"]"
+                        .to_owned(),
+            })
         }
     };
     if declared.contains(&"getFuzzyLocation") {
@@ -91,55 +86,39 @@ pub fn check(ext: &Map<String, Value>) -> Result<(), ApiError> {
             .filter(|d| PRECISE_LOCATION_APIS.contains(d))
             .collect();
         if !precise.is_empty() {
-            return Err(refuse(
-                "invalid_ext_json",
-                format!(
+            return Err(OpsError::InvalidExtJson {
+                message: format!(
                     "ext_json.requiredPrivateInfos declares getFuzzyLocation beside the precise {}: WeChat takes one or the other",
                     precise.join(", ")
                 ),
-            ));
+            });
         }
     }
-    let scopes = ext
+    let scope = ext
         .get("permission")
         .and_then(Value::as_object)
-        .map(|p| {
+        .and_then(|p| {
             ["scope.userLocation", "scope.userFuzzyLocation"]
                 .into_iter()
-                .filter(|s| p.contains_key(*s))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    if let Some(scope) = scopes.first() {
-        if declared.is_empty() {
-            return Err(refuse(
-                "location_apis_undeclared",
-                format!(
-                    "ext_json asks for {scope} but declares no location API in requiredPrivateInfos: list the ones the code calls (e.g. [\"getLocation\"]), or WeChat refuses the audit with 61040"
-                ),
-            ));
-        }
+                .find(|s| p.contains_key(*s))
+        });
+    if let Some(scope) = scope.filter(|_| declared.is_empty()) {
+        return Err(OpsError::LocationApisUndeclared { scope });
     }
     Ok(())
 }
 
 /// Checks `ext_json` for a template of the standard library: only its three keys.
-pub fn check_standard(ext: &Map<String, Value>) -> Result<(), ApiError> {
-    let extra: Vec<&str> = ext
+pub fn check_standard(ext: &Map<String, Value>) -> Result<(), OpsError> {
+    let extra: Vec<String> = ext
         .keys()
-        .map(String::as_str)
-        .filter(|k| !STANDARD_TEMPLATE_KEYS.contains(k))
+        .filter(|k| !STANDARD_TEMPLATE_KEYS.contains(&k.as_str()))
+        .cloned()
         .collect();
     if extra.is_empty() {
         return Ok(());
     }
-    Err(refuse(
-        "standard_template_ext_json",
-        format!(
-            "the template is a standard template, whose ext_json takes only extAppid, ext and window; remove {}",
-            extra.join(", ")
-        ),
-    ))
+    Err(OpsError::StandardTemplateExtJson { extra })
 }
 
 #[cfg(test)]
@@ -151,10 +130,9 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
-    fn code(r: Result<(), ApiError>) -> String {
-        r.unwrap_err().parts().1["error"]
-            .as_str()
-            .unwrap()
+    fn code(r: Result<(), OpsError>) -> String {
+        wxopen::failure::Classify::classify(&r.unwrap_err())
+            .code
             .to_owned()
     }
 

@@ -14,9 +14,9 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 
-const PAGE: &str = include_str!("../console/index.html");
-const SCRIPT: &str = include_str!("../console/app.js");
-const STYLE: &str = include_str!("../console/style.css");
+const PAGE: &str = include_str!("../../console/index.html");
+const SCRIPT: &str = include_str!("../../console/app.js");
+const STYLE: &str = include_str!("../../console/style.css");
 
 /// The page's policy: everything from this origin, nothing inline, nothing framed.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -28,7 +28,7 @@ pub fn routes() -> Router<Arc<crate::Deps>> {
         .route("/console", get(page))
         .route("/console/app.js", get(script))
         .route("/console/style.css", get(style))
-        .method_not_allowed_fallback(crate::method_not_allowed)
+        .method_not_allowed_fallback(super::method_not_allowed)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

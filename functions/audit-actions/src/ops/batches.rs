@@ -1,6 +1,6 @@
-//! `/ops/batches`: one action (commit, submit_audit, release) over many apps.
+//! Batches: one action (commit, submit_audit, release) over many apps.
 //!
-//! The request stores the batch and answers 202 at once (API Gateway waits 30 s at most); the
+//! [`create`] stores the batch (the route answers 202 at once (API Gateway waits 30 s at most)); the
 //! work is done by [`run_open_batches`], run by the `batch-runner` Lambda on a one-minute
 //! schedule (and, in `wxopen-local`, at once on a wake-up). Why the schedule: it needs no client
 //! beyond DynamoDB (no Lambda or SQS SDK), a run that dies is simply followed by the next one,
@@ -16,15 +16,9 @@
 //! WeChat by whoever comes next), and its result is written only while the claim is still its
 //! own, so a late runner never writes over the one that took the app over.
 
-use crate::apps::{self, CommitBody, EmptyBody};
-use crate::error::ApiError;
-use crate::{Deps, OpsQuery};
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use super::code::{self, CommitBody, Done};
+use super::{app, audits, OpsError};
+use crate::Deps;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -33,12 +27,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use wxopen::domain::{AppId, AuditStatus, UnixTime};
-use wxopen::operator_auth::Operator;
 use wxopen::store::{
-    authorizer_pages, AuthorizerFilter, AuthorizerStatus, Batch, BatchClaim, BatchItemResult,
-    BatchOutcome, BatchProgress, SingleUseKind, StoreError,
+    authorizer_pages, Batch, BatchClaim, BatchItemResult, BatchOutcome, BatchStore, SingleUseItem,
+    SingleUseKind, StoreError,
 };
-use wxopen::wechat::wxa::SubmitAuditRequest;
+use wxopen::wechat::reconcile::{self, ReleaseSettlement};
+use wxopen::wechat::wxa::{QueryQuota, SubmitAuditRequest};
 
 /// At most this many apps in one batch.
 pub const MAX_APPS: usize = 1_000;
@@ -60,12 +54,6 @@ pub fn concurrency_from_env() -> usize {
 const IDEMPOTENCY_SECS: i64 = 7 * 86_400;
 /// How far WeChat's times may lag a claim when matching what an earlier runner did.
 const CLOCK_SKEW_SECS: i64 = 300;
-
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/ops/batches", get(list).post(create))
-        .route("/ops/batches/{batch_id}", get(show))
-}
 
 /// The actions a batch can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +83,19 @@ impl Action {
     }
 }
 
+/// A JSON document as `T`, or [`OpsError::InvalidBody`] naming the field at fault (its path
+/// under `prefix`, e.g. `params.item_list[2].tag`) and serde's reason.
+fn from_json<T: serde::de::DeserializeOwned>(v: &Value, prefix: &str) -> Result<T, OpsError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let field = match e.path().to_string() {
+            p if p == "." => prefix.to_owned(),
+            p => format!("{prefix}.{p}"),
+        };
+        let message = format!("{field}: {}", e.inner());
+        OpsError::InvalidBody { field, message }
+    })
+}
+
 /// A batch's params, checked as the single-app route checks its body.
 enum Params {
     Commit(Box<CommitBody>),
@@ -102,32 +103,27 @@ enum Params {
     Release,
 }
 
+/// The release body: `{}`, nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
 impl Params {
-    fn parse(action: Action, params: &Value) -> Result<Params, ApiError> {
-        fn from<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, ApiError> {
-            serde_path_to_error::deserialize(v).map_err(|e| {
-                let field = match e.path().to_string() {
-                    p if p == "." => "params".to_owned(),
-                    p => format!("params.{p}"),
-                };
-                let message = format!("{field}: {}", e.inner());
-                ApiError::invalid_body(field, message)
-            })
-        }
+    fn parse(action: Action, params: &Value) -> Result<Params, OpsError> {
         Ok(match action {
             Action::Commit => {
-                let b: CommitBody = from(params)?;
+                let b: CommitBody = from_json(params, "params")?;
                 b.check()?;
                 Params::Commit(Box::new(b))
             }
             Action::SubmitAudit => {
-                let r: SubmitAuditRequest = from(params)?;
-                apps::check_submission(&r)?;
+                let r: SubmitAuditRequest = from_json(params, "params")?;
+                code::check_submission(&r)?;
                 Params::SubmitAudit(Box::new(r))
             }
             Action::Release => {
                 if !params.is_null() {
-                    let _: EmptyBody = from(params)?;
+                    let _: EmptyBody = from_json(params, "params")?;
                 }
                 Params::Release
             }
@@ -135,9 +131,10 @@ impl Params {
     }
 }
 
+/// A batch request as posted.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewBatch {
+pub struct NewBatch {
     action: String,
     /// A list of appids, or `"all_authorized"`.
     appids: Value,
@@ -149,35 +146,30 @@ struct NewBatch {
     up_to_quota: bool,
 }
 
-async fn create(
-    State(deps): State<Arc<Deps>>,
-    Extension(op): Extension<Operator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 255)
-        .ok_or_else(|| {
-            ApiError::bad(
-                "missing_idempotency_key",
-                "send an Idempotency-Key header (1 to 255 characters) naming this batch request",
-            )
-        })?
-        .to_owned();
-    let req: NewBatch = crate::json_body(&headers, &body)?;
-    let action = Action::parse(&req.action).ok_or_else(|| {
-        ApiError::invalid_body(
-            "action".into(),
-            "action: must be commit, submit_audit or release".into(),
-        )
+/// A batch as [`create`] left it: new, or the one the same key made before.
+#[derive(Debug, Serialize)]
+pub struct Created {
+    pub batch_id: String,
+    pub replayed: bool,
+}
+
+/// Creates the batch `req` asks for under the `Idempotency-Key` `key` (the same key and request
+/// again answer the same batch), its params and apps checked first, a submit batch checked
+/// against the monthly audit quota; the runner is woken up.
+pub async fn create(
+    deps: &Deps,
+    operator: &str,
+    key: &str,
+    req: NewBatch,
+) -> Result<Created, OpsError> {
+    let action = Action::parse(&req.action).ok_or_else(|| OpsError::InvalidBody {
+        field: "action".into(),
+        message: "action: must be commit, submit_audit or release".into(),
     })?;
     if let Params::Commit(b) = Params::parse(action, &req.params)? {
-        b.check_template(&deps).await?;
+        b.check_template(deps).await?;
     }
-    let appids = targets(&deps, &req.appids).await?;
+    let appids = targets(deps, &req.appids).await?;
 
     // The request as asked (with "all_authorized" unresolved): the same key must come with it.
     let request_sha256 = hex::encode(Sha256::digest(
@@ -194,21 +186,15 @@ async fn create(
         .map_or(0, |d| d.subsec_nanos());
     let fresh_id = format!("{:012x}{nanos:08x}{}", now.max(0), hex::encode(r));
     let claim = json!({ "batch_id": fresh_id, "request_sha256": request_sha256 });
-    let replay = |earlier: wxopen::store::SingleUseItem| -> Result<String, ApiError> {
+    let replay = |earlier: SingleUseItem| -> Result<String, OpsError> {
+        let batch_id = earlier.payload["batch_id"].as_str().map(str::to_owned);
         if earlier.payload["request_sha256"] != json!(request_sha256) {
-            return Err(ApiError::conflict(
-                "idempotency_key_reused",
-                "this Idempotency-Key was used for another batch request",
-                json!({ "batch_id": earlier.payload["batch_id"] }),
-            ));
+            return Err(OpsError::IdempotencyKeyReused { batch_id });
         }
-        Ok(earlier.payload["batch_id"]
-            .as_str()
-            .ok_or(ApiError::Store(StoreError::Conflict))?
-            .to_owned())
+        batch_id.ok_or(OpsError::Store(StoreError::Conflict))
     };
-    let earlier = deps
-        .store
+    let store = deps.store.as_ref();
+    let earlier = store
         .peek_single_use(SingleUseKind::BatchRequest, &key_sha256, now)
         .await?;
     let (batch_id, replayed, appids) = match earlier {
@@ -216,28 +202,27 @@ async fn create(
         Some(earlier) => (replay(earlier)?, true, appids),
         None => {
             let appids = if action == Action::SubmitAudit {
-                within_audit_quota(&deps, appids, req.up_to_quota).await?
+                within_audit_quota(deps, appids, req.up_to_quota).await?
             } else {
                 appids
             };
-            match deps
-                .store
+            let expires = now + IDEMPOTENCY_SECS;
+            match store
                 .create_single_use(
                     SingleUseKind::BatchRequest,
                     &key_sha256,
                     &claim,
                     now,
-                    now + IDEMPOTENCY_SECS,
+                    expires,
                 )
                 .await
             {
                 Ok(()) => (fresh_id, false, appids),
                 Err(StoreError::Conflict) => {
-                    let earlier = deps
-                        .store
+                    let earlier = store
                         .peek_single_use(SingleUseKind::BatchRequest, &key_sha256, now)
                         .await?
-                        .ok_or(ApiError::Store(StoreError::Conflict))?;
+                        .ok_or(OpsError::Store(StoreError::Conflict))?;
                     (replay(earlier)?, true, appids)
                 }
                 Err(e) => return Err(e.into()),
@@ -251,22 +236,18 @@ async fn create(
         params: req.params,
         appids,
         created_at: now,
-        operator: op.label.clone(),
+        operator: operator.to_owned(),
         finished_at: None,
     };
-    match deps.store.create_batch(&batch).await {
+    match store.create_batch(&batch).await {
         Ok(()) => {
-            tracing::info!(batch = %batch_id, action = action.as_str(), apps = batch.appids.len(), operator = %op.label, "batch created");
+            tracing::info!(batch = %batch_id, action = action.as_str(), apps = batch.appids.len(), operator, "batch created");
         }
         Err(StoreError::Conflict) if replayed => {}
         Err(e) => return Err(e.into()),
     }
     deps.batch_wakeup.notify_one();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "batch_id": batch_id, "replayed": replayed })),
-    )
-        .into_response())
+    Ok(Created { batch_id, replayed })
 }
 
 /// Checks a submit batch against the platform's monthly audit quota (queryquota, asked with the
@@ -277,15 +258,10 @@ async fn within_audit_quota(
     deps: &Deps,
     mut appids: Vec<AppId>,
     up_to_quota: bool,
-) -> Result<Vec<AppId>, ApiError> {
+) -> Result<Vec<AppId>, OpsError> {
     let mut quota = None;
     for appid in appids.iter().take(5) {
-        match deps
-            .mgr
-            .wxa(appid)
-            .call(&wxopen::wechat::wxa::QueryQuota)
-            .await
-        {
+        match deps.mgr.wxa(appid).call(&QueryQuota).await {
             Ok(q) => {
                 quota = Some(q);
                 break;
@@ -304,26 +280,22 @@ async fn within_audit_quota(
         appids.truncate(rest);
         return Ok(appids);
     }
-    Err(ApiError::conflict(
-        "audit_quota",
-        format!(
-            "the platform has {rest} audit submissions left this month (of {}); the batch needs {}: send fewer apps, or up_to_quota: true to submit the first {rest}",
-            q.limit,
-            appids.len()
-        ),
-        json!({ "rest": q.rest, "limit": q.limit, "needed": appids.len() }),
-    ))
+    Err(OpsError::AuditQuota {
+        rest: q.rest,
+        limit: q.limit,
+        needed: appids.len(),
+    })
 }
 
 /// The apps a batch names: a list (checked, duplicates dropped) or every authorized app.
-async fn targets(deps: &Deps, appids: &Value) -> Result<Vec<AppId>, ApiError> {
-    let bad = |message: String| ApiError::invalid_body("appids".into(), message);
+async fn targets(deps: &Deps, appids: &Value) -> Result<Vec<AppId>, OpsError> {
+    let bad = |message: String| OpsError::InvalidBody {
+        field: "appids".into(),
+        message,
+    };
     let list = match appids {
         Value::String(s) if s == "all_authorized" => {
-            let filter = AuthorizerFilter {
-                status: Some(AuthorizerStatus::Authorized),
-                customer_id: None,
-            };
+            let filter = app::authorized_only();
             let mut all = Vec::new();
             let mut pages = std::pin::pin!(authorizer_pages(&*deps.store, &filter));
             while let Some(page) = pages.try_next().await? {
@@ -361,120 +333,58 @@ async fn targets(deps: &Deps, appids: &Value) -> Result<Vec<AppId>, ApiError> {
     Ok(list)
 }
 
-/// A batch as operators see it: counts, then every app's outcome.
-fn view(p: &BatchProgress) -> Value {
-    let mut counts = json!({ "ok": 0, "skipped": 0, "failed": 0, "running": 0, "pending": 0 });
-    let items: Vec<Value> = p
-        .items
-        .iter()
-        .map(|i| {
-            let state = match (&i.result, i.claimed_at) {
-                (Some(r), _) => match r.outcome {
-                    BatchOutcome::Ok => "ok",
-                    BatchOutcome::Skipped => "skipped",
-                    BatchOutcome::Failed => "failed",
-                },
-                (None, Some(_)) => "running",
-                (None, None) => "pending",
-            };
-            counts[state] = json!(counts[state].as_u64().unwrap_or(0) + 1);
-            json!({
-                "appid": i.appid,
-                "state": state,
-                "detail": i.result.as_ref().map(|r| &r.detail),
-                "at": i.result.as_ref().map(|r| r.at),
-            })
-        })
-        .collect();
-    json!({
-        "batch_id": p.batch.id,
-        "action": p.batch.operation,
-        "params": p.batch.params,
-        "operator": p.batch.operator,
-        "created_at": p.batch.created_at,
-        "finished_at": p.batch.finished_at,
-        "status": if p.batch.finished_at.is_some() { "done" } else { "running" },
-        "total": p.items.len(),
-        "counts": counts,
-        "items": items,
-    })
+/// The app's place in a batch still running: one that has not reached it yet or is on it.
+#[derive(Debug, Serialize)]
+pub struct PendingBatch {
+    pub batch_id: String,
+    pub action: String,
+    /// `pending` or `running`.
+    pub state: &'static str,
+    pub created_at: UnixTime,
 }
 
-async fn show(
-    State(deps): State<Arc<Deps>>,
-    Path(batch_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let p = deps
-        .store
-        .get_batch(&batch_id)
-        .await?
-        .ok_or(ApiError::NotFound { what: "batch" })?;
-    Ok(Json(view(&p)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    #[serde(default)]
-    open: bool,
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
-async fn list(
-    State(deps): State<Arc<Deps>>,
-    OpsQuery(q): OpsQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let page = deps
-        .store
-        .list_batches(q.open, q.cursor.as_deref(), crate::page_limit(q.limit)?)
-        .await?;
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .map(|b| {
-            json!({
-                "batch_id": b.id,
-                "action": b.operation,
-                "apps": b.appids.len(),
-                "operator": b.operator,
-                "created_at": b.created_at,
-                "finished_at": b.finished_at,
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "items": items, "next": page.next })))
-}
-
-/// The app's place in batches still running: those that have not reached it yet or are on it.
-pub(crate) async fn pending_for(deps: &Deps, appid: &AppId) -> Result<Vec<Value>, StoreError> {
-    let mut out = Vec::new();
+/// Every open batch, newest first.
+async fn open_batches(store: &dyn BatchStore) -> Result<Vec<Batch>, StoreError> {
+    let mut open = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = deps
-            .store
-            .list_batches(true, cursor.as_deref(), 100)
-            .await?;
-        for b in page.items.iter().filter(|b| b.appids.contains(appid)) {
-            let Some(p) = deps.store.get_batch(&b.id).await? else {
-                continue;
-            };
-            if let Some(i) = p
-                .items
-                .iter()
-                .find(|i| &i.appid == appid && i.result.is_none())
-            {
-                out.push(json!({
-                    "batch_id": b.id,
-                    "action": b.operation,
-                    "state": if i.claimed_at.is_some() { "running" } else { "pending" },
-                    "created_at": b.created_at,
-                }));
-            }
-        }
+        let page = store.list_batches(true, cursor.as_deref(), 100).await?;
+        open.extend(page.items);
         match page.next {
             Some(c) => cursor = Some(c),
-            None => break,
+            None => return Ok(open),
+        }
+    }
+}
+
+/// The app's place in batches still running.
+pub async fn pending_for(
+    store: &dyn BatchStore,
+    appid: &AppId,
+) -> Result<Vec<PendingBatch>, StoreError> {
+    let mut out = Vec::new();
+    for b in open_batches(store).await? {
+        if !b.appids.contains(appid) {
+            continue;
+        }
+        let Some(p) = store.get_batch(&b.id).await? else {
+            continue;
+        };
+        if let Some(i) = p
+            .items
+            .iter()
+            .find(|i| &i.appid == appid && i.result.is_none())
+        {
+            out.push(PendingBatch {
+                state: if i.claimed_at.is_some() {
+                    "running"
+                } else {
+                    "pending"
+                },
+                batch_id: b.id,
+                action: b.operation,
+                created_at: b.created_at,
+            });
         }
     }
     Ok(out)
@@ -505,19 +415,7 @@ pub async fn run_open_batches_with_lease(
     deadline: Option<tokio::time::Instant>,
     lease_secs: i64,
 ) -> Result<RunReport, StoreError> {
-    let mut open = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = deps
-            .store
-            .list_batches(true, cursor.as_deref(), 100)
-            .await?;
-        open.extend(page.items);
-        match page.next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let mut open = open_batches(deps.store.as_ref()).await?;
     open.reverse();
     // This run's name in its claims: a claim it sends again is its own.
     let claimer = hex::encode(rand::random::<[u8; 8]>());
@@ -599,28 +497,25 @@ async fn work_one(
         tracing::warn!(batch = %batch.id, %appid, "the app's work was cut off at the end of its lease; the next runner asks WeChat what became of it");
         return false;
     };
-    if let Err(ApiError::Conflict { code, .. }) = &outcome {
-        if *code == apps::PRIVACY_DETECTION_PENDING {
-            // WeChat's privacy detection still runs: the batch moves on and comes back. The claim
-            // is given up at once (its lease ends now), so the next run takes the app again.
-            tracing::info!(batch = %batch.id, %appid, "privacy detection pending; the next run comes back");
-            let _ = deps
-                .store
-                .claim_batch_item(&batch.id, appid, claimer, now, now)
-                .await;
-            return false;
-        }
-    }
     let (outcome, detail) = match outcome {
-        Ok(v) => (BatchOutcome::Ok, v),
-        Err(e) => {
-            let (status, body) = e.parts();
-            let outcome = match status {
-                StatusCode::CONFLICT | StatusCode::NOT_FOUND => BatchOutcome::Skipped,
-                _ => BatchOutcome::Failed,
-            };
-            (outcome, body)
-        }
+        Ok(done) => (
+            BatchOutcome::Ok,
+            serde_json::to_value(done).unwrap_or_default(),
+        ),
+        Err(e) => match e.batch_outcome() {
+            Some(outcome) => (outcome, Value::Object(super::error::failure_body(&e))),
+            None => {
+                // WeChat's privacy detection still runs: the batch moves on and comes back. The
+                // claim is given up at once (its lease ends now), so the next run takes the app
+                // again.
+                tracing::info!(batch = %batch.id, %appid, "privacy detection pending; the next run comes back");
+                let _ = deps
+                    .store
+                    .claim_batch_item(&batch.id, appid, claimer, now, now)
+                    .await;
+                return false;
+            }
+        },
     };
     let result = BatchItemResult {
         outcome,
@@ -651,20 +546,21 @@ async fn act(
     batch: &Batch,
     appid: &AppId,
     claim: BatchClaim,
-) -> Result<Value, ApiError> {
-    let action = Action::parse(&batch.operation)
-        .ok_or_else(|| ApiError::bad("invalid_action", "the stored batch names no known action"))?;
+) -> Result<Done, OpsError> {
+    let action = Action::parse(&batch.operation).ok_or_else(|| {
+        OpsError::invalid("invalid_action", "the stored batch names no known action")
+    })?;
     let params = Params::parse(action, &batch.params)?;
-    let a = apps::authorized(deps, appid.as_str()).await?;
+    let a = app::authorized(deps.store.as_ref(), appid.as_str()).await?;
     if let BatchClaim::TakenOver { since } = claim {
-        if let Some(v) = earlier_runner_did(deps, action, appid, since).await? {
-            return Ok(v);
+        if let Some(done) = earlier_runner_did(deps, action, appid, since).await? {
+            return Ok(done);
         }
     }
     match params {
-        Params::Commit(b) => apps::commit_app(deps, &batch.operator, &a, *b).await,
-        Params::SubmitAudit(r) => apps::submit_app(deps, &batch.operator, &a, &r).await,
-        Params::Release => apps::release_app(deps, &batch.operator, &a).await,
+        Params::Commit(b) => code::commit(deps, &batch.operator, &a, *b).await,
+        Params::SubmitAudit(r) => code::submit(deps, &batch.operator, &a, &r).await,
+        Params::Release => code::release(deps, &batch.operator, &a).await,
     }
 }
 
@@ -676,23 +572,26 @@ async fn earlier_runner_did(
     action: Action,
     appid: &AppId,
     since: UnixTime,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Done>, OpsError> {
     let after = since - CLOCK_SKEW_SECS;
     match action {
         Action::Commit => Ok(None),
-        Action::SubmitAudit => Ok(apps::refresh_latest(deps, appid)
+        Action::SubmitAudit => Ok(audits::refresh_latest(deps, appid)
             .await?
             .filter(|r| r.submitted_at >= after && r.status != AuditStatus::Withdrawn)
-            .map(|r| {
-                json!({ "auditid": r.auditid, "status": "submitted", "user_version": r.user_version, "reconciled": true })
+            .map(|r| Done::Submitted {
+                auditid: r.auditid,
+                user_version: r.user_version,
+                lifecycle: None,
+                reconciled: true,
             })),
         Action::Release => {
             // The release it recorded as in doubt before sending it, settled from WeChat.
-            if let wxopen::wechat::reconcile::ReleaseSettlement::Released {
+            if let ReleaseSettlement::Released {
                 auditid,
                 user_version,
                 at,
-            } = wxopen::wechat::reconcile::settle_release(
+            } = reconcile::settle_release(
                 &deps.mgr,
                 deps.store.as_ref(),
                 deps.clock.as_ref(),
@@ -700,13 +599,13 @@ async fn earlier_runner_did(
             )
             .await?
             {
-                return Ok(Some(json!({
-                    "status": "released",
-                    "auditid": auditid,
-                    "user_version": user_version,
-                    "released_at": at,
-                    "reconciled": true,
-                })));
+                return Ok(Some(Done::Released {
+                    auditid: Some(auditid),
+                    user_version,
+                    released_at: at,
+                    lifecycle: None,
+                    reconciled: true,
+                }));
             }
             let online = deps.mgr.wxa(appid).getversioninfo().await?.release_info;
             let Some(online) = online.filter(|r| r.release_time >= after) else {
@@ -715,19 +614,26 @@ async fn earlier_runner_did(
             let latest = deps.store.latest_audit(appid).await?;
             if let Some(r) = latest.filter(|r| {
                 r.released_at.is_none()
-                    && r.user_version.as_deref().is_none_or(|v| v == online.release_version)
+                    && r.user_version
+                        .as_deref()
+                        .is_none_or(|v| v == online.release_version)
             }) {
-                match deps.store.mark_released(appid, r.auditid, online.release_time).await {
+                match deps
+                    .store
+                    .mark_released(appid, r.auditid, online.release_time)
+                    .await
+                {
                     Ok(()) | Err(StoreError::NotFound) => {}
                     Err(e) => return Err(e.into()),
                 }
             }
-            Ok(Some(json!({
-                "status": "released",
-                "user_version": online.release_version,
-                "released_at": online.release_time,
-                "reconciled": true,
-            })))
+            Ok(Some(Done::Released {
+                auditid: None,
+                user_version: Some(online.release_version),
+                released_at: online.release_time,
+                lifecycle: None,
+                reconciled: true,
+            }))
         }
     }
 }
@@ -740,7 +646,7 @@ pub fn spawn_runner(deps: Arc<Deps>, every: Duration) -> tokio::task::JoinHandle
                 _ = deps.batch_wakeup.notified() => {}
                 _ = tokio::time::sleep(every) => {}
             }
-            if let Err(e) = crate::stale_audits::reconcile_if_due(&deps).await {
+            if let Err(e) = super::stale_audits::reconcile_if_due(&deps).await {
                 tracing::warn!(error = %e, "stale audit reconcile failed");
             }
             match run_open_batches(&deps, None).await {

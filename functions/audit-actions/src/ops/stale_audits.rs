@@ -1,6 +1,6 @@
 //! Audits that sit "auditing" with no word from WeChat: their push was lost (or never sent).
 //! Once an hour the batch runner's tick walks the authorized apps and asks WeChat
-//! (`get_latest_auditstatus`, through [`crate::apps::refresh_latest`]) about every audit that has
+//! (`get_latest_auditstatus`, through [`super::audits::refresh_latest`]) about every audit that has
 //! been pending for over [`STALE_AFTER_SECS`] without an update, so a lost approval does not
 //! leave an app unreleased for ever. A normal audit gets its push within hours and is asked
 //! about at most once an hour; WeChat's audits take 1 to 7 days, so the cost is one query per
@@ -10,11 +10,12 @@
 //! read after it failed: [`wxopen::wechat::reconcile`]), and completes a profile stored without
 //! WeChat's details, so an app's audit pushes are matched to it.
 
+use super::{app, audits, OpsError};
 use crate::Deps;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use wxopen::domain::AppId;
-use wxopen::store::{authorizer_pages, Authorizer, AuthorizerFilter, AuthorizerStatus, StoreError};
+use wxopen::store::{authorizer_pages, Authorizer, StoreError};
 use wxopen::wechat::reconcile::{self, ReleaseSettlement, SubmissionSettlement};
 use wxopen::wechat::WechatError;
 
@@ -45,10 +46,7 @@ pub struct StaleReport {
 /// Asks WeChat about every authorized app's audit pending for over `stale_after_secs`.
 pub async fn reconcile(deps: &Deps, stale_after_secs: i64) -> Result<StaleReport, StoreError> {
     let now = deps.clock.now();
-    let filter = AuthorizerFilter {
-        status: Some(AuthorizerStatus::Authorized),
-        customer_id: None,
-    };
+    let filter = app::authorized_only();
     let mut report = StaleReport::default();
     let mut pages = std::pin::pin!(authorizer_pages(&*deps.store, &filter));
     while let Some(page) = pages.try_next().await? {
@@ -119,7 +117,7 @@ async fn settle_doubts(deps: &Deps, a: &Authorizer) -> Result<Doubts, StoreError
         &a.appid,
     );
     if a.user_name.is_empty() {
-        crate::apps::with_complete_profile(deps, a.clone()).await;
+        app::with_complete_profile(deps, a.clone()).await;
     }
     let mut doubts = Doubts::default();
     let mut count = |settled: Result<bool, WechatError>| -> Result<(), StoreError> {
@@ -171,7 +169,7 @@ async fn check_one(
     if !r.status.is_pending() || now - r.updated_at < stale_after_secs {
         return Ok(Asked::No);
     }
-    match crate::apps::refresh_latest(deps, appid).await {
+    match audits::refresh_latest(deps, appid).await {
         Ok(Some(fresh)) if fresh.auditid == r.auditid && fresh.status.is_pending() => {
             Ok(Asked::Pending)
         }
@@ -179,7 +177,7 @@ async fn check_one(
             tracing::warn!(%appid, auditid = %r.auditid, status = fresh.as_ref().map(|f| f.status.as_str()), "an audit result WeChat never pushed was found by polling");
             Ok(Asked::Decided)
         }
-        Err(crate::error::ApiError::Store(e)) => Err(e),
+        Err(OpsError::Store(e)) => Err(e),
         Err(e) => {
             tracing::warn!(%appid, error = %e, "a stale audit could not be asked about; the next run tries again");
             Ok(Asked::Failed)

@@ -7,17 +7,11 @@
 //! built from that template first reads the app's server and web-view domains and refuses
 //! with the missing ones named (409 `domains_missing`) before WeChat is asked to release.
 
-use crate::error::ApiError;
-use crate::{json_body, Deps};
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::{Extension, Json};
+use super::OpsError;
+use crate::Deps;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use wxopen::domain::AppId;
-use wxopen::operator_auth::Operator;
 use wxopen::store::TemplateRequirements;
 use wxopen::wechat::wxa::{DomainAction, ServerDomains, WebviewDomains};
 
@@ -26,7 +20,7 @@ const MAX_PER_LIST: usize = 100;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RequirementsBody {
+pub struct RequirementsBody {
     #[serde(default)]
     requestdomain: Vec<String>,
     #[serde(default)]
@@ -40,7 +34,7 @@ pub(crate) struct RequirementsBody {
 }
 
 /// A domain as WeChat lists it: scheme and host, no path, no trailing slash.
-fn normalized(list: &str, d: &str) -> Result<String, ApiError> {
+fn normalized(list: &str, d: &str) -> Result<String, OpsError> {
     let d = d.trim().trim_end_matches('/').to_ascii_lowercase();
     let scheme_ok = match list {
         "wsrequestdomain" => d.starts_with("wss://"),
@@ -53,7 +47,7 @@ fn normalized(list: &str, d: &str) -> Result<String, ApiError> {
         } else {
             "https"
         };
-        return Err(ApiError::bad(
+        return Err(OpsError::invalid(
             "invalid_domain",
             format!("{list}: {d:?} is not a domain as WeChat lists it ({scheme}://host, no path)"),
         ));
@@ -62,15 +56,16 @@ fn normalized(list: &str, d: &str) -> Result<String, ApiError> {
 }
 
 impl RequirementsBody {
-    fn into_requirements(
+    /// The requirements as stored: every domain normalized, each list sorted, no repeats.
+    pub fn into_requirements(
         self,
         template_id: u64,
         operator: &str,
         at: i64,
-    ) -> Result<TemplateRequirements, ApiError> {
-        let check = |name: &str, v: Vec<String>| -> Result<Vec<String>, ApiError> {
+    ) -> Result<TemplateRequirements, OpsError> {
+        let check = |name: &str, v: Vec<String>| -> Result<Vec<String>, OpsError> {
             if v.len() > MAX_PER_LIST {
-                return Err(ApiError::bad(
+                return Err(OpsError::invalid(
                     "invalid_domain",
                     format!("{name}: at most {MAX_PER_LIST} domains"),
                 ));
@@ -96,47 +91,10 @@ impl RequirementsBody {
     }
 }
 
-fn template_id(raw: &str) -> Result<u64, ApiError> {
+/// A template id from a path, or 400 `invalid_template_id`.
+pub fn template_id(raw: &str) -> Result<u64, OpsError> {
     raw.parse()
-        .map_err(|_| ApiError::bad("invalid_template_id", "template_id is a number"))
-}
-
-pub(crate) async fn show(
-    State(deps): State<Arc<Deps>>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let r = deps
-        .store
-        .get_template_requirements(template_id(&id)?)
-        .await?
-        .ok_or(ApiError::NotFound {
-            what: "template requirements",
-        })?;
-    Ok(Json(json!(r)))
-}
-
-pub(crate) async fn put(
-    State(deps): State<Arc<Deps>>,
-    Extension(op): Extension<Operator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let id = template_id(&id)?;
-    let b: RequirementsBody = json_body(&headers, &body)?;
-    let r = b.into_requirements(id, &op.label, deps.clock.now())?;
-    deps.store.put_template_requirements(&r).await?;
-    tracing::info!(operator = %op.label, template_id = id, "template requirements set");
-    Ok(Json(json!(r)))
-}
-
-pub(crate) async fn delete(
-    State(deps): State<Arc<Deps>>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = template_id(&id)?;
-    deps.store.delete_template_requirements(id).await?;
-    Ok(Json(json!({ "status": "removed", "template_id": id })))
+        .map_err(|_| OpsError::invalid("invalid_template_id", "template_id is a number"))
 }
 
 /// What the app lacks of the template's requirements, per list; empty when nothing.
@@ -144,12 +102,12 @@ fn missing(
     req: &TemplateRequirements,
     server: &ServerDomains,
     webview: &WebviewDomains,
-) -> serde_json::Map<String, Value> {
+) -> BTreeMap<&'static str, Vec<String>> {
     let has = |list: &[String], d: &str| {
         list.iter()
             .any(|x| x.trim().trim_end_matches('/').eq_ignore_ascii_case(d))
     };
-    let mut out = serde_json::Map::new();
+    let mut out = BTreeMap::new();
     for (name, needed, present) in [
         (
             "requestdomain",
@@ -169,21 +127,26 @@ fn missing(
         ),
         ("webviewdomain", &req.webviewdomain, &webview.webviewdomain),
     ] {
-        let lacking: Vec<&String> = needed.iter().filter(|d| !has(present, d)).collect();
+        let lacking: Vec<String> = needed
+            .iter()
+            .filter(|d| !has(present, d))
+            .cloned()
+            .collect();
         if !lacking.is_empty() {
-            out.insert(name.to_owned(), json!(lacking));
+            out.insert(name, lacking);
         }
     }
     out
 }
 
 /// Before releasing a version of `template_id` to `appid`: the app holds every domain the
-/// template needs, or 409 `domains_missing` naming them. No requirements set: nothing is asked.
-pub(crate) async fn check_before_release(
+/// template needs, or [`OpsError::DomainsMissing`] naming them. No requirements set: nothing
+/// is asked.
+pub async fn check_before_release(
     deps: &Deps,
     appid: &AppId,
     template_id: Option<u64>,
-) -> Result<(), ApiError> {
+) -> Result<(), OpsError> {
     let Some(template_id) = template_id else {
         return Ok(());
     };
@@ -208,35 +171,20 @@ pub(crate) async fn check_before_release(
         wxa.setwebviewdomain(DomainAction::Get, &WebviewDomains::default())
             .await?
     };
-    let lacking = missing(&req, &server, &webview);
-    if lacking.is_empty() {
+    let missing = missing(&req, &server, &webview);
+    if missing.is_empty() {
         return Ok(());
     }
-    let named: Vec<String> = lacking
-        .iter()
-        .map(|(k, v)| {
-            let ds: Vec<&str> = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            format!("{k}: {}", ds.join(", "))
-        })
-        .collect();
-    Err(ApiError::conflict(
-        "domains_missing",
-        format!(
-            "template {template_id} needs domains this app does not have ({}): add them (PUT .../domains, .../webview-domains) before releasing",
-            named.join("; ")
-        ),
-        json!({ "template_id": template_id, "missing": lacking }),
-    ))
+    Err(OpsError::DomainsMissing {
+        template_id,
+        missing,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     fn body(v: Value) -> RequirementsBody {
         serde_json::from_value(v).unwrap()
@@ -276,7 +224,7 @@ mod tests {
         };
         let m = missing(&req, &server, &WebviewDomains::default());
         assert_eq!(
-            Value::Object(m),
+            json!(m),
             json!({
                 "requestdomain": ["https://pay.shop.example"],
                 "webviewdomain": ["https://h5.shop.example"],

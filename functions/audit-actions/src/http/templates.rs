@@ -1,21 +1,24 @@
 //! `/ops/templates`, `/ops/template-drafts`, `/ops/quota`: the platform's template library
-//! (called with the component token) and its audit quota.
+//! (called with the component token), what each template needs of an app
+//! ([`ops::requirements`]) and the platform's audit quota.
 
-use crate::error::ApiError;
-use crate::{json_body, Deps, OpsQuery};
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use super::error::ApiError;
+use super::{ApiResult, S};
+use super::{JsonBody, OpsQuery};
+use crate::ops::{self, requirements::template_id, OpsError};
+use crate::Deps;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
-use wxopen::domain::AppId;
 use wxopen::operator_auth::Operator;
-use wxopen::store::AuthorizerStatus;
 use wxopen::wechat::component::TemplateType;
+use wxopen::wechat::wxa::QueryQuota;
 
 pub fn routes() -> Router<Arc<Deps>> {
     Router::new()
@@ -23,9 +26,9 @@ pub fn routes() -> Router<Arc<Deps>> {
         .route("/ops/templates/{template_id}", delete(remove))
         .route(
             "/ops/templates/{template_id}/requirements",
-            get(crate::requirements::show)
-                .put(crate::requirements::put)
-                .delete(crate::requirements::delete),
+            get(requirements)
+                .put(set_requirements)
+                .delete(remove_requirements),
         )
         .route("/ops/template-drafts", get(drafts))
         .route("/ops/quota", get(quota))
@@ -46,16 +49,13 @@ fn template_type(t: u8) -> Result<TemplateType, ApiError> {
     })
 }
 
-async fn list(
-    State(deps): State<Arc<Deps>>,
-    OpsQuery(q): OpsQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+async fn list(State(deps): S, OpsQuery(q): OpsQuery<ListQuery>) -> ApiResult {
     let filter = q.template_type.map(template_type).transpose()?;
     let t = deps.mgr.component().get_template_list(filter).await?;
     Ok(Json(json!({ "templates": t })))
 }
 
-async fn drafts(State(deps): State<Arc<Deps>>) -> Result<Json<Value>, ApiError> {
+async fn drafts(State(deps): S) -> ApiResult {
     let d = deps.mgr.component().get_template_draft_list().await?;
     Ok(Json(json!({ "drafts": d })))
 }
@@ -69,12 +69,10 @@ struct AddBody {
 }
 
 async fn add(
-    State(deps): State<Arc<Deps>>,
+    State(deps): S,
     Extension(op): Extension<Operator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let b: AddBody = json_body(&headers, &body)?;
+    JsonBody(b): JsonBody<AddBody>,
+) -> ApiResult<Response> {
     let tt = template_type(b.template_type)?;
     deps.mgr.component().add_to_template(b.draft_id, tt).await?;
     tracing::info!(operator = %op.label, draft_id = b.draft_id, "draft added to the template library");
@@ -88,10 +86,10 @@ async fn add(
 }
 
 async fn remove(
-    State(deps): State<Arc<Deps>>,
+    State(deps): S,
     Extension(op): Extension<Operator>,
     Path(template_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> ApiResult {
     let template_id: u64 = template_id
         .parse()
         .map_err(|_| ApiError::bad("invalid_template_id", "template_id must be a number"))?;
@@ -110,36 +108,17 @@ struct QuotaQuery {
 
 /// The quota is the platform's, but WeChat asks for it with an authorizer's token: the named app,
 /// or the first authorized one.
-async fn quota(
-    State(deps): State<Arc<Deps>>,
-    OpsQuery(q): OpsQuery<QuotaQuery>,
-) -> Result<Json<Value>, ApiError> {
+async fn quota(State(deps): S, OpsQuery(q): OpsQuery<QuotaQuery>) -> ApiResult {
     let appid = match q.appid.filter(|a| !a.is_empty()) {
-        Some(a) => AppId::parse(&a).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))?,
+        Some(a) => ops::app::parse_appid(&a)?,
         None => {
-            let filter = wxopen::store::AuthorizerFilter {
-                status: Some(AuthorizerStatus::Authorized),
-                customer_id: None,
-            };
+            let filter = ops::app::authorized_only();
             let page = deps.store.list_authorizers(&filter, None, 1).await?;
-            page.items
-                .into_iter()
-                .next()
-                .map(|a| a.appid)
-                .ok_or_else(|| {
-                    ApiError::conflict(
-                        "no_authorized_app",
-                        "the quota is read with an authorized app's token, and none is authorized",
-                        json!({}),
-                    )
-                })?
+            let first = page.items.into_iter().next();
+            first.map(|a| a.appid).ok_or(OpsError::NoAuthorizedApp)?
         }
     };
-    let q = deps
-        .mgr
-        .wxa(&appid)
-        .call(&wxopen::wechat::wxa::QueryQuota)
-        .await?;
+    let q = deps.mgr.wxa(&appid).call(&QueryQuota).await?;
     Ok(Json(json!({
         "appid": appid,
         "rest": q.rest,
@@ -147,4 +126,46 @@ async fn quota(
         "speedup_rest": q.speedup_rest,
         "speedup_limit": q.speedup_limit,
     })))
+}
+
+/// The `{template_id}` of a requirements route, or 400 `invalid_template_id`.
+struct TemplateId(u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for TemplateId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad("invalid_template_id", e.body_text()))?;
+        Ok(TemplateId(template_id(&raw)?))
+    }
+}
+
+async fn requirements(State(deps): S, TemplateId(id): TemplateId) -> ApiResult {
+    let r = deps
+        .store
+        .get_template_requirements(id)
+        .await?
+        .ok_or(OpsError::NotFound {
+            what: "template requirements",
+        })?;
+    Ok(Json(json!(r)))
+}
+
+async fn set_requirements(
+    State(deps): S,
+    Extension(op): Extension<Operator>,
+    TemplateId(id): TemplateId,
+    JsonBody(b): JsonBody<ops::requirements::RequirementsBody>,
+) -> ApiResult {
+    let r = b.into_requirements(id, &op.label, deps.clock.now())?;
+    deps.store.put_template_requirements(&r).await?;
+    tracing::info!(operator = %op.label, template_id = id, "template requirements set");
+    Ok(Json(json!(r)))
+}
+
+async fn remove_requirements(State(deps): S, TemplateId(id): TemplateId) -> ApiResult {
+    deps.store.delete_template_requirements(id).await?;
+    Ok(Json(json!({ "status": "removed", "template_id": id })))
 }
