@@ -106,6 +106,13 @@ fn endpoint(path: &str) -> Option<(Method, Auth)> {
         | "/wxa/security/get_code_privacy_info"
         | "/wxa/security/get_privacy_interface" => (get, Authorizer),
         crate::services::JSCODE2SESSION => (get, Component),
+        p if crate::icp::authorizer_path(p).is_some() => {
+            if crate::icp::authorizer_path(p) == Some(true) {
+                (get, Authorizer)
+            } else {
+                (post, Authorizer)
+            }
+        }
         p => match crate::services::authorizer_path(p) {
             Some(true) => (get, Authorizer),
             Some(false) => (post, Authorizer),
@@ -130,8 +137,9 @@ fn ok_answer(v: Value) -> Response {
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    map.insert("errcode".into(), json!(0));
-    map.insert("errmsg".into(), json!("ok"));
+    // An answer that carries its own errcode (a refusal with field hints) keeps it.
+    map.entry("errcode").or_insert(json!(0));
+    map.entry("errmsg").or_insert(json!("ok"));
     json_answer(StatusCode::OK, Value::Object(map))
 }
 
@@ -170,6 +178,7 @@ async fn handle(
         ));
     }
     inner.run_auto_approvals().await;
+    inner.run_icp_timers().await;
     let now = inner.now();
     let (over_quota, account) = {
         let mut st = inner.lock();
@@ -437,6 +446,12 @@ async fn answer(
                     let appid = appid.ok_or_else(|| WxErr::new(40001, "invalid credential"))?;
                     check_code_permission(&st, &appid)?;
                     crate::services::dispatch(&mut st, path, &appid, query, body, now)
+                })
+            }
+            Auth::Authorizer if crate::icp::authorizer_path(path).is_some() => {
+                check_token(&st, query, TokenKind::Authorizer, now).and_then(|appid| {
+                    let appid = appid.ok_or_else(|| WxErr::new(40001, "invalid credential"))?;
+                    crate::icp::dispatch(&mut st, path, &appid, content_type, body, now)
                 })
             }
             Auth::None => dispatch_no_token(&mut st, &ctx, path),

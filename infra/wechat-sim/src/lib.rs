@@ -74,11 +74,16 @@
 
 mod api;
 mod control;
+mod icp;
 mod push;
 mod qrcode;
 mod services;
 mod state;
 
+pub use icp::{
+    AuthDecision, FaceTask, Filing, IcpApp, IcpDecision, IcpSnapshot, IcpTiming, PushTarget,
+    Reason as IcpReason, Sms, SmsOutcome, Stage as IcpStage,
+};
 pub use push::FastRegisterResult;
 pub use services::{AddedTemplate, SentMessage};
 pub use state::{month_of, Account, Audit, CodeState, PushRecord};
@@ -569,6 +574,7 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let app = control::router(inner.clone())
             .merge(services::control_router(inner.clone()))
+            .merge(icp::control_router(inner.clone()))
             .merge(api::router(inner.clone()));
         let mut tasks = vec![tokio::spawn(async move {
             // The caller's address is the one the IP whitelist (61004) checks.
@@ -583,6 +589,7 @@ impl Simulator {
                 loop {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     inner.run_auto_approvals().await;
+                    inner.run_icp_timers().await;
                 }
             }));
         }

@@ -72,6 +72,12 @@ pub trait Endpoint: Serialize + Send + Sync {
     fn file(&self) -> Option<FilePart<'_>> {
         None
     }
+
+    /// Text fields sent before the file in a [`Verb::Multipart`] body (`upload_icp_media`'s
+    /// `type`, `icp_order_field`…).
+    fn form_fields(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// Endpoints called with the component token (or none): [`super::ComponentApi::call`].
