@@ -651,7 +651,7 @@ fn check_application(
             if required {
                 hint(hints, 40097, path, "必填字段不能为空");
             }
-        } else if !icp.media.get(&id).is_some_and(|md| &md.appid == appid) {
+        } else if icp.media.get(&id).is_none_or(|md| &md.appid != appid) {
             hint(hints, 86328, path, "无法找到资源");
         }
     };
@@ -765,7 +765,7 @@ fn check_application(
     if let Some(materials) = get("icp_materials").and_then(Value::as_object) {
         for (k, v) in materials {
             for id in v.as_array().into_iter().flatten().filter_map(Value::as_str) {
-                if !icp.media.get(id).is_some_and(|md| &md.appid == appid) {
+                if icp.media.get(id).is_none_or(|md| &md.appid != appid) {
                     hint(hints, 86328, &format!("icp_materials.{k}"), "无法找到资源");
                 }
             }
@@ -1121,28 +1121,21 @@ impl Icp {
             let Some(f) = app.filing.as_mut() else {
                 continue;
             };
+            let sms_done = f.sms_done_at.unwrap_or(f.since);
+            let due = |secs: Option<i64>, from: UnixTime| secs.is_some_and(|s| now >= from + s);
             match (f.stage, f.sms) {
-                (Stage::PlatformReview, _) => {
-                    if timing
-                        .platform_review_secs
-                        .is_some_and(|s| now >= f.since + s)
-                    {
-                        decisions.push(appid.clone());
-                    }
+                (Stage::PlatformReview, _) if due(timing.platform_review_secs, f.since) => {
+                    decisions.push(appid.clone());
                 }
-                (Stage::AdministrationReview, Some(Sms::Waiting)) => {
-                    if timing.sms_timeout_secs.is_some_and(|s| now >= f.since + s) {
-                        f.sms = Some(Sms::TimedOut);
-                    }
+                (Stage::AdministrationReview, Some(Sms::Waiting))
+                    if due(timing.sms_timeout_secs, f.since) =>
+                {
+                    f.sms = Some(Sms::TimedOut);
                 }
-                (Stage::AdministrationReview, Some(Sms::Done)) => {
-                    let done = f.sms_done_at.unwrap_or(f.since);
-                    if timing
-                        .administration_review_secs
-                        .is_some_and(|s| now >= done + s)
-                    {
-                        decisions.push(appid.clone());
-                    }
+                (Stage::AdministrationReview, Some(Sms::Done))
+                    if due(timing.administration_review_secs, sms_done) =>
+                {
+                    decisions.push(appid.clone());
                 }
                 _ => {}
             }
@@ -1357,18 +1350,18 @@ fn bad(msg: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad(format!("invalid body: {e}")))
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid body: {e}"))
 }
 
-fn app_id(s: &str) -> Result<AppId, Response> {
-    AppId::parse(s).map_err(|_| bad("invalid appid"))
+fn app_id(s: &str) -> Result<AppId, String> {
+    AppId::parse(s).map_err(|_| "invalid appid".to_owned())
 }
 
 async fn snapshot(AxState(inner): S, Path(appid): Path<String>) -> Response {
     let appid = match app_id(&appid) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let sim_view = {
         let st = inner.lock();
@@ -1388,7 +1381,7 @@ async fn snapshot(AxState(inner): S, Path(appid): Path<String>) -> Response {
 async fn decide(AxState(inner): S, Path(appid): Path<String>, body: axum::body::Bytes) -> Response {
     let (appid, d) = match (app_id(&appid), parse::<IcpDecision>(&body)) {
         (Ok(a), Ok(d)) => (a, d),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(e), _) | (_, Err(e)) => return bad(e),
     };
     match inner.decide_icp(&appid, d).await {
         Ok(()) => Json(json!({})).into_response(),
@@ -1404,7 +1397,7 @@ struct SmsBody {
 async fn sms(AxState(inner): S, Path(appid): Path<String>, body: axum::body::Bytes) -> Response {
     let (appid, b) = match (app_id(&appid), parse::<SmsBody>(&body)) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(e), _) | (_, Err(e)) => return bad(e),
     };
     let now = inner.now();
     let r = inner.lock().icp.sms(&appid, b.outcome, now);
@@ -1424,7 +1417,7 @@ struct FaceBody {
 async fn face(AxState(inner): S, Path(appid): Path<String>, body: axum::body::Bytes) -> Response {
     let (appid, b) = match (app_id(&appid), parse::<FaceBody>(&body)) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(e), _) | (_, Err(e)) => return bad(e),
     };
     match inner
         .finish_face_check(&appid, b.task_id.as_deref(), b.success)
@@ -1438,7 +1431,7 @@ async fn face(AxState(inner): S, Path(appid): Path<String>, body: axum::body::By
 async fn auth(AxState(inner): S, Path(appid): Path<String>, body: axum::body::Bytes) -> Response {
     let (appid, d) = match (app_id(&appid), parse::<AuthDecision>(&body)) {
         (Ok(a), Ok(d)) => (a, d),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(e), _) | (_, Err(e)) => return bad(e),
     };
     let now = inner.now();
     let r = inner.lock().icp.decide_auth(&appid, d, now);
@@ -1466,7 +1459,7 @@ async fn entrance(
 ) -> Response {
     let (appid, b) = match (app_id(&appid), parse::<EntranceBody>(&body)) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(e), _) | (_, Err(e)) => return bad(e),
     };
     if !(1024..=1031).contains(&b.status) {
         return bad("status must be 1024-1031 (未备案 and what is missing)");
@@ -1489,7 +1482,7 @@ struct ConfigBody {
 async fn config(AxState(inner): S, body: axum::body::Bytes) -> Response {
     let b = match parse::<ConfigBody>(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let negative = [
         b.timing.platform_review_secs,
