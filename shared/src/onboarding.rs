@@ -229,7 +229,15 @@ impl Onboarding {
         at: UnixTime,
     ) -> Result<Onboarded, OnboardingError> {
         let started = claim.claimed_at;
-        let (info, profile) = match self.mgr.component().query_auth(code.expose_secret()).await {
+        let (info, profile) = match self
+            .mgr
+            .component()
+            .call(&crate::wechat::component::ApiQueryAuth {
+                component_appid: self.mgr.component_appid(),
+                authorization_code: code.expose_secret(),
+            })
+            .await
+        {
             Ok(q) => (q.authorization_info, None),
             Err(e) if e.never_sent() => {
                 // The code was never presented: give the claim back for the other path.
@@ -249,7 +257,15 @@ impl Onboarding {
         let appid = info.authorizer_appid.clone();
         let profile = match profile {
             Some(p) => Ok(p),
-            None => self.mgr.component().get_authorizer_info(&appid).await,
+            None => {
+                self.mgr
+                    .component()
+                    .call(&crate::wechat::component::ApiGetAuthorizerInfo {
+                        component_appid: self.mgr.component_appid(),
+                        authorizer_appid: &appid,
+                    })
+                    .await
+            }
         };
         let fresh = self.fresh_profile(&info, profile, at);
         let (stored, refusal) = self.record(fresh, claim.binding.as_ref()).await?;
@@ -317,7 +333,14 @@ impl Onboarding {
                 found.remove(0)
             }
         };
-        Ok(self.mgr.component().get_authorizer_info(&appid).await?)
+        Ok(self
+            .mgr
+            .component()
+            .call(&crate::wechat::component::ApiGetAuthorizerInfo {
+                component_appid: self.mgr.component_appid(),
+                authorizer_appid: &appid,
+            })
+            .await?)
     }
 
     /// Stores the tokens, retrying store errors while the claim's time lasts: the code cannot be

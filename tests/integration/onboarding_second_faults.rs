@@ -223,7 +223,10 @@ async fn a_callback_killed_after_the_exchange_is_recovered_even_when_a_recovery_
         .unwrap();
     let _answer_never_stored = mgr
         .component()
-        .query_auth(secrecy::ExposeSecret::expose_secret(&code))
+        .call(&wxopen::wechat::component::ApiQueryAuth {
+            component_appid: mgr.component_appid(),
+            authorization_code: secrecy::ExposeSecret::expose_secret(&code),
+        })
         .await
         .unwrap();
     env.sim.reset_calls();

@@ -152,7 +152,14 @@ impl Env {
     ) -> AppId {
         let appid = self.sim.add_account(spec);
         let code = self.sim.authorize(&appid, func_info).await.unwrap();
-        let auth = mgr.component().query_auth(&code).await.unwrap();
+        let auth = mgr
+            .component()
+            .call(&wxopen::wechat::component::ApiQueryAuth {
+                component_appid: mgr.component_appid(),
+                authorization_code: &code,
+            })
+            .await
+            .unwrap();
         assert_eq!(auth.authorization_info.authorizer_appid, appid);
         mgr.save_authorization(&auth.authorization_info)
             .await

@@ -84,7 +84,15 @@ async fn add(
     item: &AuthorizerListItem,
     out: &mut Reconciled,
 ) -> WechatResult<()> {
-    let info = match deps.mgr.component().get_authorizer_info(appid).await {
+    let info = match deps
+        .mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiGetAuthorizerInfo {
+            component_appid: deps.mgr.component_appid(),
+            authorizer_appid: appid,
+        })
+        .await
+    {
         Ok(info) => info,
         Err(e) => {
             tracing::warn!(authorizer = %appid, error = %e, "reconcile: a listed authorizer the store lacks could not be read; left for the next reconcile");

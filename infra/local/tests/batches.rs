@@ -312,9 +312,8 @@ async fn a_runner_that_died_holding_an_app_is_followed_by_one_that_asks_wechat_f
     );
     // The dead runner's submission reached WeChat and nothing of it was recorded (it died
     // before writing anything): straight to WeChat with the app's token.
-    let req: wxopen::wechat::wxa::SubmitAuditRequest =
-        serde_json::from_value(submit_params()).unwrap();
-    let submitted = app.local.mgr.wxa(applied).submit_audit(&req).await.unwrap();
+    let req: wxopen::wechat::wxa::SubmitAudit = serde_json::from_value(submit_params()).unwrap();
+    let submitted = app.local.mgr.wxa(applied).call(&req).await.unwrap().auditid;
     assert_eq!(store.latest_audit(applied).await.unwrap(), None);
     let sim = &app.local.sim;
     sim.reset_calls();

@@ -60,7 +60,13 @@ async fn a_whole_flow_at_debug_level_logs_no_secret_value() {
             .expose_secret()
             .to_owned(),
     );
-    let pre = mgr.component().create_preauthcode().await.unwrap();
+    let pre = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiCreatePreauthcode {
+            component_appid: mgr.component_appid(),
+        })
+        .await
+        .unwrap();
     values.push(pre.pre_auth_code.expose_secret().to_owned());
     // A merchant authorizes: the `authorized` push reaches ticket-push, which exchanges the
     // code (api_query_auth, api_get_authorizer_info) and stores tokens and profile; then the
@@ -87,11 +93,17 @@ async fn a_whole_flow_at_debug_level_logs_no_secret_value() {
             .expose_secret()
             .to_owned(),
     );
-    mgr.wxa(&appid).get_category().await.unwrap();
+    mgr.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
     let stored = local.store.get_token(&key).await.unwrap().unwrap().state;
     values.push(stored.refresh_token.unwrap().expose_secret().to_owned());
     // A failing call logs its error too.
-    let _ = mgr.wxa(&appid).get_latest_auditstatus().await;
+    let _ = mgr
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetLatestAuditstatus)
+        .await;
 
     // A second merchant through the pages: the operator key, the invitation, the start page's
     // pre_auth_codes, the state and the code of the callback.

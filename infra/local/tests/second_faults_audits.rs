@@ -216,7 +216,13 @@ async fn a_retry_of_a_lost_release_whose_recovery_read_failed_answers_released()
     let (s, v) = release(&app, &appid).await;
     assert!(s >= 500, "{s} {v}");
     app.local.sim.clear_faults();
-    let online = app.local.mgr.wxa(&appid).getversioninfo().await.unwrap();
+    let online = app
+        .local
+        .mgr
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetVersionInfo {})
+        .await
+        .unwrap();
     assert_eq!(online.release_info.unwrap().release_version, "3.0.0");
 
     let (s, v) = release(&app, &appid).await;

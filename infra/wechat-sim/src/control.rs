@@ -18,8 +18,19 @@ use wxopen::domain::AppId;
 
 type S = State<Arc<Inner>>;
 
+/// WeChat's consent pages (on hosts apart from the API in production): pages a merchant opens,
+/// not API calls, so the client declares no endpoint for them.
+pub(crate) const CONSENT_PAGES: [&str; 3] = [
+    "/cgi-bin/componentloginpage",
+    "/safe/bindcomponent",
+    "/wxaopen/safe/bindcomponent",
+];
+
 pub fn router(inner: Arc<Inner>) -> Router {
-    Router::new()
+    let pages = CONSENT_PAGES
+        .iter()
+        .fold(Router::new(), |r, page| r.route(page, get(consent_page)));
+    pages
         .route("/_sim/config", get(config))
         .route("/_sim/ticket", post(push_ticket).get(get_ticket))
         .route("/_sim/accounts", post(add_account).get(list_accounts))
@@ -52,9 +63,6 @@ pub fn router(inner: Arc<Inner>) -> Router {
             post(decide_privacy_application),
         )
         .route("/_sim/consent/approve", post(approve))
-        .route("/cgi-bin/componentloginpage", get(consent_page))
-        .route("/safe/bindcomponent", get(consent_page))
-        .route("/wxaopen/safe/bindcomponent", get(consent_page))
         .with_state(inner)
 }
 

@@ -8,9 +8,9 @@
 //! review (3, 5) with field-level reasons (`audit_data`). Each review's outcome is pushed as
 //! `notify_apply_icpfiling_result`, a finished face check as `notify_icpfiling_verify_result`.
 
-use crate::api::WxErr;
+use crate::api::{check_token, err_answer, json_answer, ok_answer, Ctx, WxErr};
 use crate::push::Target;
-use crate::state::{random_alnum, random_lower_alnum, wechat_rid, State};
+use crate::state::{random_alnum, random_lower_alnum, wechat_rid, State, TokenKind};
 use crate::{Inner, Simulator};
 use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;
@@ -42,20 +42,49 @@ pub const QUERY_AUTH_AND_ICP: &str = "/wxa/sec/query_auth_and_icp";
 pub const TASK_TTL: i64 = 3 * 86_400;
 pub const TASK_TTL_ALONG_WITH_AUTH: i64 = 86_400;
 
-/// The paths this module answers (authorizer token), with whether they are GETs.
-pub fn authorizer_path(path: &str) -> Option<bool> {
-    match path {
-        ENTRANCE_INFO
-        | ONLINE_ORDER
-        | SUBJECT_TYPES
-        | CERTIFICATE_TYPES
-        | DISTRICT_CODE
-        | NRLX_TYPES
-        | SERVICE_CONTENT_TYPES => Some(true),
-        UPLOAD_MEDIA | CREATE_VERIFY_TASK | QUERY_VERIFY_TASK | APPLY | CANCEL_APPLY
-        | SUBMIT_AUTH_AND_ICP | QUERY_AUTH_AND_ICP => Some(false),
-        _ => None,
+/// Answers one ICP request: the authorizer token's account, then [`dispatch`]. A refusal that
+/// carries its own errcode (86202 with `hints`) is answered as it is.
+fn answer(ctx: &Ctx, path: &str) -> Response {
+    let result = {
+        let mut st = ctx.inner.lock();
+        check_token(&st, ctx.query, TokenKind::Authorizer, ctx.now).and_then(|appid| {
+            let appid = appid.ok_or_else(|| WxErr(40001, "invalid credential".into()))?;
+            dispatch(&mut st, path, &appid, ctx.content_type, ctx.body, ctx.now)
+        })
+    };
+    match result {
+        Ok(v) if v.get("errcode").is_some() => json_answer(StatusCode::OK, v),
+        Ok(v) => ok_answer(v),
+        Err(e) => err_answer(e),
     }
+}
+
+/// One route handler per path (the routes list takes plain functions).
+macro_rules! handlers {
+    ($($name:ident => $path:ident),* $(,)?) => {
+        $(
+            pub(crate) fn $name(ctx: &Ctx) -> Response {
+                answer(ctx, $path)
+            }
+        )*
+    };
+}
+
+handlers! {
+    entrance_info => ENTRANCE_INFO,
+    online_order => ONLINE_ORDER,
+    subject_types => SUBJECT_TYPES,
+    certificate_types => CERTIFICATE_TYPES,
+    district_code => DISTRICT_CODE,
+    nrlx_types => NRLX_TYPES,
+    service_content_types => SERVICE_CONTENT_TYPES,
+    upload_icp_media => UPLOAD_MEDIA,
+    create_icp_verifytask => CREATE_VERIFY_TASK,
+    query_icp_verifytask => QUERY_VERIFY_TASK,
+    apply_icp_filing => APPLY,
+    cancel_apply_icp_filing => CANCEL_APPLY,
+    submit_auth_and_icp => SUBMIT_AUTH_AND_ICP,
+    query_auth_and_icp => QUERY_AUTH_AND_ICP,
 }
 
 /// Where a filing stands.

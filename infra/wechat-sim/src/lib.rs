@@ -15,6 +15,8 @@
 //! checks for due audits every 100 ms (real time), and every request checks too.
 //!
 //! ## WeChat API (same paths as WeChat)
+//! One list routes them (`api::ROUTES`: path, method, token, handler), held equal to the
+//! client's `wxopen::wechat::endpoint::ENDPOINTS` by a test.
 //! Component token (`component_access_token=` or `access_token=`):
 //! `POST /cgi-bin/component/api_component_token` (no token), `api_create_preauthcode`,
 //! `api_query_auth`, `api_authorizer_token`, `api_get_authorizer_info`, `api_get_authorizer_list`,

@@ -1,6 +1,6 @@
 //! Encrypted pushes to our URLs, built like WeChat's documented examples and delivered with retries.
 
-use crate::state::{random_alnum, PushRecord};
+use crate::state::{random_alnum, HeldPush, PushRecord};
 use crate::Inner;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
@@ -265,16 +265,6 @@ impl Inner {
             tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
         }
     }
-}
-
-/// A sealed push ready to send (or held back).
-#[derive(Debug)]
-pub struct HeldPush {
-    id: u64,
-    kind: String,
-    url: String,
-    query: Vec<(String, String)>,
-    body: String,
 }
 
 fn truncate(s: &str, n: usize) -> &str {

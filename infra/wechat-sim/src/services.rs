@@ -5,7 +5,7 @@
 //! js_codes and phone codes a mini program would obtain, recording a user's acceptance of a
 //! template, and reading the messages sent.
 
-use crate::api::WxErr;
+use crate::api::{Ctx, WxErr};
 use crate::state::{random_alnum, random_lower_alnum, State};
 use crate::{Inner, Simulator};
 use axum::extract::{Path, State as AxState};
@@ -24,25 +24,6 @@ use wxopen::domain::{AppId, UnixTime};
 pub const CODE_TTL: i64 = 300;
 /// addMessageTemplate: at most 50 templates per account (200012 beyond).
 pub const TEMPLATE_LIMIT: usize = 50;
-
-pub const JSCODE2SESSION: &str = "/sns/component/jscode2session";
-pub const PHONE_NUMBER: &str = "/wxa/business/getuserphonenumber";
-pub const GET_CATEGORY: &str = "/wxaapi/newtmpl/getcategory";
-pub const PUB_TITLES: &str = "/wxaapi/newtmpl/getpubtemplatetitles";
-pub const PUB_KEYWORDS: &str = "/wxaapi/newtmpl/getpubtemplatekeywords";
-pub const ADD_TEMPLATE: &str = "/wxaapi/newtmpl/addtemplate";
-pub const DEL_TEMPLATE: &str = "/wxaapi/newtmpl/deltemplate";
-pub const GET_TEMPLATE: &str = "/wxaapi/newtmpl/gettemplate";
-pub const SUBSCRIBE_SEND: &str = "/cgi-bin/message/subscribe/send";
-
-/// The authorizer-token paths this module answers, with whether they are GETs.
-pub fn authorizer_path(path: &str) -> Option<bool> {
-    match path {
-        GET_CATEGORY | PUB_TITLES | PUB_KEYWORDS | GET_TEMPLATE => Some(true),
-        PHONE_NUMBER | ADD_TEMPLATE | DEL_TEMPLATE | SUBSCRIBE_SEND => Some(false),
-        _ => None,
-    }
-}
 
 #[derive(Debug, Clone)]
 struct LoginCode {
@@ -152,12 +133,9 @@ fn title(tid: u64) -> Option<&'static Title> {
 /// jscode2session (thirdpartyCode2Session): 41002 without component_appid or a wrong one 61011
 /// (as the other component calls), 40029 for an unknown or expired code or another app's,
 /// 40163 for a used one, 61003 for an app not authorized to the platform.
-pub fn jscode2session(
-    st: &mut State,
-    component_appid: &str,
-    query: &HashMap<String, String>,
-    now: UnixTime,
-) -> Result<Value, WxErr> {
+pub(crate) fn jscode2session(st: &mut State, ctx: &Ctx) -> Result<Value, WxErr> {
+    let component_appid = &ctx.inner.config.component_appid;
+    let (query, now) = (ctx.query, ctx.now);
     let q = |k: &str| query.get(k).map(String::as_str).unwrap_or("");
     match q("component_appid") {
         "" => return Err(WxErr(41002, "appid missing".into())),
@@ -201,153 +179,183 @@ pub fn jscode2session(
     Ok(answer)
 }
 
-/// The authorizer-token calls of this module, after the token check.
-pub fn dispatch(
+/// `/wxa/business/getuserphonenumber`.
+pub(crate) fn get_user_phone_number(
     st: &mut State,
-    path: &str,
+    ctx: &Ctx,
     appid: &AppId,
-    query: &HashMap<String, String>,
-    body: &[u8],
-    now: UnixTime,
 ) -> Result<Value, WxErr> {
     let sv = &mut st.services;
-    match path {
-        PHONE_NUMBER => {
-            // getPhoneNumber: each code once, for 5 minutes, for the app it was made for.
-            let m = json_body(body)?;
-            let code = str_field(&m, "code");
-            let p = sv
-                .phone_codes
-                .get_mut(code)
-                .filter(|p| &p.appid == appid && p.expires_at > now && !p.used)
-                .ok_or_else(|| WxErr(40029, "invalid code".into()))?;
-            p.used = true;
-            Ok(json!({"phone_info": {
-                "phoneNumber": if p.country_code == "86" { p.phone.clone() } else { format!("+{}{}", p.country_code, p.phone) },
-                "purePhoneNumber": p.phone,
-                "countryCode": p.country_code,
-                "watermark": {"timestamp": now, "appid": appid},
-            }}))
-        }
-        GET_CATEGORY => Ok(json!({"data": LIBRARY
-            .iter()
-            .map(|(id, name, _)| json!({"id": id, "name": name}))
-            .collect::<Vec<_>>()})),
-        PUB_TITLES => {
-            // getPubTemplateTitleList: ids (comma-separated category ids; 200018 missing, 200019
-            // not numbers), start (200016), limit 1..=30 (200017).
-            let ids = query.get("ids").map(String::as_str).unwrap_or("");
-            if ids.is_empty() {
-                return Err(WxErr(200018, "missing parameter ids".into()));
-            }
-            let ids: Vec<u64> = ids
-                .split(',')
-                .map(|x| x.trim().parse())
-                .collect::<Result<_, _>>()
-                .map_err(|_| WxErr(200019, "invalid parameter ids".into()))?;
-            let start: usize = query
-                .get("start")
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| WxErr(200016, "invalid parameter start".into()))?;
-            let limit: usize = query
-                .get("limit")
-                .and_then(|s| s.parse().ok())
-                .filter(|l| (1..=30).contains(l))
-                .ok_or_else(|| WxErr(200017, "invalid parameter limit".into()))?;
-            let all: Vec<Value> = LIBRARY
-                .iter()
-                .filter(|(id, _, _)| ids.contains(id))
-                .flat_map(|(id, _, titles)| {
-                    titles.iter().map(move |t| {
-                        json!({"tid": t.tid, "title": t.title, "type": 2, "categoryId": id.to_string()})
-                    })
-                })
-                .collect();
-            let count = all.len();
-            let data: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
-            Ok(json!({"count": count, "data": data}))
-        }
-        PUB_KEYWORDS => {
-            let t = query
-                .get("tid")
-                .and_then(|s| s.parse().ok())
-                .and_then(title)
-                .ok_or_else(|| WxErr(200014, "invalid tid".into()))?;
-            Ok(
-                json!({"count": t.keywords.len(), "data": t.keywords.iter().map(|(kid, name, example, rule)| {
-                json!({"kid": kid, "name": name, "example": example, "rule": rule})
-            }).collect::<Vec<_>>()}),
-            )
-        }
-        ADD_TEMPLATE => {
-            // addMessageTemplate: 200014 bad tid, 200020 bad kidList (2 to 5 known, distinct
-            // keywords), 200021 sceneDesc over 15 characters, 200012 at 50 templates.
-            let m = json_body(body)?;
-            let tid = match m.get("tid") {
-                Some(Value::String(s)) => s.parse().ok(),
-                Some(v) => v.as_u64(),
-                None => None,
-            };
-            let t = tid
-                .and_then(title)
-                .ok_or_else(|| WxErr(200014, "invalid tid".into()))?;
-            let kids: Vec<u64> = m
-                .get("kidList")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_u64).collect())
-                .unwrap_or_default();
-            let mut distinct = kids.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            let known = kids.iter().all(|k| t.keywords.iter().any(|kw| kw.0 == *k));
-            if !(2..=5).contains(&kids.len()) || distinct.len() != kids.len() || !known {
-                return Err(WxErr(200020, "invalid kidList".into()));
-            }
-            let scene_desc = str_field(&m, "sceneDesc").to_owned();
-            if scene_desc.chars().count() > 15 {
-                return Err(WxErr(200021, "invalid sceneDesc".into()));
-            }
-            let list = sv.templates.entry(appid.clone()).or_default();
-            if list.len() >= TEMPLATE_LIMIT {
-                return Err(WxErr(200012, "template count reach limit".into()));
-            }
-            let pri_tmpl_id = random_alnum(43);
-            list.push(AddedTemplate {
-                pri_tmpl_id: pri_tmpl_id.clone(),
-                tid: t.tid,
-                kids,
-                scene_desc,
-            });
-            Ok(json!({"priTmplId": pri_tmpl_id}))
-        }
-        DEL_TEMPLATE => {
-            let m = json_body(body)?;
-            let id = str_field(&m, "priTmplId");
-            let list = sv.templates.entry(appid.clone()).or_default();
-            let before = list.len();
-            list.retain(|t| t.pri_tmpl_id != id);
-            if list.len() == before {
-                return Err(WxErr(20002, "invalid priTmplId".into()));
-            }
-            Ok(json!({}))
-        }
-        GET_TEMPLATE => {
-            let list = sv.templates.get(appid).cloned().unwrap_or_default();
-            Ok(json!({"data": list.iter().filter_map(|a| {
-                let t = title(a.tid)?;
-                let content: String = keywords_of(a)
-                    .map(|(key, name, _)| format!("{name}:{{{{{key}.DATA}}}}\n"))
-                    .collect();
-                let example: String = keywords_of(a)
-                    .map(|(_, name, ex)| format!("{name}:{ex}\n"))
-                    .collect();
-                Some(json!({"priTmplId": a.pri_tmpl_id, "title": t.title, "content": content,
-                    "example": example, "type": 2}))
-            }).collect::<Vec<_>>()}))
-        }
-        SUBSCRIBE_SEND => send(sv, appid, body, now),
-        _ => Err(WxErr(-1, "system error".into())),
+    let body: &[u8] = ctx.body;
+    let now = ctx.now;
+    // getPhoneNumber: each code once, for 5 minutes, for the app it was made for.
+    let m = json_body(body)?;
+    let code = str_field(&m, "code");
+    let p = sv
+        .phone_codes
+        .get_mut(code)
+        .filter(|p| &p.appid == appid && p.expires_at > now && !p.used)
+        .ok_or_else(|| WxErr(40029, "invalid code".into()))?;
+    p.used = true;
+    Ok(json!({"phone_info": {
+        "phoneNumber": if p.country_code == "86" { p.phone.clone() } else { format!("+{}{}", p.country_code, p.phone) },
+        "purePhoneNumber": p.phone,
+        "countryCode": p.country_code,
+        "watermark": {"timestamp": now, "appid": appid},
+    }}))
+}
+
+/// `/wxaapi/newtmpl/getcategory`.
+pub(crate) fn get_category(_st: &mut State, _ctx: &Ctx, _appid: &AppId) -> Result<Value, WxErr> {
+    Ok(json!({"data": LIBRARY
+        .iter()
+        .map(|(id, name, _)| json!({"id": id, "name": name}))
+        .collect::<Vec<_>>()}))
+}
+
+/// `/wxaapi/newtmpl/getpubtemplatetitles`.
+pub(crate) fn get_pub_template_titles(
+    _st: &mut State,
+    ctx: &Ctx,
+    _appid: &AppId,
+) -> Result<Value, WxErr> {
+    let query = ctx.query;
+    // getPubTemplateTitleList: ids (comma-separated category ids; 200018 missing, 200019
+    // not numbers), start (200016), limit 1..=30 (200017).
+    let ids = query.get("ids").map(String::as_str).unwrap_or("");
+    if ids.is_empty() {
+        return Err(WxErr(200018, "missing parameter ids".into()));
     }
+    let ids: Vec<u64> = ids
+        .split(',')
+        .map(|x| x.trim().parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| WxErr(200019, "invalid parameter ids".into()))?;
+    let start: usize = query
+        .get("start")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| WxErr(200016, "invalid parameter start".into()))?;
+    let limit: usize = query
+        .get("limit")
+        .and_then(|s| s.parse().ok())
+        .filter(|l| (1..=30).contains(l))
+        .ok_or_else(|| WxErr(200017, "invalid parameter limit".into()))?;
+    let all: Vec<Value> = LIBRARY
+        .iter()
+        .filter(|(id, _, _)| ids.contains(id))
+        .flat_map(|(id, _, titles)| {
+            titles.iter().map(move |t| {
+                json!({"tid": t.tid, "title": t.title, "type": 2, "categoryId": id.to_string()})
+            })
+        })
+        .collect();
+    let count = all.len();
+    let data: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
+    Ok(json!({"count": count, "data": data}))
+}
+
+/// `/wxaapi/newtmpl/getpubtemplatekeywords`.
+pub(crate) fn get_pub_template_keywords(
+    _st: &mut State,
+    ctx: &Ctx,
+    _appid: &AppId,
+) -> Result<Value, WxErr> {
+    let query = ctx.query;
+    let t = query
+        .get("tid")
+        .and_then(|s| s.parse().ok())
+        .and_then(title)
+        .ok_or_else(|| WxErr(200014, "invalid tid".into()))?;
+    Ok(
+        json!({"count": t.keywords.len(), "data": t.keywords.iter().map(|(kid, name, example, rule)| {
+        json!({"kid": kid, "name": name, "example": example, "rule": rule})
+    }).collect::<Vec<_>>()}),
+    )
+}
+
+/// `/wxaapi/newtmpl/addtemplate`.
+pub(crate) fn add_template(st: &mut State, ctx: &Ctx, appid: &AppId) -> Result<Value, WxErr> {
+    let sv = &mut st.services;
+    let body: &[u8] = ctx.body;
+    // addMessageTemplate: 200014 bad tid, 200020 bad kidList (2 to 5 known, distinct
+    // keywords), 200021 sceneDesc over 15 characters, 200012 at 50 templates.
+    let m = json_body(body)?;
+    let tid = match m.get("tid") {
+        Some(Value::String(s)) => s.parse().ok(),
+        Some(v) => v.as_u64(),
+        None => None,
+    };
+    let t = tid
+        .and_then(title)
+        .ok_or_else(|| WxErr(200014, "invalid tid".into()))?;
+    let kids: Vec<u64> = m
+        .get("kidList")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let mut distinct = kids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let known = kids.iter().all(|k| t.keywords.iter().any(|kw| kw.0 == *k));
+    if !(2..=5).contains(&kids.len()) || distinct.len() != kids.len() || !known {
+        return Err(WxErr(200020, "invalid kidList".into()));
+    }
+    let scene_desc = str_field(&m, "sceneDesc").to_owned();
+    if scene_desc.chars().count() > 15 {
+        return Err(WxErr(200021, "invalid sceneDesc".into()));
+    }
+    let list = sv.templates.entry(appid.clone()).or_default();
+    if list.len() >= TEMPLATE_LIMIT {
+        return Err(WxErr(200012, "template count reach limit".into()));
+    }
+    let pri_tmpl_id = random_alnum(43);
+    list.push(AddedTemplate {
+        pri_tmpl_id: pri_tmpl_id.clone(),
+        tid: t.tid,
+        kids,
+        scene_desc,
+    });
+    Ok(json!({"priTmplId": pri_tmpl_id}))
+}
+
+/// `/wxaapi/newtmpl/deltemplate`.
+pub(crate) fn del_template(st: &mut State, ctx: &Ctx, appid: &AppId) -> Result<Value, WxErr> {
+    let sv = &mut st.services;
+    let body: &[u8] = ctx.body;
+    let m = json_body(body)?;
+    let id = str_field(&m, "priTmplId");
+    let list = sv.templates.entry(appid.clone()).or_default();
+    let before = list.len();
+    list.retain(|t| t.pri_tmpl_id != id);
+    if list.len() == before {
+        return Err(WxErr(20002, "invalid priTmplId".into()));
+    }
+    Ok(json!({}))
+}
+
+/// `/wxaapi/newtmpl/gettemplate`.
+pub(crate) fn get_template(st: &mut State, _ctx: &Ctx, appid: &AppId) -> Result<Value, WxErr> {
+    let sv = &mut st.services;
+    let list = sv.templates.get(appid).cloned().unwrap_or_default();
+    Ok(json!({"data": list.iter().filter_map(|a| {
+        let t = title(a.tid)?;
+        let content: String = keywords_of(a)
+            .map(|(key, name, _)| format!("{name}:{{{{{key}.DATA}}}}\n"))
+            .collect();
+        let example: String = keywords_of(a)
+            .map(|(_, name, ex)| format!("{name}:{ex}\n"))
+            .collect();
+        Some(json!({"priTmplId": a.pri_tmpl_id, "title": t.title, "content": content,
+            "example": example, "type": 2}))
+    }).collect::<Vec<_>>()}))
+}
+
+/// `/cgi-bin/message/subscribe/send`.
+pub(crate) fn subscribe_send(st: &mut State, ctx: &Ctx, appid: &AppId) -> Result<Value, WxErr> {
+    let sv = &mut st.services;
+    let body: &[u8] = ctx.body;
+    let now = ctx.now;
+    send(sv, appid, body, now)
 }
 
 /// The data keys (`{rule}{kid}`, as `thing2`), names and examples of an added template.

@@ -269,6 +269,18 @@ pub struct AuditQuota {
     pub speedup_limit: u64,
 }
 
+/// A sealed push ready to send, or held back until released (a push late or lost in transit):
+/// kept here, in the state it is held in, so that the push module depends on the state and not
+/// the reverse.
+#[derive(Debug)]
+pub struct HeldPush {
+    pub(crate) id: u64,
+    pub(crate) kind: String,
+    pub(crate) url: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
 /// One push, as delivered (or not) to our URLs.
 #[derive(Debug, Clone, Serialize)]
 pub struct PushRecord {
@@ -339,7 +351,7 @@ pub struct State {
     pub refresh_token_reuses: u64,
     /// Push kinds (`authorized`, ...) held back instead of delivered, and the pushes held.
     pub held_kinds: std::collections::HashSet<String>,
-    pub held_pushes: Vec<crate::push::HeldPush>,
+    pub held_pushes: Vec<HeldPush>,
     /// Login and phone codes, subscribe templates, acceptances and sent messages.
     pub services: crate::services::Services,
     /// ICP filings, their media and face checks, combined applications.

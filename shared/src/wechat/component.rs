@@ -2,10 +2,7 @@
 //! `component_access_token`: one declaration each ([`super::endpoint`]), sent by
 //! [`super::WechatClient::call`] or, with automatic token handling, [`super::ComponentApi::call`].
 
-use super::client::Empty;
-use super::endpoint::{ComponentEndpoint, Endpoint, Token, Verb};
 use crate::domain::{AppId, UnixTime};
-use crate::endpoint;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -283,14 +280,12 @@ pub struct ApiComponentToken<'a> {
     #[serde(serialize_with = "expose")]
     pub component_verify_ticket: &'a SecretString,
 }
-endpoint!(ApiComponentToken<'a>: POST "/cgi-bin/component/api_component_token", None, repeatable -> ComponentAccessToken);
 
 /// `api_create_preauthcode`: a single-use code for one authorization link.
 #[derive(Serialize)]
 pub struct ApiCreatePreauthcode<'a> {
     pub component_appid: &'a AppId,
 }
-endpoint!(ApiCreatePreauthcode<'a>: POST "/cgi-bin/component/api_create_preauthcode", Component, repeatable -> PreAuthCode);
 
 /// `api_query_auth`: exchanges the `auth_code` (single use) for the authorizer's tokens.
 #[derive(Serialize)]
@@ -298,7 +293,6 @@ pub struct ApiQueryAuth<'a> {
     pub component_appid: &'a AppId,
     pub authorization_code: &'a str,
 }
-endpoint!(ApiQueryAuth<'a>: POST "/cgi-bin/component/api_query_auth", Component, not_repeatable -> QueryAuth);
 
 /// `api_authorizer_token`: refreshes an authorizer token; the refresh token may rotate.
 #[derive(Serialize)]
@@ -308,7 +302,6 @@ pub struct ApiAuthorizerToken<'a> {
     #[serde(serialize_with = "expose")]
     pub authorizer_refresh_token: &'a SecretString,
 }
-endpoint!(ApiAuthorizerToken<'a>: POST "/cgi-bin/component/api_authorizer_token", Component, not_repeatable -> AuthorizerAccessToken);
 
 /// `api_get_authorizer_info`: the authorizer's profile and granted permissions.
 #[derive(Serialize)]
@@ -316,7 +309,6 @@ pub struct ApiGetAuthorizerInfo<'a> {
     pub component_appid: &'a AppId,
     pub authorizer_appid: &'a AppId,
 }
-endpoint!(ApiGetAuthorizerInfo<'a>: POST "/cgi-bin/component/api_get_authorizer_info", Component, repeatable -> AuthorizerInfoResponse);
 
 /// `api_get_authorizer_list`: one page (`count` at most [`AUTHORIZER_LIST_MAX_COUNT`]).
 #[derive(Serialize)]
@@ -325,7 +317,6 @@ pub struct ApiGetAuthorizerList<'a> {
     pub offset: u32,
     pub count: u32,
 }
-endpoint!(ApiGetAuthorizerList<'a>: POST "/cgi-bin/component/api_get_authorizer_list", Component, repeatable -> AuthorizerList);
 
 /// `api_start_push_ticket`: asks WeChat to push a ticket now (no token: works before the first
 /// ticket arrives).
@@ -335,12 +326,10 @@ pub struct ApiStartPushTicket<'a> {
     #[serde(serialize_with = "expose")]
     pub component_secret: &'a SecretString,
 }
-endpoint!(ApiStartPushTicket<'a>: POST "/cgi-bin/component/api_start_push_ticket", None, repeatable -> Empty);
 
 /// `gettemplatedraftlist`.
 #[derive(Serialize)]
 pub struct GetTemplateDraftList;
-endpoint!(GetTemplateDraftList: GET "/wxa/gettemplatedraftlist", ComponentAsAccessToken, repeatable -> DraftList);
 
 /// `addtotemplate`: a draft into the template library.
 #[derive(Serialize)]
@@ -348,7 +337,6 @@ pub struct AddToTemplate {
     pub draft_id: u64,
     pub template_type: TemplateType,
 }
-endpoint!(AddToTemplate: POST "/wxa/addtotemplate", ComponentAsAccessToken, not_repeatable -> Empty);
 
 /// `gettemplatelist`, optionally filtered by type (a query parameter).
 #[derive(Serialize)]
@@ -356,27 +344,21 @@ pub struct GetTemplateList {
     pub template_type: Option<TemplateType>,
 }
 
-impl Endpoint for GetTemplateList {
-    const PATH: &'static str = "/wxa/gettemplatelist";
-    const VERB: Verb = Verb::Get;
-    const TOKEN: Token = Token::ComponentAsAccessToken;
-    const SAFE_TO_REPEAT: bool = true;
-    type Response = TemplateList;
-    fn query(&self) -> Vec<(&'static str, String)> {
+impl GetTemplateList {
+    /// The query parameters besides the token ([`super::endpoint::Endpoint::query`]).
+    pub(super) fn query_params(&self) -> Vec<(&'static str, String)> {
         self.template_type
             .map(|t| ("template_type", u8::from(t).to_string()))
             .into_iter()
             .collect()
     }
 }
-impl ComponentEndpoint for GetTemplateList {}
 
 /// `deletetemplate`.
 #[derive(Serialize)]
 pub struct DeleteTemplate {
     pub template_id: u64,
 }
-endpoint!(DeleteTemplate: POST "/wxa/deletetemplate", ComponentAsAccessToken, not_repeatable -> Empty);
 
 /// The name of a permission set (权限集) by id, in Chinese and English, for the ones a mini
 /// program provider meets; others are shown by number. Source: 权限集列表,
@@ -406,7 +388,6 @@ pub struct ModifyWxaJumpDomain {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wxa_jump_h5_domain: Option<String>,
 }
-endpoint!(ModifyWxaJumpDomain: POST "/cgi-bin/component/modify_wxa_jump_domain", ComponentAsAccessToken, not_repeatable -> WxaJumpDomains);
 
 /// The platform's business domains after a `modify_wxa_jump_domain`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -429,7 +410,6 @@ pub struct ModifyWxaServerDomain {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_modify_published_together: Option<bool>,
 }
-endpoint!(ModifyWxaServerDomain: POST "/cgi-bin/component/modify_wxa_server_domain", ComponentAsAccessToken, not_repeatable -> WxaServerDomains);
 
 /// The platform's server domains after a `modify_wxa_server_domain` (`;`-joined hosts);
 /// `invalid_wxa_server_domain` names those that did not pass validation.
@@ -465,7 +445,6 @@ impl WxaServerDomains {
 /// root of a business domain before registering it.
 #[derive(Debug, Serialize)]
 pub struct GetDomainConfirmFile {}
-endpoint!(GetDomainConfirmFile: POST "/cgi-bin/component/get_domain_confirmfile", ComponentAsAccessToken, repeatable -> DomainConfirmFile);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainConfirmFile {
@@ -480,7 +459,6 @@ pub struct DomainConfirmFile {
 pub struct GetComponentApiQuota {
     pub cgi_path: String,
 }
-endpoint!(GetComponentApiQuota: POST "/cgi-bin/openapi/quota/get", ComponentAsAccessToken, repeatable -> super::wxa::ApiQuota);
 
 /// `openapi/rid/get` with the component token: what a failed call of the platform's own was
 /// (76001 unknown or expired after 7 days, 76002 malformed, 76003 another account's).
@@ -488,4 +466,3 @@ endpoint!(GetComponentApiQuota: POST "/cgi-bin/openapi/quota/get", ComponentAsAc
 pub struct GetComponentRidInfo {
     pub rid: String,
 }
-endpoint!(GetComponentRidInfo: POST "/cgi-bin/openapi/rid/get", ComponentAsAccessToken, repeatable -> super::wxa::RidInfo);

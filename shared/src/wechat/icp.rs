@@ -16,10 +16,8 @@
 //! Names, ID numbers, phone numbers, e-mail and addresses are personal data: they are held in
 //! [`Personal`], which `Debug` never prints.
 
-use super::client::Empty;
-use super::endpoint::{AuthorizerEndpoint, Decode, Endpoint, FilePart, Token, Verb};
+use super::endpoint::{Decode, FilePart};
 use super::error::WechatResult;
-use crate::endpoint;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A personal value (a name, an ID or phone number, an e-mail, an address): sent and read as the
@@ -252,7 +250,6 @@ pub struct FieldHint {
 /// rejection, and whether the filing entrance is open to this mini program.
 #[derive(Debug, Default, Serialize)]
 pub struct GetIcpEntranceInfo {}
-endpoint!(GetIcpEntranceInfo: GET "/wxa/icp/get_icp_entrance_info", Authorizer, repeatable -> IcpEntranceInfo);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IcpEntranceInfo {
@@ -286,7 +283,6 @@ impl IcpEntrance {
 /// and `icp_applets[].base_info.record_number` (added 2023-11, per WeChat's community answer).
 #[derive(Debug, Default, Serialize)]
 pub struct GetOnlineIcpOrder {}
-endpoint!(GetOnlineIcpOrder: GET "/wxa/icp/get_online_icp_order", Authorizer, repeatable -> OnlineIcpOrder);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct OnlineIcpOrder {
@@ -342,24 +338,20 @@ pub struct OnlineAppletBase {
 /// `wxa/icp/query_icp_subject_types` (queryIcpSubjectTypes): 单位性质.
 #[derive(Debug, Default, Serialize)]
 pub struct QueryIcpSubjectTypes {}
-endpoint!(QueryIcpSubjectTypes: GET "/wxa/icp/query_icp_subject_types", Authorizer, repeatable -> IcpTypes);
 
 /// `wxa/icp/query_icp_certificate_types` (queryIcpCertificateTypes): 证件类型, each for one
 /// subject type.
 #[derive(Debug, Default, Serialize)]
 pub struct QueryIcpCertificateTypes {}
-endpoint!(QueryIcpCertificateTypes: GET "/wxa/icp/query_icp_certificate_types", Authorizer, repeatable -> IcpTypes);
 
 /// `wxa/icp/query_icp_nrlx_types` (queryIcpNrlxTypes): 前置审批项类型.
 #[derive(Debug, Default, Serialize)]
 pub struct QueryIcpNrlxTypes {}
-endpoint!(QueryIcpNrlxTypes: GET "/wxa/icp/query_icp_nrlx_types", Authorizer, repeatable -> IcpTypes);
 
 /// `wxa/icp/query_icp_service_content_types` (queryIcpServiceContentTypes): 服务内容类型; only
 /// second-level types (`parent_type` not 0) may be filed.
 #[derive(Debug, Default, Serialize)]
 pub struct QueryIcpServiceContentTypes {}
-endpoint!(QueryIcpServiceContentTypes: GET "/wxa/icp/query_icp_service_content_types", Authorizer, repeatable -> IcpTypes);
 
 /// One entry of a reference table; `subject_type` only in the certificate types, `parent_type`
 /// only in the service content types.
@@ -386,7 +378,6 @@ pub struct IcpTypes {
 /// that may be filed in (no Hong Kong, Macao, Taiwan).
 #[derive(Debug, Default, Serialize)]
 pub struct QueryIcpDistrictCode {}
-endpoint!(QueryIcpDistrictCode: GET "/wxa/icp/query_icp_district_code", Authorizer, repeatable -> IcpDistricts);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IcpDistricts {
@@ -475,14 +466,8 @@ impl std::fmt::Debug for UploadIcpMedia {
     }
 }
 
-impl Endpoint for UploadIcpMedia {
-    const PATH: &'static str = "/wxa/icp/upload_icp_media";
-    const VERB: Verb = Verb::Multipart;
-    const TOKEN: Token = Token::Authorizer;
-    /// Each upload is a new media_id: a lost answer is settled by uploading again on purpose.
-    const SAFE_TO_REPEAT: bool = false;
-    type Response = UploadedIcpMedia;
-    fn file(&self) -> Option<FilePart<'_>> {
+impl UploadIcpMedia {
+    pub(super) fn file_part(&self) -> Option<FilePart<'_>> {
         Some(FilePart {
             field: "media",
             filename: &self.filename,
@@ -490,7 +475,9 @@ impl Endpoint for UploadIcpMedia {
             bytes: &self.bytes,
         })
     }
-    fn form_fields(&self) -> Vec<(&'static str, String)> {
+
+    /// `type`, `certificate_type` (when given) and `icp_order_field`, before the file.
+    pub(super) fn form_parts(&self) -> Vec<(&'static str, String)> {
         let mut fields = vec![("type", self.media_type.as_str().to_owned())];
         if let Some(t) = self.certificate_type {
             fields.push(("certificate_type", t.to_string()));
@@ -499,7 +486,6 @@ impl Endpoint for UploadIcpMedia {
         fields
     }
 }
-impl AuthorizerEndpoint for UploadIcpMedia {}
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct UploadedIcpMedia {
@@ -519,7 +505,6 @@ pub struct CreateIcpVerifyTask {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub along_with_auth: bool,
 }
-endpoint!(CreateIcpVerifyTask: POST "/wxa/icp/create_icp_verifytask", Authorizer, not_repeatable -> IcpVerifyTask);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IcpVerifyTask {
@@ -535,7 +520,6 @@ pub struct IcpVerifyTask {
 pub struct QueryIcpVerifyTask {
     pub task_id: String,
 }
-endpoint!(QueryIcpVerifyTask: POST "/wxa/icp/query_icp_verifytask", Authorizer, repeatable -> IcpVerifyTaskState);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IcpVerifyTaskState {
@@ -560,7 +544,6 @@ pub struct ApplyIcpFiling {
     pub icp_applets: IcpApplets,
     pub icp_materials: IcpMaterials,
 }
-endpoint!(ApplyIcpFiling: POST "/wxa/icp/apply_icp_filing", Authorizer, not_repeatable -> IcpApplied);
 
 /// 备案主体信息.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -745,7 +728,6 @@ impl Decode for IcpApplied {
 /// the platform's review (86330 once it has passed it, 86368 when there is none).
 #[derive(Debug, Default, Serialize)]
 pub struct CancelApplyIcpFiling {}
-endpoint!(CancelApplyIcpFiling: POST "/wxa/icp/cancel_apply_icp_filing", Authorizer, not_repeatable -> Empty);
 
 // ---------------------------------------------------------------------------------------------
 // Verification + filing in one (认证及备案)
@@ -759,7 +741,6 @@ pub struct SubmitAuthAndIcp {
     pub icp_applets: IcpApplets,
     pub icp_materials: IcpMaterials,
 }
-endpoint!(SubmitAuthAndIcp: POST "/wxa/sec/submit_auth_and_icp", Authorizer, not_repeatable -> IcpApplied);
 
 /// 认证数据. Fields the page lists beyond these (invoice, qualification materials, …) travel in
 /// `other`.
@@ -790,7 +771,6 @@ pub struct ContactInfo {
 pub struct QueryAuthAndIcp {
     pub procedure_id: String,
 }
-endpoint!(QueryAuthAndIcp: POST "/wxa/sec/query_auth_and_icp", Authorizer, repeatable -> AuthAndIcpProgress);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthAndIcpProgress {
@@ -819,6 +799,7 @@ pub struct IcpAudit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wechat::endpoint::Endpoint;
 
     fn repeat<E: Endpoint>() -> bool {
         E::SAFE_TO_REPEAT

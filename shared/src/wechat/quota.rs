@@ -8,7 +8,6 @@
 //! neither is repeated after a lost answer, since a repeat may spend a second one; the caller
 //! settles a doubt from `openapi/quota/get` (counts back at zero or not).
 
-use super::client::Empty;
 use crate::domain::AppId;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -20,7 +19,6 @@ use serde::Serialize;
 pub struct ClearQuota<'a> {
     pub appid: &'a AppId,
 }
-crate::endpoint!(ClearQuota<'a>: POST "/cgi-bin/clear_quota", Authorizer, not_repeatable -> Empty);
 
 /// `cgi-bin/component/clear_quota/v2`: a reset by the platform's appsecret, usable when the
 /// tokens themselves are out of quota. Without `appid` it zeroes the platform's own counts
@@ -34,7 +32,6 @@ pub struct ComponentClearQuota<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub appid: Option<&'a AppId>,
 }
-crate::endpoint!(ComponentClearQuota<'a>: POST "/cgi-bin/component/clear_quota/v2", None, not_repeatable -> Empty);
 
 /// Serializes the appsecret for the request body (the only place it is exposed).
 fn expose<S: serde::Serializer>(s: &&SecretString, ser: S) -> Result<S::Ok, S::Error> {

@@ -14,7 +14,7 @@
 
 use super::error::{WechatError, WechatResult};
 use super::token::TokenManager;
-use super::wxa::{LatestAuditStatus, SubmitAuditRequest};
+use super::wxa::{LatestAuditStatus, SubmitAudit};
 use crate::domain::{AppId, AuditId, AuditStatus, Clock, UnixTime};
 use crate::store::{AuditRecord, Authorizer, SingleUseKind, Store, StoreError, StoreResult};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -235,7 +235,11 @@ pub async fn settle_submission(
     {
         return Ok(SubmissionSettlement::NoDoubt);
     }
-    let latest = match mgr.wxa(appid).get_latest_auditstatus().await {
+    let latest = match mgr
+        .wxa(appid)
+        .call(&crate::wechat::wxa::GetLatestAuditstatus)
+        .await
+    {
         Ok(l) => Some(l),
         Err(e) if e.errcode() == Some(85058) => None,
         Err(e) => return Err(e),
@@ -253,7 +257,7 @@ pub async fn submit_audit(
     store: &dyn Store,
     clock: &dyn Clock,
     appid: &AppId,
-    req: &SubmitAuditRequest,
+    req: &SubmitAudit,
     submission: &Submission,
 ) -> WechatResult<AuditRecord> {
     let started = clock.now();
@@ -275,8 +279,8 @@ pub async fn submit_audit(
         started,
     )
     .await?;
-    let auditid = match mgr.wxa(appid).submit_audit(req).await {
-        Ok(id) => id,
+    let auditid = match mgr.wxa(appid).call(req).await {
+        Ok(submitted) => submitted.auditid,
         Err(e) if e.outcome_unknown() || e.errcode() == Some(85009) => {
             tracing::warn!(%appid, error = %e, "submit_audit answer lost or refused as already submitted; asking WeChat for the latest audit");
             return match settle_submission(mgr, store, clock, appid).await {
@@ -345,7 +349,10 @@ pub async fn settle_release(
     let Some(doubt) = release_in_doubt(store, appid, now).await? else {
         return Ok(ReleaseSettlement::NoDoubt);
     };
-    let info = mgr.wxa(appid).getversioninfo().await?;
+    let info = mgr
+        .wxa(appid)
+        .call(&crate::wechat::wxa::GetVersionInfo {})
+        .await?;
     let went_online = info.release_info.is_some_and(|r| {
         r.release_time >= doubt.since - SUBMIT_TIME_SKEW_SECS
             && doubt
@@ -394,8 +401,8 @@ pub async fn release(
         user_version: user_version.map(str::to_owned),
     };
     write_doubt(store, SingleUseKind::ReleaseInDoubt, appid, &doubt, started).await?;
-    match mgr.wxa(appid).release().await {
-        Ok(()) => {}
+    match mgr.wxa(appid).call(&crate::wechat::wxa::Release {}).await {
+        Ok(_) => {}
         Err(e) if e.outcome_unknown() || e.errcode() == Some(85052) => {
             tracing::warn!(%appid, error = %e, "release answer lost or refused as already released; asking WeChat for the online version");
             return match settle_release(mgr, store, clock, appid).await {
@@ -444,7 +451,13 @@ pub async fn complete_profile(
     if !cur.user_name.is_empty() {
         return Ok(Some(cur));
     }
-    let info = mgr.component().get_authorizer_info(appid).await?;
+    let info = mgr
+        .component()
+        .call(&crate::wechat::component::ApiGetAuthorizerInfo {
+            component_appid: mgr.component_appid(),
+            authorizer_appid: appid,
+        })
+        .await?;
     let fresh = info.to_authorizer(cur.customer_id.clone(), cur.authorized_at, clock.now());
     let stored = store
         .update_authorizer(appid, &|c| {

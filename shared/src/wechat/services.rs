@@ -8,10 +8,7 @@
 //! delete or send. `session_key` is a secret and phone numbers are personal data: neither is
 //! printed by `Debug`.
 
-use super::client::Empty;
-use super::endpoint::{AuthorizerEndpoint, ComponentEndpoint, Endpoint, Token, Verb};
 use crate::domain::{AppId, UnixTime};
-use crate::endpoint;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -38,14 +35,9 @@ impl std::fmt::Debug for JsCode2Session {
     }
 }
 
-impl Endpoint for JsCode2Session {
-    const PATH: &'static str = "/sns/component/jscode2session";
-    const VERB: Verb = Verb::Get;
-    const TOKEN: Token = Token::Component;
-    /// The js_code is spent by the first presentation (40163 after).
-    const SAFE_TO_REPEAT: bool = false;
-    type Response = Session;
-    fn query(&self) -> Vec<(&'static str, String)> {
+impl JsCode2Session {
+    /// The query parameters besides the token ([`super::endpoint::Endpoint::query`]).
+    pub(super) fn query_params(&self) -> Vec<(&'static str, String)> {
         vec![
             ("appid", self.appid.to_string()),
             ("js_code", self.js_code.expose_secret().to_owned()),
@@ -54,7 +46,6 @@ impl Endpoint for JsCode2Session {
         ]
     }
 }
-impl ComponentEndpoint for JsCode2Session {}
 
 /// jscode2session's answer. `unionid` only when the mini program is bound to an open-platform
 /// account the user is known to.
@@ -79,7 +70,6 @@ impl std::fmt::Debug for GetUserPhoneNumber {
         f.write_str("GetUserPhoneNumber { code: <hidden> }")
     }
 }
-endpoint!(GetUserPhoneNumber: POST "/wxa/business/getuserphonenumber", Authorizer, not_repeatable -> PhoneNumber);
 
 fn expose<S: serde::Serializer>(s: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
     ser.serialize_str(s.expose_secret())
@@ -134,7 +124,6 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error>
 /// public template titles it may use.
 #[derive(Debug, Default, Serialize)]
 pub struct GetSubscribeCategories {}
-endpoint!(GetSubscribeCategories: GET "/wxaapi/newtmpl/getcategory", Authorizer, repeatable -> SubscribeCategories);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SubscribeCategories {
@@ -160,13 +149,9 @@ pub struct GetPubTemplateTitles {
     pub limit: u32,
 }
 
-impl Endpoint for GetPubTemplateTitles {
-    const PATH: &'static str = "/wxaapi/newtmpl/getpubtemplatetitles";
-    const VERB: Verb = Verb::Get;
-    const TOKEN: Token = Token::Authorizer;
-    const SAFE_TO_REPEAT: bool = true;
-    type Response = PubTemplateTitles;
-    fn query(&self) -> Vec<(&'static str, String)> {
+impl GetPubTemplateTitles {
+    /// The query parameters besides the token ([`super::endpoint::Endpoint::query`]).
+    pub(super) fn query_params(&self) -> Vec<(&'static str, String)> {
         let ids: Vec<String> = self.category_ids.iter().map(u64::to_string).collect();
         vec![
             ("ids", ids.join(",")),
@@ -175,7 +160,6 @@ impl Endpoint for GetPubTemplateTitles {
         ]
     }
 }
-impl AuthorizerEndpoint for GetPubTemplateTitles {}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PubTemplateTitles {
@@ -202,17 +186,12 @@ pub struct GetPubTemplateKeywords {
     pub tid: u64,
 }
 
-impl Endpoint for GetPubTemplateKeywords {
-    const PATH: &'static str = "/wxaapi/newtmpl/getpubtemplatekeywords";
-    const VERB: Verb = Verb::Get;
-    const TOKEN: Token = Token::Authorizer;
-    const SAFE_TO_REPEAT: bool = true;
-    type Response = PubTemplateKeywords;
-    fn query(&self) -> Vec<(&'static str, String)> {
+impl GetPubTemplateKeywords {
+    /// The query parameters besides the token ([`super::endpoint::Endpoint::query`]).
+    pub(super) fn query_params(&self) -> Vec<(&'static str, String)> {
         vec![("tid", self.tid.to_string())]
     }
 }
-impl AuthorizerEndpoint for GetPubTemplateKeywords {}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PubTemplateKeywords {
@@ -242,7 +221,6 @@ pub struct AddSubscribeTemplate {
     #[serde(rename = "sceneDesc", skip_serializing_if = "Option::is_none")]
     pub scene_desc: Option<String>,
 }
-endpoint!(AddSubscribeTemplate: POST "/wxaapi/newtmpl/addtemplate", Authorizer, not_repeatable -> AddedSubscribeTemplate);
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct AddedSubscribeTemplate {
@@ -256,12 +234,10 @@ pub struct DelSubscribeTemplate {
     #[serde(rename = "priTmplId")]
     pub pri_tmpl_id: String,
 }
-endpoint!(DelSubscribeTemplate: POST "/wxaapi/newtmpl/deltemplate", Authorizer, not_repeatable -> Empty);
 
 /// `wxaapi/newtmpl/gettemplate` (getMessageTemplateList): the account's templates.
 #[derive(Debug, Default, Serialize)]
 pub struct GetSubscribeTemplates {}
-endpoint!(GetSubscribeTemplates: GET "/wxaapi/newtmpl/gettemplate", Authorizer, repeatable -> SubscribeTemplates);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SubscribeTemplates {
@@ -298,7 +274,6 @@ pub struct SendSubscribeMessage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
 }
-endpoint!(SendSubscribeMessage: POST "/cgi-bin/message/subscribe/send", Authorizer, not_repeatable -> SubscribeSent);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SubscribeValue {

@@ -14,16 +14,15 @@
 
 use super::client::WechatClient;
 use super::component::{
-    self, AuthorizationInfo, AuthorizerAccessToken, AuthorizerInfoResponse, AuthorizerList,
-    AuthorizerListItem, PreAuthCode, QueryAuth, Template, TemplateDraft, TemplateType,
-    AUTHORIZER_LIST_MAX_COUNT,
+    self, AuthorizationInfo, AuthorizerAccessToken, AuthorizerInfoResponse, AuthorizerListItem,
+    PreAuthCode, Template, TemplateDraft, TemplateType, AUTHORIZER_LIST_MAX_COUNT,
 };
 use super::endpoint::{AuthorizerEndpoint, ComponentEndpoint, Token};
 use super::error::{WechatError, WechatResult};
 use super::wxa::{
-    self, AuditQuota, AuditStatusInfo, Category, CommitRequest, DomainAction, GrayReleasePlan,
-    GrayReleaseRequest, HistoryVersion, LatestAuditStatus, QrCode, ServerDomains,
-    SubmitAuditRequest, VersionInfo, VisitAction, VisitStatus, WebviewDomains,
+    self, AuditStatusInfo, Category, Commit, DomainAction, GrayRelease, GrayReleasePlan,
+    HistoryVersion, LatestAuditStatus, QrCode, ServerDomains, VersionInfo, VisitAction,
+    VisitStatus, WebviewDomains,
 };
 use crate::domain::{AppId, AuditId, Clock, UnixTime};
 use crate::store::{
@@ -894,7 +893,11 @@ impl TokenManager {
     ) -> WechatResult<AuthorizationInfo> {
         let started = self.clock.now();
         let code = authorization_code.expose_secret();
-        match self.component().query_auth(code).await {
+        let exchange = component::ApiQueryAuth {
+            component_appid: &self.component_appid,
+            authorization_code: code,
+        };
+        match self.component().call(&exchange).await {
             Ok(q) => {
                 self.save_authorization_at(&q.authorization_info, started)
                     .await?;
@@ -909,11 +912,11 @@ impl TokenManager {
                         .await?
                         .ok_or(e)?,
                 };
-                let info = self
-                    .component()
-                    .get_authorizer_info(&appid)
-                    .await?
-                    .authorization_info;
+                let read = component::ApiGetAuthorizerInfo {
+                    component_appid: &self.component_appid,
+                    authorizer_appid: &appid,
+                };
+                let info = self.component().call(&read).await?.authorization_info;
                 self.save_authorization_at(&info, started).await?;
                 Ok(info)
             }
@@ -973,7 +976,11 @@ impl TokenManager {
         loop {
             let page = self
                 .component()
-                .get_authorizer_list(offset, AUTHORIZER_LIST_MAX_COUNT)
+                .call(&component::ApiGetAuthorizerList {
+                    component_appid: &self.component_appid,
+                    offset,
+                    count: AUTHORIZER_LIST_MAX_COUNT,
+                })
                 .await?;
             steady &= total.is_none_or(|t| t == page.total_count);
             total = Some(page.total_count);
@@ -1114,6 +1121,7 @@ impl ComponentApi<'_> {
             .await
     }
 
+    /// Kept until auth-callback calls the endpoint directly (issue 23).
     pub async fn create_preauthcode(&self) -> WechatResult<PreAuthCode> {
         self.call(&component::ApiCreatePreauthcode {
             component_appid: &self.mgr.component_appid,
@@ -1121,41 +1129,8 @@ impl ComponentApi<'_> {
         .await
     }
 
-    /// `api_query_auth`. Store the tokens with [`TokenManager::save_authorization`].
-    pub async fn query_auth(&self, authorization_code: &str) -> WechatResult<QueryAuth> {
-        self.call(&component::ApiQueryAuth {
-            component_appid: &self.mgr.component_appid,
-            authorization_code,
-        })
-        .await
-    }
-
-    pub async fn get_authorizer_info(
-        &self,
-        authorizer_appid: &AppId,
-    ) -> WechatResult<AuthorizerInfoResponse> {
-        self.call(&component::ApiGetAuthorizerInfo {
-            component_appid: &self.mgr.component_appid,
-            authorizer_appid,
-        })
-        .await
-    }
-
-    /// One page; `count` is capped at [`AUTHORIZER_LIST_MAX_COUNT`].
-    pub async fn get_authorizer_list(
-        &self,
-        offset: u32,
-        count: u32,
-    ) -> WechatResult<AuthorizerList> {
-        self.call(&component::ApiGetAuthorizerList {
-            component_appid: &self.mgr.component_appid,
-            offset,
-            count: count.clamp(1, AUTHORIZER_LIST_MAX_COUNT),
-        })
-        .await
-    }
-
-    /// `api_start_push_ticket` (no token: works before the first ticket arrives).
+    /// `api_start_push_ticket` (no token: works before the first ticket arrives). Kept as a
+    /// method: it sends the appsecret the manager holds and its callers never see.
     pub async fn start_push_ticket(&self) -> WechatResult<()> {
         self.call(&component::ApiStartPushTicket {
             component_appid: &self.mgr.component_appid,
@@ -1165,6 +1140,7 @@ impl ComponentApi<'_> {
         .map(drop)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn get_template_draft_list(&self) -> WechatResult<Vec<TemplateDraft>> {
         Ok(self
             .call(&component::GetTemplateDraftList)
@@ -1172,6 +1148,7 @@ impl ComponentApi<'_> {
             .draft_list)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn add_to_template(
         &self,
         draft_id: u64,
@@ -1185,6 +1162,7 @@ impl ComponentApi<'_> {
         .map(drop)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn get_template_list(
         &self,
         template_type: Option<TemplateType>,
@@ -1195,6 +1173,7 @@ impl ComponentApi<'_> {
             .template_list)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn delete_template(&self, template_id: u64) -> WechatResult<()> {
         self.call(&component::DeleteTemplate { template_id })
             .await
@@ -1223,10 +1202,12 @@ impl WxaApi<'_> {
             .await
     }
 
-    pub async fn commit(&self, req: &CommitRequest) -> WechatResult<()> {
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
+    pub async fn commit(&self, req: &Commit) -> WechatResult<()> {
         self.call(req).await.map(drop)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn get_qrcode(&self, path: Option<&str>) -> WechatResult<QrCode> {
         let req = wxa::GetQrcode {
             path: path.map(str::to_owned),
@@ -1234,74 +1215,81 @@ impl WxaApi<'_> {
         Ok(self.call(&req).await?.into())
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn get_category(&self) -> WechatResult<Vec<Category>> {
         Ok(self.call(&wxa::GetCategory).await?.category_list)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn get_page(&self) -> WechatResult<Vec<String>> {
         Ok(self.call(&wxa::GetPage).await?.page_list)
     }
 
-    pub async fn submit_audit(&self, req: &SubmitAuditRequest) -> WechatResult<AuditId> {
-        Ok(self.call(req).await?.auditid)
-    }
-
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn get_auditstatus(&self, auditid: AuditId) -> WechatResult<AuditStatusInfo> {
         self.call(&wxa::GetAuditstatus { auditid }).await
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn get_latest_auditstatus(&self) -> WechatResult<LatestAuditStatus> {
         self.call(&wxa::GetLatestAuditstatus).await
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn undocodeaudit(&self) -> WechatResult<()> {
         self.call(&wxa::UndoCodeAudit).await.map(drop)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn speedupaudit(&self, auditid: AuditId) -> WechatResult<()> {
         self.call(&wxa::SpeedupAudit { auditid }).await.map(drop)
     }
 
-    pub async fn release(&self) -> WechatResult<()> {
-        self.call(&wxa::Release {}).await.map(drop)
-    }
-
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn revertcoderelease(&self, app_version: Option<u64>) -> WechatResult<()> {
         self.call(&wxa::RevertCodeRelease { app_version })
             .await
             .map(drop)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn get_history_version(&self) -> WechatResult<Vec<HistoryVersion>> {
         Ok(self.call(&wxa::GetHistoryVersion).await?.version_list)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn change_visitstatus(&self, action: VisitAction) -> WechatResult<()> {
         self.call(&wxa::ChangeVisitstatus { action })
             .await
             .map(drop)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn getvisitstatus(&self) -> WechatResult<VisitStatus> {
         self.call(&wxa::GetVisitstatus {}).await
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn getversioninfo(&self) -> WechatResult<VersionInfo> {
         self.call(&wxa::GetVersionInfo {}).await
     }
 
-    pub async fn grayrelease(&self, req: &GrayReleaseRequest) -> WechatResult<()> {
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
+    pub async fn grayrelease(&self, req: &GrayRelease) -> WechatResult<()> {
         self.call(req).await.map(drop)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn getgrayreleaseplan(&self) -> WechatResult<GrayReleasePlan> {
         Ok(self.call(&wxa::GetGrayReleasePlan).await?.gray_release_plan)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn revertgrayrelease(&self) -> WechatResult<()> {
         self.call(&wxa::RevertGrayRelease).await.map(drop)
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn modify_domain(
         &self,
         action: DomainAction,
@@ -1311,6 +1299,7 @@ impl WxaApi<'_> {
         self.call(&wxa::ModifyDomain { action, domains }).await
     }
 
+    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
     pub async fn setwebviewdomain(
         &self,
         action: DomainAction,
@@ -1322,9 +1311,5 @@ impl WxaApi<'_> {
             webviewdomain,
         })
         .await
-    }
-
-    pub async fn queryquota(&self) -> WechatResult<AuditQuota> {
-        self.call(&wxa::QueryQuota).await
     }
 }

@@ -3,15 +3,15 @@
 //! automatic token handling (refresh once and retry once when WeChat rejects the token),
 //! [`super::WxaApi::call`].
 
-use super::client::{Binary, Empty};
-use super::endpoint::{AuthorizerEndpoint, Endpoint, FilePart, Token, Verb};
+use super::client::Binary;
+use super::endpoint::FilePart;
 use crate::domain::{AuditId, AuditStatus, UnixTime};
-use crate::endpoint;
 use serde::{Deserialize, Serialize};
 
-/// `/wxa/commit` body. `ext_json` travels as a JSON **string** holding JSON.
+/// `/wxa/commit`: uploads template code with `ext_json` (also creates the 体验版).
+/// `ext_json` travels as a JSON **string** holding JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CommitRequest {
+pub struct Commit {
     pub template_id: u64,
     pub ext_json: String,
     /// At most 64 characters.
@@ -19,7 +19,7 @@ pub struct CommitRequest {
     pub user_desc: String,
 }
 
-impl CommitRequest {
+impl Commit {
     /// Builds the request from an `ext_json` object (serialized to the string WeChat wants).
     pub fn new(
         template_id: u64,
@@ -27,7 +27,7 @@ impl CommitRequest {
         user_version: impl Into<String>,
         user_desc: impl Into<String>,
     ) -> Self {
-        CommitRequest {
+        Commit {
             template_id,
             ext_json: ext_json.to_string(),
             user_version: user_version.into(),
@@ -35,6 +35,16 @@ impl CommitRequest {
         }
     }
 }
+
+/// [`Commit`]'s former name.
+/// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
+pub type CommitRequest = Commit;
+/// [`SubmitAudit`]'s former name.
+/// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
+pub type SubmitAuditRequest = SubmitAudit;
+/// [`GrayRelease`]'s former name.
+/// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
+pub type GrayReleaseRequest = GrayRelease;
 
 /// The experience-version QR code image.
 #[derive(Clone, PartialEq, Eq)]
@@ -120,11 +130,11 @@ pub struct PreviewInfo {
     pub pic_id_list: Vec<String>,
 }
 
-/// `/wxa/submit_audit` body; every field is optional on the wire. Unknown fields are refused
-/// when it is read from an operator's request.
+/// `/wxa/submit_audit`, answering the new audit id; every field is optional on the wire.
+/// Unknown fields are refused when it is read from an operator's request.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SubmitAuditRequest {
+pub struct SubmitAudit {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub item_list: Vec<AuditItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -272,10 +282,11 @@ pub struct ReleaseInfo {
     pub release_desc: String,
 }
 
-/// `/wxa/grayrelease` body. `gray_percentage` is 0–100; with 0, one of the flags is required.
+/// `/wxa/grayrelease`: a phased release. `gray_percentage` is 0–100; with 0, one of the flags
+/// is required.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GrayReleaseRequest {
+pub struct GrayRelease {
     pub gray_percentage: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_experiencer_first: Option<bool>,
@@ -415,9 +426,6 @@ pub struct AuditQuota {
     pub speedup_limit: i64,
 }
 
-// `/wxa/commit`: uploads template code with `ext_json` (also creates the 体验版).
-endpoint!(CommitRequest: POST "/wxa/commit", Authorizer, not_repeatable -> Empty);
-
 /// `/wxa/get_qrcode`: the experience QR code image; `path` is URL-encoded once, as a query
 /// parameter.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -425,54 +433,39 @@ pub struct GetQrcode {
     pub path: Option<String>,
 }
 
-impl Endpoint for GetQrcode {
-    const PATH: &'static str = "/wxa/get_qrcode";
-    const VERB: Verb = Verb::Get;
-    const TOKEN: Token = Token::Authorizer;
-    const SAFE_TO_REPEAT: bool = true;
-    type Response = Binary;
-    fn query(&self) -> Vec<(&'static str, String)> {
+impl GetQrcode {
+    /// The query parameters besides the token ([`super::endpoint::Endpoint::query`]).
+    pub(super) fn query_params(&self) -> Vec<(&'static str, String)> {
         self.path.iter().map(|p| ("path", p.clone())).collect()
     }
 }
-impl AuthorizerEndpoint for GetQrcode {}
 
 #[derive(Serialize)]
 pub struct GetCategory;
-endpoint!(GetCategory: GET "/wxa/get_category", Authorizer, repeatable -> CategoryList);
 
 #[derive(Serialize)]
 pub struct GetPage;
-endpoint!(GetPage: GET "/wxa/get_page", Authorizer, repeatable -> PageList);
-
-// `/wxa/submit_audit`: answers the new audit id.
-endpoint!(SubmitAuditRequest: POST "/wxa/submit_audit", Authorizer, not_repeatable -> SubmitAuditResponse);
 
 #[derive(Serialize)]
 pub struct GetAuditstatus {
     pub auditid: AuditId,
 }
-endpoint!(GetAuditstatus: POST "/wxa/get_auditstatus", Authorizer, repeatable -> AuditStatusInfo);
 
 #[derive(Serialize)]
 pub struct GetLatestAuditstatus;
-endpoint!(GetLatestAuditstatus: GET "/wxa/get_latest_auditstatus", Authorizer, repeatable -> LatestAuditStatus);
 
 /// `/wxa/undocodeaudit`: withdraws the pending audit (5 a day, 10 a month).
 #[derive(Serialize)]
 pub struct UndoCodeAudit;
-endpoint!(UndoCodeAudit: GET "/wxa/undocodeaudit", Authorizer, not_repeatable -> Empty);
 
 #[derive(Serialize)]
 pub struct SpeedupAudit {
     pub auditid: AuditId,
 }
-endpoint!(SpeedupAudit: POST "/wxa/speedupaudit", Authorizer, not_repeatable -> Empty);
 
 /// `/wxa/release`: releases the approved version; the body must be `{}`.
 #[derive(Serialize)]
 pub struct Release {}
-endpoint!(Release: POST "/wxa/release", Authorizer, not_repeatable -> Empty);
 
 /// `/wxa/revertcoderelease`: rolls back to the previous version, or to `app_version`.
 #[derive(Serialize)]
@@ -480,63 +473,46 @@ pub struct RevertCodeRelease {
     pub app_version: Option<u64>,
 }
 
-impl Endpoint for RevertCodeRelease {
-    const PATH: &'static str = "/wxa/revertcoderelease";
-    const VERB: Verb = Verb::Get;
-    const TOKEN: Token = Token::Authorizer;
-    const SAFE_TO_REPEAT: bool = false;
-    type Response = Empty;
-    fn query(&self) -> Vec<(&'static str, String)> {
+impl RevertCodeRelease {
+    /// The query parameters besides the token ([`super::endpoint::Endpoint::query`]).
+    pub(super) fn query_params(&self) -> Vec<(&'static str, String)> {
         self.app_version
             .map(|v| ("app_version", v.to_string()))
             .into_iter()
             .collect()
     }
 }
-impl AuthorizerEndpoint for RevertCodeRelease {}
 
 /// The read-only form of `/wxa/revertcoderelease` (`action=get_history_version`): safe to
 /// repeat, unlike the rollback on the same path.
 #[derive(Serialize)]
 pub struct GetHistoryVersion;
 
-impl Endpoint for GetHistoryVersion {
-    const PATH: &'static str = "/wxa/revertcoderelease";
-    const VERB: Verb = Verb::Get;
-    const TOKEN: Token = Token::Authorizer;
-    const SAFE_TO_REPEAT: bool = true;
-    type Response = HistoryList;
-    fn query(&self) -> Vec<(&'static str, String)> {
+impl GetHistoryVersion {
+    /// The query parameters besides the token ([`super::endpoint::Endpoint::query`]).
+    pub(super) fn query_params(&self) -> Vec<(&'static str, String)> {
         vec![("action", "get_history_version".to_owned())]
     }
 }
-impl AuthorizerEndpoint for GetHistoryVersion {}
 
 #[derive(Serialize)]
 pub struct ChangeVisitstatus {
     pub action: VisitAction,
 }
-endpoint!(ChangeVisitstatus: POST "/wxa/change_visitstatus", Authorizer, not_repeatable -> Empty);
 
 /// `/wxa/getvisitstatus`; the body must be `{}`.
 #[derive(Serialize)]
 pub struct GetVisitstatus {}
-endpoint!(GetVisitstatus: POST "/wxa/getvisitstatus", Authorizer, repeatable -> VisitStatus);
 
 /// `/wxa/getversioninfo`; the body must be `{}`.
 #[derive(Serialize)]
 pub struct GetVersionInfo {}
-endpoint!(GetVersionInfo: POST "/wxa/getversioninfo", Authorizer, repeatable -> VersionInfo);
-
-endpoint!(GrayReleaseRequest: POST "/wxa/grayrelease", Authorizer, not_repeatable -> Empty);
 
 #[derive(Serialize)]
 pub struct GetGrayReleasePlan;
-endpoint!(GetGrayReleasePlan: GET "/wxa/getgrayreleaseplan", Authorizer, repeatable -> GrayReleasePlanResponse);
 
 #[derive(Serialize)]
 pub struct RevertGrayRelease;
-endpoint!(RevertGrayRelease: GET "/wxa/revertgrayrelease", Authorizer, not_repeatable -> Empty);
 
 /// `/wxa/modify_domain`: the lists travel beside `action`, except for `get`.
 #[derive(Serialize)]
@@ -545,7 +521,6 @@ pub struct ModifyDomain {
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub domains: Option<ServerDomains>,
 }
-endpoint!(ModifyDomain: POST "/wxa/modify_domain", Authorizer, not_repeatable -> ModifyDomainAnswer);
 
 /// `/wxa/setwebviewdomain`: the list travels beside `action`, except for `get`.
 #[derive(Serialize)]
@@ -554,19 +529,16 @@ pub struct SetWebviewDomain {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webviewdomain: Option<Vec<String>>,
 }
-endpoint!(SetWebviewDomain: POST "/wxa/setwebviewdomain", Authorizer, not_repeatable -> WebviewDomains);
 
 /// `/wxa/queryquota`: the platform's monthly submit quota and speed-ups left.
 #[derive(Serialize)]
 pub struct QueryQuota;
-endpoint!(QueryQuota: GET "/wxa/queryquota", Authorizer, repeatable -> AuditQuota);
 
 /// `/wxa/bind_tester`: makes a WeChat user an experience member (a second bind answers 85004).
 #[derive(Debug, Serialize)]
 pub struct BindTester {
     pub wechatid: String,
 }
-endpoint!(BindTester: POST "/wxa/bind_tester", Authorizer, not_repeatable -> BoundTester);
 
 /// The member's stable id in this mini program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -582,7 +554,6 @@ pub struct UnbindTester {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub userstr: Option<String>,
 }
-endpoint!(UnbindTester: POST "/wxa/unbind_tester", Authorizer, not_repeatable -> Empty);
 
 /// `/wxa/memberauth` with `{"action": "get_experiencer"}`: the experience members.
 #[derive(Debug, Serialize)]
@@ -597,7 +568,6 @@ impl Default for GetExperiencer {
         }
     }
 }
-endpoint!(GetExperiencer: POST "/wxa/memberauth", Authorizer, repeatable -> TesterList);
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TesterList {
@@ -636,14 +606,12 @@ pub struct SetPrivacySetting {
 fn privacy_development() -> u8 {
     PRIVACY_DEVELOPMENT
 }
-endpoint!(SetPrivacySetting: POST "/cgi-bin/component/setprivacysetting", Authorizer, repeatable -> Empty);
 
 /// `/cgi-bin/component/getprivacysetting` (authorizer's token).
 #[derive(Debug, Serialize)]
 pub struct GetPrivacySetting {
     pub privacy_ver: u8,
 }
-endpoint!(GetPrivacySetting: POST "/cgi-bin/component/getprivacysetting", Authorizer, repeatable -> PrivacySetting);
 
 /// The privacy guide as WeChat holds it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -668,7 +636,6 @@ pub struct PrivacySetting {
 /// still runs.
 #[derive(Debug, Serialize)]
 pub struct GetCodePrivacyInfo;
-endpoint!(GetCodePrivacyInfo: GET "/wxa/security/get_code_privacy_info", Authorizer, repeatable -> CodePrivacyInfo);
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CodePrivacyInfo {
@@ -687,12 +654,10 @@ pub struct ModifyDomainDirectly {
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub domains: Option<ServerDomains>,
 }
-endpoint!(ModifyDomainDirectly: POST "/wxa/modify_domain_directly", Authorizer, not_repeatable -> ModifyDomainAnswer);
 
 /// `/wxa/get_effective_domain` (getEffectiveServerDomain); the body is `{}`.
 #[derive(Serialize)]
 pub struct GetEffectiveDomain {}
-endpoint!(GetEffectiveDomain: POST "/wxa/get_effective_domain", Authorizer, repeatable -> EffectiveDomains);
 
 /// The server domains by where they were set, and those in effect.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -719,7 +684,6 @@ pub struct SetWebviewDomainDirectly {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webviewdomain: Option<Vec<String>>,
 }
-endpoint!(SetWebviewDomainDirectly: POST "/wxa/setwebviewdomain_directly", Authorizer, not_repeatable -> WebviewDomains);
 
 /// `/wxa/security/apply_privacy_interface` (apply_privacy_interface.html): applies for a
 /// privacy interface (`wx.getLocation`…, case-sensitive); `content` at most 300 characters,
@@ -735,7 +699,6 @@ pub struct ApplyPrivacyInterface {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub video_list: Vec<String>,
 }
-endpoint!(ApplyPrivacyInterface: POST "/wxa/security/apply_privacy_interface", Authorizer, not_repeatable -> PrivacyApplication);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct PrivacyApplication {
@@ -746,7 +709,6 @@ pub struct PrivacyApplication {
 /// each application stands.
 #[derive(Debug, Serialize)]
 pub struct GetPrivacyInterface;
-endpoint!(GetPrivacyInterface: GET "/wxa/security/get_privacy_interface", Authorizer, repeatable -> PrivacyInterfaceList);
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 pub struct PrivacyInterfaceList {
@@ -806,7 +768,6 @@ pub struct GetWxaCodeUnlimit {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_hyaline: Option<bool>,
 }
-endpoint!(GetWxaCodeUnlimit: POST "/wxa/getwxacodeunlimit", Authorizer, repeatable -> Binary);
 
 /// `/wxa/uploadmedia` (uploadMediaToCodeAudit): an image (PNG/JPEG/GIF, at most 2 MB) or an MP4
 /// video (at most 10 MB) for `submit_audit`'s `preview_info`, as the multipart field `media`
@@ -833,13 +794,9 @@ impl std::fmt::Debug for UploadMedia {
     }
 }
 
-impl Endpoint for UploadMedia {
-    const PATH: &'static str = "/wxa/uploadmedia";
-    const VERB: Verb = Verb::Multipart;
-    const TOKEN: Token = Token::Authorizer;
-    const SAFE_TO_REPEAT: bool = false;
-    type Response = UploadedMedia;
-    fn file(&self) -> Option<FilePart<'_>> {
+impl UploadMedia {
+    /// The file the upload carries ([`super::endpoint::Endpoint::file`]).
+    pub(super) fn file_part(&self) -> Option<FilePart<'_>> {
         Some(FilePart {
             field: "media",
             filename: &self.filename,
@@ -848,7 +805,6 @@ impl Endpoint for UploadMedia {
         })
     }
 }
-impl AuthorizerEndpoint for UploadMedia {}
 
 /// `uploadmedia`'s answer: `type` (`image` or `video`) and the `mediaid` for `preview_info`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -865,7 +821,6 @@ pub struct UploadedMedia {
 pub struct GetApiQuota {
     pub cgi_path: String,
 }
-endpoint!(GetApiQuota: POST "/cgi-bin/openapi/quota/get", Authorizer, repeatable -> ApiQuota);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct ApiQuota {
@@ -887,7 +842,6 @@ pub struct QuotaInfo {
 pub struct GetRidInfo {
     pub rid: String,
 }
-endpoint!(GetRidInfo: POST "/cgi-bin/openapi/rid/get", Authorizer, repeatable -> RidInfo);
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RidInfo {

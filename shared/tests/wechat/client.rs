@@ -2,393 +2,16 @@
 //! documented request; every error class behaves as specified; no token leaks into errors.
 
 use crate::support::*;
-use secrecy::SecretString;
 use std::time::Duration;
-use wxopen::domain::AppId;
 use wxopen::domain::{AuditId, AuditStatus};
 use wxopen::wechat::component::{self, TemplateType};
 use wxopen::wechat::wxa::{
-    self, CommitRequest, DomainAction, GrayReleaseRequest, ServerDomains, SubmitAuditRequest,
-    VisitAction, WebviewDomains,
+    self, Commit, DomainAction, GrayRelease, ServerDomains, SubmitAudit, VisitAction,
+    WebviewDomains,
 };
-use wxopen::wechat::{ClientConfig, ErrorKind, WechatClient, WechatError, WechatResult};
+use wxopen::wechat::{ClientConfig, ErrorKind, WechatClient, WechatError};
 
 const TOKEN: &str = "TOKEN-SECRET-abc123";
-
-/// The calls these tests make, each spelled as its endpoint declaration sent by the one generic
-/// `WechatClient::call`, so the assertions below read as the endpoints' names.
-#[allow(async_fn_in_trait)]
-trait Calls {
-    async fn api_component_token(
-        &self,
-        c: &AppId,
-        s: &SecretString,
-        t: &SecretString,
-    ) -> WechatResult<component::ComponentAccessToken>;
-    async fn api_create_preauthcode(
-        &self,
-        tok: &SecretString,
-        c: &AppId,
-    ) -> WechatResult<component::PreAuthCode>;
-    async fn api_query_auth(
-        &self,
-        tok: &SecretString,
-        c: &AppId,
-        code: &str,
-    ) -> WechatResult<component::QueryAuth>;
-    async fn api_authorizer_token(
-        &self,
-        tok: &SecretString,
-        c: &AppId,
-        a: &AppId,
-        r: &SecretString,
-    ) -> WechatResult<component::AuthorizerAccessToken>;
-    async fn api_get_authorizer_info(
-        &self,
-        tok: &SecretString,
-        c: &AppId,
-        a: &AppId,
-    ) -> WechatResult<component::AuthorizerInfoResponse>;
-    async fn api_get_authorizer_list(
-        &self,
-        tok: &SecretString,
-        c: &AppId,
-        offset: u32,
-        count: u32,
-    ) -> WechatResult<component::AuthorizerList>;
-    async fn api_start_push_ticket(&self, c: &AppId, s: &SecretString) -> WechatResult<()>;
-    async fn get_template_draft_list(
-        &self,
-        tok: &SecretString,
-    ) -> WechatResult<Vec<component::TemplateDraft>>;
-    async fn add_to_template(
-        &self,
-        tok: &SecretString,
-        draft_id: u64,
-        t: TemplateType,
-    ) -> WechatResult<()>;
-    async fn get_template_list(
-        &self,
-        tok: &SecretString,
-        t: Option<TemplateType>,
-    ) -> WechatResult<Vec<component::Template>>;
-    async fn delete_template(&self, tok: &SecretString, template_id: u64) -> WechatResult<()>;
-    async fn commit(&self, tok: &SecretString, r: &CommitRequest) -> WechatResult<()>;
-    async fn get_qrcode(&self, tok: &SecretString, path: Option<&str>)
-        -> WechatResult<wxa::QrCode>;
-    async fn get_category(&self, tok: &SecretString) -> WechatResult<Vec<wxa::Category>>;
-    async fn get_page(&self, tok: &SecretString) -> WechatResult<Vec<String>>;
-    async fn submit_audit(
-        &self,
-        tok: &SecretString,
-        r: &SubmitAuditRequest,
-    ) -> WechatResult<AuditId>;
-    async fn get_auditstatus(
-        &self,
-        tok: &SecretString,
-        auditid: AuditId,
-    ) -> WechatResult<wxa::AuditStatusInfo>;
-    async fn get_latest_auditstatus(
-        &self,
-        tok: &SecretString,
-    ) -> WechatResult<wxa::LatestAuditStatus>;
-    async fn undocodeaudit(&self, tok: &SecretString) -> WechatResult<()>;
-    async fn speedupaudit(&self, tok: &SecretString, auditid: AuditId) -> WechatResult<()>;
-    async fn release(&self, tok: &SecretString) -> WechatResult<()>;
-    async fn revertcoderelease(&self, tok: &SecretString, v: Option<u64>) -> WechatResult<()>;
-    async fn get_history_version(
-        &self,
-        tok: &SecretString,
-    ) -> WechatResult<Vec<wxa::HistoryVersion>>;
-    async fn change_visitstatus(&self, tok: &SecretString, a: VisitAction) -> WechatResult<()>;
-    async fn getvisitstatus(&self, tok: &SecretString) -> WechatResult<wxa::VisitStatus>;
-    async fn getversioninfo(&self, tok: &SecretString) -> WechatResult<wxa::VersionInfo>;
-    async fn grayrelease(&self, tok: &SecretString, r: &GrayReleaseRequest) -> WechatResult<()>;
-    async fn getgrayreleaseplan(&self, tok: &SecretString) -> WechatResult<wxa::GrayReleasePlan>;
-    async fn revertgrayrelease(&self, tok: &SecretString) -> WechatResult<()>;
-    async fn modify_domain(
-        &self,
-        tok: &SecretString,
-        a: DomainAction,
-        d: &ServerDomains,
-    ) -> WechatResult<wxa::ModifyDomainAnswer>;
-    async fn setwebviewdomain(
-        &self,
-        tok: &SecretString,
-        a: DomainAction,
-        d: &WebviewDomains,
-    ) -> WechatResult<WebviewDomains>;
-    async fn queryquota(&self, tok: &SecretString) -> WechatResult<wxa::AuditQuota>;
-}
-
-impl Calls for WechatClient {
-    async fn api_component_token(
-        &self,
-        c: &AppId,
-        s: &SecretString,
-        t: &SecretString,
-    ) -> WechatResult<component::ComponentAccessToken> {
-        self.call(
-            None,
-            &component::ApiComponentToken {
-                component_appid: c,
-                component_appsecret: s,
-                component_verify_ticket: t,
-            },
-        )
-        .await
-    }
-    async fn api_create_preauthcode(
-        &self,
-        tok: &SecretString,
-        c: &AppId,
-    ) -> WechatResult<component::PreAuthCode> {
-        self.call(
-            Some(tok),
-            &component::ApiCreatePreauthcode { component_appid: c },
-        )
-        .await
-    }
-    async fn api_query_auth(
-        &self,
-        tok: &SecretString,
-        c: &AppId,
-        code: &str,
-    ) -> WechatResult<component::QueryAuth> {
-        self.call(
-            Some(tok),
-            &component::ApiQueryAuth {
-                component_appid: c,
-                authorization_code: code,
-            },
-        )
-        .await
-    }
-    async fn api_authorizer_token(
-        &self,
-        tok: &SecretString,
-        c: &AppId,
-        a: &AppId,
-        r: &SecretString,
-    ) -> WechatResult<component::AuthorizerAccessToken> {
-        self.call(
-            Some(tok),
-            &component::ApiAuthorizerToken {
-                component_appid: c,
-                authorizer_appid: a,
-                authorizer_refresh_token: r,
-            },
-        )
-        .await
-    }
-    async fn api_get_authorizer_info(
-        &self,
-        tok: &SecretString,
-        c: &AppId,
-        a: &AppId,
-    ) -> WechatResult<component::AuthorizerInfoResponse> {
-        self.call(
-            Some(tok),
-            &component::ApiGetAuthorizerInfo {
-                component_appid: c,
-                authorizer_appid: a,
-            },
-        )
-        .await
-    }
-    async fn api_get_authorizer_list(
-        &self,
-        tok: &SecretString,
-        c: &AppId,
-        offset: u32,
-        count: u32,
-    ) -> WechatResult<component::AuthorizerList> {
-        let count = count.clamp(1, component::AUTHORIZER_LIST_MAX_COUNT);
-        self.call(
-            Some(tok),
-            &component::ApiGetAuthorizerList {
-                component_appid: c,
-                offset,
-                count,
-            },
-        )
-        .await
-    }
-    async fn api_start_push_ticket(&self, c: &AppId, s: &SecretString) -> WechatResult<()> {
-        self.call(
-            None,
-            &component::ApiStartPushTicket {
-                component_appid: c,
-                component_secret: s,
-            },
-        )
-        .await
-        .map(drop)
-    }
-    async fn get_template_draft_list(
-        &self,
-        tok: &SecretString,
-    ) -> WechatResult<Vec<component::TemplateDraft>> {
-        Ok(self
-            .call(Some(tok), &component::GetTemplateDraftList)
-            .await?
-            .draft_list)
-    }
-    async fn add_to_template(
-        &self,
-        tok: &SecretString,
-        draft_id: u64,
-        t: TemplateType,
-    ) -> WechatResult<()> {
-        self.call(
-            Some(tok),
-            &component::AddToTemplate {
-                draft_id,
-                template_type: t,
-            },
-        )
-        .await
-        .map(drop)
-    }
-    async fn get_template_list(
-        &self,
-        tok: &SecretString,
-        t: Option<TemplateType>,
-    ) -> WechatResult<Vec<component::Template>> {
-        Ok(self
-            .call(Some(tok), &component::GetTemplateList { template_type: t })
-            .await?
-            .template_list)
-    }
-    async fn delete_template(&self, tok: &SecretString, template_id: u64) -> WechatResult<()> {
-        self.call(Some(tok), &component::DeleteTemplate { template_id })
-            .await
-            .map(drop)
-    }
-    async fn commit(&self, tok: &SecretString, r: &CommitRequest) -> WechatResult<()> {
-        self.call(Some(tok), r).await.map(drop)
-    }
-    async fn get_qrcode(
-        &self,
-        tok: &SecretString,
-        path: Option<&str>,
-    ) -> WechatResult<wxa::QrCode> {
-        Ok(self
-            .call(
-                Some(tok),
-                &wxa::GetQrcode {
-                    path: path.map(str::to_owned),
-                },
-            )
-            .await?
-            .into())
-    }
-    async fn get_category(&self, tok: &SecretString) -> WechatResult<Vec<wxa::Category>> {
-        Ok(self.call(Some(tok), &wxa::GetCategory).await?.category_list)
-    }
-    async fn get_page(&self, tok: &SecretString) -> WechatResult<Vec<String>> {
-        Ok(self.call(Some(tok), &wxa::GetPage).await?.page_list)
-    }
-    async fn submit_audit(
-        &self,
-        tok: &SecretString,
-        r: &SubmitAuditRequest,
-    ) -> WechatResult<AuditId> {
-        Ok(self.call(Some(tok), r).await?.auditid)
-    }
-    async fn get_auditstatus(
-        &self,
-        tok: &SecretString,
-        auditid: AuditId,
-    ) -> WechatResult<wxa::AuditStatusInfo> {
-        self.call(Some(tok), &wxa::GetAuditstatus { auditid }).await
-    }
-    async fn get_latest_auditstatus(
-        &self,
-        tok: &SecretString,
-    ) -> WechatResult<wxa::LatestAuditStatus> {
-        self.call(Some(tok), &wxa::GetLatestAuditstatus).await
-    }
-    async fn undocodeaudit(&self, tok: &SecretString) -> WechatResult<()> {
-        self.call(Some(tok), &wxa::UndoCodeAudit).await.map(drop)
-    }
-    async fn speedupaudit(&self, tok: &SecretString, auditid: AuditId) -> WechatResult<()> {
-        self.call(Some(tok), &wxa::SpeedupAudit { auditid })
-            .await
-            .map(drop)
-    }
-    async fn release(&self, tok: &SecretString) -> WechatResult<()> {
-        self.call(Some(tok), &wxa::Release {}).await.map(drop)
-    }
-    async fn revertcoderelease(&self, tok: &SecretString, v: Option<u64>) -> WechatResult<()> {
-        self.call(Some(tok), &wxa::RevertCodeRelease { app_version: v })
-            .await
-            .map(drop)
-    }
-    async fn get_history_version(
-        &self,
-        tok: &SecretString,
-    ) -> WechatResult<Vec<wxa::HistoryVersion>> {
-        Ok(self
-            .call(Some(tok), &wxa::GetHistoryVersion)
-            .await?
-            .version_list)
-    }
-    async fn change_visitstatus(&self, tok: &SecretString, a: VisitAction) -> WechatResult<()> {
-        self.call(Some(tok), &wxa::ChangeVisitstatus { action: a })
-            .await
-            .map(drop)
-    }
-    async fn getvisitstatus(&self, tok: &SecretString) -> WechatResult<wxa::VisitStatus> {
-        self.call(Some(tok), &wxa::GetVisitstatus {}).await
-    }
-    async fn getversioninfo(&self, tok: &SecretString) -> WechatResult<wxa::VersionInfo> {
-        self.call(Some(tok), &wxa::GetVersionInfo {}).await
-    }
-    async fn grayrelease(&self, tok: &SecretString, r: &GrayReleaseRequest) -> WechatResult<()> {
-        self.call(Some(tok), r).await.map(drop)
-    }
-    async fn getgrayreleaseplan(&self, tok: &SecretString) -> WechatResult<wxa::GrayReleasePlan> {
-        Ok(self
-            .call(Some(tok), &wxa::GetGrayReleasePlan)
-            .await?
-            .gray_release_plan)
-    }
-    async fn revertgrayrelease(&self, tok: &SecretString) -> WechatResult<()> {
-        self.call(Some(tok), &wxa::RevertGrayRelease)
-            .await
-            .map(drop)
-    }
-    async fn modify_domain(
-        &self,
-        tok: &SecretString,
-        a: DomainAction,
-        d: &ServerDomains,
-    ) -> WechatResult<wxa::ModifyDomainAnswer> {
-        let domains = (a != DomainAction::Get).then(|| d.clone());
-        self.call(Some(tok), &wxa::ModifyDomain { action: a, domains })
-            .await
-    }
-    async fn setwebviewdomain(
-        &self,
-        tok: &SecretString,
-        a: DomainAction,
-        d: &WebviewDomains,
-    ) -> WechatResult<WebviewDomains> {
-        let webviewdomain = (a != DomainAction::Get).then(|| d.webviewdomain.clone());
-        self.call(
-            Some(tok),
-            &wxa::SetWebviewDomain {
-                action: a,
-                webviewdomain,
-            },
-        )
-        .await
-    }
-    async fn queryquota(&self, tok: &SecretString) -> WechatResult<wxa::AuditQuota> {
-        self.call(Some(tok), &wxa::QueryQuota).await
-    }
-}
 
 #[tokio::test]
 async fn component_endpoints_send_the_documented_requests_and_parse_the_documented_answers() {
@@ -403,7 +26,14 @@ async fn component_endpoints_send_the_documented_requests_and_parse_the_document
         Canned::fixture("api_component_token"),
     );
     let t = c
-        .api_component_token(&comp, &secret("appsecret"), &secret("ticket@@@x"))
+        .call(
+            None,
+            &component::ApiComponentToken {
+                component_appid: &comp,
+                component_appsecret: &secret("appsecret"),
+                component_verify_ticket: &secret("ticket@@@x"),
+            },
+        )
         .await
         .unwrap();
     assert!(expose(&t.component_access_token).starts_with("61W3mEpU"));
@@ -416,7 +46,15 @@ async fn component_endpoints_send_the_documented_requests_and_parse_the_document
         serde_json::json!({"component_appid": COMPONENT_APPID, "component_appsecret": "appsecret", "component_verify_ticket": "ticket@@@x"})
     );
 
-    let p = c.api_create_preauthcode(&tok, &comp).await.unwrap();
+    let p = c
+        .call(
+            Some(&tok),
+            &component::ApiCreatePreauthcode {
+                component_appid: &comp,
+            },
+        )
+        .await
+        .unwrap();
     assert!(expose(&p.pre_auth_code).starts_with("Cx_Dk6"));
     assert!(!format!("{p:?}").contains("Cx_Dk6"), "Debug never shows it");
     assert_eq!(p.expires_in, 600);
@@ -428,7 +66,13 @@ async fn component_endpoints_send_the_documented_requests_and_parse_the_document
     );
 
     let q = c
-        .api_query_auth(&tok, &comp, "auth_code_value")
+        .call(
+            Some(&tok),
+            &component::ApiQueryAuth {
+                component_appid: &comp,
+                authorization_code: "auth_code_value",
+            },
+        )
         .await
         .unwrap();
     let info = &q.authorization_info;
@@ -447,7 +91,14 @@ async fn component_endpoints_send_the_documented_requests_and_parse_the_document
         Canned::fixture("api_authorizer_token"),
     );
     let a = c
-        .api_authorizer_token(&tok, &comp, &app, &secret("refresh_token_value"))
+        .call(
+            Some(&tok),
+            &component::ApiAuthorizerToken {
+                component_appid: &comp,
+                authorizer_appid: &app,
+                authorizer_refresh_token: &secret("refresh_token_value"),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(expose(&a.authorizer_access_token), "some-access-token");
@@ -460,7 +111,16 @@ async fn component_endpoints_send_the_documented_requests_and_parse_the_document
         serde_json::json!({"component_appid": COMPONENT_APPID, "authorizer_appid": APP, "authorizer_refresh_token": "refresh_token_value"})
     );
 
-    let i = c.api_get_authorizer_info(&tok, &comp, &app).await.unwrap();
+    let i = c
+        .call(
+            Some(&tok),
+            &component::ApiGetAuthorizerInfo {
+                component_appid: &comp,
+                authorizer_appid: &app,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(i.authorizer_info.user_name, "gh_eb5e3a772040");
     assert!(i.authorizer_info.is_mini_program());
     assert_eq!(i.authorizer_info.extra["account_status"], 1);
@@ -470,7 +130,14 @@ async fn component_endpoints_send_the_documented_requests_and_parse_the_document
     assert_eq!(profile["basic_config"]["is_phone_configured"], true);
 
     let l = c
-        .api_get_authorizer_list(&tok, &comp, 0, 10_000)
+        .call(
+            Some(&tok),
+            &component::ApiGetAuthorizerList {
+                component_appid: &comp,
+                offset: 0,
+                count: component::AUTHORIZER_LIST_MAX_COUNT,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(l.total_count, 33);
@@ -485,12 +152,18 @@ async fn component_endpoints_send_the_documented_requests_and_parse_the_document
         stub.last("/cgi-bin/component/api_get_authorizer_list")
             .json()["count"],
         500,
-        "count is capped at 500"
+        "a page is the most WeChat gives (500)"
     );
 
-    c.api_start_push_ticket(&comp, &secret("appsecret"))
-        .await
-        .unwrap();
+    c.call(
+        None,
+        &component::ApiStartPushTicket {
+            component_appid: &comp,
+            component_secret: &secret("appsecret"),
+        },
+    )
+    .await
+    .unwrap();
     let call = stub.last("/cgi-bin/component/api_start_push_ticket");
     assert!(call.query.is_empty());
     assert_eq!(
@@ -505,7 +178,11 @@ async fn template_endpoints_use_the_component_token_as_access_token() {
     let c = stub.client();
     let tok = secret(TOKEN);
 
-    let drafts = c.get_template_draft_list(&tok).await.unwrap();
+    let drafts = c
+        .call(Some(&tok), &component::GetTemplateDraftList)
+        .await
+        .unwrap()
+        .draft_list;
     assert_eq!(drafts.len(), 1);
     assert_eq!(drafts[0].user_version, "VVV");
     let call = stub.last("/wxa/gettemplatedraftlist");
@@ -514,25 +191,39 @@ async fn template_endpoints_use_the_component_token_as_access_token() {
         ("GET", Some(TOKEN))
     );
 
-    c.add_to_template(&tok, 7, TemplateType::Standard)
-        .await
-        .unwrap();
+    c.call(
+        Some(&tok),
+        &component::AddToTemplate {
+            draft_id: 7,
+            template_type: TemplateType::Standard,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         stub.last("/wxa/addtotemplate").json(),
         serde_json::json!({"draft_id": 7, "template_type": 1})
     );
 
     let list = c
-        .get_template_list(&tok, Some(TemplateType::Normal))
+        .call(
+            Some(&tok),
+            &component::GetTemplateList {
+                template_type: Some(TemplateType::Normal),
+            },
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .template_list;
     assert_eq!(list[0].template_id, 47);
     assert_eq!(list[0].audit_status, Some(0));
     let call = stub.last("/wxa/gettemplatelist");
     assert_eq!(call.method, "GET", "the doc stresses GET");
     assert_eq!(call.param("template_type"), Some("0"));
 
-    c.delete_template(&tok, 47).await.unwrap();
+    c.call(Some(&tok), &component::DeleteTemplate { template_id: 47 })
+        .await
+        .unwrap();
     assert_eq!(
         stub.last("/wxa/deletetemplate").json(),
         serde_json::json!({"template_id": 47})
@@ -546,7 +237,7 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
     let tok = secret(TOKEN);
 
     let ext = serde_json::json!({"extAppid": APP, "ext": {"name": "shop"}});
-    c.commit(&tok, &CommitRequest::new(7, &ext, "V1.0", "test"))
+    c.call(Some(&tok), &Commit::new(7, &ext, "V1.0", "test"))
         .await
         .unwrap();
     let call = stub.last("/wxa/commit");
@@ -563,29 +254,44 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
     assert_eq!(body["user_version"], "V1.0");
     assert_eq!(body["user_desc"], "test");
 
-    let cats = c.get_category(&tok).await.unwrap();
+    let cats = c
+        .call(Some(&tok), &wxa::GetCategory)
+        .await
+        .unwrap()
+        .category_list;
     assert_eq!(cats.len(), 2);
     assert_eq!(cats[1].third_class.as_deref(), Some("高等"));
     assert_eq!(cats[1].third_id, Some(5));
     assert_eq!(cats[0].third_id, None);
 
     assert_eq!(
-        c.get_page(&tok).await.unwrap(),
+        c.call(Some(&tok), &wxa::GetPage).await.unwrap().page_list,
         vec!["index", "page/list", "page/detail"]
     );
 
-    let req = SubmitAuditRequest {
+    let req = SubmitAudit {
         version_desc: Some("first".into()),
         privacy_api_not_use: Some(true),
         ..Default::default()
     };
-    assert_eq!(c.submit_audit(&tok, &req).await.unwrap(), AuditId(1234567));
+    assert_eq!(
+        c.call(Some(&tok), &req).await.unwrap().auditid,
+        AuditId(1234567)
+    );
     assert_eq!(
         stub.last("/wxa/submit_audit").json(),
         serde_json::json!({"version_desc": "first", "privacy_api_not_use": true})
     );
 
-    let s = c.get_auditstatus(&tok, AuditId(1234567)).await.unwrap();
+    let s = c
+        .call(
+            Some(&tok),
+            &wxa::GetAuditstatus {
+                auditid: AuditId(1234567),
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(s.audit_status(), Some(AuditStatus::Rejected));
     assert_eq!(s.screenshots(), vec!["xxx", "yyy", "zzz"]);
     assert_eq!(
@@ -593,7 +299,10 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
         serde_json::json!({"auditid": 1234567})
     );
 
-    let l = c.get_latest_auditstatus(&tok).await.unwrap();
+    let l = c
+        .call(Some(&tok), &wxa::GetLatestAuditstatus)
+        .await
+        .unwrap();
     assert_eq!(l.auditid, AuditId(1234567));
     assert_eq!(
         l.screenshots(),
@@ -603,49 +312,74 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
     assert_eq!(l.user_version.as_deref(), Some("V1.5"));
     assert_eq!(l.submit_audit_time, Some(1640763673));
 
-    c.undocodeaudit(&tok).await.unwrap();
+    c.call(Some(&tok), &wxa::UndoCodeAudit).await.unwrap();
     assert_eq!(stub.last("/wxa/undocodeaudit").method, "GET");
 
-    c.speedupaudit(&tok, AuditId(12345)).await.unwrap();
+    c.call(
+        Some(&tok),
+        &wxa::SpeedupAudit {
+            auditid: AuditId(12345),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         stub.last("/wxa/speedupaudit").json(),
         serde_json::json!({"auditid": 12345})
     );
 
-    c.release(&tok).await.unwrap();
+    c.call(Some(&tok), &wxa::Release {}).await.unwrap();
     let call = stub.last("/wxa/release");
     assert_eq!(
         (call.method.as_str(), call.raw_body.as_slice()),
         ("POST", &b"{}"[..])
     );
 
-    c.revertcoderelease(&tok, None).await.unwrap();
+    c.call(Some(&tok), &wxa::RevertCodeRelease { app_version: None })
+        .await
+        .unwrap();
     assert_eq!(
         stub.last("/wxa/revertcoderelease").param("app_version"),
         None
     );
-    c.revertcoderelease(&tok, Some(111)).await.unwrap();
+    c.call(
+        Some(&tok),
+        &wxa::RevertCodeRelease {
+            app_version: Some(111),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         stub.last("/wxa/revertcoderelease").param("app_version"),
         Some("111")
     );
-    let h = c.get_history_version(&tok).await.unwrap();
+    let h = c
+        .call(Some(&tok), &wxa::GetHistoryVersion)
+        .await
+        .unwrap()
+        .version_list;
     assert_eq!(h[0].app_version, 111);
     assert_eq!(
         stub.last("/wxa/revertcoderelease").param("action"),
         Some("get_history_version")
     );
 
-    c.change_visitstatus(&tok, VisitAction::Close)
-        .await
-        .unwrap();
+    c.call(
+        Some(&tok),
+        &wxa::ChangeVisitstatus {
+            action: VisitAction::Close,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         stub.last("/wxa/change_visitstatus").json(),
         serde_json::json!({"action": "close"})
     );
 
     // The official example of get_versioninfo.html; the body must be `{}`.
-    let info = c.getversioninfo(&tok).await.unwrap();
+    let info = c.call(Some(&tok), &wxa::GetVersionInfo {}).await.unwrap();
     assert_eq!(info.exp_info.unwrap().exp_version, "V1.0");
     let rel = info.release_info.unwrap();
     assert_eq!(
@@ -658,7 +392,7 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
         ("POST", &b"{}"[..])
     );
 
-    let v = c.getvisitstatus(&tok).await.unwrap();
+    let v = c.call(Some(&tok), &wxa::GetVisitstatus {}).await.unwrap();
     assert!(!v.is_paused());
     let call = stub.last("/wxa/getvisitstatus");
     assert_eq!(
@@ -666,26 +400,39 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
         ("POST", &b"{}"[..])
     );
 
-    let g = GrayReleaseRequest {
+    let g = GrayRelease {
         gray_percentage: 1,
         support_experiencer_first: Some(true),
         support_debuger_first: None,
     };
-    c.grayrelease(&tok, &g).await.unwrap();
+    c.call(Some(&tok), &g).await.unwrap();
     assert_eq!(
         stub.last("/wxa/grayrelease").json(),
         serde_json::json!({"gray_percentage": 1, "support_experiencer_first": true})
     );
-    let plan = c.getgrayreleaseplan(&tok).await.unwrap();
+    let plan = c
+        .call(Some(&tok), &wxa::GetGrayReleasePlan)
+        .await
+        .unwrap()
+        .gray_release_plan;
     assert_eq!((plan.status, plan.gray_percentage), (1, 8));
-    c.revertgrayrelease(&tok).await.unwrap();
+    c.call(Some(&tok), &wxa::RevertGrayRelease).await.unwrap();
     assert_eq!(stub.count("/wxa/revertgrayrelease"), 1);
 
     let d = ServerDomains {
         requestdomain: vec!["https://www.qq.com".into()],
         ..Default::default()
     };
-    let echoed = c.modify_domain(&tok, DomainAction::Add, &d).await.unwrap();
+    let echoed = c
+        .call(
+            Some(&tok),
+            &wxa::ModifyDomain {
+                action: DomainAction::Add,
+                domains: Some(d.clone()),
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(echoed.domains.wsrequestdomain.len(), 2);
     let body = stub.last("/wxa/modify_domain").json();
     assert_eq!(body["action"], "add");
@@ -693,7 +440,15 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
         body["requestdomain"],
         serde_json::json!(["https://www.qq.com"])
     );
-    c.modify_domain(&tok, DomainAction::Get, &d).await.unwrap();
+    c.call(
+        Some(&tok),
+        &wxa::ModifyDomain {
+            action: DomainAction::Get,
+            domains: None,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         stub.last("/wxa/modify_domain").json(),
         serde_json::json!({"action": "get"})
@@ -703,7 +458,13 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
         webviewdomain: vec!["https://www.qq.com".into()],
     };
     let got = c
-        .setwebviewdomain(&tok, DomainAction::Set, &w)
+        .call(
+            Some(&tok),
+            &wxa::SetWebviewDomain {
+                action: DomainAction::Set,
+                webviewdomain: Some(w.webviewdomain.clone()),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(got, w);
@@ -712,7 +473,7 @@ async fn code_management_endpoints_send_the_documented_requests_and_parse_the_do
         serde_json::json!({"action": "set", "webviewdomain": ["https://www.qq.com"]})
     );
 
-    let q = c.queryquota(&tok).await.unwrap();
+    let q = c.call(Some(&tok), &wxa::QueryQuota).await.unwrap();
     assert_eq!(
         (q.rest, q.limit, q.speedup_rest, q.speedup_limit),
         (0, 0, 0, 0)
@@ -726,7 +487,12 @@ async fn get_qrcode_returns_the_image_or_the_json_error_by_content_type() {
     let tok = secret(TOKEN);
 
     let qr = c
-        .get_qrcode(&tok, Some("page/index?action=1"))
+        .call(
+            Some(&tok),
+            &wxa::GetQrcode {
+                path: Some("page/index?action=1".to_owned()),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(qr.content_type, "image/jpeg");
@@ -741,7 +507,10 @@ async fn get_qrcode_returns_the_image_or_the_json_error_by_content_type() {
         "/wxa/get_qrcode",
         Canned::json(r#"{"errcode":86000,"errmsg":"should be called by third party"}"#),
     );
-    let e = c.get_qrcode(&tok, None).await.unwrap_err();
+    let e = c
+        .call(Some(&tok), &wxa::GetQrcode { path: None })
+        .await
+        .unwrap_err();
     assert_eq!(e.errcode(), Some(86000));
     assert_eq!(e.kind(), ErrorKind::Business);
 
@@ -750,7 +519,10 @@ async fn get_qrcode_returns_the_image_or_the_json_error_by_content_type() {
     stub.queue("/wxa/get_qrcode", plain.clone());
     stub.queue("/wxa/get_qrcode", plain.clone());
     stub.queue("/wxa/get_qrcode", plain);
-    let e = c.get_qrcode(&tok, None).await.unwrap_err();
+    let e = c
+        .call(Some(&tok), &wxa::GetQrcode { path: None })
+        .await
+        .unwrap_err();
     assert_eq!(e.errcode(), Some(-1));
 }
 
@@ -763,13 +535,20 @@ async fn retryable_errcode_minus_1_is_retried_with_bounded_attempts() {
     let tok = secret(TOKEN);
     stub.queue("/wxa/get_page", Canned::fixture("errcode_-1"));
     stub.queue("/wxa/get_page", Canned::fixture("errcode_-1"));
-    assert_eq!(c.get_page(&tok).await.unwrap().len(), 3);
+    assert_eq!(
+        c.call(Some(&tok), &wxa::GetPage)
+            .await
+            .unwrap()
+            .page_list
+            .len(),
+        3
+    );
     assert_eq!(stub.count("/wxa/get_page"), 3);
 
     for _ in 0..3 {
         stub.queue("/wxa/get_category", Canned::fixture("errcode_-1"));
     }
-    let e = c.get_category(&tok).await.unwrap_err();
+    let e = c.call(Some(&tok), &wxa::GetCategory).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Retryable);
     assert_eq!(e.errcode(), Some(-1));
     assert_eq!(stub.count("/wxa/get_category"), 3, "3 attempts, no more");
@@ -787,7 +566,7 @@ async fn calls_that_change_state_are_not_repeated_after_an_ambiguous_failure() {
     let tok = secret(TOKEN);
     let comp = appid(COMPONENT_APPID);
     let app = appid(APP);
-    let req = SubmitAuditRequest::default();
+    let req = SubmitAudit::default();
     let lost = || Canned::fixture("submit_audit").delayed(Duration::from_millis(600));
     let ambiguous = [Canned::fixture("errcode_-1"), Canned::status(502), lost()];
     for canned in ambiguous {
@@ -814,19 +593,41 @@ async fn calls_that_change_state_are_not_repeated_after_an_ambiguous_failure() {
         .map(|p| before(p))
         .collect();
         let errs = [
-            c.submit_audit(&tok, &req).await.unwrap_err(),
-            c.release(&tok).await.unwrap_err(),
-            c.commit(
-                &tok,
-                &CommitRequest::new(1, &serde_json::json!({}), "V1", "d"),
+            c.call(Some(&tok), &req).await.unwrap_err(),
+            c.call(Some(&tok), &wxa::Release {}).await.unwrap_err(),
+            c.call(
+                Some(&tok),
+                &Commit::new(1, &serde_json::json!({}), "V1", "d"),
             )
             .await
             .unwrap_err(),
-            c.revertcoderelease(&tok, Some(3)).await.unwrap_err(),
-            c.api_query_auth(&tok, &comp, "code").await.unwrap_err(),
-            c.api_authorizer_token(&tok, &comp, &app, &secret("R0"))
-                .await
-                .unwrap_err(),
+            c.call(
+                Some(&tok),
+                &wxa::RevertCodeRelease {
+                    app_version: Some(3),
+                },
+            )
+            .await
+            .unwrap_err(),
+            c.call(
+                Some(&tok),
+                &component::ApiQueryAuth {
+                    component_appid: &comp,
+                    authorization_code: "code",
+                },
+            )
+            .await
+            .unwrap_err(),
+            c.call(
+                Some(&tok),
+                &component::ApiAuthorizerToken {
+                    component_appid: &comp,
+                    authorizer_appid: &app,
+                    authorizer_refresh_token: &secret("R0"),
+                },
+            )
+            .await
+            .unwrap_err(),
         ];
         for (i, e) in errs.iter().enumerate() {
             assert!(e.outcome_unknown(), "{e:?}");
@@ -845,7 +646,7 @@ async fn calls_that_change_state_are_not_repeated_after_an_ambiguous_failure() {
     // The read-only form of revertcoderelease is safe and retried as any read.
     stub.queue("/wxa/revertcoderelease", Canned::status(502));
     let before = stub.count("/wxa/revertcoderelease");
-    let _ = c.get_history_version(&tok).await;
+    let _ = c.call(Some(&tok), &wxa::GetHistoryVersion).await;
     assert_eq!(stub.count("/wxa/revertcoderelease"), before + 2);
 }
 
@@ -863,7 +664,7 @@ async fn a_call_that_never_left_is_retried_even_when_it_changes_state() {
         Stub::start_on(tokio::net::TcpListener::bind(addr).await.unwrap())
     });
     let tok = secret(TOKEN);
-    let got = c.submit_audit(&tok, &SubmitAuditRequest::default()).await;
+    let got = c.call(Some(&tok), &SubmitAudit::default()).await;
     let stub = late.await.unwrap();
     // The late stub has nothing queued for submit_audit: it answers its default fixture.
     assert_eq!(stub.count("/wxa/submit_audit"), 1, "{got:?}");
@@ -874,7 +675,7 @@ async fn a_call_that_never_left_is_retried_even_when_it_changes_state() {
     let addr = probe.local_addr().unwrap();
     drop(probe);
     let c = WechatClient::new(fast_config(&format!("http://{addr}"))).unwrap();
-    let e = c.release(&tok).await.unwrap_err();
+    let e = c.call(Some(&tok), &wxa::Release {}).await.unwrap_err();
     assert!(e.never_sent() && !e.outcome_unknown(), "{e:?}");
 }
 
@@ -885,19 +686,19 @@ async fn retryable_http_5xx_is_retried_and_4xx_is_not() {
     let tok = secret(TOKEN);
     stub.queue("/wxa/get_page", Canned::status(502));
     stub.queue("/wxa/get_page", Canned::status(503));
-    assert!(c.get_page(&tok).await.is_ok());
+    assert!(c.call(Some(&tok), &wxa::GetPage).await.is_ok());
     assert_eq!(stub.count("/wxa/get_page"), 3);
 
     for _ in 0..3 {
         stub.queue("/wxa/queryquota", Canned::status(500));
     }
-    let e = c.queryquota(&tok).await.unwrap_err();
+    let e = c.call(Some(&tok), &wxa::QueryQuota).await.unwrap_err();
     assert!(matches!(e, WechatError::Http { status: 500, .. }));
     assert_eq!(e.kind(), ErrorKind::Retryable);
     assert_eq!(stub.count("/wxa/queryquota"), 3);
 
     stub.queue("/wxa/undocodeaudit", Canned::status(404));
-    let e = c.undocodeaudit(&tok).await.unwrap_err();
+    let e = c.call(Some(&tok), &wxa::UndoCodeAudit).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Internal);
     assert_eq!(stub.count("/wxa/undocodeaudit"), 1);
 }
@@ -913,7 +714,10 @@ async fn retryable_timeouts_are_retried_and_reported_as_transport_errors() {
         "/wxa/get_page",
         Canned::fixture("get_page").delayed(Duration::from_millis(600)),
     );
-    assert!(c.get_page(&tok).await.is_ok(), "second attempt succeeds");
+    assert!(
+        c.call(Some(&tok), &wxa::GetPage).await.is_ok(),
+        "second attempt succeeds"
+    );
     assert_eq!(stub.count("/wxa/get_page"), 2);
 
     for _ in 0..3 {
@@ -922,7 +726,7 @@ async fn retryable_timeouts_are_retried_and_reported_as_transport_errors() {
             Canned::fixture("queryquota").delayed(Duration::from_millis(600)),
         );
     }
-    let e = c.queryquota(&tok).await.unwrap_err();
+    let e = c.call(Some(&tok), &wxa::QueryQuota).await.unwrap_err();
     assert!(matches!(e, WechatError::Transport { .. }), "{e:?}");
     assert_eq!(e.kind(), ErrorKind::Retryable);
     assert_eq!(stub.count("/wxa/queryquota"), 3);
@@ -942,9 +746,9 @@ async fn token_rejected_40001_is_classified_and_not_retried_by_the_client() {
             Canned::json(serde_json::json!({"errcode": code, "errmsg": msg}).to_string()),
         );
         let e = c
-            .commit(
-                &secret(TOKEN),
-                &CommitRequest::new(1, &serde_json::json!({}), "v", "d"),
+            .call(
+                Some(&secret(TOKEN)),
+                &Commit::new(1, &serde_json::json!({}), "v", "d"),
             )
             .await
             .unwrap_err();
@@ -967,11 +771,13 @@ async fn needs_reauthorization_61023_is_classified() {
         Canned::fixture("errcode_61023"),
     );
     let e = c
-        .api_authorizer_token(
-            &secret(TOKEN),
-            &appid(COMPONENT_APPID),
-            &appid(APP),
-            &secret("r"),
+        .call(
+            Some(&secret(TOKEN)),
+            &component::ApiAuthorizerToken {
+                component_appid: &appid(COMPONENT_APPID),
+                authorizer_appid: &appid(APP),
+                authorizer_refresh_token: &secret("r"),
+            },
         )
         .await
         .unwrap_err();
@@ -987,7 +793,7 @@ async fn quota_45009_is_never_retried() {
     let c = stub.client();
     stub.queue("/wxa/submit_audit", Canned::fixture("errcode_45009"));
     let e = c
-        .submit_audit(&secret(TOKEN), &SubmitAuditRequest::default())
+        .call(Some(&secret(TOKEN)), &SubmitAudit::default())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Quota);
@@ -1000,7 +806,7 @@ async fn business_errors_are_returned_as_they_are() {
     let c = stub.client();
     stub.queue("/wxa/submit_audit", Canned::fixture("errcode_85009"));
     let e = c
-        .submit_audit(&secret(TOKEN), &SubmitAuditRequest::default())
+        .call(Some(&secret(TOKEN)), &SubmitAudit::default())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Business);
@@ -1021,7 +827,10 @@ async fn business_errors_are_returned_as_they_are() {
             "/wxa/release",
             Canned::json(serde_json::json!({"errcode": code, "errmsg": msg}).to_string()),
         );
-        let e = c.release(&secret(TOKEN)).await.unwrap_err();
+        let e = c
+            .call(Some(&secret(TOKEN)), &wxa::Release {})
+            .await
+            .unwrap_err();
         assert_eq!((e.kind(), e.errcode()), (ErrorKind::Business, Some(code)));
     }
     assert_eq!(stub.count("/wxa/submit_audit"), 1);
@@ -1036,7 +845,10 @@ async fn internal_undecodable_answers_are_not_retried() {
         "/wxa/getgrayreleaseplan",
         Canned::json(r#"{"errcode":0,"errmsg":"ok"}"#),
     );
-    let e = c.getgrayreleaseplan(&secret(TOKEN)).await.unwrap_err();
+    let e = c
+        .call(Some(&secret(TOKEN)), &wxa::GetGrayReleasePlan)
+        .await
+        .unwrap_err();
     assert!(matches!(e, WechatError::Decode { .. }), "{e:?}");
     assert_eq!(e.kind(), ErrorKind::Internal);
     assert_eq!(stub.count("/wxa/getgrayreleaseplan"), 1);
@@ -1057,12 +869,20 @@ async fn errors_never_contain_the_token_or_the_query_string() {
     let dead = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let c = WechatClient::new(fast_config(&dead)).unwrap();
-    let e = c.get_page(&secret(TOKEN)).await.unwrap_err();
+    let e = c
+        .call(Some(&secret(TOKEN)), &wxa::GetPage)
+        .await
+        .unwrap_err();
     assert!(matches!(e, WechatError::Transport { .. }), "{e:?}");
     assert_eq!(e.kind(), ErrorKind::Retryable);
     assert_redacted(&e);
     let e = c
-        .api_create_preauthcode(&secret(TOKEN), &appid(COMPONENT_APPID))
+        .call(
+            Some(&secret(TOKEN)),
+            &component::ApiCreatePreauthcode {
+                component_appid: &appid(COMPONENT_APPID),
+            },
+        )
         .await
         .unwrap_err();
     assert_redacted(&e);
@@ -1077,14 +897,25 @@ async fn errors_never_contain_the_token_or_the_query_string() {
         "/wxa/get_page",
         Canned::fixture("get_page").delayed(Duration::from_millis(500)),
     );
-    let e = c.get_page(&secret(TOKEN)).await.unwrap_err();
+    let e = c
+        .call(Some(&secret(TOKEN)), &wxa::GetPage)
+        .await
+        .unwrap_err();
     assert_redacted(&e);
 
     // HTTP status, errcode, decode errors (a body quoting the token in a bad field).
     stub.queue("/wxa/get_page", Canned::status(502));
-    assert_redacted(&c.get_page(&secret(TOKEN)).await.unwrap_err());
+    assert_redacted(
+        &c.call(Some(&secret(TOKEN)), &wxa::GetPage)
+            .await
+            .unwrap_err(),
+    );
     stub.queue("/wxa/get_page", Canned::fixture("errcode_40001"));
-    assert_redacted(&c.get_page(&secret(TOKEN)).await.unwrap_err());
+    assert_redacted(
+        &c.call(Some(&secret(TOKEN)), &wxa::GetPage)
+            .await
+            .unwrap_err(),
+    );
     stub.queue(
         "/cgi-bin/component/api_component_token",
         Canned::json(format!(
@@ -1092,7 +923,14 @@ async fn errors_never_contain_the_token_or_the_query_string() {
         )),
     );
     let e = c
-        .api_component_token(&appid(COMPONENT_APPID), &secret("s"), &secret("t"))
+        .call(
+            None,
+            &component::ApiComponentToken {
+                component_appid: &appid(COMPONENT_APPID),
+                component_appsecret: &secret("s"),
+                component_verify_ticket: &secret("t"),
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, WechatError::Decode { .. }));
@@ -1102,7 +940,14 @@ async fn errors_never_contain_the_token_or_the_query_string() {
     let stub2 = Stub::start().await;
     let t = stub2
         .client()
-        .api_component_token(&appid(COMPONENT_APPID), &secret("s"), &secret("t"))
+        .call(
+            None,
+            &component::ApiComponentToken {
+                component_appid: &appid(COMPONENT_APPID),
+                component_appsecret: &secret("s"),
+                component_verify_ticket: &secret("t"),
+            },
+        )
         .await
         .unwrap();
     assert!(!format!("{t:?}").contains("ctok-1"));

@@ -1,8 +1,6 @@
 //! Test support: a tiny WeChat stub server (axum on 127.0.0.1:0) serving the documented examples
-//! from `tests/fixtures/wechat/*.json`, and an in-memory `TokenStore + TicketStore` double that
-//! honours the compare-and-set contract.
+//! from `tests/fixtures/wechat/*.json`. The token tests run on the embedded store itself.
 
-use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
@@ -12,10 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wxopen::domain::{AppId, UnixTime};
-use wxopen::store::{
-    DueToken, Page, StoreError, StoreResult, Ticket, TicketStore, TokenKey, TokenState, TokenStore,
-};
+use wxopen::domain::AppId;
 use wxopen::wechat::{ClientConfig, WechatClient};
 
 pub const COMPONENT_APPID: &str = "wx134c8103faa5a59e";
@@ -285,105 +280,6 @@ fn default_answer(s: &mut StubState, call: &Call) -> Canned {
                 Err(_) => Canned::fixture("ok"),
             }
         }
-    }
-}
-
-/// In-memory `TokenStore + TicketStore` with compare-and-set semantics.
-#[derive(Default)]
-pub struct MemStore {
-    tokens: Mutex<HashMap<TokenKey, (TokenState, u64)>>,
-    tickets: Mutex<HashMap<AppId, Ticket>>,
-}
-
-impl MemStore {
-    pub fn new() -> Arc<MemStore> {
-        Arc::new(MemStore::default())
-    }
-}
-
-#[async_trait]
-impl TicketStore for MemStore {
-    async fn save_ticket(&self, component: &AppId, ticket: &Ticket) -> StoreResult<()> {
-        let mut t = self.tickets.lock().unwrap();
-        match t.get(component) {
-            Some(cur) if cur.received_at > ticket.received_at => {}
-            _ => {
-                t.insert(component.clone(), ticket.clone());
-            }
-        }
-        Ok(())
-    }
-    async fn latest_ticket(&self, component: &AppId) -> StoreResult<Option<Ticket>> {
-        Ok(self.tickets.lock().unwrap().get(component).cloned())
-    }
-}
-
-#[async_trait]
-impl TokenStore for MemStore {
-    async fn get_token(
-        &self,
-        key: &TokenKey,
-    ) -> StoreResult<Option<wxopen::store::VersionedToken>> {
-        Ok(self
-            .tokens
-            .lock()
-            .unwrap()
-            .get(key)
-            .map(|(s, v)| wxopen::store::VersionedToken {
-                state: s.clone(),
-                version: *v,
-            }))
-    }
-    async fn put_token(
-        &self,
-        key: &TokenKey,
-        state: &TokenState,
-        expected: Option<u64>,
-    ) -> StoreResult<u64> {
-        let mut t = self.tokens.lock().unwrap();
-        let current = t.get(key).map(|(_, v)| *v);
-        if current != expected {
-            return Err(StoreError::Conflict);
-        }
-        // Versions per item, as both real stores number them (a global counter hid the ABA of
-        // a delete that restarted versions at 1).
-        let version = expected.map_or(1, |v| v + 1);
-        t.insert(key.clone(), (state.clone(), version));
-        Ok(version)
-    }
-    async fn delete_token(&self, key: &TokenKey) -> StoreResult<()> {
-        // A tombstone, as both real stores keep one: the version counts on.
-        let mut t = self.tokens.lock().unwrap();
-        if let Some((state, v)) = t.get(key).cloned() {
-            let tomb = TokenState {
-                auth_changed_at: state.auth_changed_at,
-                ..TokenState::default()
-            };
-            t.insert(key.clone(), (tomb, v + 1));
-        }
-        Ok(())
-    }
-    async fn due_authorizer_tokens(
-        &self,
-        before: UnixTime,
-        _cursor: Option<&str>,
-        _limit: u32,
-    ) -> StoreResult<Page<DueToken>> {
-        let t = self.tokens.lock().unwrap();
-        let mut items: Vec<DueToken> = t
-            .iter()
-            .filter_map(|(k, (s, _))| match k {
-                TokenKey::Authorizer(a) if s.refreshable() && s.expires_at < before => {
-                    Some(DueToken {
-                        appid: a.clone(),
-                        expires_at: s.expires_at,
-                    })
-                }
-                _ => None,
-            })
-            .collect();
-        items.sort_by_key(|d| d.expires_at);
-        Ok(Page { items, next: None })
     }
 }
 

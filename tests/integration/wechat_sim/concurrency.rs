@@ -90,10 +90,14 @@ async fn fifty_concurrent_code_management_calls_through_fifty_managers_refresh_t
     let tasks = (0..CALLERS).map(|_| {
         let mgr = env.manager();
         let appid = appid.clone();
-        tokio::spawn(async move { mgr.wxa(&appid).get_category().await })
+        tokio::spawn(async move {
+            mgr.wxa(&appid)
+                .call(&wxopen::wechat::wxa::GetCategory)
+                .await
+        })
     });
     for r in join_all(tasks).await {
-        assert_eq!(r.unwrap().unwrap().len(), 1);
+        assert_eq!(r.unwrap().unwrap().category_list.len(), 1);
     }
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
     assert_eq!(env.calls(COMPONENT_TOKEN), 1);
@@ -118,7 +122,12 @@ async fn the_component_token_is_refreshed_at_expiry_minus_the_margin_and_not_bef
     assert_ne!(expose(&fresh), expose(&first));
     assert_eq!(env.calls(COMPONENT_TOKEN), 2, "at the margin: one call");
     // The old one still works at WeChat until its own expiry; the new one is used from now on.
-    mgr.component().create_preauthcode().await.unwrap();
+    mgr.component()
+        .call(&wxopen::wechat::component::ApiCreatePreauthcode {
+            component_appid: mgr.component_appid(),
+        })
+        .await
+        .unwrap();
     assert_eq!(env.calls(COMPONENT_TOKEN), 2);
 }
 
@@ -132,7 +141,10 @@ async fn the_authorizer_token_is_refreshed_at_expiry_minus_the_margin_and_not_be
 
     env.clock.advance(TOKEN_TTL - margin - 1);
     assert!(!mgr.refresh_authorizer_if_due(&appid).await.unwrap());
-    mgr.wxa(&appid).get_category().await.unwrap();
+    mgr.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
     assert_eq!(
         expose(&mgr.authorizer_access_token(&appid).await.unwrap()),
         expose(&first)
@@ -140,7 +152,10 @@ async fn the_authorizer_token_is_refreshed_at_expiry_minus_the_margin_and_not_be
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 0, "before the margin: no call");
 
     env.clock.advance(1);
-    mgr.wxa(&appid).get_category().await.unwrap();
+    mgr.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1, "at the margin: one call");
     let fresh = mgr.authorizer_access_token(&appid).await.unwrap();
     assert_ne!(expose(&fresh), expose(&first));
@@ -197,7 +212,10 @@ async fn a_permission_update_keeps_the_stored_refresh_token_working() {
         .await
         .unwrap();
     env.clock.advance(TOKEN_TTL);
-    mgr.wxa(&appid).get_category().await.unwrap();
+    mgr.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
 }
 

@@ -30,7 +30,12 @@ async fn ready() -> (Env, TokenManager, AppId) {
 async fn two_system_errors_are_retried_and_the_third_attempt_succeeds() {
     let (env, mgr, appid) = ready().await;
     env.sim.set_fault(forced(GET_CATEGORY, -1, Some(2)));
-    let categories = mgr.wxa(&appid).get_category().await.unwrap();
+    let categories = mgr
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap()
+        .category_list;
     assert_eq!(categories.len(), 1);
     assert_eq!(env.calls(GET_CATEGORY), 3);
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 0, "-1 is not a token problem");
@@ -57,7 +62,11 @@ async fn a_random_system_error_on_the_component_token_is_retried_until_it_succee
 async fn a_persistent_system_error_is_retryable_after_max_attempts_calls() {
     let (env, mgr, appid) = ready().await;
     env.sim.set_fault(forced(GET_CATEGORY, -1, None));
-    let err = mgr.wxa(&appid).get_category().await.unwrap_err();
+    let err = mgr
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Retryable, "{err}");
     assert_eq!(err.errcode(), Some(-1));
     assert_eq!(env.calls(GET_CATEGORY), 3, "max_attempts is 3");
@@ -70,7 +79,11 @@ async fn a_persistent_system_error_is_retryable_after_max_attempts_calls() {
         })
         .unwrap(),
     );
-    let err = five.wxa(&appid).get_category().await.unwrap_err();
+    let err = five
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap_err();
     assert!(err.is_retryable());
     assert_eq!(env.calls(GET_CATEGORY), 3 + 5);
 }
@@ -92,7 +105,11 @@ async fn a_timeout_is_a_retryable_transport_error_and_each_attempt_reaches_the_s
         ..Fault::default()
     });
     let started = std::time::Instant::now();
-    let err = quick.wxa(&appid).get_category().await.unwrap_err();
+    let err = quick
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, WechatError::Transport { .. }),
         "a transport error, got {err:?}"
@@ -112,7 +129,11 @@ async fn a_timeout_is_a_retryable_transport_error_and_each_attempt_reaches_the_s
         latency: Duration::from_millis(50),
         ..Fault::default()
     });
-    quick.wxa(&appid).get_category().await.unwrap();
+    quick
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
     assert_eq!(env.calls(GET_CATEGORY), 3);
 }
 
@@ -123,7 +144,10 @@ async fn a_token_rejected_once_is_refreshed_once_and_the_call_retried_once() {
     let before = mgr.authorizer_access_token(&appid).await.unwrap();
     env.sim.set_fault(forced(GET_CATEGORY, 40001, Some(1)));
 
-    mgr.wxa(&appid).get_category().await.unwrap();
+    mgr.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
 
     assert_eq!(env.calls(GET_CATEGORY), 2);
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
@@ -147,7 +171,11 @@ async fn a_token_rejected_once_is_refreshed_once_and_the_call_retried_once() {
 async fn a_token_rejected_every_time_is_refreshed_only_once_and_the_rejection_returned() {
     let (env, mgr, appid) = ready().await;
     env.sim.set_fault(forced(GET_CATEGORY, 40001, None));
-    let err = mgr.wxa(&appid).get_category().await.unwrap_err();
+    let err = mgr
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenRejected);
     assert_eq!(err.errcode(), Some(40001));
     assert_eq!(env.calls(GET_CATEGORY), 2);
@@ -159,7 +187,12 @@ async fn a_rejected_component_token_is_refreshed_once_and_the_call_retried_once(
     let (env, mgr, _) = ready().await;
     env.sim
         .set_fault(forced(CREATE_PREAUTHCODE, 42001, Some(1)));
-    mgr.component().create_preauthcode().await.unwrap();
+    mgr.component()
+        .call(&wxopen::wechat::component::ApiCreatePreauthcode {
+            component_appid: mgr.component_appid(),
+        })
+        .await
+        .unwrap();
     assert_eq!(env.calls(CREATE_PREAUTHCODE), 2);
     assert_eq!(env.calls(COMPONENT_TOKEN), 1);
 }
@@ -169,7 +202,10 @@ async fn tokens_wechat_expired_early_are_replaced_and_the_call_succeeds() {
     let (env, mgr, appid) = ready().await;
     env.sim.expire_all_tokens();
 
-    mgr.wxa(&appid).get_category().await.unwrap();
+    mgr.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
 
     // get_category: 42001, then OK. The authorizer refresh first met the expired component token
     // (42001), which was replaced once, and then succeeded.
@@ -178,8 +214,16 @@ async fn tokens_wechat_expired_early_are_replaced_and_the_call_succeeds() {
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 2);
 
     // Everything is fresh now: no more token calls.
-    mgr.wxa(&appid).get_category().await.unwrap();
-    mgr.component().create_preauthcode().await.unwrap();
+    mgr.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
+    mgr.component()
+        .call(&wxopen::wechat::component::ApiCreatePreauthcode {
+            component_appid: mgr.component_appid(),
+        })
+        .await
+        .unwrap();
     assert_eq!(env.calls(COMPONENT_TOKEN), 1);
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 2);
 }
@@ -192,7 +236,10 @@ async fn a_superseded_refresh_token_is_recovered_from_what_wechat_reports() {
     env.sim.authorize(&appid, &[17, 18]).await.unwrap();
     env.clock.advance(TOKEN_TTL);
 
-    mgr.wxa(&appid).get_category().await.unwrap();
+    mgr.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 2, "61023, then the live token");
     assert_eq!(env.calls(GET_AUTHORIZER_INFO), 1);
     let stored = env
@@ -238,7 +285,11 @@ async fn a_revoked_authorization_is_61023_and_needs_reauthorization() {
     env.sim.unauthorize(&appid).await.unwrap();
     env.clock.advance(TOKEN_TTL);
 
-    let err = mgr.wxa(&appid).get_category().await.unwrap_err();
+    let err = mgr
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NeedsReauthorization, "{err}");
     assert!(err.needs_reauthorization());
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1, "61023 is not retried");
@@ -268,11 +319,21 @@ async fn a_revoked_authorization_is_61023_and_needs_reauthorization() {
 
     // The merchant authorizes once more and we store it: healed.
     let code = env.sim.authorize(&appid, &[17, 18]).await.unwrap();
-    let auth = mgr.component().query_auth(&code).await.unwrap();
+    let auth = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiQueryAuth {
+            component_appid: mgr.component_appid(),
+            authorization_code: &code,
+        })
+        .await
+        .unwrap();
     mgr.save_authorization(&auth.authorization_info)
         .await
         .unwrap();
-    mgr.wxa(&appid).get_category().await.unwrap();
+    mgr.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
 }
 
@@ -281,7 +342,11 @@ async fn an_authorizer_without_a_stored_refresh_token_needs_reauthorization_with
     let env = Env::with_ticket().await;
     let mgr = env.manager();
     let appid = env.sim.add_account(wechat_sim::AccountSpec::mini_program());
-    let err = mgr.wxa(&appid).get_category().await.unwrap_err();
+    let err = mgr
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap_err();
     assert!(matches!(err, WechatError::NoRefreshToken { .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::NeedsReauthorization);
     assert!(env.sim.all_calls().is_empty(), "{:?}", env.sim.all_calls());
@@ -302,7 +367,13 @@ async fn an_exhausted_daily_quota_is_45009_a_quota_error_that_is_not_retried() {
     assert_eq!(env.calls(COMPONENT_TOKEN), 2, "exactly one more call");
 
     // An endpoint behind it fails the same way, still without retries.
-    let err = mgr.component().create_preauthcode().await.unwrap_err();
+    let err = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiCreatePreauthcode {
+            component_appid: mgr.component_appid(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Quota);
     assert_eq!(env.calls(COMPONENT_TOKEN), 3);
     assert_eq!(env.calls(CREATE_PREAUTHCODE), 0);
@@ -423,5 +494,8 @@ async fn a_token_another_process_already_replaced_is_not_refreshed_again() {
     let replaced_by_a = a.replace_rejected(&key, &seen_by_a).await.unwrap();
     assert_eq!(expose(&replaced_by_a), expose(&replaced_by_b));
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1);
-    a.wxa(&appid).get_category().await.unwrap();
+    a.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
 }

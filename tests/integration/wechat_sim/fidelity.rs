@@ -42,25 +42,37 @@ async fn the_platforms_server_domains_gate_modify_domain_and_the_direct_ones_do_
         wsrequestdomain: vec!["wss://wss.shop.com".into()],
         ..ServerDomains::default()
     };
-    let answered = wxa.modify_domain(DomainAction::Add, &given).await.unwrap();
+    let answered = wxa
+        .call(&wxopen::wechat::wxa::ModifyDomain {
+            action: DomainAction::Add,
+            domains: Some(given.clone()),
+        })
+        .await
+        .unwrap();
     assert_eq!(answered.domains.requestdomain, ["https://api.shop.com"]);
     assert_eq!(answered.domains.wsrequestdomain, ["wss://wss.shop.com"]);
     assert_eq!(answered.invalid.requestdomain, ["https://other.com"]);
     assert!(answered.invalid.wsrequestdomain.is_empty());
     let refused = wxa
-        .modify_domain(
-            DomainAction::Set,
-            &ServerDomains {
-                requestdomain: vec!["https://other.com".into()],
-                ..ServerDomains::default()
-            },
-        )
+        .call(&wxopen::wechat::wxa::ModifyDomain {
+            action: DomainAction::Set,
+            domains: Some(
+                ServerDomains {
+                    requestdomain: vec!["https://other.com".into()],
+                    ..ServerDomains::default()
+                }
+                .clone(),
+            ),
+        })
         .await
         .unwrap_err();
     assert_business(&refused, 85017);
     // What was refused was not applied.
     let got = wxa
-        .modify_domain(DomainAction::Get, &ServerDomains::default())
+        .call(&wxopen::wechat::wxa::ModifyDomain {
+            action: DomainAction::Get,
+            domains: None,
+        })
         .await
         .unwrap();
     assert_eq!(got.domains.requestdomain, ["https://api.shop.com"]);
@@ -130,7 +142,7 @@ async fn without_auth_list_names_what_was_never_approved_once_applications_are_r
     let mgr = env.manager();
     let appid = env.authorized_mini_program(&mgr).await;
     let wxa = mgr.wxa(&appid);
-    wxa.commit(&wxopen::wechat::wxa::CommitRequest::new(
+    wxa.call(&wxopen::wechat::wxa::Commit::new(
         7,
         &serde_json::json!({"requiredPrivateInfos": ["getLocation"]}),
         "1.0.0",
@@ -237,7 +249,7 @@ async fn quota_get_and_rid_get_report_what_the_simulator_counted() {
     let appid = env.authorized_mini_program(&mgr).await;
     let wxa = mgr.wxa(&appid);
     env.sim.set_daily_quota("/wxa/get_category", 10);
-    wxa.get_category().await.unwrap();
+    wxa.call(&wxopen::wechat::wxa::GetCategory).await.unwrap();
     let q = wxa
         .call(&GetApiQuota {
             cgi_path: "/wxa/get_category".into(),
@@ -265,7 +277,7 @@ async fn quota_get_and_rid_get_report_what_the_simulator_counted() {
     assert_business(&unknown, 76021);
 
     // A failed call's rid, looked up by its own account only.
-    let failed = wxa.get_page().await.unwrap_err();
+    let failed = wxa.call(&wxopen::wechat::wxa::GetPage).await.unwrap_err();
     let WechatError::Api { errmsg, .. } = &failed else {
         panic!("{failed:?}")
     };
@@ -296,7 +308,10 @@ async fn a_fast_registered_mini_program_is_taken_on_with_the_pushed_auth_code() 
         .unwrap();
     let auth = mgr
         .component()
-        .query_auth(pushed.auth_code.as_deref().unwrap())
+        .call(&wxopen::wechat::component::ApiQueryAuth {
+            component_appid: mgr.component_appid(),
+            authorization_code: pushed.auth_code.as_deref().unwrap(),
+        })
         .await
         .unwrap();
     assert_eq!(

@@ -77,7 +77,13 @@ async fn the_component_flow_runs_end_to_end_from_the_first_ticket_to_the_authori
     // Component token, then a pre_auth_code for the authorization link.
     let ctoken = mgr.component_access_token().await.unwrap();
     assert!(!expose(&ctoken).is_empty());
-    let pre = mgr.component().create_preauthcode().await.unwrap();
+    let pre = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiCreatePreauthcode {
+            component_appid: mgr.component_appid(),
+        })
+        .await
+        .unwrap();
     assert_eq!(pre.expires_in, 600);
     assert!(!expose(&pre.pre_auth_code).is_empty());
 
@@ -95,7 +101,14 @@ async fn the_component_flow_runs_end_to_end_from_the_first_ticket_to_the_authori
     assert_eq!(again.status(), 400);
 
     // Exchange the code and store the tokens.
-    let q = mgr.component().query_auth(&auth_code).await.unwrap();
+    let q = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiQueryAuth {
+            component_appid: mgr.component_appid(),
+            authorization_code: &auth_code,
+        })
+        .await
+        .unwrap();
     let info = &q.authorization_info;
     assert_eq!(info.authorizer_appid, appid);
     assert_eq!(info.expires_in, Some(TOKEN_TTL));
@@ -123,12 +136,26 @@ async fn the_component_flow_runs_end_to_end_from_the_first_ticket_to_the_authori
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 0);
 
     // An auth code is single use too: 61009, a business error.
-    let used = mgr.component().query_auth(&auth_code).await.unwrap_err();
+    let used = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiQueryAuth {
+            component_appid: mgr.component_appid(),
+            authorization_code: &auth_code,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(used.errcode(), Some(61009));
     assert_eq!(used.kind(), ErrorKind::Business);
 
     // The profile and the list.
-    let profile = mgr.component().get_authorizer_info(&appid).await.unwrap();
+    let profile = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiGetAuthorizerInfo {
+            component_appid: mgr.component_appid(),
+            authorizer_appid: &appid,
+        })
+        .await
+        .unwrap();
     let account = env.sim.account(&appid).unwrap();
     assert!(profile.authorizer_info.is_mini_program());
     assert_eq!(profile.authorizer_info.nick_name, account.nick_name);
@@ -153,7 +180,15 @@ async fn the_component_flow_runs_end_to_end_from_the_first_ticket_to_the_authori
         expose(&refresh)
     );
 
-    let list = mgr.component().get_authorizer_list(0, 500).await.unwrap();
+    let list = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiGetAuthorizerList {
+            component_appid: mgr.component_appid(),
+            offset: 0,
+            count: 500,
+        })
+        .await
+        .unwrap();
     assert_eq!(list.total_count, 1);
     assert_eq!(list.list.len(), 1);
     assert_eq!(list.list[0].appid(), Some(appid.clone()));
@@ -189,8 +224,24 @@ async fn the_authorizer_list_pages_through_authorizations_oldest_first() {
         appids.push(env.authorized_mini_program(&mgr).await);
         env.clock.advance(1);
     }
-    let page1 = mgr.component().get_authorizer_list(0, 2).await.unwrap();
-    let page2 = mgr.component().get_authorizer_list(2, 2).await.unwrap();
+    let page1 = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiGetAuthorizerList {
+            component_appid: mgr.component_appid(),
+            offset: 0,
+            count: 2,
+        })
+        .await
+        .unwrap();
+    let page2 = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiGetAuthorizerList {
+            component_appid: mgr.component_appid(),
+            offset: 2,
+            count: 2,
+        })
+        .await
+        .unwrap();
     assert_eq!(page1.total_count, 3);
     assert_eq!(page2.total_count, 3);
     let got: Vec<AppId> = page1
@@ -209,7 +260,14 @@ async fn an_official_account_profile_has_no_mini_program_info() {
     let appid = env
         .authorized(&mgr, AccountSpec::official_account(), &[1, 2])
         .await;
-    let profile = mgr.component().get_authorizer_info(&appid).await.unwrap();
+    let profile = mgr
+        .component()
+        .call(&wxopen::wechat::component::ApiGetAuthorizerInfo {
+            component_appid: mgr.component_appid(),
+            authorizer_appid: &appid,
+        })
+        .await
+        .unwrap();
     assert!(!profile.authorizer_info.is_mini_program());
     assert_eq!(
         profile
@@ -230,7 +288,10 @@ async fn the_profile_of_an_unauthorized_account_is_a_business_error() {
     env.sim.unauthorize(&appid).await.unwrap();
     let err = mgr
         .component()
-        .get_authorizer_info(&appid)
+        .call(&wxopen::wechat::component::ApiGetAuthorizerInfo {
+            component_appid: mgr.component_appid(),
+            authorizer_appid: &appid,
+        })
         .await
         .unwrap_err();
     assert_eq!(err.errcode(), Some(61003));
@@ -243,40 +304,65 @@ async fn the_template_library_moves_a_draft_into_the_templates_and_deletes_it() 
     let mgr = env.manager();
     env.sim.add_draft(31, "2.1.0");
 
-    let drafts = mgr.component().get_template_draft_list().await.unwrap();
+    let drafts = mgr
+        .component()
+        .call(&wxopen::wechat::component::GetTemplateDraftList)
+        .await
+        .unwrap()
+        .draft_list;
     assert_eq!(drafts.len(), 1);
     assert_eq!(drafts[0].draft_id, 31);
     assert_eq!(drafts[0].user_version, "2.1.0");
 
     mgr.component()
-        .add_to_template(31, TemplateType::Normal)
+        .call(&wxopen::wechat::component::AddToTemplate {
+            draft_id: 31,
+            template_type: TemplateType::Normal,
+        })
         .await
         .unwrap();
-    let all = mgr.component().get_template_list(None).await.unwrap();
+    let all = mgr
+        .component()
+        .call(&wxopen::wechat::component::GetTemplateList {
+            template_type: None,
+        })
+        .await
+        .unwrap()
+        .template_list;
     assert_eq!(all.len(), 1);
     let template = &all[0];
     assert_eq!(template.user_version, "2.1.0");
     assert_eq!(template.template_type, Some(0));
     let standard = mgr
         .component()
-        .get_template_list(Some(TemplateType::Standard))
+        .call(&wxopen::wechat::component::GetTemplateList {
+            template_type: Some(TemplateType::Standard),
+        })
         .await
-        .unwrap();
+        .unwrap()
+        .template_list;
     assert!(standard.is_empty(), "filtered by template_type");
 
     mgr.component()
-        .delete_template(template.template_id)
+        .call(&wxopen::wechat::component::DeleteTemplate {
+            template_id: template.template_id,
+        })
         .await
         .unwrap();
     assert!(mgr
         .component()
-        .get_template_list(None)
+        .call(&wxopen::wechat::component::GetTemplateList {
+            template_type: None
+        })
         .await
         .unwrap()
+        .template_list
         .is_empty());
     let gone = mgr
         .component()
-        .delete_template(template.template_id)
+        .call(&wxopen::wechat::component::DeleteTemplate {
+            template_id: template.template_id,
+        })
         .await
         .unwrap_err();
     assert_eq!(gone.errcode(), Some(85064));
@@ -284,7 +370,10 @@ async fn the_template_library_moves_a_draft_into_the_templates_and_deletes_it() 
 
     let unknown = mgr
         .component()
-        .add_to_template(99, TemplateType::Standard)
+        .call(&wxopen::wechat::component::AddToTemplate {
+            draft_id: 99,
+            template_type: TemplateType::Standard,
+        })
         .await
         .unwrap_err();
     assert_eq!(unknown.errcode(), Some(85064));

@@ -7,7 +7,7 @@ use wechat_sim::Fault;
 use wxopen::domain::AuditStatus;
 use wxopen::store::{AuditStore, StoreError, StoreResult, TokenKey, TokenState, TokenStore};
 use wxopen::wechat::reconcile::{self, Submission};
-use wxopen::wechat::wxa::{CommitRequest, SubmitAuditRequest};
+use wxopen::wechat::wxa::{Commit, SubmitAudit};
 use wxopen::wechat::WechatError;
 
 const QUERY_AUTH: &str = "/cgi-bin/component/api_query_auth";
@@ -65,7 +65,10 @@ async fn lost_authorizer_token_answer(env: &Env, store: Arc<dyn TokenBackend>) {
     env.sim.reset_calls();
     lose_next(env, AUTHORIZER_TOKEN);
 
-    mgr.wxa(&appid).get_category().await.unwrap();
+    mgr.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
 
     let state = stored(store.as_ref(), &appid).await;
     assert_eq!(
@@ -219,7 +222,11 @@ async fn a_failed_write_after_rotation_is_recovered_by_the_next_run() {
     );
     assert!(!state.needs_reauthorization);
     assert_eq!(env.sim.refresh_token_reuses(), 0);
-    next_run.wxa(&appid).get_category().await.unwrap();
+    next_run
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
 }
 
 /// A call outlives the lease that guards it (WeChat slow): the holder gives up before its lease
@@ -277,7 +284,10 @@ async fn a_lease_that_runs_out_mid_call_never_lets_one_refresh_token_be_presente
         2,
         "A's, then B's with the live token"
     );
-    b.wxa(&appid).get_category().await.unwrap();
+    b.wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap();
 }
 
 /// The merchant's browser reached the callback, api_query_auth consumed the single-use code,
@@ -315,7 +325,10 @@ async fn a_lost_query_auth_answer_still_stores_the_tokens() {
             "hint: {hint}"
         );
         // And the token works.
-        mgr.wxa(&appid).get_category().await.unwrap();
+        mgr.wxa(&appid)
+            .call(&wxopen::wechat::wxa::GetCategory)
+            .await
+            .unwrap();
     }
 
     // Two merchants authorized at once and no hint: no guess (the `authorized` push, which names
@@ -346,12 +359,7 @@ async fn committed() -> (Env, wxopen::wechat::TokenManager, AppId) {
     let appid = env.authorized_mini_program(&mgr).await;
     env.sim.add_template(7, "1.0.0");
     mgr.wxa(&appid)
-        .commit(&CommitRequest::new(
-            7,
-            &serde_json::json!({}),
-            "1.0.0",
-            "first",
-        ))
+        .call(&Commit::new(7, &serde_json::json!({}), "1.0.0", "first"))
         .await
         .unwrap();
     (env, mgr, appid)
@@ -377,7 +385,7 @@ async fn a_lost_submit_audit_answer_still_records_the_auditid() {
         env.store.as_ref(),
         &env.clock,
         &appid,
-        &SubmitAuditRequest::default(),
+        &SubmitAudit::default(),
         &submission,
     )
     .await
@@ -388,7 +396,11 @@ async fn a_lost_submit_audit_answer_still_records_the_auditid() {
     assert_eq!(latest.auditid, record.auditid);
     assert_eq!(latest.status, AuditStatus::Auditing);
     assert_eq!(latest.user_version.as_deref(), Some("1.0.0"));
-    let wechat_latest = mgr.wxa(&appid).get_latest_auditstatus().await.unwrap();
+    let wechat_latest = mgr
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetLatestAuditstatus)
+        .await
+        .unwrap();
     assert_eq!(wechat_latest.auditid, record.auditid, "{sim_audit:?}");
 
     // Without a lost answer, nothing is reconciled and a second submit is WeChat's 85009.
@@ -397,7 +409,7 @@ async fn a_lost_submit_audit_answer_still_records_the_auditid() {
         env.store.as_ref(),
         &env.clock,
         &appid,
-        &SubmitAuditRequest::default(),
+        &SubmitAudit::default(),
         &submission,
     )
     .await
@@ -416,7 +428,7 @@ async fn a_lost_release_answer_still_marks_the_audit_released() {
         env.store.as_ref(),
         &env.clock,
         &appid,
-        &SubmitAuditRequest::default(),
+        &SubmitAudit::default(),
         &submission,
     )
     .await
@@ -444,6 +456,10 @@ async fn a_lost_release_answer_still_marks_the_audit_released() {
     );
     let got = env.store.latest_audit(&appid).await.unwrap().unwrap();
     assert_eq!(got.released_at, Some(env.clock.now()));
-    let online = mgr.wxa(&appid).getversioninfo().await.unwrap();
+    let online = mgr
+        .wxa(&appid)
+        .call(&wxopen::wechat::wxa::GetVersionInfo {})
+        .await
+        .unwrap();
     assert_eq!(online.release_info.unwrap().release_version, "1.0.0");
 }

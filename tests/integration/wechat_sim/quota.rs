@@ -33,20 +33,25 @@ async fn clear_quota_resets_the_mini_programs_daily_counts_ten_times_a_month() {
     let appid = env.authorized_mini_program(&mgr).await;
     let wxa = mgr.wxa(&appid);
     env.sim.set_daily_quota(CATEGORY, 1);
-    wxa.get_category().await.unwrap();
-    let out = wxa.get_category().await.unwrap_err();
+    wxa.call(&wxopen::wechat::wxa::GetCategory).await.unwrap();
+    let out = wxa
+        .call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap_err();
     assert_eq!(out.kind(), ErrorKind::Quota, "{out:?}");
 
     wxa.call(&ClearQuota { appid: &appid }).await.unwrap();
-    wxa.get_category().await.unwrap();
+    wxa.call(&wxopen::wechat::wxa::GetCategory).await.unwrap();
     for n in 1..10 {
         wxa.call(&ClearQuota { appid: &appid })
             .await
             .unwrap_or_else(|e| panic!("reset {n}: {e:?}"));
     }
     // clear_quota.html: the eleventh answers 48006 and resets nothing.
-    wxa.get_category().await.unwrap();
-    wxa.get_category().await.unwrap_err();
+    wxa.call(&wxopen::wechat::wxa::GetCategory).await.unwrap();
+    wxa.call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap_err();
     let refused = wxa.call(&ClearQuota { appid: &appid }).await.unwrap_err();
     assert_eq!(errcode(&refused), Some(48006), "{refused:?}");
     assert_eq!(env.sim.calls(CLEAR_QUOTA), 11, "no call repeated");
@@ -72,8 +77,8 @@ async fn a_clear_quota_whose_answer_is_lost_is_not_repeated_and_quota_get_shows_
     let appid = env.authorized_mini_program(&mgr).await;
     let wxa = mgr.wxa(&appid);
     env.sim.set_daily_quota(CATEGORY, 5);
-    wxa.get_category().await.unwrap();
-    wxa.get_category().await.unwrap();
+    wxa.call(&wxopen::wechat::wxa::GetCategory).await.unwrap();
+    wxa.call(&wxopen::wechat::wxa::GetCategory).await.unwrap();
     env.sim.set_fault(Fault {
         endpoint: Some(CLEAR_QUOTA.to_owned()),
         lose_answer: true,
@@ -129,8 +134,10 @@ async fn the_platforms_reset_takes_the_appsecret_and_no_token() {
     // With an authorized account's appid: that account's counts.
     env.sim.set_daily_quota(CATEGORY, 1);
     let wxa = mgr.wxa(&appid);
-    wxa.get_category().await.unwrap();
-    wxa.get_category().await.unwrap_err();
+    wxa.call(&wxopen::wechat::wxa::GetCategory).await.unwrap();
+    wxa.call(&wxopen::wechat::wxa::GetCategory)
+        .await
+        .unwrap_err();
     mgr.client()
         .call(
             None,
@@ -142,7 +149,7 @@ async fn the_platforms_reset_takes_the_appsecret_and_no_token() {
         )
         .await
         .unwrap();
-    wxa.get_category().await.unwrap();
+    wxa.call(&wxopen::wechat::wxa::GetCategory).await.unwrap();
     // A wrong appsecret: 40125, and nothing reset.
     let wrong = SecretString::from("not-the-appsecret".to_owned());
     let refused = mgr
@@ -160,7 +167,10 @@ async fn the_platforms_reset_takes_the_appsecret_and_no_token() {
     assert_eq!(errcode(&refused), Some(40125), "{refused:?}");
     assert!(!format!("{refused:?}").contains("not-the-appsecret"));
     assert_eq!(
-        wxa.get_category().await.unwrap_err().kind(),
+        wxa.call(&wxopen::wechat::wxa::GetCategory)
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::Quota
     );
     assert_eq!(env.sim.calls(COMPONENT_CLEAR_QUOTA), 3);
