@@ -9,6 +9,7 @@ mod concurrency;
 mod errors;
 mod fidelity;
 mod flow;
+mod icp;
 mod lost_answers;
 mod quota;
 mod services;

@@ -107,6 +107,7 @@ const fn route(path: &'static str, method: RouteMethod, auth: Auth, handler: Han
 /// 404.
 #[rustfmt::skip]
 pub(crate) const ROUTES: &[Route] = {
+    use crate::icp;
     use crate::services as sv;
     use Auth::{Any, Authorizer, Component, None as NoToken};
     use Handler::{Account, Either, Platform, Raw};
@@ -172,6 +173,21 @@ pub(crate) const ROUTES: &[Route] = {
         route("/wxaapi/newtmpl/deltemplate", Post, Authorizer, Account(sv::del_template)),
         route("/wxaapi/newtmpl/gettemplate", Get, Authorizer, Account(sv::get_template)),
         route("/cgi-bin/message/subscribe/send", Post, Authorizer, Account(sv::subscribe_send)),
+        // ICP filing: raw, for permission set 156 besides 18 and refusals carrying `hints`.
+        route(icp::ENTRANCE_INFO, Get, Authorizer, Raw(icp::entrance_info)),
+        route(icp::ONLINE_ORDER, Get, Authorizer, Raw(icp::online_order)),
+        route(icp::SUBJECT_TYPES, Get, Authorizer, Raw(icp::subject_types)),
+        route(icp::CERTIFICATE_TYPES, Get, Authorizer, Raw(icp::certificate_types)),
+        route(icp::DISTRICT_CODE, Get, Authorizer, Raw(icp::district_code)),
+        route(icp::NRLX_TYPES, Get, Authorizer, Raw(icp::nrlx_types)),
+        route(icp::SERVICE_CONTENT_TYPES, Get, Authorizer, Raw(icp::service_content_types)),
+        route(icp::UPLOAD_MEDIA, Post, Authorizer, Raw(icp::upload_icp_media)),
+        route(icp::CREATE_VERIFY_TASK, Post, Authorizer, Raw(icp::create_icp_verifytask)),
+        route(icp::QUERY_VERIFY_TASK, Post, Authorizer, Raw(icp::query_icp_verifytask)),
+        route(icp::APPLY, Post, Authorizer, Raw(icp::apply_icp_filing)),
+        route(icp::CANCEL_APPLY, Post, Authorizer, Raw(icp::cancel_apply_icp_filing)),
+        route(icp::SUBMIT_AUTH_AND_ICP, Post, Authorizer, Raw(icp::submit_auth_and_icp)),
+        route(icp::QUERY_AUTH_AND_ICP, Post, Authorizer, Raw(icp::query_auth_and_icp)),
     ]
 };
 
@@ -184,14 +200,14 @@ pub fn json_answer(status: StatusCode, v: Value) -> Response {
     (status, axum::Json(v)).into_response()
 }
 
-fn err_answer(e: WxErr) -> Response {
+pub(crate) fn err_answer(e: WxErr) -> Response {
     json_answer(
         StatusCode::OK,
         json!({"errcode": e.0, "errmsg": format!("{} rid: {}", e.1, state::wechat_rid())}),
     )
 }
 
-fn ok_answer(v: Value) -> Response {
+pub(crate) fn ok_answer(v: Value) -> Response {
     let mut map = match v {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -236,6 +252,7 @@ async fn handle(
         ));
     }
     inner.run_auto_approvals().await;
+    inner.run_icp_timers().await;
     let now = inner.now();
     let (over_quota, account) = {
         let mut st = inner.lock();
@@ -658,7 +675,7 @@ fn u64_field(m: &Map<String, Value>, k: &str) -> Option<u64> {
     }
 }
 
-fn check_token(
+pub(crate) fn check_token(
     st: &State,
     query: &HashMap<String, String>,
     kind: TokenKind,

@@ -35,6 +35,12 @@
 //! `setwebviewdomain_directly`, `queryquota`, `uploadmedia` (multipart), `getwxacodeunlimit`
 //! (a JPEG), `security/apply_privacy_interface`, `security/get_privacy_interface`,
 //! `security/get_code_privacy_info`. The README has every behaviour and errcode.
+//! ICP filing (authorizer token, permission set 18 or 156; see the README's "ICP filing"):
+//! `GET /wxa/icp/get_icp_entrance_info`, `get_online_icp_order`, `query_icp_subject_types`,
+//! `query_icp_certificate_types`, `query_icp_district_code`, `query_icp_nrlx_types`,
+//! `query_icp_service_content_types`; `POST /wxa/icp/upload_icp_media` (multipart),
+//! `create_icp_verifytask`, `query_icp_verifytask`, `apply_icp_filing`,
+//! `cancel_apply_icp_filing`, `/wxa/sec/submit_auth_and_icp`, `/wxa/sec/query_auth_and_icp`.
 //! Wrong HTTP method: 43001 (require GET) / 43002 (require POST). Unknown path: HTTP 404 with
 //! `{"errcode":-1,...}`. Malformed JSON: 47001. Empty body where one is needed: 44002.
 //!
@@ -72,15 +78,22 @@
 //! | `POST /_sim/privacy_applications` | `{"required": bool}` |
 //! | `POST /_sim/accounts/{appid}/privacy_applications/decide` | `{"api_name","approve","fail_reason"?}` |
 //! | `POST /_sim/fast_register` | pushes `notify_third_fasteregister` (see README) |
+//! | `GET /_sim/apps/{appid}/icp`, `POST …/icp/decide`, `…/icp/sms`, `…/icp/face`, `…/icp/auth`, `…/icp/entrance` | the filing's state and decisions (README "Control API") |
+//! | `POST /_sim/icp/config` | `{"platform_review_secs"?,"administration_review_secs"?,"sms_timeout_secs"?,"push_target"?}` |
 //! | `POST /_sim/consent/approve` | form: `pre_auth_code, redirect_uri, appid, func_info…` → 302 |
 
 mod api;
 mod control;
+mod icp;
 mod push;
 mod qrcode;
 mod services;
 mod state;
 
+pub use icp::{
+    AuthDecision, FaceTask, Filing, IcpApp, IcpDecision, IcpSnapshot, IcpTiming, PushTarget,
+    Reason as IcpReason, Sms, SmsOutcome, Stage as IcpStage,
+};
 pub use push::FastRegisterResult;
 pub use services::{AddedTemplate, SentMessage};
 pub use state::{month_of, Account, Audit, CodeState, PushRecord};
@@ -571,6 +584,7 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let app = control::router(inner.clone())
             .merge(services::control_router(inner.clone()))
+            .merge(icp::control_router(inner.clone()))
             .merge(api::router(inner.clone()));
         let mut tasks = vec![tokio::spawn(async move {
             // The caller's address is the one the IP whitelist (61004) checks.
@@ -585,6 +599,7 @@ impl Simulator {
                 loop {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     inner.run_auto_approvals().await;
+                    inner.run_icp_timers().await;
                 }
             }));
         }

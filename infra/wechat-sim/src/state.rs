@@ -354,6 +354,8 @@ pub struct State {
     pub held_pushes: Vec<HeldPush>,
     /// Login and phone codes, subscribe templates, acceptances and sent messages.
     pub services: crate::services::Services,
+    /// ICP filings, their media and face checks, combined applications.
+    pub icp: crate::icp::Icp,
 }
 
 impl State {

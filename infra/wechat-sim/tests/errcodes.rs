@@ -1,5 +1,5 @@
 //! The README's errcode table is complete: every errcode the simulator's API answers (each
-//! `WxErr::new(code, …)` or `WxErr(code, …)` in `src/api.rs` and `src/services.rs`) has a row,
+//! `WxErr::new(code, …)` or `WxErr(code, …)` in `src/api.rs`, `src/services.rs` and `src/icp.rs`) has a row,
 //! and every row names a code it answers.
 
 use std::collections::BTreeSet;
@@ -8,6 +8,7 @@ fn answered() -> BTreeSet<i64> {
     let sources = [
         include_str!("../src/api.rs"),
         include_str!("../src/services.rs"),
+        include_str!("../src/icp.rs"),
     ];
     let mut codes = BTreeSet::new();
     for (src, marker) in sources

@@ -185,7 +185,7 @@ impl WechatClient {
                     endpoint: E::PATH,
                     detail: "a multipart endpoint without a file".into(),
                 })?;
-                (content_type, body) = multipart_body(&file);
+                (content_type, body) = multipart_body(&req.form_fields(), &file);
                 Method::Post(&body, &content_type)
             }
         };
@@ -315,17 +315,29 @@ impl WechatClient {
     }
 }
 
-/// A multipart/form-data body with one file part: (Content-Type with its boundary, body).
-fn multipart_body(file: &FilePart<'_>) -> (String, Vec<u8>) {
+/// A multipart/form-data body with text fields then one file part: (Content-Type with its
+/// boundary, body).
+fn multipart_body(fields: &[(&'static str, String)], file: &FilePart<'_>) -> (String, Vec<u8>) {
     let boundary = format!("----wxopen{:016x}", rand::random::<u64>());
     let clean = |s: &str| s.replace(['"', '\r', '\n'], "_");
-    let mut body = format!(
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{}\r\n",
+                clean(name),
+                clean(value)
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(&format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
         file.field,
         clean(file.filename),
         clean(file.content_type),
     )
-    .into_bytes();
+    .into_bytes());
     body.extend_from_slice(file.bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)

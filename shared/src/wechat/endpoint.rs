@@ -14,7 +14,7 @@
 
 use super::client::{Binary, Empty};
 use super::error::{WechatError, WechatResult};
-use super::{component, quota, services, wxa};
+use super::{component, icp, quota, services, wxa};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -76,6 +76,12 @@ pub trait Endpoint: Serialize + Send + Sync {
     fn file(&self) -> Option<FilePart<'_>> {
         None
     }
+
+    /// Text fields sent before the file in a [`Verb::Multipart`] body (`upload_icp_media`'s
+    /// `type`, `icp_order_field`…).
+    fn form_fields(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// Endpoints called with the component token (or none): [`super::ComponentApi::call`].
@@ -136,9 +142,14 @@ macro_rules! endpoints {
             self.file_part()
         }
     };
+    (@extra form) => {
+        fn form_fields(&self) -> Vec<(&'static str, String)> {
+            self.form_parts()
+        }
+    };
     ($(
         $module:ident :: $name:ident $(<$lt:lifetime>)?:
-            $verb:ident $path:literal, $token:ident, $repeat:ident -> $resp:ty $(, $extra:ident)?;
+            $verb:ident $path:literal, $token:ident, $repeat:ident -> $resp:ty $(, $extra:ident)*;
     )*) => {
         $(
             impl<$($lt)?> Endpoint for $module::$name$(<$lt>)? {
@@ -147,7 +158,7 @@ macro_rules! endpoints {
                 const TOKEN: Token = Token::$token;
                 const SAFE_TO_REPEAT: bool = endpoints!(@repeat $repeat);
                 type Response = $resp;
-                $(endpoints!(@extra $extra);)?
+                $(endpoints!(@extra $extra);)*
             }
             endpoints!(@marker $token, $module::$name$(<$lt>)?, $($lt)?);
         )*
@@ -245,6 +256,22 @@ endpoints! {
     services::SendSubscribeMessage: POST "/cgi-bin/message/subscribe/send", Authorizer, not_repeatable -> services::SubscribeSent;
     quota::ClearQuota<'a>: POST "/cgi-bin/clear_quota", Authorizer, not_repeatable -> Empty;
     quota::ComponentClearQuota<'a>: POST "/cgi-bin/component/clear_quota/v2", None, not_repeatable -> Empty;
+    // ICP filing (permission set 18 or 156). An application is refused while one is in review
+    // (86324); an upload is a new media_id; a face-check task sends a new notice.
+    icp::GetIcpEntranceInfo: GET "/wxa/icp/get_icp_entrance_info", Authorizer, repeatable -> icp::IcpEntranceInfo;
+    icp::GetOnlineIcpOrder: GET "/wxa/icp/get_online_icp_order", Authorizer, repeatable -> icp::OnlineIcpOrder;
+    icp::QueryIcpSubjectTypes: GET "/wxa/icp/query_icp_subject_types", Authorizer, repeatable -> icp::IcpTypes;
+    icp::QueryIcpCertificateTypes: GET "/wxa/icp/query_icp_certificate_types", Authorizer, repeatable -> icp::IcpTypes;
+    icp::QueryIcpDistrictCode: GET "/wxa/icp/query_icp_district_code", Authorizer, repeatable -> icp::IcpDistricts;
+    icp::QueryIcpNrlxTypes: GET "/wxa/icp/query_icp_nrlx_types", Authorizer, repeatable -> icp::IcpTypes;
+    icp::QueryIcpServiceContentTypes: GET "/wxa/icp/query_icp_service_content_types", Authorizer, repeatable -> icp::IcpTypes;
+    icp::UploadIcpMedia: MULTIPART "/wxa/icp/upload_icp_media", Authorizer, not_repeatable -> icp::UploadedIcpMedia, file, form;
+    icp::CreateIcpVerifyTask: POST "/wxa/icp/create_icp_verifytask", Authorizer, not_repeatable -> icp::IcpVerifyTask;
+    icp::QueryIcpVerifyTask: POST "/wxa/icp/query_icp_verifytask", Authorizer, repeatable -> icp::IcpVerifyTaskState;
+    icp::ApplyIcpFiling: POST "/wxa/icp/apply_icp_filing", Authorizer, not_repeatable -> icp::IcpApplied;
+    icp::CancelApplyIcpFiling: POST "/wxa/icp/cancel_apply_icp_filing", Authorizer, not_repeatable -> Empty;
+    icp::SubmitAuthAndIcp: POST "/wxa/sec/submit_auth_and_icp", Authorizer, not_repeatable -> icp::IcpApplied;
+    icp::QueryAuthAndIcp: POST "/wxa/sec/query_auth_and_icp", Authorizer, repeatable -> icp::AuthAndIcpProgress;
 }
 
 #[cfg(test)]
@@ -285,6 +312,11 @@ mod tests {
         "services::SendSubscribeMessage",
         "quota::ClearQuota",
         "quota::ComponentClearQuota",
+        "icp::UploadIcpMedia",
+        "icp::CreateIcpVerifyTask",
+        "icp::ApplyIcpFiling",
+        "icp::CancelApplyIcpFiling",
+        "icp::SubmitAuthAndIcp",
     ];
     /// Reads, and calls that issue something fresh each time or set what is already set.
     const REPEATABLE: &[&str] = &[
@@ -321,6 +353,15 @@ mod tests {
         "services::GetPubTemplateTitles",
         "services::GetPubTemplateKeywords",
         "services::GetSubscribeTemplates",
+        "icp::GetIcpEntranceInfo",
+        "icp::GetOnlineIcpOrder",
+        "icp::QueryIcpSubjectTypes",
+        "icp::QueryIcpCertificateTypes",
+        "icp::QueryIcpDistrictCode",
+        "icp::QueryIcpNrlxTypes",
+        "icp::QueryIcpServiceContentTypes",
+        "icp::QueryIcpVerifyTask",
+        "icp::QueryAuthAndIcp",
     ];
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`consent`]: the links to WeChat's consent pages (PC and mobile), hosts apart from the API.
 //! - [`endpoint`]: the [`endpoint::Endpoint`] declaration every call is (method, path, token,
 //!   repeat-safety, request and response types), sent by one generic `call`.
+//! - [`icp`]: ICP filing (小程序备案) and the combined verification + filing flow.
 //! - [`quota`]: resetting an account's daily API quota (`clear_quota`, `clear_quota/v2`).
 //! - [`error`]: [`WechatError`] and its [`ErrorKind`] classification.
 //!
@@ -24,6 +25,7 @@ pub mod component;
 pub mod consent;
 pub mod endpoint;
 pub mod error;
+pub mod icp;
 pub mod quota;
 pub mod reconcile;
 pub mod services;
