@@ -395,7 +395,7 @@ async fn answer(
     }
     if path == "/wxa/getwxacodeunlimit" {
         return match wxacode_unlimit(inner, query, body, now) {
-            Ok(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response(),
+            Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
             Err(e) => err_answer(e),
         };
     }
@@ -2072,7 +2072,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// getUnlimitedQRCode (`/wxa/getwxacodeunlimit`): `scene` at most 32 visible characters (40169);
 /// with `check_path` (the default) `page` must be a page of the released version (41030); the
-/// answer is a JPEG (the simulator's QR-looking image).
+/// answer is a PNG (the simulator's QR-looking image, [`qrcode::qr_like_png`]).
 fn wxacode_unlimit(
     inner: &Inner,
     query: &HashMap<String, String>,
@@ -2111,7 +2111,7 @@ fn wxacode_unlimit(
             return Err(WxErr::new(41030, "invalid page rid"));
         }
     }
-    Ok(qrcode::qr_like_jpeg(&format!(
+    Ok(qrcode::qr_like_png(&format!(
         "{appid}|{env}|{page}|{scene}"
     )))
 }

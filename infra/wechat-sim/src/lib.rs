@@ -31,7 +31,7 @@
 //! `revertgrayrelease`, `modify_domain` (gated by the platform's server domains once set),
 //! `modify_domain_directly`, `get_effective_domain`, `setwebviewdomain`,
 //! `setwebviewdomain_directly`, `queryquota`, `uploadmedia` (multipart), `getwxacodeunlimit`
-//! (a JPEG), `security/apply_privacy_interface`, `security/get_privacy_interface`,
+//! (a PNG), `security/apply_privacy_interface`, `security/get_privacy_interface`,
 //! `security/get_code_privacy_info`. The README has every behaviour and errcode.
 //! Wrong HTTP method: 43001 (require GET) / 43002 (require POST). Unknown path: HTTP 404 with
 //! `{"errcode":-1,...}`. Malformed JSON: 47001. Empty body where one is needed: 44002.
