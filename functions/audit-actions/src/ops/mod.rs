@@ -1,0 +1,3 @@
+//! The operations behind the routes: no HTTP, typed outcomes, failures classified once.
+
+pub mod services;
