@@ -479,6 +479,7 @@ async fn only_service_keys_reach_svc_and_a_scoped_one_only_its_customers_apps() 
     )
     .await;
     assert_eq!(s, 200, "{v}");
+    assert_eq!(v["access_token"], stored_token(&app, &acme).await.as_str());
     // The component token reaches every customer's apps: not for a key limited to some.
     let (s, _, v) = call(
         &app,
@@ -489,7 +490,6 @@ async fn only_service_keys_reach_svc_and_a_scoped_one_only_its_customers_apps() 
     )
     .await;
     assert_eq!((s, v["error"].as_str()), (403, Some("forbidden")), "{v}");
-    assert_eq!(v["access_token"], stored_token(&app, &acme).await.as_str());
     // The unscoped service key serves both.
     let (s, _, v) = call(
         &app,
