@@ -1,6 +1,7 @@
-//! Who may call which `/ops` route: the one table of roles ([`RULES`]), the key check that runs
-//! before any routing (so a request without a valid key learns nothing of the routes, not even
-//! their methods), the customer scope of one app's routes, and every refusal logged and counted.
+//! Who may call which `/ops` and `/svc` route: the tables of roles ([`RULES`], [`SVC_RULES`]),
+//! the key check that runs before any routing (so a request without a valid key learns nothing
+//! of the routes, not even their methods), the customer scope of one app's routes, and every
+//! refusal logged and counted.
 
 use crate::error::ApiError;
 use crate::Deps;
@@ -40,7 +41,7 @@ const fn rule(method: &'static str, route: &'static str, role: Role, reach: Reac
 }
 
 use Reach::{AllCustomers as ALL, PerCustomer as ONE};
-use Role::{Admin, Operator as Op, Viewer};
+use Role::{Admin, Operator as Op, Service, Viewer};
 
 /// Every `/ops` route with the role it needs. A route missing here needs `admin` of every
 /// customer (fail closed); a test holds this table equal to the OpenAPI document.
@@ -114,37 +115,27 @@ pub const RULES: &[Rule] = &[
 /// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its
 /// customers; no person's key, not even an admin's, fetches raw tokens.
 pub const SVC_RULES: &[Rule] = &[
-    rule("GET", "/svc/apps/{appid}/access-token", Role::Service, ONE),
+    rule("GET", "/svc/apps/{appid}/access-token", Service, ONE),
     rule(
         "POST",
         "/svc/apps/{appid}/access-token/invalid",
-        Role::Service,
+        Service,
         ONE,
     ),
     // The component token reaches every customer's apps (api_authorizer_token for any of
     // them): only a service key of every customer gets it.
-    rule("GET", "/svc/component/access-token", Role::Service, ALL),
-    rule("POST", "/svc/apps/{appid}/sessions", Role::Service, ONE),
-    rule("POST", "/svc/apps/{appid}/phone-number", Role::Service, ONE),
-    rule("POST", "/svc/apps/{appid}/wxacode", Role::Service, ONE),
-    rule(
-        "GET",
-        "/svc/apps/{appid}/subscribe-templates",
-        Role::Service,
-        ONE,
-    ),
+    rule("GET", "/svc/component/access-token", Service, ALL),
+    rule("POST", "/svc/apps/{appid}/sessions", Service, ONE),
+    rule("POST", "/svc/apps/{appid}/phone-number", Service, ONE),
+    rule("POST", "/svc/apps/{appid}/wxacode", Service, ONE),
+    rule("GET", "/svc/apps/{appid}/subscribe-templates", Service, ONE),
     rule(
         "POST",
         "/svc/apps/{appid}/subscribe-templates",
-        Role::Service,
+        Service,
         ONE,
     ),
-    rule(
-        "POST",
-        "/svc/apps/{appid}/subscribe-messages",
-        Role::Service,
-        ONE,
-    ),
+    rule("POST", "/svc/apps/{appid}/subscribe-messages", Service, ONE),
 ];
 
 fn all_rules() -> impl Iterator<Item = &'static Rule> {
