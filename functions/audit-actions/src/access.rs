@@ -135,7 +135,31 @@ pub const SVC_RULES: &[Rule] = &[
         Service,
         ONE,
     ),
+    rule(
+        "DELETE",
+        "/svc/apps/{appid}/subscribe-templates/{name}",
+        Service,
+        ONE,
+    ),
     rule("POST", "/svc/apps/{appid}/subscribe-messages", Service, ONE),
+    rule(
+        "GET",
+        "/svc/apps/{appid}/subscribe-library/categories",
+        Service,
+        ONE,
+    ),
+    rule(
+        "GET",
+        "/svc/apps/{appid}/subscribe-library/titles",
+        Service,
+        ONE,
+    ),
+    rule(
+        "GET",
+        "/svc/apps/{appid}/subscribe-library/titles/{tid}/keywords",
+        Service,
+        ONE,
+    ),
 ];
 
 fn all_rules() -> impl Iterator<Item = &'static Rule> {

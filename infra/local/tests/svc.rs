@@ -428,6 +428,26 @@ fn svc_routes(appid: &AppId) -> Vec<(Method, String, Option<Value>)> {
             format!("/svc/apps/{appid}/subscribe-messages"),
             Some(json!({ "template": "order_shipped", "touser": "o1", "data": {} })),
         ),
+        (
+            Method::DELETE,
+            format!("/svc/apps/{appid}/subscribe-templates/order_shipped"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/svc/apps/{appid}/subscribe-library/categories"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/svc/apps/{appid}/subscribe-library/titles?ids=307"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/svc/apps/{appid}/subscribe-library/titles/1001/keywords"),
+            None,
+        ),
     ]
 }
 
@@ -610,4 +630,85 @@ async fn templates_are_added_once_by_name_and_messages_go_only_to_users_who_acce
         "{v}"
     );
     assert_eq!(app.local.sim.sent_subscribe_messages().len(), 1);
+    // Deleting by name removes it at WeChat and the name with it.
+    let (s, _, v) = call(
+        &app,
+        SERVICE,
+        Method::DELETE,
+        &format!("{templates}/order_shipped"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(app.local.sim.subscribe_templates(&appid).is_empty());
+    let (s, _, v) = call(&app, SERVICE, Method::GET, &templates, None).await;
+    assert_eq!(
+        (s, v["items"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{v}"
+    );
+    let (s, _, v) = call(
+        &app,
+        SERVICE,
+        Method::DELETE,
+        &format!("{templates}/order_shipped"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (404, Some("unknown_template")),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn the_template_library_is_read_through_the_apps_token() {
+    let app = spawn().await;
+    let appid = app.authorized_app("Library shop").await;
+    let lib = format!("/svc/apps/{appid}/subscribe-library");
+    let (s, _, v) = call(
+        &app,
+        SERVICE,
+        Method::GET,
+        &format!("{lib}/categories"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let category = v["items"][0]["id"].as_u64().unwrap();
+    let (s, _, v) = call(
+        &app,
+        SERVICE,
+        Method::GET,
+        &format!("{lib}/titles?ids={category}&limit=10"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let tid = v["items"][0]["tid"].as_u64().unwrap();
+    let (s, _, v) = call(
+        &app,
+        SERVICE,
+        Method::GET,
+        &format!("{lib}/titles/{tid}/keywords"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["items"].as_array().unwrap().len() >= 2, "{v}");
+    assert!(v["items"][0]["rule"].is_string(), "{v}");
+    let (s, _, v) = call(
+        &app,
+        SERVICE,
+        Method::GET,
+        &format!("{lib}/titles?ids=x"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_query")),
+        "{v}"
+    );
 }

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use wxopen::domain::AppId;
 use wxopen::failure::Classify;
+use wxopen::wechat::services::GetPubTemplateTitles;
 use wxopen::wechat::token::Issued;
 use wxopen::wechat::wxa::GetWxaCodeUnlimit;
 
@@ -41,8 +42,24 @@ pub fn routes() -> Router<Arc<Deps>> {
             get(subscribe_templates).post(add_subscribe_template),
         )
         .route(
+            "/svc/apps/{appid}/subscribe-templates/{name}",
+            delete(delete_subscribe_template),
+        )
+        .route(
             "/svc/apps/{appid}/subscribe-messages",
             post(send_subscribe_message),
+        )
+        .route(
+            "/svc/apps/{appid}/subscribe-library/categories",
+            get(subscribe_categories),
+        )
+        .route(
+            "/svc/apps/{appid}/subscribe-library/titles",
+            get(subscribe_titles),
+        )
+        .route(
+            "/svc/apps/{appid}/subscribe-library/titles/{tid}/keywords",
+            get(subscribe_keywords),
         )
 }
 
@@ -78,8 +95,8 @@ fn no_store(body: Value) -> Response {
     resp
 }
 
-fn appid(raw: &str) -> Result<AppId, Response> {
-    AppId::parse(raw).map_err(|e| ApiError::bad("invalid_appid", e.to_string()).into_response())
+fn appid(raw: &str) -> Result<AppId, ApiError> {
+    AppId::parse(raw).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))
 }
 
 fn token_body(t: &Issued) -> Response {
@@ -98,11 +115,12 @@ fn answer<T>(r: Result<T, ServiceError>, ok: impl FnOnce(T) -> Response) -> Resp
 }
 
 /// A required secret field that must not be empty.
-fn non_empty(field: &'static str, v: &SecretString) -> Result<(), Response> {
+fn non_empty(field: &'static str, v: &SecretString) -> Result<(), ApiError> {
     if v.expose_secret().trim().is_empty() {
-        return Err(
-            ApiError::bad("invalid_body", format!("{field} must not be empty")).into_response(),
-        );
+        return Err(ApiError::bad(
+            "invalid_body",
+            format!("{field} must not be empty"),
+        ));
     }
     Ok(())
 }
@@ -110,7 +128,7 @@ fn non_empty(field: &'static str, v: &SecretString) -> Result<(), Response> {
 async fn access_token(State(deps): State<Arc<Deps>>, Path(raw): Path<String>) -> Response {
     let appid = match appid(&raw) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     answer(ops::access_token(&deps.mgr, &appid).await, |t| {
         token_body(&t)
@@ -131,12 +149,12 @@ async fn invalid_token(
     body: Bytes,
 ) -> Response {
     let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: InvalidToken = json_body(&headers, &body).map_err(IntoResponse::into_response)?;
+        let req: InvalidToken = json_body(&headers, &body)?;
         non_empty("access_token", &req.access_token)?;
         Ok((a, req))
     }) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     answer(
         ops::report_invalid_token(&deps.mgr, &appid, &req.access_token).await,
@@ -165,12 +183,12 @@ async fn session(
     body: Bytes,
 ) -> Response {
     let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: NewSession = json_body(&headers, &body).map_err(IntoResponse::into_response)?;
+        let req: NewSession = json_body(&headers, &body)?;
         non_empty("js_code", &req.js_code)?;
         Ok((a, req))
     }) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let r = ops::login(&deps.mgr, &appid, req.js_code, req.with_session_key).await;
     answer(r, |s| {
@@ -198,12 +216,12 @@ async fn phone_number(
     body: Bytes,
 ) -> Response {
     let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: PhoneCode = json_body(&headers, &body).map_err(IntoResponse::into_response)?;
+        let req: PhoneCode = json_body(&headers, &body)?;
         non_empty("code", &req.code)?;
         Ok((a, req))
     }) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     answer(ops::phone_number(&deps.mgr, &appid, req.code).await, |p| {
         no_store(json!({
@@ -302,11 +320,11 @@ async fn wxacode(
     body: Bytes,
 ) -> Response {
     let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: WxaCodeBody = json_body(&headers, &body).map_err(IntoResponse::into_response)?;
-        Ok((a, req.into_request().map_err(IntoResponse::into_response)?))
+        let req: WxaCodeBody = json_body(&headers, &body)?;
+        Ok((a, req.into_request()?))
     }) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     answer(ops::wxacode(&deps.mgr, &appid, &req).await, |img| {
         let ct = HeaderValue::from_str(&img.content_type)
@@ -328,7 +346,7 @@ fn template_view(t: &wxopen::store::NamedSubscribeTemplate) -> Value {
 async fn subscribe_templates(State(deps): State<Arc<Deps>>, Path(raw): Path<String>) -> Response {
     let appid = match appid(&raw) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     answer(
         ops::subscribe_templates(deps.store.as_ref(), &appid).await,
@@ -342,7 +360,7 @@ async fn subscribe_templates(State(deps): State<Arc<Deps>>, Path(raw): Path<Stri
 /// The provider's names for templates: what a backend sends by.
 const TEMPLATE_NAME_MAX: usize = 64;
 
-fn valid_template_name(name: &str) -> Result<(), Response> {
+fn valid_template_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= TEMPLATE_NAME_MAX
         && name
@@ -354,8 +372,7 @@ fn valid_template_name(name: &str) -> Result<(), Response> {
         Err(ApiError::bad(
             "invalid_template_name",
             format!("a template name is 1 to {TEMPLATE_NAME_MAX} letters, digits, '_', '-' or '.'"),
-        )
-        .into_response())
+        ))
     }
 }
 
@@ -376,19 +393,18 @@ async fn add_subscribe_template(
     body: Bytes,
 ) -> Response {
     let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: NewTemplateBody =
-            json_body(&headers, &body).map_err(IntoResponse::into_response)?;
+        let req: NewTemplateBody = json_body(&headers, &body)?;
         valid_template_name(&req.name)?;
         if !(2..=5).contains(&req.kid_list.len()) {
-            return Err(
-                ApiError::bad("invalid_kid_list", "kid_list holds 2 to 5 keyword ids")
-                    .into_response(),
-            );
+            return Err(ApiError::bad(
+                "invalid_kid_list",
+                "kid_list holds 2 to 5 keyword ids",
+            ));
         }
         Ok((a, req))
     }) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let new = NewSubscribeTemplate {
         name: req.name,
@@ -457,15 +473,15 @@ async fn send_subscribe_message(
     body: Bytes,
 ) -> Response {
     let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: SendBody = json_body(&headers, &body).map_err(IntoResponse::into_response)?;
+        let req: SendBody = json_body(&headers, &body)?;
         valid_template_name(&req.template)?;
         if req.touser.trim().is_empty() {
-            return Err(ApiError::bad("invalid_body", "touser must not be empty").into_response());
+            return Err(ApiError::bad("invalid_body", "touser must not be empty"));
         }
         Ok((a, req))
     }) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let msg = SubscribeMessage {
         template: req.template,
@@ -483,4 +499,104 @@ async fn send_subscribe_message(
     };
     let r = ops::send_subscribe_message(&deps.mgr, deps.store.as_ref(), &appid, msg).await;
     answer(r, |msgid| Json(json!({ "msgid": msgid })).into_response())
+}
+
+async fn delete_subscribe_template(
+    State(deps): State<Arc<Deps>>,
+    Path((raw, name)): Path<(String, String)>,
+) -> Response {
+    let appid = match appid(&raw).and_then(|a| valid_template_name(&name).map(|()| a)) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let r = ops::delete_subscribe_template(&deps.mgr, deps.store.as_ref(), &appid, &name).await;
+    answer(r, |()| Json(json!({ "deleted": name })).into_response())
+}
+
+async fn subscribe_categories(State(deps): State<Arc<Deps>>, Path(raw): Path<String>) -> Response {
+    let appid = match appid(&raw) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    answer(ops::subscribe_categories(&deps.mgr, &appid).await, |cats| {
+        let items: Vec<_> = cats
+            .iter()
+            .map(|c| json!({ "id": c.id, "name": c.name }))
+            .collect();
+        Json(json!({ "items": items })).into_response()
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TitlesQuery {
+    /// Category ids, comma-separated.
+    ids: String,
+    #[serde(default)]
+    start: u32,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// getpubtemplatetitles answers at most 30 titles a page.
+const TITLES_PAGE_MAX: u32 = 30;
+
+async fn subscribe_titles(
+    State(deps): State<Arc<Deps>>,
+    Path(raw): Path<String>,
+    crate::OpsQuery(q): crate::OpsQuery<TitlesQuery>,
+) -> Response {
+    let appid = match appid(&raw) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let ids: Result<Vec<u64>, _> = q.ids.split(',').map(|i| i.trim().parse()).collect();
+    let limit = q.limit.unwrap_or(TITLES_PAGE_MAX);
+    let req = match ids {
+        Ok(ids) if !ids.is_empty() && (1..=TITLES_PAGE_MAX).contains(&limit) => {
+            GetPubTemplateTitles {
+                category_ids: ids,
+                start: q.start,
+                limit,
+            }
+        }
+        _ => {
+            return ApiError::bad(
+                "invalid_query",
+                format!("ids: category ids, comma-separated; limit: 1 to {TITLES_PAGE_MAX}"),
+            )
+            .into_response()
+        }
+    };
+    answer(ops::subscribe_titles(&deps.mgr, &appid, &req).await, |t| {
+        let items: Vec<_> = t
+            .data
+            .iter()
+            .map(|x| json!({ "tid": x.tid, "title": x.title, "type": x.kind, "category_id": x.category_id }))
+            .collect();
+        Json(json!({ "count": t.count, "items": items })).into_response()
+    })
+}
+
+async fn subscribe_keywords(
+    State(deps): State<Arc<Deps>>,
+    Path((raw, tid)): Path<(String, String)>,
+) -> Response {
+    let appid = match appid(&raw) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(tid) = tid.parse::<u64>() else {
+        return ApiError::bad("invalid_tid", "tid is a number").into_response();
+    };
+    answer(
+        ops::subscribe_keywords(&deps.mgr, &appid, tid).await,
+        |kws| {
+            let items: Vec<_> = kws
+            .iter()
+            .map(|k| json!({ "kid": k.kid, "name": k.name, "example": k.example, "rule": k.rule }))
+            .collect();
+            Json(json!({ "items": items })).into_response()
+        },
+    )
 }

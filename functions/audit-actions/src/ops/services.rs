@@ -14,8 +14,9 @@ use wxopen::domain::UnixTime;
 use wxopen::failure::{Classify, Failure, Hint, StatusCode};
 use wxopen::store::{NamedSubscribeTemplate, StoreError, SubscribeTemplateStore, TokenKey};
 use wxopen::wechat::services::{
-    AddSubscribeTemplate, DelSubscribeTemplate, GetUserPhoneNumber, JsCode2Session, PhoneInfo,
-    SendSubscribeMessage, SubscribeValue,
+    AddSubscribeTemplate, DelSubscribeTemplate, GetPubTemplateKeywords, GetPubTemplateTitles,
+    GetSubscribeCategories, GetUserPhoneNumber, JsCode2Session, PhoneInfo, PubTemplateKeyword,
+    PubTemplateTitles, SendSubscribeMessage, SubscribeCategory, SubscribeValue,
 };
 use wxopen::wechat::token::Issued;
 use wxopen::wechat::wxa::GetWxaCodeUnlimit;
@@ -454,4 +455,64 @@ pub async fn send_subscribe_message(
         .await
         .map(|sent| sent.msgid)
         .map_err(|e| ServiceError::from_wechat(Some(appid), e))
+}
+
+/// The app's categories (wxaapi/newtmpl/getcategory): they decide the public titles it may use.
+pub async fn subscribe_categories(
+    mgr: &TokenManager,
+    appid: &AppId,
+) -> ServiceResult<Vec<SubscribeCategory>> {
+    mgr.wxa(appid)
+        .call(&GetSubscribeCategories::default())
+        .await
+        .map(|r| r.data)
+        .map_err(|e| ServiceError::from_wechat(Some(appid), e))
+}
+
+/// The public titles of some categories, paged (getpubtemplatetitles).
+pub async fn subscribe_titles(
+    mgr: &TokenManager,
+    appid: &AppId,
+    req: &GetPubTemplateTitles,
+) -> ServiceResult<PubTemplateTitles> {
+    mgr.wxa(appid)
+        .call(req)
+        .await
+        .map_err(|e| ServiceError::from_wechat(Some(appid), e))
+}
+
+/// A public title's keywords (getpubtemplatekeywords).
+pub async fn subscribe_keywords(
+    mgr: &TokenManager,
+    appid: &AppId,
+    tid: u64,
+) -> ServiceResult<Vec<PubTemplateKeyword>> {
+    mgr.wxa(appid)
+        .call(&GetPubTemplateKeywords { tid })
+        .await
+        .map(|r| r.data)
+        .map_err(|e| ServiceError::from_wechat(Some(appid), e))
+}
+
+/// Deletes the app's template of that name at WeChat (deltemplate), then its name.
+pub async fn delete_subscribe_template(
+    mgr: &TokenManager,
+    store: &dyn SubscribeTemplateStore,
+    appid: &AppId,
+    name: &str,
+) -> ServiceResult<()> {
+    let t = store
+        .get_subscribe_template(appid, name)
+        .await?
+        .ok_or_else(|| ServiceError::UnknownTemplate {
+            appid: appid.clone(),
+            name: name.to_owned(),
+        })?;
+    mgr.wxa(appid)
+        .call(&DelSubscribeTemplate {
+            pri_tmpl_id: t.pri_tmpl_id,
+        })
+        .await
+        .map_err(|e| ServiceError::from_wechat(Some(appid), e))?;
+    Ok(store.delete_subscribe_template(appid, name).await?)
 }
