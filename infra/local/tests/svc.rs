@@ -696,8 +696,29 @@ async fn the_template_library_is_read_through_the_apps_token() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    assert!(v["items"].as_array().unwrap().len() >= 2, "{v}");
-    assert!(v["items"][0]["rule"].is_string(), "{v}");
+    // The simulator's library: category 307's first title is 1001, 订单发货提醒, 4 keywords.
+    assert_eq!((category, tid), (307, 1001));
+    let names: Vec<_> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_u64().unwrap(),
+                k["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (1, "character_string".to_owned()),
+            (2, "thing".to_owned()),
+            (3, "time".to_owned()),
+            (4, "thing".to_owned())
+        ],
+        "{v}"
+    );
     let (s, _, v) = call(
         &app,
         SERVICE,
