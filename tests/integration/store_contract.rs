@@ -115,6 +115,7 @@ contract!(
     a_batch_result_is_written_only_by_the_runner_holding_the_claim,
     an_invitation_binds_one_app_in_the_write_that_binds_it,
     a_refused_invitation_writes_nothing,
+    subscribe_templates_are_named_per_app_and_a_name_is_taken_once,
 );
 
 fn app(i: usize) -> AppId {
@@ -2069,4 +2070,83 @@ async fn a_refused_invitation_writes_nothing<S: Backend>(s: &S) {
         assert_eq!(s.get_invitation(id).await.unwrap(), before, "{id}");
     }
     assert_eq!(s.get_authorizer(&app(1)).await.unwrap(), Some(profile));
+}
+
+fn named(appid: &AppId, name: &str, pri: &str) -> NamedSubscribeTemplate {
+    NamedSubscribeTemplate {
+        appid: appid.clone(),
+        name: name.to_owned(),
+        pri_tmpl_id: pri.to_owned(),
+        tid: 1001,
+        kid_list: vec![1, 2, 3],
+        added_at: 1_700_000_000,
+    }
+}
+
+async fn subscribe_templates_are_named_per_app_and_a_name_is_taken_once<S: Backend>(s: &S) {
+    let (a, b) = (app(71), app(72));
+    assert_eq!(
+        s.get_subscribe_template(&a, "order_shipped").await.unwrap(),
+        None
+    );
+    assert!(s.list_subscribe_templates(&a).await.unwrap().is_empty());
+    let shipped = named(&a, "order_shipped", "pri-a-1");
+    s.create_subscribe_template(&shipped).await.unwrap();
+    // The same name for another app is that app's own.
+    s.create_subscribe_template(&named(&b, "order_shipped", "pri-b-1"))
+        .await
+        .unwrap();
+    s.create_subscribe_template(&named(&a, "refund_done", "pri-a-2"))
+        .await
+        .unwrap();
+    // A name is taken once per app: concurrent adds keep exactly one.
+    let racers: Vec<_> = (0..8)
+        .map(|i| named(&a, "coupon", &format!("pri-a-c{i}")))
+        .collect();
+    let results =
+        futures::future::join_all(racers.iter().map(|t| s.create_subscribe_template(t))).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .all(|e| matches!(e, StoreError::Conflict)));
+    assert!(matches!(
+        s.create_subscribe_template(&named(&a, "order_shipped", "pri-a-9"))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.get_subscribe_template(&a, "order_shipped").await.unwrap(),
+        Some(shipped.clone())
+    );
+    let names: Vec<String> = s
+        .list_subscribe_templates(&a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["coupon", "order_shipped", "refund_done"]);
+    assert_eq!(s.list_subscribe_templates(&b).await.unwrap().len(), 1);
+    s.delete_subscribe_template(&a, "order_shipped")
+        .await
+        .unwrap();
+    s.delete_subscribe_template(&a, "order_shipped")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_subscribe_template(&a, "order_shipped").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.get_subscribe_template(&b, "order_shipped")
+            .await
+            .unwrap()
+            .map(|t| t.pri_tmpl_id),
+        Some("pri-b-1".to_owned())
+    );
 }

@@ -50,12 +50,20 @@ fn operations(keep: impl Fn(&serde_norway::Value) -> bool) -> BTreeSet<(String, 
 /// `(path, method)` pairs declared by `.route("…", get(…).post(…))` in the function's HTTP layer.
 fn declared() -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
-    let dir = repo().join("functions/audit-actions/src/http");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
+    // The source and its module folders (`http/`, `ops/`).
+    let mut files = Vec::new();
+    let mut dirs = vec![repo().join("functions/audit-actions/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
         }
+    }
+    for path in files {
         let src = std::fs::read_to_string(&path).unwrap();
         let mut rest = src.as_str();
         while let Some(at) = rest.find(".route(") {

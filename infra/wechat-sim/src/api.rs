@@ -527,10 +527,10 @@ fn get_qrcode(ctx: &Ctx) -> Response {
     }
 }
 
-/// `/wxa/getwxacodeunlimit`: a mini-program code, a JPEG.
+/// `/wxa/getwxacodeunlimit`: a mini-program code, a PNG, as WeChat answers it.
 fn getwxacodeunlimit(ctx: &Ctx) -> Response {
     match wxacode_unlimit(ctx) {
-        Ok(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response(),
+        Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
         Err(e) => err_answer(e),
     }
 }
@@ -2277,7 +2277,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// getUnlimitedQRCode (`/wxa/getwxacodeunlimit`): `scene` at most 32 visible characters (40169);
 /// with `check_path` (the default) `page` must be a page of the released version (41030); the
-/// answer is a JPEG (the simulator's QR-looking image).
+/// answer is a PNG (the simulator's QR-looking image, [`qrcode::qr_like_png`]).
 fn wxacode_unlimit(ctx: &Ctx) -> Result<Vec<u8>, WxErr> {
     let st = ctx.inner.lock();
     let appid = check_token(&st, ctx.query, TokenKind::Authorizer, ctx.now)?
@@ -2304,7 +2304,7 @@ fn wxacode_unlimit(ctx: &Ctx) -> Result<Vec<u8>, WxErr> {
             return Err(WxErr::new(41030, "invalid page rid"));
         }
     }
-    Ok(qrcode::qr_like_jpeg(&format!(
+    Ok(qrcode::qr_like_png(&format!(
         "{appid}|{env}|{page}|{scene}"
     )))
 }

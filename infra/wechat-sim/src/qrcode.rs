@@ -1,5 +1,9 @@
-//! The image `/wxa/get_qrcode` answers: a QR-looking grayscale JPEG (get_qrcode.html documents
-//! image/jpeg) whose modules depend on the requested path. Not a scannable QR code.
+//! The images the code endpoints answer: `/wxa/get_qrcode` a QR-looking grayscale JPEG
+//! (get_qrcode.html documents image/jpeg), `/wxa/getwxacodeunlimit` the same modules as a PNG
+//! (getUnlimitedQRCode answers the image's buffer, a PNG: its `is_hyaline` transparent
+//! background is a PNG's alpha;
+//! <https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/qrcode-link/qr-code/getUnlimitedQRCode.html>).
+//! Both depend on what was asked. Not scannable codes.
 
 const MODULES: usize = 25;
 const SCALE: usize = 4;
@@ -7,6 +11,31 @@ const BORDER: usize = 2;
 
 /// A valid baseline JPEG (8-bit grayscale) for `seed`.
 pub fn qr_like_jpeg(seed: &str) -> Vec<u8> {
+    let (side, pixels) = qr_like_pixels(seed);
+    let mut out = Vec::new();
+    let side = side as u16;
+    jpeg_encoder::Encoder::new(&mut out, 90)
+        .encode(&pixels, side, side, jpeg_encoder::ColorType::Luma)
+        .expect("a grayscale image of the declared size encodes");
+    out
+}
+
+/// A valid PNG (8-bit grayscale) of the same modules for `seed`.
+pub fn qr_like_png(seed: &str) -> Vec<u8> {
+    let (side, pixels) = qr_like_pixels(seed);
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side as u32, side as u32);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut w| w.write_image_data(&pixels))
+        .expect("a grayscale image of the declared size encodes");
+    out
+}
+
+/// The side in pixels and the grayscale pixels (row by row) of a QR-looking square for `seed`.
+fn qr_like_pixels(seed: &str) -> (usize, Vec<u8>) {
     let side = (MODULES + 2 * BORDER) * SCALE;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in seed.bytes() {
@@ -44,12 +73,7 @@ pub fn qr_like_jpeg(seed: &str) -> Vec<u8> {
             pixels.push(if on { 0 } else { 255 });
         }
     }
-    let mut out = Vec::new();
-    let side = side as u16;
-    jpeg_encoder::Encoder::new(&mut out, 90)
-        .encode(&pixels, side, side, jpeg_encoder::ColorType::Luma)
-        .expect("a grayscale image of the declared size encodes");
-    out
+    (side, pixels)
 }
 
 #[cfg(test)]
@@ -62,5 +86,17 @@ mod tests {
         assert_eq!(&jpeg[..3], &[0xff, 0xd8, 0xff], "SOI and a marker");
         assert_eq!(&jpeg[jpeg.len() - 2..], &[0xff, 0xd9], "EOI");
         assert_ne!(jpeg, qr_like_jpeg("pages/other"));
+    }
+
+    #[test]
+    fn the_code_is_a_png_that_decodes_and_depends_on_the_scene() {
+        let png_bytes = qr_like_png("wx1|release|pages/index|a=1");
+        assert_eq!(&png_bytes[..8], b"\x89PNG\r\n\x1a\n");
+        let decoder = png::Decoder::new(std::io::Cursor::new(&png_bytes));
+        let reader = decoder.read_info().unwrap();
+        let info = reader.info();
+        assert_eq!(info.width, ((MODULES + 2 * BORDER) * SCALE) as u32);
+        assert_eq!(info.color_type, png::ColorType::Grayscale);
+        assert_ne!(png_bytes, qr_like_png("wx1|release|pages/index|a=2"));
     }
 }

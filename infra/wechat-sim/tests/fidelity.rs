@@ -380,7 +380,7 @@ async fn uploadmedia_takes_an_image_or_video_part_named_media() {
 }
 
 #[tokio::test]
-async fn getwxacodeunlimit_answers_a_jpeg_or_a_json_error() {
+async fn getwxacodeunlimit_answers_a_png_or_a_json_error() {
     let app = App::start().await;
     let code = |body: Value| {
         let req = app
@@ -402,8 +402,8 @@ async fn getwxacodeunlimit_answers_a_jpeg_or_a_json_error() {
     assert_eq!(errcode(&json_of(&body)), 41030);
     // check_path false: an image for any page.
     let (ct, body) = code(json!({"scene": "a=1", "page": "pages/a", "check_path": false, "env_version": "trial", "width": 430})).await;
-    assert_eq!(ct, "image/jpeg");
-    assert!(body.starts_with(&[0xff, 0xd8, 0xff]));
+    assert_eq!(ct, "image/png");
+    assert!(body.starts_with(b"\x89PNG\r\n\x1a\n"));
     // scene longer than 32 characters: 40169; a bad env_version: 47001.
     let (_, body) = code(json!({"scene": "x".repeat(33), "check_path": false})).await;
     assert_eq!(errcode(&json_of(&body)), 40169);

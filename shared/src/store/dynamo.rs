@@ -1906,6 +1906,71 @@ impl TemplateRequirementsStore for DynamoStore {
     }
 }
 
+/// `SUBSCRIBE#{appid}` / `NAME#{name}`, the template as one JSON attribute: one Query lists an
+/// app's.
+#[async_trait]
+impl SubscribeTemplateStore for DynamoStore {
+    async fn create_subscribe_template(&self, t: &NamedSubscribeTemplate) -> StoreResult<()> {
+        let item = HashMap::from([
+            ("pk".to_owned(), s(format!("SUBSCRIBE#{}", t.appid))),
+            ("sk".to_owned(), s(format!("NAME#{}", t.name))),
+            ("data".to_owned(), s(to_json(t)?)),
+        ]);
+        self.put_new(item, "PutItem subscribe template").await
+    }
+
+    async fn get_subscribe_template(
+        &self,
+        appid: &AppId,
+        name: &str,
+    ) -> StoreResult<Option<NamedSubscribeTemplate>> {
+        self.get_item(format!("SUBSCRIBE#{appid}"), &format!("NAME#{name}"))
+            .await?
+            .map(|item| get_json(&item, "data"))
+            .transpose()
+    }
+
+    async fn list_subscribe_templates(
+        &self,
+        appid: &AppId,
+    ) -> StoreResult<Vec<NamedSubscribeTemplate>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s(format!("SUBSCRIBE#{appid}")))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend("Query subscribe templates"))?;
+            for item in resp.items.unwrap_or_default() {
+                out.push(get_json(&item, "data")?);
+            }
+            match resp.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn delete_subscribe_template(&self, appid: &AppId, name: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("SUBSCRIBE#{appid}")))
+            .key("sk", s(format!("NAME#{name}")))
+            .send()
+            .await
+            .map_err(backend("DeleteItem subscribe template"))?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

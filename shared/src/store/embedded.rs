@@ -48,6 +48,9 @@ const RUNS: TableDefinition<&str, i64> = TableDefinition::new("runs");
 /// template_id -> [`TemplateRequirements`] as JSON.
 const TEMPLATE_REQUIREMENTS: TableDefinition<u64, &[u8]> =
     TableDefinition::new("template_requirements");
+/// `(appid, name)` -> [`NamedSubscribeTemplate`] as JSON.
+const SUBSCRIBE_TEMPLATES: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("subscribe_templates");
 /// `(batch id, appid)` -> result.
 const BATCH_ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("batch_items");
 
@@ -371,6 +374,7 @@ impl EmbeddedStore {
             txn.open_table(BATCH_ITEMS)?;
             txn.open_table(INVITATIONS)?;
             txn.open_table(ACTIVITY)?;
+            txn.open_table(SUBSCRIBE_TEMPLATES)?;
         }
         txn.commit()?;
         let store = EmbeddedStore { db: Arc::new(db) };
@@ -1598,6 +1602,83 @@ impl TemplateRequirementsStore for EmbeddedStore {
             {
                 let mut t = txn.open_table(TEMPLATE_REQUIREMENTS).map_err(be)?;
                 t.remove(template_id).map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SubscribeTemplateStore for EmbeddedStore {
+    async fn create_subscribe_template(&self, t: &NamedSubscribeTemplate) -> StoreResult<()> {
+        let (appid, name) = (t.appid.to_string(), t.name.clone());
+        let bytes = enc(t)?;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut table = txn.open_table(SUBSCRIBE_TEMPLATES).map_err(be)?;
+                if table
+                    .get((appid.as_str(), name.as_str()))
+                    .map_err(be)?
+                    .is_some()
+                {
+                    return Err(StoreError::Conflict);
+                }
+                table
+                    .insert((appid.as_str(), name.as_str()), bytes.as_slice())
+                    .map_err(be)?;
+            }
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn get_subscribe_template(
+        &self,
+        appid: &AppId,
+        name: &str,
+    ) -> StoreResult<Option<NamedSubscribeTemplate>> {
+        let (appid, name) = (appid.to_string(), name.to_owned());
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(SUBSCRIBE_TEMPLATES).map_err(be)?;
+            t.get((appid.as_str(), name.as_str()))
+                .map_err(be)?
+                .map(|v| dec(v.value(), "subscribe template"))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_subscribe_templates(
+        &self,
+        appid: &AppId,
+    ) -> StoreResult<Vec<NamedSubscribeTemplate>> {
+        let appid = appid.to_string();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(SUBSCRIBE_TEMPLATES).map_err(be)?;
+            let mut out = Vec::new();
+            for row in t.range((appid.as_str(), "")..).map_err(be)? {
+                let (k, v) = row.map_err(be)?;
+                if k.value().0 != appid {
+                    break;
+                }
+                out.push(dec(v.value(), "subscribe template")?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_subscribe_template(&self, appid: &AppId, name: &str) -> StoreResult<()> {
+        let (appid, name) = (appid.to_string(), name.to_owned());
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(SUBSCRIBE_TEMPLATES).map_err(be)?;
+                t.remove((appid.as_str(), name.as_str())).map_err(be)?;
             }
             txn.commit().map_err(be)
         })

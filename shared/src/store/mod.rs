@@ -950,6 +950,41 @@ pub trait TemplateRequirementsStore: Send + Sync {
     async fn delete_template_requirements(&self, template_id: u64) -> StoreResult<()>;
 }
 
+/// A subscribe-message template an app added (`wxaapi/newtmpl/addtemplate`), under the name the
+/// provider's backends use for it (`order_shipped`): each app has its own `priTmplId` for the
+/// same title and keywords, so a backend sends by name and wxopen finds the app's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedSubscribeTemplate {
+    pub appid: AppId,
+    /// The provider's name, the same across apps.
+    pub name: String,
+    /// The app's own template id.
+    pub pri_tmpl_id: String,
+    /// The public title and keywords it was added from.
+    pub tid: u64,
+    pub kid_list: Vec<u64>,
+    pub added_at: UnixTime,
+}
+
+#[async_trait]
+pub trait SubscribeTemplateStore: Send + Sync {
+    /// Records the app's template under its name; `Conflict` when the app already has one by
+    /// that name (so two concurrent adds keep one).
+    async fn create_subscribe_template(&self, t: &NamedSubscribeTemplate) -> StoreResult<()>;
+    async fn get_subscribe_template(
+        &self,
+        appid: &AppId,
+        name: &str,
+    ) -> StoreResult<Option<NamedSubscribeTemplate>>;
+    /// The app's named templates, by name.
+    async fn list_subscribe_templates(
+        &self,
+        appid: &AppId,
+    ) -> StoreResult<Vec<NamedSubscribeTemplate>>;
+    /// Removes one; removing none is not an error.
+    async fn delete_subscribe_template(&self, appid: &AppId, name: &str) -> StoreResult<()>;
+}
+
 /// Everything at once, for functions and `wxopen-local` that hold one store.
 pub trait Store:
     TicketStore
@@ -963,6 +998,7 @@ pub trait Store:
     + BatchStore
     + ScheduleStore
     + TemplateRequirementsStore
+    + SubscribeTemplateStore
 {
 }
 
@@ -978,5 +1014,6 @@ impl<T> Store for T where
         + BatchStore
         + ScheduleStore
         + TemplateRequirementsStore
+        + SubscribeTemplateStore
 {
 }

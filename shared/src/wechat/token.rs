@@ -78,6 +78,48 @@ impl Default for TokenPolicy {
     }
 }
 
+/// How long a token handed out by [`TokenManager::issue`] is served from this instance's memory
+/// before the store is read again: another instance may have replaced it (a reported rejection),
+/// so it is not trusted until its margin, only for this long.
+pub const ISSUED_REVALIDATE_SECS: i64 = 60;
+
+/// A token as handed to a caller that passes it on (the provider's backends), with its expiry.
+/// `Debug` hides the token.
+#[derive(Clone)]
+pub struct Issued {
+    pub access_token: SecretString,
+    pub expires_at: UnixTime,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("access_token", &"<hidden>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl Issued {
+    fn new(access_token: &SecretString, state: &TokenState) -> Self {
+        Issued {
+            access_token: access_token.clone(),
+            expires_at: state.expires_at,
+        }
+    }
+
+    /// The stored token when there is one, else ours (`fetched`, expiring at `expires_at`).
+    fn of(state: &TokenState, fetched: SecretString, expires_at: UnixTime) -> Self {
+        match &state.access_token {
+            Some(t) => Issued::new(t, state),
+            None => Issued {
+                access_token: fetched,
+                expires_at,
+            },
+        }
+    }
+}
+
 /// A token obtained from WeChat, before it is stored.
 struct Fetched {
     access: SecretString,
@@ -102,6 +144,10 @@ pub struct TokenManager {
     component_cache: std::sync::Mutex<Option<(SecretString, UnixTime)>>,
     /// See [`TokenManager::with_authorizers`].
     authorizers: Option<Arc<dyn AuthorizerStore>>,
+    /// What [`TokenManager::issue`] handed out, and when it was read from the store.
+    issued: std::sync::Mutex<HashMap<TokenKey, (Issued, UnixTime)>>,
+    /// How many [`TokenManager::issue`] calls were not answered from memory.
+    issue_lookups: AtomicU64,
     /// One refresher per key inside this process; the store lease covers other processes.
     local: std::sync::Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -147,6 +193,8 @@ impl TokenManager {
             recoveries: AtomicU64::new(0),
             component_cache: std::sync::Mutex::new(None),
             authorizers: None,
+            issued: std::sync::Mutex::new(HashMap::new()),
+            issue_lookups: AtomicU64::new(0),
             local: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -195,6 +243,67 @@ impl TokenManager {
             .await
     }
 
+    /// The token for a caller outside wxopen (the provider's backends), with its expiry: valid
+    /// beyond the margin, refreshed under the lease (once across all callers and the scheduled
+    /// refresher) only when within it. Served from this instance's memory until its margin, or
+    /// for [`ISSUED_REVALIDATE_SECS`] since it was read, whichever comes first: a warm instance
+    /// reads the store at most once a minute per token.
+    pub async fn issue(&self, key: &TokenKey) -> WechatResult<Issued> {
+        let now = self.clock.now();
+        if let Some(hit) = self.issued_cached(key, now) {
+            return Ok(hit);
+        }
+        self.issue_lookups.fetch_add(1, Ordering::Relaxed);
+        let issued = self.obtain_issued(key, None).await?;
+        self.remember_issued(key, &issued, now);
+        Ok(issued)
+    }
+
+    /// How many [`TokenManager::issue`] calls went to the store (one token read each, more only
+    /// when it was refreshed) rather than being answered from this instance's memory.
+    pub fn issue_lookups(&self) -> u64 {
+        self.issue_lookups.load(Ordering::Relaxed)
+    }
+
+    /// A caller reports that WeChat refused `rejected` (40001/42001): the next token handed out
+    /// is a fresh one. Single flight: however many callers report the same token at once, it is
+    /// refreshed once (the others get the replacement); a report naming a token that is no
+    /// longer current refreshes nothing and answers the current one.
+    pub async fn report_rejected(
+        &self,
+        key: &TokenKey,
+        rejected: &SecretString,
+    ) -> WechatResult<Issued> {
+        let now = self.clock.now();
+        {
+            let mut cache = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+            if cache
+                .get(key)
+                .is_some_and(|(i, _)| same_secret(&i.access_token, rejected))
+            {
+                cache.remove(key);
+            }
+        }
+        let issued = self.obtain_issued(key, Some(rejected)).await?;
+        self.remember_issued(key, &issued, now);
+        Ok(issued)
+    }
+
+    fn issued_cached(&self, key: &TokenKey, now: UnixTime) -> Option<Issued> {
+        let cache = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        let (issued, read_at) = cache.get(key)?;
+        let fresh = issued.expires_at - self.policy.margin_secs > now
+            && now - read_at < ISSUED_REVALIDATE_SECS;
+        fresh.then(|| issued.clone())
+    }
+
+    fn remember_issued(&self, key: &TokenKey, issued: &Issued, read_at: UnixTime) {
+        self.issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), (issued.clone(), read_at));
+    }
+
     /// Replaces a token WeChat rejected; if another caller already replaced it, returns theirs.
     pub async fn replace_rejected(
         &self,
@@ -237,14 +346,17 @@ impl TokenManager {
         rejected: Option<&SecretString>,
         now: UnixTime,
         margin: i64,
-    ) -> Option<SecretString> {
+    ) -> Option<Issued> {
         let cache = self
             .component_cache
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let (t, expires_at) = cache.as_ref()?;
         let fresh = *expires_at - margin > now && !rejected.is_some_and(|r| same_secret(r, t));
-        fresh.then(|| t.clone())
+        fresh.then(|| Issued {
+            access_token: t.clone(),
+            expires_at: *expires_at,
+        })
     }
 
     fn cache_component(&self, key: &TokenKey, state: &TokenState) {
@@ -437,6 +549,15 @@ impl TokenManager {
         key: &TokenKey,
         rejected: Option<&SecretString>,
     ) -> WechatResult<SecretString> {
+        Ok(self.obtain_issued(key, rejected).await?.access_token)
+    }
+
+    /// [`TokenManager::obtain`], with the token's expiry.
+    async fn obtain_issued(
+        &self,
+        key: &TokenKey,
+        rejected: Option<&SecretString>,
+    ) -> WechatResult<Issued> {
         Ok(self
             .obtain_within(key, rejected, self.policy.margin_secs)
             .await?
@@ -450,13 +571,13 @@ impl TokenManager {
         key: &TokenKey,
         rejected: Option<&SecretString>,
         margin: i64,
-    ) -> WechatResult<(SecretString, bool)> {
+    ) -> WechatResult<(Issued, bool)> {
         // Fastest path: the component token this process already holds (one store read fewer on
         // every call that needs it, such as each authorizer refresh).
         let now = self.clock.now();
         if matches!(key, TokenKey::Component(_)) {
-            if let Some(t) = self.cached_component(rejected, now, margin) {
-                return Ok((t, false));
+            if let Some(issued) = self.cached_component(rejected, now, margin) {
+                return Ok((issued, false));
             }
         }
         // Fast path, no lock.
@@ -471,12 +592,12 @@ impl TokenManager {
         rejected: Option<&SecretString>,
         margin: i64,
         first: Option<VersionedToken>,
-    ) -> WechatResult<(SecretString, bool)> {
+    ) -> WechatResult<(Issued, bool)> {
         let now = self.clock.now();
         if let Some(v) = &first {
             if let Some(t) = self.good(&v.state, rejected, now, margin) {
                 self.cache_component(key, &v.state);
-                return Ok((t.clone(), false));
+                return Ok((Issued::new(t, &v.state), false));
             }
         }
         let lock = self.local_lock(key);
@@ -496,7 +617,7 @@ impl TokenManager {
             if let Some(v) = &cur {
                 if let Some(t) = self.good(&v.state, rejected, now, margin) {
                     self.cache_component(key, &v.state);
-                    return Ok((t.clone(), false));
+                    return Ok((Issued::new(t, &v.state), false));
                 }
             }
             if let TokenKey::Authorizer(appid) = key {
@@ -539,7 +660,7 @@ impl TokenManager {
                             in_doubt,
                         };
                         match self.refresh_under_lease(key, lease).await? {
-                            Refreshed::Token(t) => return Ok((t, true)),
+                            Refreshed::Token(issued) => return Ok((issued, true)),
                             // WeChat refused the token of a grant that is no longer the stored
                             // one: judge what is stored now.
                             Refreshed::Superseded(e) => {
@@ -562,7 +683,7 @@ impl TokenManager {
             // Someone else is refreshing. A token that is still usable will do meanwhile.
             if let Some(v) = &cur {
                 if let Some(t) = self.good(&v.state, rejected, now, self.policy.min_usable_secs) {
-                    return Ok((t.clone(), false));
+                    return Ok((Issued::new(t, &v.state), false));
                 }
             }
             if tokio::time::Instant::now() >= deadline {
@@ -637,7 +758,10 @@ impl TokenManager {
             match self.store.put_token(key, &new, expected).await {
                 Ok(_) => {
                     self.cache_component(key, &new);
-                    return Ok(Refreshed::Token(fetched.access));
+                    return Ok(Refreshed::Token(Issued {
+                        access_token: fetched.access,
+                        expires_at: new.expires_at,
+                    }));
                 }
                 Err(StoreError::Conflict) => {}
                 // A throttle or a blip: the rotated refresh token exists only in this process,
@@ -662,18 +786,22 @@ impl TokenManager {
             {
                 // Revoked or authorized anew meanwhile: our tokens belong to an older grant and
                 // must not be written back over it.
-                return Ok(Refreshed::Token(
-                    cur.state.access_token.clone().unwrap_or(fetched.access),
-                ));
+                return Ok(Refreshed::Token(Issued::of(
+                    &cur.state,
+                    fetched.access,
+                    new.expires_at,
+                )));
             }
             let now = self.clock.now();
             let theirs_newer =
                 cur.state.access_token.is_some() && cur.state.expires_at >= new.expires_at;
             if theirs_newer {
                 if cur.state.refresh_token.is_some() || new.refresh_token.is_none() {
-                    return Ok(Refreshed::Token(
-                        cur.state.access_token.clone().unwrap_or(fetched.access),
-                    ));
+                    return Ok(Refreshed::Token(Issued::of(
+                        &cur.state,
+                        fetched.access,
+                        new.expires_at,
+                    )));
                 }
                 // Theirs lacks the refresh token we hold: add it to their state.
                 let mut merged = cur.state.clone();
@@ -1022,7 +1150,7 @@ const AUTH_TIME_SKEW_SECS: i64 = 300;
 
 /// What a refresh under a lease came to.
 enum Refreshed {
-    Token(SecretString),
+    Token(Issued),
     /// WeChat refused the refresh token, but the stored token changed before the mark could
     /// land (a new grant, a revocation): the refusal judged a grant that is gone.
     Superseded(WechatError),

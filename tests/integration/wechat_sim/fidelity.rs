@@ -238,8 +238,8 @@ async fn media_and_wxacode_travel_as_multipart_and_as_an_image() {
         })
         .await
         .unwrap();
-    assert_eq!(image.content_type, "image/jpeg");
-    assert!(image.bytes.starts_with(&[0xff, 0xd8, 0xff]));
+    assert_eq!(image.content_type, "image/png");
+    assert!(image.bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
 }
 
 #[tokio::test]

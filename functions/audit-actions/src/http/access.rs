@@ -1,6 +1,7 @@
-//! Who may call which `/ops` route: the one table of roles ([`RULES`]), the key check that runs
-//! before any routing (so a request without a valid key learns nothing of the routes, not even
-//! their methods), the customer scope of one app's routes, and every refusal logged and counted.
+//! Who may call which `/ops` and `/svc` route: the tables of roles ([`RULES`], [`SVC_RULES`]),
+//! the key check that runs before any routing (so a request without a valid key learns nothing
+//! of the routes, not even their methods), the customer scope of one app's routes, and every
+//! refusal logged and counted.
 
 use super::error::ApiError;
 use crate::Deps;
@@ -40,7 +41,7 @@ const fn rule(method: &'static str, route: &'static str, role: Role, reach: Reac
 }
 
 use Reach::{AllCustomers as ALL, PerCustomer as ONE};
-use Role::{Admin, Operator as Op, Viewer};
+use Role::{Admin, Operator as Op, Service, Viewer};
 
 /// Every `/ops` route with the role it needs. A route missing here needs `admin` of every
 /// customer (fail closed); a test holds this table equal to the OpenAPI document.
@@ -82,6 +83,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/ops/apps/{appid}/privacy", Viewer, ONE),
     rule("PUT", "/ops/apps/{appid}/privacy", Op, ONE),
     rule("GET", "/ops/apps/{appid}/activity", Viewer, ONE),
+    rule("POST", "/ops/apps/{appid}/wxacode", Op, ONE),
     rule("GET", "/ops/templates", Viewer, ONE),
     rule("POST", "/ops/templates", Admin, ALL),
     rule("DELETE", "/ops/templates/{template_id}", Admin, ALL),
@@ -110,6 +112,60 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/ops/batches/{batch_id}", Admin, ALL),
 ];
 
+/// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its
+/// customers; no person's key, not even an admin's, fetches raw tokens.
+pub const SVC_RULES: &[Rule] = &[
+    rule("GET", "/svc/apps/{appid}/access-token", Service, ONE),
+    rule(
+        "POST",
+        "/svc/apps/{appid}/access-token/invalid",
+        Service,
+        ONE,
+    ),
+    // The component token reaches every customer's apps (api_authorizer_token for any of
+    // them): only a service key of every customer gets it.
+    rule("GET", "/svc/component/access-token", Service, ALL),
+    rule("POST", "/svc/apps/{appid}/sessions", Service, ONE),
+    rule("POST", "/svc/apps/{appid}/phone-number", Service, ONE),
+    rule("POST", "/svc/apps/{appid}/wxacode", Service, ONE),
+    rule("GET", "/svc/apps/{appid}/subscribe-templates", Service, ONE),
+    rule(
+        "POST",
+        "/svc/apps/{appid}/subscribe-templates",
+        Service,
+        ONE,
+    ),
+    rule(
+        "DELETE",
+        "/svc/apps/{appid}/subscribe-templates/{name}",
+        Service,
+        ONE,
+    ),
+    rule("POST", "/svc/apps/{appid}/subscribe-messages", Service, ONE),
+    rule(
+        "GET",
+        "/svc/apps/{appid}/subscribe-library/categories",
+        Service,
+        ONE,
+    ),
+    rule(
+        "GET",
+        "/svc/apps/{appid}/subscribe-library/titles",
+        Service,
+        ONE,
+    ),
+    rule(
+        "GET",
+        "/svc/apps/{appid}/subscribe-library/titles/{tid}/keywords",
+        Service,
+        ONE,
+    ),
+];
+
+fn all_rules() -> impl Iterator<Item = &'static Rule> {
+    RULES.iter().chain(SVC_RULES)
+}
+
 /// Whether `path` is an instance of `route` (`{name}` matches one non-empty segment).
 fn matches(route: &str, path: &str) -> bool {
     let mut r = route.split('/');
@@ -132,7 +188,7 @@ fn matches(route: &str, path: &str) -> bool {
 /// parameter: `/audits/latest` is not `/audits/{auditid}`).
 pub fn route_of(path: &str) -> Option<&'static str> {
     let mut found: Option<&'static str> = None;
-    for r in RULES {
+    for r in all_rules() {
         if matches(r.route, path)
             && found.is_none_or(|f| r.route.matches('{').count() < f.matches('{').count())
         {
@@ -145,8 +201,7 @@ pub fn route_of(path: &str) -> Option<&'static str> {
 /// What `method` on `path` needs; a route not in the table needs admin of every customer.
 pub fn rule_for(method: &Method, path: &str) -> Rule {
     let route = route_of(path);
-    RULES
-        .iter()
+    all_rules()
         .find(|r| Some(r.route) == route && r.method == method.as_str())
         .copied()
         .unwrap_or(Rule {
@@ -162,10 +217,12 @@ pub fn permits(op: &Operator, r: &Rule) -> bool {
     op.role.grants(r.role) && (r.reach == Reach::PerCustomer || op.customers.is_none())
 }
 
-/// The app a path is about: `/ops/apps/{appid}/…` and `/ops/authorizers/{appid}`.
+/// The app a path is about: `/ops/apps/{appid}/…`, `/svc/apps/{appid}/…` and
+/// `/ops/authorizers/{appid}`.
 fn app_of(path: &str) -> Option<&str> {
     let rest = path
         .strip_prefix("/ops/apps/")
+        .or_else(|| path.strip_prefix("/svc/apps/"))
         .or_else(|| path.strip_prefix("/ops/authorizers/"))?;
     Some(rest.split('/').next().unwrap_or(rest)).filter(|a| !a.is_empty())
 }
@@ -286,18 +343,23 @@ pub async fn warn_on_keys_without_roles(secrets: &dyn wxopen::secrets::SecretsSo
 /// The routes are declared with their full `/ops/…` path; nesting them under `/ops` (so the
 /// key is checked before routing) strips the prefix, which this puts back.
 pub async fn restore_ops_prefix(req: Request) -> Request {
-    with_ops_prefix(req)
+    with_prefix(req, "/ops")
 }
 
-fn with_ops_prefix(mut req: Request) -> Request {
+/// [`restore_ops_prefix`] for `/svc`.
+pub async fn restore_svc_prefix(req: Request) -> Request {
+    with_prefix(req, "/svc")
+}
+
+fn with_prefix(mut req: Request, prefix: &str) -> Request {
     let pq = req
         .uri()
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
     let restored = match pq.strip_prefix('/') {
-        Some(rest) if rest.is_empty() || rest.starts_with('?') => format!("/ops{rest}"),
-        _ => format!("/ops{pq}"),
+        Some(rest) if rest.is_empty() || rest.starts_with('?') => format!("{prefix}{rest}"),
+        _ => format!("{prefix}{pq}"),
     };
     if let Ok(uri) = restored.parse::<Uri>() {
         *req.uri_mut() = uri;
@@ -331,6 +393,38 @@ mod tests {
     }
 
     #[test]
+    fn svc_routes_need_a_service_key_and_no_persons_key_reaches_them() {
+        assert_eq!(
+            route_of("/svc/apps/wx1/access-token/invalid"),
+            Some("/svc/apps/{appid}/access-token/invalid")
+        );
+        assert_eq!(app_of("/svc/apps/wx1/sessions"), Some("wx1"));
+        for r in SVC_RULES {
+            let m = Method::from_bytes(r.method.as_bytes()).unwrap();
+            assert_eq!(rule_for(&m, r.route).role, Role::Service, "{}", r.route);
+            for role in [Role::Viewer, Role::Operator, Role::Admin] {
+                let op = Operator {
+                    label: "k".into(),
+                    role,
+                    customers: None,
+                };
+                assert!(!permits(&op, r), "{role} {} {}", r.method, r.route);
+            }
+        }
+        let scoped = Operator {
+            label: "k".into(),
+            role: Role::Service,
+            customers: Some(vec!["acme".into()]),
+        };
+        let component = rule_for(&Method::GET, "/svc/component/access-token");
+        assert!(!permits(&scoped, &component));
+        assert!(permits(
+            &scoped,
+            &rule_for(&Method::GET, "/svc/apps/wx1/access-token")
+        ));
+    }
+
+    #[test]
     fn the_emf_line_declares_the_metric_it_carries() {
         let doc = auth_failure_emf("wrong_key", 7);
         let m = &doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0];
@@ -342,9 +436,12 @@ mod tests {
     #[test]
     fn the_prefix_comes_back_with_the_query() {
         let r = |u: &str| {
-            with_ops_prefix(Request::builder().uri(u).body(Default::default()).unwrap())
-                .uri()
-                .to_string()
+            with_prefix(
+                Request::builder().uri(u).body(Default::default()).unwrap(),
+                "/ops",
+            )
+            .uri()
+            .to_string()
         };
         assert_eq!(r("/apps/wx1?x=1"), "/ops/apps/wx1?x=1");
         assert_eq!(r("/"), "/ops");

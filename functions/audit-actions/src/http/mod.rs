@@ -8,9 +8,9 @@ mod batches;
 mod console;
 pub mod error;
 pub mod invitations;
+pub mod svc;
 mod templates;
 pub mod views;
-// mod svc; (the services routes, to come)
 
 use crate::ops::{self, OpsError};
 use crate::Deps;
@@ -42,6 +42,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(apps::routes())
         .merge(templates::routes())
         .merge(batches::routes())
+        .merge(svc::ops_routes())
         .route("/ops", axum::routing::any(not_found))
         .route("/ops/{*rest}", axum::routing::any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
@@ -56,8 +57,23 @@ pub fn router(deps: Arc<Deps>) -> Router {
             access::operator_access,
         ))
         .layer(middleware::map_request(access::restore_ops_prefix));
+    // The provider's backends (`/svc`, `service` keys only): the same key check, its own table.
+    let svc = Router::new()
+        .merge(svc::routes())
+        .route("/svc", axum::routing::any(not_found))
+        .route("/svc/{*rest}", axum::routing::any(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(deps.clone());
+    let svc = Router::new()
+        .fallback_service(svc)
+        .layer(middleware::from_fn_with_state(
+            deps.clone(),
+            access::operator_access,
+        ))
+        .layer(middleware::map_request(access::restore_svc_prefix));
     Router::new()
         .nest_service("/ops", ops)
+        .nest_service("/svc", svc)
         // The console page and its assets hold no secret: served without the key.
         .merge(console::routes())
         .with_state(deps)

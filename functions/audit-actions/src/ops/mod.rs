@@ -13,7 +13,7 @@ pub mod code;
 pub mod error;
 pub mod ext_json;
 pub mod requirements;
+pub mod services;
 pub mod stale_audits;
-// pub mod services; (the services operations, to come)
 
 pub use error::OpsError;

@@ -1,0 +1,587 @@
+//! The `/svc` routes for the provider's own backends (a `service` key, scoped to its customers:
+//! [`crate::access`]), and the operators' `/ops/apps/{appid}/wxacode`: each parses its request,
+//! calls one operation of [`crate::ops::services`] and renders its outcome. Tokens, session keys
+//! and phone numbers are answered with `Cache-Control: no-store` and never logged.
+
+use super::error::ApiError;
+use super::json_body;
+use crate::ops::services::{self as ops, NewSubscribeTemplate, ServiceError, SubscribeMessage};
+use crate::Deps;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use wxopen::domain::AppId;
+use wxopen::wechat::services::GetPubTemplateTitles;
+use wxopen::wechat::token::Issued;
+use wxopen::wechat::wxa::GetWxaCodeUnlimit;
+
+/// The `/svc` routes (declared with their full path; [`crate::router`] nests them behind the
+/// key check).
+pub fn routes() -> Router<Arc<Deps>> {
+    Router::new()
+        .route("/svc/apps/{appid}/access-token", get(access_token))
+        .route(
+            "/svc/apps/{appid}/access-token/invalid",
+            post(invalid_token),
+        )
+        .route("/svc/component/access-token", get(component_token))
+        .route("/svc/apps/{appid}/sessions", post(session))
+        .route("/svc/apps/{appid}/phone-number", post(phone_number))
+        .route("/svc/apps/{appid}/wxacode", post(wxacode))
+        .route(
+            "/svc/apps/{appid}/subscribe-templates",
+            get(subscribe_templates).post(add_subscribe_template),
+        )
+        .route(
+            "/svc/apps/{appid}/subscribe-templates/{name}",
+            delete(delete_subscribe_template),
+        )
+        .route(
+            "/svc/apps/{appid}/subscribe-messages",
+            post(send_subscribe_message),
+        )
+        .route(
+            "/svc/apps/{appid}/subscribe-library/categories",
+            get(subscribe_categories),
+        )
+        .route(
+            "/svc/apps/{appid}/subscribe-library/titles",
+            get(subscribe_titles),
+        )
+        .route(
+            "/svc/apps/{appid}/subscribe-library/titles/{tid}/keywords",
+            get(subscribe_keywords),
+        )
+}
+
+/// The operators' route to the same mini program codes.
+pub fn ops_routes() -> Router<Arc<Deps>> {
+    Router::new().route("/ops/apps/{appid}/wxacode", post(wxacode))
+}
+
+/// A failure as JSON, rendered like every other ([`super::error::render`]).
+fn render(e: &ServiceError) -> Response {
+    super::error::render(e)
+}
+
+/// A JSON answer no cache may keep (it carries a token, a session key or personal data).
+fn no_store(body: Value) -> Response {
+    let mut resp = Json(body).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn appid(raw: &str) -> Result<AppId, ApiError> {
+    AppId::parse(raw).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))
+}
+
+fn token_body(t: &Issued) -> Response {
+    no_store(json!({
+        "access_token": t.access_token.expose_secret(),
+        "expires_at": t.expires_at,
+    }))
+}
+
+/// The outcome of an operation, or its failure rendered.
+fn answer<T>(r: Result<T, ServiceError>, ok: impl FnOnce(T) -> Response) -> Response {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => render(&e),
+    }
+}
+
+/// A required secret field that must not be empty.
+fn non_empty(field: &'static str, v: &SecretString) -> Result<(), ApiError> {
+    if v.expose_secret().trim().is_empty() {
+        return Err(ApiError::bad(
+            "invalid_body",
+            format!("{field} must not be empty"),
+        ));
+    }
+    Ok(())
+}
+
+async fn access_token(State(deps): State<Arc<Deps>>, Path(raw): Path<String>) -> Response {
+    let appid = match appid(&raw) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    answer(ops::access_token(&deps.mgr, &appid).await, |t| {
+        token_body(&t)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvalidToken {
+    /// The token WeChat answered 40001/42001 for.
+    access_token: SecretString,
+}
+
+async fn invalid_token(
+    State(deps): State<Arc<Deps>>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (appid, req) = match appid(&raw).and_then(|a| {
+        let req: InvalidToken = json_body(&headers, &body)?;
+        non_empty("access_token", &req.access_token)?;
+        Ok((a, req))
+    }) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    answer(
+        ops::report_invalid_token(&deps.mgr, &appid, &req.access_token).await,
+        |t| token_body(&t),
+    )
+}
+
+async fn component_token(State(deps): State<Arc<Deps>>) -> Response {
+    answer(ops::component_access_token(&deps.mgr).await, |t| {
+        token_body(&t)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSession {
+    js_code: SecretString,
+    #[serde(default)]
+    with_session_key: bool,
+}
+
+async fn session(
+    State(deps): State<Arc<Deps>>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (appid, req) = match appid(&raw).and_then(|a| {
+        let req: NewSession = json_body(&headers, &body)?;
+        non_empty("js_code", &req.js_code)?;
+        Ok((a, req))
+    }) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let r = ops::login(&deps.mgr, &appid, req.js_code, req.with_session_key).await;
+    answer(r, |s| {
+        let mut v = json!({ "openid": s.openid });
+        if let Some(u) = s.unionid {
+            v["unionid"] = json!(u);
+        }
+        if let Some(k) = s.session_key {
+            v["session_key"] = json!(k.expose_secret());
+        }
+        no_store(v)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneCode {
+    code: SecretString,
+}
+
+async fn phone_number(
+    State(deps): State<Arc<Deps>>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (appid, req) = match appid(&raw).and_then(|a| {
+        let req: PhoneCode = json_body(&headers, &body)?;
+        non_empty("code", &req.code)?;
+        Ok((a, req))
+    }) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    answer(ops::phone_number(&deps.mgr, &appid, req.code).await, |p| {
+        no_store(json!({
+            "phone_number": p.phone_number,
+            "pure_phone_number": p.pure_phone_number,
+            "country_code": p.country_code,
+            "watermark": { "timestamp": p.watermark.timestamp, "appid": p.watermark.appid },
+        }))
+    })
+}
+
+/// Which version a code opens.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum EnvVersion {
+    Release,
+    Trial,
+    Develop,
+}
+
+impl EnvVersion {
+    fn as_str(self) -> &'static str {
+        match self {
+            EnvVersion::Release => "release",
+            EnvVersion::Trial => "trial",
+            EnvVersion::Develop => "develop",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Rgb {
+    r: u8,
+    g: u8,
+    b: u8,
+}
+
+/// getwxacodeunlimit's fields, checked before WeChat is asked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WxaCodeBody {
+    scene: String,
+    #[serde(default)]
+    page: Option<String>,
+    #[serde(default)]
+    width: Option<u32>,
+    #[serde(default)]
+    env_version: Option<EnvVersion>,
+    #[serde(default)]
+    check_path: Option<bool>,
+    #[serde(default)]
+    auto_color: Option<bool>,
+    #[serde(default)]
+    line_color: Option<Rgb>,
+    #[serde(default)]
+    is_hyaline: Option<bool>,
+}
+
+/// getUnlimitedQRCode: `scene` 1 to 32 visible characters; `width` 280 to 1280 px.
+const SCENE_MAX_CHARS: usize = 32;
+const WIDTH_RANGE: std::ops::RangeInclusive<u32> = 280..=1280;
+
+impl WxaCodeBody {
+    fn into_request(self) -> Result<GetWxaCodeUnlimit, ApiError> {
+        let n = self.scene.chars().count();
+        if n == 0 || n > SCENE_MAX_CHARS || self.scene.chars().any(|c| !c.is_ascii_graphic()) {
+            return Err(ApiError::bad(
+                "invalid_scene",
+                format!("scene must be 1 to {SCENE_MAX_CHARS} visible ASCII characters"),
+            ));
+        }
+        if self.width.is_some_and(|w| !WIDTH_RANGE.contains(&w)) {
+            return Err(ApiError::bad(
+                "invalid_width",
+                "width must be 280 to 1280 (pixels)",
+            ));
+        }
+        Ok(GetWxaCodeUnlimit {
+            scene: self.scene,
+            page: self.page.filter(|p| !p.is_empty()),
+            check_path: self.check_path,
+            env_version: self.env_version.map(|e| e.as_str().to_owned()),
+            width: self.width,
+            auto_color: self.auto_color,
+            line_color: self.line_color.map(|c| json!(c)),
+            is_hyaline: self.is_hyaline,
+        })
+    }
+}
+
+async fn wxacode(
+    State(deps): State<Arc<Deps>>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (appid, req) = match appid(&raw).and_then(|a| {
+        let req: WxaCodeBody = json_body(&headers, &body)?;
+        Ok((a, req.into_request()?))
+    }) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    answer(ops::wxacode(&deps.mgr, &appid, &req).await, |img| {
+        let ct = HeaderValue::from_str(&img.content_type)
+            .unwrap_or(HeaderValue::from_static("image/png"));
+        (StatusCode::OK, [(header::CONTENT_TYPE, ct)], img.bytes).into_response()
+    })
+}
+
+fn template_view(t: &wxopen::store::NamedSubscribeTemplate) -> Value {
+    json!({
+        "name": t.name,
+        "pri_tmpl_id": t.pri_tmpl_id,
+        "tid": t.tid,
+        "kid_list": t.kid_list,
+        "added_at": t.added_at,
+    })
+}
+
+async fn subscribe_templates(State(deps): State<Arc<Deps>>, Path(raw): Path<String>) -> Response {
+    let appid = match appid(&raw) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    answer(
+        ops::subscribe_templates(deps.store.as_ref(), &appid).await,
+        |items| {
+            Json(json!({ "items": items.iter().map(template_view).collect::<Vec<_>>() }))
+                .into_response()
+        },
+    )
+}
+
+/// The provider's names for templates: what a backend sends by.
+const TEMPLATE_NAME_MAX: usize = 64;
+
+fn valid_template_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= TEMPLATE_NAME_MAX
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad(
+            "invalid_template_name",
+            format!("a template name is 1 to {TEMPLATE_NAME_MAX} letters, digits, '_', '-' or '.'"),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTemplateBody {
+    name: String,
+    tid: u64,
+    kid_list: Vec<u64>,
+    #[serde(default)]
+    scene_desc: Option<String>,
+}
+
+async fn add_subscribe_template(
+    State(deps): State<Arc<Deps>>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (appid, req) = match appid(&raw).and_then(|a| {
+        let req: NewTemplateBody = json_body(&headers, &body)?;
+        valid_template_name(&req.name)?;
+        if !(2..=5).contains(&req.kid_list.len()) {
+            return Err(ApiError::bad(
+                "invalid_kid_list",
+                "kid_list holds 2 to 5 keyword ids",
+            ));
+        }
+        Ok((a, req))
+    }) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let new = NewSubscribeTemplate {
+        name: req.name,
+        tid: req.tid,
+        kid_list: req.kid_list,
+        scene_desc: req.scene_desc,
+    };
+    let now = deps.clock.now();
+    let r = ops::add_subscribe_template(&deps.mgr, deps.store.as_ref(), &appid, &new, now).await;
+    answer(r, |(t, added)| {
+        let status = if added {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        (status, Json(template_view(&t))).into_response()
+    })
+}
+
+/// A keyword's value: WeChat's `{"value": "..."}` or the bare string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum KeywordValue {
+    Bare(String),
+    Wrapped { value: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendBody {
+    /// The provider's template name.
+    template: String,
+    touser: String,
+    data: BTreeMap<String, KeywordValue>,
+    #[serde(default)]
+    page: Option<String>,
+    #[serde(default)]
+    miniprogram_state: Option<MiniprogramState>,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// Which version the message opens.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum MiniprogramState {
+    Developer,
+    Trial,
+    Formal,
+}
+
+impl MiniprogramState {
+    fn as_str(self) -> &'static str {
+        match self {
+            MiniprogramState::Developer => "developer",
+            MiniprogramState::Trial => "trial",
+            MiniprogramState::Formal => "formal",
+        }
+    }
+}
+
+async fn send_subscribe_message(
+    State(deps): State<Arc<Deps>>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (appid, req) = match appid(&raw).and_then(|a| {
+        let req: SendBody = json_body(&headers, &body)?;
+        valid_template_name(&req.template)?;
+        if req.touser.trim().is_empty() {
+            return Err(ApiError::bad("invalid_body", "touser must not be empty"));
+        }
+        Ok((a, req))
+    }) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let msg = SubscribeMessage {
+        template: req.template,
+        touser: req.touser,
+        data: req
+            .data
+            .into_iter()
+            .map(|(k, v)| match v {
+                KeywordValue::Bare(value) | KeywordValue::Wrapped { value } => (k, value),
+            })
+            .collect(),
+        page: req.page,
+        miniprogram_state: req.miniprogram_state.map(|m| m.as_str().to_owned()),
+        lang: req.lang,
+    };
+    let r = ops::send_subscribe_message(&deps.mgr, deps.store.as_ref(), &appid, msg).await;
+    answer(r, |msgid| Json(json!({ "msgid": msgid })).into_response())
+}
+
+async fn delete_subscribe_template(
+    State(deps): State<Arc<Deps>>,
+    Path((raw, name)): Path<(String, String)>,
+) -> Response {
+    let appid = match appid(&raw).and_then(|a| valid_template_name(&name).map(|()| a)) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let r = ops::delete_subscribe_template(&deps.mgr, deps.store.as_ref(), &appid, &name).await;
+    answer(r, |()| Json(json!({ "deleted": name })).into_response())
+}
+
+async fn subscribe_categories(State(deps): State<Arc<Deps>>, Path(raw): Path<String>) -> Response {
+    let appid = match appid(&raw) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    answer(ops::subscribe_categories(&deps.mgr, &appid).await, |cats| {
+        let items: Vec<_> = cats
+            .iter()
+            .map(|c| json!({ "id": c.id, "name": c.name }))
+            .collect();
+        Json(json!({ "items": items })).into_response()
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TitlesQuery {
+    /// Category ids, comma-separated.
+    ids: String,
+    #[serde(default)]
+    start: u32,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// getpubtemplatetitles answers at most 30 titles a page.
+const TITLES_PAGE_MAX: u32 = 30;
+
+async fn subscribe_titles(
+    State(deps): State<Arc<Deps>>,
+    Path(raw): Path<String>,
+    super::OpsQuery(q): super::OpsQuery<TitlesQuery>,
+) -> Response {
+    let appid = match appid(&raw) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let ids: Result<Vec<u64>, _> = q.ids.split(',').map(|i| i.trim().parse()).collect();
+    let limit = q.limit.unwrap_or(TITLES_PAGE_MAX);
+    let req = match ids {
+        Ok(ids) if !ids.is_empty() && (1..=TITLES_PAGE_MAX).contains(&limit) => {
+            GetPubTemplateTitles {
+                category_ids: ids,
+                start: q.start,
+                limit,
+            }
+        }
+        _ => {
+            return ApiError::bad(
+                "invalid_query",
+                format!("ids: category ids, comma-separated; limit: 1 to {TITLES_PAGE_MAX}"),
+            )
+            .into_response()
+        }
+    };
+    answer(ops::subscribe_titles(&deps.mgr, &appid, &req).await, |t| {
+        let items: Vec<_> = t
+            .data
+            .iter()
+            .map(|x| json!({ "tid": x.tid, "title": x.title, "type": x.kind, "category_id": x.category_id }))
+            .collect();
+        Json(json!({ "count": t.count, "items": items })).into_response()
+    })
+}
+
+async fn subscribe_keywords(
+    State(deps): State<Arc<Deps>>,
+    Path((raw, tid)): Path<(String, String)>,
+) -> Response {
+    let appid = match appid(&raw) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(tid) = tid.parse::<u64>() else {
+        return ApiError::bad("invalid_tid", "tid is a number").into_response();
+    };
+    answer(
+        ops::subscribe_keywords(&deps.mgr, &appid, tid).await,
+        |kws| {
+            let items: Vec<_> = kws
+            .iter()
+            .map(|k| json!({ "kid": k.kid, "name": k.name, "example": k.example, "rule": k.rule }))
+            .collect();
+            Json(json!({ "items": items })).into_response()
+        },
+    )
+}
