@@ -20,7 +20,7 @@ use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{post, MethodRouter};
+use axum::routing::post;
 use axum::Router;
 use refusal::PushRefusal;
 use secrecy::ExposeSecret;
@@ -52,19 +52,22 @@ pub struct Deps {
     pub onboarding: Arc<Onboarding>,
 }
 
-/// The push URLs. Any other path under `/wechat/` is a JSON 404, any method but POST a JSON
-/// 405; a trailing slash is accepted, as it always was. Bodies are read up to the largest push
-/// ([`MAX_PUSH_BYTES`]).
+/// The push URLs, as the template routes them. Any other path under `/wechat/` is a JSON 404,
+/// any method but POST a JSON 405. Bodies are read up to the largest push ([`MAX_PUSH_BYTES`]).
 pub fn router(deps: Arc<Deps>) -> Router {
-    let pushed = |to: MethodRouter<Arc<Deps>>| to.fallback(method_not_allowed);
-    let component = pushed(post(component_push));
-    let app = pushed(post(app_push));
     Router::new()
-        .route("/wechat/component", component.clone())
-        .route("/wechat/component/", component)
-        .route("/wechat/apps/{appid}", app.clone())
-        .route("/wechat/apps/{appid}/", app)
-        .route("/wechat/{*rest}", pushed(post(unknown_url)))
+        .route(
+            "/wechat/component",
+            post(component_push).fallback(method_not_allowed),
+        )
+        .route(
+            "/wechat/apps/{appid}",
+            post(app_push).fallback(method_not_allowed),
+        )
+        .route(
+            "/wechat/{*rest}",
+            post(not_found).fallback(method_not_allowed),
+        )
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .with_state(deps)
 }
@@ -73,7 +76,7 @@ async fn method_not_allowed() -> PushRefusal {
     PushRefusal::MethodNotAllowed
 }
 
-async fn unknown_url() -> PushRefusal {
+async fn not_found() -> PushRefusal {
     PushRefusal::UnknownUrl
 }
 
@@ -93,11 +96,7 @@ async fn app_push(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let appid = uri
-        .path()
-        .strip_prefix("/wechat/apps/")
-        .unwrap_or_default()
-        .trim_end_matches('/');
+    let appid = uri.path().strip_prefix("/wechat/apps/").unwrap_or_default();
     let received = match AppId::parse(appid) {
         Ok(appid) => receive(&deps, PushTarget::App(appid), &uri, body).await,
         Err(e) => Err(PushRefusal::InvalidAppid(e)),

@@ -682,17 +682,11 @@ async fn a_repeated_push_with_its_signature_in_another_case_is_applied_once() {
 }
 
 #[tokio::test]
-async fn the_push_urls_take_a_trailing_slash_and_answer_as_before() {
+async fn the_push_urls_answer_success_in_plain_text_and_refusals_in_json() {
     let a = app();
-    // `success` in plain text, whichever form of the URL WeChat was given.
+    // `success` in plain text, on both push URLs.
     let resp = send(
-        push_request(
-            &a,
-            "/wechat/component/",
-            &ticket_xml("ticket@@@s"),
-            NOW,
-            "1",
-        ),
+        push_request(&a, "/wechat/component", &ticket_xml("ticket@@@s"), NOW, "1"),
         &a.deps,
     )
     .await;
@@ -710,7 +704,7 @@ async fn the_push_urls_take_a_trailing_slash_and_answer_as_before() {
     );
     let (status, body) = body_text(
         send(
-            push_request(&a, &format!("/wechat/apps/{APP}/"), &approved, NOW, "2"),
+            push_request(&a, &format!("/wechat/apps/{APP}"), &approved, NOW, "2"),
             &a.deps,
         )
         .await,
@@ -747,6 +741,11 @@ async fn the_push_urls_take_a_trailing_slash_and_answer_as_before() {
         ),
         (
             build("POST", "/wechat/component/x"),
+            404,
+            serde_json::json!({ "error": "not_found", "message": "no such push URL" }),
+        ),
+        (
+            build("POST", &format!("/wechat/apps/{APP}/x")),
             404,
             serde_json::json!({ "error": "not_found", "message": "no such push URL" }),
         ),
