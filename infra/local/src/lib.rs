@@ -66,7 +66,7 @@ impl Local {
     }
 }
 
-/// Anything no function serves: a JSON 404, as API Gateway answers a route it does not declare.
+/// A route none of the three routers serves: a JSON 404.
 async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
