@@ -11,6 +11,7 @@
 //! - [`http`]: JSON responses shared by the `lambda_http` functions.
 //! - [`https`]: the HTTPS clients (rustls on *ring*) for WeChat and AWS.
 //! - [`onboarding`]: completing an authorization (callback or push, whichever comes first).
+//! - [`push_apply`]: what a verified push changes in the store, applied once.
 //! - [`runtime`]: what every Lambda builds from its environment at start.
 //! - [`operator_auth`]: the `/ops/*` bearer-key check against SHA-256 digests in the platform secret.
 
@@ -23,6 +24,7 @@ pub mod https;
 pub mod lifecycle;
 pub mod onboarding;
 pub mod operator_auth;
+pub mod push_apply;
 pub mod runtime;
 pub mod secrets;
 pub mod store;

@@ -1,12 +1,11 @@
-use lambda_http::{run, service_fn, Error};
 use std::sync::Arc;
 use std::time::Duration;
-use ticket_push::{handler, Deps};
+use ticket_push::{router, Deps};
 use wxopen::onboarding::Onboarding;
 use wxopen::runtime::AwsRuntime;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_http::Error> {
     wxopen::runtime::init_logging();
     let rt = AwsRuntime::from_env().await?;
     let mgr = Arc::new(rt.token_manager().await?);
@@ -19,9 +18,5 @@ async fn main() -> Result<(), Error> {
                 .with_wait(Duration::from_secs(2)),
         ),
     };
-    let deps = &deps;
-    run(service_fn(move |req| async move {
-        Ok::<_, Error>(handler(req, deps).await)
-    }))
-    .await
+    lambda_http::run(router(Arc::new(deps))).await
 }

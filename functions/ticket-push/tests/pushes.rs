@@ -1,9 +1,10 @@
-//! The ticket-push handler, called directly with built requests over the embedded store.
+//! The ticket-push router, sent the requests the Lambda runtime hands it, over the embedded store.
 
 use lambda_http::{Body, Request};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
-use ticket_push::{handler, Deps};
+use ticket_push::{router, Deps};
+use tower::ServiceExt;
 use wxopen::crypto::MsgCrypt;
 use wxopen::domain::{AppId, AuditId, AuditStatus, ManualClock};
 use wxopen::onboarding::Onboarding;
@@ -92,15 +93,20 @@ fn ticket_xml(ticket: &str) -> String {
     format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{NOW}</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[{ticket}]]></ComponentVerifyTicket></xml>")
 }
 
-async fn body_text(resp: lambda_http::Response<Body>) -> (u16, String) {
+/// Sends one request through the router `main.rs` hands to `lambda_http::run`.
+async fn send(req: Request, deps: &Deps) -> axum::response::Response {
+    router(Arc::new(deps.clone()))
+        .oneshot(req)
+        .await
+        .expect("the router never fails")
+}
+
+async fn body_text(resp: axum::response::Response) -> (u16, String) {
     let status = resp.status().as_u16();
-    let text = match resp.into_body() {
-        Body::Text(t) => t,
-        Body::Binary(b) => String::from_utf8(b).unwrap(),
-        Body::Empty => String::new(),
-        _ => String::new(),
-    };
-    (status, text)
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
 async fn latest_ticket(a: &App) -> Option<String> {
@@ -121,7 +127,7 @@ async fn a_signed_ticket_push_is_stored_and_answered_success() {
         NOW,
         "1",
     );
-    let (status, body) = body_text(handler(req, &a.deps).await).await;
+    let (status, body) = body_text(send(req, &a.deps).await).await;
     assert_eq!((status, body.as_str()), (200, "success"));
     assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@one"));
 }
@@ -131,9 +137,7 @@ async fn a_repeated_push_is_applied_once() {
     let a = app();
     let (uri, body) = sealed_push(&a, "/wechat/component", &ticket_xml("ticket@@@A"), NOW, "7");
     assert_eq!(
-        body_text(handler(build(&uri, &body), &a.deps).await)
-            .await
-            .0,
+        body_text(send(build(&uri, &body), &a.deps).await).await.0,
         200
     );
     a.clock.advance(10);
@@ -144,10 +148,10 @@ async fn a_repeated_push_is_applied_once() {
         NOW + 10,
         "8",
     );
-    assert_eq!(body_text(handler(second, &a.deps).await).await.0, 200);
+    assert_eq!(body_text(send(second, &a.deps).await).await.0, 200);
     a.clock.advance(10);
     // WeChat retries the first push: answered success, but not applied again.
-    let (status, text) = body_text(handler(build(&uri, &body), &a.deps).await).await;
+    let (status, text) = body_text(send(build(&uri, &body), &a.deps).await).await;
     assert_eq!((status, text.as_str()), (200, "success"));
     assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@B"));
 }
@@ -160,7 +164,7 @@ async fn a_bad_signature_is_refused_with_401_json_and_changes_nothing() {
     let (parts, body) = req.into_parts();
     let mut req = Request::from_parts(parts, body);
     *req.uri_mut() = tampered.parse().unwrap();
-    let (status, body) = body_text(handler(req, &a.deps).await).await;
+    let (status, body) = body_text(send(req, &a.deps).await).await;
     assert_eq!(status, 401);
     assert!(body.contains("-40001"), "{body}");
     assert_eq!(latest_ticket(&a).await, None);
@@ -171,7 +175,7 @@ async fn a_stale_or_future_timestamp_is_refused() {
     let a = app();
     for ts in [NOW - 601, NOW + 301] {
         let req = push_request(&a, "/wechat/component", &ticket_xml("ticket@@@x"), ts, "1");
-        let (status, body) = body_text(handler(req, &a.deps).await).await;
+        let (status, body) = body_text(send(req, &a.deps).await).await;
         assert_eq!(status, 401);
         assert!(body.contains("stale_timestamp"), "{body}");
     }
@@ -250,7 +254,7 @@ async fn malformed_requests_get_clear_4xx_json() {
     ];
     for (req, want_status, want_text) in cases {
         let uri = req.uri().to_string();
-        let (status, body) = body_text(handler(req, &a.deps).await).await;
+        let (status, body) = body_text(send(req, &a.deps).await).await;
         assert_eq!(status, want_status, "{uri}: {body}");
         assert!(body.contains(want_text), "{uri}: {body}");
         assert!(
@@ -269,7 +273,7 @@ async fn a_signed_ticket_for_another_component_is_acknowledged_and_not_stored() 
         "<AppId><![CDATA[wx0000000000000000]]></AppId>",
     );
     let (status, _) = body_text(
-        handler(
+        send(
             push_request(&a, "/wechat/component", &xml, NOW, "1"),
             &a.deps,
         )
@@ -334,7 +338,7 @@ async fn unauthorized_marks_the_authorizer_drops_its_tokens_and_keeps_its_audits
     a.store.put_token(&key, &state, None).await.unwrap();
     let xml = format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{NOW}</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[{APP}]]></AuthorizerAppid></xml>");
     let (status, body) = body_text(
-        handler(
+        send(
             push_request(&a, "/wechat/component", &xml, NOW, "3"),
             &a.deps,
         )
@@ -385,7 +389,7 @@ async fn audit_results_update_the_pending_audit() {
             .await
             .unwrap();
         let (code, body) =
-            body_text(handler(push_request(&a, &path, &xml, NOW, "9"), &a.deps).await).await;
+            body_text(send(push_request(&a, &path, &xml, NOW, "9"), &a.deps).await).await;
         assert_eq!((code, body.as_str()), (200, "success"));
         let got = a.store.latest_audit(&appid).await.unwrap().unwrap();
         assert_eq!(got.status, status);
@@ -421,7 +425,7 @@ async fn an_audit_result_lands_only_on_the_audit_and_app_it_names() {
     };
     // Another app's original id: nothing changes.
     let (code, _) = body_text(
-        handler(
+        send(
             push_request(&a, &path, &push("gh_000000000000"), NOW, "w1"),
             &a.deps,
         )
@@ -436,7 +440,7 @@ async fn an_audit_result_lands_only_on_the_audit_and_app_it_names() {
     );
     // Its own id: the older audit is approved, the newer stays auditing.
     let (code, _) = body_text(
-        handler(
+        send(
             push_request(&a, &path, &push("gh_fb9688c2a4b2"), NOW, "w2"),
             &a.deps,
         )
@@ -495,7 +499,7 @@ async fn unknown_or_malformed_signed_events_are_answered_success_and_change_noth
         .await
         .unwrap();
     let (status, _) = body_text(
-        handler(
+        send(
             push_request(
                 &a,
                 "/wechat/component",
@@ -532,8 +536,7 @@ async fn unknown_or_malformed_signed_events_are_answered_success_and_change_noth
     ];
     for (n, (url, xml)) in pushes.iter().enumerate() {
         let (status, body) =
-            body_text(handler(push_request(&a, url, xml, NOW, &format!("u{n}")), &a.deps).await)
-                .await;
+            body_text(send(push_request(&a, url, xml, NOW, &format!("u{n}")), &a.deps).await).await;
         assert_eq!((status, body.as_str()), (200, "success"), "{xml}");
     }
     assert_eq!(snapshot(&a).await, before);
@@ -560,7 +563,7 @@ async fn a_stale_unauthorized_after_reauthorization_keeps_the_authorization() {
     let old = NOW - 60;
     let xml = format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{old}</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[{APP}]]></AuthorizerAppid></xml>");
     let (status, body) = body_text(
-        handler(
+        send(
             push_request(&a, "/wechat/component", &xml, NOW, "stale-1"),
             &a.deps,
         )
@@ -602,7 +605,7 @@ async fn pushes_under_the_previous_encoding_aes_key_are_accepted_during_a_change
     {
         a.crypt = under(key);
         let (status, body) = body_text(
-            handler(
+            send(
                 push_request(
                     &a,
                     "/wechat/component",
@@ -620,7 +623,7 @@ async fn pushes_under_the_previous_encoding_aes_key_are_accepted_during_a_change
     }
     a.crypt = under(OTHER_KEY);
     let (status, _) = body_text(
-        handler(
+        send(
             push_request(
                 &a,
                 "/wechat/component",
@@ -644,9 +647,7 @@ async fn a_repeated_push_with_its_signature_in_another_case_is_applied_once() {
     let a = app();
     let (uri, body) = sealed_push(&a, "/wechat/component", &ticket_xml("ticket@@@A"), NOW, "7");
     assert_eq!(
-        body_text(handler(build(&uri, &body), &a.deps).await)
-            .await
-            .0,
+        body_text(send(build(&uri, &body), &a.deps).await).await.0,
         200
     );
     a.clock.advance(10);
@@ -657,7 +658,7 @@ async fn a_repeated_push_with_its_signature_in_another_case_is_applied_once() {
         NOW + 10,
         "8",
     );
-    assert_eq!(body_text(handler(second, &a.deps).await).await.0, 200);
+    assert_eq!(body_text(send(second, &a.deps).await).await.0, 200);
     a.clock.advance(10);
     let (path, sig) = uri.split_once("msg_signature=").unwrap();
     let mixed: String = sig
@@ -674,8 +675,95 @@ async fn a_repeated_push_with_its_signature_in_another_case_is_applied_once() {
     for replayed in [sig.to_ascii_uppercase(), mixed] {
         assert_ne!(replayed, sig);
         let uri = format!("{path}msg_signature={replayed}");
-        let (status, text) = body_text(handler(build(&uri, &body), &a.deps).await).await;
+        let (status, text) = body_text(send(build(&uri, &body), &a.deps).await).await;
         assert_eq!((status, text.as_str()), (200, "success"));
         assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@B"));
+    }
+}
+
+#[tokio::test]
+async fn the_push_urls_answer_success_in_plain_text_and_refusals_in_json() {
+    let a = app();
+    // `success` in plain text, on both push URLs.
+    let resp = send(
+        push_request(&a, "/wechat/component", &ticket_xml("ticket@@@s"), NOW, "1"),
+        &a.deps,
+    )
+    .await;
+    assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(body_text(resp).await, (200, "success".to_owned()));
+    assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@s"));
+    a.store.upsert_authorizer(&authorizer()).await.unwrap();
+    a.store
+        .record_audit(&audit(AuditStatus::Auditing))
+        .await
+        .unwrap();
+    let approved = audit_push(
+        "weapp_audit_success",
+        &format!("<SuccTime>{NOW}</SuccTime>"),
+    );
+    let (status, body) = body_text(
+        send(
+            push_request(&a, &format!("/wechat/apps/{APP}"), &approved, NOW, "2"),
+            &a.deps,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "success"));
+    let appid = AppId::parse(APP).unwrap();
+    let got = a.store.latest_audit(&appid).await.unwrap().unwrap();
+    assert_eq!(got.status, AuditStatus::Approved);
+
+    // Refusals: `{"error", "message"}` and nothing else, as JSON; a method before a path.
+    let build = |method: &str, uri: &str| {
+        lambda_http::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::Empty)
+            .unwrap()
+    };
+    for (req, want_status, want) in [
+        (
+            build("GET", "/wechat/elsewhere"),
+            405,
+            serde_json::json!({ "error": "method_not_allowed", "message": "pushes are POSTed" }),
+        ),
+        (
+            build("PUT", &format!("/wechat/apps/{APP}")),
+            405,
+            serde_json::json!({ "error": "method_not_allowed", "message": "pushes are POSTed" }),
+        ),
+        (
+            build("POST", "/wechat/apps/"),
+            404,
+            serde_json::json!({ "error": "not_found", "message": "no such push URL" }),
+        ),
+        (
+            build("POST", "/wechat/component/x"),
+            404,
+            serde_json::json!({ "error": "not_found", "message": "no such push URL" }),
+        ),
+        (
+            build("POST", &format!("/wechat/apps/{APP}/x")),
+            404,
+            serde_json::json!({ "error": "not_found", "message": "no such push URL" }),
+        ),
+        (
+            build("POST", "/wechat/component?timestamp=1&nonce=1"),
+            400,
+            serde_json::json!({ "error": "missing_parameter", "message": "query parameter msg_signature is required" }),
+        ),
+    ] {
+        let uri = req.uri().to_string();
+        let resp = send(req, &a.deps).await;
+        assert_eq!(resp.headers()["content-type"], "application/json", "{uri}");
+        let (status, body) = body_text(resp).await;
+        assert_eq!(status, want_status, "{uri}: {body}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            want,
+            "{uri}"
+        );
     }
 }

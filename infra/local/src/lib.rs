@@ -15,10 +15,8 @@ pub mod secrets;
 pub mod testing;
 
 use anyhow::Context;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{Request as AxumRequest, StatusCode};
-use axum::response::{IntoResponse, Response as AxumResponse};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -99,50 +97,12 @@ impl Local {
     }
 }
 
-struct AppState {
-    push: ticket_push::Deps,
-}
-
-async fn to_lambda(req: AxumRequest<axum::body::Body>) -> Result<lambda_http::Request, StatusCode> {
-    let (parts, body) = req.into_parts();
-    let bytes: Bytes = axum::body::to_bytes(body, 1024 * 1024)
-        .await
-        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
-    let body = if bytes.is_empty() {
-        lambda_http::Body::Empty
-    } else {
-        lambda_http::Body::Binary(bytes.to_vec())
-    };
-    Ok(lambda_http::Request::from_parts(parts, body))
-}
-
-fn from_lambda(resp: lambda_http::Response<lambda_http::Body>) -> AxumResponse {
-    let (parts, body) = resp.into_parts();
-    let bytes = match body {
-        lambda_http::Body::Empty => Vec::new(),
-        lambda_http::Body::Text(t) => t.into_bytes(),
-        lambda_http::Body::Binary(b) => b,
-        _ => Vec::new(),
-    };
-    AxumResponse::from_parts(parts, axum::body::Body::from(bytes))
-}
-
-/// `/wechat/*` goes to ticket-push's `lambda_http` handler; anything else is a JSON 404.
-async fn pushes_and_not_found(
-    State(state): State<Arc<AppState>>,
-    req: AxumRequest<axum::body::Body>,
-) -> AxumResponse {
-    if !req.uri().path().starts_with("/wechat/") {
-        return from_lambda(wxopen::http::error(
-            lambda_http::http::StatusCode::NOT_FOUND,
-            "not_found",
-            "no such route",
-        ));
-    }
-    match to_lambda(req).await {
-        Ok(req) => from_lambda(ticket_push::handler(req, &state.push).await),
-        Err(status) => status.into_response(),
-    }
+/// A route none of the three routers serves: a JSON 404.
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({ "error": "not_found", "message": "no such route" })),
+    )
 }
 
 /// Starts the store, our listener and the simulator (which pushes a first ticket at once).
@@ -399,14 +359,12 @@ async fn wire<S: Store + 'static>(
                 .with_wait(wait),
         )
     };
-    let state = Arc::new(AppState {
-        push: ticket_push::Deps {
-            secrets: secrets.clone(),
-            store: dyn_store.clone(),
-            clock: clock.clone(),
-            onboarding: onboarding(std::time::Duration::from_secs(2)),
-        },
-    });
+    let push = ticket_push::router(Arc::new(ticket_push::Deps {
+        secrets: secrets.clone(),
+        store: dyn_store.clone(),
+        clock: clock.clone(),
+        onboarding: onboarding(std::time::Duration::from_secs(2)),
+    }));
     let auth = auth_callback::router(Arc::new(auth_callback::Deps {
         onboarding: onboarding(std::time::Duration::from_secs(8)),
         store: dyn_store.clone(),
@@ -426,11 +384,7 @@ async fn wire<S: Store + 'static>(
     // Batches run here at once when posted (in AWS, the batch-runner's schedule runs them).
     audit_actions::batches::spawn_runner(ops_deps.clone(), std::time::Duration::from_secs(5));
     let ops = audit_actions::router(ops_deps);
-    let app = axum::Router::new()
-        .fallback(pushes_and_not_found)
-        .with_state(state)
-        .merge(auth)
-        .merge(ops);
+    let app = push.merge(auth).merge(ops).fallback(not_found);
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(
             listener,

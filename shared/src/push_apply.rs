@@ -1,0 +1,486 @@
+//! Applying a verified, decrypted push to our state, once: what a `component_verify_ticket`, an
+//! authorization change or an audit result changes in the store.
+//!
+//! ticket-push only routes, verifies and answers; this module is what a push *does*, so that
+//! every way a push arrives (the Lambda, `wxopen-local`) applies it the same way. Each step takes
+//! the store traits it touches: de-duplication the [`PushLog`], component events the
+//! [`TicketStore`] and [`AuthorizerStore`]; only audit results take the whole [`Store`], because
+//! settling a submission in doubt ([`reconcile`]) reads and writes audits, authorizers and the
+//! activity log together.
+//!
+//! A push that could not be applied is an [`ApplyError`]: answered with a 5xx so that WeChat
+//! delivers it again, and applied then (it is remembered only once applied).
+
+use crate::domain::{AppId, AuditStatus, Clock, UnixTime};
+use crate::events::{AuthorizerEvent, ComponentEvent};
+use crate::failure::{Classify, Failure, StatusCode};
+use crate::onboarding::{Onboarding, OnboardingError};
+use crate::store::{
+    AuditStore, AuditUpdate, AuthorizerStore, PushLog, Revocation, Store, StoreError, Ticket,
+    TicketStore,
+};
+use crate::wechat::{reconcile, WechatError};
+use secrecy::SecretString;
+use sha1::{Digest, Sha1};
+
+/// How long a push digest is remembered for de-duplication (WeChat retries within seconds, three
+/// times at most).
+pub const PUSH_MEMORY_SECS: i64 = 3600;
+
+/// The push URL a push came to: the authorization-event URL (授权事件接收URL) or one authorized
+/// account's message URL (消息与事件接收URL, `…/wechat/apps/$APPID$`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushTarget {
+    Component,
+    App(AppId),
+}
+
+/// What became of a push that [`apply_once`] was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Applied now (or acknowledged and ignored, for an event that changes nothing).
+    Applied,
+    /// The same push was applied before: WeChat retried it; nothing was done again.
+    Repeated,
+}
+
+/// Why a verified push could not be applied now: each is answered with a 5xx, so that WeChat
+/// delivers the push again.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("the push could not be stored; retry")]
+    Store(#[source] StoreError),
+    /// The callback holds the pushed authorization code right now: by WeChat's retry, the
+    /// outcome is there.
+    #[error("this authorization is being stored by the callback")]
+    AuthorizationInProgress,
+    #[error("this authorization could not be recovered yet; retry")]
+    AuthorizationUnfinished,
+    #[error("exchanging the authorization code failed")]
+    CodeExchange(#[source] WechatError),
+    /// An audit result for an app whose submission is in doubt, and WeChat could not be asked
+    /// which audit it is (the hourly check settles the doubt meanwhile).
+    #[error("a submission of this app is in doubt and WeChat could not be asked; retry")]
+    AuditInDoubt(#[source] WechatError),
+}
+
+impl From<StoreError> for ApplyError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "push could not be stored; WeChat will retry");
+        ApplyError::Store(e)
+    }
+}
+
+/// Each failure asks WeChat to push again: 503 when we (or the callback) are the ones to wait
+/// for, 502 when WeChat itself failed the code exchange. The codes are the push URLs' own
+/// (monitoring matches on them), not onboarding's merchant-facing ones.
+impl Classify for ApplyError {
+    fn classify(&self) -> Failure {
+        let (status, code) = match self {
+            ApplyError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            ApplyError::AuthorizationInProgress => (StatusCode::SERVICE_UNAVAILABLE, "in_progress"),
+            ApplyError::AuthorizationUnfinished => (StatusCode::SERVICE_UNAVAILABLE, "unfinished"),
+            ApplyError::CodeExchange(_) => (StatusCode::BAD_GATEWAY, "wechat_failed"),
+            ApplyError::AuditInDoubt(_) => (StatusCode::SERVICE_UNAVAILABLE, "audit_in_doubt"),
+        };
+        Failure::new(status, code)
+    }
+}
+
+/// The de-duplication key of a verified push: the URL it came to and its decrypted message (a
+/// retried push is the same message; two different events never are: each carries its
+/// CreateTime and content). Keyed on what was decrypted, not on the query as sent: the
+/// signature's hex verifies in any letter case, so a replay in upper case is still the push
+/// already applied.
+pub fn push_digest(target: &PushTarget, xml: &str) -> String {
+    let to = match target {
+        PushTarget::Component => "component",
+        PushTarget::App(appid) => appid.as_str(),
+    };
+    hex::encode(Sha1::digest(format!("{to}|{xml}").as_bytes()))
+}
+
+/// What applying a push needs beside the store: the onboarding that exchanges pushed
+/// authorization codes (with a short wait: a push is answered within WeChat's 5 s) and the clock.
+pub struct ApplyDeps<'a> {
+    pub store: &'a dyn Store,
+    pub onboarding: &'a Onboarding,
+    pub clock: &'a dyn Clock,
+    /// Our component appid: a ticket pushed for another platform is not stored.
+    pub component_appid: &'a AppId,
+}
+
+/// Applies the push `xml` that came to `target`, unless the same push was applied before.
+pub async fn apply_once(
+    target: &PushTarget,
+    xml: &str,
+    now: UnixTime,
+    deps: &ApplyDeps<'_>,
+) -> Result<Delivery, ApplyError> {
+    remembered_once(deps.store, &push_digest(target, xml), now, async {
+        match target {
+            PushTarget::Component => {
+                apply_component_push(deps.store, deps.onboarding, deps.component_appid, xml, now)
+                    .await
+            }
+            PushTarget::App(appid) => {
+                apply_app_push(deps.store, deps.onboarding, deps.clock, appid, xml).await
+            }
+        }
+    })
+    .await
+}
+
+/// Runs `apply` unless the push with `digest` was applied before, and remembers it once applied
+/// (so that a failed apply is retried by WeChat and applied then).
+async fn remembered_once<L: PushLog + ?Sized>(
+    log: &L,
+    digest: &str,
+    now: UnixTime,
+    apply: impl std::future::Future<Output = Result<(), ApplyError>>,
+) -> Result<Delivery, ApplyError> {
+    // A probe: with `expires_at = now` nothing lasting is recorded, but a digest remembered from
+    // an earlier, applied delivery answers `false`. The lasting record is written after applying.
+    if !log.record_push_if_new(digest, now, now).await? {
+        tracing::info!("repeated push: already applied");
+        return Ok(Delivery::Repeated);
+    }
+    apply.await?;
+    if let Err(e) = log
+        .record_push_if_new(digest, now, now + PUSH_MEMORY_SECS)
+        .await
+    {
+        tracing::warn!(error = %e, "push applied but not remembered; a retry re-applies it idempotently");
+    }
+    Ok(Delivery::Applied)
+}
+
+/// A push that verified and decrypted (so it came from WeChat) but whose known event is
+/// malformed: logged (the error names the field, never a value) and acknowledged, since a refusal
+/// would only have WeChat retry the same push for ever. Nothing is stored.
+fn signed_but_unusable(e: &dyn std::fmt::Display) {
+    tracing::error!(error = %e, "a signed push carries a malformed event; acknowledged and ignored");
+}
+
+/// Applies a push to the authorization-event URL: stores a ticket, takes on an authorization,
+/// revokes one.
+pub async fn apply_component_push<S: TicketStore + AuthorizerStore + ?Sized>(
+    store: &S,
+    onboarding: &Onboarding,
+    component_appid: &AppId,
+    xml: &str,
+    now: UnixTime,
+) -> Result<(), ApplyError> {
+    let event = match ComponentEvent::parse(xml) {
+        Ok(event) => event,
+        Err(e) => {
+            signed_but_unusable(&e);
+            return Ok(());
+        }
+    };
+    match event {
+        ComponentEvent::VerifyTicket {
+            component_appid: ticket_appid,
+            ticket,
+            create_time,
+        } => {
+            if ticket_appid != component_appid.as_str() {
+                // Signed with our token and key, yet naming another platform: nothing to store,
+                // and refusing it would only make WeChat retry it.
+                tracing::error!("a signed ticket push names another component appid; ignored");
+                return Ok(());
+            }
+            store
+                .save_ticket(
+                    component_appid,
+                    &Ticket {
+                        value: ticket,
+                        received_at: now,
+                        created_at: create_time,
+                    },
+                )
+                .await?;
+            tracing::info!("component_verify_ticket stored");
+        }
+        ComponentEvent::Authorized(change) | ComponentEvent::UpdateAuthorized(change) => {
+            // Exchanged here as well as at the callback: a merchant who closed the browser before
+            // the redirect is still on board. Whichever comes second only finds the outcome.
+            take_on(
+                onboarding,
+                &change.authorization_code,
+                &change.authorizer_appid,
+                change.create_time,
+            )
+            .await?;
+        }
+        ComponentEvent::Unauthorized {
+            authorizer_appid,
+            create_time,
+            ..
+        } => {
+            // Status and token removal in one transaction, and only if nothing newer happened
+            // (WeChat retrying an old push after the merchant authorized again changes nothing).
+            match store
+                .revoke_authorization(&authorizer_appid, create_time)
+                .await?
+            {
+                Revocation::Revoked => {
+                    tracing::info!(authorizer = %authorizer_appid, "authorization revoked; tokens dropped")
+                }
+                Revocation::Stale => {
+                    tracing::info!(authorizer = %authorizer_appid, "unauthorized push older than the authorization stored; ignored")
+                }
+            }
+        }
+        ComponentEvent::FastRegister(r) => {
+            tracing::info!(
+                appid = r.appid.as_ref().map(AppId::as_str),
+                status = r.status,
+                msg = %r.msg,
+                "fast registration result"
+            );
+            // A mini program registered through the platform comes authorized: its single-use
+            // auth_code is exchanged at once, as an `authorized` push's is (customer
+            // `unassigned` until an operator binds it).
+            if let (true, Some(code), Some(appid)) = (r.succeeded(), &r.auth_code, &r.appid) {
+                take_on(onboarding, code, appid, r.create_time).await?;
+            }
+        }
+        ComponentEvent::Unknown { info_type, .. } => {
+            tracing::info!(%info_type, "ignored a component push of an unhandled type");
+        }
+    }
+    Ok(())
+}
+
+/// Exchanges a pushed authorization code and stores the authorizer (through the onboarding the
+/// callback uses, so whichever of them comes second only finds the outcome).
+async fn take_on(
+    onboarding: &Onboarding,
+    code: &SecretString,
+    appid: &AppId,
+    at: UnixTime,
+) -> Result<(), ApplyError> {
+    match onboarding.complete(code, Some(appid), None, at).await {
+        Ok(done) => {
+            tracing::info!(authorizer = %appid, exchanged = done.exchanged, "authorization (re)granted and stored");
+            Ok(())
+        }
+        Err(OnboardingError::InProgress) => Err(ApplyError::AuthorizationInProgress),
+        Err(OnboardingError::Store(e)) => Err(e.into()),
+        Err(OnboardingError::Unfinished) => Err(ApplyError::AuthorizationUnfinished),
+        Err(OnboardingError::Wechat(e)) => {
+            tracing::error!(authorizer = %appid, error = %e, "exchanging a pushed authorization code failed");
+            Err(ApplyError::CodeExchange(e))
+        }
+    }
+}
+
+/// Applies a push to one account's message URL: an audit result lands on the audit it concerns.
+/// The whole [`Store`]: a submission in doubt is settled first ([`reconcile`]).
+pub async fn apply_app_push(
+    store: &dyn Store,
+    onboarding: &Onboarding,
+    clock: &dyn Clock,
+    appid: &AppId,
+    xml: &str,
+) -> Result<(), ApplyError> {
+    let event = match AuthorizerEvent::parse(xml) {
+        Ok(event) => event,
+        Err(e) => {
+            signed_but_unusable(&e);
+            return Ok(());
+        }
+    };
+    let (header, update) = match event {
+        AuthorizerEvent::AuditSuccess { header, succ_time } => (
+            header,
+            AuditUpdate {
+                status: AuditStatus::Approved,
+                reason: None,
+                screenshots: vec![],
+                at: succ_time,
+            },
+        ),
+        AuthorizerEvent::AuditFail {
+            header,
+            reason,
+            fail_time,
+            screenshots,
+        } => (
+            header,
+            AuditUpdate {
+                status: AuditStatus::Rejected,
+                reason: Some(reason),
+                screenshots,
+                at: fail_time,
+            },
+        ),
+        AuthorizerEvent::AuditDelay {
+            header,
+            reason,
+            delay_time,
+        } => (
+            header,
+            AuditUpdate {
+                status: AuditStatus::Delayed,
+                reason: Some(reason),
+                screenshots: vec![],
+                at: delay_time,
+            },
+        ),
+        AuthorizerEvent::Unknown {
+            msg_type, event, ..
+        } => {
+            tracing::info!(%appid, %msg_type, event = event.as_deref().unwrap_or(""), "ignored an app push of an unhandled type");
+            return Ok(());
+        }
+    };
+    if !audit_push_is_this_apps(store, onboarding, clock, appid, &header.to_user_name).await? {
+        return Ok(());
+    }
+    settle_submission_in_doubt(store, onboarding, clock, appid).await?;
+    record_audit_result(store, appid, &update).await
+}
+
+/// The audit a result concerns: the newest one submitted before the result. A newer submission
+/// stays untouched; the store re-checks the order inside the write.
+async fn record_audit_result<S: AuditStore + ?Sized>(
+    store: &S,
+    appid: &AppId,
+    update: &AuditUpdate,
+) -> Result<(), ApplyError> {
+    let audits = store.list_audits(appid, None, 20).await?.items;
+    let Some(audit) = audits.iter().find(|a| a.submitted_at <= update.at) else {
+        tracing::warn!(%appid, "audit result older than every recorded audit; ignored");
+        return Ok(());
+    };
+    if !audit.status.is_pending() {
+        tracing::info!(%appid, auditid = %audit.auditid, "audit result for an audit no longer pending; kept as is");
+        return Ok(());
+    }
+    match store.update_audit(appid, audit.auditid, update).await {
+        Ok(()) => {
+            tracing::info!(%appid, auditid = %audit.auditid, status = update.status.as_str(), "audit result recorded")
+        }
+        Err(StoreError::OutOfOrder | StoreError::NotFound) => {
+            tracing::warn!(%appid, auditid = %audit.auditid, "audit result no longer matches its audit; ignored")
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// The push names the mini program twice: the URL's appid and ToUserName (its gh_ id). They
+/// must agree with the stored profile, or the result would land on another app's audit. A
+/// profile stored without WeChat's details (its read failed at onboarding) is completed from
+/// WeChat first; when WeChat cannot be asked now, the URL's appid is trusted unless another app
+/// holds that original id: an audit result is never dropped for a profile we failed to read.
+async fn audit_push_is_this_apps(
+    store: &dyn Store,
+    onboarding: &Onboarding,
+    clock: &dyn Clock,
+    appid: &AppId,
+    to_user_name: &str,
+) -> Result<bool, ApplyError> {
+    let Some(mut profile) = store.get_authorizer(appid).await? else {
+        tracing::warn!(%appid, "audit result for an app with no stored profile; ignored");
+        return Ok(false);
+    };
+    if profile.user_name.is_empty() {
+        let mgr = onboarding.token_manager();
+        match reconcile::complete_profile(mgr, store, clock, appid).await {
+            Ok(Some(completed)) => profile = completed,
+            Ok(None) => {}
+            Err(WechatError::Store(e)) => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(%appid, error = %e, "an incomplete profile could not be completed; the push's URL names the app");
+                return Ok(match store.authorizer_by_user_name(to_user_name).await? {
+                    Some(other) if &other.appid != appid => {
+                        tracing::warn!(%appid, "audit result whose ToUserName is another app's original id; ignored");
+                        false
+                    }
+                    _ => true,
+                });
+            }
+        }
+    }
+    if profile.user_name != to_user_name {
+        tracing::warn!(%appid, "audit result whose ToUserName is not this app's original id; ignored");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// An audit result for an app whose submission is in doubt (its answer lost, the read after it
+/// failed) may be that submission's: WeChat's latest audit settles it first, so the result finds
+/// its audit recorded. When WeChat cannot be asked now, the push is refused with a 5xx so that
+/// WeChat delivers it again (and the hourly check settles the doubt meanwhile).
+async fn settle_submission_in_doubt(
+    store: &dyn Store,
+    onboarding: &Onboarding,
+    clock: &dyn Clock,
+    appid: &AppId,
+) -> Result<(), ApplyError> {
+    let mgr = onboarding.token_manager();
+    match reconcile::settle_submission(mgr, store, clock, appid).await {
+        Ok(_) => Ok(()),
+        Err(WechatError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(%appid, error = %e, "audit result for a submission in doubt that WeChat could not confirm now; asked to push again");
+            Err(ApplyError::AuditInDoubt(e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_apply_failure_asks_wechat_to_push_again() {
+        let e = WechatError::Http {
+            endpoint: "/x",
+            status: 500,
+        };
+        for (e, status, code) in [
+            (
+                ApplyError::Store(StoreError::Conflict),
+                503,
+                "store_unavailable",
+            ),
+            (ApplyError::AuthorizationInProgress, 503, "in_progress"),
+            (ApplyError::AuthorizationUnfinished, 503, "unfinished"),
+            (
+                ApplyError::CodeExchange(WechatError::Http {
+                    endpoint: "/x",
+                    status: 500,
+                }),
+                502,
+                "wechat_failed",
+            ),
+            (ApplyError::AuditInDoubt(e), 503, "audit_in_doubt"),
+        ] {
+            let f = e.classify();
+            assert_eq!((f.status.as_u16(), f.code), (status, code), "{e}");
+            assert!(f.status.is_server_error() && f.retry_after.is_none());
+        }
+    }
+
+    #[test]
+    fn a_push_is_keyed_on_its_url_and_message() {
+        let app = PushTarget::App(AppId::parse("wxf8b4f85f3a794e77").unwrap());
+        assert_eq!(
+            push_digest(&PushTarget::Component, "<xml/>"),
+            push_digest(&PushTarget::Component, "<xml/>")
+        );
+        assert_ne!(
+            push_digest(&PushTarget::Component, "<xml/>"),
+            push_digest(&app, "<xml/>")
+        );
+        assert_ne!(
+            push_digest(&app, "<xml>1</xml>"),
+            push_digest(&app, "<xml>2</xml>")
+        );
+    }
+}
