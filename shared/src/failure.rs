@@ -70,6 +70,19 @@ impl Failure {
         self.retry_after = Some(secs);
         self
     }
+
+    /// The JSON body every function answers a failure with: the facts, then `hint` and
+    /// `hint_zh` when known, `error` (the code) and `message`.
+    pub fn into_body(self, message: impl Into<String>) -> Map<String, Value> {
+        let mut body = self.facts;
+        if let Some(h) = self.hint {
+            body.insert("hint".into(), h.en.into());
+            body.insert("hint_zh".into(), h.zh.into());
+        }
+        body.insert("error".into(), self.code.into());
+        body.insert("message".into(), Value::String(message.into()));
+        body
+    }
 }
 
 /// A failure type that knows how it is answered.

@@ -76,15 +76,9 @@ impl IntoResponse for PushRefusal {
 /// `{"error": code, "message": message}` beside the failure's facts and hint, with its status
 /// and `Retry-After`.
 fn json_failure(f: Failure, message: &str) -> Response {
-    let mut body = f.facts;
-    if let Some(h) = f.hint {
-        body.insert("hint".into(), h.en.into());
-        body.insert("hint_zh".into(), h.zh.into());
-    }
-    body.insert("error".into(), f.code.into());
-    body.insert("message".into(), message.into());
-    let mut resp = (f.status, Json(body)).into_response();
-    if let Some(secs) = f.retry_after {
+    let (status, retry_after) = (f.status, f.retry_after);
+    let mut resp = (status, Json(f.into_body(message))).into_response();
+    if let Some(secs) = retry_after {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }

@@ -3,7 +3,6 @@
 //! `{"error": code, "message": ..., facts, "hint", "hint_zh"}` with its status, `Retry-After`
 //! when waiting helps and `WWW-Authenticate` on a 401.
 
-use crate::ops::error::failure_body_of;
 use crate::ops::OpsError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -123,7 +122,7 @@ impl Classify for ApiError {
 pub fn render(e: &(impl Classify + ?Sized)) -> Response {
     let f = e.classify();
     let (status, retry_after) = (f.status, f.retry_after);
-    let body = failure_body_of(f, e.to_string());
+    let body = f.into_body(e.to_string());
     let mut resp = (status, Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
         resp.headers_mut()

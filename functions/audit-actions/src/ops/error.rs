@@ -287,19 +287,7 @@ impl Classify for OpsError {
 /// The body a failure answers: its facts, `hint` and `hint_zh` when known, `error` (the code)
 /// and `message`; for a response and for a batch item's stored outcome alike.
 pub fn failure_body(e: &(impl Classify + ?Sized)) -> Map<String, Value> {
-    failure_body_of(e.classify(), e.to_string())
-}
-
-/// [`failure_body`] of a failure already classified, with its message.
-pub fn failure_body_of(f: Failure, message: String) -> Map<String, Value> {
-    let mut body = f.facts;
-    if let Some(h) = f.hint {
-        body.insert("hint".into(), json!(h.en));
-        body.insert("hint_zh".into(), json!(h.zh));
-    }
-    body.insert("error".into(), json!(f.code));
-    body.insert("message".into(), json!(message));
-    body
+    e.classify().into_body(e.to_string())
 }
 
 #[cfg(test)]
