@@ -11,7 +11,6 @@
 //! people see only their apps. Keys configured before roles existed (a bare digest) are admins.
 
 use lambda_http::http::{header::AUTHORIZATION, HeaderMap, StatusCode};
-use lambda_http::{Body, Response};
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
@@ -128,16 +127,12 @@ impl OperatorAuthError {
             OperatorAuthError::WrongKey => "wrong_key",
         }
     }
+}
 
-    /// 401 `{"error":"unauthorized","message":...}` with a `WWW-Authenticate: Bearer` challenge.
-    pub fn into_response(self) -> Response<Body> {
-        let mut resp =
-            crate::http::error(StatusCode::UNAUTHORIZED, "unauthorized", &self.to_string());
-        resp.headers_mut().insert(
-            lambda_http::http::header::WWW_AUTHENTICATE,
-            lambda_http::http::HeaderValue::from_static("Bearer"),
-        );
-        resp
+/// 401 `unauthorized`: the message says what is wrong with the header, never the key.
+impl crate::failure::Classify for OperatorAuthError {
+    fn classify(&self) -> crate::failure::Failure {
+        crate::failure::Failure::new(StatusCode::UNAUTHORIZED, "unauthorized")
     }
 }
 
@@ -283,19 +278,15 @@ mod tests {
 
     #[test]
     fn refusal_is_401_json_unauthorized_without_the_key() {
-        let resp = check(
+        use crate::failure::Classify;
+        let e = check(
             &headers(Some("Bearer s3cr3t-key")),
             &legacy(&[digest("other")]),
         )
-        .unwrap_err()
-        .into_response();
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-        let body = match resp.body() {
-            Body::Text(t) => t.clone(),
-            Body::Binary(b) => String::from_utf8(b.clone()).unwrap(),
-            Body::Empty => String::new(),
-            _ => String::new(),
-        };
+        .unwrap_err();
+        let f = e.classify();
+        assert_eq!(f.status, StatusCode::UNAUTHORIZED);
+        let body = serde_json::Value::Object(f.into_body(e.to_string())).to_string();
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["error"], "unauthorized");
         assert!(!body.contains("s3cr3t-key"));

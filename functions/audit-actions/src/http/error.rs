@@ -94,7 +94,7 @@ impl ApiError {
 impl Classify for ApiError {
     fn classify(&self) -> Failure {
         match self {
-            ApiError::Unauthorized(_) => Failure::new(StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Unauthorized(e) => e.classify(),
             ApiError::Forbidden { needed, .. } => {
                 let f = Failure::new(StatusCode::FORBIDDEN, "forbidden").hint(Some(Hint::new(
                     "ask an admin for a key with the role named in `needed_role` (wxopen keys new --role ...)",
