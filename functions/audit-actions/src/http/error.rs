@@ -28,6 +28,9 @@ pub enum ApiError {
     Secrets,
     #[error(transparent)]
     Ops(#[from] OpsError),
+    /// The provider's backends' operations (`/svc`).
+    #[error(transparent)]
+    Service(#[from] crate::ops::services::ServiceError),
 }
 
 impl From<WechatError> for ApiError {
@@ -114,6 +117,7 @@ impl Classify for ApiError {
                     .retry_after(PASSING_RETRY_SECS)
             }
             ApiError::Ops(e) => e.classify(),
+            ApiError::Service(e) => e.classify(),
         }
     }
 }

@@ -4,12 +4,12 @@
 //! and phone numbers are answered with `Cache-Control: no-store` and never logged.
 
 use super::error::ApiError;
-use super::json_body;
-use crate::ops::services::{self as ops, NewSubscribeTemplate, ServiceError, SubscribeMessage};
+use super::JsonBody;
+use crate::ops::services::{self as ops, NewSubscribeTemplate, SubscribeMessage};
 use crate::Deps;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequestParts, Path, RawPathParams, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -67,9 +67,30 @@ pub fn ops_routes() -> Router<Arc<Deps>> {
     Router::new().route("/ops/apps/{appid}/wxacode", post(wxacode))
 }
 
-/// A failure as JSON, rendered like every other ([`super::error::render`]).
-fn render(e: &ServiceError) -> Response {
-    super::error::render(e)
+/// A handler's answer: a response, or any failure rendered like every other route's.
+type SvcResult = Result<Response, ApiError>;
+
+/// The route's appid, parsed (400 `invalid_appid`). No store read: the key check already
+/// looked the app up for a scoped key, and WeChat's answer (or the stored token) says the rest.
+struct SvcApp(AppId);
+
+impl FromRequestParts<Arc<Deps>> for SvcApp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, deps: &Arc<Deps>) -> Result<Self, ApiError> {
+        let raw = RawPathParams::from_request_parts(parts, deps)
+            .await
+            .ok()
+            .and_then(|p| {
+                p.iter()
+                    .find(|(k, _)| *k == "appid")
+                    .map(|(_, v)| v.to_owned())
+            })
+            .unwrap_or_default();
+        AppId::parse(&raw)
+            .map(SvcApp)
+            .map_err(|e| ApiError::bad("invalid_appid", e.to_string()))
+    }
 }
 
 /// A JSON answer no cache may keep (it carries a token, a session key or personal data).
@@ -80,10 +101,6 @@ fn no_store(body: Value) -> Response {
     resp
 }
 
-fn appid(raw: &str) -> Result<AppId, ApiError> {
-    AppId::parse(raw).map_err(|e| ApiError::bad("invalid_appid", e.to_string()))
-}
-
 fn token_body(t: &Issued) -> Response {
     no_store(json!({
         "access_token": t.access_token.expose_secret(),
@@ -91,12 +108,8 @@ fn token_body(t: &Issued) -> Response {
     }))
 }
 
-/// The outcome of an operation, or its failure rendered.
-fn answer<T>(r: Result<T, ServiceError>, ok: impl FnOnce(T) -> Response) -> Response {
-    match r {
-        Ok(v) => ok(v),
-        Err(e) => render(&e),
-    }
+fn items(items: Vec<Value>) -> Response {
+    Json(json!({ "items": items })).into_response()
 }
 
 /// A required secret field that must not be empty.
@@ -110,14 +123,8 @@ fn non_empty(field: &'static str, v: &SecretString) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn access_token(State(deps): State<Arc<Deps>>, Path(raw): Path<String>) -> Response {
-    let appid = match appid(&raw) {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
-    answer(ops::access_token(&deps.mgr, &appid).await, |t| {
-        token_body(&t)
-    })
+async fn access_token(State(deps): State<Arc<Deps>>, SvcApp(appid): SvcApp) -> SvcResult {
+    Ok(token_body(&ops::access_token(&deps.mgr, &appid).await?))
 }
 
 #[derive(Deserialize)]
@@ -129,28 +136,16 @@ struct InvalidToken {
 
 async fn invalid_token(
     State(deps): State<Arc<Deps>>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: InvalidToken = json_body(&headers, &body)?;
-        non_empty("access_token", &req.access_token)?;
-        Ok((a, req))
-    }) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    answer(
-        ops::report_invalid_token(&deps.mgr, &appid, &req.access_token).await,
-        |t| token_body(&t),
-    )
+    SvcApp(appid): SvcApp,
+    JsonBody(req): JsonBody<InvalidToken>,
+) -> SvcResult {
+    non_empty("access_token", &req.access_token)?;
+    let t = ops::report_invalid_token(&deps.mgr, &appid, &req.access_token).await?;
+    Ok(token_body(&t))
 }
 
-async fn component_token(State(deps): State<Arc<Deps>>) -> Response {
-    answer(ops::component_access_token(&deps.mgr).await, |t| {
-        token_body(&t)
-    })
+async fn component_token(State(deps): State<Arc<Deps>>) -> SvcResult {
+    Ok(token_body(&ops::component_access_token(&deps.mgr).await?))
 }
 
 #[derive(Deserialize)]
@@ -163,29 +158,19 @@ struct NewSession {
 
 async fn session(
     State(deps): State<Arc<Deps>>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: NewSession = json_body(&headers, &body)?;
-        non_empty("js_code", &req.js_code)?;
-        Ok((a, req))
-    }) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let r = ops::login(&deps.mgr, &appid, req.js_code, req.with_session_key).await;
-    answer(r, |s| {
-        let mut v = json!({ "openid": s.openid });
-        if let Some(u) = s.unionid {
-            v["unionid"] = json!(u);
-        }
-        if let Some(k) = s.session_key {
-            v["session_key"] = json!(k.expose_secret());
-        }
-        no_store(v)
-    })
+    SvcApp(appid): SvcApp,
+    JsonBody(req): JsonBody<NewSession>,
+) -> SvcResult {
+    non_empty("js_code", &req.js_code)?;
+    let s = ops::login(&deps.mgr, &appid, req.js_code, req.with_session_key).await?;
+    let mut v = json!({ "openid": s.openid });
+    if let Some(u) = s.unionid {
+        v["unionid"] = json!(u);
+    }
+    if let Some(k) = s.session_key {
+        v["session_key"] = json!(k.expose_secret());
+    }
+    Ok(no_store(v))
 }
 
 #[derive(Deserialize)]
@@ -196,26 +181,17 @@ struct PhoneCode {
 
 async fn phone_number(
     State(deps): State<Arc<Deps>>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: PhoneCode = json_body(&headers, &body)?;
-        non_empty("code", &req.code)?;
-        Ok((a, req))
-    }) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    answer(ops::phone_number(&deps.mgr, &appid, req.code).await, |p| {
-        no_store(json!({
-            "phone_number": p.phone_number,
-            "pure_phone_number": p.pure_phone_number,
-            "country_code": p.country_code,
-            "watermark": { "timestamp": p.watermark.timestamp, "appid": p.watermark.appid },
-        }))
-    })
+    SvcApp(appid): SvcApp,
+    JsonBody(req): JsonBody<PhoneCode>,
+) -> SvcResult {
+    non_empty("code", &req.code)?;
+    let p = ops::phone_number(&deps.mgr, &appid, req.code).await?;
+    Ok(no_store(json!({
+        "phone_number": p.phone_number,
+        "pure_phone_number": p.pure_phone_number,
+        "country_code": p.country_code,
+        "watermark": { "timestamp": p.watermark.timestamp, "appid": p.watermark.appid },
+    })))
 }
 
 /// Which version a code opens.
@@ -300,22 +276,13 @@ impl WxaCodeBody {
 
 async fn wxacode(
     State(deps): State<Arc<Deps>>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: WxaCodeBody = json_body(&headers, &body)?;
-        Ok((a, req.into_request()?))
-    }) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    answer(ops::wxacode(&deps.mgr, &appid, &req).await, |img| {
-        let ct = HeaderValue::from_str(&img.content_type)
-            .unwrap_or(HeaderValue::from_static("image/png"));
-        (StatusCode::OK, [(header::CONTENT_TYPE, ct)], img.bytes).into_response()
-    })
+    SvcApp(appid): SvcApp,
+    JsonBody(req): JsonBody<WxaCodeBody>,
+) -> SvcResult {
+    let img = ops::wxacode(&deps.mgr, &appid, &req.into_request()?).await?;
+    let ct =
+        HeaderValue::from_str(&img.content_type).unwrap_or(HeaderValue::from_static("image/png"));
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, ct)], img.bytes).into_response())
 }
 
 fn template_view(t: &wxopen::store::NamedSubscribeTemplate) -> Value {
@@ -328,18 +295,9 @@ fn template_view(t: &wxopen::store::NamedSubscribeTemplate) -> Value {
     })
 }
 
-async fn subscribe_templates(State(deps): State<Arc<Deps>>, Path(raw): Path<String>) -> Response {
-    let appid = match appid(&raw) {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
-    answer(
-        ops::subscribe_templates(deps.store.as_ref(), &appid).await,
-        |items| {
-            Json(json!({ "items": items.iter().map(template_view).collect::<Vec<_>>() }))
-                .into_response()
-        },
-    )
+async fn subscribe_templates(State(deps): State<Arc<Deps>>, SvcApp(appid): SvcApp) -> SvcResult {
+    let all = ops::subscribe_templates(deps.store.as_ref(), &appid).await?;
+    Ok(items(all.iter().map(template_view).collect()))
 }
 
 /// The provider's names for templates: what a backend sends by.
@@ -373,24 +331,15 @@ struct NewTemplateBody {
 
 async fn add_subscribe_template(
     State(deps): State<Arc<Deps>>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: NewTemplateBody = json_body(&headers, &body)?;
-        valid_template_name(&req.name)?;
-        if !(2..=5).contains(&req.kid_list.len()) {
-            return Err(ApiError::bad(
-                "invalid_kid_list",
-                "kid_list holds 2 to 5 keyword ids",
-            ));
-        }
-        Ok((a, req))
-    }) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
+    SvcApp(appid): SvcApp,
+    JsonBody(req): JsonBody<NewTemplateBody>,
+) -> SvcResult {
+    valid_template_name(&req.name)?;
+    ApiError::unless(
+        (2..=5).contains(&req.kid_list.len()),
+        "invalid_kid_list",
+        "kid_list holds 2 to 5 keyword ids",
+    )?;
     let new = NewSubscribeTemplate {
         name: req.name,
         tid: req.tid,
@@ -398,15 +347,14 @@ async fn add_subscribe_template(
         scene_desc: req.scene_desc,
     };
     let now = deps.clock.now();
-    let r = ops::add_subscribe_template(&deps.mgr, deps.store.as_ref(), &appid, &new, now).await;
-    answer(r, |(t, added)| {
-        let status = if added {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        (status, Json(template_view(&t))).into_response()
-    })
+    let (t, added) =
+        ops::add_subscribe_template(&deps.mgr, deps.store.as_ref(), &appid, &new, now).await?;
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(template_view(&t))).into_response())
 }
 
 /// A keyword's value: WeChat's `{"value": "..."}` or the bare string.
@@ -453,21 +401,15 @@ impl MiniprogramState {
 
 async fn send_subscribe_message(
     State(deps): State<Arc<Deps>>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (appid, req) = match appid(&raw).and_then(|a| {
-        let req: SendBody = json_body(&headers, &body)?;
-        valid_template_name(&req.template)?;
-        if req.touser.trim().is_empty() {
-            return Err(ApiError::bad("invalid_body", "touser must not be empty"));
-        }
-        Ok((a, req))
-    }) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
+    SvcApp(appid): SvcApp,
+    JsonBody(req): JsonBody<SendBody>,
+) -> SvcResult {
+    valid_template_name(&req.template)?;
+    ApiError::unless(
+        !req.touser.trim().is_empty(),
+        "invalid_body",
+        "touser must not be empty",
+    )?;
     let msg = SubscribeMessage {
         template: req.template,
         touser: req.touser,
@@ -482,34 +424,27 @@ async fn send_subscribe_message(
         miniprogram_state: req.miniprogram_state.map(|m| m.as_str().to_owned()),
         lang: req.lang,
     };
-    let r = ops::send_subscribe_message(&deps.mgr, deps.store.as_ref(), &appid, msg).await;
-    answer(r, |msgid| Json(json!({ "msgid": msgid })).into_response())
+    let msgid = ops::send_subscribe_message(&deps.mgr, deps.store.as_ref(), &appid, msg).await?;
+    Ok(Json(json!({ "msgid": msgid })).into_response())
 }
 
 async fn delete_subscribe_template(
     State(deps): State<Arc<Deps>>,
-    Path((raw, name)): Path<(String, String)>,
-) -> Response {
-    let appid = match appid(&raw).and_then(|a| valid_template_name(&name).map(|()| a)) {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
-    let r = ops::delete_subscribe_template(&deps.mgr, deps.store.as_ref(), &appid, &name).await;
-    answer(r, |()| Json(json!({ "deleted": name })).into_response())
+    SvcApp(appid): SvcApp,
+    Path((_, name)): Path<(String, String)>,
+) -> SvcResult {
+    valid_template_name(&name)?;
+    ops::delete_subscribe_template(&deps.mgr, deps.store.as_ref(), &appid, &name).await?;
+    Ok(Json(json!({ "deleted": name })).into_response())
 }
 
-async fn subscribe_categories(State(deps): State<Arc<Deps>>, Path(raw): Path<String>) -> Response {
-    let appid = match appid(&raw) {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
-    answer(ops::subscribe_categories(&deps.mgr, &appid).await, |cats| {
-        let items: Vec<_> = cats
-            .iter()
+async fn subscribe_categories(State(deps): State<Arc<Deps>>, SvcApp(appid): SvcApp) -> SvcResult {
+    let cats = ops::subscribe_categories(&deps.mgr, &appid).await?;
+    Ok(items(
+        cats.iter()
             .map(|c| json!({ "id": c.id, "name": c.name }))
-            .collect();
-        Json(json!({ "items": items })).into_response()
-    })
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -528,13 +463,9 @@ const TITLES_PAGE_MAX: u32 = 30;
 
 async fn subscribe_titles(
     State(deps): State<Arc<Deps>>,
-    Path(raw): Path<String>,
+    SvcApp(appid): SvcApp,
     super::OpsQuery(q): super::OpsQuery<TitlesQuery>,
-) -> Response {
-    let appid = match appid(&raw) {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
+) -> SvcResult {
     let ids: Result<Vec<u64>, _> = q.ids.split(',').map(|i| i.trim().parse()).collect();
     let limit = q.limit.unwrap_or(TITLES_PAGE_MAX);
     let req = match ids {
@@ -546,42 +477,33 @@ async fn subscribe_titles(
             }
         }
         _ => {
-            return ApiError::bad(
+            return Err(ApiError::bad(
                 "invalid_query",
                 format!("ids: category ids, comma-separated; limit: 1 to {TITLES_PAGE_MAX}"),
-            )
-            .into_response()
+            ))
         }
     };
-    answer(ops::subscribe_titles(&deps.mgr, &appid, &req).await, |t| {
-        let items: Vec<_> = t
-            .data
-            .iter()
-            .map(|x| json!({ "tid": x.tid, "title": x.title, "type": x.kind, "category_id": x.category_id }))
-            .collect();
-        Json(json!({ "count": t.count, "items": items })).into_response()
-    })
+    let t = ops::subscribe_titles(&deps.mgr, &appid, &req).await?;
+    let items: Vec<_> = t
+        .data
+        .iter()
+        .map(|x| json!({ "tid": x.tid, "title": x.title, "type": x.kind, "category_id": x.category_id }))
+        .collect();
+    Ok(Json(json!({ "count": t.count, "items": items })).into_response())
 }
 
 async fn subscribe_keywords(
     State(deps): State<Arc<Deps>>,
-    Path((raw, tid)): Path<(String, String)>,
-) -> Response {
-    let appid = match appid(&raw) {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
-    let Ok(tid) = tid.parse::<u64>() else {
-        return ApiError::bad("invalid_tid", "tid is a number").into_response();
-    };
-    answer(
-        ops::subscribe_keywords(&deps.mgr, &appid, tid).await,
-        |kws| {
-            let items: Vec<_> = kws
-            .iter()
+    SvcApp(appid): SvcApp,
+    Path((_, tid)): Path<(String, String)>,
+) -> SvcResult {
+    let tid = tid
+        .parse::<u64>()
+        .map_err(|_| ApiError::bad("invalid_tid", "tid is a number"))?;
+    let kws = ops::subscribe_keywords(&deps.mgr, &appid, tid).await?;
+    Ok(items(
+        kws.iter()
             .map(|k| json!({ "kid": k.kid, "name": k.name, "example": k.example, "rule": k.rule }))
-            .collect();
-            Json(json!({ "items": items })).into_response()
-        },
-    )
+            .collect(),
+    ))
 }
