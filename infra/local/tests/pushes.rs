@@ -1,20 +1,21 @@
-//! The ticket-push router, sent the requests the Lambda runtime hands it, over the embedded store.
+//! The push URLs (ticket-push's router) of the one test app, sent signed pushes over HTTP as
+//! WeChat would POST them, with the state read from the app's embedded store. The pushes here
+//! never call WeChat (the authorization pushes, which do, are in authorization.rs); the app's
+//! simulator is there all the same, and pushes its first ticket at start: "changes nothing" is
+//! checked against the state after that.
 
-use lambda_http::{Body, Request};
-use secrecy::{ExposeSecret, SecretString};
+mod support;
+
+use secrecy::ExposeSecret;
 use std::sync::Arc;
-use ticket_push::{router, Deps};
-use tower::ServiceExt;
+use support::{spawn_app_with, App};
 use wxopen::crypto::MsgCrypt;
 use wxopen::domain::{AppId, AuditId, AuditStatus, ManualClock};
-use wxopen::onboarding::Onboarding;
-use wxopen::secrets::{PlatformSecrets, StaticSecrets};
-use wxopen::store::embedded::EmbeddedStore;
+use wxopen::secrets::PlatformSecrets;
 use wxopen::store::{
-    AuditRecord, AuditStore, Authorizer, AuthorizerStatus, AuthorizerStore, Store, TicketStore,
-    TokenKey, TokenState, TokenStore,
+    AuditRecord, AuditStore, Authorizer, AuthorizerStatus, AuthorizerStore, TicketStore, TokenKey,
+    TokenState, TokenStore,
 };
-use wxopen::wechat::{ClientConfig, TokenManager, WechatClient};
 
 const COMPONENT: &str = "wx134c8103faa5a59e";
 const TOKEN: &str = "pushtoken";
@@ -22,61 +23,64 @@ const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const APP: &str = "wxf8b4f85f3a794e77";
 const NOW: i64 = 1_700_000_000;
 
-struct App {
-    deps: Deps,
-    store: Arc<EmbeddedStore>,
+/// The app on a manual clock at [`NOW`], with the platform's secrets, and WeChat's sealing of
+/// the pushes the tests send.
+struct Pushes {
+    app: App,
     clock: ManualClock,
     crypt: MsgCrypt,
-    _dir: tempfile::TempDir,
+    /// The ticket the simulator pushed at start.
+    first_ticket: Option<String>,
 }
 
-fn app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+fn secrets() -> PlatformSecrets {
+    PlatformSecrets::new(COMPONENT, "appsecret", TOKEN, KEY, vec!["0".repeat(64)]).unwrap()
+}
+
+async fn app() -> Pushes {
+    app_with(secrets()).await
+}
+
+async fn app_with(secrets: PlatformSecrets) -> Pushes {
     let clock = ManualClock::new(NOW);
-    let secrets =
-        PlatformSecrets::new(COMPONENT, "appsecret", TOKEN, KEY, vec!["0".repeat(64)]).unwrap();
-    App {
-        deps: Deps {
-            secrets: Arc::new(StaticSecrets::new(secrets)),
-            store: store.clone() as Arc<dyn Store>,
-            clock: Arc::new(clock.clone()),
-            // These pushes never reach WeChat (the authorization pushes are tested against the
-            // simulator in tests/integration/authorization.rs): a port nothing listens on.
-            onboarding: Arc::new(Onboarding::new(
-                Arc::new(TokenManager::new(
-                    WechatClient::new(ClientConfig::with_base_url("http://127.0.0.1:9")).unwrap(),
-                    store.clone(),
-                    AppId::parse(COMPONENT).unwrap(),
-                    SecretString::from("appsecret"),
-                    Arc::new(clock.clone()),
-                )),
-                store.clone(),
-                Arc::new(clock.clone()),
-            )),
-        },
-        store,
+    let app = spawn_app_with(|c| {
+        c.clock = Arc::new(clock.clone());
+        c.secrets = secrets;
+    })
+    .await;
+    let mut a = Pushes {
+        app,
         clock,
         crypt: MsgCrypt::new(TOKEN, KEY, COMPONENT).unwrap(),
-        _dir: dir,
-    }
+        first_ticket: None,
+    };
+    a.first_ticket = latest_ticket(&a).await;
+    assert!(
+        a.first_ticket.is_some(),
+        "the simulator pushed a first ticket"
+    );
+    a
 }
 
-fn push_request(a: &App, path: &str, xml: &str, ts: i64, nonce: &str) -> Request {
-    let (uri, body) = sealed_push(a, path, xml, ts, nonce);
-    build(&uri, &body)
-}
-
-fn build(uri: &str, body: &str) -> Request {
-    lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(uri)
-        .body(Body::from(body.to_owned()))
+/// `method` `uri` (path and query) with `body`, to the app's listener.
+async fn send(a: &Pushes, method: &str, uri: &str, body: &str) -> reqwest::Response {
+    a.app
+        .http
+        .request(method.parse().unwrap(), a.app.url(uri))
+        .body(body.to_owned())
+        .send()
+        .await
         .unwrap()
 }
 
+/// The signed push WeChat would POST, sent; answers the status and body.
+async fn post_push(a: &Pushes, path: &str, xml: &str, ts: i64, nonce: &str) -> (u16, String) {
+    let (uri, body) = sealed_push(a, path, xml, ts, nonce);
+    body_text(send(a, "POST", &uri, &body).await).await
+}
+
 /// The URI and body WeChat would POST; a retry resends exactly these.
-fn sealed_push(a: &App, path: &str, xml: &str, ts: i64, nonce: &str) -> (String, String) {
+fn sealed_push(a: &Pushes, path: &str, xml: &str, ts: i64, nonce: &str) -> (String, String) {
     let sealed = a.crypt.seal(xml, &ts.to_string(), nonce);
     let body = format!(
         "<xml><AppId><![CDATA[{COMPONENT}]]></AppId><Encrypt><![CDATA[{}]]></Encrypt></xml>",
@@ -93,24 +97,15 @@ fn ticket_xml(ticket: &str) -> String {
     format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{NOW}</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[{ticket}]]></ComponentVerifyTicket></xml>")
 }
 
-/// Sends one request through the router `main.rs` hands to `lambda_http::run`.
-async fn send(req: Request, deps: &Deps) -> axum::response::Response {
-    router(Arc::new(deps.clone()))
-        .oneshot(req)
-        .await
-        .expect("the router never fails")
-}
-
-async fn body_text(resp: axum::response::Response) -> (u16, String) {
+async fn body_text(resp: reqwest::Response) -> (u16, String) {
     let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+    (status, resp.text().await.unwrap())
 }
 
-async fn latest_ticket(a: &App) -> Option<String> {
-    a.store
+async fn latest_ticket(a: &Pushes) -> Option<String> {
+    a.app
+        .local
+        .store
         .latest_ticket(&AppId::parse(COMPONENT).unwrap())
         .await
         .unwrap()
@@ -119,79 +114,69 @@ async fn latest_ticket(a: &App) -> Option<String> {
 
 #[tokio::test]
 async fn a_signed_ticket_push_is_stored_and_answered_success() {
-    let a = app();
-    let req = push_request(
+    let a = app().await;
+    let (status, body) = post_push(
         &a,
         "/wechat/component",
         &ticket_xml("ticket@@@one"),
         NOW,
         "1",
-    );
-    let (status, body) = body_text(send(req, &a.deps).await).await;
+    )
+    .await;
     assert_eq!((status, body.as_str()), (200, "success"));
     assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@one"));
 }
 
 #[tokio::test]
 async fn a_repeated_push_is_applied_once() {
-    let a = app();
+    let a = app().await;
     let (uri, body) = sealed_push(&a, "/wechat/component", &ticket_xml("ticket@@@A"), NOW, "7");
-    assert_eq!(
-        body_text(send(build(&uri, &body), &a.deps).await).await.0,
-        200
-    );
+    assert_eq!(body_text(send(&a, "POST", &uri, &body).await).await.0, 200);
     a.clock.advance(10);
-    let second = push_request(
+    let second = post_push(
         &a,
         "/wechat/component",
         &ticket_xml("ticket@@@B"),
         NOW + 10,
         "8",
-    );
-    assert_eq!(body_text(send(second, &a.deps).await).await.0, 200);
+    )
+    .await;
+    assert_eq!(second.0, 200);
     a.clock.advance(10);
     // WeChat retries the first push: answered success, but not applied again.
-    let (status, text) = body_text(send(build(&uri, &body), &a.deps).await).await;
+    let (status, text) = body_text(send(&a, "POST", &uri, &body).await).await;
     assert_eq!((status, text.as_str()), (200, "success"));
     assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@B"));
 }
 
 #[tokio::test]
 async fn a_bad_signature_is_refused_with_401_json_and_changes_nothing() {
-    let a = app();
-    let req = push_request(&a, "/wechat/component", &ticket_xml("ticket@@@x"), NOW, "1");
-    let tampered = req.uri().to_string().replace("nonce=1", "nonce=2");
-    let (parts, body) = req.into_parts();
-    let mut req = Request::from_parts(parts, body);
-    *req.uri_mut() = tampered.parse().unwrap();
-    let (status, body) = body_text(send(req, &a.deps).await).await;
+    let a = app().await;
+    let (uri, body) = sealed_push(&a, "/wechat/component", &ticket_xml("ticket@@@x"), NOW, "1");
+    let tampered = uri.replace("nonce=1", "nonce=2");
+    let (status, body) = body_text(send(&a, "POST", &tampered, &body).await).await;
     assert_eq!(status, 401);
     assert!(body.contains("-40001"), "{body}");
-    assert_eq!(latest_ticket(&a).await, None);
+    assert_eq!(latest_ticket(&a).await, a.first_ticket);
 }
 
 #[tokio::test]
 async fn a_stale_or_future_timestamp_is_refused() {
-    let a = app();
+    let a = app().await;
     for ts in [NOW - 601, NOW + 301] {
-        let req = push_request(&a, "/wechat/component", &ticket_xml("ticket@@@x"), ts, "1");
-        let (status, body) = body_text(send(req, &a.deps).await).await;
+        let (status, body) =
+            post_push(&a, "/wechat/component", &ticket_xml("ticket@@@x"), ts, "1").await;
         assert_eq!(status, 401);
         assert!(body.contains("stale_timestamp"), "{body}");
     }
-    assert_eq!(latest_ticket(&a).await, None);
+    assert_eq!(latest_ticket(&a).await, a.first_ticket);
 }
 
 #[tokio::test]
 async fn malformed_requests_get_clear_4xx_json() {
-    let a = app();
-    let build = |method: &str, uri: &str, body: &str| {
-        lambda_http::http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Body::from(body.to_owned()))
-            .unwrap()
-    };
+    let a = app().await;
+    let build =
+        |method: &'static str, uri: &str, body: &str| (method, uri.to_owned(), body.to_owned());
     let cases = [
         (
             build("GET", "/wechat/component", ""),
@@ -252,9 +237,8 @@ async fn malformed_requests_get_clear_4xx_json() {
             "push_too_large",
         ),
     ];
-    for (req, want_status, want_text) in cases {
-        let uri = req.uri().to_string();
-        let (status, body) = body_text(send(req, &a.deps).await).await;
+    for ((method, uri, body), want_status, want_text) in cases {
+        let (status, body) = body_text(send(&a, method, &uri, &body).await).await;
         assert_eq!(status, want_status, "{uri}: {body}");
         assert!(body.contains(want_text), "{uri}: {body}");
         assert!(
@@ -262,26 +246,19 @@ async fn malformed_requests_get_clear_4xx_json() {
             "{body}"
         );
     }
-    assert_eq!(latest_ticket(&a).await, None);
+    assert_eq!(latest_ticket(&a).await, a.first_ticket);
 }
 
 #[tokio::test]
 async fn a_signed_ticket_for_another_component_is_acknowledged_and_not_stored() {
-    let a = app();
+    let a = app().await;
     let xml = ticket_xml("ticket@@@x").replace(
         &format!("<AppId><![CDATA[{COMPONENT}]]></AppId>"),
         "<AppId><![CDATA[wx0000000000000000]]></AppId>",
     );
-    let (status, _) = body_text(
-        send(
-            push_request(&a, "/wechat/component", &xml, NOW, "1"),
-            &a.deps,
-        )
-        .await,
-    )
-    .await;
+    let (status, _) = post_push(&a, "/wechat/component", &xml, NOW, "1").await;
     assert_eq!(status, 200, "WeChat would retry a refusal for ever");
-    assert_eq!(latest_ticket(&a).await, None);
+    assert_eq!(latest_ticket(&a).await, a.first_ticket);
 }
 
 fn authorizer() -> Authorizer {
@@ -319,10 +296,17 @@ fn audit(status: AuditStatus) -> AuditRecord {
 
 #[tokio::test]
 async fn unauthorized_marks_the_authorizer_drops_its_tokens_and_keeps_its_audits() {
-    let a = app();
+    let a = app().await;
     let appid = AppId::parse(APP).unwrap();
-    a.store.upsert_authorizer(&authorizer()).await.unwrap();
-    a.store
+    a.app
+        .local
+        .store
+        .upsert_authorizer(&authorizer())
+        .await
+        .unwrap();
+    a.app
+        .local
+        .store
         .record_audit(&audit(AuditStatus::Approved))
         .await
         .unwrap();
@@ -335,25 +319,32 @@ async fn unauthorized_marks_the_authorizer_drops_its_tokens_and_keeps_its_audits
         lease_owner: None,
         ..TokenState::default()
     };
-    a.store.put_token(&key, &state, None).await.unwrap();
+    a.app
+        .local
+        .store
+        .put_token(&key, &state, None)
+        .await
+        .unwrap();
     let xml = format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{NOW}</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[{APP}]]></AuthorizerAppid></xml>");
-    let (status, body) = body_text(
-        send(
-            push_request(&a, "/wechat/component", &xml, NOW, "3"),
-            &a.deps,
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = post_push(&a, "/wechat/component", &xml, NOW, "3").await;
     assert_eq!((status, body.as_str()), (200, "success"));
-    let got = a.store.get_authorizer(&appid).await.unwrap().unwrap();
+    let got = a
+        .app
+        .local
+        .store
+        .get_authorizer(&appid)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.status, AuthorizerStatus::Unauthorized);
-    let tomb = a.store.get_token(&key).await.unwrap().unwrap();
+    let tomb = a.app.local.store.get_token(&key).await.unwrap().unwrap();
     assert!(tomb.state.access_token.is_none() && tomb.state.refresh_token.is_none());
     assert!(tomb.version > 1, "a tombstone: the version counts on");
     assert_eq!(tomb.state.auth_changed_at, NOW);
     assert_eq!(
-        a.store
+        a.app
+            .local
+            .store
             .list_audits(&appid, None, 10)
             .await
             .unwrap()
@@ -382,16 +373,29 @@ async fn audit_results_update_the_pending_audit() {
         (audit_push("weapp_audit_delay", &format!("<Reason><![CDATA[审核延后]]></Reason><DelayTime>{NOW}</DelayTime>")), AuditStatus::Delayed, Some("审核延后".to_owned()), vec![]),
     ];
     for (xml, status, reason, screenshots) in cases {
-        let a = app();
-        a.store.upsert_authorizer(&authorizer()).await.unwrap();
-        a.store
+        let a = app().await;
+        a.app
+            .local
+            .store
+            .upsert_authorizer(&authorizer())
+            .await
+            .unwrap();
+        a.app
+            .local
+            .store
             .record_audit(&audit(AuditStatus::Auditing))
             .await
             .unwrap();
-        let (code, body) =
-            body_text(send(push_request(&a, &path, &xml, NOW, "9"), &a.deps).await).await;
+        let (code, body) = post_push(&a, &path, &xml, NOW, "9").await;
         assert_eq!((code, body.as_str()), (200, "success"));
-        let got = a.store.latest_audit(&appid).await.unwrap().unwrap();
+        let got = a
+            .app
+            .local
+            .store
+            .latest_audit(&appid)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(got.status, status);
         assert_eq!(got.reason, reason);
         assert_eq!(got.screenshots, screenshots);
@@ -404,17 +408,22 @@ async fn audit_results_update_the_pending_audit() {
 async fn an_audit_result_lands_only_on_the_audit_and_app_it_names() {
     let path = format!("/wechat/apps/{APP}");
     let appid = AppId::parse(APP).unwrap();
-    let a = app();
-    a.store.upsert_authorizer(&authorizer()).await.unwrap();
+    let a = app().await;
+    a.app
+        .local
+        .store
+        .upsert_authorizer(&authorizer())
+        .await
+        .unwrap();
     let older = audit(AuditStatus::Auditing); // submitted NOW - 50
-    a.store.record_audit(&older).await.unwrap();
+    a.app.local.store.record_audit(&older).await.unwrap();
     let newer = AuditRecord {
         auditid: AuditId(older.auditid.0 + 1),
         submitted_at: NOW - 5,
         updated_at: NOW - 5,
         ..older.clone()
     };
-    a.store.record_audit(&newer).await.unwrap();
+    a.app.local.store.record_audit(&newer).await.unwrap();
     let result_at = NOW - 20; // after the older submission, before the newer one
     let push = |to: &str| {
         audit_push(
@@ -424,40 +433,42 @@ async fn an_audit_result_lands_only_on_the_audit_and_app_it_names() {
         .replace("gh_fb9688c2a4b2", to)
     };
     // Another app's original id: nothing changes.
-    let (code, _) = body_text(
-        send(
-            push_request(&a, &path, &push("gh_000000000000"), NOW, "w1"),
-            &a.deps,
-        )
-        .await,
-    )
-    .await;
+    let (code, _) = post_push(&a, &path, &push("gh_000000000000"), NOW, "w1").await;
     assert_eq!(code, 200);
-    let all = a.store.list_audits(&appid, None, 10).await.unwrap().items;
+    let all = a
+        .app
+        .local
+        .store
+        .list_audits(&appid, None, 10)
+        .await
+        .unwrap()
+        .items;
     assert!(
         all.iter().all(|x| x.status == AuditStatus::Auditing),
         "{all:?}"
     );
     // Its own id: the older audit is approved, the newer stays auditing.
-    let (code, _) = body_text(
-        send(
-            push_request(&a, &path, &push("gh_fb9688c2a4b2"), NOW, "w2"),
-            &a.deps,
-        )
-        .await,
-    )
-    .await;
+    let (code, _) = post_push(&a, &path, &push("gh_fb9688c2a4b2"), NOW, "w2").await;
     assert_eq!(code, 200);
-    let all = a.store.list_audits(&appid, None, 10).await.unwrap().items;
+    let all = a
+        .app
+        .local
+        .store
+        .list_audits(&appid, None, 10)
+        .await
+        .unwrap()
+        .items;
     let status = |id: AuditId| all.iter().find(|x| x.auditid == id).unwrap().status;
     assert_eq!(status(older.auditid), AuditStatus::Approved);
     assert_eq!(status(newer.auditid), AuditStatus::Auditing);
 }
 
 /// Everything a push could touch, to show that a push changed none of it.
-async fn snapshot(a: &App) -> String {
+async fn snapshot(a: &Pushes) -> String {
     let appid = AppId::parse(APP).unwrap();
     let token = a
+        .app
+        .local
         .store
         .get_token(&TokenKey::Authorizer(appid.clone()))
         .await
@@ -470,8 +481,14 @@ async fn snapshot(a: &App) -> String {
         });
     format!(
         "{:?} {:?} {:?} {:?}",
-        a.store.get_authorizer(&appid).await.unwrap(),
-        a.store.list_audits(&appid, None, 10).await.unwrap().items,
+        a.app.local.store.get_authorizer(&appid).await.unwrap(),
+        a.app
+            .local
+            .store
+            .list_audits(&appid, None, 10)
+            .await
+            .unwrap()
+            .items,
         token,
         latest_ticket(a).await,
     )
@@ -481,10 +498,17 @@ async fn snapshot(a: &App) -> String {
 /// would retry a refusal for ever) and change nothing: seeded state is compared before and after.
 #[tokio::test]
 async fn unknown_or_malformed_signed_events_are_answered_success_and_change_nothing() {
-    let a = app();
+    let a = app().await;
     let appid = AppId::parse(APP).unwrap();
-    a.store.upsert_authorizer(&authorizer()).await.unwrap();
-    a.store
+    a.app
+        .local
+        .store
+        .upsert_authorizer(&authorizer())
+        .await
+        .unwrap();
+    a.app
+        .local
+        .store
         .record_audit(&audit(AuditStatus::Auditing))
         .await
         .unwrap();
@@ -494,22 +518,18 @@ async fn unknown_or_malformed_signed_events_are_answered_success_and_change_noth
         expires_at: NOW + 7200,
         ..TokenState::default()
     };
-    a.store
+    a.app
+        .local
+        .store
         .put_token(&TokenKey::Authorizer(appid), &state, None)
         .await
         .unwrap();
-    let (status, _) = body_text(
-        send(
-            push_request(
-                &a,
-                "/wechat/component",
-                &ticket_xml("ticket@@@seed"),
-                NOW,
-                "0",
-            ),
-            &a.deps,
-        )
-        .await,
+    let (status, _) = post_push(
+        &a,
+        "/wechat/component",
+        &ticket_xml("ticket@@@seed"),
+        NOW,
+        "0",
     )
     .await;
     assert_eq!(status, 200);
@@ -535,8 +555,7 @@ async fn unknown_or_malformed_signed_events_are_answered_success_and_change_noth
         (app_url.as_str(), audit_push("weapp_audit_success", "")),
     ];
     for (n, (url, xml)) in pushes.iter().enumerate() {
-        let (status, body) =
-            body_text(send(push_request(&a, url, xml, NOW, &format!("u{n}")), &a.deps).await).await;
+        let (status, body) = post_push(&a, url, xml, NOW, &format!("u{n}")).await;
         assert_eq!((status, body.as_str()), (200, "success"), "{xml}");
     }
     assert_eq!(snapshot(&a).await, before);
@@ -546,11 +565,11 @@ async fn unknown_or_malformed_signed_events_are_answered_success_and_change_noth
 /// authorized again must not wipe the fresh authorization.
 #[tokio::test]
 async fn a_stale_unauthorized_after_reauthorization_keeps_the_authorization() {
-    let a = app();
+    let a = app().await;
     let appid = AppId::parse(APP).unwrap();
     let mut profile = authorizer();
     profile.authorized_at = NOW - 10;
-    a.store.upsert_authorizer(&profile).await.unwrap();
+    a.app.local.store.upsert_authorizer(&profile).await.unwrap();
     let key = TokenKey::Authorizer(appid.clone());
     let state = TokenState {
         access_token: Some("at-new".to_owned().into()),
@@ -559,21 +578,27 @@ async fn a_stale_unauthorized_after_reauthorization_keeps_the_authorization() {
         auth_changed_at: NOW - 10,
         ..TokenState::default()
     };
-    let v = a.store.put_token(&key, &state, None).await.unwrap();
+    let v = a
+        .app
+        .local
+        .store
+        .put_token(&key, &state, None)
+        .await
+        .unwrap();
     let old = NOW - 60;
     let xml = format!("<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{old}</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[{APP}]]></AuthorizerAppid></xml>");
-    let (status, body) = body_text(
-        send(
-            push_request(&a, "/wechat/component", &xml, NOW, "stale-1"),
-            &a.deps,
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = post_push(&a, "/wechat/component", &xml, NOW, "stale-1").await;
     assert_eq!((status, body.as_str()), (200, "success"));
-    let got = a.store.get_authorizer(&appid).await.unwrap().unwrap();
+    let got = a
+        .app
+        .local
+        .store
+        .get_authorizer(&appid)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.status, AuthorizerStatus::Authorized);
-    let tok = a.store.get_token(&key).await.unwrap().unwrap();
+    let tok = a.app.local.store.get_token(&key).await.unwrap().unwrap();
     assert_eq!(tok.version, v, "the token item was not touched");
     assert_eq!(
         tok.state
@@ -591,49 +616,36 @@ async fn a_stale_unauthorized_after_reauthorization_keeps_the_authorization() {
 async fn pushes_under_the_previous_encoding_aes_key_are_accepted_during_a_change() {
     const NEW_KEY: &str = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut";
     const OTHER_KEY: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
-    let mut a = app();
     let secrets =
         PlatformSecrets::new(COMPONENT, "appsecret", TOKEN, NEW_KEY, vec!["0".repeat(64)])
             .unwrap()
             .with_previous_encoding_aes_key(Some(KEY))
             .unwrap();
-    a.deps.secrets = Arc::new(StaticSecrets::new(secrets));
+    let mut a = app_with(secrets).await;
     let under = |key: &str| MsgCrypt::new(TOKEN, key, COMPONENT).unwrap();
     for (n, (key, ticket)) in [(KEY, "ticket@@@old-key"), (NEW_KEY, "ticket@@@new-key")]
         .into_iter()
         .enumerate()
     {
         a.crypt = under(key);
-        let (status, body) = body_text(
-            send(
-                push_request(
-                    &a,
-                    "/wechat/component",
-                    &ticket_xml(ticket),
-                    NOW,
-                    &format!("k{n}"),
-                ),
-                &a.deps,
-            )
-            .await,
+        let (status, body) = post_push(
+            &a,
+            "/wechat/component",
+            &ticket_xml(ticket),
+            NOW,
+            &format!("k{n}"),
         )
         .await;
         assert_eq!((status, body.as_str()), (200, "success"), "{ticket}");
         assert_eq!(latest_ticket(&a).await.as_deref(), Some(ticket));
     }
     a.crypt = under(OTHER_KEY);
-    let (status, _) = body_text(
-        send(
-            push_request(
-                &a,
-                "/wechat/component",
-                &ticket_xml("ticket@@@x"),
-                NOW,
-                "k9",
-            ),
-            &a.deps,
-        )
-        .await,
+    let (status, _) = post_push(
+        &a,
+        "/wechat/component",
+        &ticket_xml("ticket@@@x"),
+        NOW,
+        "k9",
     )
     .await;
     assert_eq!(status, 400);
@@ -644,21 +656,19 @@ async fn pushes_under_the_previous_encoding_aes_key_are_accepted_during_a_change
 /// still the push already applied.
 #[tokio::test]
 async fn a_repeated_push_with_its_signature_in_another_case_is_applied_once() {
-    let a = app();
+    let a = app().await;
     let (uri, body) = sealed_push(&a, "/wechat/component", &ticket_xml("ticket@@@A"), NOW, "7");
-    assert_eq!(
-        body_text(send(build(&uri, &body), &a.deps).await).await.0,
-        200
-    );
+    assert_eq!(body_text(send(&a, "POST", &uri, &body).await).await.0, 200);
     a.clock.advance(10);
-    let second = push_request(
+    let second = post_push(
         &a,
         "/wechat/component",
         &ticket_xml("ticket@@@B"),
         NOW + 10,
         "8",
-    );
-    assert_eq!(body_text(send(second, &a.deps).await).await.0, 200);
+    )
+    .await;
+    assert_eq!(second.0, 200);
     a.clock.advance(10);
     let (path, sig) = uri.split_once("msg_signature=").unwrap();
     let mixed: String = sig
@@ -675,7 +685,7 @@ async fn a_repeated_push_with_its_signature_in_another_case_is_applied_once() {
     for replayed in [sig.to_ascii_uppercase(), mixed] {
         assert_ne!(replayed, sig);
         let uri = format!("{path}msg_signature={replayed}");
-        let (status, text) = body_text(send(build(&uri, &body), &a.deps).await).await;
+        let (status, text) = body_text(send(&a, "POST", &uri, &body).await).await;
         assert_eq!((status, text.as_str()), (200, "success"));
         assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@B"));
     }
@@ -683,18 +693,22 @@ async fn a_repeated_push_with_its_signature_in_another_case_is_applied_once() {
 
 #[tokio::test]
 async fn the_push_urls_answer_success_in_plain_text_and_refusals_in_json() {
-    let a = app();
+    let a = app().await;
     // `success` in plain text, on both push URLs.
-    let resp = send(
-        push_request(&a, "/wechat/component", &ticket_xml("ticket@@@s"), NOW, "1"),
-        &a.deps,
-    )
-    .await;
+    let (uri, body) = sealed_push(&a, "/wechat/component", &ticket_xml("ticket@@@s"), NOW, "1");
+    let resp = send(&a, "POST", &uri, &body).await;
     assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
     assert_eq!(body_text(resp).await, (200, "success".to_owned()));
     assert_eq!(latest_ticket(&a).await.as_deref(), Some("ticket@@@s"));
-    a.store.upsert_authorizer(&authorizer()).await.unwrap();
-    a.store
+    a.app
+        .local
+        .store
+        .upsert_authorizer(&authorizer())
+        .await
+        .unwrap();
+    a.app
+        .local
+        .store
         .record_audit(&audit(AuditStatus::Auditing))
         .await
         .unwrap();
@@ -702,27 +716,21 @@ async fn the_push_urls_answer_success_in_plain_text_and_refusals_in_json() {
         "weapp_audit_success",
         &format!("<SuccTime>{NOW}</SuccTime>"),
     );
-    let (status, body) = body_text(
-        send(
-            push_request(&a, &format!("/wechat/apps/{APP}"), &approved, NOW, "2"),
-            &a.deps,
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = post_push(&a, &format!("/wechat/apps/{APP}"), &approved, NOW, "2").await;
     assert_eq!((status, body.as_str()), (200, "success"));
     let appid = AppId::parse(APP).unwrap();
-    let got = a.store.latest_audit(&appid).await.unwrap().unwrap();
+    let got = a
+        .app
+        .local
+        .store
+        .latest_audit(&appid)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.status, AuditStatus::Approved);
 
     // Refusals: `{"error", "message"}` and nothing else, as JSON; a method before a path.
-    let build = |method: &str, uri: &str| {
-        lambda_http::http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Body::Empty)
-            .unwrap()
-    };
+    let build = |method: &'static str, uri: &str| (method, uri.to_owned());
     for (req, want_status, want) in [
         (
             build("GET", "/wechat/elsewhere"),
@@ -755,8 +763,8 @@ async fn the_push_urls_answer_success_in_plain_text_and_refusals_in_json() {
             serde_json::json!({ "error": "missing_parameter", "message": "query parameter msg_signature is required" }),
         ),
     ] {
-        let uri = req.uri().to_string();
-        let resp = send(req, &a.deps).await;
+        let (method, uri) = req;
+        let resp = send(&a, method, &uri, "").await;
         assert_eq!(resp.headers()["content-type"], "application/json", "{uri}");
         let (status, body) = body_text(resp).await;
         assert_eq!(status, want_status, "{uri}: {body}");
