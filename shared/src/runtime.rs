@@ -98,6 +98,16 @@ impl AwsRuntime {
 
     /// The token manager on this runtime's store, with the component credentials from the
     /// platform secret (read once, at start).
+    /// The authorization path (the callback's and the push's), over this runtime's WeChat, store
+    /// and clock.
+    pub async fn onboarding(&self) -> anyhow::Result<crate::onboarding::Onboarding> {
+        Ok(crate::onboarding::Onboarding::new(
+            std::sync::Arc::new(self.token_manager().await?),
+            self.store.clone(),
+            self.clock.clone(),
+        ))
+    }
+
     pub async fn token_manager(&self) -> anyhow::Result<TokenManager> {
         let secrets = self.secrets.load().await?;
         Ok(TokenManager::new(

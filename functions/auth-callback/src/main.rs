@@ -1,15 +1,13 @@
 use auth_callback::{router, Deps};
 use std::sync::Arc;
-use wxopen::onboarding::Onboarding;
 use wxopen::runtime::AwsRuntime;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     wxopen::runtime::init_logging();
     let rt = AwsRuntime::from_env().await?;
-    let mgr = Arc::new(rt.token_manager().await?);
     let deps = Deps {
-        onboarding: Arc::new(Onboarding::new(mgr, rt.store.clone(), rt.clock.clone())),
+        onboarding: Arc::new(rt.onboarding().await?),
         store: rt.store.clone(),
         clock: rt.clock.clone(),
         consent: rt.consent_hosts(),

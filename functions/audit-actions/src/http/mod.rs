@@ -42,41 +42,46 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(apps::routes())
         .merge(templates::routes())
         .merge(batches::routes())
-        .merge(svc::ops_routes())
-        .route("/ops", axum::routing::any(not_found))
-        .route("/ops/{*rest}", axum::routing::any(not_found))
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(deps.clone());
-    // Every `/ops` request, even to an unknown route or with a wrong method, first shows the
-    // operator key and its role: the key is checked around the routes, not inside them (where
-    // a 405 would add the route's `Allow` header to the 401).
-    let ops = Router::new()
-        .fallback_service(ops)
-        .layer(middleware::from_fn_with_state(
-            deps.clone(),
-            access::operator_access,
-        ))
-        .layer(middleware::map_request(access::restore_ops_prefix));
+        .merge(svc::ops_routes());
     // The provider's backends (`/svc`, `service` keys only): the same key check, its own table.
-    let svc = Router::new()
-        .merge(svc::routes())
-        .route("/svc", axum::routing::any(not_found))
-        .route("/svc/{*rest}", axum::routing::any(not_found))
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(deps.clone());
-    let svc = Router::new()
-        .fallback_service(svc)
-        .layer(middleware::from_fn_with_state(
-            deps.clone(),
-            access::operator_access,
-        ))
-        .layer(middleware::map_request(access::restore_svc_prefix));
+    let ops = behind_the_key(&deps, ops, "/ops", access::restore_ops_prefix);
+    let svc = behind_the_key(&deps, svc::routes(), "/svc", access::restore_svc_prefix);
     Router::new()
         .nest_service("/ops", ops)
         .nest_service("/svc", svc)
         // The console page and its assets hold no secret: served without the key.
         .merge(console::routes())
         .with_state(deps)
+}
+
+/// `routes` (declared with their full path under `prefix`) behind the key check: every request
+/// under `prefix`, even to an unknown route (404) or with a wrong method (405), first shows the
+/// key and its role. The key is checked around the routes, not inside them (where a 405 would
+/// add the route's `Allow` header to the 401); nesting strips the prefix, `restore` puts it back.
+fn behind_the_key<F>(
+    deps: &Arc<Deps>,
+    routes: Router<Arc<Deps>>,
+    prefix: &str,
+    restore: fn(Request) -> F,
+) -> Router
+where
+    F: std::future::Future<Output = Request> + Send + 'static,
+{
+    let routes = routes
+        .route(prefix, axum::routing::any(not_found))
+        .route(
+            &format!("{prefix}/{{*rest}}"),
+            axum::routing::any(not_found),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(deps.clone());
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn_with_state(
+            deps.clone(),
+            access::operator_access,
+        ))
+        .layer(middleware::map_request(restore))
 }
 
 /// The key's label, role and customer scope, and what it may do: the console shows only that.
@@ -108,6 +113,19 @@ async fn not_found() -> ApiError {
     ApiError::not_found("route")
 }
 
+/// The route's path parameter `name`, as sent (empty when the route has none).
+pub(crate) async fn path_param<S: Send + Sync>(parts: &mut Parts, state: &S, name: &str) -> String {
+    RawPathParams::from_request_parts(parts, state)
+        .await
+        .ok()
+        .and_then(|p| {
+            p.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        })
+        .unwrap_or_default()
+}
+
 /// The route's app, known, of any status: its history stays readable after a revocation.
 pub(crate) struct KnownApp(pub Authorizer);
 
@@ -115,15 +133,7 @@ impl FromRequestParts<Arc<Deps>> for KnownApp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, deps: &Arc<Deps>) -> Result<Self, ApiError> {
-        let params = RawPathParams::from_request_parts(parts, deps).await;
-        let appid = params
-            .ok()
-            .and_then(|p| {
-                p.iter()
-                    .find(|(k, _)| *k == "appid")
-                    .map(|(_, v)| v.to_owned())
-            })
-            .unwrap_or_default();
+        let appid = path_param(parts, deps, "appid").await;
         Ok(KnownApp(
             ops::app::known(deps.store.as_ref(), &appid).await?,
         ))

@@ -7,7 +7,7 @@ use super::error::ApiError;
 use super::JsonBody;
 use crate::ops::services::{self as ops, NewSubscribeTemplate, SubscribeMessage};
 use crate::Deps;
-use axum::extract::{FromRequestParts, Path, RawPathParams, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -78,15 +78,7 @@ impl FromRequestParts<Arc<Deps>> for SvcApp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, deps: &Arc<Deps>) -> Result<Self, ApiError> {
-        let raw = RawPathParams::from_request_parts(parts, deps)
-            .await
-            .ok()
-            .and_then(|p| {
-                p.iter()
-                    .find(|(k, _)| *k == "appid")
-                    .map(|(_, v)| v.to_owned())
-            })
-            .unwrap_or_default();
+        let raw = super::path_param(parts, deps, "appid").await;
         AppId::parse(&raw)
             .map(SvcApp)
             .map_err(|e| ApiError::bad("invalid_appid", e.to_string()))

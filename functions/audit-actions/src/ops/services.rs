@@ -13,6 +13,7 @@ use wxopen::domain::AppId;
 use wxopen::domain::UnixTime;
 use wxopen::failure::{Classify, Failure, Hint, StatusCode};
 use wxopen::store::{NamedSubscribeTemplate, StoreError, SubscribeTemplateStore, TokenKey};
+use wxopen::wechat::endpoint::AuthorizerEndpoint;
 use wxopen::wechat::services::{
     AddSubscribeTemplate, DelSubscribeTemplate, GetPubTemplateKeywords, GetPubTemplateTitles,
     GetSubscribeCategories, GetUserPhoneNumber, JsCode2Session, PhoneInfo, PubTemplateKeyword,
@@ -261,10 +262,20 @@ pub async fn phone_number(
     appid: &AppId,
     code: SecretString,
 ) -> ServiceResult<PhoneInfo> {
-    mgr.wxa(appid)
-        .call(&GetUserPhoneNumber { code })
+    call(mgr, appid, &GetUserPhoneNumber { code })
         .await
         .map(|r| r.phone_info)
+}
+
+/// One call on the app's behalf, WeChat's refusal classified for the provider's backends.
+async fn call<E: AuthorizerEndpoint>(
+    mgr: &TokenManager,
+    appid: &AppId,
+    req: &E,
+) -> ServiceResult<E::Response> {
+    mgr.wxa(appid)
+        .call(req)
+        .await
         .map_err(|e| ServiceError::from_wechat(Some(appid), e))
 }
 
@@ -274,10 +285,7 @@ pub async fn wxacode(
     appid: &AppId,
     req: &GetWxaCodeUnlimit,
 ) -> ServiceResult<Binary> {
-    mgr.wxa(appid)
-        .call(req)
-        .await
-        .map_err(|e| ServiceError::from_wechat(Some(appid), e))
+    call(mgr, appid, req).await
 }
 
 #[cfg(test)]
@@ -452,11 +460,7 @@ pub async fn send_subscribe_message(
         miniprogram_state: msg.miniprogram_state,
         lang: msg.lang,
     };
-    mgr.wxa(appid)
-        .call(&req)
-        .await
-        .map(|sent| sent.msgid)
-        .map_err(|e| ServiceError::from_wechat(Some(appid), e))
+    call(mgr, appid, &req).await.map(|sent| sent.msgid)
 }
 
 /// The app's categories (wxaapi/newtmpl/getcategory): they decide the public titles it may use.
@@ -464,11 +468,9 @@ pub async fn subscribe_categories(
     mgr: &TokenManager,
     appid: &AppId,
 ) -> ServiceResult<Vec<SubscribeCategory>> {
-    mgr.wxa(appid)
-        .call(&GetSubscribeCategories::default())
+    call(mgr, appid, &GetSubscribeCategories::default())
         .await
         .map(|r| r.data)
-        .map_err(|e| ServiceError::from_wechat(Some(appid), e))
 }
 
 /// The public titles of some categories, paged (getpubtemplatetitles).
@@ -477,10 +479,7 @@ pub async fn subscribe_titles(
     appid: &AppId,
     req: &GetPubTemplateTitles,
 ) -> ServiceResult<PubTemplateTitles> {
-    mgr.wxa(appid)
-        .call(req)
-        .await
-        .map_err(|e| ServiceError::from_wechat(Some(appid), e))
+    call(mgr, appid, req).await
 }
 
 /// A public title's keywords (getpubtemplatekeywords).
@@ -489,11 +488,9 @@ pub async fn subscribe_keywords(
     appid: &AppId,
     tid: u64,
 ) -> ServiceResult<Vec<PubTemplateKeyword>> {
-    mgr.wxa(appid)
-        .call(&GetPubTemplateKeywords { tid })
+    call(mgr, appid, &GetPubTemplateKeywords { tid })
         .await
         .map(|r| r.data)
-        .map_err(|e| ServiceError::from_wechat(Some(appid), e))
 }
 
 /// Deletes the app's template of that name at WeChat (deltemplate), then its name.
@@ -510,11 +507,13 @@ pub async fn delete_subscribe_template(
             appid: appid.clone(),
             name: name.to_owned(),
         })?;
-    mgr.wxa(appid)
-        .call(&DelSubscribeTemplate {
+    call(
+        mgr,
+        appid,
+        &DelSubscribeTemplate {
             pri_tmpl_id: t.pri_tmpl_id,
-        })
-        .await
-        .map_err(|e| ServiceError::from_wechat(Some(appid), e))?;
+        },
+    )
+    .await?;
     Ok(store.delete_subscribe_template(appid, name).await?)
 }
