@@ -32,6 +32,7 @@ use wxopen::store::{
     CustomerBinding, Invitation, InvitationRefusal, InvitationState, SingleUseKind, Store,
     StoreError,
 };
+use wxopen::wechat::component::ApiCreatePreauthcode;
 use wxopen::wechat::consent::{ConsentHosts, ConsentRequest};
 
 /// How long a state (one opening of the start page) stays usable: the consent page's
@@ -147,11 +148,12 @@ async fn consent_page(
     }
     take_page_slot(deps, invitation, now).await?;
     // One pre_auth_code serves both links: only one of them is used, and each code once.
-    let pre = deps
-        .onboarding
-        .token_manager()
+    let mgr = deps.onboarding.token_manager();
+    let pre = mgr
         .component()
-        .create_preauthcode()
+        .call(&ApiCreatePreauthcode {
+            component_appid: mgr.component_appid(),
+        })
         .await
         .map_err(PageError::PreAuthCode)?;
     let state = new_state();

@@ -15,16 +15,11 @@
 use super::client::WechatClient;
 use super::component::{
     self, AuthorizationInfo, AuthorizerAccessToken, AuthorizerInfoResponse, AuthorizerListItem,
-    PreAuthCode, Template, TemplateDraft, TemplateType, AUTHORIZER_LIST_MAX_COUNT,
+    AUTHORIZER_LIST_MAX_COUNT,
 };
 use super::endpoint::{AuthorizerEndpoint, ComponentEndpoint, Token};
 use super::error::{WechatError, WechatResult};
-use super::wxa::{
-    self, AuditStatusInfo, Category, Commit, DomainAction, GrayRelease, GrayReleasePlan,
-    HistoryVersion, LatestAuditStatus, QrCode, ServerDomains, VersionInfo, VisitAction,
-    VisitStatus, WebviewDomains,
-};
-use crate::domain::{AppId, AuditId, Clock, UnixTime};
+use crate::domain::{AppId, Clock, UnixTime};
 use crate::store::{
     AuthorizerStore, StoreError, Ticket, TicketStore, TokenKey, TokenState, TokenStore,
     VersionedToken,
@@ -1249,14 +1244,6 @@ impl ComponentApi<'_> {
             .await
     }
 
-    /// Kept until auth-callback calls the endpoint directly (issue 23).
-    pub async fn create_preauthcode(&self) -> WechatResult<PreAuthCode> {
-        self.call(&component::ApiCreatePreauthcode {
-            component_appid: &self.mgr.component_appid,
-        })
-        .await
-    }
-
     /// `api_start_push_ticket` (no token: works before the first ticket arrives). Kept as a
     /// method: it sends the appsecret the manager holds and its callers never see.
     pub async fn start_push_ticket(&self) -> WechatResult<()> {
@@ -1266,46 +1253,6 @@ impl ComponentApi<'_> {
         })
         .await
         .map(drop)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn get_template_draft_list(&self) -> WechatResult<Vec<TemplateDraft>> {
-        Ok(self
-            .call(&component::GetTemplateDraftList)
-            .await?
-            .draft_list)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn add_to_template(
-        &self,
-        draft_id: u64,
-        template_type: TemplateType,
-    ) -> WechatResult<()> {
-        self.call(&component::AddToTemplate {
-            draft_id,
-            template_type,
-        })
-        .await
-        .map(drop)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn get_template_list(
-        &self,
-        template_type: Option<TemplateType>,
-    ) -> WechatResult<Vec<Template>> {
-        Ok(self
-            .call(&component::GetTemplateList { template_type })
-            .await?
-            .template_list)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn delete_template(&self, template_id: u64) -> WechatResult<()> {
-        self.call(&component::DeleteTemplate { template_id })
-            .await
-            .map(drop)
     }
 }
 
@@ -1328,116 +1275,5 @@ impl WxaApi<'_> {
         self.mgr
             .with_authorizer_token(&self.appid, |t| async move { c.call(Some(&t), req).await })
             .await
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn commit(&self, req: &Commit) -> WechatResult<()> {
-        self.call(req).await.map(drop)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn get_qrcode(&self, path: Option<&str>) -> WechatResult<QrCode> {
-        let req = wxa::GetQrcode {
-            path: path.map(str::to_owned),
-        };
-        Ok(self.call(&req).await?.into())
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn get_category(&self) -> WechatResult<Vec<Category>> {
-        Ok(self.call(&wxa::GetCategory).await?.category_list)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn get_page(&self) -> WechatResult<Vec<String>> {
-        Ok(self.call(&wxa::GetPage).await?.page_list)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn get_auditstatus(&self, auditid: AuditId) -> WechatResult<AuditStatusInfo> {
-        self.call(&wxa::GetAuditstatus { auditid }).await
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn get_latest_auditstatus(&self) -> WechatResult<LatestAuditStatus> {
-        self.call(&wxa::GetLatestAuditstatus).await
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn undocodeaudit(&self) -> WechatResult<()> {
-        self.call(&wxa::UndoCodeAudit).await.map(drop)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn speedupaudit(&self, auditid: AuditId) -> WechatResult<()> {
-        self.call(&wxa::SpeedupAudit { auditid }).await.map(drop)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn revertcoderelease(&self, app_version: Option<u64>) -> WechatResult<()> {
-        self.call(&wxa::RevertCodeRelease { app_version })
-            .await
-            .map(drop)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn get_history_version(&self) -> WechatResult<Vec<HistoryVersion>> {
-        Ok(self.call(&wxa::GetHistoryVersion).await?.version_list)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn change_visitstatus(&self, action: VisitAction) -> WechatResult<()> {
-        self.call(&wxa::ChangeVisitstatus { action })
-            .await
-            .map(drop)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn getvisitstatus(&self) -> WechatResult<VisitStatus> {
-        self.call(&wxa::GetVisitstatus {}).await
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn getversioninfo(&self) -> WechatResult<VersionInfo> {
-        self.call(&wxa::GetVersionInfo {}).await
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn grayrelease(&self, req: &GrayRelease) -> WechatResult<()> {
-        self.call(req).await.map(drop)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn getgrayreleaseplan(&self) -> WechatResult<GrayReleasePlan> {
-        Ok(self.call(&wxa::GetGrayReleasePlan).await?.gray_release_plan)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn revertgrayrelease(&self) -> WechatResult<()> {
-        self.call(&wxa::RevertGrayRelease).await.map(drop)
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn modify_domain(
-        &self,
-        action: DomainAction,
-        domains: &ServerDomains,
-    ) -> WechatResult<wxa::ModifyDomainAnswer> {
-        let domains = (action != DomainAction::Get).then(|| domains.clone());
-        self.call(&wxa::ModifyDomain { action, domains }).await
-    }
-
-    /// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-    pub async fn setwebviewdomain(
-        &self,
-        action: DomainAction,
-        domains: &WebviewDomains,
-    ) -> WechatResult<WebviewDomains> {
-        let webviewdomain = (action != DomainAction::Get).then(|| domains.webviewdomain.clone());
-        self.call(&wxa::SetWebviewDomain {
-            action,
-            webviewdomain,
-        })
-        .await
     }
 }

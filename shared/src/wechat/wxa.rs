@@ -36,16 +36,6 @@ impl Commit {
     }
 }
 
-/// [`Commit`]'s former name.
-/// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-pub type CommitRequest = Commit;
-/// [`SubmitAudit`]'s former name.
-/// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-pub type SubmitAuditRequest = SubmitAudit;
-/// [`GrayRelease`]'s former name.
-/// Kept until audit-actions' ops layer calls the endpoint directly (issue 23).
-pub type GrayReleaseRequest = GrayRelease;
-
 /// The experience-version QR code image.
 #[derive(Clone, PartialEq, Eq)]
 pub struct QrCode {

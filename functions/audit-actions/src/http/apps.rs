@@ -16,18 +16,18 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::future::Future;
 use std::sync::Arc;
 use wxopen::domain::AuditId;
 use wxopen::lifecycle::{Action, Stage};
 use wxopen::store::{Activity, AuthorizerStatus};
 use wxopen::wechat::endpoint::AuthorizerEndpoint;
 use wxopen::wechat::wxa::{
-    BindTester, DomainAction, GetExperiencer, GetPrivacySetting, GrayReleaseRequest, ModifyDomain,
-    ServerDomains, SetPrivacySetting, SetWebviewDomain, SubmitAuditRequest, UnbindTester,
-    VisitAction, WebviewDomains, PRIVACY_DEVELOPMENT, PRIVACY_ONLINE,
+    BindTester, ChangeVisitstatus, DomainAction, GetCategory, GetExperiencer, GetGrayReleasePlan,
+    GetHistoryVersion, GetPage, GetPrivacySetting, GetQrcode, GetVersionInfo, GetVisitstatus,
+    GrayRelease, ModifyDomain, RevertCodeRelease, RevertGrayRelease, ServerDomains,
+    SetPrivacySetting, SetWebviewDomain, SubmitAudit, UnbindTester, VisitAction, WebviewDomains,
+    PRIVACY_DEVELOPMENT, PRIVACY_ONLINE,
 };
-use wxopen::wechat::WechatError;
 
 pub fn routes() -> Router<Arc<Deps>> {
     Router::new()
@@ -71,13 +71,9 @@ pub fn routes() -> Router<Arc<Deps>> {
 }
 
 /// One read from WeChat about the app, answered as `{key: what WeChat said}`.
-async fn shown<T: Serialize>(
-    key: &'static str,
-    read: impl Future<Output = Result<T, WechatError>>,
-) -> ApiResult {
-    let got = json!(read.await?);
+fn shown<T: Serialize>(key: &'static str, got: T) -> ApiResult {
     Ok(Json(Value::Object(
-        [(key.to_owned(), got)].into_iter().collect(),
+        [(key.to_owned(), json!(got))].into_iter().collect(),
     )))
 }
 
@@ -102,7 +98,7 @@ async fn show(State(deps): S, KnownApp(a): KnownApp) -> ApiResult {
     v["pending_batches"] = json!(ops::batches::pending_for(deps.store.as_ref(), &appid).await?);
     // The versions come from WeChat; an app that cannot be asked still shows what is stored.
     v["versions"] = if a.status == AuthorizerStatus::Authorized {
-        match deps.mgr.wxa(&appid).getversioninfo().await {
+        match deps.mgr.wxa(&appid).call(&GetVersionInfo {}).await {
             Ok(info) => json!({
                 "experience": info.exp_info.map(|e| json!({ "user_version": e.exp_version, "desc": e.exp_desc, "time": e.exp_time })),
                 "online": info.release_info.map(|r| json!({ "user_version": r.release_version, "desc": r.release_desc, "time": r.release_time })),
@@ -136,8 +132,8 @@ async fn qrcode(
     OpsQuery(q): OpsQuery<QrQuery>,
     AuthorizedApp(a): AuthorizedApp,
 ) -> ApiResult<Response> {
-    let path = q.path.as_deref().filter(|p| !p.is_empty());
-    let img = deps.mgr.wxa(&a.appid).get_qrcode(path).await?;
+    let path = q.path.filter(|p| !p.is_empty());
+    let img = deps.mgr.wxa(&a.appid).call(&GetQrcode { path }).await?;
     let headers = [
         (header::CONTENT_TYPE, img.content_type),
         (header::CACHE_CONTROL, "no-store".to_owned()),
@@ -146,17 +142,19 @@ async fn qrcode(
 }
 
 async fn categories(State(deps): S, AuthorizedApp(a): AuthorizedApp) -> ApiResult {
-    shown("categories", deps.mgr.wxa(&a.appid).get_category()).await
+    let got = deps.mgr.wxa(&a.appid).call(&GetCategory).await?;
+    shown("categories", got.category_list)
 }
 
 async fn pages(State(deps): S, AuthorizedApp(a): AuthorizedApp) -> ApiResult {
-    shown("pages", deps.mgr.wxa(&a.appid).get_page()).await
+    let got = deps.mgr.wxa(&a.appid).call(&GetPage).await?;
+    shown("pages", got.page_list)
 }
 
 async fn submit(
     State(deps): S,
     Acting { op, app: a }: Acting,
-    JsonBody(req): JsonBody<SubmitAuditRequest>,
+    JsonBody(req): JsonBody<SubmitAudit>,
 ) -> ApiResult<Response> {
     code::check_submission(&req)?;
     let done = code::submit(&deps, &op.label, &a, &req).await?;
@@ -210,7 +208,8 @@ async fn release(
 }
 
 async fn versions(State(deps): S, AuthorizedApp(a): AuthorizedApp) -> ApiResult {
-    shown("versions", deps.mgr.wxa(&a.appid).get_history_version()).await
+    let got = deps.mgr.wxa(&a.appid).call(&GetHistoryVersion).await?;
+    shown("versions", got.version_list)
 }
 
 /// Exactly one of them: a named version, or the previous one said out loud.
@@ -226,7 +225,9 @@ async fn revert(State(deps): S, by: Acting, JsonBody(b): JsonBody<RevertBody>) -
     let target = code::revert_target(b.app_version, b.previous)?;
     deps.mgr
         .wxa(&by.app.appid)
-        .revertcoderelease(target)
+        .call(&RevertCodeRelease {
+            app_version: target,
+        })
         .await?;
     let details = json!({ "app_version": target, "previous": target.is_none() });
     note(&deps, &by, Action::Revert, details).await;
@@ -234,7 +235,7 @@ async fn revert(State(deps): S, by: Acting, JsonBody(b): JsonBody<RevertBody>) -
 }
 
 async fn visit_status(State(deps): S, AuthorizedApp(a): AuthorizedApp) -> ApiResult {
-    let v = deps.mgr.wxa(&a.appid).getvisitstatus().await?;
+    let v = deps.mgr.wxa(&a.appid).call(&GetVisitstatus {}).await?;
     let status = if v.is_paused() { "paused" } else { "open" };
     Ok(Json(json!({ "status": status })))
 }
@@ -252,7 +253,7 @@ async fn set_visit_status(
 ) -> ApiResult {
     deps.mgr
         .wxa(&by.app.appid)
-        .change_visitstatus(b.action)
+        .call(&ChangeVisitstatus { action: b.action })
         .await?;
     let details = json!({ "action": b.action });
     note(&deps, &by, Action::ChangeVisitStatus, details).await;
@@ -264,20 +265,21 @@ async fn set_visit_status(
 }
 
 async fn gray_release(State(deps): S, AuthorizedApp(a): AuthorizedApp) -> ApiResult {
-    shown("plan", deps.mgr.wxa(&a.appid).getgrayreleaseplan()).await
+    let got = deps.mgr.wxa(&a.appid).call(&GetGrayReleasePlan).await?;
+    shown("plan", got.gray_release_plan)
 }
 
 async fn start_gray_release(
     State(deps): S,
     by: Acting,
-    JsonBody(b): JsonBody<GrayReleaseRequest>,
+    JsonBody(b): JsonBody<GrayRelease>,
 ) -> ApiResult {
     ApiError::unless(
         b.gray_percentage <= 100,
         "invalid_gray_percentage",
         "gray_percentage must be 0 to 100",
     )?;
-    deps.mgr.wxa(&by.app.appid).grayrelease(&b).await?;
+    deps.mgr.wxa(&by.app.appid).call(&b).await?;
     let details = json!({ "gray_percentage": b.gray_percentage });
     note(&deps, &by, Action::GrayRelease, details).await;
     Ok(Json(
@@ -286,7 +288,7 @@ async fn start_gray_release(
 }
 
 async fn revert_gray_release(State(deps): S, by: Acting) -> ApiResult {
-    deps.mgr.wxa(&by.app.appid).revertgrayrelease().await?;
+    deps.mgr.wxa(&by.app.appid).call(&RevertGrayRelease).await?;
     note(&deps, &by, Action::RevertGrayRelease, Value::Null).await;
     Ok(Json(json!({ "status": "gray_release_reverted" })))
 }

@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use wxopen::operator_auth::Operator;
-use wxopen::wechat::component::TemplateType;
+use wxopen::wechat::component::{
+    AddToTemplate, DeleteTemplate, GetTemplateDraftList, GetTemplateList, TemplateType,
+};
 use wxopen::wechat::wxa::QueryQuota;
 
 pub fn routes() -> Router<Arc<Deps>> {
@@ -51,12 +53,24 @@ fn template_type(t: u8) -> Result<TemplateType, ApiError> {
 
 async fn list(State(deps): S, OpsQuery(q): OpsQuery<ListQuery>) -> ApiResult {
     let filter = q.template_type.map(template_type).transpose()?;
-    let t = deps.mgr.component().get_template_list(filter).await?;
+    let t = deps
+        .mgr
+        .component()
+        .call(&GetTemplateList {
+            template_type: filter,
+        })
+        .await?
+        .template_list;
     Ok(Json(json!({ "templates": t })))
 }
 
 async fn drafts(State(deps): S) -> ApiResult {
-    let d = deps.mgr.component().get_template_draft_list().await?;
+    let d = deps
+        .mgr
+        .component()
+        .call(&GetTemplateDraftList)
+        .await?
+        .draft_list;
     Ok(Json(json!({ "drafts": d })))
 }
 
@@ -74,7 +88,11 @@ async fn add(
     JsonBody(b): JsonBody<AddBody>,
 ) -> ApiResult<Response> {
     let tt = template_type(b.template_type)?;
-    deps.mgr.component().add_to_template(b.draft_id, tt).await?;
+    let add = AddToTemplate {
+        draft_id: b.draft_id,
+        template_type: tt,
+    };
+    deps.mgr.component().call(&add).await?;
     tracing::info!(operator = %op.label, draft_id = b.draft_id, "draft added to the template library");
     Ok((
         StatusCode::CREATED,
@@ -93,7 +111,10 @@ async fn remove(
     let template_id: u64 = template_id
         .parse()
         .map_err(|_| ApiError::bad("invalid_template_id", "template_id must be a number"))?;
-    deps.mgr.component().delete_template(template_id).await?;
+    deps.mgr
+        .component()
+        .call(&DeleteTemplate { template_id })
+        .await?;
     tracing::info!(operator = %op.label, template_id, "template deleted");
     Ok(Json(
         json!({ "status": "deleted", "template_id": template_id }),

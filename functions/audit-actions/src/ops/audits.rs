@@ -7,6 +7,7 @@ use crate::Deps;
 use wxopen::domain::{AppId, AuditId};
 use wxopen::store::{AuditRecord, AuditStore, AuditUpdate, StoreError};
 use wxopen::wechat::reconcile;
+use wxopen::wechat::wxa::{GetAuditstatus, GetLatestAuditstatus};
 use wxopen::wechat::WechatError;
 
 /// Writes an audit's news; news older than what is stored changes nothing.
@@ -26,7 +27,7 @@ pub async fn update(
 /// up here). `None` when the app has never been audited (85058).
 pub async fn refresh_latest(deps: &Deps, appid: &AppId) -> Result<Option<AuditRecord>, OpsError> {
     let (store, clock) = (deps.store.as_ref(), deps.clock.as_ref());
-    let latest = match deps.mgr.wxa(appid).get_latest_auditstatus().await {
+    let latest = match deps.mgr.wxa(appid).call(&GetLatestAuditstatus).await {
         Ok(l) => l,
         Err(e) if e.errcode() == Some(85058) => {
             reconcile::settle_submission_with(store, clock, appid, None).await?;
@@ -105,7 +106,11 @@ pub async fn refresh_one(
     let mut r = find(deps.store.as_ref(), appid, auditid)
         .await?
         .ok_or(OpsError::NotFound { what: "audit" })?;
-    let info = deps.mgr.wxa(appid).get_auditstatus(auditid).await?;
+    let info = deps
+        .mgr
+        .wxa(appid)
+        .call(&GetAuditstatus { auditid })
+        .await?;
     if let Some(status) = info.audit_status() {
         let news = AuditUpdate {
             status,

@@ -32,7 +32,7 @@ use wxopen::store::{
     SingleUseKind, StoreError,
 };
 use wxopen::wechat::reconcile::{self, ReleaseSettlement};
-use wxopen::wechat::wxa::{QueryQuota, SubmitAuditRequest};
+use wxopen::wechat::wxa::{self, GetVersionInfo, QueryQuota};
 
 /// At most this many apps in one batch.
 pub const MAX_APPS: usize = 1_000;
@@ -99,7 +99,7 @@ fn from_json<T: serde::de::DeserializeOwned>(v: &Value, prefix: &str) -> Result<
 /// A batch's params, checked as the single-app route checks its body.
 enum Params {
     Commit(Box<CommitBody>),
-    SubmitAudit(Box<SubmitAuditRequest>),
+    SubmitAudit(Box<wxa::SubmitAudit>),
     Release,
 }
 
@@ -117,7 +117,7 @@ impl Params {
                 Params::Commit(Box::new(b))
             }
             Action::SubmitAudit => {
-                let r: SubmitAuditRequest = from_json(params, "params")?;
+                let r: wxa::SubmitAudit = from_json(params, "params")?;
                 code::check_submission(&r)?;
                 Params::SubmitAudit(Box::new(r))
             }
@@ -607,7 +607,12 @@ async fn earlier_runner_did(
                     reconciled: true,
                 }));
             }
-            let online = deps.mgr.wxa(appid).getversioninfo().await?.release_info;
+            let online = deps
+                .mgr
+                .wxa(appid)
+                .call(&GetVersionInfo {})
+                .await?
+                .release_info;
             let Some(online) = online.filter(|r| r.release_time >= after) else {
                 return Ok(None);
             };

@@ -14,9 +14,12 @@ use sha2::{Digest, Sha256};
 use wxopen::domain::{AppId, AuditId, AuditStatus, UnixTime};
 use wxopen::lifecycle::{Action, Stage, PRIVACY_RETRY_SECS};
 use wxopen::store::{AuditRecord, AuditUpdate, Authorizer};
+use wxopen::wechat::component::{GetTemplateList, TemplateType};
 use wxopen::wechat::reconcile::{self, ReleaseSettlement, Submission};
-use wxopen::wechat::wxa::SubmitAuditRequest;
-use wxopen::wechat::wxa::{CodePrivacyInfo, CommitRequest, GetCodePrivacyInfo, QueryQuota};
+use wxopen::wechat::wxa::{
+    CodePrivacyInfo, Commit, GetCodePrivacyInfo, GetVersionInfo, QueryQuota, SpeedupAudit,
+    SubmitAudit, UndoCodeAudit,
+};
 
 /// A commit's input, as the route's body and a batch's params carry it.
 #[derive(Deserialize)]
@@ -45,11 +48,15 @@ impl CommitBody {
     /// ext_json keys. One `gettemplatelist` call; when it fails the commit goes on unchecked
     /// (WeChat still refuses a wrong ext_json itself).
     pub async fn check_template(&self, deps: &Deps) -> Result<(), OpsError> {
+        let standard = GetTemplateList {
+            template_type: Some(TemplateType::Standard),
+        };
         match deps
             .mgr
             .component()
-            .get_template_list(Some(wxopen::wechat::component::TemplateType::Standard))
+            .call(&standard)
             .await
+            .map(|l| l.template_list)
         {
             Ok(list) if list.iter().any(|t| t.template_id == self.template_id) => {
                 ext_json::check_standard(&self.ext_json)
@@ -64,7 +71,7 @@ impl CommitBody {
 }
 
 /// What serde cannot say about a submission: at most 5 pages.
-pub fn check_submission(req: &SubmitAuditRequest) -> Result<(), OpsError> {
+pub fn check_submission(req: &SubmitAudit) -> Result<(), OpsError> {
     if req.item_list.len() > 5 {
         return Err(OpsError::invalid(
             "invalid_item_list",
@@ -117,8 +124,8 @@ pub async fn commit(
     b: CommitBody,
 ) -> Result<Done, OpsError> {
     let ext = Value::Object(b.ext_json);
-    let req = CommitRequest::new(b.template_id, &ext, b.user_version.clone(), b.user_desc);
-    deps.mgr.wxa(&a.appid).commit(&req).await?;
+    let req = Commit::new(b.template_id, &ext, b.user_version.clone(), b.user_desc);
+    deps.mgr.wxa(&a.appid).call(&req).await?;
     let digest = hex::encode(Sha256::digest(req.ext_json.as_bytes()));
     let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
     record(log, clock, operator, &a.appid, Action::Commit, |x| {
@@ -140,7 +147,7 @@ pub async fn submit(
     deps: &Deps,
     operator: &str,
     a: &Authorizer,
-    req: &SubmitAuditRequest,
+    req: &SubmitAudit,
 ) -> Result<Done, OpsError> {
     if let Some(r) = audits::current(deps, &a.appid).await? {
         if r.status.is_pending() {
@@ -155,7 +162,12 @@ pub async fn submit(
         .into_iter()
         .find(|x| x.is(Action::Commit));
     // The version WeChat holds as the experience version is what is submitted.
-    let exp = deps.mgr.wxa(&a.appid).getversioninfo().await?.exp_info;
+    let exp = deps
+        .mgr
+        .wxa(&a.appid)
+        .call(&GetVersionInfo {})
+        .await?
+        .exp_info;
     let submission = Submission {
         template_id: commit.as_ref().and_then(|c| c.template_id),
         user_version: exp
@@ -361,7 +373,7 @@ pub async fn undo(deps: &Deps, operator: &str, appid: &AppId) -> Result<AuditId,
     if day >= UNDO_PER_DAY || month >= UNDO_PER_MONTH {
         return Err(OpsError::UndoLimit { day, month });
     }
-    deps.mgr.wxa(appid).undocodeaudit().await?;
+    deps.mgr.wxa(appid).call(&UndoCodeAudit).await?;
     let update = AuditUpdate {
         status: AuditStatus::Withdrawn,
         reason: None,
@@ -387,7 +399,8 @@ pub async fn speedup(deps: &Deps, operator: &str, appid: &AppId) -> Result<Audit
             limit: quota.speedup_limit,
         });
     }
-    deps.mgr.wxa(appid).speedupaudit(pending.auditid).await?;
+    let auditid = pending.auditid;
+    deps.mgr.wxa(appid).call(&SpeedupAudit { auditid }).await?;
     let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
     record(log, clock, operator, appid, Action::SpeedupAudit, |x| {
         x.auditid = Some(pending.auditid);

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use wxopen::domain::AppId;
 use wxopen::store::TemplateRequirements;
-use wxopen::wechat::wxa::{DomainAction, ServerDomains, WebviewDomains};
+use wxopen::wechat::wxa::{
+    DomainAction, ModifyDomain, ServerDomains, SetWebviewDomain, WebviewDomains,
+};
 
 /// At most this many domains per list (WeChat's own lists are far shorter).
 const MAX_PER_LIST: usize = 100;
@@ -159,17 +161,22 @@ pub async fn check_before_release(
         && req.downloaddomain.is_empty());
     let wxa = deps.mgr.wxa(appid);
     let server = if needs_server {
-        wxa.modify_domain(DomainAction::Get, &ServerDomains::default())
-            .await?
-            .domains
+        let read = ModifyDomain {
+            action: DomainAction::Get,
+            domains: None,
+        };
+        wxa.call(&read).await?.domains
     } else {
         ServerDomains::default()
     };
     let webview = if req.webviewdomain.is_empty() {
         WebviewDomains::default()
     } else {
-        wxa.setwebviewdomain(DomainAction::Get, &WebviewDomains::default())
-            .await?
+        let read = SetWebviewDomain {
+            action: DomainAction::Get,
+            webviewdomain: None,
+        };
+        wxa.call(&read).await?
     };
     let missing = missing(&req, &server, &webview);
     if missing.is_empty() {
