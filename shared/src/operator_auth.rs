@@ -78,6 +78,21 @@ pub struct OperatorKey {
 }
 
 impl OperatorKey {
+    /// The entry for the plaintext `key`: only its SHA-256 is kept.
+    pub fn for_key(
+        label: &str,
+        key: &str,
+        role: Role,
+        customers: Option<Vec<String>>,
+    ) -> OperatorKey {
+        OperatorKey {
+            label: label.to_owned(),
+            sha256: hex::encode(Sha256::digest(key.as_bytes())),
+            role,
+            customers,
+        }
+    }
+
     /// A key configured as a bare digest (before roles): an admin of every customer, named
     /// `key-` and the digest's first 8 hex digits.
     pub fn legacy(sha256: &str) -> OperatorKey {
@@ -299,12 +314,8 @@ mod role_tests {
     use lambda_http::http::HeaderValue;
 
     fn key(label: &str, key: &str, role: Role, customers: Option<&[&str]>) -> OperatorKey {
-        OperatorKey {
-            label: label.into(),
-            sha256: hex::encode(Sha256::digest(key.as_bytes())),
-            role,
-            customers: customers.map(|c| c.iter().map(|s| s.to_string()).collect()),
-        }
+        let customers = customers.map(|c| c.iter().map(|s| s.to_string()).collect());
+        OperatorKey::for_key(label, key, role, customers)
     }
 
     #[test]

@@ -138,7 +138,6 @@ fn new_key(
     customers: Option<Vec<String>>,
     json: bool,
 ) -> Result<Vec<u8>, String> {
-    use sha2::{Digest, Sha256};
     use wxopen::operator_auth::{OperatorKey, Role};
     let role = Role::parse(role).ok_or("--role must be viewer, operator, admin or service")?;
     if label.is_empty() || label.len() > 64 || !label.bytes().all(|b| b.is_ascii_graphic()) {
@@ -155,13 +154,7 @@ fn new_key(
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     let key = format!("wxo_{}", hex::encode(bytes));
-    let entry = OperatorKey {
-        label: label.to_owned(),
-        sha256: hex::encode(Sha256::digest(key.as_bytes())),
-        role,
-        customers,
-    }
-    .to_json();
+    let entry = OperatorKey::for_key(label, &key, role, customers).to_json();
     let out = if json {
         format!("{}\n", serde_json::json!({ "key": key, "entry": entry }))
     } else {

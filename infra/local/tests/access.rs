@@ -7,7 +7,6 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use support::{spawn_app_with, submit_body, App, OPERATOR_KEY};
 use wxopen::domain::AppId;
 use wxopen::operator_auth::{OperatorKey, Role};
@@ -21,12 +20,8 @@ const ACME: &str = "key-of-acme-staff";
 const ACME_ADMIN: &str = "key-of-acme-admin";
 
 fn key(label: &str, key: &str, role: Role, customers: Option<&[&str]>) -> OperatorKey {
-    OperatorKey {
-        label: label.into(),
-        sha256: hex::encode(Sha256::digest(key.as_bytes())),
-        role,
-        customers: customers.map(|c| c.iter().map(|s| s.to_string()).collect()),
-    }
+    let customers = customers.map(|c| c.iter().map(|s| s.to_string()).collect());
+    OperatorKey::for_key(label, key, role, customers)
 }
 
 async fn spawn() -> App {

@@ -8,7 +8,6 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use support::{spawn_app_with, App};
 use wxopen::domain::AppId;
 use wxopen::operator_auth::{OperatorKey, Role};
@@ -26,12 +25,8 @@ const AUTHORIZER_TOKEN: &str = "/cgi-bin/component/api_authorizer_token";
 const COMPONENT_TOKEN: &str = "/cgi-bin/component/api_component_token";
 
 fn key(label: &str, key: &str, role: Role, customers: Option<&[&str]>) -> OperatorKey {
-    OperatorKey {
-        label: label.into(),
-        sha256: hex::encode(Sha256::digest(key.as_bytes())),
-        role,
-        customers: customers.map(|c| c.iter().map(|s| s.to_string()).collect()),
-    }
+    let customers = customers.map(|c| c.iter().map(|s| s.to_string()).collect());
+    OperatorKey::for_key(label, key, role, customers)
 }
 
 async fn spawn() -> App {
