@@ -985,10 +985,15 @@ pub trait SubscribeTemplateStore: Send + Sync {
     async fn delete_subscribe_template(&self, appid: &AppId, name: &str) -> StoreResult<()>;
 }
 
-/// Everything at once, for functions and `wxopen-local` that hold one store.
+/// What the token manager needs from the store: the tokens and the ticket they are made from.
+pub trait TokenBackend: TokenStore + TicketStore {}
+impl<T: TokenStore + TicketStore + ?Sized> TokenBackend for T {}
+
+/// Everything at once, for functions and `wxopen-local` that hold one store. An
+/// `Arc<dyn Store>` is also each narrower view a component takes (`Arc<dyn TokenBackend>` for
+/// the token manager, `Arc<dyn AuthorizerStore>`...): every one of them is a supertrait.
 pub trait Store:
-    TicketStore
-    + TokenStore
+    TokenBackend
     + AuthorizerStore
     + AuditStore
     + SingleUseStore
