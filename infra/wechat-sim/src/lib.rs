@@ -84,6 +84,7 @@
 
 mod api;
 mod control;
+mod form;
 mod icp;
 mod push;
 mod qrcode;
