@@ -2149,6 +2149,9 @@ impl QuotaResetStore for DynamoStore {
     }
 }
 
+/// Tries of a ledger change that loses its condition to a concurrent writer.
+const LEDGER_ATTEMPTS: usize = 32;
+
 impl DynamoStore {
     fn ledger_key(account: &QuotaAccount, month_start: UnixTime) -> (String, String) {
         (
@@ -2178,7 +2181,13 @@ impl DynamoStore {
         change: impl Fn(&mut QuotaResetLedger) -> (bool, T),
     ) -> StoreResult<T> {
         let (pk, sk) = Self::ledger_key(account, month_start);
-        for _ in 0..RMW_ATTEMPTS {
+        // A month's resets are few, but operators may race for the last one: more tries than
+        // other read-modify-writes, each after a short random pause.
+        for attempt in 0..LEDGER_ATTEMPTS {
+            if attempt > 0 {
+                let pause = 5 + rand::random::<u64>() % 20;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
             let (mut ledger, rev) = self.read_ledger(account, month_start).await?;
             let (write, out) = change(&mut ledger);
             if !write {
