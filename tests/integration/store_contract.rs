@@ -2199,10 +2199,10 @@ async fn a_penalty_is_recorded_once_and_marks_its_app_penalised<S: Backend>(s: &
     assert_eq!(s.list_penalties(&b).await.unwrap().len(), 1);
     // The penalised apps, in appid order, a page at a time.
     let first = s.penalised_apps(None, 2).await.unwrap();
-    assert_eq!(first.items, [a.clone(), b.clone()]);
+    assert_eq!(first.items, [a, b]);
     let next = first.next.expect("a next page");
     let second = s.penalised_apps(Some(&next), 2).await.unwrap();
-    assert_eq!(second.items, [c.clone()]);
+    assert_eq!(second.items, [c]);
     assert!(
         second.next.is_none()
             || s.penalised_apps(second.next.as_deref(), 2)

@@ -15,6 +15,10 @@
 //! | seen push | `PUSH#{digest}` | `PUSH` | `expires_at`, `ttl` |
 //! | batch | `BATCHES` | `{id}` (sorts by creation) | `data` (JSON), `open` while unfinished, `ttl` |
 //! | one app of a batch | `BATCH#{id}` | `ITEM#{appid}` | `claimed_at`, `lease_until`, `result_data` (JSON), `ttl` |
+//! | penalty (pushed) | `APP#{appid}` | `PENALTY#{punish_id}` | `data` (JSON) |
+//! | penalised app mark | `PENALISED` | `{appid}` | |
+//! | appeal (pushed) | `APP#{appid}` | `APPEAL#{id:020}` | `data` (JSON), `pushed_at` |
+//! | quota resets of a month | `QUOTA_RESETS#{account}` | `MONTH#{month_start}` | `data` (JSON ledger), `rev` |
 //!
 //! Indexes, so that no request path ever scans:
 //! - GSI `due` (`due_pk` = `"DUE"`, `due_at`): sparse; only authorizer tokens that hold a refresh
