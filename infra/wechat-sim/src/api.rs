@@ -110,6 +110,7 @@ const fn route(path: &'static str, method: RouteMethod, auth: Auth, handler: Han
 pub(crate) const ROUTES: &[Route] = {
     use crate::icp;
     use crate::services as sv;
+    use crate::violations as vi;
     use Auth::{Any, Authorizer, Component, None as NoToken};
     use Handler::{Account, Either, Platform, Raw};
     use RouteMethod::{Get, Post};
@@ -189,6 +190,9 @@ pub(crate) const ROUTES: &[Route] = {
         route(icp::CANCEL_APPLY, Post, Authorizer, Raw(icp::cancel_apply_icp_filing)),
         route(icp::SUBMIT_AUTH_AND_ICP, Post, Authorizer, Raw(icp::submit_auth_and_icp)),
         route(icp::QUERY_AUTH_AND_ICP, Post, Authorizer, Raw(icp::query_auth_and_icp)),
+        // Violations (permission sets 18 and 76).
+        route("/wxa/getillegalrecords", Post, Authorizer, Account(vi::getillegalrecords)),
+        route("/wxa/getappealrecords", Post, Authorizer, Account(vi::getappealrecords)),
     ]
 };
 

@@ -15,6 +15,14 @@ use serde::{Deserialize, Serialize};
 
 pub mod dynamo;
 pub mod embedded;
+pub mod quota_reset;
+pub mod violation;
+
+pub use quota_reset::{
+    QuotaAccount, QuotaReservation, QuotaResetLedger, QuotaResetOutcome, QuotaResetStore,
+    QuotaResetUse, QUOTA_RESETS_PER_MONTH,
+};
+pub use violation::{Appeal, AppealStatus, Penalty, PenaltyKind, ViolationStore};
 
 /// Errors every store can return. Conflicts and single-use refusals are typed: callers branch on them.
 #[derive(Debug, thiserror::Error)]
@@ -1004,6 +1012,8 @@ pub trait Store:
     + ScheduleStore
     + TemplateRequirementsStore
     + SubscribeTemplateStore
+    + ViolationStore
+    + QuotaResetStore
 {
 }
 
@@ -1020,5 +1030,7 @@ impl<T> Store for T where
         + ScheduleStore
         + TemplateRequirementsStore
         + SubscribeTemplateStore
+        + ViolationStore
+        + QuotaResetStore
 {
 }

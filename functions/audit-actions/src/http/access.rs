@@ -96,6 +96,20 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/ops/batches", Admin, ALL),
     rule("POST", "/ops/batches", Admin, ALL),
     rule("GET", "/ops/batches/{batch_id}", Admin, ALL),
+    // Issue 27: violations (reads) and the quota tools. A reset is scarce (10 a month per
+    // account): an app's takes an operator, the platform's an admin of every customer; a rid's
+    // request may be any customer's call.
+    rule("GET", "/ops/apps/{appid}/violations", Viewer, ONE),
+    rule(
+        "GET",
+        "/ops/apps/{appid}/violations/{illegal_record_id}/appeals",
+        Viewer,
+        ONE,
+    ),
+    rule("GET", "/ops/apps/{appid}/quota", Viewer, ONE),
+    rule("POST", "/ops/apps/{appid}/quota/clear", Op, ONE),
+    rule("POST", "/ops/component/quota/clear", Admin, ALL),
+    rule("GET", "/ops/rid/{rid}", Op, ALL),
 ];
 
 /// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its

@@ -8,9 +8,11 @@ mod batches;
 mod console;
 pub mod error;
 pub mod invitations;
+mod quota;
 pub mod svc;
 mod templates;
 pub mod views;
+mod violations;
 
 use crate::ops::{self, OpsError};
 use crate::Deps;
@@ -42,7 +44,9 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(apps::routes())
         .merge(templates::routes())
         .merge(batches::routes())
-        .merge(svc::ops_routes());
+        .merge(svc::ops_routes())
+        .merge(quota::routes())
+        .merge(violations::routes());
     // The provider's backends (`/svc`, `service` keys only): the same key check, its own table.
     let ops = behind_the_key(&deps, ops, "/ops", access::restore_ops_prefix);
     let svc = behind_the_key(&deps, svc::routes(), "/svc", access::restore_svc_prefix);

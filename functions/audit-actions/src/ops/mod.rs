@@ -12,8 +12,10 @@ pub mod batches;
 pub mod code;
 pub mod error;
 pub mod ext_json;
+pub mod quota;
 pub mod requirements;
 pub mod services;
 pub mod stale_audits;
+pub mod violations;
 
 pub use error::OpsError;
