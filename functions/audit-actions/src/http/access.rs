@@ -110,6 +110,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/ops/batches", Admin, ALL),
     rule("POST", "/ops/batches", Admin, ALL),
     rule("GET", "/ops/batches/{batch_id}", Admin, ALL),
+    // ICP filing (小程序备案): where it stands.
+    rule("GET", "/ops/apps/{appid}/filing", Viewer, ONE),
 ];
 
 /// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its

@@ -214,6 +214,8 @@ async fn revoke_invitation(
 struct AuthorizerQuery {
     status: Option<String>,
     customer_id: Option<String>,
+    /// A filing status (`not_filed`, `filed`, ...) or `unchecked`.
+    filing: Option<String>,
     cursor: Option<String>,
     limit: Option<u32>,
 }
@@ -251,16 +253,23 @@ async fn list_authorizers(
     {
         return Ok(Json(serde_json::json!({ "items": [], "next": null })));
     }
+    let filing = ops::filing::FilingFilter::parse(q.filing.as_deref())?;
     let filter = AuthorizerFilter {
         status,
         customer_id,
     };
-    let mut page = deps
-        .store
-        .list_authorizers(&filter, q.cursor.as_deref(), page_limit(q.limit)?)
-        .await?;
-    page.items
-        .retain(|a| op.sees_customer(a.customer_id.as_deref()));
+    // Each row's filing comes with the page (one BatchGetItem); `?filing=` filters on it.
+    let (rows, next) = ops::filing::authorizers_page(
+        deps.store.as_ref(),
+        &filter,
+        filing,
+        |a| op.sees_customer(a.customer_id.as_deref()),
+        q.cursor.as_deref(),
+        page_limit(q.limit)?,
+    )
+    .await?;
+    let (items, filings): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+    let page = wxopen::store::Page { items, next };
     // The page's token health in one read (BatchGetItem on DynamoDB), not one per row.
     let keys: Vec<TokenKey> = page
         .items
@@ -290,8 +299,10 @@ async fn list_authorizers(
         .iter()
         .zip(tokens)
         .zip(audits)
-        .map(|((a, t), audits)| {
+        .zip(&filings)
+        .map(|(((a, t), audits), filing)| {
             let mut v = views::authorizer(a, t, false);
+            v["filing"] = ops::filing::list_value(filing.as_ref()).into();
             v["latest_audit"] = serde_json::json!(audits.items.first().map(views::audit));
             let released = audits.items.iter().find(|r| r.released_at.is_some());
             v["last_release"] = serde_json::json!(released.map(|r| serde_json::json!({

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use wxopen::domain::{AuditId, AuditStatus, UnixTime};
 use wxopen::failure::{Classify, Failure, Hint, StatusCode};
-use wxopen::store::{AuthorizerStatus, BatchOutcome, StoreError};
+use wxopen::store::{AuthorizerStatus, BatchOutcome, FilingStatus, StoreError};
 use wxopen::wechat::WechatError;
 
 /// WeChat's undo limits (undocodeaudit.html): 5 a day and 10 a calendar month, Beijing time.
@@ -78,6 +78,13 @@ pub enum OpsError {
         template_id: u64,
         missing: BTreeMap<&'static str, Vec<String>>,
     },
+    /// The app's ICP filing (小程序备案) is not complete: an app not filed may not go live (since
+    /// 2023-09-01), so it is not released ([`crate::ops::filing::require_filed`]).
+    #[error("this app's ICP filing is {} (WeChat status {wechat_status}): an app not filed may not go live; file it and wait for the administration's approval before releasing", status.as_str())]
+    IcpFilingRequired {
+        status: FilingStatus,
+        wechat_status: i64,
+    },
     /// ext_json breaks one of WeChat's rules ([`crate::ops::ext_json`]).
     #[error("{message}")]
     InvalidExtJson { message: String },
@@ -141,6 +148,7 @@ impl OpsError {
             | OpsError::AuditQuota { .. }
             | OpsError::PrivacyInterfacesUndeclared { .. }
             | OpsError::DomainsMissing { .. }
+            | OpsError::IcpFilingRequired { .. }
             | OpsError::InvitationUsed
             | OpsError::NoAuthorizedApp
             | OpsError::IdempotencyKeyReused { .. } => Some(BatchOutcome::Skipped),
@@ -178,6 +186,7 @@ impl OpsError {
             OpsError::StandardTemplateExtJson { .. } => h("a standard template's ext_json takes only extAppid, ext and window", "标准模板的 ext_json 只支持 extAppid、ext 和 window"),
             OpsError::InvalidRevert => h("name the version to roll back to ({\"app_version\": N}, see GET .../versions) or ask for the previous one ({\"previous\": true})", "请指定要回退到的版本（{\"app_version\": N}，见 GET .../versions），或回退到上一个版本（{\"previous\": true}）"),
             OpsError::DomainsMissing { .. } => h("add the missing domains to the app (PUT .../domains or .../webview-domains), then release: the new version's requests would fail without them", "请先为小程序添加缺少的域名（服务器域名或业务域名），再发布：否则新版本的网络请求会失败"),
+            OpsError::IcpFilingRequired { .. } => h("the app's ICP filing must be complete before it goes live: file it (POST .../filing), have the responsible person answer the administration's SMS, and release once GET .../filing says filed", "小程序须完成备案后才能发布上线：请先提交备案，并提醒负责人及时完成管局短信核验；GET .../filing 显示已备案（filed）后再发布"),
             _ => return None,
         })
     }
@@ -262,6 +271,12 @@ impl Classify for OpsError {
             } => conflict("domains_missing")
                 .fact("template_id", *template_id)
                 .fact("missing", json!(missing)),
+            OpsError::IcpFilingRequired {
+                status,
+                wechat_status,
+            } => conflict("icp_filing_required")
+                .fact("status", status.as_str())
+                .fact("wechat_status", *wechat_status),
             OpsError::InvalidExtJson { .. } => {
                 Failure::new(StatusCode::BAD_REQUEST, "invalid_ext_json")
             }
@@ -373,6 +388,13 @@ mod tests {
                     missing: BTreeMap::new(),
                 },
                 "domains_missing",
+            ),
+            (
+                OpsError::IcpFilingRequired {
+                    status: FilingStatus::NotFiled,
+                    wechat_status: 1024,
+                },
+                "icp_filing_required",
             ),
         ]
     }
