@@ -319,6 +319,9 @@ async fn wire<S: Store + 'static>(
                 message_url: Some(format!("{base_url}/wechat/apps/$APPID$")),
                 ticket_interval: Some(ticket_interval),
                 clock: clock.clone(),
+                // Released apps must be filed (wxopen's release guard): the simulated fleet is,
+                // until a test makes one not filed.
+                icp_apps_filed: true,
                 ..wechat_sim::SimConfig::default()
             };
             let sim = wechat_sim::Simulator::start_on(sim_config, sim_listen)
