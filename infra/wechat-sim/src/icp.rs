@@ -198,17 +198,18 @@ impl IcpApp {
                 applet_name: "模拟小程序".into(),
                 procedure_id: None,
             });
-            app.record_numbers = Some((
-                "京ICP备19000000号".into(),
-                "京ICP备19000000号-1X".into(),
-            ));
+            app.record_numbers = Some(("京ICP备19000000号".into(), "京ICP备19000000号-1X".into()));
         }
         app
     }
 
     /// Filed before the simulator saw any application ([`IcpApp::starting`]).
     fn filed_from_start(&self) -> bool {
-        self.applications == 0 && self.filing.as_ref().is_some_and(|f| f.stage == Stage::Filed)
+        self.applications == 0
+            && self
+                .filing
+                .as_ref()
+                .is_some_and(|f| f.stage == Stage::Filed)
     }
 
     /// `/_sim/apps/{appid}/icp/entrance`: the status while nothing is applied for; an app filed
