@@ -1,7 +1,8 @@
 //! ICP filing (小程序备案) through wxopen against the simulator: the release guard (single and
 //! batch) refusing an app not filed before WeChat is asked, the filing pushes moving the stored
 //! state at either push URL and only once, the refresher's daily census on the simulated
-//! clock, and the authorizer list's filing filter.
+//! clock, the authorizer list's filing filter, and the console's filing column and panel in
+//! headless Chromium.
 
 mod support;
 
@@ -529,4 +530,94 @@ async fn the_authorizer_list_shows_and_filters_by_filing() {
         (400, Some("invalid_filing")),
         "{v}"
     );
+}
+
+/// Waits (at most 10 s) until `css` shows `needle`.
+async fn wait_text(
+    c: &fantoccini::Client,
+    css: &str,
+    needle: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    for _ in 0..100 {
+        if let Ok(el) = c.find(fantoccini::Locator::Css(css)).await {
+            if el.text().await.is_ok_and(|t| t.contains(needle)) {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = c
+        .find(fantoccini::Locator::Css("main"))
+        .await?
+        .text()
+        .await?;
+    panic!("{css} never showed {needle:?}; the page:\n{page}");
+}
+
+#[tokio::test]
+async fn the_console_shows_the_filing_column_filter_and_panel() {
+    use fantoccini::Locator;
+    use support::browser::{browser, driver, shoot};
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let sim = &app.local.sim;
+    let rejected = app.authorized_app("Rejected Bakery").await;
+    let filed = app.authorized_app("Filed Noodles").await;
+    not_filed(&app, &rejected);
+    let wxa = app.local.mgr.wxa(&rejected);
+    let req = application(&app, &wxa, &rejected).await;
+    wxa.call(&req).await.unwrap();
+    sim.decide_icp(
+        &rejected,
+        IcpDecision::Reject {
+            reasons: vec![IcpReason {
+                key_name: "主体负责人证件照".into(),
+                error: "证件照模糊".into(),
+                suggest: "请上传清晰的身份证正反面照片".into(),
+            }],
+        },
+    )
+    .await
+    .unwrap();
+    filing(&app, &filed).await;
+    approved(&app, &rejected, "1.0.0").await;
+
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path(), (1280, 900)).await;
+    let result = async {
+        c.goto(&app.url("/console")).await?;
+        let key = c.wait().for_element(Locator::Id("login-key")).await?;
+        key.send_keys(support::OPERATOR_KEY).await?;
+        c.find(Locator::Id("login-submit")).await?.click().await?;
+        let row = |appid: &AppId| format!("#authorizer-table tr[data-appid={appid}] .filing-cell");
+        wait_text(&c, &row(&rejected), "平台审核驳回").await?;
+        wait_text(&c, &row(&filed), "已备案").await?;
+        shoot(&c, "filing-01-column").await;
+        // The filter: only the rejected app.
+        let select = c.find(Locator::Id("filter-filing")).await?;
+        select.select_by_value("platform_rejected").await?;
+        c.find(Locator::Id("apply-filters")).await?.click().await?;
+        wait_text(&c, "#authorizer-table", "Rejected Bakery").await?;
+        let rows = c
+            .find_all(Locator::Css("#authorizer-table tbody tr[data-appid]"))
+            .await?;
+        assert_eq!(rows.len(), 1, "the filing filter");
+        // The app's panel: the status, the field with its suggestion; release held back.
+        c.goto(&app.url(&format!("/console#/apps/{rejected}")))
+            .await?;
+        wait_text(&c, "#filing-status", "平台审核驳回").await?;
+        wait_text(&c, "#filing-reasons", "主体负责人证件照").await?;
+        wait_text(&c, "#filing-reasons", "请上传清晰的身份证正反面照片").await?;
+        wait_text(&c, "#why-release", "备案").await?;
+        let release = c.find(Locator::Id("btn-release")).await?;
+        assert!(!release.is_enabled().await?, "release is held back");
+        shoot(&c, "filing-02-panel").await;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if result.is_err() {
+        shoot(&c, "filing-failure").await;
+    }
+    let _ = c.close().await;
+    result.expect("the console's filing story");
 }
