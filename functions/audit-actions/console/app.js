@@ -848,7 +848,7 @@ async function viewApp(appid) {
       sms ? [biSpan('短信核验', 'SMS check'), h('span', { id: 'filing-sms', class: f.sms_verify === 'done' ? '' : 'why' }, biSpan(sms[0], sms[1]))] : null,
       [biSpan('备案号', 'Record number'), h('span', { id: 'filing-record', class: 'mono' }, f.record_number || '—')],
       [biSpan('查询时间', 'Checked'), fmtTime(f.checked_at)],
-    ]), reasons ? [h('h3', {}, bi('驳回原因', 'Rejection reasons')), reasons] : null,
+    ]), reasons ? h('h3', {}, bi('驳回原因', 'Rejection reasons')) : null, reasons,
     f.status === 'filed' ? null : h('p', { class: 'muted' }, h('small', {}, '未完成备案的小程序不能发布上线。'), h('small', { lang: 'en' }, ' An app not filed may not go live: releases are refused.')));
   }
   async function loadFiling() {
