@@ -9,6 +9,7 @@
 
 use crate::crypto::{CryptoError, MsgCrypt};
 use crate::domain::{AppId, UnixTime};
+use crate::wechat::icp::{FaceStatus, IcpStatus};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 use secrecy::SecretString;
@@ -131,6 +132,13 @@ known_fields!(
     audit_time,
     audit_reason,
     punish_description,
+    // The filing pushes (notify_apply_icpfiling_result, notify_icpfiling_verify_result).
+    authorizer_appid,
+    beian_status,
+    task_id,
+    verify_appid,
+    result,
+    along_with_auth_result,
 );
 
 /// The children of a push's `<xml>` root, each with its text (plain, CDATA and entities joined),
@@ -243,6 +251,12 @@ impl<'a> Fields<'a> {
     fn time(&self, event: &str, field: Field) -> Result<UnixTime, PushError> {
         self.required(event, field)?
             .parse::<UnixTime>()
+            .map_err(|_| PushError::malformed(event, format!("{} is not a number", field.name())))
+    }
+
+    fn number(&self, event: &str, field: Field) -> Result<i64, PushError> {
+        self.required(event, field)?
+            .parse::<i64>()
             .map_err(|_| PushError::malformed(event, format!("{} is not a number", field.name())))
     }
 
@@ -456,6 +470,58 @@ fn fast_register(f: &Fields<'_>, xml: &str) -> Result<FastRegisterResult, PushEr
     })
 }
 
+/// `notify_apply_icpfiling_result`: a review of the app's ICP filing decided (`beian_status`: 4
+/// when the platform passed it to the administration, 3 or 5 rejected, 6 filed). Captured at the
+/// authorization-event URL as an `InfoType` document; WeChat's pages list it under the message
+/// URL: both are read ([`ComponentEvent::IcpFilingResult`], [`AuthorizerEvent::IcpFilingResult`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IcpFilingResult {
+    pub create_time: UnixTime,
+    /// The app the filing is for; at the message URL the URL names it as well.
+    pub authorizer_appid: Option<AppId>,
+    pub status: IcpStatus,
+}
+
+/// `notify_icpfiling_verify_result`: the responsible person's face check finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IcpVerifyResult {
+    pub create_time: UnixTime,
+    pub task_id: String,
+    pub verify_appid: Option<AppId>,
+    /// 2 failed, 3 succeeded.
+    pub result: FaceStatus,
+    /// 9: the verification (认证) of a combined application passed too.
+    pub along_with_auth_result: Option<i64>,
+}
+
+/// The filing pushes' fields, the same at either URL.
+fn icp_filing_result(f: &Fields<'_>, ev: &str) -> Result<IcpFilingResult, PushError> {
+    Ok(IcpFilingResult {
+        create_time: f.time(ev, Field::CreateTime)?,
+        authorizer_appid: f
+            .text(Field::authorizer_appid)
+            .map(|a| AppId::parse(a).map_err(|e| PushError::malformed(ev, e)))
+            .transpose()?,
+        status: IcpStatus::from_code(f.number(ev, Field::beian_status)?),
+    })
+}
+
+fn icp_verify_result(f: &Fields<'_>, ev: &str) -> Result<IcpVerifyResult, PushError> {
+    Ok(IcpVerifyResult {
+        create_time: f.time(ev, Field::CreateTime)?,
+        task_id: f.required(ev, Field::task_id)?.to_owned(),
+        verify_appid: f
+            .text(Field::verify_appid)
+            .map(|a| AppId::parse(a).map_err(|e| PushError::malformed(ev, e)))
+            .transpose()?,
+        result: FaceStatus::from_code(f.number(ev, Field::result)?),
+        along_with_auth_result: f
+            .text(Field::along_with_auth_result)
+            .map(|_| f.number(ev, Field::along_with_auth_result))
+            .transpose()?,
+    })
+}
+
 /// Events on the authorization-event URL (授权事件接收URL).
 #[derive(Debug, Clone)]
 pub enum ComponentEvent {
@@ -474,6 +540,10 @@ pub enum ComponentEvent {
     },
     /// `notify_third_fasteregister`: a fast registration finished.
     FastRegister(FastRegisterResult),
+    /// `notify_apply_icpfiling_result` as captured at this URL.
+    IcpFilingResult(IcpFilingResult),
+    /// `notify_icpfiling_verify_result` as captured at this URL.
+    IcpVerifyResult(IcpVerifyResult),
     Unknown {
         info_type: String,
         raw: RawXml,
@@ -513,6 +583,12 @@ impl ComponentEvent {
                 authorizer_appid: f.appid(ev, Field::AuthorizerAppid)?,
             },
             "notify_third_fasteregister" => ComponentEvent::FastRegister(fast_register(&f, xml)?),
+            "notify_apply_icpfiling_result" => {
+                ComponentEvent::IcpFilingResult(icp_filing_result(&f, ev)?)
+            }
+            "notify_icpfiling_verify_result" => {
+                ComponentEvent::IcpVerifyResult(icp_verify_result(&f, ev)?)
+            }
             other => ComponentEvent::Unknown {
                 info_type: other.to_owned(),
                 raw: RawXml(xml.to_owned()),
@@ -559,6 +635,16 @@ pub enum AuthorizerEvent {
         header: EventHeader,
         appeal: AppealRecord,
     },
+    /// `notify_apply_icpfiling_result` as WeChat's pages place it (an event at this URL).
+    IcpFilingResult {
+        header: EventHeader,
+        result: IcpFilingResult,
+    },
+    /// `notify_icpfiling_verify_result` at this URL.
+    IcpVerifyResult {
+        header: EventHeader,
+        result: IcpVerifyResult,
+    },
     Unknown {
         msg_type: String,
         event: Option<String>,
@@ -577,7 +663,13 @@ impl AuthorizerEvent {
         let ev = match (msg_type, event) {
             (
                 "event",
-                Some(e @ ("weapp_audit_success" | "weapp_audit_fail" | "weapp_audit_delay")),
+                Some(
+                    e @ ("weapp_audit_success"
+                    | "weapp_audit_fail"
+                    | "weapp_audit_delay"
+                    | "notify_apply_icpfiling_result"
+                    | "notify_icpfiling_verify_result"),
+                ),
             ) => e,
             ("event", Some(e @ (PUNISH_EVENT | APPEAL_EVENT))) => {
                 return violation_event(&f, e);
@@ -597,6 +689,14 @@ impl AuthorizerEvent {
         };
         let reason = f.text(Field::Reason).unwrap_or_default().to_owned();
         Ok(match ev {
+            "notify_apply_icpfiling_result" => AuthorizerEvent::IcpFilingResult {
+                header,
+                result: icp_filing_result(&f, ev)?,
+            },
+            "notify_icpfiling_verify_result" => AuthorizerEvent::IcpVerifyResult {
+                header,
+                result: icp_verify_result(&f, ev)?,
+            },
             "weapp_audit_success" => AuthorizerEvent::AuditSuccess {
                 header,
                 succ_time: f.time(ev, Field::SuccTime)?,
@@ -830,5 +930,44 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_filing_pushes_are_read_at_either_url() {
+        // As captured at the authorization-event URL.
+        let xml = "<xml><AppId><![CDATA[wx143f74e55082b8cb]]></AppId><CreateTime>1700000000</CreateTime><InfoType><![CDATA[notify_apply_icpfiling_result]]></InfoType><authorizer_appid><![CDATA[wx1e8cd2dad279e29f]]></authorizer_appid><beian_status>5</beian_status></xml>";
+        let ComponentEvent::IcpFilingResult(r) = ComponentEvent::parse(xml).unwrap() else {
+            panic!("not a filing result")
+        };
+        assert_eq!(r.status, IcpStatus::AdministrationRejected);
+        assert_eq!(r.create_time, 1_700_000_000);
+        assert_eq!(r.authorizer_appid.unwrap().as_str(), "wx1e8cd2dad279e29f");
+        // As WeChat's pages place it: an event at the message URL.
+        let xml = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o]]></FromUserName><CreateTime>1700000001</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[notify_apply_icpfiling_result]]></Event><beian_status>6</beian_status></xml>";
+        let AuthorizerEvent::IcpFilingResult { header, result } =
+            AuthorizerEvent::parse(xml).unwrap()
+        else {
+            panic!("not a filing result")
+        };
+        assert_eq!(
+            (header.to_user_name.as_str(), result.status),
+            ("gh_1", IcpStatus::Filed)
+        );
+        assert_eq!(result.authorizer_appid, None);
+        // The face check, at either URL.
+        let xml = "<xml><AppId>wx143f74e55082b8cb</AppId><CreateTime>1</CreateTime><InfoType>notify_icpfiling_verify_result</InfoType><task_id>t1</task_id><verify_appid>wx1e8cd2dad279e29f</verify_appid><result>3</result><along_with_auth_result>9</along_with_auth_result></xml>";
+        let ComponentEvent::IcpVerifyResult(v) = ComponentEvent::parse(xml).unwrap() else {
+            panic!("not a face check")
+        };
+        assert_eq!(
+            (v.task_id.as_str(), v.result, v.along_with_auth_result),
+            ("t1", FaceStatus::Succeeded, Some(9))
+        );
+        // A status that is not a number is malformed, not a guess.
+        let bad = "<xml><AppId>wx143f74e55082b8cb</AppId><CreateTime>1</CreateTime><InfoType>notify_apply_icpfiling_result</InfoType><beian_status>x</beian_status></xml>";
+        assert!(matches!(
+            ComponentEvent::parse(bad),
+            Err(PushError::MalformedEvent { .. })
+        ));
     }
 }

@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod domain;
 pub mod events;
 pub mod failure;
+pub mod filing;
 pub mod http;
 pub mod https;
 pub mod lifecycle;

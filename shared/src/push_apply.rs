@@ -12,12 +12,14 @@
 //! delivers it again, and applied then (it is remembered only once applied).
 
 use crate::domain::{AppId, AuditStatus, Clock, UnixTime};
-use crate::events::{AppealRecord, AuthorizerEvent, ComponentEvent, Punishment};
+use crate::events::{
+    AppealRecord, AuthorizerEvent, ComponentEvent, IcpFilingResult, IcpVerifyResult, Punishment,
+};
 use crate::failure::{Classify, Failure, StatusCode};
 use crate::onboarding::{Onboarding, OnboardingError};
 use crate::store::{
-    Appeal, AppealStatus, AuditStore, AuditUpdate, AuthorizerStore, Penalty, PenaltyKind, PushLog,
-    Revocation, Store, StoreError, Ticket, TicketStore,
+    Appeal, AppealStatus, AuditStore, AuditUpdate, AuthorizerStore, FilingState, FilingStore,
+    Penalty, PenaltyKind, PushLog, Revocation, Store, StoreError, Ticket, TicketStore,
 };
 use crate::wechat::{reconcile, WechatError};
 use secrecy::SecretString;
@@ -164,7 +166,7 @@ fn signed_but_unusable(e: &dyn std::fmt::Display) {
 
 /// Applies a push to the authorization-event URL: stores a ticket, takes on an authorization,
 /// revokes one.
-pub async fn apply_component_push<S: TicketStore + AuthorizerStore + ?Sized>(
+pub async fn apply_component_push<S: TicketStore + AuthorizerStore + FilingStore + ?Sized>(
     store: &S,
     onboarding: &Onboarding,
     component_appid: &AppId,
@@ -246,6 +248,11 @@ pub async fn apply_component_push<S: TicketStore + AuthorizerStore + ?Sized>(
                 take_on(onboarding, code, appid, r.create_time).await?;
             }
         }
+        ComponentEvent::IcpFilingResult(r) => match r.authorizer_appid.clone() {
+            Some(appid) => apply_filing_result(store, onboarding, &appid, &r, now).await?,
+            None => tracing::warn!("a filing result naming no authorizer_appid; ignored"),
+        },
+        ComponentEvent::IcpVerifyResult(r) => face_check_finished(&r),
         ComponentEvent::Unknown { info_type, .. } => {
             tracing::info!(%info_type, "ignored a component push of an unhandled type");
         }
@@ -335,6 +342,17 @@ pub async fn apply_app_push(
         AuthorizerEvent::AppealRecord { header, appeal } => {
             return record_appeal(store, appid, header.create_time, appeal).await;
         }
+        AuthorizerEvent::IcpFilingResult { result, .. } => {
+            if result.authorizer_appid.as_ref().is_some_and(|a| a != appid) {
+                tracing::warn!(%appid, "a filing result naming another app than its URL; ignored");
+                return Ok(());
+            }
+            return apply_filing_result(store, onboarding, appid, &result, clock.now()).await;
+        }
+        AuthorizerEvent::IcpVerifyResult { result, .. } => {
+            face_check_finished(&result);
+            return Ok(());
+        }
         AuthorizerEvent::Unknown {
             msg_type, event, ..
         } => {
@@ -347,6 +365,45 @@ pub async fn apply_app_push(
     }
     settle_submission_in_doubt(store, onboarding, clock, appid).await?;
     record_audit_result(store, appid, &update).await
+}
+
+/// A filing review decided: the app's filing state becomes what WeChat reports now (the push
+/// carries the status only; `get_icp_entrance_info` adds the reasons and the SMS check), or,
+/// when WeChat cannot be asked, what the push says. Either is stored only if nothing learned
+/// later is stored, so a repeated or late push changes nothing. An app with no stored profile is
+/// not ours: ignored.
+async fn apply_filing_result<S: AuthorizerStore + FilingStore + ?Sized>(
+    store: &S,
+    onboarding: &Onboarding,
+    appid: &AppId,
+    r: &IcpFilingResult,
+    now: UnixTime,
+) -> Result<(), ApplyError> {
+    if store.get_authorizer(appid).await?.is_none() {
+        tracing::warn!(%appid, "a filing result for an app with no stored profile; ignored");
+        return Ok(());
+    }
+    let state = match crate::filing::check(onboarding.token_manager(), store, appid, now).await {
+        Ok(state) => state,
+        Err(WechatError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            tracing::warn!(%appid, error = %e, "filing status not read after its push; the push's status is stored");
+            let pushed = FilingState::from_pushed_status(appid, r.status, r.create_time);
+            crate::filing::record(store, pushed).await?
+        }
+    };
+    tracing::info!(%appid, pushed = r.status.code(), status = state.status.as_str(), "filing result recorded");
+    Ok(())
+}
+
+/// A face check finished. The filing application (which started it) reads its outcome with
+/// query_icp_verifytask; here it is only logged.
+fn face_check_finished(r: &IcpVerifyResult) {
+    tracing::info!(
+        appid = r.verify_appid.as_ref().map(AppId::as_str),
+        result = r.result.code(),
+        "ICP face check finished"
+    );
 }
 
 /// The audit a result concerns: the newest one submitted before the result. A newer submission

@@ -119,6 +119,7 @@ contract!(
     a_penalty_is_recorded_once_and_marks_its_app_penalised,
     an_appeal_is_replaced_only_by_a_later_push,
     quota_resets_are_reserved_until_the_limit_by_racing_callers_and_settled,
+    a_filing_learned_earlier_never_replaces_one_learned_later,
 );
 
 fn app(i: usize) -> AppId {
@@ -2355,4 +2356,56 @@ async fn quota_resets_are_reserved_until_the_limit_by_racing_callers_and_settled
             .spent(10),
         0
     );
+}
+
+async fn a_filing_learned_earlier_never_replaces_one_learned_later<S: Backend>(s: &S) {
+    let state = |i: usize, status: FilingStatus, at: UnixTime| FilingState {
+        appid: app(i),
+        status,
+        wechat_status: match status {
+            FilingStatus::Filed => 6,
+            FilingStatus::AdministrationRejected => 5,
+            _ => 1024,
+        },
+        reasons: vec![],
+        sms_verify: None,
+        missing: vec![FilingPrerequisite::Category],
+        record_number: None,
+        checked_at: at,
+    };
+    assert_eq!(s.get_filing(&app(1)).await.unwrap(), None);
+    assert!(s
+        .record_filing(&state(1, FilingStatus::NotFiled, 100))
+        .await
+        .unwrap());
+    let mut filed = state(1, FilingStatus::Filed, 200);
+    filed.record_number = Some("京ICP备19000000号-1X".into());
+    filed.missing = vec![];
+    assert!(s.record_filing(&filed).await.unwrap());
+    // A late push (learned at 150) lands on nothing.
+    assert!(!s
+        .record_filing(&state(1, FilingStatus::AdministrationRejected, 150))
+        .await
+        .unwrap());
+    assert_eq!(s.get_filing(&app(1)).await.unwrap().as_ref(), Some(&filed));
+    // The same state again is one state.
+    assert!(s.record_filing(&filed).await.unwrap());
+    assert_eq!(s.get_filing(&app(1)).await.unwrap().as_ref(), Some(&filed));
+
+    // Many at once, in the order asked, absent ones as None (over one BatchGetItem's 100).
+    for i in (10..160).step_by(2) {
+        s.record_filing(&state(i, FilingStatus::NotFiled, 1))
+            .await
+            .unwrap();
+    }
+    let asked: Vec<AppId> = (10..160).map(app).collect();
+    let got = s.get_filings(&asked).await.unwrap();
+    assert_eq!(got.len(), asked.len());
+    for (i, f) in (10..160).zip(&got) {
+        assert_eq!(
+            f.as_ref().map(|f| f.appid.clone()),
+            (i % 2 == 0).then(|| app(i)),
+            "{i}"
+        );
+    }
 }

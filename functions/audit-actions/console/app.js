@@ -90,6 +90,37 @@ function badge(status) {
   return h('span', { class: `badge ${status}`, 'data-status': status, title: en }, zh, ' ', h('span', { lang: 'en' }, en));
 }
 
+/** ICP filing (小程序备案) statuses, as GET /ops/apps/{appid}/filing and the list name them. */
+const FILING = {
+  not_filed: ['未备案', 'not filed'],
+  platform_review: ['平台审核中', 'platform review'],
+  platform_rejected: ['平台审核驳回', 'platform rejected'],
+  administration_review: ['管局审核中', 'administration review'],
+  administration_rejected: ['管局审核驳回', 'administration rejected'],
+  filed: ['已备案', 'filed'],
+  unrecognized: ['未知状态', 'unrecognized'],
+  unchecked: ['未查询', 'unchecked'],
+};
+
+const SMS = {
+  waiting: ['等待负责人短信核验', 'waiting for the SMS check'],
+  done: ['短信核验完成', 'SMS check done'],
+  timed_out: ['短信核验超时', 'SMS check timed out'],
+  unrecognized: ['未知', 'unrecognized'],
+};
+
+const MISSING = {
+  info: ['小程序信息未填', 'profile not filled in'],
+  category: ['小程序类目未填', 'no category'],
+  verification: ['小程序未认证', 'not verified'],
+};
+
+function filingBadge(status) {
+  const [zh, en] = FILING[status] || [status, status];
+  const cls = status === 'filed' ? 'ok' : /rejected/.test(status) ? 'rejected' : /review/.test(status) ? 'auditing' : 'skipped';
+  return h('span', { class: `badge filing ${cls}`, 'data-filing': status, title: en }, zh, ' ', h('span', { lang: 'en' }, en));
+}
+
 const ACTIONS = {
   commit: ['提交代码', 'commit'],
   submit_audit: ['提交审核', 'submit for audit'],
@@ -267,7 +298,7 @@ const enc = encodeURIComponent;
 
 let viewSeq = 0; // bumped on every navigation: pollers of an old view stop
 const state = {
-  filters: { q: '', status: 'authorized', customer: '', penalised: '', limit: 50 },
+  filters: { q: '', status: 'authorized', customer: '', penalised: '', filing: '', limit: 50 },
   cursors: [null], // cursor of each page visited; the last is the current page
   selected: new Set(),
 };
@@ -415,6 +446,7 @@ async function loadAuthorizerPage(cursor, limit) {
   if (f.status) q.push(`status=${enc(f.status)}`);
   if (f.customer) q.push(`customer_id=${enc(f.customer)}`);
   if (f.penalised) q.push(`penalised=${enc(f.penalised)}`);
+  if (f.filing) q.push(`filing=${enc(f.filing)}`);
   if (cursor) q.push(`cursor=${enc(cursor)}`);
   return get(`/ops/authorizers?${q.join('&')}`);
 }
@@ -437,6 +469,9 @@ async function viewAuthorizers() {
   const penalised = h('select', { id: 'filter-penalised' },
     [['', '全部 all'], ['true', '有处罚 penalised'], ['false', '无处罚 not penalised']]
       .map(([v, t]) => h('option', { value: v, selected: v === f.penalised }, t)));
+  const filing = h('select', { id: 'filter-filing' },
+    [['', '全部 all'], ...Object.entries(FILING).map(([v, [zh, en]]) => [v, `${zh} ${en}`])]
+      .map(([v, t]) => h('option', { value: v, selected: v === f.filing }, t)));
   const pageSize = h('select', { id: 'page-size' },
     [20, 50, 100].map((n) => h('option', { value: n, selected: n === f.limit }, `${n}`)));
   const form = h('form', { class: 'toolbar', role: 'search', onsubmit: (e) => {
@@ -445,6 +480,7 @@ async function viewAuthorizers() {
     f.status = status.value;
     f.customer = customer.value.trim();
     f.penalised = penalised.value;
+    f.filing = filing.value;
     f.limit = Number(pageSize.value) || 50;
     state.cursors = [null];
     load();
@@ -453,6 +489,7 @@ async function viewAuthorizers() {
   h('div', { class: 'field' }, h('label', { for: 'filter-status' }, bi('状态', 'Status')), status),
   h('div', { class: 'field' }, h('label', { for: 'filter-customer' }, bi('客户', 'Customer')), customer),
   h('div', { class: 'field' }, h('label', { for: 'filter-penalised' }, bi('违规处罚', 'Penalties')), penalised),
+  h('div', { class: 'field' }, h('label', { for: 'filter-filing' }, bi('备案', 'Filing')), filing),
   h('div', { class: 'field narrow' }, h('label', { for: 'page-size' }, bi('每页', 'Per page')), pageSize),
   h('button', { type: 'submit', id: 'apply-filters' }, bi('查询', 'Apply')));
 
@@ -479,7 +516,7 @@ async function viewAuthorizers() {
     try {
       let items; let next = null; let note = null;
       if (f.q) {
-        // The API filters by status and customer; the text search walks every page of that.
+        // The API filters by status, customer and filing; the text search walks every page of that.
         items = [];
         let cursor = null; let pages = 0;
         do {
@@ -527,6 +564,7 @@ async function viewAuthorizers() {
         h('td', { class: 'mono', 'data-label': 'AppID' }, a.appid),
         h('td', { 'data-label': '客户 Customer' }, a.customer_id || '—'),
         h('td', { 'data-label': '授权 Status' }, badge(a.status)),
+        h('td', { class: 'filing-cell', 'data-label': '备案 Filing' }, filingBadge(a.filing || 'unchecked')),
         h('td', { class: 'audit-cell', 'data-label': '最新审核 Latest audit' }, audit ? [badge(audit.status), ' ', h('span', { class: 'muted mono' }, `#${audit.auditid}`),
           audit.status === 'rejected' && audit.reason ? h('div', { class: 'muted' }, audit.reason) : null] : h('span', { class: 'muted' }, '—')),
         h('td', { class: 'online-cell', 'data-label': '线上版本 Online' }, a.last_release ? [h('strong', {}, a.last_release.user_version || '?'),
@@ -539,10 +577,10 @@ async function viewAuthorizers() {
       biSpan(`选择本页已授权的 ${selectable.length} 个`, `select the ${selectable.length} authorized on this page`));
     const table = h('div', { class: 'table-wrap' }, h('table', { id: 'authorizer-table', class: 'stack' },
       h('thead', {}, h('tr', {}, h('th', {}, h('span', { class: 'sr' }, '选择 select')), h('th', {}, bi('名称', 'Name')), h('th', {}, 'AppID'),
-        h('th', {}, bi('客户', 'Customer')), h('th', {}, bi('授权', 'Status')), h('th', {}, bi('最新审核', 'Latest audit')),
+        h('th', {}, bi('客户', 'Customer')), h('th', {}, bi('授权', 'Status')), h('th', {}, bi('备案', 'Filing')), h('th', {}, bi('最新审核', 'Latest audit')),
         h('th', { title: 'last release through wxopen' }, bi('线上版本', 'Online version')), h('th', {}, bi('违规', 'Penalties')),
         h('th', { class: 'hide-narrow' }, bi('令牌', 'Token')))),
-      h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 9, class: 'muted' }, '没有匹配的账号 no account matches')))));
+      h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 10, class: 'muted' }, '没有匹配的账号 no account matches')))));
     const pager = f.q ? null : h('div', { class: 'pager' },
       h('span', { class: 'muted' }, `第 ${state.cursors.length} 页 page ${state.cursors.length}`),
       h('button', { type: 'button', class: 'secondary', id: 'prev-page', disabled: state.cursors.length <= 1,
@@ -580,10 +618,13 @@ function guards(app, quota) {
   const noneLeft = quota && quota.speedup_rest <= 0
     ? [`本月加急次数已用完（共 ${quota.speedup_limit}）`, `no speed-up left this month (of ${quota.speedup_limit})`] : null;
   const notPending = isPending(la) ? null : ['没有进行中的审核', 'no audit pending'];
+  const fs = app.filing && app.filing.status;
+  const notFiled = fs && fs !== 'filed'
+    ? [`备案${(FILING[fs] || [fs])[0]}：须完成备案后才能发布`, `the ICP filing is ${(FILING[fs] || [fs, fs])[1]}: an app not filed may not go live`] : null;
   return {
     commit: notAuthorized || no18,
     submit: notAuthorized || no18 || pending || noQuota || nothingCommitted,
-    release: notAuthorized || no18 || release,
+    release: notAuthorized || no18 || release || notFiled,
     undo: notAuthorized || notPending,
     speedup: notAuthorized || notPending || noneLeft,
   };
@@ -603,8 +644,9 @@ async function viewApp(appid) {
   const actions = h('section', { class: 'card', id: 'app-actions', 'aria-labelledby': 'actions-h' });
   const history = h('section', { class: 'card wide', id: 'audit-history', 'aria-labelledby': 'history-h' });
   const more = h('div', { class: 'cards', id: 'app-more' });
+  const filingCard = h('section', { class: 'card wide', id: 'filing-card', 'aria-labelledby': 'filing-h' });
   main.append(h('p', {}, h('a', { href: '#/authorizers' }, '← 授权账号 Authorizers')), title, alerts,
-    summary, h('div', { class: 'cards section' }, actions), h('div', { class: 'cards section' }, history), more);
+    summary, h('div', { class: 'cards section' }, filingCard), h('div', { class: 'cards section' }, actions), h('div', { class: 'cards section' }, history), more);
 
   let app = await get(`/ops/apps/${appid}`);
   let quota = null;
@@ -794,11 +836,52 @@ async function viewApp(appid) {
     }
   }
 
+  /** The filing panel: the stage beside the code stage, the reasons of a rejection with each
+   *  field's suggestion, the SMS check, the record number. */
+  function renderFiling(f) {
+    const head = h('h2', { id: 'filing-h' }, bi('备案', 'ICP filing'));
+    if (!f) {
+      filingCard.replaceChildren(head, h('p', { class: 'muted' }, '加载中… loading…'));
+      return;
+    }
+    const reasons = (f.reasons || []).length
+      ? h('table', { id: 'filing-reasons' },
+        h('thead', {}, h('tr', {}, h('th', {}, bi('字段', 'Field')), h('th', {}, bi('原因', 'Reason')), h('th', {}, bi('修改建议', 'Suggestion')))),
+        h('tbody', {}, f.reasons.map((r) => h('tr', {}, h('td', {}, r.key_name || '—'), h('td', {}, r.error || '—'), h('td', { class: 'suggest' }, r.suggest || '—')))))
+      : null;
+    const sms = f.sms_verify ? (SMS[f.sms_verify] || [f.sms_verify, f.sms_verify]) : null;
+    filingCard.replaceChildren(head, kv([
+      [biSpan('状态', 'Status'), h('span', { id: 'filing-status' }, filingBadge(f.status), ' ', h('span', { class: 'muted mono' }, `(${f.wechat_status})`))],
+      (f.missing || []).length ? [biSpan('缺少', 'Missing'), h('span', { id: 'filing-missing' }, f.missing.map((m) => biSpan(...(MISSING[m] || [m, m]))))] : null,
+      sms ? [biSpan('短信核验', 'SMS check'), h('span', { id: 'filing-sms', class: f.sms_verify === 'done' ? '' : 'why' }, biSpan(sms[0], sms[1]))] : null,
+      [biSpan('备案号', 'Record number'), h('span', { id: 'filing-record', class: 'mono' }, f.record_number || '—')],
+      [biSpan('查询时间', 'Checked'), fmtTime(f.checked_at)],
+    ]), reasons ? h('h3', {}, bi('驳回原因', 'Rejection reasons')) : null, reasons,
+    f.status === 'filed' ? null : h('p', { class: 'muted' }, h('small', {}, '未完成备案的小程序不能发布上线。'), h('small', { lang: 'en' }, ' An app not filed may not go live: releases are refused.')));
+  }
+  async function loadFiling() {
+    if (!may('GET', '/ops/apps/{appid}/filing')) {
+      filingCard.replaceChildren(missing('filing', 'GET', '/ops/apps/{appid}/filing'));
+      return;
+    }
+    renderFiling(app.filing);
+    try {
+      const f = await get(`/ops/apps/${appid}/filing`);
+      if (seq !== viewSeq) return;
+      app.filing = f;
+      renderFiling(f);
+      renderSummary();
+    } catch (e) {
+      filingCard.replaceChildren(h('h2', { id: 'filing-h' }, bi('备案', 'ICP filing')), errorBox(e));
+    }
+  }
+
   let lastStatus = null;
   async function refresh(force) {
     const fresh = await get(`/ops/apps/${appid}`);
     if (seq !== viewSeq) return;
     app = fresh;
+    if (app.filing) renderFiling(app.filing);
     if (force && app.status === 'authorized') {
       quota = await get(`/ops/quota?appid=${appid}`).catch(() => quota);
     }
@@ -812,6 +895,7 @@ async function viewApp(appid) {
 
   lastStatus = app.latest_audit ? `${app.latest_audit.auditid}:${app.latest_audit.status}:${app.latest_audit.released_at}` : '';
   renderSummary();
+  await loadFiling();
   await loadHistory();
   // While an audit is pending, WeChat's push may land any moment: the page follows it.
   poll(3000, async () => {

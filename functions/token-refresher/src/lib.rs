@@ -23,8 +23,11 @@
 //!    in `needs_reauthorization`, whenever they were marked; a gauge, so its alarm stays on until
 //!    every such merchant has authorized again (the per-run count of newly marked ones only says
 //!    when it happened).
-//! 7. A summary: one JSON log line and CloudWatch Embedded Metric Format ([`summary`]).
+//! 7. **ICP filing census**: each authorized app not filed is asked about once a day, at its
+//!    slot of the day ([`filing_census`]); skipped when the run stopped (quota, IP whitelist).
+//! 8. A summary: one JSON log line and CloudWatch Embedded Metric Format ([`summary`]).
 
+pub mod filing_census;
 pub mod reconcile;
 pub mod summary;
 
@@ -223,6 +226,20 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
         .await;
     counters.fill(&mut summary);
     summary.recovered = deps.mgr.recoveries() - recovered_before;
+    // The filing census asks with the authorizer tokens just refreshed; a run WeChat stopped
+    // would only fail its asks.
+    let stopped_early = stop.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+    if !stopped_early {
+        match filing_census::run(deps, now, deadline).await {
+            Ok(f) => {
+                summary.filing_asked = f.asked;
+                summary.filing_filed = f.filed;
+                summary.filing_changed = f.changed;
+                summary.filing_failed = f.failed;
+            }
+            Err(e) => tracing::error!(error = %e, "the filing census failed; the next run goes on"),
+        }
+    }
     // After the refreshes, so the authorizers this run marked are counted too. A failure here
     // leaves the gauge for the next hour and the run's own figures stand.
     match reauthorization_census(deps, now).await {

@@ -36,6 +36,12 @@ pub struct RunSummary {
     /// Authorizers the reconcile would have acted on but could not confirm with WeChat (its
     /// read failed): left as they are until the next reconcile.
     pub reconcile_unconfirmed: u64,
+    /// The ICP filing census ([`crate::filing_census`]): apps asked about, of them those filed
+    /// now and those whose status changed, and the asks that failed.
+    pub filing_asked: u64,
+    pub filing_filed: u64,
+    pub filing_changed: u64,
+    pub filing_failed: u64,
     pub ticket_age_secs: Option<i64>,
     pub ticket_stale: bool,
     pub ticket_push_requested: bool,
@@ -93,6 +99,10 @@ impl RunSummary {
             ("ReconciledRemoved", self.reconciled_removed, "Count"),
             ("ReconciledRestored", self.reconciled_restored, "Count"),
             ("ReconcileUnconfirmed", self.reconcile_unconfirmed, "Count"),
+            ("FilingAsked", self.filing_asked, "Count"),
+            ("FilingFiled", self.filing_filed, "Count"),
+            ("FilingChanged", self.filing_changed, "Count"),
+            ("FilingFailed", self.filing_failed, "Count"),
             ("StaleTicket", u64::from(self.ticket_stale), "Count"),
             ("RunFailed", u64::from(self.error.is_some()), "Count"),
             ("DurationMs", self.duration_ms, "Milliseconds"),

@@ -1,7 +1,7 @@
 //! `wxopen`: the operator CLI.
 //!
 //! Over the operator API (`WXOPEN_API_URL`, `WXOPEN_OPERATOR_KEY`): `authorizers list`,
-//! `invite`, `app show`, `commit`, `submit`, `release`, and `batch` with a live progress bar
+//! `invite`, `app show`, `filing show`, `commit`, `submit`, `release`, and `batch` with a live progress bar
 //! until the batch is done, then each app's outcome; tables for a terminal, `--json` for scripts.
 //!
 //! `wxopen quota clear|get`, `wxopen rid RID` and `wxopen violations APPID`: the daily API
@@ -61,6 +61,9 @@ enum Command {
     /// One mini program.
     #[command(subcommand)]
     App(ops::AppCommand),
+    /// ICP filing (小程序备案).
+    #[command(subcommand)]
+    Filing(ops::FilingCommand),
     /// Commit a template with ext.json to one app (it becomes the experience version).
     Commit {
         appid: String,
@@ -314,8 +317,13 @@ fn run(command: Command) -> Result<Vec<u8>, String> {
 async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops::Failure> {
     let api = ops::Api::new(global)?;
     match command {
-        Command::Authorizers(ops::AuthorizersCommand::List { status, customer }) => {
-            ops::authorizers_list(&api, status, customer).await
+        Command::Authorizers(ops::AuthorizersCommand::List {
+            status,
+            customer,
+            filing,
+        }) => ops::authorizers_list(&api, status, customer, filing).await,
+        Command::Filing(ops::FilingCommand::Show { appid, refresh }) => {
+            ops::filing_show(&api, &appid, refresh).await
         }
         Command::Invite {
             customer,

@@ -42,6 +42,23 @@ pub enum AuthorizersCommand {
         /// Only this customer's accounts.
         #[arg(long)]
         customer: Option<String>,
+        /// Only accounts whose ICP filing is this: not_filed, platform_review,
+        /// platform_rejected, administration_review, administration_rejected, filed,
+        /// unrecognized, or unchecked (never looked at).
+        #[arg(long)]
+        filing: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FilingCommand {
+    /// Where one mini program's ICP filing (小程序备案) stands: status, the reasons of a
+    /// rejection with each field's suggestion, the SMS check, the record number.
+    Show {
+        appid: String,
+        /// Ask WeChat now instead of showing what wxopen last learned.
+        #[arg(long)]
+        refresh: bool,
     },
 }
 
@@ -369,6 +386,7 @@ pub async fn authorizers_list(
     api: &Api,
     status: Option<String>,
     customer: Option<String>,
+    filing: Option<String>,
 ) -> Result<ExitCode, Failure> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
@@ -379,6 +397,9 @@ pub async fn authorizers_list(
         }
         if let Some(c) = customer.as_deref() {
             q.push(("customer_id", c));
+        }
+        if let Some(f) = filing.as_deref() {
+            q.push(("filing", f));
         }
         if let Some(c) = cursor.as_deref() {
             q.push(("cursor", c));
@@ -403,6 +424,7 @@ pub async fn authorizers_list(
         "NAME",
         "CUSTOMER",
         "STATUS",
+        "FILING",
         "SETS",
         "CODE MGMT (18)",
         "TOKEN",
@@ -415,6 +437,7 @@ pub async fn authorizers_list(
             text(&a["nick_name"]),
             text(&a["customer_id"]),
             text(&a["status"]),
+            text(&a["filing"]),
             sets(&a["func_info"]),
             if a["development_permission"] == json!(true) {
                 "yes".to_owned()
@@ -434,6 +457,60 @@ pub async fn authorizers_list(
     }
     println!("{t}");
     println!("{} authorizer(s)", items.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wxopen filing show APPID`.
+pub async fn filing_show(api: &Api, appid_arg: &str, refresh: bool) -> Result<ExitCode, Failure> {
+    let appid = appid(appid_arg)?;
+    let q: Vec<(&str, &str)> = if refresh {
+        vec![("refresh", "true")]
+    } else {
+        vec![]
+    };
+    let v = api.get(&format!("/ops/apps/{appid}/filing"), &q).await?;
+    if api.json {
+        print_json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows: Vec<(String, String)> = vec![
+        ("appid".into(), appid.to_string()),
+        (
+            "filing".into(),
+            format!(
+                "{} (WeChat status {})",
+                text(&v["status"]).replace('_', " "),
+                text(&v["wechat_status"])
+            ),
+        ),
+    ];
+    let missing = v["missing"].as_array().cloned().unwrap_or_default();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(text).collect();
+        rows.push(("missing".into(), names.join(", ")));
+    }
+    if let Some(sms) = v["sms_verify"].as_str() {
+        rows.push(("SMS check".into(), sms.replace('_', " ")));
+    }
+    rows.push(("record number".into(), text(&v["record_number"])));
+    rows.push((
+        "checked (UTC+8)".into(),
+        v["checked_at"]
+            .as_i64()
+            .map(table::time)
+            .unwrap_or_else(|| "-".to_owned()),
+    ));
+    for r in v["reasons"].as_array().cloned().unwrap_or_default() {
+        rows.push((
+            format!("rejected: {}", text(&r["key_name"])),
+            format!("{}; suggestion: {}", text(&r["error"]), text(&r["suggest"])),
+        ));
+    }
+    let mut t = table::plain();
+    for (k, val) in rows {
+        t.add_row(vec![k, val]);
+    }
+    println!("{t}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -525,6 +602,14 @@ pub async fn app_show(api: &Api, appid_arg: &str) -> Result<ExitCode, Failure> {
         }
         rows.push(("stage".into(), s));
     }
+    // The ICP filing beside the code stage: an app not filed is not released.
+    rows.push((
+        "ICP filing".into(),
+        match v["filing"]["status"].as_str() {
+            Some(f) => f.replace('_', " "),
+            None => "unchecked (wxopen filing show APPID asks WeChat)".to_owned(),
+        },
+    ));
     let versions = &v["versions"];
     if versions["error"].is_string() {
         rows.push((

@@ -377,6 +377,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<Stack> {
             auth_event_url: Some(format!("{base_url}/wechat/component")),
             message_url: Some(format!("{base_url}/wechat/apps/$APPID$")),
             ticket_interval: Some(Duration::from_secs(600)),
+            icp_apps_filed: true,
             ..wechat_sim::SimConfig::default()
         },
         config.sim_listen,

@@ -335,6 +335,9 @@ async fn wire(wiring: Wiring) -> anyhow::Result<Wired> {
                 message_url: Some(format!("{base_url}/wechat/apps/$APPID$")),
                 ticket_interval: Some(ticket_interval),
                 clock: clock.clone(),
+                // Released apps must be filed (wxopen's release guard): the simulated fleet is,
+                // until a test makes one not filed.
+                icp_apps_filed: true,
                 ..wechat_sim::SimConfig::default()
             };
             adjust_sim(&mut sim_config);

@@ -182,6 +182,48 @@ impl Default for IcpApp {
 }
 
 impl IcpApp {
+    /// How an app the filing process has not seen yet stands: not filed (1024), or, when the
+    /// simulator is set up with [`crate::SimConfig::icp_apps_filed`], filed before wxopen knew
+    /// it (status 6 with record numbers, no application counted), as most live mini programs
+    /// are since 2024-03-31.
+    fn starting(filed: bool) -> IcpApp {
+        let mut app = IcpApp::default();
+        if filed {
+            app.filing = Some(Filing {
+                stage: Stage::Filed,
+                since: 0,
+                sms: None,
+                sms_done_at: None,
+                reasons: Vec::new(),
+                subject_name: "模拟商户有限公司".into(),
+                applet_name: "模拟小程序".into(),
+                procedure_id: None,
+            });
+            app.record_numbers = Some(("京ICP备19000000号".into(), "京ICP备19000000号-1X".into()));
+        }
+        app
+    }
+
+    /// Filed before the simulator saw any application ([`IcpApp::starting`]).
+    fn filed_from_start(&self) -> bool {
+        self.applications == 0
+            && self
+                .filing
+                .as_ref()
+                .is_some_and(|f| f.stage == Stage::Filed)
+    }
+
+    /// `/_sim/apps/{appid}/icp/entrance`: the status while nothing is applied for; an app filed
+    /// from the start becomes not filed.
+    fn set_entrance(&mut self, not_filed_status: i64, available: bool) {
+        if self.filed_from_start() {
+            self.filing = None;
+            self.record_numbers = None;
+        }
+        self.not_filed_status = not_filed_status;
+        self.available = available;
+    }
+
     fn status(&self) -> i64 {
         self.filing
             .as_ref()
@@ -254,6 +296,8 @@ pub enum PushTarget {
 
 #[derive(Debug, Default)]
 pub struct Icp {
+    /// Whether apps start filed ([`crate::SimConfig::icp_apps_filed`]).
+    pub apps_filed: bool,
     apps: BTreeMap<AppId, IcpApp>,
     media: HashMap<String, Media>,
     tasks: HashMap<String, FaceTask>,
@@ -262,6 +306,24 @@ pub struct Icp {
     pub push_target: PushTarget,
     next_record: u64,
     next_orderid: u64,
+}
+
+impl Icp {
+    /// `appid`'s filing state, created as [`IcpApp::starting`] on first sight.
+    fn app(&mut self, appid: &AppId) -> &mut IcpApp {
+        let filed = self.apps_filed;
+        self.apps
+            .entry(appid.clone())
+            .or_insert_with(|| IcpApp::starting(filed))
+    }
+
+    /// `appid`'s filing state as it stands or would start.
+    fn peek(&self, appid: &AppId) -> IcpApp {
+        self.apps
+            .get(appid)
+            .cloned()
+            .unwrap_or_else(|| IcpApp::starting(self.apps_filed))
+    }
 }
 
 /// A push to send once the state lock is released.
@@ -391,7 +453,7 @@ pub fn dispatch(
     let icp = &mut st.icp;
     match path {
         ENTRANCE_INFO => {
-            let app = icp.apps.entry(appid.clone()).or_default();
+            let app = icp.app(appid);
             let mut info = json!({
                 "status": app.status(),
                 "is_canceling": false,
@@ -410,7 +472,7 @@ pub fn dispatch(
         ONLINE_ORDER => {
             // The page documents the filed record only; for an app that is not filed the
             // simulator answers no record (errcode 0): the page says nothing of that case.
-            let app = icp.apps.entry(appid.clone()).or_default();
+            let app = icp.app(appid);
             match (&app.filing, &app.record_numbers) {
                 (Some(f), Some((subject_no, applet_no))) if f.stage == Stage::Filed => Ok(json!({
                     "icp_subject": {"base_info": {"type": 4, "name": f.subject_name, "record_number": subject_no}},
@@ -493,7 +555,7 @@ pub fn dispatch(
         }
         APPLY => {
             let m = json_body(body)?;
-            let app = icp.apps.entry(appid.clone()).or_default().clone();
+            let app = icp.app(appid).clone();
             refuse_unless_open(&app)?;
             let mut hints = Vec::new();
             let names = check_application(icp, appid, &m, now, false, &mut hints);
@@ -505,7 +567,7 @@ pub fn dispatch(
         }
         CANCEL_APPLY => {
             // cancelApplyIcpFiling: only an application still in the platform's review.
-            let app = icp.apps.entry(appid.clone()).or_default();
+            let app = icp.app(appid);
             match app.filing.as_ref().map(|f| f.stage) {
                 Some(Stage::PlatformReview) => {
                     app.filing = None;
@@ -519,7 +581,7 @@ pub fn dispatch(
         }
         SUBMIT_AUTH_AND_ICP => {
             let m = json_body(body)?;
-            let app = icp.apps.entry(appid.clone()).or_default().clone();
+            let app = icp.app(appid).clone();
             refuse_unless_open(&app)?;
             let in_progress = icp
                 .procedures
@@ -872,7 +934,7 @@ fn start_filing(
     procedure_id: Option<String>,
     now: UnixTime,
 ) {
-    let app = icp.apps.entry(appid.clone()).or_default();
+    let app = icp.app(appid);
     app.applications += 1;
     app.filing = Some(Filing {
         stage: Stage::PlatformReview,
@@ -1267,12 +1329,12 @@ impl Simulator {
     }
 
     /// What get_icp_entrance_info reports while nothing is applied for (1024-1031), and whether
-    /// the filing entrance is open.
+    /// the filing entrance is open; an app filed from the start ([`SimConfig::icp_apps_filed`])
+    /// becomes not filed.
     pub fn set_icp_entrance(&self, appid: &AppId, not_filed_status: i64, available: bool) {
         let mut st = self.inner.lock();
-        let app = st.icp.apps.entry(appid.clone()).or_default();
-        app.not_filed_status = not_filed_status;
-        app.available = available;
+        let app = st.icp.app(appid);
+        app.set_entrance(not_filed_status, available);
     }
 
     pub fn set_icp_timing(&self, timing: IcpTiming) {
@@ -1285,7 +1347,7 @@ impl Simulator {
 
     pub fn icp(&self, appid: &AppId) -> IcpSnapshot {
         let st = self.inner.lock();
-        let app = st.icp.apps.get(appid).cloned().unwrap_or_default();
+        let app = st.icp.peek(appid);
         let mut face_checks: Vec<FaceTask> = st
             .icp
             .tasks
@@ -1347,7 +1409,7 @@ async fn snapshot(AxState(inner): S, Path(appid): Path<String>) -> Response {
     };
     let sim_view = {
         let st = inner.lock();
-        let app = st.icp.apps.get(&appid).cloned().unwrap_or_default();
+        let app = st.icp.peek(&appid);
         let tasks: Vec<FaceTask> = st
             .icp
             .tasks
@@ -1447,9 +1509,8 @@ async fn entrance(
         return bad("status must be 1024-1031 (未备案 and what is missing)");
     }
     let mut st = inner.lock();
-    let app = st.icp.apps.entry(appid).or_default();
-    app.not_filed_status = b.status;
-    app.available = b.available;
+    let app = st.icp.app(&appid);
+    app.set_entrance(b.status, b.available);
     Json(json!({})).into_response()
 }
 

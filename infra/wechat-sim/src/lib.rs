@@ -135,6 +135,11 @@ pub struct SimConfig {
     /// Whether api_authorizer_token hands out a new refresh token each time (the old one then
     /// answers 61023).
     pub rotate_refresh_tokens: bool,
+    /// Whether mini programs start ICP-filed (get_icp_entrance_info status 6 with record
+    /// numbers), as live ones are since 2024-03-31: wxopen's release guard then lets them go
+    /// live. `POST /_sim/apps/{appid}/icp/entrance {"status":1024}` makes one not filed.
+    /// Default false: status 1024 until an application (the filing tests' start).
+    pub icp_apps_filed: bool,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -165,6 +170,7 @@ impl Default for SimConfig {
             daily_quotas: HashMap::new(),
             audit_auto_approve_after: None,
             rotate_refresh_tokens: false,
+            icp_apps_filed: false,
             clock: Arc::new(SystemClock),
         }
     }
@@ -571,11 +577,12 @@ impl Simulator {
             .timeout(Duration::from_secs(5))
             .build()
             .context("http client")?;
-        let state = State {
+        let mut state = State {
             daily_quotas: config.daily_quotas.clone(),
             next_auditid: 400_000_000,
             ..State::default()
         };
+        state.icp.apps_filed = config.icp_apps_filed;
         let inner = Arc::new(Inner {
             config,
             crypt,

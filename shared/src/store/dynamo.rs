@@ -2219,6 +2219,94 @@ impl DynamoStore {
     }
 }
 
+/// `FILING#{appid}` / `STATE`: the state as one JSON attribute beside `checked_at` as a number,
+/// which the write's condition compares (a state learned earlier never lands on a later one).
+#[async_trait]
+impl FilingStore for DynamoStore {
+    async fn get_filing(&self, appid: &AppId) -> StoreResult<Option<FilingState>> {
+        self.get_item(format!("FILING#{appid}"), "STATE")
+            .await?
+            .map(|item| get_json(&item, "data"))
+            .transpose()
+    }
+
+    async fn get_filings(&self, appids: &[AppId]) -> StoreResult<Vec<Option<FilingState>>> {
+        let mut found: HashMap<String, FilingState> = HashMap::with_capacity(appids.len());
+        for chunk in appids.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|a| {
+                    Item::from([
+                        ("pk".into(), s(format!("FILING#{a}"))),
+                        ("sk".into(), s("STATE")),
+                    ])
+                })
+                .collect();
+            // BatchGetItem may leave keys unprocessed under load: asked again, a few times.
+            for attempt in 0.. {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == BATCH_ATTEMPTS {
+                    return Err(StoreError::Backend(anyhow!(
+                        "BatchGetItem filings: {} keys still unprocessed",
+                        pending.len()
+                    )));
+                }
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(backend("KeysAndAttributes filings"))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(backend("BatchGetItem filings"))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let state: FilingState = get_json(&item, "data")?;
+                    found.insert(state.appid.to_string(), state);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+            }
+        }
+        Ok(appids.iter().map(|a| found.remove(a.as_str())).collect())
+    }
+
+    async fn record_filing(&self, state: &FilingState) -> StoreResult<bool> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("FILING#{}", state.appid)))
+            .item("sk", s("STATE"))
+            .item("checked_at", n(state.checked_at))
+            .item("data", s(to_json(state)?))
+            .condition_expression("attribute_not_exists(pk) OR checked_at <= :at")
+            .expression_attribute_values(":at", n(state.checked_at))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(backend("PutItem filing")(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

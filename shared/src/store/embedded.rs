@@ -53,6 +53,8 @@ const SUBSCRIBE_TEMPLATES: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("subscribe_templates");
 /// `(batch id, appid)` -> result.
 const BATCH_ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("batch_items");
+/// appid -> [`FilingState`] JSON.
+const FILINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("filings");
 
 /// The local store. Cheap to clone; clones share one database.
 #[derive(Clone)]
@@ -375,6 +377,7 @@ impl EmbeddedStore {
             txn.open_table(INVITATIONS)?;
             txn.open_table(ACTIVITY)?;
             txn.open_table(SUBSCRIBE_TEMPLATES)?;
+            txn.open_table(FILINGS)?;
         }
         txn.commit()?;
         let store = EmbeddedStore { db: Arc::new(db) };
@@ -1914,6 +1917,48 @@ impl EmbeddedStore {
             };
             txn.commit().map_err(be)?;
             Ok(out)
+        })
+        .await
+    }
+}
+
+/// One row per app; the order check and the write share one write transaction.
+#[async_trait]
+impl FilingStore for EmbeddedStore {
+    async fn get_filing(&self, appid: &AppId) -> StoreResult<Option<FilingState>> {
+        let appid = appid.clone();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(FILINGS).map_err(be)?;
+            t.get(appid.as_str())
+                .map_err(be)?
+                .map(|v| dec(v.value(), "filing"))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn record_filing(&self, state: &FilingState) -> StoreResult<bool> {
+        let bytes = enc(state)?;
+        let (appid, at) = (state.appid.clone(), state.checked_at);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            let written = {
+                let mut t = txn.open_table(FILINGS).map_err(be)?;
+                let stored: Option<FilingState> = t
+                    .get(appid.as_str())
+                    .map_err(be)?
+                    .map(|v| dec(v.value(), "filing"))
+                    .transpose()?;
+                if stored.is_some_and(|s| s.checked_at > at) {
+                    false
+                } else {
+                    t.insert(appid.as_str(), bytes.as_slice()).map_err(be)?;
+                    true
+                }
+            };
+            txn.commit().map_err(be)?;
+            Ok(written)
         })
         .await
     }

@@ -23,6 +23,9 @@ pub use quota_reset::{
     QuotaResetUse, QUOTA_RESETS_PER_MONTH,
 };
 pub use violation::{Appeal, AppealStatus, Penalty, PenaltyKind, ViolationStore};
+pub mod filing;
+
+pub use filing::{FilingPrerequisite, FilingState, FilingStatus, FilingStore, SmsVerify};
 
 /// Errors every store can return. Conflicts and single-use refusals are typed: callers branch on them.
 #[derive(Debug, thiserror::Error)]
@@ -1014,6 +1017,7 @@ pub trait Store:
     + SubscribeTemplateStore
     + ViolationStore
     + QuotaResetStore
+    + FilingStore
 {
 }
 
@@ -1032,5 +1036,6 @@ impl<T> Store for T where
         + SubscribeTemplateStore
         + ViolationStore
         + QuotaResetStore
+        + FilingStore
 {
 }

@@ -110,6 +110,8 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/ops/apps/{appid}/quota/clear", Op, ONE),
     rule("POST", "/ops/component/quota/clear", Admin, ALL),
     rule("GET", "/ops/rid/{rid}", Op, ALL),
+    // ICP filing (小程序备案): where it stands.
+    rule("GET", "/ops/apps/{appid}/filing", Viewer, ONE),
 ];
 
 /// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its

@@ -98,6 +98,14 @@ async fn show(State(deps): S, KnownApp(a): KnownApp) -> ApiResult {
     v["pending_batches"] = json!(ops::batches::pending_for(deps.store.as_ref(), &appid).await?);
     let penalties = deps.store.list_penalties(&appid).await?;
     v["penalties"] = json!(ops::violations::summary(&penalties));
+    // The filing stage beside the code stage, as stored (GET .../filing asks WeChat when never
+    // checked): an operator sees a release coming that the filing will refuse.
+    v["filing"] = json!(deps
+        .store
+        .get_filing(&appid)
+        .await?
+        .as_ref()
+        .map(ops::filing::view));
     // The versions come from WeChat; an app that cannot be asked still shows what is stored.
     v["versions"] = if a.status == AuthorizerStatus::Authorized {
         match deps.mgr.wxa(&appid).call(&GetVersionInfo {}).await {

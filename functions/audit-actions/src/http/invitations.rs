@@ -216,6 +216,8 @@ struct AuthorizerQuery {
     customer_id: Option<String>,
     /// `true`: only the apps with a penalty recorded; `false`: only those without.
     penalised: Option<bool>,
+    /// A filing status (`not_filed`, `filed`, ...) or `unchecked`.
+    filing: Option<String>,
     cursor: Option<String>,
     limit: Option<u32>,
 }
@@ -253,33 +255,48 @@ async fn list_authorizers(
     {
         return Ok(Json(serde_json::json!({ "items": [], "next": null })));
     }
+    let filing = ops::filing::FilingFilter::parse(q.filing.as_deref())?;
     let filter = AuthorizerFilter {
         status,
         customer_id,
     };
     let (cursor, limit) = (q.cursor.as_deref(), page_limit(q.limit)?);
-    let mut page = if q.penalised == Some(true) {
-        ops::violations::penalised_page(deps.store.as_ref(), &filter, cursor, limit).await?
-    } else {
-        deps.store.list_authorizers(&filter, cursor, limit).await?
-    };
-    page.items
-        .retain(|a| op.sees_customer(a.customer_id.as_deref()));
-    // Each row's penalties, from the stored pushes (one query per app, as its audits).
-    let penalties = futures::future::try_join_all(
-        page.items
-            .iter()
-            .map(|a| deps.store.list_penalties(&a.appid)),
+    let store = deps.store.as_ref();
+    let penalised_only = q.penalised == Some(true);
+    let filter = &filter;
+    // Each row's filing comes with the page (one BatchGetItem); `?filing=` filters on it. The
+    // rows come from the penalised apps' index with `?penalised=true`.
+    let (rows, next) = ops::filing::authorizers_page(
+        store,
+        filing,
+        |a| op.sees_customer(a.customer_id.as_deref()),
+        |cursor| async move {
+            if penalised_only {
+                ops::violations::penalised_page(store, filter, cursor.as_deref(), limit).await
+            } else {
+                Ok(store
+                    .list_authorizers(filter, cursor.as_deref(), limit)
+                    .await?)
+            }
+        },
+        cursor,
     )
     .await?;
-    let (mut kept, mut summaries) = (Vec::new(), Vec::new());
-    for (a, p) in page.items.into_iter().zip(penalties) {
+    // Each row's penalties, from the stored pushes (one query per app, as its audits).
+    let penalties = futures::future::try_join_all(
+        rows.iter()
+            .map(|(a, _)| deps.store.list_penalties(&a.appid)),
+    )
+    .await?;
+    let (mut items, mut filings, mut summaries) = (Vec::new(), Vec::new(), Vec::new());
+    for ((a, f), p) in rows.into_iter().zip(penalties) {
         if q.penalised != Some(false) || p.is_empty() {
-            kept.push(a);
+            items.push(a);
+            filings.push(f);
             summaries.push(ops::violations::summary(&p));
         }
     }
-    page.items = kept;
+    let page = wxopen::store::Page { items, next };
     // The page's token health in one read (BatchGetItem on DynamoDB), not one per row.
     let keys: Vec<TokenKey> = page
         .items
@@ -310,9 +327,11 @@ async fn list_authorizers(
         .zip(tokens)
         .zip(audits)
         .zip(summaries)
-        .map(|(((a, t), audits), penalties)| {
+        .zip(&filings)
+        .map(|((((a, t), audits), penalties), filing)| {
             let mut v = views::authorizer(a, t, false);
             v["penalties"] = serde_json::json!(penalties);
+            v["filing"] = ops::filing::list_value(filing.as_ref()).into();
             v["latest_audit"] = serde_json::json!(audits.items.first().map(views::audit));
             let released = audits.items.iter().find(|r| r.released_at.is_some());
             v["last_release"] = serde_json::json!(released.map(|r| serde_json::json!({

@@ -7,6 +7,7 @@ mod apps;
 mod batches;
 mod console;
 pub mod error;
+mod filing;
 pub mod invitations;
 mod quota;
 pub mod svc;
@@ -46,7 +47,8 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(batches::routes())
         .merge(svc::ops_routes())
         .merge(quota::routes())
-        .merge(violations::routes());
+        .merge(violations::routes())
+        .merge(filing::routes());
     // The provider's backends (`/svc`, `service` keys only): the same key check, its own table.
     let ops = behind_the_key(&deps, ops, "/ops", access::restore_ops_prefix);
     let svc = behind_the_key(&deps, svc::routes(), "/svc", access::restore_svc_prefix);

@@ -1,12 +1,12 @@
 //! One mini program's code lifecycle: commit, submit for audit, undo, speed up, release. Each
 //! step applies the rules before WeChat is called (no new audit while one is pending, release
-//! only an approved, unreleased version, the undo and speed-up limits, the privacy detection
+//! only an approved, unreleased version of a filed app, the undo and speed-up limits, the privacy detection
 //! after a commit, the domains a template needs), and is recorded with its operator in the
 //! app's activity. Shared by the single-app routes and the batch runner.
 
 use super::app::{lifecycle, recent_activity, record, undo_counts};
 use super::error::{UNDO_PER_DAY, UNDO_PER_MONTH};
-use super::{audits, ext_json, requirements, OpsError};
+use super::{audits, ext_json, filing, requirements, OpsError};
 use crate::Deps;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -300,6 +300,8 @@ pub async fn release(deps: &Deps, operator: &str, a: &Authorizer) -> Result<Done
             released_at: latest.and_then(|r| r.released_at),
         });
     };
+    // An app not filed may not go live: refused before WeChat is asked to release.
+    filing::require_filed(deps, &a.appid).await?;
     // The domains the template's code calls are on the app's lists (when set for it).
     requirements::check_before_release(deps, &a.appid, r.template_id).await?;
     let at = reconcile::release(

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use wxopen::domain::{AuditId, AuditStatus, UnixTime};
 use wxopen::failure::{Classify, Failure, Hint, StatusCode};
-use wxopen::store::{AuthorizerStatus, BatchOutcome, StoreError};
+use wxopen::store::{AuthorizerStatus, BatchOutcome, FilingStatus, StoreError};
 use wxopen::wechat::WechatError;
 
 /// WeChat's undo limits (undocodeaudit.html): 5 a day and 10 a calendar month, Beijing time.
@@ -77,6 +77,13 @@ pub enum OpsError {
     DomainsMissing {
         template_id: u64,
         missing: BTreeMap<&'static str, Vec<String>>,
+    },
+    /// The app's ICP filing (小程序备案) is not complete: an app not filed may not go live (since
+    /// 2023-09-01), so it is not released ([`crate::ops::filing::require_filed`]).
+    #[error("this app's ICP filing is {} (WeChat status {wechat_status}): an app not filed may not go live; file it and wait for the administration's approval before releasing", status.as_str())]
+    IcpFilingRequired {
+        status: FilingStatus,
+        wechat_status: i64,
     },
     /// ext_json breaks one of WeChat's rules ([`crate::ops::ext_json`]).
     #[error("{message}")]
@@ -156,6 +163,7 @@ impl OpsError {
             | OpsError::AuditQuota { .. }
             | OpsError::PrivacyInterfacesUndeclared { .. }
             | OpsError::DomainsMissing { .. }
+            | OpsError::IcpFilingRequired { .. }
             | OpsError::InvitationUsed
             | OpsError::NoAuthorizedApp
             | OpsError::IdempotencyKeyReused { .. }
@@ -197,6 +205,7 @@ impl OpsError {
             OpsError::DomainsMissing { .. } => h("add the missing domains to the app (PUT .../domains or .../webview-domains), then release: the new version's requests would fail without them", "请先为小程序添加缺少的域名（服务器域名或业务域名），再发布：否则新版本的网络请求会失败"),
             OpsError::QuotaResetLimit { .. } => h("no quota reset is left this month (10 per account, an app's and the platform's counted apart): wait for the daily quota to renew tomorrow", "本月清零次数已用完（每个账号每月 10 次）：请等待次日额度恢复"),
             OpsError::QuotaResetUnknown { .. } => h("do not clear again at once: check the API's count with GET /ops/apps/{appid}/quota?cgi_path=... (back near zero: it was cleared); send cgi_path with the next clear to have this settled by itself", "请勿立即重试：先用 GET /ops/apps/{appid}/quota?cgi_path=... 查看该接口的调用次数（接近 0 即已清零）；下次清零时带上 cgi_path 可自动确认"),
+            OpsError::IcpFilingRequired { .. } => h("the app's ICP filing must be complete before it goes live: file it (POST .../filing), have the responsible person answer the administration's SMS, and release once GET .../filing says filed", "小程序须完成备案后才能发布上线：请先提交备案，并提醒负责人及时完成管局短信核验；GET .../filing 显示已备案（filed）后再发布"),
             _ => return None,
         })
     }
@@ -281,6 +290,12 @@ impl Classify for OpsError {
             } => conflict("domains_missing")
                 .fact("template_id", *template_id)
                 .fact("missing", json!(missing)),
+            OpsError::IcpFilingRequired {
+                status,
+                wechat_status,
+            } => conflict("icp_filing_required")
+                .fact("status", status.as_str())
+                .fact("wechat_status", *wechat_status),
             OpsError::InvalidExtJson { .. } => {
                 Failure::new(StatusCode::BAD_REQUEST, "invalid_ext_json")
             }
@@ -409,6 +424,13 @@ mod tests {
                     missing: BTreeMap::new(),
                 },
                 "domains_missing",
+            ),
+            (
+                OpsError::IcpFilingRequired {
+                    status: FilingStatus::NotFiled,
+                    wechat_status: 1024,
+                },
+                "icp_filing_required",
             ),
         ]
     }

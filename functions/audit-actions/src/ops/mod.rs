@@ -4,7 +4,7 @@
 //!
 //! The layers import one way: `http` calls `ops`; `ops` never calls `http`. Within `ops`:
 //! `batches` and `stale_audits` call `code`, `audits` and `app`; `code` calls `audits`, `app`,
-//! `requirements` and `ext_json`.
+//! `requirements`, `filing` and `ext_json`.
 
 pub mod app;
 pub mod audits;
@@ -12,6 +12,7 @@ pub mod batches;
 pub mod code;
 pub mod error;
 pub mod ext_json;
+pub mod filing;
 pub mod quota;
 pub mod requirements;
 pub mod services;
