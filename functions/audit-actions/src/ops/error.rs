@@ -93,6 +93,9 @@ pub enum OpsError {
     NoAuthorizedApp,
     #[error("this Idempotency-Key was used for another batch request")]
     IdempotencyKeyReused { batch_id: Option<String> },
+    /// Filing on the merchant's behalf refused ([`crate::ops::filing_application`]).
+    #[error(transparent)]
+    Filing(#[from] crate::ops::filing_application::FilingRefusal),
     #[error("WeChat refused: {0}")]
     Wechat(WechatError),
     #[error("the store failed")]
@@ -154,6 +157,7 @@ impl OpsError {
             | OpsError::LocationApisUndeclared { .. }
             | OpsError::StandardTemplateExtJson { .. }
             | OpsError::InvalidRevert
+            | OpsError::Filing(_)
             | OpsError::Wechat(_)
             | OpsError::Store(_) => Some(BatchOutcome::Failed),
         }
@@ -277,6 +281,7 @@ impl Classify for OpsError {
             OpsError::IdempotencyKeyReused { batch_id } => {
                 conflict("idempotency_key_reused").fact("batch_id", batch_id.clone())
             }
+            OpsError::Filing(e) => return e.classify(),
             OpsError::Wechat(e) => return e.classify(),
             OpsError::Store(e) => return e.classify(),
         };
