@@ -102,12 +102,23 @@ enum Command {
         #[command(flatten, next_help_heading = "With --operation submit_audit")]
         submit: ops::SubmitArgs,
     },
+    /// ICP filing (备案) of one mini program.
+    #[command(subcommand)]
+    Filing(FilingCommand),
     /// WXBizMsgCrypt: decrypt, encrypt and sign pushes.
     #[command(subcommand)]
     Crypto(CryptoCommand),
     /// Operator keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+/// `wxopen filing …`.
+#[derive(Subcommand)]
+enum FilingCommand {
+    /// Filing on the merchant's behalf: submit, cancel, media, verify-task.
+    #[command(flatten)]
+    Application(ops::filing_application::FilingApplicationCommand),
 }
 
 #[derive(Subcommand)]
@@ -337,6 +348,9 @@ async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops
                 },
             )
             .await
+        }
+        Command::Filing(FilingCommand::Application(c)) => {
+            ops::filing_application::run(&api, c).await
         }
         Command::Crypto(_) | Command::Keys(_) => unreachable!("local commands run in run()"),
     }
