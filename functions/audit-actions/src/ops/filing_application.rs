@@ -1237,6 +1237,10 @@ pub enum Settlement {
 /// moved to a decision since. (Rejected again at the same stage before the read is not told
 /// apart: that doubt is kept until [`APPLY_LATE_SECS`] and then dropped.)
 fn shows_application(from: IcpStatus, now: IcpStatus) -> bool {
+    // No application is sent while one is in review: a review then is someone else's.
+    if from.in_review() {
+        return false;
+    }
     now.in_review()
         || (now != from
             && matches!(
@@ -1912,5 +1916,9 @@ mod tests {
             IcpStatus::PlatformRejected
         ));
         assert!(shows_application(not_filed, IcpStatus::PlatformRejected));
+        assert!(!shows_application(
+            IcpStatus::PlatformReview,
+            IcpStatus::PlatformReview
+        ));
     }
 }
