@@ -457,6 +457,12 @@ async fn verification_and_filing_in_one_is_checked_submitted_and_followed() {
         "account_name_type": 1,
         "pay_type": 2,
     });
+    // Not verified yet (1028): a filing alone must wait for the verification; the combined flow
+    // is for exactly this app.
+    app.local.sim.set_icp_entrance(&appid, 1028, true);
+    let (s, v) = apply(&app, &appid, &application(&appid, &media, &task)).await;
+    assert_eq!((s, &v["error"]), (409, &json!("filing_not_ready")), "{v}");
+    assert_eq!(v["missing"], json!(["verification (认证)"]), "{v}");
     let path = format!("/ops/apps/{appid}/auth-and-filing");
     let (s, v) = app.get_json(&path).await;
     assert_eq!((s, &v["error"]), (404, &json!("no_procedure")), "{v}");

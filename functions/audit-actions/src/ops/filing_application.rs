@@ -1368,8 +1368,9 @@ pub struct Applied {
     pub reconciled: bool,
 }
 
-/// Whether the filing status lets an application be sent now.
-fn open_for_application(e: &IcpEntrance) -> Result<(), FilingRefusal> {
+/// Whether the filing status lets an application be sent now. The combined flow is for an app
+/// not verified yet: that one lack does not hold it back.
+fn open_for_application(e: &IcpEntrance, flow: Flow) -> Result<(), FilingRefusal> {
     match e.status {
         s if s.in_review() => return Err(FilingRefusal::InReview { status: s }),
         IcpStatus::Filed => return Err(FilingRefusal::AlreadyFiled),
@@ -1381,7 +1382,7 @@ fn open_for_application(e: &IcpEntrance) -> Result<(), FilingRefusal> {
             if b.category_missing {
                 missing.push("category");
             }
-            if b.not_verified {
+            if b.not_verified && flow == Flow::Filing {
                 missing.push("verification (认证)");
             }
             if !missing.is_empty() {
@@ -1456,7 +1457,7 @@ async fn send(
     check_all(deps, a, &app, auth.as_ref()).await?;
     let wxa = deps.mgr.wxa(appid);
     let entrance = wxa.call(&GetIcpEntranceInfo {}).await?.info;
-    open_for_application(&entrance)?;
+    open_for_application(&entrance, flow)?;
 
     let store = deps.store.as_ref();
     let since = deps.clock.now();
