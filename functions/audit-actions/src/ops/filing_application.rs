@@ -582,7 +582,8 @@ pub struct TypeRow {
 pub struct DistrictRow {
     pub code: i64,
     pub name: String,
-    #[serde(default)]
+    /// Empty for a district (and then not kept: the table is kept as one store item).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sub: Vec<DistrictRow>,
 }
 
