@@ -73,7 +73,9 @@ impl<'a> Envelope<'a> {
 macro_rules! known_fields {
     ($($field:ident),* $(,)?) => {
         /// A child element of a push's `<xml>` root that some push type is read for; others are
-        /// parsed for well-formedness and skipped. Names are case-sensitive, as WeChat's are.
+        /// parsed for well-formedness and skipped. Names are case-sensitive, as WeChat's are
+        /// (some pushes' children are lowercase: the variants are their names as written).
+        #[allow(non_camel_case_types)]
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         enum Field { $($field),* }
 
@@ -110,6 +112,25 @@ known_fields!(
     DelayTime,
     Reason,
     ScreenShot,
+    // Violations (issue 27): wxa_punish_event, wxa_appeal_record.
+    event_type,
+    punish_id,
+    appid,
+    punish_time,
+    illegal_reason,
+    illegal_content,
+    rule_name,
+    rule_url,
+    adjust_guide_url,
+    detail,
+    appeal_record_id,
+    appeal_time,
+    appeal_count,
+    appeal_from,
+    appeal_status,
+    audit_time,
+    audit_reason,
+    punish_description,
 );
 
 /// The children of a push's `<xml>` root, each with its text (plain, CDATA and entities joined),
@@ -528,6 +549,16 @@ pub enum AuthorizerEvent {
         reason: String,
         delay_time: UnixTime,
     },
+    /// `wxa_punish_event`: WeChat penalised the mini program.
+    Punished {
+        header: EventHeader,
+        punishment: Punishment,
+    },
+    /// `wxa_appeal_record`: an appeal was made or its review changed.
+    AppealRecord {
+        header: EventHeader,
+        appeal: AppealRecord,
+    },
     Unknown {
         msg_type: String,
         event: Option<String>,
@@ -548,6 +579,9 @@ impl AuthorizerEvent {
                 "event",
                 Some(e @ ("weapp_audit_success" | "weapp_audit_fail" | "weapp_audit_delay")),
             ) => e,
+            ("event", Some(e @ (PUNISH_EVENT | APPEAL_EVENT))) => {
+                return violation_event(&f, e);
+            }
             _ => {
                 return Ok(AuthorizerEvent::Unknown {
                     msg_type: msg_type.to_owned(),
@@ -586,6 +620,96 @@ impl AuthorizerEvent {
             },
         })
     }
+}
+
+// --- Violations (issue 27) ---
+
+/// illegalEvent.html (服务商代接收小程序违规处罚信息): a penalty of an authorized mini program.
+pub const PUNISH_EVENT: &str = "wxa_punish_event";
+/// record_event.html (小程序申诉记录推送): an appeal made, or its review changed.
+pub const APPEAL_EVENT: &str = "wxa_appeal_record";
+
+/// A `wxa_punish_event` push's fields (illegalEvent.html). `detail` is a JSON string whose
+/// shape depends on `event_type` (1 警告, 2 功能封禁, 3 下架, 4 账号封禁, 10 页面封禁).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Punishment {
+    pub appid: AppId,
+    pub punish_id: String,
+    pub event_type: i64,
+    pub punish_time: UnixTime,
+    pub illegal_reason: String,
+    pub illegal_content: String,
+    pub rule_name: String,
+    pub rule_url: String,
+    pub adjust_guide_url: String,
+    /// The `detail` string as pushed (empty when absent).
+    pub detail: String,
+}
+
+/// A `wxa_appeal_record` push's fields (record_event.html; its `material` list is not kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppealRecord {
+    pub appid: AppId,
+    pub appeal_record_id: u64,
+    /// 1 正在处理, 2 申诉通过, 3 申诉不通过, 4 申诉已撤销.
+    pub appeal_status: i64,
+    pub appeal_time: UnixTime,
+    pub appeal_count: i64,
+    pub appeal_from: i64,
+    /// Absent while processing or withdrawn.
+    pub audit_time: Option<UnixTime>,
+    pub audit_reason: String,
+    pub punish_description: String,
+}
+
+fn violation_event(f: &Fields<'_>, ev: &str) -> Result<AuthorizerEvent, PushError> {
+    let header = EventHeader {
+        to_user_name: f.required(ev, Field::ToUserName)?.to_owned(),
+        from_user_name: f.text(Field::FromUserName).unwrap_or_default().to_owned(),
+        create_time: f.time(ev, Field::CreateTime)?,
+    };
+    let text = |field| f.text(field).unwrap_or_default().to_owned();
+    let number = |field: Field| -> Result<i64, PushError> {
+        f.required(ev, field)?
+            .parse::<i64>()
+            .map_err(|_| PushError::malformed(ev, format!("{} is not a number", field.name())))
+    };
+    let optional_number = |field: Field| -> Result<Option<i64>, PushError> {
+        f.text(field).map(|_| number(field)).transpose()
+    };
+    if ev == PUNISH_EVENT {
+        return Ok(AuthorizerEvent::Punished {
+            header,
+            punishment: Punishment {
+                appid: f.appid(ev, Field::appid)?,
+                punish_id: f.required(ev, Field::punish_id)?.to_owned(),
+                event_type: number(Field::event_type)?,
+                punish_time: f.time(ev, Field::punish_time)?,
+                illegal_reason: text(Field::illegal_reason),
+                illegal_content: text(Field::illegal_content),
+                rule_name: text(Field::rule_name),
+                rule_url: text(Field::rule_url),
+                adjust_guide_url: text(Field::adjust_guide_url),
+                detail: text(Field::detail),
+            },
+        });
+    }
+    let id = number(Field::appeal_record_id)?;
+    Ok(AuthorizerEvent::AppealRecord {
+        header,
+        appeal: AppealRecord {
+            appid: f.appid(ev, Field::appid)?,
+            appeal_record_id: u64::try_from(id)
+                .map_err(|_| PushError::malformed(ev, "appeal_record_id is negative"))?,
+            appeal_status: number(Field::appeal_status)?,
+            appeal_time: optional_number(Field::appeal_time)?.unwrap_or_default(),
+            appeal_count: optional_number(Field::appeal_count)?.unwrap_or_default(),
+            appeal_from: optional_number(Field::appeal_from)?.unwrap_or_default(),
+            audit_time: optional_number(Field::audit_time)?,
+            audit_reason: text(Field::audit_reason),
+            punish_description: text(Field::punish_description),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -667,6 +791,44 @@ mod tests {
                 ),
                 "{body}"
             );
+        }
+    }
+
+    #[test]
+    fn a_penalty_push_is_typed_and_its_detail_kept_as_pushed() {
+        // illegalEvent.html's fields, as a message-URL push.
+        let xml = r#"<xml><ToUserName><![CDATA[gh_abcdef123456]]></ToUserName><FromUserName><![CDATA[o-sys]]></FromUserName><CreateTime>1700000100</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[wxa_punish_event]]></Event><event_type>2</event_type><punish_id><![CDATA[punish_123]]></punish_id><appid><![CDATA[wxf8b4f85f3a794e77]]></appid><punish_time>1700000000</punish_time><illegal_reason><![CDATA[内容涉嫌欺诈]]></illegal_reason><illegal_content><![CDATA[违规内容]]></illegal_content><rule_name><![CDATA[《微信小程序平台运营规范》]]></rule_name><rule_url><![CDATA[https://example.com/rule]]></rule_url><adjust_guide_url><![CDATA[https://example.com/guide]]></adjust_guide_url><detail><![CDATA[{"banned_days":[7],"banned_function_names":["搜索"]}]]></detail></xml>"#;
+        match AuthorizerEvent::parse(xml).unwrap() {
+            AuthorizerEvent::Punished { header, punishment } => {
+                assert_eq!(header.to_user_name, "gh_abcdef123456");
+                assert_eq!(punishment.punish_id, "punish_123");
+                assert_eq!(punishment.event_type, 2);
+                assert_eq!(punishment.punish_time, 1700000000);
+                assert_eq!(punishment.appid.as_str(), "wxf8b4f85f3a794e77");
+                assert_eq!(punishment.illegal_reason, "内容涉嫌欺诈");
+                assert!(punishment.detail.contains("banned_days"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without its id it is malformed, not unknown.
+        let bad = xml.replace("<punish_id><![CDATA[punish_123]]></punish_id>", "");
+        assert!(matches!(
+            AuthorizerEvent::parse(&bad),
+            Err(PushError::MalformedEvent { .. })
+        ));
+    }
+
+    #[test]
+    fn an_appeal_push_is_typed() {
+        let xml = r#"<xml><ToUserName><![CDATA[gh_abcdef123456]]></ToUserName><CreateTime>1600055810</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[wxa_appeal_record]]></Event><appeal_record_id>4111001</appeal_record_id><appid>wxf8b4f85f3a794e77</appid><appeal_time>1600055800</appeal_time><appeal_count>1</appeal_count><appeal_from>0</appeal_from><appeal_status>3</appeal_status><audit_time>1600056000</audit_time><audit_reason><![CDATA[材料不足]]></audit_reason><punish_description><![CDATA[内容涉嫌欺诈]]></punish_description><material><illegal_material><content>违规内容1</content></illegal_material></material></xml>"#;
+        match AuthorizerEvent::parse(xml).unwrap() {
+            AuthorizerEvent::AppealRecord { appeal, .. } => {
+                assert_eq!(appeal.appeal_record_id, 4111001);
+                assert_eq!(appeal.appeal_status, 3);
+                assert_eq!(appeal.audit_time, Some(1600056000));
+                assert_eq!(appeal.audit_reason, "材料不足");
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

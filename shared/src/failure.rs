@@ -127,6 +127,8 @@ pub fn wechat_hint(errcode: i64) -> Option<Hint> {
         89404 => h("this audit was already sped up", "该审核已经加急过"),
         89405 => h("the speed-up quota is used up this month: see GET /ops/quota", "本月加急次数已用完：请查看 /ops/quota"),
         61004 => h("this server's IP is not on the platform's whitelist in the WeChat console", "服务器 IP 不在第三方平台的白名单中：请在微信开放平台后台添加"),
+        45009 => h("the daily API quota is used up: clear it with POST /ops/apps/{appid}/quota/clear (an app's) or POST /ops/component/quota/clear (the platform's; 10 resets a month per account), or wait for the next day", "当日接口调用次数已用完：可调用 POST /ops/apps/{appid}/quota/clear（小程序）或 POST /ops/component/quota/clear（第三方平台）清零（每个账号每月 10 次），或等到次日"),
+        48006 => h("this account's 10 quota resets of the month are used up: wait for the daily quota to renew tomorrow", "该账号本月 10 次清零机会已用完：请等待次日额度恢复"),
         _ => return None,
     })
 }
@@ -263,7 +265,7 @@ mod tests {
     fn every_common_errcode_has_a_hint_in_english_and_chinese() {
         let errcodes = [
             85009, 85019, 85020, 85052, 85085, 85086, 61039, 61040, 61007, 48001, 87013, 89401,
-            89405, 61004,
+            89405, 61004, 45009, 48006,
         ];
         let hints = errcodes
             .iter()

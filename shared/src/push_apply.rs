@@ -12,12 +12,12 @@
 //! delivers it again, and applied then (it is remembered only once applied).
 
 use crate::domain::{AppId, AuditStatus, Clock, UnixTime};
-use crate::events::{AuthorizerEvent, ComponentEvent};
+use crate::events::{AppealRecord, AuthorizerEvent, ComponentEvent, Punishment};
 use crate::failure::{Classify, Failure, StatusCode};
 use crate::onboarding::{Onboarding, OnboardingError};
 use crate::store::{
-    AuditStore, AuditUpdate, AuthorizerStore, PushLog, Revocation, Store, StoreError, Ticket,
-    TicketStore,
+    Appeal, AppealStatus, AuditStore, AuditUpdate, AuthorizerStore, Penalty, PenaltyKind, PushLog,
+    Revocation, Store, StoreError, Ticket, TicketStore,
 };
 use crate::wechat::{reconcile, WechatError};
 use secrecy::SecretString;
@@ -329,6 +329,12 @@ pub async fn apply_app_push(
                 at: delay_time,
             },
         ),
+        AuthorizerEvent::Punished { punishment, .. } => {
+            return record_penalty(store, clock, appid, punishment).await;
+        }
+        AuthorizerEvent::AppealRecord { header, appeal } => {
+            return record_appeal(store, appid, header.create_time, appeal).await;
+        }
         AuthorizerEvent::Unknown {
             msg_type, event, ..
         } => {
@@ -431,6 +437,81 @@ async fn settle_submission_in_doubt(
             Err(ApplyError::AuditInDoubt(e))
         }
     }
+}
+
+// --- Violations (issue 27) ---
+
+/// Stores a pushed penalty once, however often WeChat pushes it (keyed on its `punish_id`, so
+/// a re-push with another CreateTime, which the push log would take for a new push, changes
+/// nothing), and has it notified the first time only.
+async fn record_penalty(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    appid: &AppId,
+    p: Punishment,
+) -> Result<(), ApplyError> {
+    if &p.appid != appid {
+        tracing::warn!(%appid, "a penalty push whose appid is not its URL's app; ignored");
+        return Ok(());
+    }
+    let penalty = Penalty {
+        appid: p.appid,
+        kind: PenaltyKind::from_event_type(p.event_type),
+        event_type: p.event_type,
+        punish_id: p.punish_id,
+        punish_time: p.punish_time,
+        illegal_reason: p.illegal_reason,
+        illegal_content: p.illegal_content,
+        rule_name: p.rule_name,
+        rule_url: p.rule_url,
+        adjust_guide_url: p.adjust_guide_url,
+        // A JSON string whose shape depends on event_type: kept parsed, or Null.
+        detail: serde_json::from_str(&p.detail).unwrap_or(serde_json::Value::Null),
+        received_at: clock.now(),
+    };
+    if store.record_penalty(&penalty).await? {
+        tracing::warn!(%appid, punish_id = %penalty.punish_id, kind = penalty.kind.as_str(), "WeChat penalised this app");
+        notify_violation(&penalty);
+    } else {
+        tracing::info!(%appid, punish_id = %penalty.punish_id, "penalty already recorded");
+    }
+    Ok(())
+}
+
+/// Records an appeal's state from its push (a push older than the state recorded changes
+/// nothing).
+async fn record_appeal(
+    store: &dyn Store,
+    appid: &AppId,
+    pushed_at: UnixTime,
+    a: AppealRecord,
+) -> Result<(), ApplyError> {
+    if &a.appid != appid {
+        tracing::warn!(%appid, "an appeal push whose appid is not its URL's app; ignored");
+        return Ok(());
+    }
+    let appeal = Appeal {
+        appid: a.appid,
+        appeal_record_id: a.appeal_record_id,
+        status: AppealStatus::from_code(a.appeal_status),
+        appeal_time: a.appeal_time,
+        appeal_count: a.appeal_count,
+        appeal_from: a.appeal_from,
+        audit_time: a.audit_time,
+        audit_reason: a.audit_reason,
+        punish_description: a.punish_description,
+        pushed_at,
+    };
+    let recorded = store.record_appeal(&appeal).await?;
+    tracing::info!(%appid, appeal_record_id = appeal.appeal_record_id, status = appeal.status.as_str(), recorded, "appeal push");
+    Ok(())
+}
+
+/// The one place a new penalty is notified: called once per penalty, right after it is stored.
+pub fn notify_violation(penalty: &Penalty) {
+    // joins issue 27's channel: `notifications::emit` (the WeCom / webhook / SNS outbox) is
+    // wired here at merge, keyed on the penalty's punish_id so that a repeat emits nothing.
+    let _ = penalty;
 }
 
 #[cfg(test)]

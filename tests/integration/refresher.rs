@@ -2,16 +2,17 @@
 //! DynamoDB on moto_server), with strict refresh-token rotation.
 
 use crate::store_contract::{self, Backend};
-use crate::wechat_sim::{Env, AUTHORIZER_TOKEN, TOKEN_TTL};
+use crate::wechat_sim::{client_config_for, manager_for, AUTHORIZER_TOKEN, T0, TOKEN_TTL};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 use token_refresher::summary::RunSummary;
 use token_refresher::{run, Deps, RefresherConfig};
-use wechat_sim::{AccountSpec, Fault};
-use wxopen::domain::{AppId, Clock};
+use wechat_sim::{AccountSpec, Fault, Simulator};
+use wxopen::domain::{AppId, Clock, ManualClock};
 use wxopen::store::{Authorizer, AuthorizerStatus, Store, Ticket, TokenKey, TokenState};
-use wxopen::wechat::{ClientConfig, TokenBackend, WechatClient};
+use wxopen::wechat::{ClientConfig, TokenBackend, TokenManager, WechatClient};
+use wxopen_local::testing::{spawn_app_with, App};
 
 const LIST: &str = "/cgi-bin/component/api_get_authorizer_list";
 const START_PUSH: &str = "/cgi-bin/component/api_start_push_ticket";
@@ -96,10 +97,65 @@ impl Seeder {
     }
 }
 
-/// The simulator (strict rotation), our store with a fresh ticket, and the daily reconcile
-/// already claimed (tests that want it un-claim by advancing the clock a day).
-pub(crate) async fn env_on(store: &Arc<dyn Store>) -> Env {
-    let env = Env::cold_with(|c| c.rotate_refresh_tokens = true).await;
+/// The whole system as every test runs it (`wxopen_local::testing::spawn_app_with`), on the
+/// store under test and a manual clock; its simulator rotates refresh tokens strictly and has
+/// no push URLs (these suites store each ticket themselves, as ticket-push would have). The
+/// refresher's processes are the tests' own: [`deps`] makes one per call, each with its own
+/// token manager, on the system's store, simulator and clock.
+pub(crate) struct RefresherEnv {
+    pub(crate) app: App,
+    pub(crate) clock: ManualClock,
+    pub(crate) component: AppId,
+}
+
+impl RefresherEnv {
+    pub(crate) fn sim(&self) -> &Simulator {
+        &self.app.local.sim
+    }
+
+    pub(crate) fn calls(&self, path: &str) -> u64 {
+        self.sim().calls(path)
+    }
+
+    pub(crate) fn client_config(&self) -> ClientConfig {
+        client_config_for(self.sim())
+    }
+
+    pub(crate) fn client(&self) -> WechatClient {
+        WechatClient::new(self.client_config()).unwrap()
+    }
+
+    /// One more process's token manager on `store`.
+    pub(crate) fn manager_on(
+        &self,
+        store: Arc<dyn TokenBackend>,
+        client: WechatClient,
+    ) -> TokenManager {
+        manager_for(self.sim(), &self.clock, store, client)
+    }
+}
+
+/// The system on `store` with a fresh ticket stored, and the daily reconcile already claimed
+/// (tests that want it un-claim by advancing the clock a day).
+pub(crate) async fn env_on(store: &Arc<dyn Store>) -> RefresherEnv {
+    let clock = ManualClock::new(T0);
+    let app = spawn_app_with(|c| {
+        c.clock = Arc::new(clock.clone());
+        c.store = Some(store.clone());
+        c.adjust_sim = Box::new(|sim| {
+            sim.rotate_refresh_tokens = true;
+            sim.auth_event_url = None;
+            sim.message_url = None;
+            sim.ticket_interval = None;
+        });
+    })
+    .await;
+    let component = AppId::parse(&app.local.sim.config().component_appid).unwrap();
+    let env = RefresherEnv {
+        app,
+        clock,
+        component,
+    };
     fresh_ticket(&env, store).await;
     assert!(store
         .claim_run("reconcile", env.clock.now(), 86_400)
@@ -109,8 +165,8 @@ pub(crate) async fn env_on(store: &Arc<dyn Store>) -> Env {
 }
 
 /// WeChat pushes a ticket and ticket-push stores it.
-pub(crate) async fn fresh_ticket(env: &Env, store: &Arc<dyn Store>) {
-    let ticket = env.sim.push_ticket().await.unwrap();
+pub(crate) async fn fresh_ticket(env: &RefresherEnv, store: &Arc<dyn Store>) {
+    let ticket = env.sim().push_ticket().await.unwrap();
     store
         .save_ticket(
             &env.component,
@@ -124,7 +180,7 @@ pub(crate) async fn fresh_ticket(env: &Env, store: &Arc<dyn Store>) {
         .unwrap();
 }
 
-pub(crate) fn deps(env: &Env, st: &Stores, client: WechatClient) -> Deps {
+pub(crate) fn deps(env: &RefresherEnv, st: &Stores, client: WechatClient) -> Deps {
     Deps {
         mgr: Arc::new(
             env.manager_on(st.backend.clone(), client)
@@ -139,7 +195,7 @@ pub(crate) fn deps(env: &Env, st: &Stores, client: WechatClient) -> Deps {
     }
 }
 
-pub(crate) fn impatient(env: &Env) -> WechatClient {
+pub(crate) fn impatient(env: &RefresherEnv) -> WechatClient {
     WechatClient::new(ClientConfig {
         timeout: Duration::from_millis(400),
         ..env.client_config()
@@ -149,13 +205,13 @@ pub(crate) fn impatient(env: &Env) -> WechatClient {
 
 /// `n` mini programs authorized at the simulator, their refresh tokens stored as due, and their
 /// profiles stored (authorized).
-pub(crate) async fn authorized(env: &Env, st: &Stores, n: usize) -> Vec<AppId> {
+pub(crate) async fn authorized(env: &RefresherEnv, st: &Stores, n: usize) -> Vec<AppId> {
     let store = &st.store;
     let mut apps = Vec::with_capacity(n);
     let mut tokens = Vec::with_capacity(n);
     for _ in 0..n {
-        let appid = env.sim.add_account(AccountSpec::mini_program());
-        env.sim.authorize(&appid, &[17, 18]).await.unwrap();
+        let appid = env.sim().add_account(AccountSpec::mini_program());
+        env.sim().authorize(&appid, &[17, 18]).await.unwrap();
         tokens.push((
             TokenKey::Authorizer(appid.clone()),
             TokenState {
@@ -173,8 +229,8 @@ pub(crate) async fn authorized(env: &Env, st: &Stores, n: usize) -> Vec<AppId> {
     apps
 }
 
-pub(crate) fn profile(env: &Env, appid: &AppId) -> Authorizer {
-    let acc = env.sim.account(appid).unwrap();
+pub(crate) fn profile(env: &RefresherEnv, appid: &AppId) -> Authorizer {
+    let acc = env.sim().account(appid).unwrap();
     Authorizer {
         appid: appid.clone(),
         status: AuthorizerStatus::Authorized,
@@ -191,8 +247,8 @@ pub(crate) fn profile(env: &Env, appid: &AppId) -> Authorizer {
     }
 }
 
-pub(crate) fn live(env: &Env, appid: &AppId) -> String {
-    env.sim
+pub(crate) fn live(env: &RefresherEnv, appid: &AppId) -> String {
+    env.sim()
         .account(appid)
         .unwrap()
         .authorization
@@ -201,7 +257,11 @@ pub(crate) fn live(env: &Env, appid: &AppId) -> String {
 }
 
 /// Every stored refresh token is the one WeChat holds now: none lost.
-pub(crate) async fn assert_no_token_lost(env: &Env, store: &Arc<dyn Store>, apps: &[AppId]) {
+pub(crate) async fn assert_no_token_lost(
+    env: &RefresherEnv,
+    store: &Arc<dyn Store>,
+    apps: &[AppId],
+) {
     for appid in apps {
         let s = store
             .get_token(&TokenKey::Authorizer(appid.clone()))
@@ -220,7 +280,7 @@ pub(crate) async fn assert_no_token_lost(env: &Env, store: &Arc<dyn Store>, apps
         assert!(s.expires_at > env.clock.now() + 1800, "{appid} is fresh");
     }
     assert_eq!(
-        env.sim.refresh_token_reuses(),
+        env.sim().refresh_token_reuses(),
         0,
         "no refresh token presented twice"
     );
@@ -235,7 +295,7 @@ async fn two_refreshers_at_once_refresh_each_of_1000_due_tokens_exactly_once(st:
     let store = &st.store;
     let apps = authorized(&env, &st, 1000).await;
     let (a, b) = (deps(&env, &st, env.client()), deps(&env, &st, env.client()));
-    env.sim.reset_calls();
+    env.sim().reset_calls();
     let (ra, rb) = tokio::join!(run(&a, far()), run(&b, far()));
     let (ra, rb): (RunSummary, RunSummary) = (ra.unwrap(), rb.unwrap());
     assert_eq!(env.calls(AUTHORIZER_TOKEN), 1000, "{ra:?} {rb:?}");
@@ -251,13 +311,13 @@ async fn faults_and_lost_answers_heal_within_three_runs_and_lose_no_token(st: St
     let apps = authorized(&env, &st, 150).await;
     // 20% of calls fail: the first 15 lose their answer after WeChat applied them, then a 10%
     // rate of -1 answers.
-    env.sim.set_fault(Fault {
+    env.sim().set_fault(Fault {
         endpoint: Some(AUTHORIZER_TOKEN.into()),
         lose_answer: true,
         times: Some(15),
         ..Fault::default()
     });
-    env.sim.set_fault(Fault {
+    env.sim().set_fault(Fault {
         endpoint: Some(AUTHORIZER_TOKEN.into()),
         error_rate: 0.1,
         ..Fault::default()
@@ -268,7 +328,7 @@ async fn faults_and_lost_answers_heal_within_three_runs_and_lose_no_token(st: St
         runs.push(run(&d, far()).await.unwrap());
         env.clock.advance(61); // any lease a lost answer left behind has run out
     }
-    env.sim.clear_faults();
+    env.sim().clear_faults();
     let last = runs.last().unwrap();
     assert_eq!(last.failed, 0, "{runs:?}");
     assert_eq!(runs.iter().map(|r| r.needs_reauthorization).sum::<u64>(), 0);
@@ -284,7 +344,7 @@ async fn a_superseded_refresh_token_still_known_to_wechat_is_recovered(st: Store
     let store = &st.store;
     let apps = authorized(&env, &st, 2).await;
     // The merchant authorized again elsewhere: the stored token answers 61023.
-    env.sim.authorize(&apps[0], &[17, 18]).await.unwrap();
+    env.sim().authorize(&apps[0], &[17, 18]).await.unwrap();
     let s = run(&deps(&env, &st, env.client()), far()).await.unwrap();
     assert_eq!(
         (s.refreshed, s.recovered, s.needs_reauthorization),
@@ -300,7 +360,7 @@ async fn a_revoked_authorization_is_marked_and_left_out_of_later_runs(st: Stores
     let env = env_on(&st.store).await;
     let store = &st.store;
     let apps = authorized(&env, &st, 2).await;
-    env.sim.unauthorize(&apps[0]).await.unwrap();
+    env.sim().unauthorize(&apps[0]).await.unwrap();
     let d = deps(&env, &st, env.client());
     let s = run(&d, far()).await.unwrap();
     assert_eq!((s.refreshed, s.needs_reauthorization), (1, 1), "{s:?}");
@@ -310,7 +370,7 @@ async fn a_revoked_authorization_is_marked_and_left_out_of_later_runs(st: Stores
     assert_eq!(p.status, AuthorizerStatus::NeedsReauthorization);
     // Later runs leave it out: no call for it, ever, until it authorizes again.
     env.clock.advance(TOKEN_TTL);
-    env.sim.reset_calls();
+    env.sim().reset_calls();
     let s = run(&d, far()).await.unwrap();
     assert_eq!(
         (s.due, s.refreshed, s.needs_reauthorization),
@@ -345,11 +405,11 @@ async fn the_daily_reconcile_adds_and_removes_both_ways_once_a_day(st: Stores) {
     let store = &st.store;
     let kept = authorized(&env, &st, 1).await;
     // WeChat lists one the store lacks (its push was lost) ...
-    let missed = env.sim.add_account(AccountSpec::mini_program());
-    env.sim.authorize(&missed, &[17, 18]).await.unwrap();
+    let missed = env.sim().add_account(AccountSpec::mini_program());
+    env.sim().authorize(&missed, &[17, 18]).await.unwrap();
     // ... and no longer lists one the store holds as authorized (the `unauthorized` was lost).
     let gone = authorized(&env, &st, 1).await.remove(0);
-    env.sim.unauthorize(&gone).await.unwrap();
+    env.sim().unauthorize(&gone).await.unwrap();
     env.clock.advance(86_400);
     fresh_ticket(&env, store).await;
     let d = deps(&env, &st, env.client());
@@ -394,13 +454,13 @@ async fn a_run_with_nothing_due_makes_no_wechat_call(st: Stores) {
     authorized(&env, &st, 5).await;
     let d = deps(&env, &st, env.client());
     run(&d, far()).await.unwrap();
-    env.sim.reset_calls();
+    env.sim().reset_calls();
     let s = run(&d, far()).await.unwrap();
     assert_eq!((s.due, s.refreshed), (0, 0), "{s:?}");
     assert!(
-        env.sim.all_calls().values().all(|n| *n == 0),
+        env.sim().all_calls().values().all(|n| *n == 0),
         "{:?}",
-        env.sim.all_calls()
+        env.sim().all_calls()
     );
 }
 
@@ -415,12 +475,12 @@ async fn the_daily_quota_or_an_unlisted_ip_stops_the_run_and_fails_it(st: Stores
         ..deps(&env, &st, env.client())
     };
     // 45009: nothing more is started once WeChat says the day's quota is gone.
-    env.sim.set_fault(Fault {
+    env.sim().set_fault(Fault {
         endpoint: Some(AUTHORIZER_TOKEN.into()),
         forced_errcode: Some((45009, "reach max api daily quota limit".into())),
         ..Fault::default()
     });
-    env.sim.reset_calls();
+    env.sim().reset_calls();
     let err = run(&d, far()).await.unwrap_err();
     assert!(
         matches!(err, token_refresher::RunError::Quota { refreshed: 0 }),
@@ -432,8 +492,8 @@ async fn the_daily_quota_or_an_unlisted_ip_stops_the_run_and_fails_it(st: Stores
         env.calls(AUTHORIZER_TOKEN)
     );
     // 61004: the error names the address to whitelist, read from WeChat's errmsg.
-    env.sim.clear_faults();
-    env.sim.set_fault(Fault {
+    env.sim().clear_faults();
+    env.sim().set_fault(Fault {
         endpoint: Some(AUTHORIZER_TOKEN.into()),
         forced_errcode: Some((
             61004,
@@ -444,7 +504,7 @@ async fn the_daily_quota_or_an_unlisted_ip_stops_the_run_and_fails_it(st: Stores
     let err = run(&d, far()).await.unwrap_err();
     assert!(err.to_string().contains("203.0.113.7"), "{err}");
     // Once WeChat answers again, the next run refreshes everything.
-    env.sim.clear_faults();
+    env.sim().clear_faults();
     let s = run(&d, far()).await.unwrap();
     assert_eq!((s.refreshed, s.failed), (60, 0), "{s:?}");
 }

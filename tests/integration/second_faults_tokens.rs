@@ -3,12 +3,13 @@
 //! that fails after 61023, a merchant who authorizes again while a refusal is being marked)
 //! loses no refresh token and leaves no authorizer wrongly marked.
 
+use crate::refresher::RefresherEnv;
 use crate::refresher::{
     assert_no_token_lost, authorized, deps, env_on, far, fresh_ticket, live, on_both_stores,
     profile, Seeder, Stores,
 };
 use crate::store_contract;
-use crate::wechat_sim::{Env, GET_AUTHORIZER_INFO};
+use crate::wechat_sim::GET_AUTHORIZER_INFO;
 use futures::StreamExt;
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -38,7 +39,7 @@ on_both_stores!(
 
 /// `n` mini programs authorized at WeChat in the same second, tokens and profiles stored, in the
 /// order `api_get_authorizer_list` lists them (auth_time, then appid).
-async fn listed(env: &Env, st: &Stores, n: usize) -> Vec<AppId> {
+async fn listed(env: &RefresherEnv, st: &Stores, n: usize) -> Vec<AppId> {
     let mut apps = authorized(env, st, n).await;
     // `authorized` stores the first 20 profiles; the walk needs them all.
     futures::stream::iter(apps.iter().skip(20))
@@ -79,8 +80,8 @@ fn stored_refresh(t: &TokenState) -> Option<String> {
 }
 
 /// WeChat answers -1 to every `api_get_authorizer_info` until cleared.
-fn info_fails(env: &Env) {
-    env.sim.set_fault(Fault {
+fn info_fails(env: &RefresherEnv) {
+    env.sim().set_fault(Fault {
         endpoint: Some(GET_AUTHORIZER_INFO.into()),
         forced_errcode: Some((-1, "system error".into())),
         ..Fault::default()
@@ -94,14 +95,14 @@ async fn a_merchant_revoking_between_two_list_pages_gets_no_other_merchant_revok
     let env = env_on(&st.store).await;
     let apps = listed(&env, &st, 520).await;
     let (revoking, shifted) = (apps[3].clone(), apps[500].clone());
-    env.sim.set_fault(Fault {
+    env.sim().set_fault(Fault {
         endpoint: Some(LIST.into()),
         after: 1,
         times: Some(1),
         meanwhile: Some(Meanwhile::Unauthorize(revoking.clone())),
         ..Fault::default()
     });
-    env.sim.reset_calls();
+    env.sim().reset_calls();
     let d = deps(&env, &st, env.client());
     let r = reconcile(&d).await.unwrap();
     assert_eq!((r.removed, r.unconfirmed, r.added), (1, 0, 0), "{r:?}");
@@ -128,14 +129,14 @@ async fn a_reauthorization_during_the_walk_gets_the_entry_it_shifted_out_of_view
     let apps = listed(&env, &st, 520).await;
     env.clock.advance(10);
     let (moving, shifted) = (apps[3].clone(), apps[500].clone());
-    env.sim.set_fault(Fault {
+    env.sim().set_fault(Fault {
         endpoint: Some(LIST.into()),
         after: 1,
         times: Some(1),
         meanwhile: Some(Meanwhile::Authorize(moving.clone())),
         ..Fault::default()
     });
-    env.sim.reset_calls();
+    env.sim().reset_calls();
     let d = deps(&env, &st, env.client());
     let r = reconcile(&d).await.unwrap();
     assert_eq!((r.removed, r.unconfirmed), (0, 0), "{r:?}");
@@ -162,7 +163,7 @@ async fn a_reauthorization_during_the_walk_gets_the_entry_it_shifted_out_of_view
 async fn an_absent_authorizer_whose_confirmation_fails_is_kept_until_wechat_answers(st: Stores) {
     let env = env_on(&st.store).await;
     let apps = listed(&env, &st, 3).await;
-    env.sim.unauthorize(&apps[1]).await.unwrap();
+    env.sim().unauthorize(&apps[1]).await.unwrap();
     info_fails(&env);
     let d = deps(&env, &st, env.client());
     let r = reconcile(&d).await.unwrap();
@@ -170,7 +171,7 @@ async fn an_absent_authorizer_whose_confirmation_fails_is_kept_until_wechat_answ
     assert_eq!(status(&st, &apps[1]).await, AuthorizerStatus::Authorized);
     assert!(token(&st, &apps[1]).await.refresh_token.is_some());
 
-    env.sim.clear_faults();
+    env.sim().clear_faults();
     let r = reconcile(&d).await.unwrap();
     assert_eq!((r.removed, r.unconfirmed), (1, 0), "{r:?}");
     assert_eq!(status(&st, &apps[1]).await, AuthorizerStatus::Unauthorized);
@@ -196,7 +197,7 @@ async fn authorizers_held_as_revoked_or_awaiting_that_wechat_lists_are_restored(
         Revocation::Revoked
     );
     env.clock.advance(10);
-    env.sim.authorize(&revoked, &[17, 18]).await.unwrap();
+    env.sim().authorize(&revoked, &[17, 18]).await.unwrap();
     let key = TokenKey::Authorizer(marked.clone());
     let cur = st.store.get_token(&key).await.unwrap().unwrap();
     let judged = TokenState {
@@ -226,7 +227,7 @@ async fn authorizers_held_as_revoked_or_awaiting_that_wechat_lists_are_restored(
     assert!(token(&st, &revoked).await.is_tombstone());
     assert!(token(&st, &marked).await.needs_reauthorization);
 
-    env.sim.clear_faults();
+    env.sim().clear_faults();
     env.clock.advance(86_400);
     fresh_ticket(&env, &st.store).await;
     let s = run(&d, far()).await.unwrap();
@@ -245,7 +246,7 @@ async fn authorizers_held_as_revoked_or_awaiting_that_wechat_lists_are_restored(
 }
 
 /// A client that tries once and gives up after 300 ms.
-fn one_shot(env: &Env) -> WechatClient {
+fn one_shot(env: &RefresherEnv) -> WechatClient {
     WechatClient::new(ClientConfig {
         timeout: Duration::from_millis(300),
         max_attempts: 1,
@@ -275,8 +276,8 @@ async fn a_failed_recovery_read_after_61023_leaves_the_token_due_for_the_next_ru
     };
     for (what, fault) in [("transport", transport), ("-1", minus_one)] {
         // The stored refresh token dies: 61023 on its next use.
-        env.sim.authorize(&superseded, &[17, 18]).await.unwrap();
-        env.sim.set_fault(fault);
+        env.sim().authorize(&superseded, &[17, 18]).await.unwrap();
+        env.sim().set_fault(fault);
         let s = run(&d, far()).await.unwrap();
         assert_eq!(
             (s.refusals_unconfirmed, s.needs_reauthorization, s.failed),
@@ -284,7 +285,7 @@ async fn a_failed_recovery_read_after_61023_leaves_the_token_due_for_the_next_ru
             "{what}: {s:?}"
         );
         assert_eq!(s.emf(0)["RefusalsUnconfirmed"], 1);
-        env.sim.clear_faults();
+        env.sim().clear_faults();
         let t = token(&st, &superseded).await;
         assert!(!t.needs_reauthorization, "{what}: not marked");
         assert_eq!(
@@ -422,7 +423,7 @@ async fn a_refusal_never_marks_a_merchant_who_authorized_again_meanwhile(st: Sto
     let env = env_on(&st.store).await;
     let apps = authorized(&env, &st, 1).await;
     let appid = apps[0].clone();
-    env.sim.unauthorize(&appid).await.unwrap();
+    env.sim().unauthorize(&appid).await.unwrap();
     env.clock.advance(10);
     let racing = Arc::new(ReauthorizedBeforeTheMark {
         inner: st.store.clone(),
@@ -430,7 +431,7 @@ async fn a_refusal_never_marks_a_merchant_who_authorized_again_meanwhile(st: Sto
             .manager_on(st.backend.clone(), env.client())
             .with_authorizers(st.authorizers.clone()),
         clock: Arc::new(env.clock.clone()),
-        sim_url: env.sim.base_url(),
+        sim_url: env.sim().base_url(),
         fired: std::sync::atomic::AtomicBool::new(false),
     });
     let d = Deps {
@@ -457,7 +458,7 @@ async fn a_refusal_never_marks_a_merchant_who_authorized_again_meanwhile(st: Sto
 async fn a_refresh_token_wechat_refuses_and_still_reports_is_marked_with_its_profile(st: Stores) {
     let env = env_on(&st.store).await;
     let apps = authorized(&env, &st, 2).await;
-    env.sim.set_fault(Fault {
+    env.sim().set_fault(Fault {
         endpoint: Some(crate::wechat_sim::AUTHORIZER_TOKEN.into()),
         forced_errcode: Some((61023, "refresh_token is invalid".into())),
         times: Some(1),
@@ -498,7 +499,7 @@ async fn an_authorization_stored_after_a_refusal_was_marked_clears_the_mark_on_b
     let appid = apps[0].clone();
     env.clock.advance(10);
     let created = env.clock.now();
-    let code = env.sim.authorize(&appid, &[17, 18]).await.unwrap();
+    let code = env.sim().authorize(&appid, &[17, 18]).await.unwrap();
     env.clock.advance(5);
     let key = TokenKey::Authorizer(appid.clone());
     let cur = st.store.get_token(&key).await.unwrap().unwrap();

@@ -116,6 +116,9 @@ contract!(
     an_invitation_binds_one_app_in_the_write_that_binds_it,
     a_refused_invitation_writes_nothing,
     subscribe_templates_are_named_per_app_and_a_name_is_taken_once,
+    a_penalty_is_recorded_once_and_marks_its_app_penalised,
+    an_appeal_is_replaced_only_by_a_later_push,
+    quota_resets_are_reserved_until_the_limit_by_racing_callers_and_settled,
 );
 
 fn app(i: usize) -> AppId {
@@ -2148,5 +2151,208 @@ async fn subscribe_templates_are_named_per_app_and_a_name_is_taken_once<S: Backe
             .unwrap()
             .map(|t| t.pri_tmpl_id),
         Some("pri-b-1".to_owned())
+    );
+}
+
+// --- Violations and quota resets (issue 27) ---
+
+fn penalty(a: &AppId, id: &str, at: UnixTime) -> Penalty {
+    Penalty {
+        appid: a.clone(),
+        punish_id: id.to_owned(),
+        kind: PenaltyKind::FunctionBan,
+        event_type: 2,
+        punish_time: at,
+        illegal_reason: "内容涉嫌欺诈".into(),
+        illegal_content: "c".into(),
+        rule_name: "r".into(),
+        rule_url: "https://example.com/r".into(),
+        adjust_guide_url: "https://example.com/g".into(),
+        detail: serde_json::json!({ "banned_days": [7] }),
+        received_at: at + 5,
+    }
+}
+
+async fn a_penalty_is_recorded_once_and_marks_its_app_penalised<S: Backend>(s: &S) {
+    let (a, b, c) = (app(81), app(82), app(83));
+    assert!(s.list_penalties(&a).await.unwrap().is_empty());
+    assert!(s.penalised_apps(None, 10).await.unwrap().items.is_empty());
+    assert!(s.record_penalty(&penalty(&a, "2_1", 100)).await.unwrap());
+    // The same punish_id again (a re-push): nothing written, the first kept.
+    let mut again = penalty(&a, "2_1", 100);
+    again.illegal_reason = "changed".into();
+    assert!(!s.record_penalty(&again).await.unwrap());
+    assert!(s.record_penalty(&penalty(&a, "4_2", 300)).await.unwrap());
+    assert!(s.record_penalty(&penalty(&c, "1_3", 200)).await.unwrap());
+    // Racing deliveries of one new penalty: one records it.
+    let racing: Vec<bool> = stream::iter(0..8)
+        .map(|_| async { s.record_penalty(&penalty(&b, "3_9", 50)).await })
+        .buffer_unordered(8)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(racing.iter().filter(|n| **n).count(), 1, "{racing:?}");
+    let listed = s.list_penalties(&a).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|p| p.punish_id.as_str()).collect();
+    assert_eq!(ids, ["4_2", "2_1"], "newest first");
+    assert_eq!(listed[1], penalty(&a, "2_1", 100));
+    assert_eq!(s.list_penalties(&b).await.unwrap().len(), 1);
+    // The penalised apps, in appid order, a page at a time.
+    let first = s.penalised_apps(None, 2).await.unwrap();
+    assert_eq!(first.items, [a, b]);
+    let next = first.next.expect("a next page");
+    let second = s.penalised_apps(Some(&next), 2).await.unwrap();
+    assert_eq!(second.items, [c]);
+    assert!(
+        second.next.is_none()
+            || s.penalised_apps(second.next.as_deref(), 2)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+    );
+}
+
+fn appeal(a: &AppId, id: u64, status: AppealStatus, pushed_at: UnixTime) -> Appeal {
+    Appeal {
+        appid: a.clone(),
+        appeal_record_id: id,
+        status,
+        appeal_time: 100,
+        appeal_count: 1,
+        appeal_from: 1,
+        audit_time: None,
+        audit_reason: String::new(),
+        punish_description: "d".into(),
+        pushed_at,
+    }
+}
+
+async fn an_appeal_is_replaced_only_by_a_later_push<S: Backend>(s: &S) {
+    let a = app(84);
+    assert!(s.list_appeals(&a).await.unwrap().is_empty());
+    assert!(s
+        .record_appeal(&appeal(&a, 7, AppealStatus::Processing, 100))
+        .await
+        .unwrap());
+    assert!(s
+        .record_appeal(&appeal(&a, 7, AppealStatus::Rejected, 200))
+        .await
+        .unwrap());
+    // A late retry of the older push changes nothing; the same push again neither.
+    assert!(!s
+        .record_appeal(&appeal(&a, 7, AppealStatus::Processing, 100))
+        .await
+        .unwrap());
+    assert!(!s
+        .record_appeal(&appeal(&a, 7, AppealStatus::Rejected, 200))
+        .await
+        .unwrap());
+    assert!(s
+        .record_appeal(&appeal(&a, 3, AppealStatus::Approved, 50))
+        .await
+        .unwrap());
+    let listed = s.list_appeals(&a).await.unwrap();
+    let got: Vec<(u64, AppealStatus)> = listed
+        .iter()
+        .map(|x| (x.appeal_record_id, x.status))
+        .collect();
+    assert_eq!(
+        got,
+        [(3, AppealStatus::Approved), (7, AppealStatus::Rejected)]
+    );
+}
+
+async fn quota_resets_are_reserved_until_the_limit_by_racing_callers_and_settled<S: Backend>(
+    s: &S,
+) {
+    let account = QuotaAccount::App(app(85));
+    let month = 1_772_294_400;
+    let use_of = |i: usize| QuotaResetUse {
+        id: format!("use-{i}"),
+        at: month + i as i64,
+        operator: "op".into(),
+        outcome: QuotaResetOutcome::Pending,
+        errcode: None,
+    };
+    assert_eq!(
+        s.quota_resets(&account, month).await.unwrap(),
+        QuotaResetLedger::default()
+    );
+    // Twelve callers race for a limit of ten: ten are reserved, two refused with the count.
+    let results: Vec<QuotaReservation> = stream::iter(0..12)
+        .map(|i| {
+            let (account, u) = (account.clone(), use_of(i));
+            async move { s.reserve_quota_reset(&account, month, 10, &u).await }
+        })
+        .buffer_unordered(12)
+        .try_collect()
+        .await
+        .unwrap();
+    let reserved = results
+        .iter()
+        .filter(|r| matches!(r, QuotaReservation::Reserved { .. }))
+        .count();
+    assert_eq!(reserved, 10, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|r| !matches!(r, QuotaReservation::LimitReached { spent } if *spent != 10)));
+    let ledger = s.quota_resets(&account, month).await.unwrap();
+    assert_eq!(ledger.spent(10), 10);
+    // An error answer spends nothing: one use comes back.
+    let first = ledger.uses[0].id.clone();
+    s.settle_quota_reset(
+        &account,
+        month,
+        &first,
+        QuotaResetOutcome::NotSpent,
+        Some(40013),
+    )
+    .await
+    .unwrap();
+    let ledger = s.quota_resets(&account, month).await.unwrap();
+    assert_eq!(ledger.spent(10), 9);
+    assert_eq!(ledger.uses[0].errcode, Some(40013));
+    // A lost answer stays counted.
+    let second = ledger.uses[1].id.clone();
+    s.settle_quota_reset(&account, month, &second, QuotaResetOutcome::Unknown, None)
+        .await
+        .unwrap();
+    assert_eq!(s.quota_resets(&account, month).await.unwrap().spent(10), 9);
+    assert!(matches!(
+        s.reserve_quota_reset(&account, month, 10, &use_of(20))
+            .await
+            .unwrap(),
+        QuotaReservation::Reserved { spent: 10 }
+    ));
+    // Another month, another account: their own counts. 48006 marks the month spent.
+    let platform = QuotaAccount::Platform;
+    assert!(matches!(
+        s.reserve_quota_reset(&platform, month, 10, &use_of(30))
+            .await
+            .unwrap(),
+        QuotaReservation::Reserved { spent: 1 }
+    ));
+    s.settle_quota_reset(
+        &platform,
+        month,
+        "use-30",
+        QuotaResetOutcome::NotSpent,
+        Some(48006),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.reserve_quota_reset(&platform, month, 10, &use_of(31))
+            .await
+            .unwrap(),
+        QuotaReservation::LimitReached { spent: 10 }
+    ));
+    assert_eq!(
+        s.quota_resets(&account, month + 2_678_400)
+            .await
+            .unwrap()
+            .spent(10),
+        0
     );
 }

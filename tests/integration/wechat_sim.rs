@@ -103,12 +103,7 @@ impl Env {
 
     /// Test settings: the simulator's URL, a short timeout, a tiny retry delay.
     pub fn client_config(&self) -> ClientConfig {
-        ClientConfig {
-            timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
-            retry_base_delay: Duration::from_millis(1),
-            ..ClientConfig::with_base_url(self.sim.base_url())
-        }
+        client_config_for(&self.sim)
     }
 
     pub fn client(&self) -> WechatClient {
@@ -127,14 +122,7 @@ impl Env {
 
     /// A manager on another store (e.g. DynamoDB on moto) sharing this simulator and clock.
     pub fn manager_on(&self, store: Arc<dyn TokenBackend>, client: WechatClient) -> TokenManager {
-        TokenManager::new(
-            client,
-            store,
-            self.component.clone(),
-            SecretString::from(self.sim.config().component_appsecret.clone()),
-            Arc::new(self.clock.clone()),
-        )
-        .with_policy(fast_policy())
+        manager_for(&self.sim, &self.clock, store, client)
     }
 
     /// A mini program authorized with permission sets 17 and 18, its tokens exchanged with
@@ -170,6 +158,35 @@ impl Env {
     pub fn calls(&self, path: &str) -> u64 {
         self.sim.calls(path)
     }
+}
+
+/// Test settings for a client of `sim`: its URL, a short timeout, a tiny retry delay.
+pub fn client_config_for(sim: &Simulator) -> ClientConfig {
+    ClientConfig {
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+        retry_base_delay: Duration::from_millis(1),
+        ..ClientConfig::with_base_url(sim.base_url())
+    }
+}
+
+/// One process's token manager for `sim`'s component, on `store`, reading `clock`, with
+/// [`fast_policy`].
+pub fn manager_for(
+    sim: &Simulator,
+    clock: &ManualClock,
+    store: Arc<dyn TokenBackend>,
+    client: WechatClient,
+) -> TokenManager {
+    let config = sim.config();
+    TokenManager::new(
+        client,
+        store,
+        AppId::parse(&config.component_appid).expect("the simulator's component appid"),
+        SecretString::from(config.component_appsecret.clone()),
+        Arc::new(clock.clone()),
+    )
+    .with_policy(fast_policy())
 }
 
 /// Waiting callers re-read the store often; nobody waits long.

@@ -267,7 +267,7 @@ const enc = encodeURIComponent;
 
 let viewSeq = 0; // bumped on every navigation: pollers of an old view stop
 const state = {
-  filters: { q: '', status: 'authorized', customer: '', limit: 50 },
+  filters: { q: '', status: 'authorized', customer: '', penalised: '', limit: 50 },
   cursors: [null], // cursor of each page visited; the last is the current page
   selected: new Set(),
 };
@@ -414,6 +414,7 @@ async function loadAuthorizerPage(cursor, limit) {
   const q = [`limit=${limit}`];
   if (f.status) q.push(`status=${enc(f.status)}`);
   if (f.customer) q.push(`customer_id=${enc(f.customer)}`);
+  if (f.penalised) q.push(`penalised=${enc(f.penalised)}`);
   if (cursor) q.push(`cursor=${enc(cursor)}`);
   return get(`/ops/authorizers?${q.join('&')}`);
 }
@@ -433,6 +434,9 @@ async function viewAuthorizers() {
       ['needs_reauthorization', '需重新授权 needs reauthorization']]
       .map(([v, t]) => h('option', { value: v, selected: v === f.status }, t)));
   const customer = h('input', { id: 'filter-customer', value: f.customer, placeholder: 'customer_id' });
+  const penalised = h('select', { id: 'filter-penalised' },
+    [['', '全部 all'], ['true', '有处罚 penalised'], ['false', '无处罚 not penalised']]
+      .map(([v, t]) => h('option', { value: v, selected: v === f.penalised }, t)));
   const pageSize = h('select', { id: 'page-size' },
     [20, 50, 100].map((n) => h('option', { value: n, selected: n === f.limit }, `${n}`)));
   const form = h('form', { class: 'toolbar', role: 'search', onsubmit: (e) => {
@@ -440,6 +444,7 @@ async function viewAuthorizers() {
     f.q = search.value.trim();
     f.status = status.value;
     f.customer = customer.value.trim();
+    f.penalised = penalised.value;
     f.limit = Number(pageSize.value) || 50;
     state.cursors = [null];
     load();
@@ -447,6 +452,7 @@ async function viewAuthorizers() {
   h('div', { class: 'field' }, h('label', { for: 'search' }, bi('搜索', 'Search')), search),
   h('div', { class: 'field' }, h('label', { for: 'filter-status' }, bi('状态', 'Status')), status),
   h('div', { class: 'field' }, h('label', { for: 'filter-customer' }, bi('客户', 'Customer')), customer),
+  h('div', { class: 'field' }, h('label', { for: 'filter-penalised' }, bi('违规处罚', 'Penalties')), penalised),
   h('div', { class: 'field narrow' }, h('label', { for: 'page-size' }, bi('每页', 'Per page')), pageSize),
   h('button', { type: 'submit', id: 'apply-filters' }, bi('查询', 'Apply')));
 
@@ -525,6 +531,7 @@ async function viewAuthorizers() {
           audit.status === 'rejected' && audit.reason ? h('div', { class: 'muted' }, audit.reason) : null] : h('span', { class: 'muted' }, '—')),
         h('td', { class: 'online-cell', 'data-label': '线上版本 Online' }, a.last_release ? [h('strong', {}, a.last_release.user_version || '?'),
           h('div', { class: 'muted' }, fmtTime(a.last_release.released_at))] : h('span', { class: 'muted' }, '—')),
+        h('td', { class: 'penalty-cell', 'data-label': '违规 Penalties' }, penaltyCell(a.penalties)),
         h('td', { class: 'hide-narrow', 'data-label': '令牌 Token' }, a.token && a.token.needs_reauthorization ? badge('needs_reauthorization')
           : a.token && a.token.has_refresh_token ? h('span', { class: 'badge ok' }, '正常 ok') : h('span', { class: 'badge' }, '无 none')));
     });
@@ -533,8 +540,9 @@ async function viewAuthorizers() {
     const table = h('div', { class: 'table-wrap' }, h('table', { id: 'authorizer-table', class: 'stack' },
       h('thead', {}, h('tr', {}, h('th', {}, h('span', { class: 'sr' }, '选择 select')), h('th', {}, bi('名称', 'Name')), h('th', {}, 'AppID'),
         h('th', {}, bi('客户', 'Customer')), h('th', {}, bi('授权', 'Status')), h('th', {}, bi('最新审核', 'Latest audit')),
-        h('th', { title: 'last release through wxopen' }, bi('线上版本', 'Online version')), h('th', { class: 'hide-narrow' }, bi('令牌', 'Token')))),
-      h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 8, class: 'muted' }, '没有匹配的账号 no account matches')))));
+        h('th', { title: 'last release through wxopen' }, bi('线上版本', 'Online version')), h('th', {}, bi('违规', 'Penalties')),
+        h('th', { class: 'hide-narrow' }, bi('令牌', 'Token')))),
+      h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 9, class: 'muted' }, '没有匹配的账号 no account matches')))));
     const pager = f.q ? null : h('div', { class: 'pager' },
       h('span', { class: 'muted' }, `第 ${state.cursors.length} 页 page ${state.cursors.length}`),
       h('button', { type: 'button', class: 'secondary', id: 'prev-page', disabled: state.cursors.length <= 1,
@@ -818,7 +826,9 @@ async function viewApp(appid) {
       .catch((e) => card.replaceChildren(h('h2', {}, bi(zh, en)), errorBox(e)));
   };
   const list = (xs, empty) => (xs && xs.length ? h('ul', {}, xs.map((x) => h('li', { class: 'mono' }, x))) : h('p', { class: 'muted' }, empty));
+  part('violations-card', '违规与处罚', 'Violations and penalties', () => violationsPanel(appid));
   if (app.status !== 'authorized') return;
+  part('api-quota-card', '接口调用额度', 'Daily API quota', async () => quotaPanel(appid));
   part('qr-card', '体验版二维码', 'Trial QR code', async () => {
     const img = h('img', { id: 'qrcode', alt: '体验版二维码 trial version QR code' });
     const box = h('div', { class: 'qr' });
@@ -1176,3 +1186,91 @@ document.addEventListener('DOMContentLoaded', () => {
   window.addEventListener('hashchange', route);
   if (loggedIn()) startShell(); else showLogin();
 });
+
+// ---------------------------------------------------------------- violations and quota (issue 27)
+
+const PENALTY = {
+  warning: ['警告', 'warning'],
+  function_ban: ['功能封禁', 'function ban'],
+  taken_down: ['下架', 'taken down'],
+  account_ban: ['账号封禁', 'account ban'],
+  page_ban: ['页面封禁', 'page ban'],
+  other: ['其他处罚', 'other penalty'],
+};
+const APPEAL = {
+  processing: ['申诉处理中', 'appeal processing'],
+  approved: ['申诉通过', 'appeal approved'],
+  rejected: ['申诉不通过', 'appeal rejected'],
+  withdrawn: ['申诉已撤销', 'appeal withdrawn'],
+  other: ['其他', 'other'],
+};
+const word = (table, k) => (table[k] || [k, k]);
+
+/** The authorizer list's cell: how many penalties, the latest's kind. */
+function penaltyCell(p) {
+  if (!p || !p.count) return h('span', { class: 'muted' }, '—');
+  const [zh, en] = word(PENALTY, p.latest && p.latest.kind);
+  return h('span', { class: 'badge penalised', title: p.latest ? p.latest.illegal_reason : '' },
+    `${p.count} · ${zh}`, ' ', h('span', { lang: 'en' }, en));
+}
+
+/** The app view's panel: the penalties and appeals pushed, and WeChat's records. */
+async function violationsPanel(appid) {
+  const v = await get(`/ops/apps/${appid}/violations`);
+  const rows = v.penalties.map((p) => {
+    const [zh, en] = word(PENALTY, p.kind);
+    return h('tr', { 'data-punish-id': p.punish_id },
+      h('td', {}, h('span', { class: 'badge penalised' }, zh, ' ', h('span', { lang: 'en' }, en))),
+      h('td', {}, fmtTime(p.punish_time)),
+      h('td', {}, p.illegal_reason, p.illegal_content ? h('div', { class: 'muted' }, p.illegal_content) : null),
+      h('td', {}, p.rule_url ? h('a', { href: p.rule_url, rel: 'noopener noreferrer', target: '_blank' }, p.rule_name || p.rule_url) : (p.rule_name || '—'),
+        p.adjust_guide_url ? h('div', {}, h('a', { href: p.adjust_guide_url, rel: 'noopener noreferrer', target: '_blank' }, bi('申诉及整改指引', 'appeal and rectify guide'))) : null));
+  });
+  const appeals = v.appeals.map((a) => {
+    const [zh, en] = word(APPEAL, a.status);
+    return h('li', {}, `#${a.appeal_record_id} `, zh, ' ', h('small', { lang: 'en' }, en), a.audit_reason ? ` — ${a.audit_reason}` : '');
+  });
+  const records = v.wechat_records || [];
+  return [
+    rows.length
+      ? h('div', { class: 'table-wrap' }, h('table', { id: 'penalty-table' },
+        h('thead', {}, h('tr', {}, h('th', {}, bi('处罚', 'Penalty')), h('th', {}, bi('时间', 'Time')),
+          h('th', {}, bi('原因', 'Reason')), h('th', {}, bi('规则', 'Rule')))),
+        h('tbody', {}, rows)))
+      : h('p', { class: 'muted', id: 'no-penalty' }, '未收到处罚通知 ', h('small', { lang: 'en' }, 'no penalty pushed')),
+    appeals.length ? h('ul', { id: 'appeal-list' }, appeals) : null,
+    v.wechat_records ? h('p', { class: 'muted' }, `微信记录（近 90 天）${records.length} 条`,
+      h('small', { lang: 'en' }, ` ${records.length} record(s) at WeChat, last 90 days`)) : null,
+  ];
+}
+
+/** The app view's quota panel: one API's count, the month's resets, and the reset button. */
+function quotaPanel(appid) {
+  const path = h('input', { id: 'quota-cgi-path', placeholder: '/wxa/get_category' });
+  const out = h('div', { id: 'quota-result', 'aria-live': 'polite' });
+  const look = async () => {
+    try {
+      const p = path.value.trim();
+      const v = await get(`/ops/apps/${appid}/quota${p ? `?cgi_path=${enc(p)}` : ''}`);
+      show(out, h('p', {}, v.quota ? `${p}: ${v.quota.used} / ${v.quota.daily_limit} · ` : '',
+        `本月已清零 ${v.resets.spent} / ${v.resets.limit} 次`, h('small', { lang: 'en' }, ` resets this month: ${v.resets.spent} of ${v.resets.limit}`)));
+    } catch (e) {
+      show(out, errorBox(e));
+    }
+  };
+  const clear = may('POST', '/ops/apps/{appid}/quota/clear')
+    ? h('button', { type: 'button', id: 'quota-clear', class: 'secondary', onclick: async () => {
+      if (!window.confirm('清零会消耗本月 10 次机会中的 1 次。继续？ A reset spends one of the month\'s 10. Go on?')) return;
+      try {
+        const p = path.value.trim();
+        await api('POST', `/ops/apps/${appid}/quota/clear`, p ? { cgi_path: p } : {});
+        await look();
+      } catch (e) {
+        show(out, errorBox(e));
+      }
+    } }, bi('清零当日额度', 'Clear the daily quota'))
+    : missing('quota-clear', 'POST', '/ops/apps/{appid}/quota/clear');
+  look();
+  return [h('div', { class: 'toolbar' }, h('label', { for: 'quota-cgi-path' }, 'cgi_path'), path,
+    h('button', { type: 'button', class: 'secondary', onclick: look }, bi('查询', 'Look up')), clear), out];
+}

@@ -125,7 +125,7 @@ pub struct Deps {
 /// Why a run failed: Lambda reports it (and the alarm on function errors fires).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("WeChat's daily API quota is exhausted (45009): the run stopped after {refreshed} refreshes; clear it with clear_quota or wait for the next day")]
+    #[error("WeChat's daily API quota is exhausted (45009): the run stopped after {refreshed} refreshes; clear it with POST /ops/component/quota/clear (wxopen quota clear --platform) or wait for the next day")]
     Quota { refreshed: u64 },
     #[error("WeChat refuses this function's IP (61004): add {} to the platform's IP whitelist in the WeChat open platform console", ip.as_deref().unwrap_or("the NAT gateway's Elastic IP"))]
     IpNotWhitelisted { ip: Option<String> },

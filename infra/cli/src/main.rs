@@ -4,6 +4,9 @@
 //! `invite`, `app show`, `commit`, `submit`, `release`, and `batch` with a live progress bar
 //! until the batch is done, then each app's outcome; tables for a terminal, `--json` for scripts.
 //!
+//! `wxopen quota clear|get`, `wxopen rid RID` and `wxopen violations APPID`: the daily API
+//! quota tools and an app's penalties.
+//!
 //! `wxopen crypto decrypt|encrypt|sign` lets an operator debug a push captured from the logs
 //! (body on stdin, URL parameters as flags) with the very code the Lambdas run.
 //!
@@ -105,6 +108,18 @@ enum Command {
     /// ICP filing (备案) of one mini program.
     #[command(subcommand)]
     Filing(FilingCommand),
+    /// The daily API quota (45009): clear an app's or the platform's, read one API's count.
+    #[command(subcommand)]
+    Quota(ops::QuotaCommand),
+    /// What WeChat kept of a failed call, by the rid its errmsg printed.
+    Rid {
+        rid: String,
+        /// The mini program whose call it was (default: the platform's).
+        #[arg(long)]
+        appid: Option<String>,
+    },
+    /// One app's penalties and appeals, and WeChat's penalty records.
+    Violations { appid: String },
     /// WXBizMsgCrypt: decrypt, encrypt and sign pushes.
     #[command(subcommand)]
     Crypto(CryptoCommand),
@@ -352,6 +367,9 @@ async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops
         Command::Filing(FilingCommand::Application(c)) => {
             ops::filing_application::run(&api, c).await
         }
+        Command::Quota(c) => ops::quota(&api, c).await,
+        Command::Rid { rid, appid } => ops::rid(&api, &rid, appid.as_deref()).await,
+        Command::Violations { appid } => ops::violations(&api, &appid).await,
         Command::Crypto(_) | Command::Keys(_) => unreachable!("local commands run in run()"),
     }
 }

@@ -408,6 +408,7 @@ pub async fn authorizers_list(
         "SETS",
         "CODE MGMT (18)",
         "TOKEN",
+        "PENALTIES",
         "AUTHORIZED (UTC+8)",
     ]);
     for a in &items {
@@ -423,6 +424,10 @@ pub async fn authorizers_list(
                 "NO".to_owned()
             },
             token_words(&a["token"]),
+            match a["penalties"]["count"].as_u64() {
+                None | Some(0) => "-".to_owned(),
+                Some(n) => format!("{n} ({})", text(&a["penalties"]["latest"]["kind"])),
+            },
             a["authorized_at"]
                 .as_i64()
                 .map(table::time)
@@ -934,6 +939,191 @@ pub fn report(f: &Failure, json_out: bool) {
             }
         }
     }
+}
+
+// --- Issue 27: violations and the daily API quota tools ---
+
+/// The daily API quota (45009).
+#[derive(Subcommand)]
+pub enum QuotaCommand {
+    /// Zero the daily API counts of APPID (clear_quota), or the platform's with --platform
+    /// (clear_quota/v2). 10 a month per account: refused with the count when none is left.
+    Clear {
+        /// The mini program (omit with --platform).
+        appid: Option<String>,
+        /// The platform's own counts (admin key).
+        #[arg(long)]
+        platform: bool,
+        /// The API that ran out (e.g. /wxa/get_category): its count is read before and after, so
+        /// a lost answer is settled.
+        #[arg(long)]
+        cgi_path: Option<String>,
+    },
+    /// One API's count today for APPID and the month's resets.
+    Get {
+        appid: String,
+        /// The API's path, e.g. /wxa/get_category.
+        #[arg(long)]
+        cgi_path: Option<String>,
+    },
+}
+
+pub async fn quota(api: &Api, c: QuotaCommand) -> Result<ExitCode, Failure> {
+    match c {
+        QuotaCommand::Clear {
+            appid: a,
+            platform,
+            cgi_path,
+        } => {
+            let path = match (a.as_deref(), platform) {
+                (Some(a), false) => format!("/ops/apps/{}/quota/clear", appid(a)?),
+                (None, true) => "/ops/component/quota/clear".to_owned(),
+                _ => {
+                    return Err(
+                        "name one APPID, or --platform for the platform's own counts".into(),
+                    )
+                }
+            };
+            let body = match cgi_path {
+                Some(p) => json!({ "cgi_path": p }),
+                None => json!({}),
+            };
+            let v = api.post(&path, &body).await?;
+            if api.json {
+                print_json(&v);
+            } else {
+                println!(
+                    "cleared the daily API quota of {}: {} of {} resets used this month",
+                    text(&v["account"]),
+                    text(&v["spent"]),
+                    text(&v["limit"])
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        QuotaCommand::Get { appid: a, cgi_path } => {
+            let a = appid(&a)?;
+            let mut q: Vec<(&str, &str)> = Vec::new();
+            if let Some(p) = cgi_path.as_deref() {
+                q.push(("cgi_path", p));
+            }
+            let v = api.get(&format!("/ops/apps/{a}/quota"), &q).await?;
+            if api.json {
+                print_json(&v);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut t = table::new(&["", ""]);
+            if !v["quota"].is_null() {
+                t.add_row(vec![
+                    format!("{} today", text(&v["cgi_path"])),
+                    format!(
+                        "{} used of {} ({} left)",
+                        text(&v["quota"]["used"]),
+                        text(&v["quota"]["daily_limit"]),
+                        text(&v["quota"]["remain"])
+                    ),
+                ]);
+            }
+            t.add_row(vec![
+                "resets this month".to_owned(),
+                format!(
+                    "{} of {}",
+                    text(&v["resets"]["spent"]),
+                    text(&v["resets"]["limit"])
+                ),
+            ]);
+            println!("{t}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// What WeChat kept of a failed call by its rid (the platform's, or APPID's).
+pub async fn rid(api: &Api, rid: &str, app: Option<&str>) -> Result<ExitCode, Failure> {
+    let mut q: Vec<(&str, &str)> = Vec::new();
+    let a = app.map(appid).transpose()?.map(|a| a.to_string());
+    if let Some(a) = a.as_deref() {
+        q.push(("appid", a));
+    }
+    let rid = rid.trim();
+    if rid.is_empty() || !rid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!("{rid:?} is not a rid (e.g. 64dc7e85-258c9211-2604fd01)").into());
+    }
+    let v = api.get(&format!("/ops/rid/{rid}"), &q).await?;
+    if api.json {
+        print_json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = &v["request"];
+    let mut t = table::new(&["", ""]);
+    t.add_row(vec![
+        "invoked (UTC+8)".to_owned(),
+        r["invoke_time"]
+            .as_i64()
+            .map(table::time)
+            .unwrap_or_else(|| "-".to_owned()),
+    ]);
+    t.add_row(vec!["cost (ms)".to_owned(), text(&r["cost_in_ms"])]);
+    t.add_row(vec!["client ip".to_owned(), text(&r["client_ip"])]);
+    t.add_row(vec!["request body".to_owned(), text(&r["request_body"])]);
+    t.add_row(vec!["response body".to_owned(), text(&r["response_body"])]);
+    println!("{t}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One app's penalties and appeals (pushed) and WeChat's penalty records.
+pub async fn violations(api: &Api, appid_arg: &str) -> Result<ExitCode, Failure> {
+    let a = appid(appid_arg)?;
+    let v = api.get(&format!("/ops/apps/{a}/violations"), &[]).await?;
+    if api.json {
+        print_json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let penalties = v["penalties"].as_array().cloned().unwrap_or_default();
+    if penalties.is_empty() {
+        println!("no penalty pushed for {a}");
+    } else {
+        let mut t = table::new(&["PUNISH ID", "KIND", "TIME (UTC+8)", "REASON", "RULE"]);
+        for p in &penalties {
+            t.add_row(vec![
+                text(&p["punish_id"]),
+                text(&p["kind"]),
+                p["punish_time"]
+                    .as_i64()
+                    .map(table::time)
+                    .unwrap_or_else(|| "-".to_owned()),
+                text(&p["illegal_reason"]),
+                text(&p["rule_name"]),
+            ]);
+        }
+        println!("{t}");
+    }
+    for ap in v["appeals"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "appeal {}: {} {}",
+            text(&ap["appeal_record_id"]),
+            text(&ap["status"]),
+            text(&ap["audit_reason"])
+        );
+    }
+    if let Some(records) = v["wechat_records"].as_array() {
+        println!(
+            "{} record(s) at WeChat (getillegalrecords, last 90 days)",
+            records.len()
+        );
+        for r in records {
+            println!(
+                "  {}  {}  {}",
+                text(&r["illegal_record_id"]),
+                r["create_time"]
+                    .as_i64()
+                    .map(table::time)
+                    .unwrap_or_else(|| "-".to_owned()),
+                text(&r["illegal_reason"])
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

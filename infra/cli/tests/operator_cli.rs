@@ -411,3 +411,62 @@ async fn a_wrong_key_or_no_configuration_is_a_clear_error_and_a_non_zero_exit() 
     assert!(run.stderr.contains("cannot reach"), "{}", run.stderr);
     assert!(run.stderr.contains(&url), "{}", run.stderr);
 }
+
+/// Issue 27's quota tools and violations through the CLI: a reset spends one of the month's 10
+/// and says so, one API's count and the resets read back, a refusal's rid looked up, and an
+/// app's violations (WeChat refuses them without permission set 76: exit 1 with its errcode).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_rid_and_violations_through_the_cli() {
+    let app = spawn_app().await;
+    let appid = authorized(&app, "Quota").await;
+    let a = appid.as_str();
+    app.local.sim.set_daily_quota("/wxa/get_category", 1);
+    let categories = format!("/ops/apps/{a}/categories");
+    assert_eq!(app.get_json(&categories).await.0, 200);
+    let (s, v) = app.get_json(&categories).await;
+    assert_eq!(s, 429, "{v}");
+    let rid = v["errmsg"]
+        .as_str()
+        .unwrap()
+        .rsplit_once(" rid: ")
+        .unwrap()
+        .1
+        .trim()
+        .to_owned();
+
+    let out = wxopen(&app, &["quota", "clear", a]).await;
+    assert!(
+        out.ok().contains("1 of 10 resets used this month"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(app.get_json(&categories).await.0, 200, "cleared");
+    let v = wxopen(
+        &app,
+        &[
+            "--json",
+            "quota",
+            "get",
+            a,
+            "--cgi-path",
+            "/wxa/get_category",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(
+        (v["quota"]["used"].as_u64(), v["resets"]["spent"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    let out = wxopen(&app, &["quota", "clear"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("--platform"), "{}", out.stderr);
+
+    let out = wxopen(&app, &["rid", &rid, "--appid", a]).await;
+    assert!(out.ok().contains("45009"), "{}", out.stdout);
+
+    let out = wxopen(&app, &["violations", a]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("61007"), "{}", out.stderr);
+}

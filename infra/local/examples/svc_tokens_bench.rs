@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use wechat_sim::{AccountSpec, Fault};
 use wxopen::domain::{AppId, Clock, SystemClock};
 use wxopen::operator_auth::{OperatorKey, Role};
-use wxopen::store::{TokenKey, TokenStore};
+use wxopen::store::TokenKey;
 use wxopen::wechat::token::ISSUED_REVALIDATE_SECS;
 use wxopen_local::{dev_secrets, start, LocalConfig};
 

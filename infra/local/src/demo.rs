@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wxopen::domain::{AppId, Clock, SystemClock};
 use wxopen::secrets::PlatformSecrets;
-use wxopen::store::{TicketStore, TokenKey, TokenStore};
+use wxopen::store::TokenKey;
 
 /// What the demo runs with.
 pub struct DemoConfig {

@@ -59,6 +59,12 @@ pub struct LocalConfig {
     /// `sim_listen`, a simulator of its own); the simulator is started and pushes to us either
     /// way.
     pub wechat_base_url: Option<String>,
+    /// The store the system keeps its state in; `None`: the embedded store in `data_dir`. A
+    /// suite that runs on both stores hands in DynamoDB on moto here.
+    pub store: Option<Arc<dyn Store>>,
+    /// Changes the simulator's settings before it starts (strict refresh-token rotation, no
+    /// push URLs for a test that stores tickets itself, ...).
+    pub adjust_sim: Box<dyn FnOnce(&mut wechat_sim::SimConfig) + Send>,
 }
 
 impl LocalConfig {
@@ -77,6 +83,8 @@ impl LocalConfig {
             refresh_interval: None,
             clock: Arc::new(SystemClock),
             wechat_base_url: None,
+            store: None,
+            adjust_sim: Box::new(|_| {}),
         }
     }
 }
@@ -85,7 +93,7 @@ impl LocalConfig {
 pub struct Local {
     pub base_url: String,
     pub sim: wechat_sim::Simulator,
-    pub store: Arc<EmbeddedStore>,
+    pub store: Arc<dyn Store>,
     /// The token manager every handler shares.
     pub mgr: Arc<wxopen::wechat::TokenManager>,
     server: tokio::task::JoinHandle<()>,
@@ -107,22 +115,24 @@ async fn not_found() -> impl IntoResponse {
 
 /// Starts the store, our listener and the simulator (which pushes a first ticket at once).
 pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
-    let w = wire(
-        config.listen,
-        store.clone(),
-        &config.secrets,
-        WechatTarget::Simulator {
+    let store: Arc<dyn Store> = match config.store {
+        Some(store) => store,
+        None => embedded_store(&config.data_dir)?,
+    };
+    let w = wire(Wiring {
+        listen: config.listen,
+        store: store.clone(),
+        secrets: config.secrets,
+        wechat: WechatTarget::Simulator {
             listen: config.sim_listen,
             ticket_interval: config.ticket_interval,
             seed_mini_programs: config.seed_mini_programs,
         },
-        config.wechat_base_url,
-        config.refresh_interval,
-        config.clock,
-    )
+        adjust_sim: config.adjust_sim,
+        wechat_base_url: config.wechat_base_url,
+        refresh_interval: config.refresh_interval,
+        clock: config.clock,
+    })
     .await?;
     Ok(Local {
         base_url: w.base_url,
@@ -131,6 +141,13 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         mgr: w.mgr,
         server: w.server,
     })
+}
+
+/// The embedded (redb) store in `data_dir`, created if absent.
+fn embedded_store(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    Ok(Arc::new(EmbeddedStore::open(data_dir)?))
 }
 
 /// Where WeChat is for a [`System`].
@@ -190,38 +207,21 @@ impl System {
 
 /// Starts a [`System`]: the store, our listener, and the simulator unless WeChat is elsewhere.
 pub async fn start_system(config: SystemConfig) -> anyhow::Result<System> {
-    let (w, store) = match &config.store {
-        StoreTarget::Embedded { data_dir } => {
-            std::fs::create_dir_all(data_dir)
-                .with_context(|| format!("creating {}", data_dir.display()))?;
-            let store = Arc::new(EmbeddedStore::open(data_dir)?);
-            let w = wire(
-                config.listen,
-                store.clone(),
-                &config.secrets,
-                config.wechat.clone(),
-                None,
-                config.refresh_interval,
-                Arc::new(SystemClock),
-            )
-            .await?;
-            (w, store as Arc<dyn Store>)
-        }
-        StoreTarget::Dynamo { endpoint, table } => {
-            let store = Arc::new(dynamo_store(endpoint, table).await?);
-            let w = wire(
-                config.listen,
-                store.clone(),
-                &config.secrets,
-                config.wechat.clone(),
-                None,
-                config.refresh_interval,
-                Arc::new(SystemClock),
-            )
-            .await?;
-            (w, store as Arc<dyn Store>)
-        }
+    let store: Arc<dyn Store> = match &config.store {
+        StoreTarget::Embedded { data_dir } => embedded_store(data_dir)?,
+        StoreTarget::Dynamo { endpoint, table } => Arc::new(dynamo_store(endpoint, table).await?),
     };
+    let w = wire(Wiring {
+        listen: config.listen,
+        store: store.clone(),
+        secrets: config.secrets,
+        wechat: config.wechat,
+        adjust_sim: Box::new(|_| {}),
+        wechat_base_url: None,
+        refresh_interval: config.refresh_interval,
+        clock: Arc::new(SystemClock),
+    })
+    .await?;
     Ok(System {
         base_url: w.base_url,
         sim: w.sim,
@@ -282,18 +282,34 @@ struct Wired {
     server: tokio::task::JoinHandle<()>,
 }
 
-/// Our listener with every route on `store`, the batch runner, the refresher, and WeChat (the
-/// simulator, started here and pushed a first ticket, or another endpoint); our client calls
-/// `wechat_base_url` instead of the simulator when given.
-async fn wire<S: Store + 'static>(
+/// What [`wire`] starts from: [`LocalConfig`] and [`SystemConfig`] both come down to this.
+struct Wiring {
     listen: SocketAddr,
-    store: Arc<S>,
-    secrets_value: &PlatformSecrets,
-    wechat_target: WechatTarget,
+    store: Arc<dyn Store>,
+    secrets: PlatformSecrets,
+    wechat: WechatTarget,
+    adjust_sim: Box<dyn FnOnce(&mut wechat_sim::SimConfig) + Send>,
+    /// Our client calls this instead of the simulator when given.
     wechat_base_url: Option<String>,
     refresh_interval: Option<std::time::Duration>,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<Wired> {
+}
+
+/// Our listener with every route on `store`, the batch runner, the refresher, and WeChat (the
+/// simulator, started here and pushed a first ticket, or another endpoint); our client calls
+/// `wechat_base_url` instead of the simulator when given.
+async fn wire(wiring: Wiring) -> anyhow::Result<Wired> {
+    let Wiring {
+        listen,
+        store,
+        secrets: secrets_value,
+        wechat: wechat_target,
+        adjust_sim,
+        wechat_base_url,
+        refresh_interval,
+        clock,
+    } = wiring;
+    let secrets_value = &secrets_value;
     let secrets: Arc<dyn SecretsSource> = Arc::new(StaticSecrets::new(secrets_value.clone()));
     // Bound first: the simulator needs our push URLs, our handlers need its base URL.
     let listener = tokio::net::TcpListener::bind(listen)
@@ -310,7 +326,7 @@ async fn wire<S: Store + 'static>(
             ticket_interval,
             seed_mini_programs,
         } => {
-            let sim_config = wechat_sim::SimConfig {
+            let mut sim_config = wechat_sim::SimConfig {
                 component_appid: s.component_appid.to_string(),
                 component_appsecret: s.component_appsecret.expose_secret().to_owned(),
                 token: s.token.expose_secret().to_owned(),
@@ -321,6 +337,7 @@ async fn wire<S: Store + 'static>(
                 clock: clock.clone(),
                 ..wechat_sim::SimConfig::default()
             };
+            adjust_sim(&mut sim_config);
             let sim = wechat_sim::Simulator::start_on(sim_config, sim_listen)
                 .await
                 .with_context(|| format!("starting the WeChat simulator on {sim_listen}"))?;
@@ -352,7 +369,7 @@ async fn wire<S: Store + 'static>(
         )
         .with_authorizers(store.clone()),
     );
-    let dyn_store = store.clone() as Arc<dyn Store>;
+    let dyn_store = store.clone();
     let onboarding = |wait: std::time::Duration| {
         Arc::new(
             wxopen::onboarding::Onboarding::new(mgr.clone(), dyn_store.clone(), clock.clone())

@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::time::Duration;
 use wechat_sim::AccountSpec;
 use wxopen::domain::AppId;
-use wxopen::store::{Authorizer, AuthorizerStore};
+use wxopen::store::Authorizer;
 
 /// A commit of the simulator's template 1 at `version`.
 pub fn commit_body(version: &str) -> Value {

@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use support::{error_code, spawn_app, Link};
 use wechat_sim::Fault;
-use wxopen::store::{AuthorizerStatus, InvitationStore, TokenKey, TokenStore};
+use wxopen::store::{AuthorizerStatus, TokenKey};
 
 const QUERY_AUTH: &str = "/cgi-bin/component/api_query_auth";
 

@@ -11,9 +11,7 @@ use std::time::Duration;
 use support::{spawn_app, App};
 use wechat_sim::Fault;
 use wxopen::domain::AppId;
-use wxopen::store::{
-    AuditStore, AuthorizerFilter, AuthorizerStatus, AuthorizerStore, Batch, BatchStore,
-};
+use wxopen::store::{AuthorizerFilter, AuthorizerStatus, Batch};
 
 /// `n` mini programs authorized through WeChat's `authorized` push.
 async fn authorized_apps(app: &App, n: usize) -> Vec<AppId> {

@@ -12,7 +12,7 @@ use fantoccini::Locator;
 use serde_json::json;
 use support::browser::{browser, driver, shoot};
 use support::spawn_app;
-use wxopen::store::{InvitationState, InvitationStore};
+use wxopen::store::InvitationState;
 
 #[tokio::test]
 async fn a_merchant_clicks_through_from_the_invitation_to_the_success_page() {

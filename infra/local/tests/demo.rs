@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use support::Captured;
 use wxopen::secrets::PlatformSecrets;
-use wxopen::store::{TokenKey, TokenStore};
+use wxopen::store::TokenKey;
 use wxopen_local::demo::{run, DemoConfig};
 
 fn random(n: usize) -> String {

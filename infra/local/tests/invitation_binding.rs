@@ -7,7 +7,7 @@ mod support;
 use serde_json::json;
 use support::{error_code, link_href, spawn_app, App};
 use wxopen::domain::AppId;
-use wxopen::store::{InvitationStore, SingleUseKind, SingleUseStore, UNASSIGNED_CUSTOMER};
+use wxopen::store::{SingleUseKind, UNASSIGNED_CUSTOMER};
 
 const PREAUTH: &str = "/cgi-bin/component/api_create_preauthcode";
 

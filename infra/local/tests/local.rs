@@ -3,7 +3,6 @@
 mod support;
 
 use support::spawn_app_with;
-use wxopen::store::TicketStore;
 use wxopen_local::dev_secrets;
 
 #[tokio::test]
@@ -96,7 +95,6 @@ async fn the_local_system_runs_the_token_refresher_on_its_timer() {
     let app =
         spawn_app_with(|c| c.refresh_interval = Some(std::time::Duration::from_millis(200))).await;
     let local = &app.local;
-    use wxopen::store::TokenStore;
     let key = wxopen::store::TokenKey::Component(appid);
     let mut stored = None;
     for _ in 0..100 {

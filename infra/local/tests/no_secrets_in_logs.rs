@@ -8,7 +8,7 @@ mod support;
 
 use secrecy::ExposeSecret;
 use support::{spawn_app_with, Captured};
-use wxopen::store::{TokenKey, TokenStore};
+use wxopen::store::TokenKey;
 use wxopen_local::dev_secrets;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

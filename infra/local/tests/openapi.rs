@@ -11,7 +11,6 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use support::spawn_app;
-use wxopen::store::BatchStore;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 

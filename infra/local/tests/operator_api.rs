@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use support::{spawn_app, spawn_app_with};
 use wxopen::domain::{Clock, ManualClock, SystemClock};
-use wxopen::store::{InvitationStore, TokenKey, TokenStore};
+use wxopen::store::TokenKey;
 
 async fn invitation_count(app: &support::App) -> usize {
     app.local

@@ -12,10 +12,7 @@ use support::{spawn_app_with, App};
 use wxopen::crypto::MsgCrypt;
 use wxopen::domain::{AppId, AuditId, AuditStatus, ManualClock};
 use wxopen::secrets::PlatformSecrets;
-use wxopen::store::{
-    AuditRecord, AuditStore, Authorizer, AuthorizerStatus, AuthorizerStore, TicketStore, TokenKey,
-    TokenState, TokenStore,
-};
+use wxopen::store::{AuditRecord, Authorizer, AuthorizerStatus, TokenKey, TokenState};
 
 const COMPONENT: &str = "wx134c8103faa5a59e";
 const TOKEN: &str = "pushtoken";

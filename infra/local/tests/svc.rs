@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use support::{spawn_app_with, App};
 use wxopen::domain::AppId;
 use wxopen::operator_auth::{OperatorKey, Role};
-use wxopen::store::{TokenKey, TokenStore};
+use wxopen::store::TokenKey;
 use wxopen_local::dev_secrets;
 
 const SERVICE: &str = "key-of-the-backend";

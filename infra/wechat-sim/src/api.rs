@@ -5,6 +5,7 @@
 //! HTTP method (43001/43002), check the token (41001/40001/42001, 61007 without permission set 18),
 //! then run the route's handler.
 
+use crate::form::Form;
 use crate::state::{
     self, day_of, random_token, AccessToken, Account, Audit, Commit, GrayPlan, PreAuthCode, State,
     TokenKind, Version, CODE_TTL, HISTORY_LEN, QUOTA_RESETS_PER_MONTH, TICKET_TTL, TOKEN_TTL,
@@ -109,6 +110,7 @@ const fn route(path: &'static str, method: RouteMethod, auth: Auth, handler: Han
 pub(crate) const ROUTES: &[Route] = {
     use crate::icp;
     use crate::services as sv;
+    use crate::violations as vi;
     use Auth::{Any, Authorizer, Component, None as NoToken};
     use Handler::{Account, Either, Platform, Raw};
     use RouteMethod::{Get, Post};
@@ -188,6 +190,9 @@ pub(crate) const ROUTES: &[Route] = {
         route(icp::CANCEL_APPLY, Post, Authorizer, Raw(icp::cancel_apply_icp_filing)),
         route(icp::SUBMIT_AUTH_AND_ICP, Post, Authorizer, Raw(icp::submit_auth_and_icp)),
         route(icp::QUERY_AUTH_AND_ICP, Post, Authorizer, Raw(icp::query_auth_and_icp)),
+        // Violations (permission sets 18 and 76).
+        route("/wxa/getillegalrecords", Post, Authorizer, Account(vi::getillegalrecords)),
+        route("/wxa/getappealrecords", Post, Authorizer, Account(vi::getappealrecords)),
     ]
 };
 
@@ -405,8 +410,11 @@ async fn record_rid(inner: &Inner, resp: Response, seen: Seen<'_>) -> Response {
         return Response::from_parts(parts, axum::body::Body::empty());
     };
     // Only error answers carry a rid.
-    let rid = find(&bytes, b" rid: ")
-        .and_then(|_| serde_json::from_slice::<Value>(&bytes).ok())
+    let rid = bytes
+        .windows(6)
+        .any(|w| w == b" rid: ")
+        .then(|| serde_json::from_slice::<Value>(&bytes).ok())
+        .flatten()
         .and_then(|v| v["errmsg"].as_str().map(str::to_owned))
         .and_then(|m| m.rsplit_once(" rid: ").map(|(_, r)| r.trim().to_owned()));
     if let Some(rid) = rid {
@@ -459,12 +467,13 @@ async fn answer(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let form = Form::parse(content_type, body).await;
     let ctx = Ctx {
         inner,
         query,
         body,
         now,
-        content_type,
+        form: form.as_ref(),
     };
     let result = match route.handler {
         Handler::Raw(respond) => return respond(&ctx),
@@ -628,8 +637,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) query: &'a HashMap<String, String>,
     pub(crate) body: &'a Bytes,
     pub(crate) now: UnixTime,
-    /// The request's Content-Type (uploadmedia's multipart boundary).
-    pub(crate) content_type: &'a str,
+    /// The body's parts when it is multipart/form-data (the uploads).
+    pub(crate) form: Option<&'a Form>,
 }
 
 impl Ctx<'_> {
@@ -2052,20 +2061,22 @@ fn uploadmedia(st: &mut State, ctx: &Ctx, appid: &AppId) -> WxResult {
     // api_uploadmediatocodeaudit: multipart field `media`, an image (PNG, JPEG, GIF; at
     // most 2 MB) or an MP4 video (at most 10 MB); answers `type` and `mediaid`. Another
     // format 40005, too large 40006 (the page's codes); no media part 41005 (global).
-    let (ct, bytes) = multipart_media(ctx.content_type, ctx.body)
-        .filter(|(_, b)| !b.is_empty())
+    let media = ctx
+        .form
+        .and_then(|f| f.part("media"))
+        .filter(|p| !p.data.is_empty())
         .ok_or_else(|| WxErr::new(41005, "media data missing"))?;
-    let (kind, limit) = match ct.as_str() {
+    let (kind, limit) = match media.content_type.as_deref().unwrap_or_default() {
         "image/png" | "image/jpeg" | "image/jpg" | "image/gif" => ("image", 2 << 20),
         "video/mp4" => ("video", 10 << 20),
         _ => return Err(WxErr::new(40005, "invalid file type")),
     };
-    if bytes.len() > limit {
+    if media.data.len() > limit {
         return Err(WxErr::new(40006, "invalid meida size"));
     }
     let mediaid = state::random_alnum(64);
     code.media
-        .insert(mediaid.clone(), (kind.to_owned(), bytes.len()));
+        .insert(mediaid.clone(), (kind.to_owned(), media.data.len()));
     Ok(json!({ "type": kind, "mediaid": mediaid }))
 }
 
@@ -2236,43 +2247,6 @@ fn without_auth(code: &state::CodeState, commit: &Commit, required: bool) -> Vec
         })
         .cloned()
         .collect()
-}
-
-/// The file part named `media` of a multipart/form-data body: (its Content-Type, its bytes).
-fn multipart_media(content_type: &str, body: &[u8]) -> Option<(String, Vec<u8>)> {
-    let boundary = content_type
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))?
-        .trim_matches('"');
-    let delim = format!("--{boundary}");
-    let text = body;
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while let Some(at) = find(rest, delim.as_bytes()) {
-        rest = &rest[at + delim.len()..];
-        parts.push(rest);
-    }
-    for part in parts {
-        let head_end = find(part, b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&part[..head_end]).to_ascii_lowercase();
-        if !head.contains("name=\"media\"") {
-            continue;
-        }
-        let data = &part[head_end + 4..];
-        let end = find(data, format!("\r\n{delim}").as_bytes()).unwrap_or(data.len());
-        let ct = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-type:"))
-            .map(|c| c.trim().to_owned())
-            .unwrap_or_default();
-        return Some((ct, data[..end].to_vec()));
-    }
-    None
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// getUnlimitedQRCode (`/wxa/getwxacodeunlimit`): `scene` at most 32 visible characters (40169);

@@ -9,6 +9,7 @@
 //! `notify_apply_icpfiling_result`, a finished face check as `notify_icpfiling_verify_result`.
 
 use crate::api::{check_token, err_answer, json_answer, ok_answer, Ctx, WxErr};
+use crate::form::Form;
 use crate::push::Target;
 use crate::state::{random_alnum, random_lower_alnum, wechat_rid, State, TokenKind};
 use crate::{Inner, Simulator};
@@ -49,7 +50,7 @@ fn answer(ctx: &Ctx, path: &str) -> Response {
         let mut st = ctx.inner.lock();
         check_token(&st, ctx.query, TokenKind::Authorizer, ctx.now).and_then(|appid| {
             let appid = appid.ok_or_else(|| WxErr(40001, "invalid credential".into()))?;
-            dispatch(&mut st, path, &appid, ctx.content_type, ctx.body, ctx.now)
+            dispatch(&mut st, path, &appid, ctx.form, ctx.body, ctx.now)
         })
     };
     match result {
@@ -369,7 +370,7 @@ pub fn dispatch(
     st: &mut State,
     path: &str,
     appid: &AppId,
-    content_type: &str,
+    form: Option<&Form>,
     body: &[u8],
     now: UnixTime,
 ) -> Result<Value, WxErr> {
@@ -435,7 +436,7 @@ pub fn dispatch(
             .map(|(t, p, n, r)| json!({"type": t, "parent_type": p, "name": n, "remark": r}))
             .collect::<Vec<_>>()})),
         DISTRICT_CODE => Ok(district_json()),
-        UPLOAD_MEDIA => upload_media(icp, appid, content_type, body, now),
+        UPLOAD_MEDIA => upload_media(icp, appid, form, now),
         CREATE_VERIFY_TASK => {
             let m = optional_json_body(body)?;
             let along = m
@@ -890,18 +891,12 @@ fn start_filing(
 fn upload_media(
     icp: &mut Icp,
     appid: &AppId,
-    content_type: &str,
-    body: &[u8],
+    form: Option<&Form>,
     now: UnixTime,
 ) -> Result<Value, WxErr> {
     let invalid = || WxErr(40097, "invalid args".into());
-    let parts = multipart_parts(content_type, body).ok_or_else(invalid)?;
-    let field = |name: &str| {
-        parts
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| String::from_utf8_lossy(&p.data).trim().to_owned())
-    };
+    let form = form.ok_or_else(invalid)?;
+    let field = |name: &str| form.text(name);
     let kind = field("type").ok_or_else(invalid)?;
     if kind != "image" && kind != "video" {
         return Err(invalid());
@@ -916,9 +911,8 @@ fn upload_media(
     if icp_order_field.contains("certificate_photo") && certificate_type.is_none() {
         return Err(invalid());
     }
-    parts
-        .iter()
-        .find(|p| p.name == "media" && !p.data.is_empty())
+    form.part("media")
+        .filter(|p| !p.data.is_empty())
         .ok_or_else(invalid)?;
     let media_id = random_alnum(75);
     icp.media.insert(
@@ -931,47 +925,6 @@ fn upload_media(
         },
     );
     Ok(json!({ "type": kind, "media_id": media_id, "created_at": now }))
-}
-
-struct Part {
-    name: String,
-    data: Vec<u8>,
-}
-
-/// The parts of a multipart/form-data body, by their `name`.
-fn multipart_parts(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
-    let boundary = content_type
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))?
-        .trim_matches('"');
-    let delim = format!("--{boundary}");
-    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
-    let mut parts = Vec::new();
-    let mut rest = body;
-    while let Some(at) = find(rest, delim.as_bytes()) {
-        rest = &rest[at + delim.len()..];
-        if rest.starts_with(b"--") {
-            break;
-        }
-        let head_end = find(rest, b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&rest[..head_end]).into_owned();
-        let data = &rest[head_end + 4..];
-        let end = find(data, format!("\r\n{delim}").as_bytes()).unwrap_or(data.len());
-        let name = head
-            .split(';')
-            .map(str::trim)
-            .find_map(|p| p.strip_prefix("name=\""))
-            .and_then(|n| n.split('"').next())
-            .unwrap_or("")
-            .to_owned();
-        parts.push(Part {
-            name,
-            data: data[..end].to_vec(),
-        });
-        rest = &data[end..];
-    }
-    Some(parts)
 }
 
 fn json_body(body: &[u8]) -> Result<Map<String, Value>, WxErr> {

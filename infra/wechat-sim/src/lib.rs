@@ -34,7 +34,9 @@
 //! `modify_domain_directly`, `get_effective_domain`, `setwebviewdomain`,
 //! `setwebviewdomain_directly`, `queryquota`, `uploadmedia` (multipart), `getwxacodeunlimit`
 //! (a PNG), `security/apply_privacy_interface`, `security/get_privacy_interface`,
-//! `security/get_code_privacy_info`. The README has every behaviour and errcode.
+//! `security/get_code_privacy_info`, and with permission set 76 too `getillegalrecords`,
+//! `getappealrecords` (the penalties `/_sim/accounts/{appid}/punish` imposes, pushed as
+//! `wxa_punish_event`). The README has every behaviour and errcode.
 //! ICP filing (authorizer token, permission set 18 or 156; see the README's "ICP filing"):
 //! `GET /wxa/icp/get_icp_entrance_info`, `get_online_icp_order`, `query_icp_subject_types`,
 //! `query_icp_certificate_types`, `query_icp_district_code`, `query_icp_nrlx_types`,
@@ -84,11 +86,13 @@
 
 mod api;
 mod control;
+mod form;
 mod icp;
 mod push;
 mod qrcode;
 mod services;
 mod state;
+mod violations;
 
 pub use icp::{
     AuthDecision, FaceTask, Filing, IcpApp, IcpDecision, IcpSnapshot, IcpTiming, PushTarget,
@@ -97,6 +101,7 @@ pub use icp::{
 pub use push::FastRegisterResult;
 pub use services::{AddedTemplate, SentMessage};
 pub use state::{month_of, Account, Audit, CodeState, PushRecord};
+pub use violations::Punishment;
 
 use anyhow::{anyhow, bail, Context};
 use push::Target;
@@ -585,6 +590,7 @@ impl Simulator {
         let app = control::router(inner.clone())
             .merge(services::control_router(inner.clone()))
             .merge(icp::control_router(inner.clone()))
+            .merge(violations::control_router(inner.clone()))
             .merge(api::router(inner.clone()));
         let mut tasks = vec![tokio::spawn(async move {
             // The caller's address is the one the IP whitelist (61004) checks.

@@ -305,6 +305,8 @@ pub struct ActiveFault {
 
 #[derive(Debug, Default)]
 pub struct State {
+    /// Penalties and appeals (getillegalrecords, getappealrecords and their pushes).
+    pub violations: crate::violations::ViolationState,
     /// Per account (an authorizer's appid, or the platform's): (month, resets that month), shared
     /// by clear_quota and clear_quota/v2: 10 a month, then 48006 (clear_quota.html).
     pub quota_resets: HashMap<String, (i64, u32)>,

@@ -15,6 +15,10 @@
 //! | seen push | `PUSH#{digest}` | `PUSH` | `expires_at`, `ttl` |
 //! | batch | `BATCHES` | `{id}` (sorts by creation) | `data` (JSON), `open` while unfinished, `ttl` |
 //! | one app of a batch | `BATCH#{id}` | `ITEM#{appid}` | `claimed_at`, `lease_until`, `result_data` (JSON), `ttl` |
+//! | penalty (pushed) | `APP#{appid}` | `PENALTY#{punish_id}` | `data` (JSON) |
+//! | penalised app mark | `PENALISED` | `{appid}` | |
+//! | appeal (pushed) | `APP#{appid}` | `APPEAL#{id:020}` | `data` (JSON), `pushed_at` |
+//! | quota resets of a month | `QUOTA_RESETS#{account}` | `MONTH#{month_start}` | `data` (JSON ledger), `rev` |
 //!
 //! Indexes, so that no request path ever scans:
 //! - GSI `due` (`due_pk` = `"DUE"`, `due_at`): sparse; only authorizer tokens that hold a refresh
@@ -1970,6 +1974,250 @@ impl SubscribeTemplateStore for DynamoStore {
             .await
             .map_err(backend("DeleteItem subscribe template"))?;
         Ok(())
+    }
+}
+
+// --- Violations and quota resets (issue 27) ---
+
+/// `APP#{appid}` / `PENALTY#{punish_id}` and `APP#{appid}` / `APPEAL#{id:020}`, each its record
+/// as one JSON attribute (one Query lists an app's); `PENALISED` / `{appid}` marks an app with a
+/// penalty, so the penalised apps are one Query, in appid order.
+const PENALISED_PK: &str = "PENALISED";
+
+#[async_trait]
+impl ViolationStore for DynamoStore {
+    async fn record_penalty(&self, p: &Penalty) -> StoreResult<bool> {
+        let pk = format!("APP#{}", p.appid);
+        let sk = format!("PENALTY#{}", p.punish_id);
+        for _ in 0..RMW_ATTEMPTS {
+            let penalty = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(pk.clone()))
+                .item("sk", s(sk.clone()))
+                .item("data", s(to_json(p)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(backend("Put penalty"))?;
+            let mark = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(PENALISED_PK))
+                .item("sk", s(p.appid.to_string()))
+                .build()
+                .map_err(backend("Put penalised"))?;
+            let tx = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(penalty).build())
+                .transact_items(TransactWriteItem::builder().put(mark).build());
+            if commit(tx, "TransactWriteItems penalty").await? {
+                return Ok(true);
+            }
+            // Cancelled: recorded already, or another transaction held an item (read again).
+            if self.get_item(pk.clone(), &sk).await?.is_some() {
+                return Ok(false);
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn list_penalties(&self, appid: &AppId) -> StoreResult<Vec<Penalty>> {
+        let mut out: Vec<Penalty> = self.app_records(appid, "PENALTY#").await?;
+        violation::newest_first(&mut out);
+        Ok(out)
+    }
+
+    async fn record_appeal(&self, a: &Appeal) -> StoreResult<bool> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("APP#{}", a.appid)))
+            .item("sk", s(format!("APPEAL#{:020}", a.appeal_record_id)))
+            .item("data", s(to_json(a)?))
+            .item("pushed_at", n(a.pushed_at))
+            .condition_expression("attribute_not_exists(pk) OR pushed_at < :t")
+            .expression_attribute_values(":t", n(a.pushed_at))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(backend("PutItem appeal")(e)),
+        }
+    }
+
+    async fn list_appeals(&self, appid: &AppId) -> StoreResult<Vec<Appeal>> {
+        self.app_records(appid, "APPEAL#").await
+    }
+
+    async fn penalised_apps(&self, cursor: Option<&str>, limit: u32) -> StoreResult<Page<AppId>> {
+        let start = cursor
+            .map(|c| decode_cursor(c, &["pk", "sk"]))
+            .transpose()?;
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(PENALISED_PK))
+            .consistent_read(true)
+            .limit(i32::try_from(clamp_limit(limit)).unwrap_or(100))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(backend("Query penalised"))?;
+        let items = resp
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|i| AppId::parse(get_s(i, "sk")?).map_err(|_| corrupt("penalised appid")))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = resp
+            .last_evaluated_key
+            .map(|k| encode_cursor(&k))
+            .transpose()?;
+        Ok(Page { items, next })
+    }
+}
+
+impl DynamoStore {
+    /// Every record of `appid` whose sort key starts with `prefix`, its `data` JSON.
+    async fn app_records<T: serde::de::DeserializeOwned>(
+        &self,
+        appid: &AppId,
+        prefix: &str,
+    ) -> StoreResult<Vec<T>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :s)")
+                .expression_attribute_values(":p", s(format!("APP#{appid}")))
+                .expression_attribute_values(":s", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend("Query app records"))?;
+            for item in resp.items.unwrap_or_default() {
+                out.push(get_json(&item, "data")?);
+            }
+            match resp.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+/// `QUOTA_RESETS#{account}` / `MONTH#{month_start}`: the month's ledger as one JSON attribute,
+/// written conditioned on its `rev` (read, change, write; retried on a concurrent write).
+#[async_trait]
+impl QuotaResetStore for DynamoStore {
+    async fn reserve_quota_reset(
+        &self,
+        account: &QuotaAccount,
+        month_start: UnixTime,
+        limit: u32,
+        u: &QuotaResetUse,
+    ) -> StoreResult<QuotaReservation> {
+        self.change_ledger(account, month_start, |l| {
+            let r = l.reserve(limit, u);
+            (matches!(r, QuotaReservation::Reserved { .. }), r)
+        })
+        .await
+    }
+
+    async fn settle_quota_reset(
+        &self,
+        account: &QuotaAccount,
+        month_start: UnixTime,
+        id: &str,
+        outcome: QuotaResetOutcome,
+        errcode: Option<i64>,
+    ) -> StoreResult<()> {
+        self.change_ledger(account, month_start, |l| {
+            l.settle(id, outcome, errcode);
+            (true, ())
+        })
+        .await
+    }
+
+    async fn quota_resets(
+        &self,
+        account: &QuotaAccount,
+        month_start: UnixTime,
+    ) -> StoreResult<QuotaResetLedger> {
+        Ok(self.read_ledger(account, month_start).await?.0)
+    }
+}
+
+/// Tries of a ledger change that loses its condition to a concurrent writer.
+const LEDGER_ATTEMPTS: usize = 32;
+
+impl DynamoStore {
+    fn ledger_key(account: &QuotaAccount, month_start: UnixTime) -> (String, String) {
+        (
+            format!("QUOTA_RESETS#{}", account.key()),
+            format!("MONTH#{month_start}"),
+        )
+    }
+
+    /// The ledger and its `rev` (0: none stored).
+    async fn read_ledger(
+        &self,
+        account: &QuotaAccount,
+        month_start: UnixTime,
+    ) -> StoreResult<(QuotaResetLedger, u64)> {
+        let (pk, sk) = Self::ledger_key(account, month_start);
+        match self.get_item(pk, &sk).await? {
+            Some(item) => Ok((get_json(&item, "data")?, get_n(&item, "rev")?)),
+            None => Ok((QuotaResetLedger::default(), 0)),
+        }
+    }
+
+    /// Applies `change` (which answers whether to write, and its result) to the ledger.
+    async fn change_ledger<T>(
+        &self,
+        account: &QuotaAccount,
+        month_start: UnixTime,
+        change: impl Fn(&mut QuotaResetLedger) -> (bool, T),
+    ) -> StoreResult<T> {
+        let (pk, sk) = Self::ledger_key(account, month_start);
+        // A month's resets are few, but operators may race for the last one: more tries than
+        // other read-modify-writes, each after a short random pause.
+        for attempt in 0..LEDGER_ATTEMPTS {
+            if attempt > 0 {
+                let pause = 5 + rand::random::<u64>() % 20;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            let (mut ledger, rev) = self.read_ledger(account, month_start).await?;
+            let (write, out) = change(&mut ledger);
+            if !write {
+                return Ok(out);
+            }
+            let r = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(pk.clone()))
+                .item("sk", s(sk.clone()))
+                .item("data", s(to_json(&ledger)?))
+                .item("rev", n(rev + 1))
+                .condition_expression("attribute_not_exists(pk) OR rev = :r")
+                .expression_attribute_values(":r", n(rev))
+                .send()
+                .await;
+            match r {
+                Ok(_) => return Ok(out),
+                Err(e) if is_condition_failed(&e) => continue,
+                Err(e) => return Err(backend("PutItem quota resets")(e)),
+            }
+        }
+        Err(StoreError::Conflict)
     }
 }
 

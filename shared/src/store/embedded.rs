@@ -1688,6 +1688,239 @@ impl SubscribeTemplateStore for EmbeddedStore {
     }
 }
 
+// --- Violations and quota resets (issue 27) ---
+
+/// `(appid, punish_id)` -> [`Penalty`] as JSON.
+const PENALTIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("penalties");
+/// `(appid, appeal_record_id)` -> [`Appeal`] as JSON.
+const APPEALS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("appeals");
+/// The apps with a penalty, in appid order.
+const PENALISED: TableDefinition<&str, ()> = TableDefinition::new("penalised");
+/// `(account, month_start)` -> [`QuotaResetLedger`] as JSON.
+const QUOTA_RESETS: TableDefinition<(&str, i64), &[u8]> = TableDefinition::new("quota_resets");
+
+/// Opens `def` for reading; `None` when no write created it yet (a database from before it).
+fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &redb::ReadTransaction,
+    def: TableDefinition<K, V>,
+) -> StoreResult<Option<redb::ReadOnlyTable<K, V>>> {
+    match txn.open_table(def) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(be(e)),
+    }
+}
+
+#[async_trait]
+impl ViolationStore for EmbeddedStore {
+    async fn record_penalty(&self, p: &Penalty) -> StoreResult<bool> {
+        let (appid, id) = (p.appid.to_string(), p.punish_id.clone());
+        let bytes = enc(p)?;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(PENALTIES).map_err(be)?;
+                if t.get((appid.as_str(), id.as_str())).map_err(be)?.is_some() {
+                    return Ok(false);
+                }
+                t.insert((appid.as_str(), id.as_str()), bytes.as_slice())
+                    .map_err(be)?;
+                let mut marks = txn.open_table(PENALISED).map_err(be)?;
+                marks.insert(appid.as_str(), ()).map_err(be)?;
+            }
+            txn.commit().map_err(be)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn list_penalties(&self, appid: &AppId) -> StoreResult<Vec<Penalty>> {
+        let appid = appid.to_string();
+        let mut out: Vec<Penalty> = self
+            .run(move |db| {
+                let txn = db.begin_read().map_err(be)?;
+                let Some(t) = read_table(&txn, PENALTIES)? else {
+                    return Ok(Vec::new());
+                };
+                let mut out = Vec::new();
+                for row in t.range((appid.as_str(), "")..).map_err(be)? {
+                    let (k, v) = row.map_err(be)?;
+                    if k.value().0 != appid {
+                        break;
+                    }
+                    out.push(dec(v.value(), "penalty")?);
+                }
+                Ok(out)
+            })
+            .await?;
+        violation::newest_first(&mut out);
+        Ok(out)
+    }
+
+    async fn record_appeal(&self, a: &Appeal) -> StoreResult<bool> {
+        let (appid, id, pushed_at) = (a.appid.to_string(), a.appeal_record_id, a.pushed_at);
+        let bytes = enc(a)?;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(APPEALS).map_err(be)?;
+                let newer_kept = match t.get((appid.as_str(), id)).map_err(be)? {
+                    Some(v) => dec::<Appeal>(v.value(), "appeal")?.pushed_at >= pushed_at,
+                    None => false,
+                };
+                if newer_kept {
+                    return Ok(false);
+                }
+                t.insert((appid.as_str(), id), bytes.as_slice())
+                    .map_err(be)?;
+            }
+            txn.commit().map_err(be)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn list_appeals(&self, appid: &AppId) -> StoreResult<Vec<Appeal>> {
+        let appid = appid.to_string();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let Some(t) = read_table(&txn, APPEALS)? else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            for row in t.range((appid.as_str(), 0)..).map_err(be)? {
+                let (k, v) = row.map_err(be)?;
+                if k.value().0 != appid {
+                    break;
+                }
+                out.push(dec(v.value(), "appeal")?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn penalised_apps(&self, cursor: Option<&str>, limit: u32) -> StoreResult<Page<AppId>> {
+        // The cursor is the last appid of the previous page.
+        let after = cursor
+            .map(|c| AppId::parse(c).map_err(|_| StoreError::InvalidCursor))
+            .transpose()?
+            .map(|a| a.to_string());
+        let limit = page_limit(limit);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let Some(t) = read_table(&txn, PENALISED)? else {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            };
+            let lower = match &after {
+                Some(a) => Bound::Excluded(a.as_str()),
+                None => Bound::Unbounded,
+            };
+            let mut items = Vec::new();
+            let mut more = false;
+            for row in t.range::<&str>((lower, Bound::Unbounded)).map_err(be)? {
+                let (k, _) = row.map_err(be)?;
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                items.push(AppId::parse(k.value()).map_err(|_| corrupt("penalised appid"))?);
+            }
+            let next = if more {
+                items.last().map(|a: &AppId| a.to_string())
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl QuotaResetStore for EmbeddedStore {
+    async fn reserve_quota_reset(
+        &self,
+        account: &QuotaAccount,
+        month_start: UnixTime,
+        limit: u32,
+        u: &QuotaResetUse,
+    ) -> StoreResult<QuotaReservation> {
+        let u = u.clone();
+        self.change_ledger(account, month_start, move |l| l.reserve(limit, &u))
+            .await
+    }
+
+    async fn settle_quota_reset(
+        &self,
+        account: &QuotaAccount,
+        month_start: UnixTime,
+        id: &str,
+        outcome: QuotaResetOutcome,
+        errcode: Option<i64>,
+    ) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.change_ledger(account, month_start, move |l| {
+            l.settle(&id, outcome, errcode)
+        })
+        .await
+    }
+
+    async fn quota_resets(
+        &self,
+        account: &QuotaAccount,
+        month_start: UnixTime,
+    ) -> StoreResult<QuotaResetLedger> {
+        let key = account.key();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let Some(t) = read_table(&txn, QUOTA_RESETS)? else {
+                return Ok(QuotaResetLedger::default());
+            };
+            t.get((key.as_str(), month_start))
+                .map_err(be)?
+                .map(|v| dec(v.value(), "quota resets"))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        })
+        .await
+    }
+}
+
+impl EmbeddedStore {
+    /// Reads, changes and writes one ledger in one write transaction.
+    async fn change_ledger<T: Send + 'static>(
+        &self,
+        account: &QuotaAccount,
+        month_start: UnixTime,
+        change: impl FnOnce(&mut QuotaResetLedger) -> T + Send + 'static,
+    ) -> StoreResult<T> {
+        let key = account.key();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            let out = {
+                let mut t = txn.open_table(QUOTA_RESETS).map_err(be)?;
+                let mut ledger: QuotaResetLedger = t
+                    .get((key.as_str(), month_start))
+                    .map_err(be)?
+                    .map(|v| dec(v.value(), "quota resets"))
+                    .transpose()?
+                    .unwrap_or_default();
+                let out = change(&mut ledger);
+                t.insert((key.as_str(), month_start), enc(&ledger)?.as_slice())
+                    .map_err(be)?;
+                out
+            };
+            txn.commit().map_err(be)?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

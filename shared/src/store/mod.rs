@@ -15,6 +15,14 @@ use serde::{Deserialize, Serialize};
 
 pub mod dynamo;
 pub mod embedded;
+pub mod quota_reset;
+pub mod violation;
+
+pub use quota_reset::{
+    QuotaAccount, QuotaReservation, QuotaResetLedger, QuotaResetOutcome, QuotaResetStore,
+    QuotaResetUse, QUOTA_RESETS_PER_MONTH,
+};
+pub use violation::{Appeal, AppealStatus, Penalty, PenaltyKind, ViolationStore};
 
 /// Errors every store can return. Conflicts and single-use refusals are typed: callers branch on them.
 #[derive(Debug, thiserror::Error)]
@@ -992,10 +1000,15 @@ pub trait SubscribeTemplateStore: Send + Sync {
     async fn delete_subscribe_template(&self, appid: &AppId, name: &str) -> StoreResult<()>;
 }
 
-/// Everything at once, for functions and `wxopen-local` that hold one store.
+/// What the token manager needs from the store: the tokens and the ticket they are made from.
+pub trait TokenBackend: TokenStore + TicketStore {}
+impl<T: TokenStore + TicketStore + ?Sized> TokenBackend for T {}
+
+/// Everything at once, for functions and `wxopen-local` that hold one store. An
+/// `Arc<dyn Store>` is also each narrower view a component takes (`Arc<dyn TokenBackend>` for
+/// the token manager, `Arc<dyn AuthorizerStore>`...): every one of them is a supertrait.
 pub trait Store:
-    TicketStore
-    + TokenStore
+    TokenBackend
     + AuthorizerStore
     + AuditStore
     + SingleUseStore
@@ -1006,6 +1019,8 @@ pub trait Store:
     + ScheduleStore
     + TemplateRequirementsStore
     + SubscribeTemplateStore
+    + ViolationStore
+    + QuotaResetStore
 {
 }
 
@@ -1022,5 +1037,7 @@ impl<T> Store for T where
         + ScheduleStore
         + TemplateRequirementsStore
         + SubscribeTemplateStore
+        + ViolationStore
+        + QuotaResetStore
 {
 }

@@ -108,6 +108,9 @@ enum Method<'b> {
     Get,
     /// A body and its Content-Type.
     Post(&'b [u8], &'b str),
+    /// A multipart/form-data body: text fields, then the file (reqwest's `multipart`, one form
+    /// built per attempt, with its Content-Length).
+    Multipart(&'b [(&'static str, String)], FilePart<'b>),
 }
 
 /// The WeChat API client. Cheap to clone (the connection pool is shared).
@@ -170,7 +173,7 @@ impl WechatClient {
         let query = req.query();
         let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let body;
-        let content_type;
+        let fields;
         let method = match E::VERB {
             Verb::Get => Method::Get,
             Verb::Post => {
@@ -185,8 +188,8 @@ impl WechatClient {
                     endpoint: E::PATH,
                     detail: "a multipart endpoint without a file".into(),
                 })?;
-                (content_type, body) = multipart_body(&req.form_fields(), &file);
-                Method::Post(&body, &content_type)
+                fields = req.form_fields();
+                Method::Multipart(&fields, file)
             }
         };
         let (content_type, bytes) = self
@@ -280,6 +283,10 @@ impl WechatClient {
                 .post(url.clone())
                 .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(body.to_vec()),
+            Method::Multipart(fields, file) => self
+                .http
+                .post(url.clone())
+                .multipart(multipart_form(endpoint, fields, &file)?),
         };
         let resp = req
             .send()
@@ -315,32 +322,25 @@ impl WechatClient {
     }
 }
 
-/// A multipart/form-data body with text fields then one file part: (Content-Type with its
-/// boundary, body).
-fn multipart_body(fields: &[(&'static str, String)], file: &FilePart<'_>) -> (String, Vec<u8>) {
-    let boundary = format!("----wxopen{:016x}", rand::random::<u64>());
-    let clean = |s: &str| s.replace(['"', '\r', '\n'], "_");
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{}\r\n",
-                clean(name),
-                clean(value)
-            )
-            .as_bytes(),
-        );
-    }
-    body.extend_from_slice(&format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
-        file.field,
-        clean(file.filename),
-        clean(file.content_type),
-    )
-    .into_bytes());
-    body.extend_from_slice(file.bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+/// The form of a multipart call: text fields, then the file part.
+fn multipart_form(
+    endpoint: &'static str,
+    fields: &[(&'static str, String)],
+    file: &FilePart<'_>,
+) -> WechatResult<reqwest::multipart::Form> {
+    let form = fields
+        .iter()
+        .fold(reqwest::multipart::Form::new(), |form, (name, value)| {
+            form.text(*name, value.clone())
+        });
+    let part = reqwest::multipart::Part::bytes(file.bytes.to_vec())
+        .file_name(file.filename.to_owned())
+        .mime_str(file.content_type)
+        .map_err(|e| WechatError::InvalidRequest {
+            endpoint,
+            detail: format!("content type {:?}: {e}", file.content_type),
+        })?;
+    Ok(form.part(file.field, part))
 }
 
 fn is_json_like(content_type: &str, bytes: &[u8]) -> bool {

@@ -14,7 +14,7 @@
 
 use super::client::{Binary, Empty};
 use super::error::{WechatError, WechatResult};
-use super::{component, icp, quota, services, wxa};
+use super::{component, icp, quota, services, violations, wxa};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -272,6 +272,9 @@ endpoints! {
     icp::CancelApplyIcpFiling: POST "/wxa/icp/cancel_apply_icp_filing", Authorizer, not_repeatable -> Empty;
     icp::SubmitAuthAndIcp: POST "/wxa/sec/submit_auth_and_icp", Authorizer, not_repeatable -> icp::IcpApplied;
     icp::QueryAuthAndIcp: POST "/wxa/sec/query_auth_and_icp", Authorizer, repeatable -> icp::AuthAndIcpProgress;
+    // Violations (permission sets 18 and 76): reads.
+    violations::GetIllegalRecords: POST "/wxa/getillegalrecords", Authorizer, repeatable -> violations::IllegalRecords;
+    violations::GetAppealRecords: POST "/wxa/getappealrecords", Authorizer, repeatable -> violations::AppealRecords;
 }
 
 #[cfg(test)]
@@ -362,6 +365,8 @@ mod tests {
         "icp::QueryIcpServiceContentTypes",
         "icp::QueryIcpVerifyTask",
         "icp::QueryAuthAndIcp",
+        "violations::GetIllegalRecords",
+        "violations::GetAppealRecords",
     ];
 
     #[test]

@@ -15,6 +15,8 @@
 //!   repeat-safety, request and response types), sent by one generic `call`.
 //! - [`icp`]: ICP filing (小程序备案) and the combined verification + filing flow.
 //! - [`quota`]: resetting an account's daily API quota (`clear_quota`, `clear_quota/v2`).
+//! - [`violations`]: a mini program's violation and appeal records (`getillegalrecords`,
+//!   `getappealrecords`).
 //! - [`error`]: [`WechatError`] and its [`ErrorKind`] classification.
 //!
 //! Tokens are [`secrecy::SecretString`]s, exposed only while the request URL is built; no error
@@ -30,6 +32,7 @@ pub mod quota;
 pub mod reconcile;
 pub mod services;
 pub mod token;
+pub mod violations;
 pub mod wxa;
 
 pub use client::{Auth, Binary, ClientConfig, WechatClient, DEFAULT_BASE_URL};

@@ -20,10 +20,7 @@ use super::component::{
 use super::endpoint::{AuthorizerEndpoint, ComponentEndpoint, Token};
 use super::error::{WechatError, WechatResult};
 use crate::domain::{AppId, Clock, UnixTime};
-use crate::store::{
-    AuthorizerStore, StoreError, Ticket, TicketStore, TokenKey, TokenState, TokenStore,
-    VersionedToken,
-};
+use crate::store::{AuthorizerStore, StoreError, Ticket, TokenKey, TokenState, VersionedToken};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,9 +32,7 @@ use std::time::Duration;
 /// A `component_verify_ticket` stays valid this long after WeChat pushed it.
 pub const TICKET_VALIDITY_SECS: i64 = 12 * 3600;
 
-/// What the token manager needs from the store.
-pub trait TokenBackend: TokenStore + TicketStore {}
-impl<T: TokenStore + TicketStore + ?Sized> TokenBackend for T {}
+pub use crate::store::TokenBackend;
 
 /// Timing of the token manager.
 #[derive(Debug, Clone)]
@@ -376,7 +371,7 @@ impl TokenManager {
     }
 
     /// [`TokenManager::refresh_if_expiring`] from a state the caller has just read (the
-    /// refresher reads a page of due tokens in one request, [`TokenStore::get_tokens`]): one
+    /// refresher reads a page of due tokens in one request, [`crate::store::TokenStore::get_tokens`]): one
     /// store read fewer per token. The read is only a starting point: the lease is still a
     /// write conditional on its version, so a stale read costs a retry, never a double refresh.
     pub async fn refresh_if_expiring_from(

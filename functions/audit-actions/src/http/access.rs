@@ -45,6 +45,7 @@ use Role::{Admin, Operator as Op, Service, Viewer};
 
 /// Every `/ops` route with the role it needs. A route missing here needs `admin` of every
 /// customer (fail closed); a test holds this table equal to the OpenAPI document.
+#[rustfmt::skip]
 pub const RULES: &[Rule] = &[
     rule("GET", "/ops/me", Viewer, ONE),
     // An invitation's link lets whoever holds it bind an app: admins only, even to read.
@@ -95,41 +96,36 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/ops/templates", Viewer, ONE),
     rule("POST", "/ops/templates", Admin, ALL),
     rule("DELETE", "/ops/templates/{template_id}", Admin, ALL),
-    rule(
-        "GET",
-        "/ops/templates/{template_id}/requirements",
-        Viewer,
-        ONE,
-    ),
-    rule(
-        "PUT",
-        "/ops/templates/{template_id}/requirements",
-        Admin,
-        ALL,
-    ),
-    rule(
-        "DELETE",
-        "/ops/templates/{template_id}/requirements",
-        Admin,
-        ALL,
-    ),
+    rule("GET", "/ops/templates/{template_id}/requirements", Viewer, ONE),
+    rule("PUT", "/ops/templates/{template_id}/requirements", Admin, ALL),
+    rule("DELETE", "/ops/templates/{template_id}/requirements", Admin, ALL),
     rule("GET", "/ops/template-drafts", Viewer, ONE),
     rule("GET", "/ops/quota", Viewer, ONE),
     rule("GET", "/ops/batches", Admin, ALL),
     rule("POST", "/ops/batches", Admin, ALL),
     rule("GET", "/ops/batches/{batch_id}", Admin, ALL),
+    // Issue 27: violations (reads) and the quota tools. A reset is scarce (10 a month per
+    // account): an app's takes an operator, the platform's an admin of every customer; a rid's
+    // request may be any customer's call.
+    rule("GET", "/ops/apps/{appid}/violations", Viewer, ONE),
+    rule(
+        "GET",
+        "/ops/apps/{appid}/violations/{illegal_record_id}/appeals",
+        Viewer,
+        ONE,
+    ),
+    rule("GET", "/ops/apps/{appid}/quota", Viewer, ONE),
+    rule("POST", "/ops/apps/{appid}/quota/clear", Op, ONE),
+    rule("POST", "/ops/component/quota/clear", Admin, ALL),
+    rule("GET", "/ops/rid/{rid}", Op, ALL),
 ];
 
 /// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its
 /// customers; no person's key, not even an admin's, fetches raw tokens.
+#[rustfmt::skip]
 pub const SVC_RULES: &[Rule] = &[
     rule("GET", "/svc/apps/{appid}/access-token", Service, ONE),
-    rule(
-        "POST",
-        "/svc/apps/{appid}/access-token/invalid",
-        Service,
-        ONE,
-    ),
+    rule("POST", "/svc/apps/{appid}/access-token/invalid", Service, ONE),
     // The component token reaches every customer's apps (api_authorizer_token for any of
     // them): only a service key of every customer gets it.
     rule("GET", "/svc/component/access-token", Service, ALL),
@@ -137,37 +133,12 @@ pub const SVC_RULES: &[Rule] = &[
     rule("POST", "/svc/apps/{appid}/phone-number", Service, ONE),
     rule("POST", "/svc/apps/{appid}/wxacode", Service, ONE),
     rule("GET", "/svc/apps/{appid}/subscribe-templates", Service, ONE),
-    rule(
-        "POST",
-        "/svc/apps/{appid}/subscribe-templates",
-        Service,
-        ONE,
-    ),
-    rule(
-        "DELETE",
-        "/svc/apps/{appid}/subscribe-templates/{name}",
-        Service,
-        ONE,
-    ),
+    rule("POST", "/svc/apps/{appid}/subscribe-templates", Service, ONE),
+    rule("DELETE", "/svc/apps/{appid}/subscribe-templates/{name}", Service, ONE),
     rule("POST", "/svc/apps/{appid}/subscribe-messages", Service, ONE),
-    rule(
-        "GET",
-        "/svc/apps/{appid}/subscribe-library/categories",
-        Service,
-        ONE,
-    ),
-    rule(
-        "GET",
-        "/svc/apps/{appid}/subscribe-library/titles",
-        Service,
-        ONE,
-    ),
-    rule(
-        "GET",
-        "/svc/apps/{appid}/subscribe-library/titles/{tid}/keywords",
-        Service,
-        ONE,
-    ),
+    rule("GET", "/svc/apps/{appid}/subscribe-library/categories", Service, ONE),
+    rule("GET", "/svc/apps/{appid}/subscribe-library/titles", Service, ONE),
+    rule("GET", "/svc/apps/{appid}/subscribe-library/titles/{tid}/keywords", Service, ONE),
 ];
 
 fn all_rules() -> impl Iterator<Item = &'static Rule> {

@@ -96,6 +96,8 @@ async fn show(State(deps): S, KnownApp(a): KnownApp) -> ApiResult {
     v["last_commit"] = json!(recent.iter().find(|a| a.is(Action::Commit)));
     v["lifecycle"] = json!(Stage::fold(&recent, latest.as_ref()));
     v["pending_batches"] = json!(ops::batches::pending_for(deps.store.as_ref(), &appid).await?);
+    let penalties = deps.store.list_penalties(&appid).await?;
+    v["penalties"] = json!(ops::violations::summary(&penalties));
     // The versions come from WeChat; an app that cannot be asked still shows what is stored.
     v["versions"] = if a.status == AuthorizerStatus::Authorized {
         match deps.mgr.wxa(&appid).call(&GetVersionInfo {}).await {

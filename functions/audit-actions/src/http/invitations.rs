@@ -214,6 +214,8 @@ async fn revoke_invitation(
 struct AuthorizerQuery {
     status: Option<String>,
     customer_id: Option<String>,
+    /// `true`: only the apps with a penalty recorded; `false`: only those without.
+    penalised: Option<bool>,
     cursor: Option<String>,
     limit: Option<u32>,
 }
@@ -255,12 +257,29 @@ async fn list_authorizers(
         status,
         customer_id,
     };
-    let mut page = deps
-        .store
-        .list_authorizers(&filter, q.cursor.as_deref(), page_limit(q.limit)?)
-        .await?;
+    let (cursor, limit) = (q.cursor.as_deref(), page_limit(q.limit)?);
+    let mut page = if q.penalised == Some(true) {
+        ops::violations::penalised_page(deps.store.as_ref(), &filter, cursor, limit).await?
+    } else {
+        deps.store.list_authorizers(&filter, cursor, limit).await?
+    };
     page.items
         .retain(|a| op.sees_customer(a.customer_id.as_deref()));
+    // Each row's penalties, from the stored pushes (one query per app, as its audits).
+    let penalties = futures::future::try_join_all(
+        page.items
+            .iter()
+            .map(|a| deps.store.list_penalties(&a.appid)),
+    )
+    .await?;
+    let (mut kept, mut summaries) = (Vec::new(), Vec::new());
+    for (a, p) in page.items.into_iter().zip(penalties) {
+        if q.penalised != Some(false) || p.is_empty() {
+            kept.push(a);
+            summaries.push(ops::violations::summary(&p));
+        }
+    }
+    page.items = kept;
     // The page's token health in one read (BatchGetItem on DynamoDB), not one per row.
     let keys: Vec<TokenKey> = page
         .items
@@ -290,8 +309,10 @@ async fn list_authorizers(
         .iter()
         .zip(tokens)
         .zip(audits)
-        .map(|((a, t), audits)| {
+        .zip(summaries)
+        .map(|(((a, t), audits), penalties)| {
             let mut v = views::authorizer(a, t, false);
+            v["penalties"] = serde_json::json!(penalties);
             v["latest_audit"] = serde_json::json!(audits.items.first().map(views::audit));
             let released = audits.items.iter().find(|r| r.released_at.is_some());
             v["last_release"] = serde_json::json!(released.map(|r| serde_json::json!({

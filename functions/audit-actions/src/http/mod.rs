@@ -9,9 +9,11 @@ mod console;
 pub mod error;
 mod filing_application;
 pub mod invitations;
+mod quota;
 pub mod svc;
 mod templates;
 pub mod views;
+mod violations;
 
 use crate::ops::{self, OpsError};
 use crate::Deps;
@@ -44,7 +46,9 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(templates::routes())
         .merge(batches::routes())
         .merge(svc::ops_routes())
-        .merge(filing_application::routes());
+        .merge(filing_application::routes())
+        .merge(quota::routes())
+        .merge(violations::routes());
     // The provider's backends (`/svc`, `service` keys only): the same key check, its own table.
     let ops = behind_the_key(&deps, ops, "/ops", access::restore_ops_prefix);
     let svc = behind_the_key(&deps, svc::routes(), "/svc", access::restore_svc_prefix);

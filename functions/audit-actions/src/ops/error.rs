@@ -96,6 +96,21 @@ pub enum OpsError {
     /// Filing on the merchant's behalf refused ([`crate::ops::filing_application`]).
     #[error(transparent)]
     Filing(#[from] crate::ops::filing_application::FilingRefusal),
+    /// Issue 27's quota tools: the month's resets of the account are spent (counted by wxopen,
+    /// or `at_wechat`: WeChat answered 48006); WeChat was not asked, or refused.
+    #[error("this account's quota resets of the month are used up ({spent} of {limit}){}", if *at_wechat { " (WeChat answered 48006)" } else { "" })]
+    QuotaResetLimit {
+        spent: u32,
+        limit: u32,
+        at_wechat: bool,
+    },
+    /// The reset's answer was lost: it may have happened; counted as spent, never repeated.
+    #[error("WeChat's answer to the quota reset was lost: it may have happened, and it is counted as spent ({spent} of {limit} this month)")]
+    QuotaResetUnknown {
+        spent: u32,
+        limit: u32,
+        check: Option<super::quota::CountCheck>,
+    },
     #[error("WeChat refused: {0}")]
     Wechat(WechatError),
     #[error("the store failed")]
@@ -146,7 +161,8 @@ impl OpsError {
             | OpsError::DomainsMissing { .. }
             | OpsError::InvitationUsed
             | OpsError::NoAuthorizedApp
-            | OpsError::IdempotencyKeyReused { .. } => Some(BatchOutcome::Skipped),
+            | OpsError::IdempotencyKeyReused { .. }
+            | OpsError::QuotaResetLimit { .. } => Some(BatchOutcome::Skipped),
             OpsError::Wechat(
                 WechatError::NeedsReauthorization { .. } | WechatError::NoRefreshToken { .. },
             ) => Some(BatchOutcome::Skipped),
@@ -158,6 +174,7 @@ impl OpsError {
             | OpsError::StandardTemplateExtJson { .. }
             | OpsError::InvalidRevert
             | OpsError::Filing(_)
+            | OpsError::QuotaResetUnknown { .. }
             | OpsError::Wechat(_)
             | OpsError::Store(_) => Some(BatchOutcome::Failed),
         }
@@ -182,6 +199,8 @@ impl OpsError {
             OpsError::StandardTemplateExtJson { .. } => h("a standard template's ext_json takes only extAppid, ext and window", "标准模板的 ext_json 只支持 extAppid、ext 和 window"),
             OpsError::InvalidRevert => h("name the version to roll back to ({\"app_version\": N}, see GET .../versions) or ask for the previous one ({\"previous\": true})", "请指定要回退到的版本（{\"app_version\": N}，见 GET .../versions），或回退到上一个版本（{\"previous\": true}）"),
             OpsError::DomainsMissing { .. } => h("add the missing domains to the app (PUT .../domains or .../webview-domains), then release: the new version's requests would fail without them", "请先为小程序添加缺少的域名（服务器域名或业务域名），再发布：否则新版本的网络请求会失败"),
+            OpsError::QuotaResetLimit { .. } => h("no quota reset is left this month (10 per account, an app's and the platform's counted apart): wait for the daily quota to renew tomorrow", "本月清零次数已用完（每个账号每月 10 次）：请等待次日额度恢复"),
+            OpsError::QuotaResetUnknown { .. } => h("do not clear again at once: check the API's count with GET /ops/apps/{appid}/quota?cgi_path=... (back near zero: it was cleared); send cgi_path with the next clear to have this settled by itself", "请勿立即重试：先用 GET /ops/apps/{appid}/quota?cgi_path=... 查看该接口的调用次数（接近 0 即已清零）；下次清零时带上 cgi_path 可自动确认"),
             _ => return None,
         })
     }
@@ -282,6 +301,23 @@ impl Classify for OpsError {
                 conflict("idempotency_key_reused").fact("batch_id", batch_id.clone())
             }
             OpsError::Filing(e) => return e.classify(),
+            OpsError::QuotaResetLimit {
+                spent,
+                limit,
+                at_wechat,
+            } => conflict("quota_reset_limit")
+                .fact("spent", *spent)
+                .fact("limit", *limit)
+                .fact("errcode", at_wechat.then_some(48006)),
+            OpsError::QuotaResetUnknown {
+                spent,
+                limit,
+                check,
+            } => Failure::new(StatusCode::GATEWAY_TIMEOUT, "quota_reset_unknown")
+                .fact("spent", *spent)
+                .fact("limit", *limit)
+                .fact("counted_as_spent", true)
+                .fact("count_check", json!(check)),
             OpsError::Wechat(e) => return e.classify(),
             OpsError::Store(e) => return e.classify(),
         };

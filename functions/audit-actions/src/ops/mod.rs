@@ -13,8 +13,10 @@ pub mod code;
 pub mod error;
 pub mod ext_json;
 pub mod filing_application;
+pub mod quota;
 pub mod requirements;
 pub mod services;
 pub mod stale_audits;
+pub mod violations;
 
 pub use error::OpsError;

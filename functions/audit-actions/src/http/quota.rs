@@ -1,0 +1,130 @@
+//! The daily API quota tools (45009): `POST /ops/apps/{appid}/quota/clear` (the app's counts,
+//! with its token), `POST /ops/component/quota/clear` (the platform's, with the appsecret),
+//! `GET /ops/apps/{appid}/quota?cgi_path=…` (one API's count and the month's resets) and
+//! `GET /ops/rid/{rid}` (what WeChat kept of a failed call). The rules are [`ops::quota`]'s.
+
+use super::{json_body, Acting, ApiResult, AuthorizedApp, OpsQuery, S};
+use crate::ops::{self, quota::Reset};
+use crate::Deps;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use wxopen::operator_auth::Operator;
+use wxopen::store::{QuotaAccount, QUOTA_RESETS_PER_MONTH};
+
+pub fn routes() -> Router<Arc<Deps>> {
+    Router::new()
+        .route("/ops/apps/{appid}/quota", get(show))
+        .route("/ops/apps/{appid}/quota/clear", post(clear_app))
+        .route("/ops/component/quota/clear", post(clear_platform))
+        .route("/ops/rid/{rid}", get(rid))
+}
+
+/// A reset's optional body: the API that ran out, read before and after so that a lost answer
+/// can be settled.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ClearBody {
+    cgi_path: Option<String>,
+}
+
+/// The body, or none at all (a reset needs nothing).
+fn clear_body(headers: &HeaderMap, body: &Bytes) -> ApiResult<Option<String>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let b: ClearBody = json_body(headers, body)?;
+    Ok(b.cgi_path
+        .map(|p| ops::quota::parse_cgi_path(&p))
+        .transpose()?)
+}
+
+fn shown(r: Reset) -> Json<serde_json::Value> {
+    Json(json!(r))
+}
+
+async fn clear_app(State(deps): S, by: Acting, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let cgi_path = clear_body(&headers, &body)?;
+    let account = QuotaAccount::App(by.app.appid.clone());
+    let r = ops::quota::clear(&deps, &by.op.label, &account, cgi_path.as_deref()).await?;
+    Ok(shown(r))
+}
+
+async fn clear_platform(
+    State(deps): S,
+    Extension(op): Extension<Operator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let cgi_path = clear_body(&headers, &body)?;
+    let r = ops::quota::clear(
+        &deps,
+        &op.label,
+        &QuotaAccount::Platform,
+        cgi_path.as_deref(),
+    )
+    .await?;
+    Ok(shown(r))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaQuery {
+    cgi_path: Option<String>,
+}
+
+/// One API's count today (when `cgi_path` is given) and the month's resets of the app.
+async fn show(
+    State(deps): S,
+    OpsQuery(q): OpsQuery<QuotaQuery>,
+    AuthorizedApp(a): AuthorizedApp,
+) -> ApiResult {
+    let account = QuotaAccount::App(a.appid.clone());
+    let quota = match q.cgi_path.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => {
+            let p = ops::quota::parse_cgi_path(p)?;
+            Some(ops::quota::count(&deps, &account, &p).await?)
+        }
+        None => None,
+    };
+    let ledger = ops::quota::ledger(&deps, &account).await?;
+    Ok(Json(json!({
+        "appid": a.appid,
+        "cgi_path": q.cgi_path,
+        "quota": quota.map(|q| json!({ "daily_limit": q.daily_limit, "used": q.used, "remain": q.remain })),
+        "resets": {
+            "spent": ledger.spent(QUOTA_RESETS_PER_MONTH),
+            "limit": QUOTA_RESETS_PER_MONTH,
+            "exhausted_at_wechat": ledger.exhausted_at_wechat,
+            "uses": ledger.uses,
+        },
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RidQuery {
+    appid: Option<String>,
+}
+
+/// `?appid=`: the app's rid (asked with its token); without: the platform's.
+async fn rid(
+    State(deps): S,
+    Path(rid): Path<String>,
+    OpsQuery(q): OpsQuery<RidQuery>,
+) -> ApiResult {
+    let rid = ops::quota::parse_rid(&rid)?;
+    let appid = match q.appid.as_deref().filter(|a| !a.is_empty()) {
+        Some(a) => Some(ops::app::authorized(deps.store.as_ref(), a).await?.appid),
+        None => None,
+    };
+    let request = ops::quota::rid(&deps, &rid, appid.as_ref()).await?;
+    Ok(Json(
+        json!({ "rid": rid, "appid": appid, "request": request }),
+    ))
+}

@@ -1,0 +1,53 @@
+//! `GET /ops/apps/{appid}/violations` (the penalties and appeals pushed, and WeChat's records)
+//! and `GET /ops/apps/{appid}/violations/{illegal_record_id}/appeals`. The reads are
+//! [`ops::violations`]'.
+
+use super::{ApiResult, AuthorizedApp, KnownApp, OpsQuery, S};
+use crate::ops;
+use crate::Deps;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use wxopen::domain::UnixTime;
+
+pub fn routes() -> Router<Arc<Deps>> {
+    Router::new()
+        .route("/ops/apps/{appid}/violations", get(show))
+        .route(
+            "/ops/apps/{appid}/violations/{illegal_record_id}/appeals",
+            get(appeals),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Window {
+    start_time: Option<UnixTime>,
+    end_time: Option<UnixTime>,
+}
+
+async fn show(State(deps): S, OpsQuery(w): OpsQuery<Window>, KnownApp(a): KnownApp) -> ApiResult {
+    let v = ops::violations::of_app(&deps, &a, w.start_time, w.end_time).await?;
+    let summary = ops::violations::summary(&v.penalties);
+    Ok(Json(json!({
+        "appid": a.appid,
+        "summary": summary,
+        "penalties": v.penalties,
+        "appeals": v.appeals,
+        "wechat_records": v.wechat.map(|r| r.records),
+    })))
+}
+
+async fn appeals(
+    State(deps): S,
+    Path((_, id)): Path<(String, String)>,
+    AuthorizedApp(a): AuthorizedApp,
+) -> ApiResult {
+    let r = ops::violations::appeals(&deps, &a, &id).await?;
+    Ok(Json(
+        json!({ "appid": a.appid, "illegal_record_id": id, "records": r.records }),
+    ))
+}
