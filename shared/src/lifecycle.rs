@@ -32,10 +32,16 @@ pub enum Action {
     BindTester,
     UnbindTester,
     SetPrivacySetting,
+    /// ICP filing on the merchant's behalf (they leave the code's stage as it is).
+    UploadIcpMedia,
+    CreateIcpVerifyTask,
+    ApplyIcpFiling,
+    CancelIcpFiling,
+    SubmitAuthAndIcp,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 20] = [
         Action::Commit,
         Action::PrivacyDetectionPending,
         Action::SubmitAudit,
@@ -51,6 +57,11 @@ impl Action {
         Action::BindTester,
         Action::UnbindTester,
         Action::SetPrivacySetting,
+        Action::UploadIcpMedia,
+        Action::CreateIcpVerifyTask,
+        Action::ApplyIcpFiling,
+        Action::CancelIcpFiling,
+        Action::SubmitAuthAndIcp,
     ];
 
     /// The word stored in [`Activity::action`] (WeChat's endpoint names for the settings).
@@ -71,6 +82,11 @@ impl Action {
             Action::BindTester => "bind_tester",
             Action::UnbindTester => "unbind_tester",
             Action::SetPrivacySetting => "setprivacysetting",
+            Action::UploadIcpMedia => "upload_icp_media",
+            Action::CreateIcpVerifyTask => "create_icp_verifytask",
+            Action::ApplyIcpFiling => "apply_icp_filing",
+            Action::CancelIcpFiling => "cancel_apply_icp_filing",
+            Action::SubmitAuthAndIcp => "submit_auth_and_icp",
         }
     }
 
@@ -279,7 +295,12 @@ impl Stage {
             | Action::SetWebviewDomain
             | Action::BindTester
             | Action::UnbindTester
-            | Action::SetPrivacySetting => self,
+            | Action::SetPrivacySetting
+            | Action::UploadIcpMedia
+            | Action::CreateIcpVerifyTask
+            | Action::ApplyIcpFiling
+            | Action::CancelIcpFiling
+            | Action::SubmitAuthAndIcp => self,
         }
     }
 

@@ -361,6 +361,9 @@ async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops
             )
             .await
         }
+        Command::Filing(ops::FilingCommand::Application(c)) => {
+            ops::filing_application::run(&api, c).await
+        }
         Command::Quota(c) => ops::quota(&api, c).await,
         Command::Rid { rid, appid } => ops::rid(&api, &rid, appid.as_deref()).await,
         Command::Violations { appid } => ops::violations(&api, &appid).await,

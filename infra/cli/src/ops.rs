@@ -3,6 +3,8 @@
 //! `--json` for scripts. The operator key goes in the `Authorization` header and nowhere else:
 //! never printed, never in a URL.
 
+pub mod filing_application;
+
 use crate::table;
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
@@ -60,6 +62,9 @@ pub enum FilingCommand {
         #[arg(long)]
         refresh: bool,
     },
+    /// Filing on the merchant's behalf: submit, cancel, media, verify-task.
+    #[command(flatten)]
+    Application(filing_application::FilingApplicationCommand),
 }
 
 #[derive(Subcommand)]
@@ -994,10 +999,21 @@ pub fn report(f: &Failure, json_out: bool) {
             if let Some(h) = body["hint_zh"].as_str() {
                 eprintln!("  提示: {h}");
             }
+            // A refusal field by field (a filing's `fields`): one line each, in both languages.
+            for f in body["fields"].as_array().into_iter().flatten() {
+                eprintln!(
+                    "  {}: {} / {}",
+                    text(&f["field"]),
+                    text(&f["en"]),
+                    text(&f["zh"])
+                );
+            }
             if let Some(obj) = body.as_object() {
                 for (k, v) in obj {
-                    if !["error", "message", "errcode", "errmsg", "hint", "hint_zh"]
-                        .contains(&k.as_str())
+                    if ![
+                        "error", "message", "errcode", "errmsg", "hint", "hint_zh", "fields",
+                    ]
+                    .contains(&k.as_str())
                     {
                         eprintln!("  {k}: {}", text(v));
                     }

@@ -353,6 +353,8 @@ fn kind_str(kind: SingleUseKind) -> &'static str {
         SingleUseKind::AuthCodeState => "CODE_STATE",
         SingleUseKind::AuthStartPage => "START_PAGE",
         SingleUseKind::AuthStartQuota => "START_QUOTA",
+        SingleUseKind::IcpApplicationInDoubt => "ICP_APPLICATION_IN_DOUBT",
+        SingleUseKind::IcpReferenceTables => "ICP_REFERENCE_TABLES",
     }
 }
 fn audit_sk(id: AuditId) -> String {

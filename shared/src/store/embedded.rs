@@ -270,6 +270,8 @@ fn single_key(kind: SingleUseKind, id: &str) -> String {
         SingleUseKind::AuthCodeState => format!("code-state#{id}"),
         SingleUseKind::AuthStartPage => format!("start-page#{id}"),
         SingleUseKind::AuthStartQuota => format!("start-quota#{id}"),
+        SingleUseKind::IcpApplicationInDoubt => format!("icp-application-in-doubt#{id}"),
+        SingleUseKind::IcpReferenceTables => format!("icp-reference-tables#{id}"),
     }
 }
 /// Writes a profile and keeps the original-id index in step, inside the caller's transaction.

@@ -553,6 +553,13 @@ pub enum SingleUseKind {
     AuthStartPage,
     /// One slot of an invitation's allowance of new consent pages (id: invitation, window, slot).
     AuthStartQuota,
+    /// An ICP filing application (`apply_icp_filing` or `submit_auth_and_icp`) that may have
+    /// reached WeChat with its answer lost (id: the appid), written before the call and removed
+    /// once WeChat's answer or the filing's status settles it: never applied twice.
+    IcpApplicationInDoubt,
+    /// WeChat's ICP reference tables (subject, certificate, district, nrlx and service content
+    /// types; id: `all`), kept a day so an application's check does not fetch them each time.
+    IcpReferenceTables,
 }
 
 /// A single-use item as it stands.

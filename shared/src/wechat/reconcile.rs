@@ -82,7 +82,8 @@ pub enum ReleaseSettlement {
     },
 }
 
-async fn read_doubt<T: DeserializeOwned>(
+/// The doubt of `kind` recorded for the app, if any (the ICP filing's doubt reuses these).
+pub async fn read_doubt<T: DeserializeOwned>(
     store: &dyn Store,
     kind: SingleUseKind,
     appid: &AppId,
@@ -96,7 +97,8 @@ async fn read_doubt<T: DeserializeOwned>(
     }
 }
 
-async fn write_doubt<T: Serialize>(
+/// Records a doubt of `kind` for the app before a call whose answer may be lost.
+pub async fn write_doubt<T: Serialize>(
     store: &dyn Store,
     kind: SingleUseKind,
     appid: &AppId,
@@ -116,7 +118,8 @@ async fn write_doubt<T: Serialize>(
     }
 }
 
-async fn clear_doubt(store: &dyn Store, kind: SingleUseKind, appid: &AppId) {
+/// Removes a settled doubt (a failure is logged: the next settlement removes it).
+pub async fn clear_doubt(store: &dyn Store, kind: SingleUseKind, appid: &AppId) {
     // A doubt left behind is settled again later (and then found settled): never an error here.
     if let Err(e) = store.delete_single_use(kind, appid.as_str()).await {
         tracing::warn!(%appid, error = %e, "a settled doubt was not removed; the next settlement removes it");

@@ -8,6 +8,7 @@ mod batches;
 mod console;
 pub mod error;
 mod filing;
+mod filing_application;
 pub mod invitations;
 mod quota;
 pub mod svc;
@@ -46,6 +47,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(templates::routes())
         .merge(batches::routes())
         .merge(svc::ops_routes())
+        .merge(filing_application::routes())
         .merge(quota::routes())
         .merge(violations::routes())
         .merge(filing::routes());

@@ -100,6 +100,9 @@ pub enum OpsError {
     NoAuthorizedApp,
     #[error("this Idempotency-Key was used for another batch request")]
     IdempotencyKeyReused { batch_id: Option<String> },
+    /// Filing on the merchant's behalf refused ([`crate::ops::filing_application`]).
+    #[error(transparent)]
+    Filing(#[from] crate::ops::filing_application::FilingRefusal),
     /// Issue 27's quota tools: the month's resets of the account are spent (counted by wxopen,
     /// or `at_wechat`: WeChat answered 48006); WeChat was not asked, or refused.
     #[error("this account's quota resets of the month are used up ({spent} of {limit}){}", if *at_wechat { " (WeChat answered 48006)" } else { "" })]
@@ -178,6 +181,7 @@ impl OpsError {
             | OpsError::LocationApisUndeclared { .. }
             | OpsError::StandardTemplateExtJson { .. }
             | OpsError::InvalidRevert
+            | OpsError::Filing(_)
             | OpsError::QuotaResetUnknown { .. }
             | OpsError::Wechat(_)
             | OpsError::Store(_) => Some(BatchOutcome::Failed),
@@ -311,6 +315,7 @@ impl Classify for OpsError {
             OpsError::IdempotencyKeyReused { batch_id } => {
                 conflict("idempotency_key_reused").fact("batch_id", batch_id.clone())
             }
+            OpsError::Filing(e) => return e.classify(),
             OpsError::QuotaResetLimit {
                 spent,
                 limit,

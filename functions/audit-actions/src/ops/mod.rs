@@ -13,6 +13,7 @@ pub mod code;
 pub mod error;
 pub mod ext_json;
 pub mod filing;
+pub mod filing_application;
 pub mod quota;
 pub mod requirements;
 pub mod services;

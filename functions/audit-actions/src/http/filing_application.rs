@@ -1,0 +1,119 @@
+//! `/ops/apps/{appid}/filing` (POST, DELETE), `.../filing/media`, `.../filing/verify-task` and
+//! `.../auth-and-filing`: filing on the merchant's behalf, each route one call of
+//! [`ops::filing_application`] (the rules, the reference tables and the lost-answer doubt are
+//! there).
+
+use super::{json_body, Acting, ApiResult, AuthorizedApp, JsonBody, OpsQuery, S};
+use crate::ops::filing_application::{
+    self as filing, AuthAndFilingApplication, FilingApplication, MediaBody, VerifyTaskBody,
+};
+use crate::Deps;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// A 5 MB file in base64 with its JSON around it.
+const MEDIA_BODY_LIMIT: usize = filing::MEDIA_MAX_BYTES / 3 * 4 + 64 * 1024;
+
+pub fn routes() -> Router<Arc<Deps>> {
+    Router::new()
+        .route("/ops/apps/{appid}/filing", post(apply).delete(cancel))
+        .route(
+            "/ops/apps/{appid}/filing/media",
+            post(upload_media).layer(DefaultBodyLimit::max(MEDIA_BODY_LIMIT)),
+        )
+        .route(
+            "/ops/apps/{appid}/filing/verify-task",
+            post(start_verify_task).get(verify_task),
+        )
+        .route(
+            "/ops/apps/{appid}/auth-and-filing",
+            post(apply_with_auth).get(auth_and_filing),
+        )
+}
+
+async fn upload_media(
+    State(deps): S,
+    Acting { op, app }: Acting,
+    JsonBody(b): JsonBody<MediaBody>,
+) -> ApiResult<Response> {
+    let media = filing::upload_media(&deps, &op.label, &app, b).await?;
+    Ok((StatusCode::CREATED, Json(media)).into_response())
+}
+
+async fn start_verify_task(
+    State(deps): S,
+    Acting { op, app }: Acting,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    // The body is optional: none starts a face check for a filing.
+    let b: VerifyTaskBody = if body.iter().all(u8::is_ascii_whitespace) {
+        VerifyTaskBody::default()
+    } else {
+        json_body(&headers, &body)?
+    };
+    let started = filing::start_verify_task(&deps, &op.label, &app, b).await?;
+    Ok((StatusCode::CREATED, Json(started)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskQuery {
+    task_id: Option<String>,
+}
+
+async fn verify_task(
+    State(deps): S,
+    AuthorizedApp(app): AuthorizedApp,
+    OpsQuery(q): OpsQuery<TaskQuery>,
+) -> ApiResult {
+    let state = filing::verify_task_state(&deps, &app, q.task_id).await?;
+    Ok(Json(json!(state)))
+}
+
+async fn apply(
+    State(deps): S,
+    Acting { op, app }: Acting,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Response> {
+    let application: FilingApplication = filing::parse_application(&body)?;
+    let applied = filing::apply(&deps, &op.label, &app, application).await?;
+    Ok((StatusCode::ACCEPTED, Json(applied)).into_response())
+}
+
+async fn cancel(State(deps): S, Acting { op, app }: Acting) -> ApiResult {
+    let cancelled = filing::cancel(&deps, &op.label, &app).await?;
+    Ok(Json(json!(cancelled)))
+}
+
+async fn apply_with_auth(
+    State(deps): S,
+    Acting { op, app }: Acting,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Response> {
+    let application: AuthAndFilingApplication = filing::parse_application(&body)?;
+    let applied = filing::apply_with_auth(&deps, &op.label, &app, application).await?;
+    Ok((StatusCode::ACCEPTED, Json(applied)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProcedureQuery {
+    procedure_id: Option<String>,
+}
+
+async fn auth_and_filing(
+    State(deps): S,
+    AuthorizedApp(app): AuthorizedApp,
+    OpsQuery(q): OpsQuery<ProcedureQuery>,
+) -> ApiResult {
+    let progress = filing::auth_and_filing_progress(&deps, &app, q.procedure_id).await?;
+    Ok(Json(progress))
+}
