@@ -349,6 +349,7 @@ fn kind_str(kind: SingleUseKind) -> &'static str {
         SingleUseKind::AuthCodeState => "CODE_STATE",
         SingleUseKind::AuthStartPage => "START_PAGE",
         SingleUseKind::AuthStartQuota => "START_QUOTA",
+        SingleUseKind::SubscribeTemplateInDoubt => "SUBSCRIBE_TEMPLATE_IN_DOUBT",
     }
 }
 fn audit_sk(id: AuditId) -> String {

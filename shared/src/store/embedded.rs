@@ -268,6 +268,7 @@ fn single_key(kind: SingleUseKind, id: &str) -> String {
         SingleUseKind::AuthCodeState => format!("code-state#{id}"),
         SingleUseKind::AuthStartPage => format!("start-page#{id}"),
         SingleUseKind::AuthStartQuota => format!("start-quota#{id}"),
+        SingleUseKind::SubscribeTemplateInDoubt => format!("subscribe-template-in-doubt#{id}"),
     }
 }
 /// Writes a profile and keeps the original-id index in step, inside the caller's transaction.

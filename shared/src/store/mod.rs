@@ -542,6 +542,10 @@ pub enum SingleUseKind {
     AuthStartPage,
     /// One slot of an invitation's allowance of new consent pages (id: invitation, window, slot).
     AuthStartQuota,
+    /// An `addtemplate` that may have added a subscribe template unrecorded (id:
+    /// `{appid}#{name}`), written before the call and settled from `gettemplate`
+    /// (`wechat::reconcile`): the next add of that name settles it before adding again.
+    SubscribeTemplateInDoubt,
 }
 
 /// A single-use item as it stands.
