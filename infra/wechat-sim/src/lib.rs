@@ -33,7 +33,8 @@
 //! `revertgrayrelease`, `modify_domain` (gated by the platform's server domains once set),
 //! `modify_domain_directly`, `get_effective_domain`, `setwebviewdomain`,
 //! `setwebviewdomain_directly`, `queryquota`, `uploadmedia` (multipart), `getwxacodeunlimit`
-//! (a PNG), `security/apply_privacy_interface`, `security/get_privacy_interface`,
+//! (a PNG), `getwxacode` (a PNG) and `cgi-bin/wxaapp/createwxaqrcode` (a JPEG), 100,000 per app
+//! together (45029), `security/apply_privacy_interface`, `security/get_privacy_interface`,
 //! `security/get_code_privacy_info`. The README has every behaviour and errcode.
 //! ICP filing (authorizer token, permission set 18 or 156; see the README's "ICP filing"):
 //! `GET /wxa/icp/get_icp_entrance_info`, `get_online_icp_order`, `query_icp_subject_types`,
