@@ -840,9 +840,9 @@ async function viewApp(appid) {
     const route = '/ops/apps/{appid}/wxacode';
     if (!may('POST', route)) return missing('wxacode', 'POST', route);
     const kind = h('select', { id: 'wxacode-kind' },
-      h('option', { value: 'unlimited' }, '不限数量（scene） unlimited'),
-      h('option', { value: 'limited' }, '有限数量小程序码（path） limited'),
-      h('option', { value: 'qrcode' }, '普通二维码（path） QR code'));
+      h('option', { value: 'unlimited' }, '不限数量 unlimited'),
+      h('option', { value: 'limited' }, '有限数量 limited'),
+      h('option', { value: 'qrcode' }, '二维码 QR code'));
     const scene = h('input', { id: 'wxacode-scene', maxlength: 32, placeholder: 'order=42' });
     const page = h('input', { id: 'wxacode-page', placeholder: 'pages/index/index' });
     const path = h('input', { id: 'wxacode-path', maxlength: 1024, placeholder: 'pages/index/index?order=42' });
@@ -854,7 +854,7 @@ async function viewApp(appid) {
     const hyaline = h('input', { type: 'checkbox', id: 'wxacode-hyaline' });
     const out = h('div', { class: 'qr', id: 'wxacode-out', 'aria-live': 'polite' });
     const fields = {
-      scene: h('div', { class: 'field' }, h('label', { for: 'wxacode-scene' }, bi('场景值 scene', 'Scene')), scene),
+      scene: h('div', { class: 'field' }, h('label', { for: 'wxacode-scene' }, bi('场景值', 'Scene')), scene),
       page: h('div', { class: 'field' }, h('label', { for: 'wxacode-page' }, bi('页面', 'Page')), page),
       path: h('div', { class: 'field' }, h('label', { for: 'wxacode-path' }, bi('路径（含参数）', 'Path with its query')), path),
       env: h('div', { class: 'field' }, h('label', { for: 'wxacode-env' }, bi('版本', 'Version')), env),
