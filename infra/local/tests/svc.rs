@@ -964,6 +964,41 @@ async fn an_addtemplate_whose_answer_is_lost_is_settled_from_wechat_and_never_ad
         .any(|t| t.pri_tmpl_id == v["pri_tmpl_id"].as_str().unwrap()));
     assert!(!doubt_recorded(&app, &appid, "refund_done").await);
 
+    // An add in doubt is what the name holds once settled, even when the retry asks for other
+    // keywords: recorded as it was added, and the name is taken for the other ones.
+    let first = json!({ "name": "pickup_ready", "tid": 2001, "kid_list": [1, 2] });
+    lose_answer(&app, ADDTEMPLATE);
+    fail_after(&app, GETTEMPLATE, 1);
+    let (s, _, v) = call(&app, SERVICE, Method::POST, &templates, Some(first)).await;
+    assert_eq!(s, 504, "{v}");
+    sim.clear_faults();
+    let adds = sim.calls(ADDTEMPLATE);
+    let other_keywords = json!({ "name": "pickup_ready", "tid": 2001, "kid_list": [1, 3] });
+    let (s, _, v) = call(
+        &app,
+        SERVICE,
+        Method::POST,
+        &templates,
+        Some(other_keywords),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("template_name_taken")),
+        "{v}"
+    );
+    assert_eq!(sim.calls(ADDTEMPLATE), adds);
+    assert_eq!(sim.subscribe_templates(&appid).len(), 3);
+    let (_, _, listed) = call(&app, SERVICE, Method::GET, &templates, None).await;
+    let pickup = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "pickup_ready")
+        .cloned()
+        .unwrap();
+    assert_eq!(pickup["kid_list"], json!([1, 2]), "{listed}");
+
     // WeChat's definite refusal leaves no doubt behind.
     let bad = json!({ "name": "pickup", "tid": 999999, "kid_list": [1, 2] });
     let (s, _, v) = call(&app, SERVICE, Method::POST, &templates, Some(bad)).await;

@@ -471,6 +471,9 @@ pub enum TemplateAddition {
     /// ([`clear_subscribe_template_doubt`]): a name not recorded is adopted again next time.
     Added {
         pri_tmpl_id: String,
+        /// What was added (an earlier add's, when its doubt is what settled).
+        tid: u64,
+        kid_list: Vec<u64>,
         reconciled: bool,
     },
     /// An earlier add of this name may still be applied by WeChat (its answer was lost and
@@ -542,6 +545,8 @@ pub async fn settle_subscribe_template(
         tracing::info!(%appid, name, "an addtemplate in doubt was applied by WeChat; adopting its template");
         return Ok(Some(TemplateAddition::Added {
             pri_tmpl_id: t.pri_tmpl_id,
+            tid: doubt.tid,
+            kid_list: doubt.kid_list,
             reconciled: true,
         }));
     }
@@ -604,6 +609,8 @@ pub async fn add_subscribe_template(
     match mgr.wxa(appid).call(req).await {
         Ok(added) => Ok(TemplateAddition::Added {
             pri_tmpl_id: added.pri_tmpl_id,
+            tid,
+            kid_list: req.kid_list.clone(),
             reconciled: false,
         }),
         Err(e) if e.outcome_unknown() => {

@@ -503,11 +503,15 @@ pub async fn add_subscribe_template(
     let addition = reconcile::add_subscribe_template(mgr, store, clock, appid, name, &req, tid)
         .await
         .map_err(|e| ServiceError::from_wechat(Some(appid), e))?;
-    let (pri_tmpl_id, reconciled) = match addition {
+    // An earlier add of this name settled here may have been of another title or keywords:
+    // recorded as it was added, then the name is taken for this one.
+    let (pri_tmpl_id, added_tid, added_kids, reconciled) = match addition {
         TemplateAddition::Added {
             pri_tmpl_id,
+            tid,
+            kid_list,
             reconciled,
-        } => (pri_tmpl_id, reconciled),
+        } => (pri_tmpl_id, tid, kid_list, reconciled),
         TemplateAddition::InDoubt { since } => {
             return Err(ServiceError::TemplateInDoubt {
                 appid: appid.clone(),
@@ -520,13 +524,16 @@ pub async fn add_subscribe_template(
         appid: appid.clone(),
         name: name.to_owned(),
         pri_tmpl_id,
-        tid,
-        kid_list: kid_list.to_vec(),
+        tid: added_tid,
+        kid_list: added_kids,
         added_at: clock.now(),
     };
     match store.create_subscribe_template(&record).await {
         Ok(()) => {
             reconcile::clear_subscribe_template_doubt(store, appid, name).await;
+            if !same(&record) {
+                return Err(taken());
+            }
             Ok(TemplateAdded {
                 template: record,
                 added: true,
