@@ -1002,7 +1002,7 @@ async fn an_addtemplate_whose_answer_is_lost_is_settled_from_wechat_and_never_ad
     // WeChat's definite refusal leaves no doubt behind.
     let bad = json!({ "name": "pickup", "tid": 999999, "kid_list": [1, 2] });
     let (s, _, v) = call(&app, SERVICE, Method::POST, &templates, Some(bad)).await;
-    assert!(s >= 400 && s < 500, "{s} {v}");
+    assert!((400..500).contains(&s), "{s} {v}");
     assert!(!doubt_recorded(&app, &appid, "pickup").await);
 }
 
@@ -1131,7 +1131,7 @@ async fn the_fleet_subscribe_batch_adds_a_template_once_to_each_of_20_apps() {
         }
         // The backends send by the name.
         let (s, _, v) = call(
-            &app,
+            app,
             SERVICE,
             Method::GET,
             &format!("/svc/apps/{a}/subscribe-templates"),
