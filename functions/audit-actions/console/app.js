@@ -928,6 +928,74 @@ async function viewApp(appid) {
     } }, bi('显示二维码', 'Show QR code'));
     return [button, box];
   });
+  // A mini program code (POST /ops/apps/{appid}/wxacode): the unlimited kind by scene, or one of
+  // the app's 100,000 limited codes by path; shown, and saved with its link.
+  part('wxacode-card', '小程序码', 'Mini program code', async () => {
+    const route = '/ops/apps/{appid}/wxacode';
+    if (!may('POST', route)) return missing('wxacode', 'POST', route);
+    const kind = h('select', { id: 'wxacode-kind' },
+      h('option', { value: 'unlimited' }, '不限数量 unlimited'),
+      h('option', { value: 'limited' }, '有限数量 limited'),
+      h('option', { value: 'qrcode' }, '二维码 QR code'));
+    const scene = h('input', { id: 'wxacode-scene', maxlength: 32, placeholder: 'order=42' });
+    const page = h('input', { id: 'wxacode-page', placeholder: 'pages/index/index' });
+    const path = h('input', { id: 'wxacode-path', maxlength: 1024, placeholder: 'pages/index/index?order=42' });
+    const width = h('input', { id: 'wxacode-width', type: 'number', min: 280, max: 1280, placeholder: '430' });
+    const env = h('select', { id: 'wxacode-env' },
+      h('option', { value: 'release' }, '正式版 release'), h('option', { value: 'trial' }, '体验版 trial'),
+      h('option', { value: 'develop' }, '开发版 develop'));
+    const checkPath = h('input', { type: 'checkbox', id: 'wxacode-check-path', checked: true });
+    const hyaline = h('input', { type: 'checkbox', id: 'wxacode-hyaline' });
+    const out = h('div', { class: 'qr', id: 'wxacode-out', 'aria-live': 'polite' });
+    const fields = {
+      scene: h('div', { class: 'field' }, h('label', { for: 'wxacode-scene' }, bi('场景值', 'Scene')), scene),
+      page: h('div', { class: 'field' }, h('label', { for: 'wxacode-page' }, bi('页面', 'Page')), page),
+      path: h('div', { class: 'field' }, h('label', { for: 'wxacode-path' }, bi('路径（含参数）', 'Path with its query')), path),
+      env: h('div', { class: 'field' }, h('label', { for: 'wxacode-env' }, bi('版本', 'Version')), env),
+      checkPath: h('label', { class: 'check', for: 'wxacode-check-path' }, checkPath, biSpan('检查页面已发布', 'the page must be released')),
+      hyaline: h('label', { class: 'check', for: 'wxacode-hyaline' }, hyaline, biSpan('透明底色', 'transparent background')),
+    };
+    // Each kind shows only the fields it takes (the API refuses the others).
+    const takes = { unlimited: ['scene', 'page', 'env', 'checkPath', 'hyaline'], limited: ['path', 'env', 'hyaline'], qrcode: ['path'] };
+    const relayout = () => {
+      for (const [name, node] of Object.entries(fields)) node.hidden = !takes[kind.value].includes(name);
+    };
+    kind.addEventListener('change', relayout);
+    relayout();
+    const form = h('form', { class: 'action', id: 'wxacode-form', onsubmit: async (e) => {
+      e.preventDefault();
+      const k = kind.value;
+      const body = k === 'unlimited' ? { scene: scene.value.trim() } : { kind: k, path: path.value.trim() };
+      if (k === 'unlimited') {
+        if (page.value.trim()) body.page = page.value.trim();
+        if (!checkPath.checked) body.check_path = false;
+      }
+      if (k !== 'qrcode') {
+        if (env.value !== 'release') body.env_version = env.value;
+        if (hyaline.checked) body.is_hyaline = true;
+      }
+      if (width.value) body.width = Number(width.value);
+      try {
+        const blob = await api('POST', `/ops/apps/${appid}/wxacode`, body);
+        const url = URL.createObjectURL(blob);
+        const old = out.querySelector('img');
+        if (old && old.src) URL.revokeObjectURL(old.src);
+        const ext = (blob.type || '').includes('jpeg') ? 'jpg' : 'png';
+        out.replaceChildren(h('img', { id: 'wxacode-image', src: url, alt: '小程序码 mini program code' }),
+          h('p', {}, h('a', { href: url, download: `${appid}-${k}.${ext}`, id: 'wxacode-download' }, bi('下载图片', 'Download the image'))));
+      } catch (err) {
+        out.replaceChildren(errorBox(err) || '');
+      }
+    } },
+    h('div', { class: 'form-grid' },
+      h('div', { class: 'field' }, h('label', { for: 'wxacode-kind' }, bi('类型', 'Kind')), kind),
+      fields.scene, fields.page, fields.path, fields.env,
+      h('div', { class: 'field narrow' }, h('label', { for: 'wxacode-width' }, bi('宽度（像素）', 'Width (px)')), width)),
+    fields.checkPath, fields.hyaline,
+    h('p', { class: 'muted' }, bi('有限数量的两种码每个小程序共 100,000 个，用完不再恢复。', 'The two limited kinds share 100,000 codes per app, for good.')),
+    h('div', { class: 'row' }, h('button', { type: 'submit', id: 'wxacode-make' }, bi('生成小程序码', 'Make the code'))));
+    return [form, out];
+  });
   part('history-versions', '可回退版本', 'Versions to roll back to', async () => {
     const v = await get(`/ops/apps/${appid}/versions`);
     const xs = v.versions || [];

@@ -1,7 +1,7 @@
 //! `wxopen`: the operator CLI.
 //!
 //! Over the operator API (`WXOPEN_API_URL`, `WXOPEN_OPERATOR_KEY`): `authorizers list`,
-//! `invite`, `app show`, `filing show`, `commit`, `submit`, `release`, and `batch` with a live progress bar
+//! `invite`, `app show`, `filing show`, `commit`, `submit`, `release`, `wxacode`, and `batch` with a live progress bar
 //! until the batch is done, then each app's outcome; tables for a terminal, `--json` for scripts.
 //!
 //! `wxopen quota clear|get`, `wxopen rid RID` and `wxopen violations APPID`: the daily API
@@ -81,7 +81,7 @@ enum Command {
     /// One action over many apps: posted once (Idempotency-Key), then followed with a live
     /// progress bar until done, then each app's outcome. Exit 2 if any app failed.
     Batch {
-        /// commit, submit_audit or release.
+        /// commit, submit_audit, release or add_subscribe_template.
         #[arg(long, value_enum)]
         operation: ops::Operation,
         /// The apps, comma-separated.
@@ -90,6 +90,9 @@ enum Command {
         /// Every authorized app.
         #[arg(long)]
         all: bool,
+        /// One customer's authorized apps.
+        #[arg(long)]
+        customer: Option<String>,
         /// submit_audit: when the monthly audit quota is short, submit the first apps it allows.
         #[arg(long)]
         up_to_quota: bool,
@@ -107,6 +110,16 @@ enum Command {
         commit: ops::CommitArgs,
         #[command(flatten, next_help_heading = "With --operation submit_audit")]
         submit: ops::SubmitArgs,
+        #[command(flatten, next_help_heading = "With --operation add_subscribe_template")]
+        template: ops::TemplateArgs,
+    },
+    /// Make a mini program code for one app and save the image: by default the unlimited kind
+    /// (--scene, --page); --kind limited or qrcode takes a --path and spends one of the app's
+    /// 100,000 limited codes.
+    Wxacode {
+        appid: String,
+        #[command(flatten)]
+        code: ops::WxaCodeArgs,
     },
     /// The daily API quota (45009): clear an app's or the platform's, read one API's count.
     #[command(subcommand)]
@@ -334,10 +347,13 @@ async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops
         Command::Commit { appid, commit } => ops::commit(&api, &appid, &commit).await,
         Command::Submit { appid, submit } => ops::submit(&api, &appid, &submit).await,
         Command::Release { appid } => ops::release(&api, &appid).await,
+        Command::Wxacode { appid, code } => ops::wxacode(&api, &appid, &code).await,
         Command::Batch {
             operation,
             appids,
             all,
+            customer,
+            template,
             commit,
             submit,
             up_to_quota,
@@ -351,6 +367,8 @@ async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops
                     operation,
                     appids,
                     all,
+                    customer,
+                    template,
                     commit,
                     submit,
                     up_to_quota,

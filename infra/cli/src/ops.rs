@@ -81,6 +81,8 @@ pub enum Operation {
     Commit,
     SubmitAudit,
     Release,
+    /// A subscribe template under the provider's name on every app (skipped where it is).
+    AddSubscribeTemplate,
 }
 
 impl Operation {
@@ -89,6 +91,7 @@ impl Operation {
             Operation::Commit => "commit",
             Operation::SubmitAudit => "submit_audit",
             Operation::Release => "release",
+            Operation::AddSubscribeTemplate => "add_subscribe_template",
         }
     }
 }
@@ -110,6 +113,45 @@ pub struct CommitArgs {
     pub ext_json: Option<PathBuf>,
 }
 
+/// What a fleet subscribe batch adds.
+#[derive(Args, Clone)]
+pub struct TemplateArgs {
+    /// The provider's name for the template, e.g. order_shipped (what backends send by).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The public title's id (GET /svc/apps/{appid}/subscribe-library/titles).
+    #[arg(long)]
+    pub tid: Option<u64>,
+    /// Its keyword ids, 2 to 5, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub kid_list: Option<Vec<u64>>,
+    /// What the apps send it for (addtemplate's sceneDesc).
+    #[arg(long)]
+    pub scene_desc: Option<String>,
+}
+
+impl TemplateArgs {
+    fn given(&self) -> bool {
+        self.name.is_some()
+            || self.tid.is_some()
+            || self.kid_list.is_some()
+            || self.scene_desc.is_some()
+    }
+
+    fn params(&self) -> Result<Value, Failure> {
+        let (Some(name), Some(tid), Some(kids)) = (&self.name, self.tid, &self.kid_list) else {
+            return Err(
+                "--operation add_subscribe_template needs --name, --tid and --kid-list".into(),
+            );
+        };
+        let mut p = json!({ "name": name, "tid": tid, "kid_list": kids });
+        if let Some(d) = &self.scene_desc {
+            p["scene_desc"] = json!(d);
+        }
+        Ok(p)
+    }
+}
+
 /// What a submission sends.
 #[derive(Args, Clone)]
 pub struct SubmitArgs {
@@ -123,6 +165,83 @@ pub struct SubmitArgs {
     /// privacy_api_not_use: the code never calls the privacy interfaces it references.
     #[arg(long)]
     pub privacy_api_not_use: bool,
+}
+
+/// Which of WeChat's mini program codes (`POST /ops/apps/{appid}/wxacode`'s `kind`).
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug, Default)]
+#[value(rename_all = "snake_case")]
+pub enum WxaCodeKind {
+    /// getwxacodeunlimit: a --scene, as many codes as wanted.
+    #[default]
+    Unlimited,
+    /// getwxacode: a --path with its query; one of the app's 100,000 limited codes.
+    Limited,
+    /// createwxaqrcode: a square QR code for a --path; one of the same 100,000.
+    Qrcode,
+}
+
+impl WxaCodeKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            WxaCodeKind::Unlimited => "unlimited",
+            WxaCodeKind::Limited => "limited",
+            WxaCodeKind::Qrcode => "qrcode",
+        }
+    }
+}
+
+/// What a mini program code is made of.
+#[derive(Args, Clone)]
+pub struct WxaCodeArgs {
+    #[arg(long, value_enum, default_value_t = WxaCodeKind::Unlimited)]
+    pub kind: WxaCodeKind,
+    /// unlimited: what the page receives as `scene` (1 to 32 visible characters).
+    #[arg(long)]
+    pub scene: Option<String>,
+    /// unlimited: the page to open (default: the home page).
+    #[arg(long)]
+    pub page: Option<String>,
+    /// limited, qrcode: the page to open with its query (e.g. pages/index/index?order=42).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Width in pixels, 280 to 1280 (WeChat's default 430).
+    #[arg(long)]
+    pub width: Option<u32>,
+    /// release (default), trial or develop (unlimited, limited).
+    #[arg(long)]
+    pub env_version: Option<String>,
+    /// A transparent background (unlimited, limited).
+    #[arg(long)]
+    pub hyaline: bool,
+    /// unlimited: do not require the page to be in the released version.
+    #[arg(long)]
+    pub no_check_path: bool,
+    /// Where to save the image ("-": stdout).
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
+}
+
+impl WxaCodeArgs {
+    /// The request body; the API checks the fields each kind takes.
+    fn body(&self) -> Value {
+        let mut b = Map::new();
+        if self.kind != WxaCodeKind::Unlimited {
+            b.insert("kind".into(), json!(self.kind.as_str()));
+        }
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                b.insert(k.into(), v);
+            }
+        };
+        put("scene", self.scene.as_ref().map(|s| json!(s)));
+        put("page", self.page.as_ref().map(|s| json!(s)));
+        put("path", self.path.as_ref().map(|s| json!(s)));
+        put("width", self.width.map(|w| json!(w)));
+        put("env_version", self.env_version.as_ref().map(|s| json!(s)));
+        put("is_hyaline", self.hyaline.then_some(json!(true)));
+        put("check_path", self.no_check_path.then_some(json!(false)));
+        Value::Object(b)
+    }
 }
 
 /// The operator API with the key, and how to print.
@@ -261,6 +380,51 @@ impl Api {
                 body: value,
             })
         }
+    }
+
+    /// A POST answered with an image: its Content-Type and bytes; an error is JSON as for
+    /// [`Api::call`].
+    async fn post_for_bytes(&self, path: &str, body: &Value) -> Result<(String, Vec<u8>), Failure> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot reach the operator API at {}: {}",
+                    self.base,
+                    chain(&e)
+                )
+            })?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the answer of {path}: {}", chain(&e)))?;
+        if (200..300).contains(&status) && content_type.starts_with("image/") {
+            return Ok((content_type, bytes.to_vec()));
+        }
+        let body = serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| {
+            let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+            json!({ "error": "not_an_image", "message": format!("{path} answered {status} {content_type}: {snippet}") })
+        });
+        Err(Failure::Api {
+            status: if (200..300).contains(&status) {
+                502
+            } else {
+                status
+            },
+            body,
+        })
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, Failure> {
@@ -752,11 +916,53 @@ pub async fn release(api: &Api, appid_arg: &str) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Makes a mini program code for `appid` and saves it to `-o` (stdout for "-").
+pub async fn wxacode(api: &Api, appid_arg: &str, a: &WxaCodeArgs) -> Result<ExitCode, Failure> {
+    let appid = appid(appid_arg)?;
+    match a.kind {
+        WxaCodeKind::Unlimited if a.scene.is_none() => {
+            return Err("--scene is needed (or --kind limited/qrcode with --path)".into())
+        }
+        WxaCodeKind::Limited | WxaCodeKind::Qrcode if a.path.is_none() => {
+            return Err(format!("--kind {} needs --path", a.kind.as_str()).into())
+        }
+        _ => {}
+    }
+    let (content_type, bytes) = api
+        .post_for_bytes(&format!("/ops/apps/{appid}/wxacode"), &a.body())
+        .await?;
+    if a.output.as_os_str() == "-" {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&bytes)
+            .and_then(|_| out.flush())
+            .map_err(|e| format!("writing the image to stdout: {e}"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    std::fs::write(&a.output, &bytes)
+        .map_err(|e| format!("writing {}: {e}", a.output.display()))?;
+    if api.json {
+        print_json(
+            &json!({ "appid": appid, "kind": a.kind.as_str(), "content_type": content_type, "bytes": bytes.len(), "output": a.output }),
+        );
+    } else {
+        println!(
+            "saved {} ({content_type}, {} bytes) for {appid}",
+            a.output.display(),
+            bytes.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// What a batch is asked to do.
 pub struct BatchRequest {
     pub operation: Operation,
     pub appids: Option<String>,
     pub all: bool,
+    /// One customer's authorized apps.
+    pub customer: Option<String>,
+    pub template: TemplateArgs,
     pub commit: CommitArgs,
     pub submit: SubmitArgs,
     pub up_to_quota: bool,
@@ -785,6 +991,9 @@ fn outcome_words(item: &Value) -> String {
         if let Some(a) = d["auditid"].as_u64() {
             parts.push(format!("auditid {a}"));
         }
+        if let Some(p) = d["pri_tmpl_id"].as_str() {
+            parts.push(format!("{} priTmplId {p}", text(&d["name"])));
+        }
         if d["reconciled"] == json!(true) {
             parts.push("(found done at WeChat)".into());
         }
@@ -794,25 +1003,30 @@ fn outcome_words(item: &Value) -> String {
 }
 
 pub async fn batch(api: &Api, r: BatchRequest) -> Result<ExitCode, Failure> {
-    let appids = match (&r.appids, r.all) {
-        (Some(_), true) => return Err("give --appids or --all, not both".into()),
-        (None, false) => {
-            return Err("name the apps: --appids wx…,wx… or --all (every authorized app)".into())
-        }
-        (None, true) => json!("all_authorized"),
-        (Some(list), false) => {
-            let list = list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| appid(s).map(|a| a.to_string()))
-                .collect::<Result<Vec<_>, _>>()?;
-            if list.is_empty() {
-                return Err("--appids names no app".into());
+    let appids =
+        match (&r.appids, r.all, &r.customer) {
+            (Some(_), true, _) | (Some(_), _, Some(_)) | (_, true, Some(_)) => {
+                return Err("give one of --appids, --all and --customer".into())
             }
-            json!(list)
-        }
-    };
+            (None, false, None) => return Err(
+                "name the apps: --appids wx…,wx…, --all (every authorized app) or --customer ID"
+                    .into(),
+            ),
+            (None, false, Some(c)) => json!({ "customer": c }),
+            (None, true, None) => json!("all_authorized"),
+            (Some(list), false, None) => {
+                let list = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| appid(s).map(|a| a.to_string()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if list.is_empty() {
+                    return Err("--appids names no app".into());
+                }
+                json!(list)
+            }
+        };
     let c = &r.commit;
     let commit_flags = c.template_id.is_some()
         || c.user_version.is_some()
@@ -830,8 +1044,15 @@ pub async fn batch(api: &Api, r: BatchRequest) -> Result<ExitCode, Failure> {
     if submit_flags && r.operation != Operation::SubmitAudit {
         return Err("--body, --version-desc, --privacy-api-not-use and --up-to-quota are for --operation submit_audit".into());
     }
+    if r.template.given() && r.operation != Operation::AddSubscribeTemplate {
+        return Err(
+            "--name, --tid, --kid-list and --scene-desc are for --operation add_subscribe_template"
+                .into(),
+        );
+    }
     let mut body = json!({ "action": r.operation.as_str(), "appids": appids });
     match r.operation {
+        Operation::AddSubscribeTemplate => body["params"] = r.template.params()?,
         Operation::Commit => body["params"] = commit_body(&r.commit)?,
         Operation::SubmitAudit => {
             body["params"] = submit_body(&r.submit)?;

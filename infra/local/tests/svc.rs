@@ -8,7 +8,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{spawn_app_with, App};
+use support::{spawn_app_with, App, OPERATOR_KEY};
 use wxopen::domain::AppId;
 use wxopen::operator_auth::{OperatorKey, Role};
 use wxopen::store::TokenKey;
@@ -727,4 +727,472 @@ async fn the_template_library_is_read_through_the_apps_token() {
         (400, Some("invalid_query")),
         "{v}"
     );
+}
+
+/// An app with a released version (template 1's pages, `pages/index/index` among them).
+async fn released_app(app: &App, name: &str) -> AppId {
+    let appid = app.authorized_app(name).await;
+    app.commit_and_submit(&appid, "1.0.0").await;
+    app.local
+        .sim
+        .decide_audit(&appid, wechat_sim::AuditOutcome::Success)
+        .await
+        .unwrap();
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/ops/apps/{appid}/release"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    appid
+}
+
+/// A PNG's colour type, from its header (IHDR's tenth byte): 0 grayscale, 6 RGBA (the
+/// simulator draws `line_color` and `is_hyaline` in RGBA).
+fn png_colour_type(bytes: &[u8]) -> u8 {
+    assert!(bytes.starts_with(PNG_SIGNATURE), "not a PNG");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    bytes[25]
+}
+const GRAYSCALE: u8 = 0;
+const RGBA: u8 = 6;
+
+const GETWXACODE: &str = "/wxa/getwxacode";
+const CREATEWXAQRCODE: &str = "/cgi-bin/wxaapp/createwxaqrcode";
+
+#[tokio::test]
+async fn the_limited_kinds_make_codes_for_a_path_until_the_apps_limit_and_colours_are_passed_on() {
+    let mut secrets = dev_secrets();
+    secrets
+        .operator_keys
+        .push(key("backend", SERVICE, Role::Service, None));
+    let app = spawn_app_with(|c| c.secrets = secrets).await;
+    let appid = released_app(&app, "Limited code shop").await;
+    let path = format!("/svc/apps/{appid}/wxacode");
+    let sim = &app.local.sim;
+
+    // getwxacode: a path with its query; transparent and coloured as asked.
+    let body = json!({ "kind": "limited", "path": "pages/index/index?order=42", "width": 430, "is_hyaline": true, "line_color": { "r": 200, "g": 10, "b": 20 } });
+    let (s, h, bytes) = send(&app, SERVICE, Method::POST, &path, Some(body)).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(
+        png_colour_type(&bytes),
+        RGBA,
+        "line_color and is_hyaline reached WeChat"
+    );
+    assert_eq!(sim.calls(GETWXACODE), 1);
+    let plain = json!({ "kind": "limited", "path": "pages/index/index?order=42" });
+    let (s, _, bytes) = send(&app, SERVICE, Method::POST, &path, Some(plain)).await;
+    assert_eq!((s, png_colour_type(&bytes)), (200, GRAYSCALE));
+    // The unlimited kind passes its background on too.
+    let body = json!({ "scene": "a=1", "check_path": false, "is_hyaline": true });
+    let (s, _, bytes) = send(&app, SERVICE, Method::POST, &path, Some(body)).await;
+    assert_eq!((s, png_colour_type(&bytes)), (200, RGBA));
+
+    // createwxaqrcode: a square QR code (WeChat's example answers a JPEG), for operators too.
+    let body = json!({ "kind": "qrcode", "path": "pages/index/index", "width": 280 });
+    let (s, h, bytes) = send(
+        &app,
+        OPERATOR_KEY,
+        Method::POST,
+        &format!("/ops/apps/{appid}/wxacode"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(h["content-type"], "image/jpeg");
+    assert_eq!(&bytes[..3], &[0xff, 0xd8, 0xff]);
+    assert_eq!(sim.calls(CREATEWXAQRCODE), 1);
+    assert_eq!(sim.limited_codes(&appid), 2);
+
+    // Refused before WeChat is asked: a field the kind does not take, no path, a long one.
+    let before = sim.all_calls();
+    for (body, code) in [
+        (
+            json!({ "kind": "qrcode", "path": "pages/index/index", "is_hyaline": true }),
+            "invalid_body",
+        ),
+        (
+            json!({ "kind": "limited", "scene": "a=1", "path": "p" }),
+            "invalid_body",
+        ),
+        (json!({ "kind": "limited" }), "invalid_path"),
+        (
+            json!({ "kind": "qrcode", "path": "p".repeat(129) }),
+            "invalid_path",
+        ),
+        (
+            json!({ "kind": "limited", "path": "p".repeat(1025) }),
+            "invalid_path",
+        ),
+        (
+            json!({ "kind": "limited", "path": "pages/index/index?scancode_time=1" }),
+            "invalid_path",
+        ),
+        (
+            json!({ "kind": "limited", "path": "pages/index/index", "width": 200 }),
+            "invalid_width",
+        ),
+        (
+            json!({ "kind": "square", "path": "pages/index/index" }),
+            "invalid_body",
+        ),
+    ] {
+        let (s, _, v) = call(&app, SERVICE, Method::POST, &path, Some(body.clone())).await;
+        assert_eq!((s, v["error"].as_str()), (400, Some(code)), "{body}: {v}");
+    }
+    assert_eq!(sim.all_calls(), before, "nothing reached WeChat");
+
+    // A page the released version does not have: WeChat's 41030, as a 400.
+    let body = json!({ "kind": "limited", "path": "pages/nope/nope" });
+    let (s, _, v) = call(&app, SERVICE, Method::POST, &path, Some(body)).await;
+    assert_eq!((s, v["errcode"].as_i64()), (400, Some(41030)), "{v}");
+
+    // The app's limited codes spent (100,000; lowered here): 45029 as a 409 naming the way
+    // out, the same path again is the code already made, and the unlimited kind still works.
+    sim.set_limited_code_limit(Some(2));
+    let body = json!({ "kind": "limited", "path": "pages/index/index?order=43" });
+    let (s, _, v) = call(&app, SERVICE, Method::POST, &path, Some(body)).await;
+    assert_eq!(
+        (s, v["error"].as_str(), v["errcode"].as_i64()),
+        (409, Some("limited_codes_spent"), Some(45029)),
+        "{v}"
+    );
+    assert!(v["hint"].as_str().unwrap().contains("unlimited"), "{v}");
+    let body = json!({ "kind": "qrcode", "path": "pages/index/index?x=1" });
+    let (s, _, v) = call(&app, SERVICE, Method::POST, &path, Some(body)).await;
+    assert_eq!((s, v["errcode"].as_i64()), (409, Some(45029)), "{v}");
+    let again = json!({ "kind": "limited", "path": "pages/index/index?order=42" });
+    let (s, _, _) = send(&app, SERVICE, Method::POST, &path, Some(again)).await;
+    assert_eq!(s, 200, "the code already made");
+    let body = json!({ "scene": "order=43", "page": "pages/index/index" });
+    let (s, _, _) = send(&app, SERVICE, Method::POST, &path, Some(body)).await;
+    assert_eq!(s, 200, "the unlimited kind is not limited");
+}
+
+const ADDTEMPLATE: &str = "/wxaapi/newtmpl/addtemplate";
+const GETTEMPLATE: &str = "/wxaapi/newtmpl/gettemplate";
+const SUBSCRIBE_SEND: &str = "/cgi-bin/message/subscribe/send";
+
+/// The call is applied and its answer never arrives (once).
+fn lose_answer(app: &App, endpoint: &str) {
+    app.local.sim.set_fault(wechat_sim::Fault {
+        endpoint: Some(endpoint.into()),
+        lose_answer: true,
+        times: Some(1),
+        ..wechat_sim::Fault::default()
+    });
+}
+
+/// `endpoint` fails with a definite error (the daily quota, never retried) after letting
+/// `after` calls through, until the faults are cleared.
+fn fail_after(app: &App, endpoint: &str, after: u32) {
+    app.local.sim.set_fault(wechat_sim::Fault {
+        endpoint: Some(endpoint.into()),
+        forced_errcode: Some((45009, "reach max api daily quota limit".into())),
+        after,
+        ..wechat_sim::Fault::default()
+    });
+}
+
+async fn doubt_recorded(app: &App, appid: &AppId, name: &str) -> bool {
+    use wxopen::store::SingleUseKind;
+    app.local
+        .store
+        .peek_single_use(
+            SingleUseKind::SubscribeTemplateInDoubt,
+            &format!("{appid}#{name}"),
+            app.local.sim.now(),
+        )
+        .await
+        .unwrap()
+        .is_some()
+}
+
+#[tokio::test]
+async fn an_addtemplate_whose_answer_is_lost_is_settled_from_wechat_and_never_added_twice() {
+    let app = spawn().await;
+    let sim = &app.local.sim;
+    let appid = app.authorized_app("Lost template shop").await;
+    let templates = format!("/svc/apps/{appid}/subscribe-templates");
+    let add = json!({ "name": "order_shipped", "tid": 1001, "kid_list": [1, 2, 3] });
+
+    // The answer is lost; gettemplate shows the template the call added: adopted.
+    lose_answer(&app, ADDTEMPLATE);
+    let (s, _, v) = call(&app, SERVICE, Method::POST, &templates, Some(add.clone())).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["reconciled"], true, "{v}");
+    let held = sim.subscribe_templates(&appid);
+    assert_eq!(held.len(), 1, "one template at WeChat");
+    assert_eq!(v["pri_tmpl_id"], held[0].pri_tmpl_id.as_str());
+    assert_eq!(sim.calls(ADDTEMPLATE), 1, "never sent again");
+    assert!(!doubt_recorded(&app, &appid, "order_shipped").await);
+
+    // Another name, lost again, and the recovery read broken too: the caller hears the lost
+    // answer, the doubt stays recorded, nothing is named yet.
+    let other = json!({ "name": "refund_done", "tid": 1002, "kid_list": [1, 3] });
+    lose_answer(&app, ADDTEMPLATE);
+    fail_after(&app, GETTEMPLATE, 1);
+    let (s, _, v) = call(&app, SERVICE, Method::POST, &templates, Some(other.clone())).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (504, Some("wechat_outcome_unknown")),
+        "{v}"
+    );
+    sim.clear_faults();
+    assert_eq!(
+        sim.subscribe_templates(&appid).len(),
+        2,
+        "WeChat applied it"
+    );
+    assert!(doubt_recorded(&app, &appid, "refund_done").await);
+    let (_, _, listed) = call(&app, SERVICE, Method::GET, &templates, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    // Asked again (a retry, or the fleet batch run again): settled from gettemplate, the
+    // template WeChat added is adopted, no second one.
+    let adds = sim.calls(ADDTEMPLATE);
+    let (s, _, v) = call(&app, SERVICE, Method::POST, &templates, Some(other)).await;
+    assert_eq!((s, &v["reconciled"]), (201, &json!(true)), "{v}");
+    assert_eq!(sim.calls(ADDTEMPLATE), adds, "no second addtemplate");
+    let held = sim.subscribe_templates(&appid);
+    assert_eq!(held.len(), 2, "no duplicate priTmplId");
+    assert!(held
+        .iter()
+        .any(|t| t.pri_tmpl_id == v["pri_tmpl_id"].as_str().unwrap()));
+    assert!(!doubt_recorded(&app, &appid, "refund_done").await);
+
+    // An add in doubt is what the name holds once settled, even when the retry asks for other
+    // keywords: recorded as it was added, and the name is taken for the other ones.
+    let first = json!({ "name": "pickup_ready", "tid": 2001, "kid_list": [1, 2] });
+    lose_answer(&app, ADDTEMPLATE);
+    fail_after(&app, GETTEMPLATE, 1);
+    let (s, _, v) = call(&app, SERVICE, Method::POST, &templates, Some(first)).await;
+    assert_eq!(s, 504, "{v}");
+    sim.clear_faults();
+    let adds = sim.calls(ADDTEMPLATE);
+    let other_keywords = json!({ "name": "pickup_ready", "tid": 2001, "kid_list": [1, 3] });
+    let (s, _, v) = call(
+        &app,
+        SERVICE,
+        Method::POST,
+        &templates,
+        Some(other_keywords),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("template_name_taken")),
+        "{v}"
+    );
+    assert_eq!(sim.calls(ADDTEMPLATE), adds);
+    assert_eq!(sim.subscribe_templates(&appid).len(), 3);
+    let (_, _, listed) = call(&app, SERVICE, Method::GET, &templates, None).await;
+    let pickup = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "pickup_ready")
+        .cloned()
+        .unwrap();
+    assert_eq!(pickup["kid_list"], json!([1, 2]), "{listed}");
+
+    // WeChat's definite refusal leaves no doubt behind.
+    let bad = json!({ "name": "pickup", "tid": 999999, "kid_list": [1, 2] });
+    let (s, _, v) = call(&app, SERVICE, Method::POST, &templates, Some(bad)).await;
+    assert!((400..500).contains(&s), "{s} {v}");
+    assert!(!doubt_recorded(&app, &appid, "pickup").await);
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_is_lost_is_not_resent_and_says_delivery_is_unknown() {
+    let app = spawn().await;
+    let sim = &app.local.sim;
+    let appid = app.authorized_app("Lost send shop").await;
+    let templates = format!("/svc/apps/{appid}/subscribe-templates");
+    let add = json!({ "name": "order_shipped", "tid": 1001, "kid_list": [1, 2, 3] });
+    let (s, _, added) = call(&app, SERVICE, Method::POST, &templates, Some(add)).await;
+    assert_eq!(s, 201, "{added}");
+    let pri = added["pri_tmpl_id"].as_str().unwrap();
+    sim.set_subscription(&appid, "o-accepted", pri, 2);
+    let message = json!({ "template": "order_shipped", "touser": "o-accepted",
+        "data": { "character_string1": "TN42", "thing2": "SF", "time3": "2026-12-03 12:00" } });
+    lose_answer(&app, SUBSCRIBE_SEND);
+    let (s, _, v) = call(
+        &app,
+        SERVICE,
+        Method::POST,
+        &format!("/svc/apps/{appid}/subscribe-messages"),
+        Some(message),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (504, Some("delivery_unknown")),
+        "{v}"
+    );
+    assert!(v["hint"].as_str().unwrap().contains("not resent"), "{v}");
+    assert_eq!(sim.calls(SUBSCRIBE_SEND), 1, "sent once, never repeated");
+    assert_eq!(
+        sim.sent_subscribe_messages().len(),
+        1,
+        "the user has it once"
+    );
+}
+
+#[tokio::test]
+async fn the_fleet_subscribe_batch_adds_a_template_once_to_each_of_20_apps() {
+    let mut secrets = dev_secrets();
+    secrets
+        .operator_keys
+        .push(key("backend", SERVICE, Role::Service, None));
+    let app = spawn_app_with(|c| c.secrets = secrets).await;
+    let sim = &app.local.sim;
+    let appids: Vec<AppId> = (0..20)
+        .map(|i| app.mini_program(&format!("Fleet shop {i}")))
+        .collect();
+    for a in &appids {
+        sim.authorize(a, &[17, 18]).await.unwrap();
+    }
+    let params = json!({ "name": "order_shipped", "tid": 1001, "kid_list": [1, 2, 3], "scene_desc": "shipping" });
+    // Two apps have the name already (one the same template, one another), through /svc.
+    let app = &app;
+    let add = |a: &AppId, body: Value| {
+        let path = format!("/svc/apps/{a}/subscribe-templates");
+        async move { call(app, SERVICE, Method::POST, &path, Some(body)).await }
+    };
+    let (s, _, same) = add(&appids[0], params.clone()).await;
+    assert_eq!(s, 201, "{same}");
+    let other = json!({ "name": "order_shipped", "tid": 1002, "kid_list": [1, 2] });
+    let (s, _, v) = add(&appids[1], other).await;
+    assert_eq!(s, 201, "{v}");
+    // Two answers lost on the way: WeChat applied them.
+    sim.set_fault(wechat_sim::Fault {
+        endpoint: Some(ADDTEMPLATE.into()),
+        lose_answer: true,
+        times: Some(2),
+        ..wechat_sim::Fault::default()
+    });
+    sim.reset_calls();
+    let body =
+        json!({ "action": "add_subscribe_template", "appids": "all_authorized", "params": params });
+    let (s, v) = app.post_batch("subscribe-order-shipped", &body).await;
+    assert_eq!(s, 202, "{v}");
+    let done = app.wait_done(v["batch_id"].as_str().unwrap()).await;
+    assert_eq!(done["total"], 20, "{done}");
+    assert_eq!(
+        done["counts"],
+        json!({ "ok": 18, "skipped": 2, "failed": 0, "running": 0, "pending": 0 }),
+        "{done}"
+    );
+    assert_eq!(
+        sim.calls(ADDTEMPLATE),
+        18,
+        "one addtemplate per app that lacked it"
+    );
+    let mut reconciled = 0;
+    for item in done["items"].as_array().unwrap() {
+        let a = AppId::parse(item["appid"].as_str().unwrap()).unwrap();
+        let held = sim.subscribe_templates(&a);
+        assert_eq!(held.len(), 1, "{a}: exactly one template at WeChat");
+        let d = &item["detail"];
+        if a == appids[1] {
+            assert_eq!(
+                (item["state"].as_str(), d["status"].as_str()),
+                (Some("skipped"), Some("subscribe_template_name_taken")),
+                "{item}"
+            );
+            assert_eq!(
+                held[0].tid, 1002,
+                "another template under the name is left alone"
+            );
+            continue;
+        }
+        assert_eq!(d["pri_tmpl_id"], held[0].pri_tmpl_id.as_str(), "{item}");
+        assert_eq!(held[0].kids, vec![1, 2, 3]);
+        if a == appids[0] {
+            assert_eq!(
+                (item["state"].as_str(), &d["added"]),
+                (Some("skipped"), &json!(false)),
+                "{item}"
+            );
+            assert_eq!(d["pri_tmpl_id"], same["pri_tmpl_id"]);
+        } else {
+            assert_eq!(
+                (item["state"].as_str(), &d["added"]),
+                (Some("ok"), &json!(true)),
+                "{item}"
+            );
+        }
+        if d["reconciled"] == json!(true) {
+            reconciled += 1;
+        }
+        // The backends send by the name.
+        let (s, _, v) = call(
+            app,
+            SERVICE,
+            Method::GET,
+            &format!("/svc/apps/{a}/subscribe-templates"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s, &v["items"][0]["pri_tmpl_id"]),
+            (200, &d["pri_tmpl_id"]),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        reconciled, 2,
+        "the two lost answers were settled from gettemplate"
+    );
+
+    // Run again (another key): every app is skipped, nothing is added.
+    sim.reset_calls();
+    let (s, v) = app.post_batch("subscribe-order-shipped-again", &body).await;
+    assert_eq!(s, 202, "{v}");
+    let done = app.wait_done(v["batch_id"].as_str().unwrap()).await;
+    assert_eq!(done["counts"]["skipped"], 20, "{}", done["counts"]);
+    assert_eq!(sim.calls(ADDTEMPLATE), 0);
+
+    // A customer's apps only; bad params refused before anything is stored.
+    let acme: Vec<AppId> = (0..2)
+        .map(|i| app.mini_program(&format!("Acme {i}")))
+        .collect();
+    for a in &acme {
+        let (s, page) = app.onboard("acme", a).await;
+        assert_eq!(s, 200, "{page}");
+    }
+    let body = json!({ "action": "add_subscribe_template", "appids": { "customer": "acme" }, "params": { "name": "pickup", "tid": 2001, "kid_list": [1, 2] } });
+    let (s, v) = app.post_batch("subscribe-acme", &body).await;
+    assert_eq!(s, 202, "{v}");
+    let done = app.wait_done(v["batch_id"].as_str().unwrap()).await;
+    assert_eq!(
+        (done["total"].as_u64(), done["counts"]["ok"].as_u64()),
+        (Some(2), Some(2)),
+        "{done}"
+    );
+    for a in &acme {
+        assert_eq!(sim.subscribe_templates(a).len(), 1);
+    }
+    for (params, field) in [
+        (
+            json!({ "name": "bad name", "tid": 1001, "kid_list": [1, 2] }),
+            "invalid_template_name",
+        ),
+        (
+            json!({ "name": "x", "tid": 1001, "kid_list": [1] }),
+            "invalid_kid_list",
+        ),
+        (
+            json!({ "name": "x", "tid": "1001", "kid_list": [1, 2] }),
+            "invalid_body",
+        ),
+    ] {
+        let body = json!({ "action": "add_subscribe_template", "appids": "all_authorized", "params": params });
+        let (s, v) = app.post_batch(&format!("bad-{field}"), &body).await;
+        assert_eq!((s, v["error"].as_str()), (400, Some(field)), "{v}");
+    }
 }

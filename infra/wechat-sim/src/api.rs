@@ -167,6 +167,9 @@ pub(crate) const ROUTES: &[Route] = {
         route("/wxa/queryquota", Get, Authorizer, Account(queryquota)),
         route("/wxa/uploadmedia", Post, Authorizer, Account(uploadmedia)),
         route("/wxa/getwxacodeunlimit", Post, Authorizer, Raw(getwxacodeunlimit)),
+        // The limited codes: getQRCode and createQRCode, 100,000 per app together.
+        route("/wxa/getwxacode", Post, Authorizer, Raw(getwxacode)),
+        route("/cgi-bin/wxaapp/createwxaqrcode", Post, Authorizer, Raw(createwxaqrcode)),
         route("/wxa/business/getuserphonenumber", Post, Authorizer, Account(sv::get_user_phone_number)),
         route("/wxaapi/newtmpl/getcategory", Get, Authorizer, Account(sv::get_category)),
         route("/wxaapi/newtmpl/getpubtemplatetitles", Get, Authorizer, Account(sv::get_pub_template_titles)),
@@ -540,6 +543,23 @@ fn get_qrcode(ctx: &Ctx) -> Response {
 fn getwxacodeunlimit(ctx: &Ctx) -> Response {
     match wxacode_unlimit(ctx) {
         Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        Err(e) => err_answer(e),
+    }
+}
+
+/// `/wxa/getwxacode`: a limited mini-program code, a PNG.
+fn getwxacode(ctx: &Ctx) -> Response {
+    match limited_code(ctx, LimitedKind::Code) {
+        Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        Err(e) => err_answer(e),
+    }
+}
+
+/// `/cgi-bin/wxaapp/createwxaqrcode`: a square QR code; createQRCode's example answers
+/// `contentType: image/jpeg`.
+fn createwxaqrcode(ctx: &Ctx) -> Response {
+    match limited_code(ctx, LimitedKind::QrCode) {
+        Ok(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response(),
         Err(e) => err_answer(e),
     }
 }
@@ -2278,9 +2298,115 @@ fn wxacode_unlimit(ctx: &Ctx) -> Result<Vec<u8>, WxErr> {
             return Err(WxErr::new(41030, "invalid page rid"));
         }
     }
-    Ok(qrcode::qr_like_png(&format!(
-        "{appid}|{env}|{page}|{scene}"
-    )))
+    let style = code_style(&m)?;
+    Ok(qrcode::qr_like_png_styled(
+        &format!("{appid}|{env}|{page}|{scene}"),
+        style,
+    ))
+}
+
+/// The line colour and background asked for (getwxacodeunlimit, getwxacode): `line_color`
+/// `{"r","g","b"}` (numbers or decimal strings, as the page's example) unless `auto_color`.
+fn code_style(m: &Map<String, Value>) -> Result<qrcode::CodeStyle, WxErr> {
+    let auto = m
+        .get("auto_color")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let line = match m.get("line_color") {
+        Some(c) if !auto => {
+            let part = |k: &str| {
+                u64_field(c.as_object().ok_or_else(bad_line)?, k)
+                    .and_then(|v| u8::try_from(v).ok())
+                    .ok_or_else(bad_line)
+            };
+            Some((part("r")?, part("g")?, part("b")?))
+        }
+        _ => None,
+    };
+    let hyaline = m
+        .get("is_hyaline")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(qrcode::CodeStyle { line, hyaline })
+}
+
+fn bad_line() -> WxErr {
+    WxErr::new(47001, "data format error: line_color")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LimitedKind {
+    Code,
+    QrCode,
+}
+
+/// getQRCode (`/wxa/getwxacode`: `path` at most 1024 characters, `env_version`, `width`,
+/// colours) and createQRCode (`/cgi-bin/wxaapp/createwxaqrcode`: `path` at most 128 characters,
+/// `width`): an empty or long path 40159, a width outside 280..=1280 40189, a bad env_version
+/// 40097; only for a released mini program (41030 for a page it does not have); 45029 once the
+/// app has made [`crate::services::LIMITED_CODES`] of the two together (a path asked again is
+/// the same code). getwxacode answers a PNG, createwxaqrcode a JPEG.
+/// <https://developers.weixin.qq.com/minigame/dev/api-backend/open-api/qr-code/wxacode.get.html>,
+/// <https://developers.weixin.qq.com/miniprogram/dev/server/API/qrcode-link/qr-code/api_createqrcode.html>
+fn limited_code(ctx: &Ctx, kind: LimitedKind) -> Result<Vec<u8>, WxErr> {
+    let mut st = ctx.inner.lock();
+    let appid = check_token(&st, ctx.query, TokenKind::Authorizer, ctx.now)?
+        .ok_or_else(|| WxErr::new(40001, "invalid credential"))?;
+    check_code_permission(&st, &appid)?;
+    let m = ctx.body()?;
+    let path = str_field(&m, "path").unwrap_or_default();
+    let max = match kind {
+        LimitedKind::Code => 1024,
+        LimitedKind::QrCode => 128,
+    };
+    let n = path.chars().count();
+    if n == 0 || n > max {
+        return Err(WxErr::new(
+            40159,
+            "invalid length for path, or the data is not json string",
+        ));
+    }
+    if m.get("width").is_some() {
+        let w = u64_field(&m, "width").unwrap_or(0);
+        if !(280..=1280).contains(&w) {
+            return Err(WxErr::new(40189, "invalid length for width"));
+        }
+    }
+    let env = match kind {
+        LimitedKind::Code => str_field(&m, "env_version").unwrap_or("release"),
+        LimitedKind::QrCode => "release",
+    };
+    if !matches!(env, "release" | "trial" | "develop") {
+        return Err(WxErr::new(40097, "invalid args: env_version"));
+    }
+    let style = match kind {
+        LimitedKind::Code => code_style(&m)?,
+        LimitedKind::QrCode => qrcode::CodeStyle::default(),
+    };
+    if env == "release" {
+        let page = path.split('?').next().unwrap_or_default();
+        let online = st.accounts[&appid].code.online.as_ref();
+        if !online.is_some_and(|v| page.is_empty() || v.pages.iter().any(|p| p == page)) {
+            return Err(WxErr::new(41030, "invalid page rid"));
+        }
+    }
+    let limit = st
+        .services
+        .limited_code_limit
+        .unwrap_or(crate::services::LIMITED_CODES);
+    let made = st.services.limited_codes.entry(appid.clone()).or_default();
+    let key = format!("{kind:?}|{env}|{path}");
+    if !made.contains(&key) {
+        if made.len() >= limit {
+            return Err(WxErr::new(45029, "qrcode count out of limit"));
+        }
+        made.insert(key);
+    }
+    let seed = format!("{appid}|{env}|{path}");
+    Ok(match kind {
+        LimitedKind::Code => qrcode::qr_like_png_styled(&seed, style),
+        LimitedKind::QrCode => qrcode::qr_like_jpeg(&seed),
+    })
 }
 
 /// `/cgi-bin/clear_quota`.

@@ -33,7 +33,8 @@
 //! `revertgrayrelease`, `modify_domain` (gated by the platform's server domains once set),
 //! `modify_domain_directly`, `get_effective_domain`, `setwebviewdomain`,
 //! `setwebviewdomain_directly`, `queryquota`, `uploadmedia` (multipart), `getwxacodeunlimit`
-//! (a PNG), `security/apply_privacy_interface`, `security/get_privacy_interface`,
+//! (a PNG), `getwxacode` (a PNG) and `cgi-bin/wxaapp/createwxaqrcode` (a JPEG), 100,000 per app
+//! together (45029), `security/apply_privacy_interface`, `security/get_privacy_interface`,
 //! `security/get_code_privacy_info`, and with permission set 76 too `getillegalrecords`,
 //! `getappealrecords` (the penalties `/_sim/accounts/{appid}/punish` imposes, pushed as
 //! `wxa_punish_event`). The README has every behaviour and errcode.

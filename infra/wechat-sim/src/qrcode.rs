@@ -34,6 +34,41 @@ pub fn qr_like_png(seed: &str) -> Vec<u8> {
     out
 }
 
+/// How a code is drawn: `line` the modules' colour (`line_color`, black when `None`),
+/// `hyaline` a transparent background (`is_hyaline`): either makes an RGBA PNG.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CodeStyle {
+    pub line: Option<(u8, u8, u8)>,
+    pub hyaline: bool,
+}
+
+/// [`qr_like_png`] drawn in `style`: an RGBA PNG whose dark modules are `line` and whose
+/// background is transparent with `hyaline`; a plain style is the grayscale PNG.
+pub fn qr_like_png_styled(seed: &str, style: CodeStyle) -> Vec<u8> {
+    if style == CodeStyle::default() {
+        return qr_like_png(seed);
+    }
+    let (side, gray) = qr_like_pixels(seed);
+    let (r, g, b) = style.line.unwrap_or((0, 0, 0));
+    let mut rgba = Vec::with_capacity(gray.len() * 4);
+    for p in gray {
+        if p == 0 {
+            rgba.extend_from_slice(&[r, g, b, 255]);
+        } else {
+            rgba.extend_from_slice(&[255, 255, 255, if style.hyaline { 0 } else { 255 }]);
+        }
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side as u32, side as u32);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut w| w.write_image_data(&rgba))
+        .expect("an RGBA image of the declared size encodes");
+    out
+}
+
 /// The side in pixels and the grayscale pixels (row by row) of a QR-looking square for `seed`.
 fn qr_like_pixels(seed: &str) -> (usize, Vec<u8>) {
     let side = (MODULES + 2 * BORDER) * SCALE;
@@ -98,5 +133,26 @@ mod tests {
         assert_eq!(info.width, ((MODULES + 2 * BORDER) * SCALE) as u32);
         assert_eq!(info.color_type, png::ColorType::Grayscale);
         assert_ne!(png_bytes, qr_like_png("wx1|release|pages/index|a=2"));
+    }
+
+    #[test]
+    fn a_styled_code_is_rgba_with_its_line_colour_and_a_transparent_background() {
+        let style = CodeStyle {
+            line: Some((200, 10, 20)),
+            hyaline: true,
+        };
+        let bytes = qr_like_png_styled("wx1|release|pages/index|a=1", style);
+        let mut reader = png::Decoder::new(std::io::Cursor::new(&bytes))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(frame.color_type, png::ColorType::Rgba);
+        let px: Vec<&[u8]> = buf.chunks(4).collect();
+        assert_eq!(px[0], &[255, 255, 255, 0], "the border is transparent");
+        assert!(
+            px.contains(&&[200u8, 10, 20, 255][..]),
+            "dark modules in the line colour"
+        );
     }
 }

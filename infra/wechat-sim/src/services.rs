@@ -73,7 +73,16 @@ pub struct Services {
     acceptances: HashMap<(AppId, String, String), u32>,
     sent: Vec<SentMessage>,
     next_msgid: u64,
+    /// The limited codes (getwxacode, createwxaqrcode) each app has made, by kind and path: a
+    /// path asked again is the same permanent code and is not counted twice (an assumption: the
+    /// pages say only "总共生成的码数量限制为 100,000").
+    pub(crate) limited_codes: HashMap<AppId, std::collections::BTreeSet<String>>,
+    /// The limit of limited codes per app (100,000 unless a test lowers it).
+    pub(crate) limited_code_limit: Option<usize>,
 }
+
+/// getQRCode + createQRCode: "总共生成的码数量限制为 100,000" per mini program (45029 beyond).
+pub const LIMITED_CODES: usize = 100_000;
 
 /// The public template library: (category id, name, titles).
 struct Title {
@@ -527,6 +536,22 @@ impl Inner {
 }
 
 impl Simulator {
+    /// Lowers (or restores, `None`) every app's limit of limited codes, so a test meets 45029
+    /// without making 100,000.
+    pub fn set_limited_code_limit(&self, limit: Option<usize>) {
+        self.inner.lock().services.limited_code_limit = limit;
+    }
+
+    /// How many limited codes (getwxacode and createwxaqrcode) `appid` has made.
+    pub fn limited_codes(&self, appid: &AppId) -> usize {
+        self.inner
+            .lock()
+            .services
+            .limited_codes
+            .get(appid)
+            .map_or(0, std::collections::BTreeSet::len)
+    }
+
     /// A js_code as `wx.login` gives the mini program `appid`, logging in `openid` (a new one
     /// when `None`): `(code, openid)`. Single use, 5 minutes.
     pub fn mint_js_code(&self, appid: &AppId, openid: Option<&str>) -> (String, String) {

@@ -355,6 +355,7 @@ fn kind_str(kind: SingleUseKind) -> &'static str {
         SingleUseKind::AuthStartQuota => "START_QUOTA",
         SingleUseKind::IcpApplicationInDoubt => "ICP_APPLICATION_IN_DOUBT",
         SingleUseKind::IcpReferenceTables => "ICP_REFERENCE_TABLES",
+        SingleUseKind::SubscribeTemplateInDoubt => "SUBSCRIBE_TEMPLATE_IN_DOUBT",
     }
 }
 fn audit_sk(id: AuditId) -> String {

@@ -272,6 +272,7 @@ fn single_key(kind: SingleUseKind, id: &str) -> String {
         SingleUseKind::AuthStartQuota => format!("start-quota#{id}"),
         SingleUseKind::IcpApplicationInDoubt => format!("icp-application-in-doubt#{id}"),
         SingleUseKind::IcpReferenceTables => format!("icp-reference-tables#{id}"),
+        SingleUseKind::SubscribeTemplateInDoubt => format!("subscribe-template-in-doubt#{id}"),
     }
 }
 /// Writes a profile and keeps the original-id index in step, inside the caller's transaction.

@@ -560,6 +560,10 @@ pub enum SingleUseKind {
     /// WeChat's ICP reference tables (subject, certificate, district, nrlx and service content
     /// types; id: `all`), kept a day so an application's check does not fetch them each time.
     IcpReferenceTables,
+    /// An `addtemplate` that may have added a subscribe template unrecorded (id:
+    /// `{appid}#{name}`), written before the call and settled from `gettemplate`
+    /// (`wechat::reconcile`): the next add of that name settles it before adding again.
+    SubscribeTemplateInDoubt,
 }
 
 /// A single-use item as it stands.

@@ -241,6 +241,9 @@ endpoints! {
     wxa::ApplyPrivacyInterface: POST "/wxa/security/apply_privacy_interface", Authorizer, not_repeatable -> wxa::PrivacyApplication;
     wxa::GetPrivacyInterface: GET "/wxa/security/get_privacy_interface", Authorizer, repeatable -> wxa::PrivacyInterfaceList;
     wxa::GetWxaCodeUnlimit: POST "/wxa/getwxacodeunlimit", Authorizer, repeatable -> Binary;
+    // The limited codes: each may spend one of the app's 100,000 (45029 after), never repeated.
+    wxa::GetWxaCode: POST "/wxa/getwxacode", Authorizer, not_repeatable -> Binary;
+    wxa::CreateWxaQrCode: POST "/cgi-bin/wxaapp/createwxaqrcode", Authorizer, not_repeatable -> Binary;
     wxa::UploadMedia: MULTIPART "/wxa/uploadmedia", Authorizer, not_repeatable -> wxa::UploadedMedia, file;
     wxa::GetApiQuota: POST "/cgi-bin/openapi/quota/get", Authorizer, repeatable -> wxa::ApiQuota;
     wxa::GetRidInfo: POST "/cgi-bin/openapi/rid/get", Authorizer, repeatable -> wxa::RidInfo;
@@ -320,6 +323,9 @@ mod tests {
         "icp::ApplyIcpFiling",
         "icp::CancelApplyIcpFiling",
         "icp::SubmitAuthAndIcp",
+        // A limited code may spend one of the app's 100,000 (getQRCode, createQRCode).
+        "wxa::GetWxaCode",
+        "wxa::CreateWxaQrCode",
     ];
     /// Reads, and calls that issue something fresh each time or set what is already set.
     const REPEATABLE: &[&str] = &[

@@ -82,14 +82,15 @@ pub enum ReleaseSettlement {
     },
 }
 
-/// The doubt of `kind` recorded for the app, if any (the ICP filing's doubt reuses these).
+/// A doubt's record: `id` is the appid, or `{appid}#{name}` for one of the app's names (the
+/// ICP filing's doubt reuses these).
 pub async fn read_doubt<T: DeserializeOwned>(
     store: &dyn Store,
     kind: SingleUseKind,
-    appid: &AppId,
+    id: &str,
     now: UnixTime,
 ) -> StoreResult<Option<T>> {
-    match store.peek_single_use(kind, appid.as_str(), now).await? {
+    match store.peek_single_use(kind, id, now).await? {
         Some(item) => serde_json::from_value(item.payload)
             .map(Some)
             .map_err(|e| StoreError::Backend(anyhow::anyhow!("a doubt record is corrupt: {e}"))),
@@ -101,15 +102,15 @@ pub async fn read_doubt<T: DeserializeOwned>(
 pub async fn write_doubt<T: Serialize>(
     store: &dyn Store,
     kind: SingleUseKind,
-    appid: &AppId,
+    id: &str,
     doubt: &T,
     now: UnixTime,
 ) -> StoreResult<()> {
     let payload = serde_json::to_value(doubt)
         .map_err(|e| StoreError::Backend(anyhow::anyhow!("encoding a doubt: {e}")))?;
-    store.delete_single_use(kind, appid.as_str()).await?;
+    store.delete_single_use(kind, id).await?;
     match store
-        .create_single_use(kind, appid.as_str(), &payload, now, now + DOUBT_KEEP_SECS)
+        .create_single_use(kind, id, &payload, now, now + DOUBT_KEEP_SECS)
         .await
     {
         // Another caller recorded one between the two writes: a doubt is recorded either way.
@@ -119,10 +120,10 @@ pub async fn write_doubt<T: Serialize>(
 }
 
 /// Removes a settled doubt (a failure is logged: the next settlement removes it).
-pub async fn clear_doubt(store: &dyn Store, kind: SingleUseKind, appid: &AppId) {
+pub async fn clear_doubt(store: &dyn Store, kind: SingleUseKind, id: &str) {
     // A doubt left behind is settled again later (and then found settled): never an error here.
-    if let Err(e) = store.delete_single_use(kind, appid.as_str()).await {
-        tracing::warn!(%appid, error = %e, "a settled doubt was not removed; the next settlement removes it");
+    if let Err(e) = store.delete_single_use(kind, id).await {
+        tracing::warn!(doubt = id, error = %e, "a settled doubt was not removed; the next settlement removes it");
     }
 }
 
@@ -132,7 +133,13 @@ pub async fn submission_in_doubt(
     appid: &AppId,
     now: UnixTime,
 ) -> StoreResult<Option<SubmissionDoubt>> {
-    read_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid, now).await
+    read_doubt(
+        store,
+        SingleUseKind::AuditSubmissionInDoubt,
+        appid.as_str(),
+        now,
+    )
+    .await
 }
 
 /// The app's release in doubt, if any.
@@ -141,7 +148,7 @@ pub async fn release_in_doubt(
     appid: &AppId,
     now: UnixTime,
 ) -> StoreResult<Option<ReleaseDoubt>> {
-    read_doubt(store, SingleUseKind::ReleaseInDoubt, appid, now).await
+    read_doubt(store, SingleUseKind::ReleaseInDoubt, appid.as_str(), now).await
 }
 
 /// Whether `auditid` is in the app's recorded history (searched newest first).
@@ -211,14 +218,14 @@ pub async fn settle_submission_with(
                 Ok(()) | Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e),
             }
-            clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid).await;
+            clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid.as_str()).await;
             tracing::info!(%appid, auditid = %record.auditid, "a submission in doubt was taken by WeChat; recorded");
             return Ok(SubmissionSettlement::Adopted(record));
         }
     }
     let dropped = now - doubt.since >= APPLY_LATE_SECS;
     if dropped {
-        clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid).await;
+        clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid.as_str()).await;
         tracing::info!(%appid, "a submission in doubt was never taken by WeChat; dropped");
     }
     Ok(SubmissionSettlement::NotTaken { dropped })
@@ -277,7 +284,7 @@ pub async fn submit_audit(
     write_doubt(
         store,
         SingleUseKind::AuditSubmissionInDoubt,
-        appid,
+        appid.as_str(),
         &doubt,
         started,
     )
@@ -299,7 +306,8 @@ pub async fn submit_audit(
                 Ok(_) => {
                     if !e.outcome_unknown() {
                         // 85009 for an audit that is not this one: this call was refused.
-                        clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid).await;
+                        clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid.as_str())
+                            .await;
                     }
                     Err(e)
                 }
@@ -313,7 +321,7 @@ pub async fn submit_audit(
         }
         Err(e) => {
             // WeChat's definite answer: nothing was submitted.
-            clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid).await;
+            clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid.as_str()).await;
             return Err(e);
         }
     };
@@ -332,7 +340,7 @@ pub async fn submit_audit(
     };
     match store.record_audit(&record).await {
         Ok(()) | Err(StoreError::Conflict) => {
-            clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid).await;
+            clear_doubt(store, SingleUseKind::AuditSubmissionInDoubt, appid.as_str()).await;
             Ok(record)
         }
         // The doubt stays: the next settlement adopts the audit from WeChat.
@@ -368,7 +376,7 @@ pub async fn settle_release(
             Ok(()) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(WechatError::Store(e)),
         }
-        clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid).await;
+        clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid.as_str()).await;
         tracing::info!(%appid, auditid = %doubt.auditid, "a release in doubt went online; recorded");
         return Ok(ReleaseSettlement::Released {
             auditid: doubt.auditid,
@@ -378,7 +386,7 @@ pub async fn settle_release(
     }
     let dropped = now - doubt.since >= APPLY_LATE_SECS;
     if dropped {
-        clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid).await;
+        clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid.as_str()).await;
         tracing::info!(%appid, auditid = %doubt.auditid, "a release in doubt never went online; dropped");
     }
     Ok(ReleaseSettlement::NotReleased { dropped })
@@ -403,7 +411,14 @@ pub async fn release(
         auditid,
         user_version: user_version.map(str::to_owned),
     };
-    write_doubt(store, SingleUseKind::ReleaseInDoubt, appid, &doubt, started).await?;
+    write_doubt(
+        store,
+        SingleUseKind::ReleaseInDoubt,
+        appid.as_str(),
+        &doubt,
+        started,
+    )
+    .await?;
     match mgr.wxa(appid).call(&crate::wechat::wxa::Release {}).await {
         Ok(_) => {}
         Err(e) if e.outcome_unknown() || e.errcode() == Some(85052) => {
@@ -427,7 +442,7 @@ pub async fn release(
             };
         }
         Err(e) => {
-            clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid).await;
+            clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid.as_str()).await;
             return Err(e);
         }
     }
@@ -435,8 +450,189 @@ pub async fn release(
         .mark_released(appid, auditid, started)
         .await
         .map_err(WechatError::Store)?;
-    clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid).await;
+    clear_doubt(store, SingleUseKind::ReleaseInDoubt, appid.as_str()).await;
     Ok(started)
+}
+
+/// An `addtemplate` that may have added a subscribe template with its priTmplId unknown,
+/// recorded before the call: the title and keywords asked for, and the app's templates at
+/// WeChat just before (what is not among them, and not already named, can be this one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscribeTemplateDoubt {
+    pub since: UnixTime,
+    pub tid: u64,
+    pub kid_list: Vec<u64>,
+    /// The priTmplIds the app held at WeChat before the call.
+    pub known: Vec<String>,
+}
+
+/// How an `addtemplate` ended: its template, or still in doubt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateAddition {
+    /// WeChat holds the template. `reconciled`: its answer was lost and `gettemplate` showed it.
+    /// The doubt stays until the caller has recorded the name
+    /// ([`clear_subscribe_template_doubt`]): a name not recorded is adopted again next time.
+    Added {
+        pri_tmpl_id: String,
+        /// What was added (an earlier add's, when its doubt is what settled).
+        tid: u64,
+        kid_list: Vec<u64>,
+        reconciled: bool,
+    },
+    /// An earlier add of this name may still be applied by WeChat (its answer was lost and
+    /// `gettemplate` shows nothing yet): no second add before [`APPLY_LATE_SECS`] have passed.
+    InDoubt { since: UnixTime },
+}
+
+fn subscribe_doubt_id(appid: &AppId, name: &str) -> String {
+    format!("{appid}#{name}")
+}
+
+/// The keyword ids of a template's `content` (`订单号:{{character_string1.DATA}}\n…`: the
+/// number ending each key is its kid), sorted.
+fn content_kids(content: &str) -> Vec<u64> {
+    let mut kids: Vec<u64> = content
+        .split("{{")
+        .skip(1)
+        .filter_map(|rest| {
+            let key = rest.split(".DATA}}").next()?;
+            let digits = key.trim_start_matches(|c: char| !c.is_ascii_digit());
+            digits.parse().ok()
+        })
+        .collect();
+    kids.sort_unstable();
+    kids
+}
+
+/// Settles the app's add of `name` in doubt, if any, from `gettemplate`: a template the app did
+/// not hold before the call, with the keywords asked for, and named by none of the app's other
+/// names, is the one added. None yet: kept, or dropped after [`APPLY_LATE_SECS`] (answers
+/// `None` then, as when there was no doubt). A failed read leaves the doubt.
+pub async fn settle_subscribe_template(
+    mgr: &TokenManager,
+    store: &dyn Store,
+    clock: &dyn Clock,
+    appid: &AppId,
+    name: &str,
+) -> WechatResult<Option<TemplateAddition>> {
+    let id = subscribe_doubt_id(appid, name);
+    let now = clock.now();
+    let Some(doubt) = read_doubt::<SubscribeTemplateDoubt>(
+        store,
+        SingleUseKind::SubscribeTemplateInDoubt,
+        &id,
+        now,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let held = mgr
+        .wxa(appid)
+        .call(&super::services::GetSubscribeTemplates::default())
+        .await?;
+    let named: Vec<String> = store
+        .list_subscribe_templates(appid)
+        .await?
+        .into_iter()
+        .map(|t| t.pri_tmpl_id)
+        .collect();
+    let mut want = doubt.kid_list.clone();
+    want.sort_unstable();
+    let found = held.data.into_iter().find(|t| {
+        !doubt.known.contains(&t.pri_tmpl_id)
+            && !named.contains(&t.pri_tmpl_id)
+            && content_kids(&t.content) == want
+    });
+    if let Some(t) = found {
+        tracing::info!(%appid, name, "an addtemplate in doubt was applied by WeChat; adopting its template");
+        return Ok(Some(TemplateAddition::Added {
+            pri_tmpl_id: t.pri_tmpl_id,
+            tid: doubt.tid,
+            kid_list: doubt.kid_list,
+            reconciled: true,
+        }));
+    }
+    if now - doubt.since >= APPLY_LATE_SECS {
+        clear_doubt(store, SingleUseKind::SubscribeTemplateInDoubt, &id).await;
+        tracing::info!(%appid, name, "an addtemplate in doubt was never applied by WeChat; dropped");
+        return Ok(None);
+    }
+    Ok(Some(TemplateAddition::InDoubt { since: doubt.since }))
+}
+
+/// Removes the doubt of `name` once its template is recorded under that name.
+pub async fn clear_subscribe_template_doubt(store: &dyn Store, appid: &AppId, name: &str) {
+    let id = subscribe_doubt_id(appid, name);
+    clear_doubt(store, SingleUseKind::SubscribeTemplateInDoubt, &id).await;
+}
+
+/// Adds a subscribe template that will be recorded as `name`, never twice: an earlier add of
+/// that name still in doubt is settled first ([`settle_subscribe_template`]); then the app's
+/// templates are read and the add is recorded as in doubt before `addtemplate` is sent. A lost
+/// answer is settled from `gettemplate` (a blind repeat would add a second priTmplId); when
+/// that read fails too, the doubt stays and the caller hears the first fault. WeChat's definite
+/// refusal clears the doubt.
+pub async fn add_subscribe_template(
+    mgr: &TokenManager,
+    store: &dyn Store,
+    clock: &dyn Clock,
+    appid: &AppId,
+    name: &str,
+    req: &super::services::AddSubscribeTemplate,
+    tid: u64,
+) -> WechatResult<TemplateAddition> {
+    if let Some(earlier) = settle_subscribe_template(mgr, store, clock, appid, name).await? {
+        return Ok(earlier);
+    }
+    let known = mgr
+        .wxa(appid)
+        .call(&super::services::GetSubscribeTemplates::default())
+        .await?
+        .data
+        .into_iter()
+        .map(|t| t.pri_tmpl_id)
+        .collect();
+    let started = clock.now();
+    let doubt = SubscribeTemplateDoubt {
+        since: started,
+        tid,
+        kid_list: req.kid_list.clone(),
+        known,
+    };
+    let id = subscribe_doubt_id(appid, name);
+    write_doubt(
+        store,
+        SingleUseKind::SubscribeTemplateInDoubt,
+        &id,
+        &doubt,
+        started,
+    )
+    .await?;
+    match mgr.wxa(appid).call(req).await {
+        Ok(added) => Ok(TemplateAddition::Added {
+            pri_tmpl_id: added.pri_tmpl_id,
+            tid,
+            kid_list: req.kid_list.clone(),
+            reconciled: false,
+        }),
+        Err(e) if e.outcome_unknown() => {
+            tracing::warn!(%appid, name, error = %e, "addtemplate answer lost; asking WeChat for the app's templates");
+            match settle_subscribe_template(mgr, store, clock, appid, name).await {
+                Ok(Some(added @ TemplateAddition::Added { .. })) => Ok(added),
+                Ok(_) => Err(e),
+                Err(WechatError::Store(se)) => Err(WechatError::Store(se)),
+                Err(read) => {
+                    tracing::warn!(%appid, name, error = %read, "the app's templates could not be read; the add stays in doubt");
+                    Err(e)
+                }
+            }
+        }
+        Err(e) => {
+            clear_doubt(store, SingleUseKind::SubscribeTemplateInDoubt, &id).await;
+            Err(e)
+        }
+    }
 }
 
 /// The app's profile, filled in from WeChat (`api_get_authorizer_info`) when it was stored
@@ -473,4 +669,20 @@ pub async fn complete_profile(
         .await?;
     tracing::info!(%appid, "a profile stored without WeChat's details was completed");
     Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_kids;
+
+    #[test]
+    fn a_templates_keyword_ids_are_read_from_its_content() {
+        let content = "订单号:{{character_string1.DATA}}\n物流公司:{{thing2.DATA}}\n发货时间:{{time3.DATA}}\n";
+        assert_eq!(content_kids(content), vec![1, 2, 3]);
+        assert_eq!(
+            content_kids("{{thing12.DATA}} {{amount4.DATA}}"),
+            vec![4, 12]
+        );
+        assert!(content_kids("no keys").is_empty());
+    }
 }

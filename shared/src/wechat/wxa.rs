@@ -759,6 +759,39 @@ pub struct GetWxaCodeUnlimit {
     pub is_hyaline: Option<bool>,
 }
 
+/// `/wxa/getwxacode` (getQRCode): a mini-program code opening `path` (with its query, at most
+/// 1024 characters), for the few codes a business needs: permanent, and with
+/// [`CreateWxaQrCode`] at most 100,000 per mini program ever (45029 beyond); 40159 a bad path,
+/// 40189 a bad width, 40097 a bad env_version. Only for a released mini program. The answer is
+/// an image; an error is JSON.
+/// <https://developers.weixin.qq.com/minigame/dev/api-backend/open-api/qr-code/wxacode.get.html>
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GetWxaCode {
+    pub path: String,
+    /// `release` (default), `trial` or `develop`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_color: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_color: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_hyaline: Option<bool>,
+}
+
+/// `/cgi-bin/wxaapp/createwxaqrcode` (createQRCode): a square QR code opening `path` (at most
+/// 128 characters), counted with [`GetWxaCode`] against the 100,000 limit (45029); 40159 a bad
+/// path. Only for a released mini program.
+/// <https://developers.weixin.qq.com/miniprogram/dev/server/API/qrcode-link/qr-code/api_createqrcode.html>
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CreateWxaQrCode {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+}
+
 /// `/wxa/uploadmedia` (uploadMediaToCodeAudit): an image (PNG/JPEG/GIF, at most 2 MB) or an MP4
 /// video (at most 10 MB) for `submit_audit`'s `preview_info`, as the multipart field `media`
 /// (40005 another format, 40006 too large); the `mediaid` lasts 3 days. Each call stores a new

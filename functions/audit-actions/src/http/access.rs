@@ -147,41 +147,57 @@ fn all_rules() -> impl Iterator<Item = &'static Rule> {
     RULES.iter().chain(SVC_RULES)
 }
 
-/// Whether `path` is an instance of `route` (`{name}` matches one non-empty segment).
-fn matches(route: &str, path: &str) -> bool {
-    let mut r = route.split('/');
-    let mut p = path.split('/');
-    loop {
-        match (r.next(), p.next()) {
-            (None, None) => return true,
-            (Some(r), Some(p)) if r.starts_with('{') => {
-                if p.is_empty() {
-                    return false;
-                }
+/// Whether the path's `segments` are an instance of the route's (`{name}` matches one
+/// non-empty segment).
+fn matches(route: &[&str], segments: &[&str]) -> bool {
+    route.len() == segments.len()
+        && route.iter().zip(segments).all(|(r, p)| {
+            if r.starts_with('{') {
+                !p.is_empty()
+            } else {
+                r == p
             }
-            (Some(r), Some(p)) if r == p => {}
-            _ => return false,
+        })
+}
+
+/// Every route template with its segments, split once: the key check runs on every request.
+fn route_table() -> &'static [(&'static str, Vec<&'static str>)] {
+    static TABLE: std::sync::OnceLock<Vec<(&'static str, Vec<&'static str>)>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+        for r in all_rules() {
+            if !t.iter().any(|(route, _)| *route == r.route) {
+                t.push((r.route, r.route.split('/').collect()));
+            }
         }
-    }
+        t
+    })
 }
 
 /// The route template a path is an instance of, if any (a literal segment wins over a
 /// parameter: `/audits/latest` is not `/audits/{auditid}`).
 pub fn route_of(path: &str) -> Option<&'static str> {
-    let mut found: Option<&'static str> = None;
-    for r in all_rules() {
-        if matches(r.route, path)
-            && found.is_none_or(|f| r.route.matches('{').count() < f.matches('{').count())
-        {
-            found = Some(r.route);
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut found: Option<(&'static str, usize)> = None;
+    for (route, parts) in route_table() {
+        if matches(parts, &segments) {
+            let params = parts.iter().filter(|p| p.starts_with('{')).count();
+            if found.is_none_or(|(_, f)| params < f) {
+                found = Some((route, params));
+            }
         }
     }
-    found
+    found.map(|(r, _)| r)
 }
 
 /// What `method` on `path` needs; a route not in the table needs admin of every customer.
 pub fn rule_for(method: &Method, path: &str) -> Rule {
-    let route = route_of(path);
+    rule_of(method, route_of(path))
+}
+
+/// What `method` on `route` (a path's template, [`route_of`]) needs.
+fn rule_of(method: &Method, route: Option<&str>) -> Rule {
     all_rules()
         .find(|r| Some(r.route) == route && r.method == method.as_str())
         .copied()
@@ -262,6 +278,29 @@ fn refused(route: &str, ip: &str, reason: &str, label: Option<&str>) {
     println!("{}", auth_failure_emf(reason, now));
 }
 
+/// The secret's operator keys (with the legacy digests as admins), made once per loaded secret
+/// rather than copied on every request: the secret is held, so a rotated one (a new `Arc`) is
+/// never mistaken for the old. A key is checked by one SHA-256 of what was presented (no slow
+/// hash), so nothing of the check itself needs keeping.
+fn operator_keys(
+    secrets: &Arc<wxopen::secrets::PlatformSecrets>,
+) -> Arc<Vec<wxopen::operator_auth::OperatorKey>> {
+    type Cached = (
+        Arc<wxopen::secrets::PlatformSecrets>,
+        Arc<Vec<wxopen::operator_auth::OperatorKey>>,
+    );
+    static CACHE: std::sync::Mutex<Option<Cached>> = std::sync::Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    match cache.as_ref() {
+        Some((held, keys)) if Arc::ptr_eq(held, secrets) => keys.clone(),
+        _ => {
+            let keys = Arc::new(secrets.all_operator_keys());
+            *cache = Some((secrets.clone(), keys.clone()));
+            keys
+        }
+    }
+}
+
 /// Every `/ops` request, before routing: the key, then its role for the route, then its
 /// customer scope for one app's routes (one store read). Refusals are 401, 403 `forbidden`
 /// naming the role needed, and 404 for an app of another customer (as for an unknown one, so
@@ -272,20 +311,21 @@ pub async fn operator_access(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_owned();
-    let route = route_of(&path).unwrap_or("(unknown)");
+    let template = route_of(&path);
+    let route = template.unwrap_or("(unknown)");
     let ip = source_ip(&req);
     let secrets = match deps.secrets.load().await {
         Ok(s) => s,
         Err(_) => return ApiError::Secrets.into_response(),
     };
-    let op = match wxopen::operator_auth::check(req.headers(), &secrets.all_operator_keys()) {
+    let op = match wxopen::operator_auth::check(req.headers(), &operator_keys(&secrets)) {
         Ok(op) => op,
         Err(e) => {
             refused(route, &ip, e.reason(), None);
             return ApiError::Unauthorized(e).into_response();
         }
     };
-    let rule = rule_for(req.method(), &path);
+    let rule = rule_of(req.method(), template);
     if !permits(&op, &rule) {
         refused(route, &ip, "forbidden", Some(&op.label));
         let all_customers = rule.reach == Reach::AllCustomers && op.customers.is_some();

@@ -5,7 +5,7 @@
 
 use super::error::ApiError;
 use super::JsonBody;
-use crate::ops::services::{self as ops, NewSubscribeTemplate, SubscribeMessage};
+use crate::ops::services::{self as ops, NewSubscribeTemplate, SubscribeMessage, WxaCodeRequest};
 use crate::Deps;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use wxopen::domain::AppId;
 use wxopen::wechat::services::GetPubTemplateTitles;
 use wxopen::wechat::token::Issued;
-use wxopen::wechat::wxa::GetWxaCodeUnlimit;
+use wxopen::wechat::wxa::{CreateWxaQrCode, GetWxaCode, GetWxaCodeUnlimit};
 
 /// The `/svc` routes (declared with their full path; [`crate::router`] nests them behind the
 /// key check).
@@ -213,13 +213,30 @@ struct Rgb {
     b: u8,
 }
 
-/// getwxacodeunlimit's fields, checked before WeChat is asked.
+/// Which of WeChat's three codes: `unlimited` (getwxacodeunlimit, the default: a `scene`, as
+/// many as wanted), `limited` (getwxacode: a `path` with its query) or `qrcode`
+/// (createwxaqrcode: a square QR code for a `path`); the last two share the app's 100,000.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WxaCodeKind {
+    #[default]
+    Unlimited,
+    Limited,
+    Qrcode,
+}
+
+/// A code's fields, checked before WeChat is asked: each kind takes only its own.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WxaCodeBody {
-    scene: String,
+    #[serde(default)]
+    kind: WxaCodeKind,
+    #[serde(default)]
+    scene: Option<String>,
     #[serde(default)]
     page: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
     #[serde(default)]
     width: Option<u32>,
     #[serde(default)]
@@ -234,17 +251,77 @@ struct WxaCodeBody {
     is_hyaline: Option<bool>,
 }
 
-/// getUnlimitedQRCode: `scene` 1 to 32 visible characters; `width` 280 to 1280 px.
+/// getUnlimitedQRCode: `scene` 1 to 32 visible characters; every kind: `width` 280 to 1280 px.
 const SCENE_MAX_CHARS: usize = 32;
 const WIDTH_RANGE: std::ops::RangeInclusive<u32> = 280..=1280;
+/// getQRCode: `path` at most 1024 characters; createQRCode: at most 128.
+const LIMITED_PATH_MAX_CHARS: usize = 1024;
+const QRCODE_PATH_MAX_CHARS: usize = 128;
+
+/// A path a limited kind opens: 1 to `max` characters, no control characters, and not the
+/// reserved `scancode_time` parameter.
+fn code_path(path: Option<String>, max: usize) -> Result<String, ApiError> {
+    let path = path.unwrap_or_default();
+    let n = path.chars().count();
+    if n == 0 || n > max || path.chars().any(char::is_control) {
+        return Err(ApiError::bad(
+            "invalid_path",
+            format!("path: the page to open with its query, 1 to {max} characters"),
+        ));
+    }
+    if path.contains("scancode_time") {
+        return Err(ApiError::bad(
+            "invalid_path",
+            "path: scancode_time is reserved by WeChat",
+        ));
+    }
+    Ok(path)
+}
 
 impl WxaCodeBody {
-    fn into_request(self) -> Result<GetWxaCodeUnlimit, ApiError> {
-        let n = self.scene.chars().count();
-        if n == 0 || n > SCENE_MAX_CHARS || self.scene.chars().any(|c| !c.is_ascii_graphic()) {
+    /// The fields `kind` does not take, if any was sent.
+    fn stray_fields(&self) -> Vec<&'static str> {
+        let sent = [
+            ("scene", self.scene.is_some()),
+            ("page", self.page.is_some()),
+            ("check_path", self.check_path.is_some()),
+            ("path", self.path.is_some()),
+            ("env_version", self.env_version.is_some()),
+            ("auto_color", self.auto_color.is_some()),
+            ("line_color", self.line_color.is_some()),
+            ("is_hyaline", self.is_hyaline.is_some()),
+        ];
+        let takes: &[&str] = match self.kind {
+            WxaCodeKind::Unlimited => &[
+                "scene",
+                "page",
+                "check_path",
+                "env_version",
+                "auto_color",
+                "line_color",
+                "is_hyaline",
+            ],
+            WxaCodeKind::Limited => &[
+                "path",
+                "env_version",
+                "auto_color",
+                "line_color",
+                "is_hyaline",
+            ],
+            WxaCodeKind::Qrcode => &["path"],
+        };
+        sent.iter()
+            .filter(|(f, s)| *s && !takes.contains(f))
+            .map(|(f, _)| *f)
+            .collect()
+    }
+
+    fn into_request(self) -> Result<WxaCodeRequest, ApiError> {
+        let stray = self.stray_fields();
+        if !stray.is_empty() {
             return Err(ApiError::bad(
-                "invalid_scene",
-                format!("scene must be 1 to {SCENE_MAX_CHARS} visible ASCII characters"),
+                "invalid_body",
+                format!("kind {:?} does not take {}", self.kind, stray.join(", ")),
             ));
         }
         if self.width.is_some_and(|w| !WIDTH_RANGE.contains(&w)) {
@@ -253,15 +330,41 @@ impl WxaCodeBody {
                 "width must be 280 to 1280 (pixels)",
             ));
         }
-        Ok(GetWxaCodeUnlimit {
-            scene: self.scene,
-            page: self.page.filter(|p| !p.is_empty()),
-            check_path: self.check_path,
-            env_version: self.env_version.map(|e| e.as_str().to_owned()),
-            width: self.width,
-            auto_color: self.auto_color,
-            line_color: self.line_color.map(|c| json!(c)),
-            is_hyaline: self.is_hyaline,
+        let env_version = self.env_version.map(|e| e.as_str().to_owned());
+        let line_color = self.line_color.map(|c| json!(c));
+        Ok(match self.kind {
+            WxaCodeKind::Unlimited => {
+                let scene = self.scene.unwrap_or_default();
+                let n = scene.chars().count();
+                if n == 0 || n > SCENE_MAX_CHARS || scene.chars().any(|c| !c.is_ascii_graphic()) {
+                    return Err(ApiError::bad(
+                        "invalid_scene",
+                        format!("scene must be 1 to {SCENE_MAX_CHARS} visible ASCII characters"),
+                    ));
+                }
+                WxaCodeRequest::Unlimited(GetWxaCodeUnlimit {
+                    scene,
+                    page: self.page.filter(|p| !p.is_empty()),
+                    check_path: self.check_path,
+                    env_version,
+                    width: self.width,
+                    auto_color: self.auto_color,
+                    line_color,
+                    is_hyaline: self.is_hyaline,
+                })
+            }
+            WxaCodeKind::Limited => WxaCodeRequest::Limited(GetWxaCode {
+                path: code_path(self.path, LIMITED_PATH_MAX_CHARS)?,
+                env_version,
+                width: self.width,
+                auto_color: self.auto_color,
+                line_color,
+                is_hyaline: self.is_hyaline,
+            }),
+            WxaCodeKind::Qrcode => WxaCodeRequest::QrCode(CreateWxaQrCode {
+                path: code_path(self.path, QRCODE_PATH_MAX_CHARS)?,
+                width: self.width,
+            }),
         })
     }
 }
@@ -292,23 +395,8 @@ async fn subscribe_templates(State(deps): State<Arc<Deps>>, SvcApp(appid): SvcAp
     Ok(items(all.iter().map(template_view).collect()))
 }
 
-/// The provider's names for templates: what a backend sends by.
-const TEMPLATE_NAME_MAX: usize = 64;
-
 fn valid_template_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= TEMPLATE_NAME_MAX
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad(
-            "invalid_template_name",
-            format!("a template name is 1 to {TEMPLATE_NAME_MAX} letters, digits, '_', '-' or '.'"),
-        ))
-    }
+    ops::check_template_name(name).map_err(|(code, message)| ApiError::bad(code, message))
 }
 
 #[derive(Deserialize)]
@@ -326,27 +414,32 @@ async fn add_subscribe_template(
     SvcApp(appid): SvcApp,
     JsonBody(req): JsonBody<NewTemplateBody>,
 ) -> SvcResult {
-    valid_template_name(&req.name)?;
-    ApiError::unless(
-        (2..=5).contains(&req.kid_list.len()),
-        "invalid_kid_list",
-        "kid_list holds 2 to 5 keyword ids",
-    )?;
     let new = NewSubscribeTemplate {
         name: req.name,
         tid: req.tid,
         kid_list: req.kid_list,
         scene_desc: req.scene_desc,
     };
-    let now = deps.clock.now();
-    let (t, added) =
-        ops::add_subscribe_template(&deps.mgr, deps.store.as_ref(), &appid, &new, now).await?;
-    let status = if added {
+    new.check()
+        .map_err(|(code, message)| ApiError::bad(code, message))?;
+    let done = ops::add_subscribe_template(
+        &deps.mgr,
+        deps.store.as_ref(),
+        deps.clock.as_ref(),
+        &appid,
+        &new,
+    )
+    .await?;
+    let status = if done.added {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(template_view(&t))).into_response())
+    let mut body = template_view(&done.template);
+    if done.reconciled {
+        body["reconciled"] = json!(true);
+    }
+    Ok((status, Json(body)).into_response())
 }
 
 /// A keyword's value: WeChat's `{"value": "..."}` or the bare string.

@@ -1,4 +1,4 @@
-//! Batches: one action (commit, submit_audit, release) over many apps.
+//! Batches: one action (commit, submit_audit, release, add_subscribe_template) over many apps.
 //!
 //! [`create`] stores the batch (the route answers 202 at once (API Gateway waits 30 s at most)); the
 //! work is done by [`run_open_batches`], run by the `batch-runner` Lambda on a one-minute
@@ -17,6 +17,7 @@
 //! own, so a late runner never writes over the one that took the app over.
 
 use super::code::{self, CommitBody, Done};
+use super::services::{self, ServiceError};
 use super::{app, audits, OpsError};
 use crate::Deps;
 use futures::{StreamExt, TryStreamExt};
@@ -28,8 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use wxopen::domain::{AppId, AuditStatus, UnixTime};
 use wxopen::store::{
-    authorizer_pages, Batch, BatchClaim, BatchItemResult, BatchOutcome, BatchStore, SingleUseItem,
-    SingleUseKind, StoreError,
+    authorizer_pages, AuthorizerFilter, Batch, BatchClaim, BatchItemResult, BatchStore,
+    SingleUseItem, SingleUseKind, StoreError,
 };
 use wxopen::wechat::reconcile::{self, ReleaseSettlement};
 use wxopen::wechat::wxa::{self, GetVersionInfo, QueryQuota};
@@ -62,6 +63,9 @@ pub enum Action {
     Commit,
     SubmitAudit,
     Release,
+    /// A subscribe template under the provider's name on every app named
+    /// ([`services::add_subscribe_template`]): an app that has the name already is skipped.
+    AddSubscribeTemplate,
 }
 
 impl Action {
@@ -70,6 +74,7 @@ impl Action {
             Action::Commit => "commit",
             Action::SubmitAudit => "submit_audit",
             Action::Release => "release",
+            Action::AddSubscribeTemplate => "add_subscribe_template",
         }
     }
 
@@ -78,6 +83,7 @@ impl Action {
             "commit" => Action::Commit,
             "submit_audit" => Action::SubmitAudit,
             "release" => Action::Release,
+            "add_subscribe_template" => Action::AddSubscribeTemplate,
             _ => return None,
         })
     }
@@ -101,6 +107,18 @@ enum Params {
     Commit(Box<CommitBody>),
     SubmitAudit(Box<wxa::SubmitAudit>),
     Release,
+    AddSubscribeTemplate(services::NewSubscribeTemplate),
+}
+
+/// The add_subscribe_template params: the body of `POST /svc/apps/{appid}/subscribe-templates`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateParams {
+    name: String,
+    tid: u64,
+    kid_list: Vec<u64>,
+    #[serde(default)]
+    scene_desc: Option<String>,
 }
 
 /// The release body: `{}`, nothing else.
@@ -127,6 +145,18 @@ impl Params {
                 }
                 Params::Release
             }
+            Action::AddSubscribeTemplate => {
+                let p: TemplateParams = from_json(params, "params")?;
+                let new = services::NewSubscribeTemplate {
+                    name: p.name,
+                    tid: p.tid,
+                    kid_list: p.kid_list,
+                    scene_desc: p.scene_desc,
+                };
+                new.check()
+                    .map_err(|(code, message)| OpsError::invalid(code, message))?;
+                Params::AddSubscribeTemplate(new)
+            }
         })
     }
 }
@@ -136,7 +166,8 @@ impl Params {
 #[serde(deny_unknown_fields)]
 pub struct NewBatch {
     action: String,
-    /// A list of appids, or `"all_authorized"`.
+    /// A list of appids, `"all_authorized"`, or `{"customer": "…"}` (that customer's
+    /// authorized apps).
     appids: Value,
     #[serde(default)]
     params: Value,
@@ -164,7 +195,7 @@ pub async fn create(
 ) -> Result<Created, OpsError> {
     let action = Action::parse(&req.action).ok_or_else(|| OpsError::InvalidBody {
         field: "action".into(),
-        message: "action: must be commit, submit_audit or release".into(),
+        message: "action: must be commit, submit_audit, release or add_subscribe_template".into(),
     })?;
     if let Params::Commit(b) = Params::parse(action, &req.params)? {
         b.check_template(deps).await?;
@@ -287,15 +318,26 @@ async fn within_audit_quota(
     })
 }
 
-/// The apps a batch names: a list (checked, duplicates dropped) or every authorized app.
+/// The apps a batch names: a list (checked, duplicates dropped), every authorized app, or one
+/// customer's authorized apps.
 async fn targets(deps: &Deps, appids: &Value) -> Result<Vec<AppId>, OpsError> {
     let bad = |message: String| OpsError::InvalidBody {
         field: "appids".into(),
         message,
     };
+    let customer = match appids {
+        Value::Object(m) if m.len() == 1 => match m.get("customer") {
+            Some(Value::String(c)) if !c.trim().is_empty() => Some(c.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
     let list = match appids {
-        Value::String(s) if s == "all_authorized" => {
-            let filter = app::authorized_only();
+        _ if customer.is_some() || appids.as_str() == Some("all_authorized") => {
+            let filter = AuthorizerFilter {
+                customer_id: customer,
+                ..app::authorized_only()
+            };
             let mut all = Vec::new();
             let mut pages = std::pin::pin!(authorizer_pages(&*deps.store, &filter));
             while let Some(page) = pages.try_next().await? {
@@ -325,7 +367,11 @@ async fn targets(deps: &Deps, appids: &Value) -> Result<Vec<AppId>, OpsError> {
             }
             list
         }
-        _ => return Err(bad("appids: a list of appids, or \"all_authorized\"".into())),
+        _ => {
+            return Err(bad(
+                "appids: a list of appids, \"all_authorized\", or {\"customer\": \"…\"}".into(),
+            ))
+        }
     };
     if list.is_empty() {
         return Err(bad("appids: no app to act on".into()));
@@ -499,7 +545,7 @@ async fn work_one(
     };
     let (outcome, detail) = match outcome {
         Ok(done) => (
-            BatchOutcome::Ok,
+            done.batch_outcome(),
             serde_json::to_value(done).unwrap_or_default(),
         ),
         Err(e) => match e.batch_outcome() {
@@ -508,7 +554,7 @@ async fn work_one(
                 // WeChat's privacy detection still runs: the batch moves on and comes back. The
                 // claim is given up at once (its lease ends now), so the next run takes the app
                 // again.
-                tracing::info!(batch = %batch.id, %appid, "privacy detection pending; the next run comes back");
+                tracing::info!(batch = %batch.id, %appid, "waiting (privacy detection, or an add in doubt); the next run comes back");
                 let _ = deps
                     .store
                     .claim_batch_item(&batch.id, appid, claimer, now, now)
@@ -561,6 +607,38 @@ async fn act(
         Params::Commit(b) => code::commit(deps, &batch.operator, &a, *b).await,
         Params::SubmitAudit(r) => code::submit(deps, &batch.operator, &a, &r).await,
         Params::Release => code::release(deps, &batch.operator, &a).await,
+        Params::AddSubscribeTemplate(new) => add_subscribe_template(deps, appid, &new).await,
+    }
+}
+
+/// One app of a fleet subscribe batch: added, or skipped when the app has the name already
+/// (the same template, or another one: never replaced). An add whose answer was lost is
+/// settled from WeChat's template list before anything is added again; while it cannot be,
+/// the app waits for the next run.
+async fn add_subscribe_template(
+    deps: &Deps,
+    appid: &AppId,
+    new: &services::NewSubscribeTemplate,
+) -> Result<Done, OpsError> {
+    let done = services::add_subscribe_template(
+        &deps.mgr,
+        deps.store.as_ref(),
+        deps.clock.as_ref(),
+        appid,
+        new,
+    )
+    .await;
+    match done {
+        Ok(d) => Ok(Done::SubscribeTemplate {
+            name: d.template.name,
+            pri_tmpl_id: d.template.pri_tmpl_id,
+            added: d.added,
+            reconciled: d.reconciled,
+        }),
+        Err(ServiceError::NameTaken { .. }) => Ok(Done::SubscribeTemplateNameTaken {
+            name: new.name.clone(),
+        }),
+        Err(e) => Err(OpsError::Service(e)),
     }
 }
 
@@ -575,7 +653,8 @@ async fn earlier_runner_did(
 ) -> Result<Option<Done>, OpsError> {
     let after = since - CLOCK_SKEW_SECS;
     match action {
-        Action::Commit => Ok(None),
+        // A commit made again changes nothing; an add in doubt is settled by the add itself.
+        Action::Commit | Action::AddSubscribeTemplate => Ok(None),
         Action::SubmitAudit => Ok(audits::refresh_latest(deps, appid)
             .await?
             .filter(|r| r.submitted_at >= after && r.status != AuditStatus::Withdrawn)

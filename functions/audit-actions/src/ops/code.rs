@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use wxopen::domain::{AppId, AuditId, AuditStatus, UnixTime};
 use wxopen::lifecycle::{Action, Stage, PRIVACY_RETRY_SECS};
-use wxopen::store::{AuditRecord, AuditUpdate, Authorizer};
+use wxopen::store::{AuditRecord, AuditUpdate, Authorizer, BatchOutcome};
 use wxopen::wechat::component::{GetTemplateList, TemplateType};
 use wxopen::wechat::reconcile::{self, ReleaseSettlement, Submission};
 use wxopen::wechat::wxa::{
@@ -114,6 +114,28 @@ pub enum Done {
         #[serde(skip_serializing_if = "is_false")]
         reconciled: bool,
     },
+    /// A fleet subscribe batch's app: the template under the provider's name. `added`: this
+    /// batch added it (else the app had it already, and is counted skipped).
+    SubscribeTemplate {
+        name: String,
+        pri_tmpl_id: String,
+        added: bool,
+        #[serde(skip_serializing_if = "is_false")]
+        reconciled: bool,
+    },
+    /// The app has the name already, for another title or keywords: left as it is (skipped).
+    SubscribeTemplateNameTaken { name: String },
+}
+
+impl Done {
+    /// How a batch counts it: a step done, or nothing to do (the app had it already).
+    pub fn batch_outcome(&self) -> BatchOutcome {
+        match self {
+            Done::SubscribeTemplate { added: false, .. }
+            | Done::SubscribeTemplateNameTaken { .. } => BatchOutcome::Skipped,
+            _ => BatchOutcome::Ok,
+        }
+    }
 }
 
 /// Commits a template to one app (inputs checked).

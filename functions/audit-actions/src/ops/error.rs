@@ -4,6 +4,7 @@
 //! WeChat's and the store's failures are classified by their own `Classify` impls in
 //! [`wxopen::failure`] (the errcode hints among them).
 
+use crate::ops::services::ServiceError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use wxopen::domain::{AuditId, AuditStatus, UnixTime};
@@ -122,6 +123,9 @@ pub enum OpsError {
     Wechat(WechatError),
     #[error("the store failed")]
     Store(#[from] StoreError),
+    /// A service operation's failure in a batch (the fleet subscribe batch).
+    #[error("{0}")]
+    Service(crate::ops::services::ServiceError),
 }
 
 fn named(missing: &BTreeMap<&'static str, Vec<String>>) -> String {
@@ -154,6 +158,12 @@ impl OpsError {
     pub fn batch_outcome(&self) -> Option<BatchOutcome> {
         match self {
             OpsError::PrivacyDetectionPending { .. } => None,
+            // An add in doubt waits to be settled: the next run comes back.
+            OpsError::Service(ServiceError::TemplateInDoubt { .. }) => None,
+            OpsError::Service(
+                ServiceError::NotAuthorized { .. } | ServiceError::NeedsReauthorization { .. },
+            ) => Some(BatchOutcome::Skipped),
+            OpsError::Service(_) => Some(BatchOutcome::Failed),
             // The app's state or the operator's input says no: nothing to retry by itself.
             OpsError::NotFound { .. }
             | OpsError::NotAuthorized { .. }
@@ -335,6 +345,7 @@ impl Classify for OpsError {
                 .fact("count_check", json!(check)),
             OpsError::Wechat(e) => return e.classify(),
             OpsError::Store(e) => return e.classify(),
+            OpsError::Service(e) => return e.classify(),
         };
         f.hint(self.hint())
     }

@@ -1255,7 +1255,7 @@ async fn doubt(deps: &Deps, appid: &AppId) -> Result<Option<ApplicationDoubt>, O
     Ok(reconcile::read_doubt(
         deps.store.as_ref(),
         SingleUseKind::IcpApplicationInDoubt,
-        appid,
+        appid.as_str(),
         now,
     )
     .await?)
@@ -1286,7 +1286,7 @@ async fn settle_with(
             },
         )
         .await;
-        reconcile::clear_doubt(store, SingleUseKind::IcpApplicationInDoubt, appid).await;
+        reconcile::clear_doubt(store, SingleUseKind::IcpApplicationInDoubt, appid.as_str()).await;
         tracing::info!(%appid, "a filing application in doubt was taken by WeChat; recorded");
         return Settlement::Applied {
             flow: d.flow,
@@ -1295,7 +1295,7 @@ async fn settle_with(
     }
     let dropped = deps.clock.now() - d.since >= APPLY_LATE_SECS;
     if dropped {
-        reconcile::clear_doubt(store, SingleUseKind::IcpApplicationInDoubt, appid).await;
+        reconcile::clear_doubt(store, SingleUseKind::IcpApplicationInDoubt, appid.as_str()).await;
         tracing::info!(%appid, "a filing application in doubt was never taken by WeChat; dropped");
     }
     Settlement::NotTaken { dropped, doubt: d }
@@ -1469,7 +1469,7 @@ async fn send(
         operator: operator.to_owned(),
     };
     let kind = SingleUseKind::IcpApplicationInDoubt;
-    reconcile::write_doubt(store, kind, appid, &d, since).await?;
+    reconcile::write_doubt(store, kind, appid.as_str(), &d, since).await?;
     let answer = match auth {
         None => {
             let req = wxopen::wechat::icp::ApplyIcpFiling {
@@ -1496,7 +1496,7 @@ async fn send(
         }) => (procedure_id, pay_url),
         Ok(IcpApplied::Refused { errcode, hints, .. }) => {
             // WeChat's definite answer: nothing was applied.
-            reconcile::clear_doubt(store, kind, appid).await;
+            reconcile::clear_doubt(store, kind, appid.as_str()).await;
             return Err(FilingRefusal::RefusedByWechat {
                 errcode,
                 fields: hints_to_fields(hints),
@@ -1508,11 +1508,11 @@ async fn send(
             return settle_lost(deps, appid, flow, e).await;
         }
         Err(e) => {
-            reconcile::clear_doubt(store, kind, appid).await;
+            reconcile::clear_doubt(store, kind, appid.as_str()).await;
             return Err(e.into());
         }
     };
-    reconcile::clear_doubt(store, kind, appid).await;
+    reconcile::clear_doubt(store, kind, appid.as_str()).await;
     let action = match flow {
         Flow::Filing => Action::ApplyIcpFiling,
         Flow::AuthAndFiling => Action::SubmitAuthAndIcp,
@@ -1572,7 +1572,7 @@ async fn settle_lost(
             reconcile::clear_doubt(
                 deps.store.as_ref(),
                 SingleUseKind::IcpApplicationInDoubt,
-                appid,
+                appid.as_str(),
             )
             .await;
             Err(match flow {

@@ -9,18 +9,18 @@
 
 use secrecy::SecretString;
 use std::collections::BTreeMap;
-use wxopen::domain::AppId;
-use wxopen::domain::UnixTime;
+use wxopen::domain::{AppId, Clock, UnixTime};
 use wxopen::failure::{Classify, Failure, Hint, StatusCode};
-use wxopen::store::{NamedSubscribeTemplate, StoreError, SubscribeTemplateStore, TokenKey};
+use wxopen::store::{NamedSubscribeTemplate, Store, StoreError, SubscribeTemplateStore, TokenKey};
 use wxopen::wechat::endpoint::AuthorizerEndpoint;
+use wxopen::wechat::reconcile::{self, TemplateAddition};
 use wxopen::wechat::services::{
     AddSubscribeTemplate, DelSubscribeTemplate, GetPubTemplateKeywords, GetPubTemplateTitles,
     GetSubscribeCategories, GetUserPhoneNumber, JsCode2Session, PhoneInfo, PubTemplateKeyword,
     PubTemplateTitles, SendSubscribeMessage, SubscribeCategory, SubscribeValue,
 };
 use wxopen::wechat::token::Issued;
-use wxopen::wechat::wxa::GetWxaCodeUnlimit;
+use wxopen::wechat::wxa::{CreateWxaQrCode, GetWxaCode, GetWxaCodeUnlimit};
 use wxopen::wechat::{Binary, ErrorKind, TokenManager, WechatError};
 
 /// js_code / phone code refusals: `invalid code` (40029) and `code been used` (40163).
@@ -29,9 +29,12 @@ pub const INVALID_CODE_ERRCODES: [i64; 2] = [40029, 40163];
 pub const USER_REFUSED: i64 = 43101;
 /// subscribe/send: the data does not fit the template's keywords.
 pub const INVALID_DATA: i64 = 47003;
-/// getwxacodeunlimit's refusals of what was asked: a scene too long (40169), a page not in the
-/// released version (41030), a malformed field (47001).
-pub const WXACODE_REFUSALS: [i64; 3] = [40169, 41030, 47001];
+/// The code endpoints' refusals of what was asked: a scene too long (40169), a page not in the
+/// released version (41030), a malformed field (47001); getwxacode / createwxaqrcode: a bad
+/// path (40159), width (40189) or env_version (40097).
+pub const WXACODE_REFUSALS: [i64; 6] = [40169, 41030, 47001, 40159, 40189, 40097];
+/// getwxacode + createwxaqrcode: the app's 100,000 limited codes are spent, for good.
+pub const LIMITED_CODES_SPENT: i64 = 45029;
 
 /// WeChat's quota errcodes (daily quota, audit quota, platform quota).
 const QUOTA_ERRCODES: [i64; 3] = [45009, 85085, 89405];
@@ -57,12 +60,30 @@ pub enum ServiceError {
     /// What was asked does not fit what WeChat takes (47003 subscribe data, wxacode fields).
     #[error("WeChat refused the request's data: errcode {errcode}, errmsg {errmsg:?}")]
     InvalidData { errcode: i64, errmsg: String },
+    /// The app has made all the limited codes it ever may (45029: 100,000 getwxacode and
+    /// createwxaqrcode together); the unlimited kind still works.
+    #[error(
+        "WeChat refused: the app's limited codes are spent: errcode {errcode}, errmsg {errmsg:?}"
+    )]
+    LimitedCodesSpent { errcode: i64, errmsg: String },
     /// The app has no subscribe template by this name.
     #[error("{appid} has no subscribe template named {name:?}")]
     UnknownTemplate { appid: AppId, name: String },
     /// The name is taken by a template of other keywords.
     #[error("{appid} already has a template named {name:?} with another title or keywords")]
     NameTaken { appid: AppId, name: String },
+    /// A subscribe/send whose answer was lost: the message may or may not have reached the
+    /// user, and it is not sent again.
+    #[error("WeChat's answer to the send was lost: whether the message was delivered is unknown")]
+    DeliveryUnknown,
+    /// An earlier add of this name lost its answer and WeChat shows no template of it yet: it
+    /// may still be applied, so none is added until it is settled.
+    #[error("an earlier add of {name:?} to {appid} is in doubt (since {since}); retry later")]
+    TemplateInDoubt {
+        appid: AppId,
+        name: String,
+        since: UnixTime,
+    },
     #[error("WeChat: {0}")]
     Wechat(WechatError),
     #[error("the store failed: {0}")]
@@ -89,6 +110,12 @@ impl ServiceError {
             }
             (WechatError::Api { code, errmsg, .. }, _) if code == USER_REFUSED => {
                 ServiceError::UserRefused {
+                    errcode: code,
+                    errmsg,
+                }
+            }
+            (WechatError::Api { code, errmsg, .. }, _) if code == LIMITED_CODES_SPENT => {
+                ServiceError::LimitedCodesSpent {
                     errcode: code,
                     errmsg,
                 }
@@ -145,6 +172,14 @@ impl Classify for ServiceError {
             ServiceError::InvalidData { errcode, errmsg } => {
                 refused(StatusCode::BAD_REQUEST, "invalid_data", *errcode, errmsg)
             }
+            ServiceError::LimitedCodesSpent { errcode, errmsg } => {
+                refused(StatusCode::CONFLICT, "limited_codes_spent", *errcode, errmsg).hint(Some(
+                    Hint::new(
+                        "the app has made its 100,000 limited codes (getwxacode and createwxaqrcode together), for good: use kind \"unlimited\" (a scene instead of a path)",
+                        "该小程序的有限数量小程序码（getwxacode 与 createwxaqrcode 合计 100,000 个）已用完且不会恢复：请改用 kind \"unlimited\"（用 scene 传参）",
+                    ),
+                ))
+            }
             ServiceError::UnknownTemplate { name, .. } => {
                 Failure::new(StatusCode::NOT_FOUND, "unknown_template")
                     .fact("template", name.as_str())
@@ -155,6 +190,22 @@ impl Classify for ServiceError {
             }
             ServiceError::NameTaken { name, .. } => {
                 Failure::new(StatusCode::CONFLICT, "template_name_taken").fact("template", name.as_str())
+            }
+            ServiceError::DeliveryUnknown => {
+                Failure::new(StatusCode::GATEWAY_TIMEOUT, "delivery_unknown").hint(Some(Hint::new(
+                    "WeChat's answer was lost: the message may have reached the user. It was not resent; send it again only if a duplicate is acceptable (a one-time acceptance allows one message: a resend may answer 43101)",
+                    "微信应答丢失：消息可能已送达用户，系统未重发；仅在可接受重复消息时再次发送（一次性订阅只允许发送一条，重发可能返回 43101）",
+                )))
+            }
+            ServiceError::TemplateInDoubt { name, since, .. } => {
+                Failure::new(StatusCode::SERVICE_UNAVAILABLE, "template_in_doubt")
+                    .fact("template", name.as_str())
+                    .fact("in_doubt_since", *since)
+                    .retry_after(WECHAT_BUSY_RETRY_SECS)
+                    .hint(Some(Hint::new(
+                        "an earlier add of this template lost WeChat's answer and WeChat shows no template of it yet: try again later (it is never added twice)",
+                        "此前添加该模板时未收到微信应答，微信尚未显示该模板：请稍后重试（不会重复添加）",
+                    )))
             }
             ServiceError::Store(_) => Failure::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
                 .retry_after(PASSING_RETRY_SECS),
@@ -279,13 +330,28 @@ async fn call<E: AuthorizerEndpoint>(
         .map_err(|e| ServiceError::from_wechat(Some(appid), e))
 }
 
-/// A mini program code (getwxacodeunlimit): the image WeChat made.
+/// A mini program code of one of WeChat's three kinds, checked.
+#[derive(Debug, Clone)]
+pub enum WxaCodeRequest {
+    /// getwxacodeunlimit: a scene, as many codes as wanted.
+    Unlimited(GetWxaCodeUnlimit),
+    /// getwxacode: a path with its query; one of the app's 100,000 limited codes.
+    Limited(GetWxaCode),
+    /// createwxaqrcode: a square QR code for a path; one of the same 100,000.
+    QrCode(CreateWxaQrCode),
+}
+
+/// A mini program code: the image WeChat made.
 pub async fn wxacode(
     mgr: &TokenManager,
     appid: &AppId,
-    req: &GetWxaCodeUnlimit,
+    req: &WxaCodeRequest,
 ) -> ServiceResult<Binary> {
-    call(mgr, appid, req).await
+    match req {
+        WxaCodeRequest::Unlimited(r) => call(mgr, appid, r).await,
+        WxaCodeRequest::Limited(r) => call(mgr, appid, r).await,
+        WxaCodeRequest::QrCode(r) => call(mgr, appid, r).await,
+    }
 }
 
 #[cfg(test)]
@@ -314,6 +380,8 @@ mod tests {
         assert_eq!(status(43101), StatusCode::FORBIDDEN);
         assert_eq!(status(61023), StatusCode::CONFLICT);
         assert_eq!(status(45009), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(status(45029), StatusCode::CONFLICT);
+        assert_eq!(status(40159), StatusCode::BAD_REQUEST);
         // Our side or the platform's set-up: 502; a system error may have been applied: 504.
         assert_eq!(status(61004), StatusCode::BAD_GATEWAY);
         assert_eq!(status(-1), StatusCode::GATEWAY_TIMEOUT);
@@ -341,17 +409,68 @@ pub struct NewSubscribeTemplate {
     pub scene_desc: Option<String>,
 }
 
-/// Adds title `tid` with keywords `kid_list` to the app's templates under `name`, once:
-/// answers the app's template and whether this call added it. The same name with the same title
-/// and keywords answers the one already added (so a fleet batch can be run again); with others,
-/// `NameTaken`. Two concurrent adds keep one: the loser deletes its own at WeChat.
+/// The provider's names for templates: what a backend sends by.
+pub const TEMPLATE_NAME_MAX: usize = 64;
+/// addtemplate takes 2 to 5 keywords.
+pub const KIDS_PER_TEMPLATE: std::ops::RangeInclusive<usize> = 2..=5;
+
+/// Why a template name or a new template is refused: (the error code, its message).
+pub type Refusal = (&'static str, String);
+
+/// A template name: 1 to [`TEMPLATE_NAME_MAX`] letters, digits, `_`, `-` or `.`.
+pub fn check_template_name(name: &str) -> Result<(), Refusal> {
+    let ok = !name.is_empty()
+        && name.len() <= TEMPLATE_NAME_MAX
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err((
+            "invalid_template_name",
+            format!("a template name is 1 to {TEMPLATE_NAME_MAX} letters, digits, '_', '-' or '.'"),
+        ))
+    }
+}
+
+impl NewSubscribeTemplate {
+    /// Checked before WeChat is asked (the single-app route and the fleet batch alike).
+    pub fn check(&self) -> Result<(), Refusal> {
+        check_template_name(&self.name)?;
+        if !KIDS_PER_TEMPLATE.contains(&self.kid_list.len()) {
+            return Err((
+                "invalid_kid_list",
+                "kid_list holds 2 to 5 keyword ids".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What [`add_subscribe_template`] did.
+#[derive(Debug, Clone)]
+pub struct TemplateAdded {
+    pub template: NamedSubscribeTemplate,
+    /// This call added it at WeChat (else the app already had it under this name).
+    pub added: bool,
+    /// Its addtemplate answer was lost (now or earlier) and `gettemplate` showed it.
+    pub reconciled: bool,
+}
+
+/// Adds title `tid` with keywords `kid_list` to the app's templates under `name`, once. The
+/// same name with the same title and keywords answers the one already added (so a fleet batch
+/// can be run again); with others, `NameTaken`. An addtemplate whose answer is lost never
+/// leads to a second priTmplId: the add is recorded as in doubt before it is sent and settled
+/// from `gettemplate` ([`reconcile::add_subscribe_template`]); while it cannot be settled,
+/// `TemplateInDoubt`. Two concurrent adds keep one: the loser deletes its own at WeChat.
 pub async fn add_subscribe_template(
     mgr: &TokenManager,
-    store: &dyn SubscribeTemplateStore,
+    store: &dyn Store,
+    clock: &dyn Clock,
     appid: &AppId,
     new: &NewSubscribeTemplate,
-    now: UnixTime,
-) -> ServiceResult<(NamedSubscribeTemplate, bool)> {
+) -> ServiceResult<TemplateAdded> {
     let NewSubscribeTemplate {
         name,
         tid,
@@ -360,35 +479,67 @@ pub async fn add_subscribe_template(
     } = new;
     let (name, tid, kid_list) = (name.as_str(), *tid, kid_list.as_slice());
     let same = |t: &NamedSubscribeTemplate| t.tid == tid && t.kid_list == kid_list;
+    let taken = || ServiceError::NameTaken {
+        appid: appid.clone(),
+        name: name.to_owned(),
+    };
+    let existing = |template| TemplateAdded {
+        template,
+        added: false,
+        reconciled: false,
+    };
     if let Some(t) = store.get_subscribe_template(appid, name).await? {
         return if same(&t) {
-            Ok((t, false))
+            Ok(existing(t))
         } else {
-            Err(ServiceError::NameTaken {
-                appid: appid.clone(),
-                name: name.to_owned(),
-            })
+            Err(taken())
         };
     }
-    let added = mgr
-        .wxa(appid)
-        .call(&AddSubscribeTemplate {
-            tid: tid.to_string(),
-            kid_list: kid_list.to_vec(),
-            scene_desc: scene_desc.clone(),
-        })
+    let req = AddSubscribeTemplate {
+        tid: tid.to_string(),
+        kid_list: kid_list.to_vec(),
+        scene_desc: scene_desc.clone(),
+    };
+    let addition = reconcile::add_subscribe_template(mgr, store, clock, appid, name, &req, tid)
         .await
         .map_err(|e| ServiceError::from_wechat(Some(appid), e))?;
+    // An earlier add of this name settled here may have been of another title or keywords:
+    // recorded as it was added, then the name is taken for this one.
+    let (pri_tmpl_id, added_tid, added_kids, reconciled) = match addition {
+        TemplateAddition::Added {
+            pri_tmpl_id,
+            tid,
+            kid_list,
+            reconciled,
+        } => (pri_tmpl_id, tid, kid_list, reconciled),
+        TemplateAddition::InDoubt { since } => {
+            return Err(ServiceError::TemplateInDoubt {
+                appid: appid.clone(),
+                name: name.to_owned(),
+                since,
+            })
+        }
+    };
     let record = NamedSubscribeTemplate {
         appid: appid.clone(),
         name: name.to_owned(),
-        pri_tmpl_id: added.pri_tmpl_id,
-        tid,
-        kid_list: kid_list.to_vec(),
-        added_at: now,
+        pri_tmpl_id,
+        tid: added_tid,
+        kid_list: added_kids,
+        added_at: clock.now(),
     };
     match store.create_subscribe_template(&record).await {
-        Ok(()) => Ok((record, true)),
+        Ok(()) => {
+            reconcile::clear_subscribe_template_doubt(store, appid, name).await;
+            if !same(&record) {
+                return Err(taken());
+            }
+            Ok(TemplateAdded {
+                template: record,
+                added: true,
+                reconciled,
+            })
+        }
         Err(StoreError::Conflict) => {
             // Someone added it meanwhile: theirs stands, ours goes.
             let ours = DelSubscribeTemplate {
@@ -397,19 +548,18 @@ pub async fn add_subscribe_template(
             if let Err(e) = mgr.wxa(appid).call(&ours).await {
                 tracing::warn!(appid = %appid, error = %e, "could not delete a duplicate subscribe template");
             }
+            reconcile::clear_subscribe_template_doubt(store, appid, name).await;
             let theirs = store
                 .get_subscribe_template(appid, name)
                 .await?
                 .ok_or(ServiceError::Store(StoreError::Conflict))?;
             if same(&theirs) {
-                Ok((theirs, false))
+                Ok(existing(theirs))
             } else {
-                Err(ServiceError::NameTaken {
-                    appid: appid.clone(),
-                    name: name.to_owned(),
-                })
+                Err(taken())
             }
         }
+        // The doubt stays: the next add of this name adopts the template from gettemplate.
         Err(e) => Err(e.into()),
     }
 }
@@ -435,6 +585,11 @@ pub struct SubscribeMessage {
 }
 
 /// Sends one subscribe message with the app's template of that name; answers WeChat's msgid.
+///
+/// Never sent twice: subscribe/send has no idempotency key, and a one-time acceptance allows
+/// one message, so a send whose answer is lost may have reached the user. It is not repeated
+/// (the endpoint is declared not repeatable) and answers `DeliveryUnknown` (504
+/// `delivery_unknown`): the caller decides, knowing the user may already have it.
 pub async fn send_subscribe_message(
     mgr: &TokenManager,
     store: &dyn SubscribeTemplateStore,
@@ -460,7 +615,14 @@ pub async fn send_subscribe_message(
         miniprogram_state: msg.miniprogram_state,
         lang: msg.lang,
     };
-    call(mgr, appid, &req).await.map(|sent| sent.msgid)
+    match mgr.wxa(appid).call(&req).await {
+        Ok(sent) => Ok(sent.msgid),
+        Err(e) if e.outcome_unknown() => {
+            tracing::warn!(%appid, error = %e, "subscribe/send answer lost: delivery unknown, not resent");
+            Err(ServiceError::DeliveryUnknown)
+        }
+        Err(e) => Err(ServiceError::from_wechat(Some(appid), e)),
+    }
 }
 
 /// The app's categories (wxaapi/newtmpl/getcategory): they decide the public titles it may use.
