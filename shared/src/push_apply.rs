@@ -14,10 +14,11 @@
 use crate::domain::{AppId, AuditStatus, Clock, UnixTime};
 use crate::events::{AuthorizerEvent, ComponentEvent};
 use crate::failure::{Classify, Failure, StatusCode};
+use crate::notifications::{self, Event};
 use crate::onboarding::{Onboarding, OnboardingError};
 use crate::store::{
-    AuditStore, AuditUpdate, AuthorizerStore, PushLog, Revocation, Store, StoreError, Ticket,
-    TicketStore,
+    AuditRecord, AuditStore, AuditUpdate, AuthorizerStore, NotificationStore, PushLog, Revocation,
+    Store, StoreError, Ticket, TicketStore,
 };
 use crate::wechat::{reconcile, WechatError};
 use secrecy::SecretString;
@@ -164,7 +165,7 @@ fn signed_but_unusable(e: &dyn std::fmt::Display) {
 
 /// Applies a push to the authorization-event URL: stores a ticket, takes on an authorization,
 /// revokes one.
-pub async fn apply_component_push<S: TicketStore + AuthorizerStore + ?Sized>(
+pub async fn apply_component_push<S: TicketStore + AuthorizerStore + NotificationStore + ?Sized>(
     store: &S,
     onboarding: &Onboarding,
     component_appid: &AppId,
@@ -225,7 +226,15 @@ pub async fn apply_component_push<S: TicketStore + AuthorizerStore + ?Sized>(
                 .await?
             {
                 Revocation::Revoked => {
-                    tracing::info!(authorizer = %authorizer_appid, "authorization revoked; tokens dropped")
+                    tracing::info!(authorizer = %authorizer_appid, "authorization revoked; tokens dropped");
+                    // In the outbox before the push is answered (a failed write has WeChat push
+                    // again, and the revocation, idempotent, is applied and notified then); keyed
+                    // by the revocation's CreateTime, so a retried push notifies once.
+                    let id = format!("unauthorized:{authorizer_appid}:{create_time}");
+                    let event = Event::Unauthorized {
+                        appid: authorizer_appid.clone(),
+                    };
+                    notifications::emit(store, event, &id, now).await?;
                 }
                 Revocation::Stale => {
                     tracing::info!(authorizer = %authorizer_appid, "unauthorized push older than the authorization stored; ignored")
@@ -340,15 +349,50 @@ pub async fn apply_app_push(
         return Ok(());
     }
     settle_submission_in_doubt(store, onboarding, clock, appid).await?;
-    record_audit_result(store, appid, &update).await
+    record_audit_result(store, appid, &update, clock.now()).await
+}
+
+/// Puts an audit's result in the notification outbox, keyed by the audit and its status: the
+/// same result pushed again (even with another CreateTime) is one notification.
+async fn notify_audit_result<S: NotificationStore + ?Sized>(
+    store: &S,
+    audit: &AuditRecord,
+    update: &AuditUpdate,
+    now: UnixTime,
+) -> Result<(), ApplyError> {
+    let (appid, auditid) = (audit.appid.clone(), audit.auditid.0);
+    let reason = update.reason.clone().unwrap_or_default();
+    let event = match update.status {
+        AuditStatus::Approved => Event::AuditApproved { appid, auditid },
+        AuditStatus::Rejected => Event::AuditRejected {
+            appid,
+            auditid,
+            reason,
+        },
+        AuditStatus::Delayed => Event::AuditDelayed {
+            appid,
+            auditid,
+            reason,
+        },
+        _ => return Ok(()),
+    };
+    let id = format!(
+        "audit:{}:{}:{}",
+        audit.appid,
+        auditid,
+        update.status.as_str()
+    );
+    notifications::emit(store, event, &id, now).await?;
+    Ok(())
 }
 
 /// The audit a result concerns: the newest one submitted before the result. A newer submission
 /// stays untouched; the store re-checks the order inside the write.
-async fn record_audit_result<S: AuditStore + ?Sized>(
+async fn record_audit_result<S: AuditStore + NotificationStore + ?Sized>(
     store: &S,
     appid: &AppId,
     update: &AuditUpdate,
+    now: UnixTime,
 ) -> Result<(), ApplyError> {
     let audits = store.list_audits(appid, None, 20).await?.items;
     let Some(audit) = audits.iter().find(|a| a.submitted_at <= update.at) else {
@@ -357,11 +401,17 @@ async fn record_audit_result<S: AuditStore + ?Sized>(
     };
     if !audit.status.is_pending() {
         tracing::info!(%appid, auditid = %audit.auditid, "audit result for an audit no longer pending; kept as is");
+        // The same result again (WeChat retrying a push whose notification could not be
+        // written): the outbox write is keyed, so this notifies at most once.
+        if audit.status == update.status {
+            notify_audit_result(store, audit, update, now).await?;
+        }
         return Ok(());
     }
     match store.update_audit(appid, audit.auditid, update).await {
         Ok(()) => {
-            tracing::info!(%appid, auditid = %audit.auditid, status = update.status.as_str(), "audit result recorded")
+            tracing::info!(%appid, auditid = %audit.auditid, status = update.status.as_str(), "audit result recorded");
+            notify_audit_result(store, audit, update, now).await?;
         }
         Err(StoreError::OutOfOrder | StoreError::NotFound) => {
             tracing::warn!(%appid, auditid = %audit.auditid, "audit result no longer matches its audit; ignored")

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 
 pub mod dynamo;
 pub mod embedded;
+pub mod notification;
+
+pub use notification::*;
 
 /// Errors every store can return. Conflicts and single-use refusals are typed: callers branch on them.
 #[derive(Debug, thiserror::Error)]
@@ -999,6 +1002,7 @@ pub trait Store:
     + ScheduleStore
     + TemplateRequirementsStore
     + SubscribeTemplateStore
+    + NotificationStore
 {
 }
 
@@ -1015,5 +1019,6 @@ impl<T> Store for T where
         + ScheduleStore
         + TemplateRequirementsStore
         + SubscribeTemplateStore
+        + NotificationStore
 {
 }

@@ -110,6 +110,12 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/ops/batches", Admin, ALL),
     rule("POST", "/ops/batches", Admin, ALL),
     rule("GET", "/ops/batches/{batch_id}", Admin, ALL),
+    // Notifications: the outbox spans every customer; its rules hold channel secrets.
+    rule("GET", "/ops/notifications", Viewer, ALL),
+    rule("GET", "/ops/notifications/rules", Admin, ALL),
+    rule("PUT", "/ops/notifications/rules", Admin, ALL),
+    rule("POST", "/ops/notifications/test", Admin, ALL),
+    rule("POST", "/ops/notifications/{id}/retry", Op, ALL),
 ];
 
 /// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its

@@ -8,6 +8,7 @@ mod batches;
 mod console;
 pub mod error;
 pub mod invitations;
+mod notifications;
 pub mod svc;
 mod templates;
 pub mod views;
@@ -42,7 +43,8 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(apps::routes())
         .merge(templates::routes())
         .merge(batches::routes())
-        .merge(svc::ops_routes());
+        .merge(svc::ops_routes())
+        .merge(notifications::routes());
     // The provider's backends (`/svc`, `service` keys only): the same key check, its own table.
     let ops = behind_the_key(&deps, ops, "/ops", access::restore_ops_prefix);
     let svc = behind_the_key(&deps, svc::routes(), "/svc", access::restore_svc_prefix);

@@ -12,6 +12,7 @@ pub mod batches;
 pub mod code;
 pub mod error;
 pub mod ext_json;
+pub mod notifications;
 pub mod requirements;
 pub mod services;
 pub mod stale_audits;
