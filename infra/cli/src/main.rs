@@ -7,6 +7,9 @@
 //! `wxopen crypto decrypt|encrypt|sign` lets an operator debug a push captured from the logs
 //! (body on stdin, URL parameters as flags) with the very code the Lambdas run.
 //!
+//! `wxopen notify rules|test|failed|retry`: the notification channels and routes, a test send,
+//! the notifications a channel refused for 24 hours and a retry of one.
+//!
 //! `wxopen keys new` makes an operator key: printed once, with the entry (its SHA-256, label,
 //! role and customers) to add to the platform secret's `operator_keys`.
 //!
@@ -15,6 +18,7 @@
 //! again later (429 quota, 503 with Retry-After); 4 WeChat failed (502); 5 the outcome is
 //! unknown (504: check the state before trying again).
 
+mod notify;
 mod ops;
 mod table;
 
@@ -102,6 +106,9 @@ enum Command {
         #[command(flatten, next_help_heading = "With --operation submit_audit")]
         submit: ops::SubmitArgs,
     },
+    /// Notifications to WeCom groups, webhooks and SNS: rules, a test send, failures, a retry.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
     /// WXBizMsgCrypt: decrypt, encrypt and sign pushes.
     #[command(subcommand)]
     Crypto(CryptoCommand),
@@ -338,6 +345,7 @@ async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops
             )
             .await
         }
+        Command::Notify(c) => notify::run(&api, c).await,
         Command::Crypto(_) | Command::Keys(_) => unreachable!("local commands run in run()"),
     }
 }

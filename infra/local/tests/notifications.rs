@@ -566,3 +566,82 @@ async fn a_bad_rule_is_refused_and_changes_nothing() {
     assert_eq!(resp.status(), 404);
     let _ = OPERATOR_KEY;
 }
+
+/// The console's notifications view in a real browser: the channels without their key, a
+/// failed notification with its error, and the retry button sending it once the robot is back.
+/// Without Chromium and ChromeDriver it says so and passes (fails with `CI=true`).
+#[tokio::test]
+async fn the_console_lists_a_failure_and_its_retry_button_sends_it() {
+    use fantoccini::Locator;
+    use support::browser::{browser, driver, shoot};
+    let Some(driver) = driver().await else { return };
+    let e = env().await;
+    let (url, port) = nobody_listening();
+    e.put_rules(json!({
+        "channels": [{ "name": "ops-group", "kind": "wecom", "url": url }],
+        "routes": [{ "channel": "ops-group" }],
+    }))
+    .await;
+    let id = format!("unauthorized:{APP}:{NOW}");
+    let event = Event::Unauthorized {
+        appid: AppId::parse(APP).unwrap(),
+    };
+    notifications::emit(e.app.local.store.as_ref(), event, &id, NOW)
+        .await
+        .unwrap();
+    e.clock.advance(86_400);
+    assert_eq!(e.drain().await.failed, 1);
+
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path(), (1280, 800)).await;
+    let story = async {
+        c.goto(&e.app.url("/console")).await?;
+        c.wait()
+            .for_element(Locator::Id("login-key"))
+            .await?
+            .send_keys(OPERATOR_KEY)
+            .await?;
+        c.find(Locator::Id("login-submit")).await?.click().await?;
+        c.wait()
+            .for_element(Locator::Css("[data-nav=notifications]"))
+            .await?
+            .click()
+            .await?;
+        let retry = c
+            .wait()
+            .for_element(Locator::Css(&format!("[data-retry='{id}']")))
+            .await?;
+        let channels = c
+            .wait()
+            .for_element(Locator::Id("channel-table"))
+            .await?
+            .text()
+            .await?;
+        assert!(channels.contains("ops-group"), "{channels}");
+        assert!(!channels.contains("robot-key-0000-secret"), "{channels}");
+        let list = c
+            .find(Locator::Id("notification-table"))
+            .await?
+            .text()
+            .await?;
+        assert!(list.contains("could not be reached"), "{list}");
+        shoot(&c, "console-notifications").await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let robot = Receiver::serve(listener, &[]).await;
+        retry.click().await?;
+        c.wait()
+            .for_element(Locator::Css("#notification-result .ok-box"))
+            .await?;
+        assert_eq!(robot.hits().len(), 1);
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if story.is_err() {
+        shoot(&c, "console-notifications-failure").await;
+    }
+    let _ = c.close().await;
+    story.expect("the notifications view");
+    assert_eq!(e.status_of(&id).await, NotificationStatus::Delivered);
+}

@@ -177,10 +177,9 @@ impl NotificationRules {
                 return Err(RulesError::BadUrl(c.name.clone()));
             }
             if c.kind == ChannelKind::Webhook
-                && !c
-                    .signing_secret
+                && c.signing_secret
                     .as_ref()
-                    .is_some_and(|s| s.expose_secret().len() >= 16)
+                    .is_none_or(|s| s.expose_secret().len() < 16)
             {
                 return Err(RulesError::WeakSecret(c.name.clone()));
             }
