@@ -67,8 +67,9 @@ pub struct AwsRuntime {
     pub clock: Arc<SystemClock>,
     pub wechat: ClientConfig,
     pub public_url: Option<String>,
-    /// The SNS topic of `sns` notification channels (`WXOPEN_NOTIFY_TOPIC_ARN`).
-    pub notify_topic: Option<crate::notifications::SnsTopic>,
+    /// The AWS configuration the clients above were built from (the notifier builds its SNS
+    /// client from it, only in the functions that deliver notifications).
+    pub sdk: aws_config::SdkConfig,
 }
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -97,12 +98,7 @@ impl AwsRuntime {
             clock: Arc::new(SystemClock),
             wechat,
             public_url: optional_env("WXOPEN_PUBLIC_URL"),
-            notify_topic: optional_env("WXOPEN_NOTIFY_TOPIC_ARN").map(|topic_arn| {
-                crate::notifications::SnsTopic {
-                    client: aws_sdk_sns::Client::new(&sdk),
-                    topic_arn,
-                }
-            }),
+            sdk,
         })
     }
 
@@ -130,11 +126,19 @@ impl AwsRuntime {
         .with_authorizers(self.store.clone()))
     }
 
-    /// The notification drainer: the channels' sender (with the SNS topic when configured) and
-    /// the console's URL under the public URL.
+    /// The notification drainer: the channels' sender (with the SNS topic of
+    /// `WXOPEN_NOTIFY_TOPIC_ARN` when set) and the console's URL under the public URL. Only the
+    /// functions that deliver (audit-actions, the batch runner) build it: the others only write
+    /// the outbox, and link no SNS client.
     pub fn notifier(&self) -> anyhow::Result<crate::notifications::Notifier> {
+        let topic = optional_env("WXOPEN_NOTIFY_TOPIC_ARN").map(|topic_arn| {
+            crate::notifications::SnsTopic {
+                client: aws_sdk_sns::Client::new(&self.sdk),
+                topic_arn,
+            }
+        });
         Ok(crate::notifications::Notifier::new(
-            crate::notifications::Sender::new(self.notify_topic.clone())?,
+            crate::notifications::Sender::new(topic)?,
             crate::notifications::Notifier::console_url_for(self.public_url.as_deref()),
         ))
     }
