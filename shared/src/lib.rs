@@ -13,6 +13,7 @@
 //! - [`onboarding`]: completing an authorization (callback or push, whichever comes first).
 //! - [`push_apply`]: what a verified push changes in the store, applied once.
 //! - [`runtime`]: what every Lambda builds from its environment at start.
+//! - [`notifications`]: events operators are told about: the outbox, its drainer, the channels.
 //! - [`operator_auth`]: the `/ops/*` bearer-key check against SHA-256 digests in the platform secret.
 
 pub mod crypto;
@@ -23,6 +24,7 @@ pub mod filing;
 pub mod http;
 pub mod https;
 pub mod lifecycle;
+pub mod notifications;
 pub mod onboarding;
 pub mod operator_auth;
 pub mod push_apply;

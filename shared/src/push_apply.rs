@@ -16,10 +16,12 @@ use crate::events::{
     AppealRecord, AuthorizerEvent, ComponentEvent, IcpFilingResult, IcpVerifyResult, Punishment,
 };
 use crate::failure::{Classify, Failure, StatusCode};
+use crate::notifications::{self, Event};
 use crate::onboarding::{Onboarding, OnboardingError};
 use crate::store::{
-    Appeal, AppealStatus, AuditStore, AuditUpdate, AuthorizerStore, FilingState, FilingStore,
-    Penalty, PenaltyKind, PushLog, Revocation, Store, StoreError, Ticket, TicketStore,
+    Appeal, AppealStatus, AuditRecord, AuditStore, AuditUpdate, AuthorizerStore, FilingState,
+    FilingStore, NotificationStore, Penalty, PenaltyKind, PushLog, Revocation, Store, StoreError,
+    Ticket, TicketStore,
 };
 use crate::wechat::{reconcile, WechatError};
 use secrecy::SecretString;
@@ -166,7 +168,9 @@ fn signed_but_unusable(e: &dyn std::fmt::Display) {
 
 /// Applies a push to the authorization-event URL: stores a ticket, takes on an authorization,
 /// revokes one.
-pub async fn apply_component_push<S: TicketStore + AuthorizerStore + FilingStore + ?Sized>(
+pub async fn apply_component_push<
+    S: TicketStore + AuthorizerStore + FilingStore + NotificationStore + ?Sized,
+>(
     store: &S,
     onboarding: &Onboarding,
     component_appid: &AppId,
@@ -227,7 +231,15 @@ pub async fn apply_component_push<S: TicketStore + AuthorizerStore + FilingStore
                 .await?
             {
                 Revocation::Revoked => {
-                    tracing::info!(authorizer = %authorizer_appid, "authorization revoked; tokens dropped")
+                    tracing::info!(authorizer = %authorizer_appid, "authorization revoked; tokens dropped");
+                    // In the outbox before the push is answered (a failed write has WeChat push
+                    // again, and the revocation, idempotent, is applied and notified then); keyed
+                    // by the revocation's CreateTime, so a retried push notifies once.
+                    let id = format!("unauthorized:{authorizer_appid}:{create_time}");
+                    let event = Event::Unauthorized {
+                        appid: authorizer_appid.clone(),
+                    };
+                    notifications::emit(store, event, &id, now).await?;
                 }
                 Revocation::Stale => {
                     tracing::info!(authorizer = %authorizer_appid, "unauthorized push older than the authorization stored; ignored")
@@ -364,7 +376,41 @@ pub async fn apply_app_push(
         return Ok(());
     }
     settle_submission_in_doubt(store, onboarding, clock, appid).await?;
-    record_audit_result(store, appid, &update).await
+    record_audit_result(store, appid, &update, clock.now()).await
+}
+
+/// Puts an audit's result in the notification outbox, keyed by the audit and its status: the
+/// same result pushed again (even with another CreateTime) is one notification.
+async fn notify_audit_result<S: NotificationStore + ?Sized>(
+    store: &S,
+    audit: &AuditRecord,
+    update: &AuditUpdate,
+    now: UnixTime,
+) -> Result<(), ApplyError> {
+    let (appid, auditid) = (audit.appid.clone(), audit.auditid.0);
+    let reason = update.reason.clone().unwrap_or_default();
+    let event = match update.status {
+        AuditStatus::Approved => Event::AuditApproved { appid, auditid },
+        AuditStatus::Rejected => Event::AuditRejected {
+            appid,
+            auditid,
+            reason,
+        },
+        AuditStatus::Delayed => Event::AuditDelayed {
+            appid,
+            auditid,
+            reason,
+        },
+        _ => return Ok(()),
+    };
+    let id = format!(
+        "audit:{}:{}:{}",
+        audit.appid,
+        auditid,
+        update.status.as_str()
+    );
+    notifications::emit(store, event, &id, now).await?;
+    Ok(())
 }
 
 /// A filing review decided: the app's filing state becomes what WeChat reports now (the push
@@ -372,7 +418,7 @@ pub async fn apply_app_push(
 /// when WeChat cannot be asked, what the push says. Either is stored only if nothing learned
 /// later is stored, so a repeated or late push changes nothing. An app with no stored profile is
 /// not ours: ignored.
-async fn apply_filing_result<S: AuthorizerStore + FilingStore + ?Sized>(
+async fn apply_filing_result<S: AuthorizerStore + FilingStore + NotificationStore + ?Sized>(
     store: &S,
     onboarding: &Onboarding,
     appid: &AppId,
@@ -393,6 +439,48 @@ async fn apply_filing_result<S: AuthorizerStore + FilingStore + ?Sized>(
         }
     };
     tracing::info!(%appid, pushed = r.status.code(), status = state.status.as_str(), "filing result recorded");
+    notify_filing(store, &state, r.create_time, now).await?;
+    Ok(())
+}
+
+/// Operators are told when a filing is filed or rejected, or waits for the responsible person's
+/// SMS check; once per push (the outbox is keyed by the app, the status and the push's time), and
+/// written before the push is answered, so a failed write has WeChat push again.
+async fn notify_filing<S: NotificationStore + ?Sized>(
+    store: &S,
+    state: &FilingState,
+    pushed_at: UnixTime,
+    now: UnixTime,
+) -> Result<(), ApplyError> {
+    use crate::notifications::event::FilingOutcome;
+    use crate::store::{FilingStatus, SmsVerify};
+    let (outcome, detail) = match (state.status, state.sms_verify) {
+        (FilingStatus::Filed, _) => (
+            FilingOutcome::Filed,
+            state.record_number.clone().unwrap_or_default(),
+        ),
+        (FilingStatus::PlatformRejected | FilingStatus::AdministrationRejected, _) => (
+            FilingOutcome::Rejected,
+            state
+                .reasons
+                .iter()
+                .map(|r| format!("{}: {}", r.key_name, r.error))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        (FilingStatus::AdministrationReview, Some(SmsVerify::Waiting)) => (
+            FilingOutcome::SmsWaiting,
+            "the responsible person must answer the administration's SMS".to_owned(),
+        ),
+        _ => return Ok(()),
+    };
+    let id = format!("filing:{}:{}:{pushed_at}", state.appid, state.wechat_status);
+    let event = notifications::Event::FilingResult {
+        appid: state.appid.clone(),
+        outcome,
+        detail,
+    };
+    notifications::emit(store, event, &id, now).await?;
     Ok(())
 }
 
@@ -408,10 +496,11 @@ fn face_check_finished(r: &IcpVerifyResult) {
 
 /// The audit a result concerns: the newest one submitted before the result. A newer submission
 /// stays untouched; the store re-checks the order inside the write.
-async fn record_audit_result<S: AuditStore + ?Sized>(
+async fn record_audit_result<S: AuditStore + NotificationStore + ?Sized>(
     store: &S,
     appid: &AppId,
     update: &AuditUpdate,
+    now: UnixTime,
 ) -> Result<(), ApplyError> {
     let audits = store.list_audits(appid, None, 20).await?.items;
     let Some(audit) = audits.iter().find(|a| a.submitted_at <= update.at) else {
@@ -420,11 +509,17 @@ async fn record_audit_result<S: AuditStore + ?Sized>(
     };
     if !audit.status.is_pending() {
         tracing::info!(%appid, auditid = %audit.auditid, "audit result for an audit no longer pending; kept as is");
+        // The same result again (WeChat retrying a push whose notification could not be
+        // written): the outbox write is keyed, so this notifies at most once.
+        if audit.status == update.status {
+            notify_audit_result(store, audit, update, now).await?;
+        }
         return Ok(());
     }
     match store.update_audit(appid, audit.auditid, update).await {
         Ok(()) => {
-            tracing::info!(%appid, auditid = %audit.auditid, status = update.status.as_str(), "audit result recorded")
+            tracing::info!(%appid, auditid = %audit.auditid, status = update.status.as_str(), "audit result recorded");
+            notify_audit_result(store, audit, update, now).await?;
         }
         Err(StoreError::OutOfOrder | StoreError::NotFound) => {
             tracing::warn!(%appid, auditid = %audit.auditid, "audit result no longer matches its audit; ignored")
@@ -526,9 +621,11 @@ async fn record_penalty(
         detail: serde_json::from_str(&p.detail).unwrap_or(serde_json::Value::Null),
         received_at: clock.now(),
     };
+    // Told before it is recorded (the outbox is keyed by the penalty's id): a failed record has
+    // WeChat push again, and the repeat notifies nobody twice.
+    notify_violation(store, &penalty, clock.now()).await?;
     if store.record_penalty(&penalty).await? {
         tracing::warn!(%appid, punish_id = %penalty.punish_id, kind = penalty.kind.as_str(), "WeChat penalised this app");
-        notify_violation(&penalty);
     } else {
         tracing::info!(%appid, punish_id = %penalty.punish_id, "penalty already recorded");
     }
@@ -564,11 +661,31 @@ async fn record_appeal(
     Ok(())
 }
 
-/// The one place a new penalty is notified: called once per penalty, right after it is stored.
-pub fn notify_violation(penalty: &Penalty) {
-    // joins issue 27's channel: `notifications::emit` (the WeCom / webhook / SNS outbox) is
-    // wired here at merge, keyed on the penalty's punish_id so that a repeat emits nothing.
-    let _ = penalty;
+/// The one place a penalty is notified: keyed by its `punish_id` (only the characters a
+/// notification's id may carry in the retry route), so a repeat emits nothing.
+async fn notify_violation(
+    store: &dyn Store,
+    penalty: &Penalty,
+    now: UnixTime,
+) -> Result<(), ApplyError> {
+    let punish_id: String = penalty
+        .punish_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let id = format!("violation:{}:{punish_id}", penalty.appid);
+    let event = notifications::Event::Violation {
+        appid: penalty.appid.clone(),
+        detail: format!("{}: {}", penalty.kind.as_str(), penalty.illegal_reason),
+    };
+    notifications::emit(store, event, &id, now).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! - `WXOPEN_WECHAT_BASE_URL` (optional): another WeChat API host (a simulator in a staging
 //!   stack); the consent pages follow it ([`crate::wechat::consent::ConsentHosts`]).
 //! - `WXOPEN_PUBLIC_URL` (optional): the base URL merchants and operators reach the API at.
+//! - `WXOPEN_NOTIFY_TOPIC_ARN` (optional): the SNS topic notifications of `sns` channels go to
+//!   (the stack's alarm topic).
 //! - `AWS_LAMBDA_LOG_LEVEL` (Lambda's log level control) or `RUST_LOG`, and
 //!   `AWS_LAMBDA_LOG_FORMAT`: the log filter and format ([`init_logging`]).
 
@@ -65,6 +67,9 @@ pub struct AwsRuntime {
     pub clock: Arc<SystemClock>,
     pub wechat: ClientConfig,
     pub public_url: Option<String>,
+    /// The AWS configuration the clients above were built from (the notifier builds its SNS
+    /// client from it, only in the functions that deliver notifications).
+    pub sdk: aws_config::SdkConfig,
 }
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -93,6 +98,7 @@ impl AwsRuntime {
             clock: Arc::new(SystemClock),
             wechat,
             public_url: optional_env("WXOPEN_PUBLIC_URL"),
+            sdk,
         })
     }
 
@@ -118,6 +124,23 @@ impl AwsRuntime {
             self.clock.clone(),
         )
         .with_authorizers(self.store.clone()))
+    }
+
+    /// The notification drainer: the channels' sender (with the SNS topic of
+    /// `WXOPEN_NOTIFY_TOPIC_ARN` when set) and the console's URL under the public URL. Only the
+    /// functions that deliver (audit-actions, the batch runner) build it: the others only write
+    /// the outbox, and link no SNS client.
+    pub fn notifier(&self) -> anyhow::Result<crate::notifications::Notifier> {
+        let topic = optional_env("WXOPEN_NOTIFY_TOPIC_ARN").map(|topic_arn| {
+            crate::notifications::SnsTopic {
+                client: aws_sdk_sns::Client::new(&self.sdk),
+                topic_arn,
+            }
+        });
+        Ok(crate::notifications::Notifier::new(
+            crate::notifications::Sender::new(topic)?,
+            crate::notifications::Notifier::console_url_for(self.public_url.as_deref()),
+        ))
     }
 
     pub fn consent_hosts(&self) -> ConsentHosts {

@@ -526,9 +526,10 @@ fn every_wxopen_alarm_in_the_template_watches_a_metric_the_refresher_emits() {
     }
     .emf(0);
     let audit_actions = audit_actions::access::auth_failure_emf("wrong_key", 0);
+    let batch_runner = wxopen::notifications::DrainReport::default().emf("batch-runner", 0);
     // (function, metric) for every metric each document declares.
     let mut declared: Vec<(String, String)> = Vec::new();
-    for emf in [&refresher, &audit_actions] {
+    for emf in [&refresher, &audit_actions, &batch_runner] {
         let cw = &emf["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(cw["Namespace"], token_refresher::summary::METRIC_NAMESPACE);
         for m in cw["Metrics"].as_array().unwrap() {
@@ -561,6 +562,7 @@ fn every_wxopen_alarm_in_the_template_watches_a_metric_the_refresher_emits() {
         [
             "AwaitingReauthorization",
             "NeedsReauthorization",
+            "NotificationsFailed",
             "OperatorAuthFailures",
             "RefreshFailures",
             "RefusalsUnconfirmed",

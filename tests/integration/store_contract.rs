@@ -120,6 +120,10 @@ contract!(
     an_appeal_is_replaced_only_by_a_later_push,
     quota_resets_are_reserved_until_the_limit_by_racing_callers_and_settled,
     a_filing_learned_earlier_never_replaces_one_learned_later,
+    a_notification_is_written_once_per_event_id_and_changes_by_version,
+    due_notifications_are_listed_by_next_attempt_and_only_while_pending,
+    notifications_list_newest_first_filtered_by_status_across_pages,
+    notification_rules_are_kept_with_their_secrets,
 );
 
 fn app(i: usize) -> AppId {
@@ -2408,4 +2412,156 @@ async fn a_filing_learned_earlier_never_replaces_one_learned_later<S: Backend>(s
             "{i}"
         );
     }
+}
+
+// ---- notifications (the outbox and its rules) ----
+
+fn notification(id: &str, created_at: UnixTime) -> Notification {
+    Notification {
+        id: id.to_owned(),
+        event: wxopen::notifications::Event::Unauthorized { appid: app(1) },
+        created_at,
+        status: NotificationStatus::Pending,
+        routed: false,
+        deliveries: vec![],
+        next_attempt_at: created_at,
+        retry_until: created_at + 86_400,
+        updated_at: created_at,
+    }
+}
+
+async fn a_notification_is_written_once_per_event_id_and_changes_by_version<S: Backend>(s: &S) {
+    let n = notification("unauthorized:wx1:100", 100);
+    assert!(s.create_notification(&n).await.unwrap());
+    let mut again = n.clone();
+    again.created_at = 200;
+    assert!(
+        !s.create_notification(&again).await.unwrap(),
+        "the same id twice is one"
+    );
+    let read = s.get_notification(&n.id).await.unwrap().unwrap();
+    assert_eq!((read.notification.created_at, read.version), (100, 1));
+    let mut changed = read.notification.clone();
+    changed.status = NotificationStatus::Delivered;
+    assert_eq!(s.put_notification(&changed, 1).await.unwrap(), 2);
+    assert!(matches!(
+        s.put_notification(&changed, 1).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        s.put_notification(&notification("nope", 1), 1).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.get_notification("nope").await.unwrap().is_none());
+    // Two drainers claiming with the version they read: exactly one wins.
+    let n = notification("race", 100);
+    s.create_notification(&n).await.unwrap();
+    let wins = futures::future::join_all((0..8).map(|_| s.put_notification(&n, 1)))
+        .await
+        .into_iter()
+        .filter(|r| r.is_ok())
+        .count();
+    assert_eq!(wins, 1);
+}
+
+async fn due_notifications_are_listed_by_next_attempt_and_only_while_pending<S: Backend>(s: &S) {
+    for (id, at) in [("c", 300), ("a", 100), ("b", 200), ("later", 10_000)] {
+        s.create_notification(&notification(id, at)).await.unwrap();
+    }
+    assert_eq!(s.due_notifications(250, 100).await.unwrap(), ["a", "b"]);
+    assert_eq!(s.due_notifications(1_000, 2).await.unwrap(), ["a", "b"]);
+    // Moved on: out of the due order at its old time, in it at its new one; settled: out.
+    let mut a = s.get_notification("a").await.unwrap().unwrap().notification;
+    a.next_attempt_at = 500;
+    s.put_notification(&a, 1).await.unwrap();
+    let mut b = s.get_notification("b").await.unwrap().unwrap().notification;
+    b.status = NotificationStatus::Failed;
+    s.put_notification(&b, 1).await.unwrap();
+    assert_eq!(s.due_notifications(1_000, 100).await.unwrap(), ["c", "a"]);
+    assert!(s.due_notifications(50, 100).await.unwrap().is_empty());
+}
+
+async fn notifications_list_newest_first_filtered_by_status_across_pages<S: Backend>(s: &S) {
+    for i in 0..7i64 {
+        let mut n = notification(&format!("n{i}"), 1_000 + i);
+        s.create_notification(&n).await.unwrap();
+        if i % 2 == 0 {
+            n.status = NotificationStatus::Failed;
+            s.put_notification(&n, 1).await.unwrap();
+        }
+    }
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = s
+            .list_notifications(None, cursor.as_deref(), 3)
+            .await
+            .unwrap();
+        all.extend(page.items.into_iter().map(|n| n.id));
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(all, ["n6", "n5", "n4", "n3", "n2", "n1", "n0"]);
+    let first = s
+        .list_notifications(Some(NotificationStatus::Failed), None, 2)
+        .await
+        .unwrap();
+    let ids: Vec<_> = first.items.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["n6", "n4"]);
+    let rest = s
+        .list_notifications(Some(NotificationStatus::Failed), first.next.as_deref(), 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = rest.items.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["n2", "n0"]);
+    assert!(rest.next.is_none());
+    assert!(matches!(
+        s.list_notifications(None, Some("not-a-cursor"), 2).await,
+        Err(StoreError::InvalidCursor)
+    ));
+}
+
+async fn notification_rules_are_kept_with_their_secrets<S: Backend>(s: &S) {
+    use wxopen::notifications::{Channel, ChannelKind, EventKind, NotificationRules, Route};
+    assert!(s
+        .get_notification_rules()
+        .await
+        .unwrap()
+        .channels
+        .is_empty());
+    let rules = NotificationRules {
+        channels: vec![Channel {
+            name: "ops".into(),
+            kind: ChannelKind::Webhook,
+            url: Some(SecretString::from(
+                "https://hooks.example/x?token=t1".to_owned(),
+            )),
+            signing_secret: Some(SecretString::from("0123456789abcdef".to_owned())),
+        }],
+        routes: vec![Route {
+            channel: "ops".into(),
+            events: vec![EventKind::AuditRejected],
+            customer_id: Some("acme".into()),
+        }],
+        operator: "key-1".into(),
+        updated_at: 5,
+    };
+    s.put_notification_rules(&rules).await.unwrap();
+    let back = s.get_notification_rules().await.unwrap();
+    assert_eq!(back.routes, rules.routes);
+    assert_eq!(
+        back.channels[0].url.as_ref().unwrap().expose_secret(),
+        "https://hooks.example/x?token=t1"
+    );
+    assert_eq!(
+        back.channels[0]
+            .signing_secret
+            .as_ref()
+            .unwrap()
+            .expose_secret(),
+        "0123456789abcdef"
+    );
+    assert_eq!((back.operator.as_str(), back.updated_at), ("key-1", 5));
 }

@@ -82,6 +82,8 @@ const STATUS = {
   active: ['有效', 'active'],
   expired: ['已过期', 'expired'],
   used: ['已使用', 'used'],
+  delivered: ['已送达', 'delivered'],
+  unrouted: ['未路由', 'unrouted'],
   revoked: ['已撤销', 'revoked'],
 };
 
@@ -368,7 +370,7 @@ async function startShell() {
     me = null;
     if (e instanceof ApiError && e.status === 401) return;
   }
-  for (const [nav, route] of [['batches', '/ops/batches'], ['invitations', '/ops/invitations']]) {
+  for (const [nav, route] of [['batches', '/ops/batches'], ['invitations', '/ops/invitations'], ['notifications', '/ops/notifications']]) {
     const a = document.querySelector(`[data-nav="${nav}"]`);
     if (a) a.hidden = !may('GET', route);
   }
@@ -388,6 +390,7 @@ const ROUTES = [
   [/^#\/batches$/, 'batches', () => viewBatches()],
   [/^#\/batches\/([0-9a-zA-Z]+)$/, 'batches', (m) => viewBatch(m[1])],
   [/^#\/invitations$/, 'invitations', () => viewInvitations()],
+  [/^#\/notifications$/, 'notifications', () => viewNotifications()],
 ];
 
 function route() {
@@ -1320,6 +1323,113 @@ async function viewInvitations() {
     }
   }
   await loadList();
+}
+
+// ---------------------------------------------------------------- notifications
+const EVENT_KINDS = {
+  audit_approved: ['审核通过', 'audit approved'],
+  audit_rejected: ['审核未通过', 'audit rejected'],
+  audit_delayed: ['审核延后', 'audit delayed'],
+  batch_finished: ['批量完成', 'batch finished'],
+  release_done: ['发布完成', 'released'],
+  unauthorized: ['取消授权', 'unauthorized'],
+  needs_reauthorization: ['需重新授权', 'needs reauthorization'],
+  refresh_failures: ['令牌刷新失败', 'refresh failures'],
+  ticket_stale: ['ticket 过期', 'ticket stale'],
+  audit_quota_low: ['审核额度不足', 'audit quota low'],
+  violation: ['违规处罚', 'violation'],
+  filing_result: ['备案结果', 'filing result'],
+  registration_result: ['注册结果', 'registration result'],
+  test: ['测试', 'test'],
+};
+
+function eventKind(kind) {
+  const [zh, en] = EVENT_KINDS[kind] || [kind, kind];
+  return [zh, ' ', h('small', { lang: 'en' }, en)];
+}
+
+/** The channels and rules, recent deliveries, and failures with a retry button. */
+async function viewNotifications() {
+  const main = $('#main');
+  const result = h('div', { id: 'notification-result', 'aria-live': 'polite' });
+  const rulesSlot = h('section', { class: 'card wide', id: 'notification-rules' });
+  const listSlot = h('section', { class: 'card wide', id: 'notification-list' });
+  const status = h('select', { id: 'notification-status', 'aria-label': '状态 status' },
+    [['', '全部 all'], ['failed', '失败 failed'], ['pending', '重试中 pending'], ['delivered', '已送达 delivered'], ['unrouted', '未路由 unrouted']]
+      .map(([v, t]) => h('option', { value: v }, t)));
+  status.addEventListener('change', () => loadList());
+  main.append(heading('通知', 'Notifications'), result, h('div', { class: 'cards' }, rulesSlot, listSlot));
+  focusHeading();
+
+  async function loadRules() {
+    if (!may('GET', '/ops/notifications/rules')) {
+      rulesSlot.replaceChildren(h('h2', {}, bi('渠道与规则', 'Channels and rules')), missing('notification-rules', 'GET', '/ops/notifications/rules'));
+      return;
+    }
+    try {
+      const r = await get('/ops/notifications/rules');
+      const testButton = (c) => (may('POST', '/ops/notifications/test')
+        ? h('button', { type: 'button', class: 'secondary', 'data-test-channel': c.name, onclick: async () => {
+          try {
+            const t = await api('POST', '/ops/notifications/test', { channel: c.name });
+            show(result, t.delivered ? okBox(`测试消息已送达 ${c.name}`, `Test message delivered to ${c.name}`)
+              : h('div', { class: 'box error-box' }, h('p', {}, `测试消息未送达 ${c.name}`), h('p', { class: 'en', lang: 'en' }, t.error || '')));
+          } catch (err) {
+            show(result, errorBox(err));
+          }
+        } }, bi('发送测试', 'Send a test'))
+        : '');
+      rulesSlot.replaceChildren(h('h2', {}, bi('渠道与规则', 'Channels and rules')),
+        h('div', { class: 'table-wrap' }, h('table', { id: 'channel-table' },
+          h('thead', {}, h('tr', {}, h('th', {}, bi('渠道', 'Channel')), h('th', {}, bi('类型', 'Kind')), h('th', {}, bi('地址', 'URL')), h('th', {}, ''))),
+          h('tbody', {}, r.channels.length ? r.channels.map((c) => h('tr', { 'data-channel': c.name },
+            h('td', {}, c.name), h('td', {}, c.kind), h('td', { class: 'mono' }, c.url || '—'), h('td', {}, testButton(c))))
+            : h('tr', {}, h('td', { colspan: 4, class: 'muted' }, '还没有渠道 no channel yet'))))),
+        h('div', { class: 'table-wrap' }, h('table', { id: 'route-table' },
+          h('thead', {}, h('tr', {}, h('th', {}, bi('事件', 'Events')), h('th', {}, bi('客户', 'Customer')), h('th', {}, bi('发往', 'To')))),
+          h('tbody', {}, r.routes.length ? r.routes.map((x) => h('tr', {},
+            h('td', {}, x.events && x.events.length ? x.events.map((k) => h('div', {}, eventKind(k))) : bi('全部', 'all')),
+            h('td', {}, x.customer_id || bi('全部', 'all')), h('td', {}, x.channel)))
+            : h('tr', {}, h('td', { colspan: 3, class: 'muted' }, '没有规则：通知不会发出 no route: nothing is sent'))))),
+        h('p', { class: 'note' }, '修改规则：PUT /ops/notifications/rules 或 wxopen notify rules --set rules.json',
+          h('small', { lang: 'en' }, 'Change them with PUT /ops/notifications/rules or `wxopen notify rules --set rules.json`.')));
+    } catch (e) {
+      rulesSlot.replaceChildren(errorBox(e) || '');
+    }
+  }
+
+  async function loadList() {
+    try {
+      const q = status.value ? `?status=${enc(status.value)}&limit=100` : '?limit=100';
+      const page = await get(`/ops/notifications${q}`);
+      const retry = (n) => (n.status === 'failed' && may('POST', '/ops/notifications/{id}/retry')
+        ? h('button', { type: 'button', class: 'secondary', 'data-retry': n.id, onclick: async () => {
+          try {
+            const after = await api('POST', `/ops/notifications/${enc(n.id)}/retry`);
+            show(result, after.status === 'delivered' ? okBox('已重新发送', 'Sent again')
+              : h('div', { class: 'box error-box' }, h('p', {}, '仍未送达，将在 24 小时内继续重试'), h('p', { class: 'en', lang: 'en' }, 'Still not delivered: retried for another 24 hours.')));
+            await loadList();
+          } catch (err) {
+            show(result, errorBox(err));
+          }
+        } }, bi('重试', 'Retry'))
+        : '');
+      const app = (n) => (n.event && n.event.appid ? h('a', { class: 'mono', href: `#/apps/${n.event.appid}` }, n.event.appid) : '—');
+      listSlot.replaceChildren(h('h2', {}, bi('最近的通知', 'Recent notifications')), h('div', { class: 'row' }, status),
+        h('div', { class: 'table-wrap' }, h('table', { id: 'notification-table' },
+          h('thead', {}, h('tr', {}, h('th', {}, bi('时间', 'Time')), h('th', {}, bi('事件', 'Event')), h('th', {}, bi('小程序', 'App')),
+            h('th', {}, bi('状态', 'Status')), h('th', { class: 'hide-narrow' }, bi('投递', 'Deliveries')), h('th', {}, ''))),
+          h('tbody', {}, page.items.length ? page.items.map((n) => h('tr', { 'data-notification': n.id },
+            h('td', {}, fmtTime(n.created_at)), h('td', {}, eventKind(n.kind)), h('td', {}, app(n)), h('td', {}, badge(n.status)),
+            h('td', { class: 'hide-narrow' }, n.deliveries.map((d) => h('div', {}, `${d.channel}: `, badge(d.state),
+              ` ×${d.attempts}`, d.last_error ? h('small', { class: 'muted' }, ` ${d.last_error}`) : ''))),
+            h('td', {}, retry(n))))
+            : h('tr', {}, h('td', { colspan: 6, class: 'muted' }, '没有通知 none'))))));
+    } catch (e) {
+      listSlot.replaceChildren(errorBox(e) || '');
+    }
+  }
+  await Promise.all([loadRules(), loadList()]);
 }
 
 // ---------------------------------------------------------------- start

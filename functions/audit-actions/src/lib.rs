@@ -21,6 +21,7 @@ pub use ops::{batches, stale_audits};
 
 use std::sync::Arc;
 use wxopen::domain::Clock;
+use wxopen::notifications::Notifier;
 use wxopen::runtime::AwsRuntime;
 use wxopen::secrets::SecretsSource;
 use wxopen::store::Store;
@@ -42,6 +43,9 @@ pub struct Deps {
     /// The base URL merchants reach `/auth/start` at (`WXOPEN_PUBLIC_URL`); `None`: the
     /// request's `Host`.
     pub public_url: Option<String>,
+    /// Delivers the notification outbox: the batch runner drains it every minute, the API sends
+    /// right away where that is cheap (a test send, a retry).
+    pub notifier: Arc<Notifier>,
 }
 
 impl Deps {
@@ -56,6 +60,7 @@ impl Deps {
             batch_concurrency: batches::concurrency_from_env(),
             batch_wakeup: Default::default(),
             public_url: rt.public_url.clone(),
+            notifier: Arc::new(rt.notifier()?),
         })
     }
 }

@@ -26,6 +26,9 @@
 //! 7. **ICP filing census**: each authorized app not filed is asked about once a day, at its
 //!    slot of the day ([`filing_census`]); skipped when the run stopped (quota, IP whitelist).
 //! 8. A summary: one JSON log line and CloudWatch Embedded Metric Format ([`summary`]).
+//! 9. Notifications ([`wxopen::notifications`]) in the outbox: each authorizer marked
+//!    `needs_reauthorization`, a stale ticket and a run's failures (the last two at most once an
+//!    hour: the refresher runs every few minutes).
 
 pub mod filing_census;
 pub mod reconcile;
@@ -39,6 +42,7 @@ use std::time::Duration;
 use summary::{Counters, RunSummary};
 use tokio::time::Instant;
 use wxopen::domain::{AppId, Clock};
+use wxopen::notifications::{self, Event};
 use wxopen::store::{
     authorizer_pages, AuthorizerFilter, AuthorizerStatus, Store, StoreError, TokenKey,
     VersionedToken,
@@ -250,6 +254,14 @@ pub async fn run(deps: &Deps, deadline: Instant) -> Result<RunSummary, RunError>
     }
     let stop = stop.into_inner().unwrap_or_else(|p| p.into_inner());
     let err = stop.map(|s| s.into_error(summary.refreshed));
+    if summary.failed > 0 || err.is_some() {
+        let event = Event::RefreshFailures {
+            failed: summary.failed,
+            error: err.as_ref().map(ToString::to_string),
+        };
+        let id = format!("refresh_failures:{}", hour_of(now));
+        notifications::emit_logged(&*deps.store, event, &id, now).await;
+    }
     summary.finish(
         started,
         err.as_ref().map(ToString::to_string),
@@ -409,6 +421,12 @@ async fn refresh_one(
             }
             _ if e.needs_reauthorization() => {
                 tracing::error!(authorizer = %appid, error = %e, "the merchant must authorize again");
+                let now = deps.clock.now();
+                let id = format!("needs_reauthorization:{appid}:{}", hour_of(now));
+                let event = Event::NeedsReauthorization {
+                    appid: appid.clone(),
+                };
+                notifications::emit_logged(&*deps.store, event, &id, now).await;
                 counters
                     .needs_reauthorization
                     .fetch_add(1, Ordering::Relaxed);
@@ -445,6 +463,11 @@ async fn watch_ticket(deps: &Deps, now: i64, summary: &mut RunSummary) -> Result
     summary.ticket_age_secs = age;
     let overdue = age.is_none_or(|a| a > cfg.ticket_restart_after_secs);
     summary.ticket_stale = age.is_none_or(|a| a > cfg.ticket_stale_after_secs);
+    if summary.ticket_stale {
+        let event = Event::TicketStale { age_secs: age };
+        let id = format!("ticket_stale:{}", hour_of(now));
+        notifications::emit_logged(&*deps.store, event, &id, now).await;
+    }
     if overdue {
         tracing::error!(ticket_age_secs = ?age, "no component_verify_ticket for over 20 minutes: WeChat pushes one every 10; check the authorization event URL");
         if deps
@@ -459,6 +482,12 @@ async fn watch_ticket(deps: &Deps, now: i64, summary: &mut RunSummary) -> Result
         }
     }
     Ok(())
+}
+
+/// The hour `t` falls in: notifications of a condition that lasts (failures, a stale ticket) are
+/// keyed by it, so the refresher's frequent runs notify once an hour at most.
+fn hour_of(t: i64) -> i64 {
+    t - t.rem_euclid(3_600)
 }
 
 /// The Lambda handler: the invocation's deadline comes from its context.

@@ -10,6 +10,9 @@
 //! `wxopen crypto decrypt|encrypt|sign` lets an operator debug a push captured from the logs
 //! (body on stdin, URL parameters as flags) with the very code the Lambdas run.
 //!
+//! `wxopen notify rules|test|failed|retry`: the notification channels and routes, a test send,
+//! the notifications a channel refused for 24 hours and a retry of one.
+//!
 //! `wxopen keys new` makes an operator key: printed once, with the entry (its SHA-256, label,
 //! role and customers) to add to the platform secret's `operator_keys`.
 //!
@@ -18,6 +21,7 @@
 //! again later (429 quota, 503 with Retry-After); 4 WeChat failed (502); 5 the outcome is
 //! unknown (504: check the state before trying again).
 
+mod notify;
 mod ops;
 mod table;
 
@@ -133,6 +137,9 @@ enum Command {
     },
     /// One app's penalties and appeals, and WeChat's penalty records.
     Violations { appid: String },
+    /// Notifications to WeCom groups, webhooks and SNS: rules, a test send, failures, a retry.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
     /// WXBizMsgCrypt: decrypt, encrypt and sign pushes.
     #[command(subcommand)]
     Crypto(CryptoCommand),
@@ -385,6 +392,7 @@ async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops
         Command::Quota(c) => ops::quota(&api, c).await,
         Command::Rid { rid, appid } => ops::rid(&api, &rid, appid.as_deref()).await,
         Command::Violations { appid } => ops::violations(&api, &appid).await,
+        Command::Notify(c) => notify::run(&api, c).await,
         Command::Crypto(_) | Command::Keys(_) => unreachable!("local commands run in run()"),
     }
 }

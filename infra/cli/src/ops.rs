@@ -427,16 +427,20 @@ impl Api {
         })
     }
 
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, Failure> {
+    pub(crate) async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, Failure> {
         self.call(Method::GET, path, query, None, None).await
     }
 
-    async fn post(&self, path: &str, body: &Value) -> Result<Value, Failure> {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<Value, Failure> {
         self.call(Method::POST, path, &[], Some(body), None).await
+    }
+
+    pub(crate) async fn put(&self, path: &str, body: &Value) -> Result<Value, Failure> {
+        self.call(Method::PUT, path, &[], Some(body), None).await
     }
 }
 
-fn print_json(v: &Value) {
+pub(crate) fn print_json(v: &Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
@@ -449,7 +453,7 @@ fn appid(s: &str) -> Result<AppId, Failure> {
 }
 
 /// A JSON object from a file, or stdin for "-".
-fn json_object_file(path: &PathBuf, what: &str) -> Result<Map<String, Value>, Failure> {
+pub(crate) fn json_object_file(path: &PathBuf, what: &str) -> Result<Map<String, Value>, Failure> {
     let text = if path.as_os_str() == "-" {
         let mut s = String::new();
         std::io::stdin()

@@ -470,3 +470,72 @@ async fn quota_rid_and_violations_through_the_cli() {
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(out.stderr.contains("61007"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_sets_the_rules_tests_a_channel_and_lists_and_retries_failures() {
+    let app = spawn_app().await;
+    // A robot nobody answers for: the test send fails, and so does every delivery.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let robot = format!(
+        "http://{}/cgi-bin/webhook/send?key=cli-robot-key-secret",
+        closed.local_addr().unwrap()
+    );
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.json");
+    std::fs::write(
+        &rules,
+        serde_json::json!({
+            "channels": [{ "name": "ops-group", "kind": "wecom", "url": robot }],
+            "routes": [{ "channel": "ops-group", "events": ["unauthorized"] }],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let set = wxopen(&app, &["notify", "rules", "--set", rules.to_str().unwrap()]).await;
+    let shown = set.ok();
+    assert!(
+        shown.contains("ops-group") && shown.contains("unauthorized"),
+        "{shown}"
+    );
+    assert!(!shown.contains("cli-robot-key-secret"), "{shown}");
+    let json = wxopen(&app, &["notify", "rules", "--json"]).await.json();
+    assert_eq!(json["channels"][0]["kind"], "wecom");
+
+    let test = wxopen(&app, &["notify", "test", "ops-group"]).await;
+    assert_eq!(test.code, Some(4), "{}", test.stdout);
+    assert!(test.stdout.contains("NOT delivered"), "{}", test.stdout);
+
+    // A notification whose retry window has closed: failed, listed, retried (still failing).
+    let store = app.local.store.as_ref();
+    let id = "unauthorized:wx00000000000000c1:1";
+    let event = wxopen::notifications::Event::Unauthorized {
+        appid: AppId::parse("wx00000000000000c1").unwrap(),
+    };
+    wxopen::notifications::emit(store, event, id, 1_000)
+        .await
+        .unwrap();
+    let report = app
+        .local
+        .notifier
+        .drain(store, 1_000 + 86_400)
+        .await
+        .unwrap();
+    assert_eq!(report.failed, 1, "{report:?}");
+    let failed = wxopen(&app, &["notify", "failed"]).await;
+    assert!(failed.ok().contains(id), "{}", failed.stdout);
+    assert!(
+        failed.stdout.contains("could not be reached"),
+        "{}",
+        failed.stdout
+    );
+    let retry = wxopen(&app, &["notify", "retry", id, "--json"]).await;
+    assert_eq!(retry.code, Some(4), "{}", retry.stderr);
+    let after: Value = serde_json::from_str(&retry.stdout).unwrap();
+    assert_eq!(
+        after["status"], "pending",
+        "retried for another 24 hours: {after}"
+    );
+    let missing = wxopen(&app, &["notify", "retry", "nope"]).await;
+    assert_eq!(missing.code, Some(1));
+}

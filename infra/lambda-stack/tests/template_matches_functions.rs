@@ -329,6 +329,9 @@ fn unset_on_purpose(binary: &str, name: &str) -> bool {
         || name == "WXOPEN_WECHAT_BASE_URL"
         // Read by audit-actions' main for its Deps, but only the batch runner works batches.
         || (binary == "audit-actions" && name == "WXOPEN_BATCH_CONCURRENCY")
+        // Read by runtime.rs's notifier, which only audit-actions and the batch runner build (the
+        // others write the notification outbox and deliver nothing).
+        || (name == "WXOPEN_NOTIFY_TOPIC_ARN" && !matches!(binary, "audit-actions" | "batch-runner"))
 }
 
 #[test]

@@ -96,6 +96,9 @@ pub struct Local {
     pub store: Arc<dyn Store>,
     /// The token manager every handler shares.
     pub mgr: Arc<wxopen::wechat::TokenManager>,
+    /// The notification drainer the batch runner and the API share: a test drains with it at
+    /// the simulated clock's time instead of waiting for the runner.
+    pub notifier: Arc<wxopen::notifications::Notifier>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -139,6 +142,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         sim: w.sim.expect("wxopen-local started its simulator"),
         store,
         mgr: w.mgr,
+        notifier: w.notifier,
         server: w.server,
     })
 }
@@ -279,6 +283,7 @@ struct Wired {
     sim: Option<wechat_sim::Simulator>,
     wechat_base_url: String,
     mgr: Arc<wxopen::wechat::TokenManager>,
+    notifier: Arc<wxopen::notifications::Notifier>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -392,6 +397,11 @@ async fn wire(wiring: Wiring) -> anyhow::Result<Wired> {
         consent: wxopen::wechat::consent::ConsentHosts::for_api_base_url(&wechat.base_url),
         public_url: Some(base_url.clone()),
     }));
+    // No SNS topic here: an `sns` channel's sends fail (and are listed) until one is configured.
+    let notifier = Arc::new(wxopen::notifications::Notifier::new(
+        wxopen::notifications::Sender::new(None).context("the notification sender")?,
+        wxopen::notifications::Notifier::console_url_for(Some(&base_url)),
+    ));
     let ops_deps = Arc::new(audit_actions::Deps {
         store: dyn_store.clone(),
         secrets: secrets.clone(),
@@ -400,6 +410,7 @@ async fn wire(wiring: Wiring) -> anyhow::Result<Wired> {
         public_url: Some(base_url.clone()),
         batch_concurrency: audit_actions::batches::concurrency_from_env(),
         batch_wakeup: Default::default(),
+        notifier: notifier.clone(),
     });
     // Batches run here at once when posted (in AWS, the batch-runner's schedule runs them).
     audit_actions::batches::spawn_runner(ops_deps.clone(), std::time::Duration::from_secs(5));
@@ -434,6 +445,7 @@ async fn wire(wiring: Wiring) -> anyhow::Result<Wired> {
         sim,
         wechat_base_url: wechat.base_url.clone(),
         mgr,
+        notifier,
         server,
     })
 }

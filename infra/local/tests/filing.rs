@@ -301,6 +301,36 @@ async fn the_filing_pushes_move_the_state_at_either_url_once() {
         app.local.store.get_filing(&appid).await.unwrap().unwrap(),
         stored
     );
+
+    // Operators were told each step that needs them, once: the SMS check waiting, the
+    // rejection, filed (the repeated push told nobody again).
+    use wxopen::notifications::event::{Event, FilingOutcome};
+    let mut told: Vec<FilingOutcome> = app
+        .local
+        .store
+        .list_notifications(None, None, 50)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| match n.event {
+            Event::FilingResult {
+                appid: a, outcome, ..
+            } if a == appid => Some(outcome),
+            _ => None,
+        })
+        .collect();
+    told.reverse();
+    // (The second SMS wait is told only when its push came in another second than the first:
+    // the outbox keys a filing push by its status and CreateTime.)
+    let count = |o: FilingOutcome| told.iter().filter(|t| **t == o).count();
+    assert_eq!(told.first(), Some(&FilingOutcome::SmsWaiting), "{told:?}");
+    assert_eq!(told.last(), Some(&FilingOutcome::Filed), "{told:?}");
+    assert_eq!(
+        (count(FilingOutcome::Rejected), count(FilingOutcome::Filed)),
+        (1, 1),
+        "{told:?}"
+    );
 }
 
 /// WeChat delivering `push` again (sealed anew, as a retry is): answered `success`.

@@ -32,6 +32,7 @@ fn ops_deps(app: &App) -> audit_actions::Deps {
         batch_concurrency: 4,
         batch_wakeup: Default::default(),
         public_url: None,
+        notifier: app.local.notifier.clone(),
     }
 }
 

@@ -81,6 +81,20 @@ async fn a_penalty_push_is_stored_once_however_often_pushed_and_shown() {
     assert_eq!(records.len(), 1, "{v}");
     assert_eq!(records[0]["illegal_record_id"], p.punish_id.as_str());
     assert_eq!(app.local.sim.calls("/wxa/getillegalrecords"), 1);
+
+    // Operators are told once, however often it was pushed.
+    let told: Vec<_> = app
+        .local
+        .store
+        .list_notifications(None, None, 50)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|n| n.event.kind() == wxopen::notifications::EventKind::Violation)
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].event.appid(), Some(&appid));
 }
 
 #[tokio::test]

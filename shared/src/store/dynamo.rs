@@ -2310,6 +2310,176 @@ impl FilingStore for DynamoStore {
     }
 }
 
+// ---- notifications (the outbox and its rules) ----
+//
+// | notification | `NOTIFY#{id}` | `NOTIFICATION` | `data` (JSON), `rev`, `nstatus`, `list_pk` = `"NOTIFICATIONS"` / `list_sk` = `{created_at:020}#{id}` (GSI `authorizers`: listings newest first), `due_pk` = `"NOTIFY_DUE"` / `due_at` = next attempt while pending (GSI `due`), `ttl` |
+// | routing rules | `NOTIFY_RULES` | `RULES` | `data` (stored JSON, secrets in clear: the table is encrypted at rest; never returned by the API) |
+
+const NOTIFY_LIST_PK: &str = "NOTIFICATIONS";
+const NOTIFY_DUE_PK: &str = "NOTIFY_DUE";
+
+impl DynamoStore {
+    fn notification_item(rec: &Notification, version: u64) -> StoreResult<Item> {
+        let mut item = HashMap::from([
+            ("pk".to_owned(), s(format!("NOTIFY#{}", rec.id))),
+            ("sk".to_owned(), s("NOTIFICATION")),
+            ("data".to_owned(), s(to_json(rec)?)),
+            ("rev".to_owned(), n(version)),
+            ("nstatus".to_owned(), s(rec.status.as_str())),
+            ("list_pk".to_owned(), s(NOTIFY_LIST_PK)),
+            (
+                "list_sk".to_owned(),
+                s(format!("{:020}#{}", rec.created_at.max(0), rec.id)),
+            ),
+            (
+                TTL_ATTRIBUTE.to_owned(),
+                n(rec.created_at + NOTIFICATION_RETENTION_SECS),
+            ),
+        ]);
+        if rec.status == NotificationStatus::Pending {
+            item.insert("due_pk".into(), s(NOTIFY_DUE_PK));
+            item.insert("due_at".into(), n(rec.next_attempt_at));
+        }
+        Ok(item)
+    }
+}
+
+#[async_trait]
+impl NotificationStore for DynamoStore {
+    async fn create_notification(&self, rec: &Notification) -> StoreResult<bool> {
+        match self
+            .put_new(Self::notification_item(rec, 1)?, "PutItem notification")
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_notification(&self, id: &str) -> StoreResult<Option<VersionedNotification>> {
+        let Some(item) = self
+            .get_item(format!("NOTIFY#{id}"), "NOTIFICATION")
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(VersionedNotification {
+            notification: get_json(&item, "data")?,
+            version: get_n(&item, "rev")?,
+        }))
+    }
+
+    async fn put_notification(&self, rec: &Notification, expected: u64) -> StoreResult<u64> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::notification_item(rec, expected + 1)?))
+            .condition_expression("rev = :expected")
+            .expression_attribute_values(":expected", n(expected))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(expected + 1),
+            Err(e) if is_condition_failed(&e) => {
+                let exists = e
+                    .as_service_error()
+                    .and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item.as_ref(),
+                        _ => None,
+                    })
+                    .is_some();
+                Err(if exists {
+                    StoreError::Conflict
+                } else {
+                    StoreError::NotFound
+                })
+            }
+            Err(e) => Err(backend("PutItem notification")(e)),
+        }
+    }
+
+    async fn due_notifications(&self, now: UnixTime, limit: u32) -> StoreResult<Vec<String>> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("due_pk = :d AND due_at <= :now")
+            .expression_attribute_values(":d", s(NOTIFY_DUE_PK))
+            .expression_attribute_values(":now", n(now))
+            .limit(clamp_limit(limit) as i32)
+            .send()
+            .await
+            .map_err(backend("Query due notifications"))?;
+        resp.items
+            .unwrap_or_default()
+            .iter()
+            .map(|i| {
+                get_s(i, "pk")?
+                    .strip_prefix("NOTIFY#")
+                    .map(str::to_owned)
+                    .ok_or_else(|| corrupt("notification key"))
+            })
+            .collect()
+    }
+
+    async fn list_notifications(
+        &self,
+        status: Option<NotificationStatus>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Notification>> {
+        let mut values = HashMap::from([(":l".to_owned(), s(NOTIFY_LIST_PK))]);
+        let filter = status.map(|st| {
+            values.insert(":st".into(), s(st.as_str()));
+            "nstatus = :st".to_owned()
+        });
+        let q = QuerySpec {
+            index: Some(AUTHORIZERS_INDEX),
+            key_condition: "list_pk = :l",
+            filter,
+            names: HashMap::new(),
+            values,
+            forward: false,
+            key_names: &["pk", "sk", "list_pk", "list_sk"],
+            partition: ("list_pk", ":l"),
+        };
+        self.data_page(q, cursor, limit).await
+    }
+
+    async fn get_notification_rules(&self) -> StoreResult<crate::notifications::NotificationRules> {
+        match self.get_item("NOTIFY_RULES".to_owned(), "RULES").await? {
+            Some(item) => {
+                crate::notifications::NotificationRules::from_stored_json(get_s(&item, "data")?)
+                    .map_err(|_| corrupt("notification rules"))
+            }
+            None => Ok(Default::default()),
+        }
+    }
+
+    async fn put_notification_rules(
+        &self,
+        rules: &crate::notifications::NotificationRules,
+    ) -> StoreResult<()> {
+        let json = rules
+            .to_stored_json()
+            .map_err(|_| corrupt("notification rules"))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s("NOTIFY_RULES"))
+            .item("sk", s("RULES"))
+            .item("data", s(json))
+            .send()
+            .await
+            .map_err(backend("PutItem notification rules"))?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -381,6 +381,11 @@ impl EmbeddedStore {
             txn.open_table(ACTIVITY)?;
             txn.open_table(SUBSCRIBE_TEMPLATES)?;
             txn.open_table(FILINGS)?;
+            // notifications
+            txn.open_table(NOTIFICATIONS)?;
+            txn.open_table(NOTIFICATIONS_DUE)?;
+            txn.open_table(NOTIFICATIONS_ORDER)?;
+            txn.open_table(NOTIFICATION_RULES)?;
         }
         txn.commit()?;
         let store = EmbeddedStore { db: Arc::new(db) };
@@ -1962,6 +1967,245 @@ impl FilingStore for EmbeddedStore {
             };
             txn.commit().map_err(be)?;
             Ok(written)
+        })
+        .await
+    }
+}
+
+// ---- notifications (the outbox and its rules) ----
+
+/// Notification id -> [`NotificationRow`].
+const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("notifications");
+/// Pending notifications by `(next_attempt_at, id)`.
+const NOTIFICATIONS_DUE: TableDefinition<(i64, &str), ()> =
+    TableDefinition::new("notifications_due");
+/// Every notification by `(created_at, id)`: listings newest first.
+const NOTIFICATIONS_ORDER: TableDefinition<(i64, &str), ()> =
+    TableDefinition::new("notifications_order");
+/// One row, `rules`: the routing rules as stored JSON.
+const NOTIFICATION_RULES: TableDefinition<&str, &str> = TableDefinition::new("notification_rules");
+
+#[derive(Serialize, Deserialize)]
+struct NotificationRow {
+    version: u64,
+    notification: Notification,
+}
+
+/// Where a notification listing resumes (its own tag: another listing's cursor is refused).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationCursor {
+    k: String,
+    t: i64,
+    id: String,
+    s: Option<NotificationStatus>,
+}
+
+impl EmbeddedStore {
+    /// Writes a notification row at `version` and keeps the due index in step.
+    fn write_notification(
+        txn: &redb::WriteTransaction,
+        old: Option<&Notification>,
+        n: &Notification,
+        version: u64,
+    ) -> StoreResult<()> {
+        let bytes = enc(&NotificationRow {
+            version,
+            notification: n.clone(),
+        })?;
+        txn.open_table(NOTIFICATIONS)
+            .map_err(be)?
+            .insert(n.id.as_str(), bytes.as_slice())
+            .map_err(be)?;
+        let mut due = txn.open_table(NOTIFICATIONS_DUE).map_err(be)?;
+        if let Some(o) = old.filter(|o| o.status == NotificationStatus::Pending) {
+            due.remove((o.next_attempt_at, o.id.as_str())).map_err(be)?;
+        }
+        if n.status == NotificationStatus::Pending {
+            due.insert((n.next_attempt_at, n.id.as_str()), ())
+                .map_err(be)?;
+        }
+        txn.open_table(NOTIFICATIONS_ORDER)
+            .map_err(be)?
+            .insert((n.created_at, n.id.as_str()), ())
+            .map_err(be)?;
+        Ok(())
+    }
+}
+
+fn read_notification_row(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> StoreResult<Option<NotificationRow>> {
+    t.get(id)
+        .map_err(be)?
+        .map(|v| dec(v.value(), "notification"))
+        .transpose()
+}
+
+#[async_trait]
+impl NotificationStore for EmbeddedStore {
+    async fn create_notification(&self, n: &Notification) -> StoreResult<bool> {
+        let n = n.clone();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let t = txn.open_table(NOTIFICATIONS).map_err(be)?;
+                if read_notification_row(&t, &n.id)?.is_some() {
+                    return Ok(false);
+                }
+            }
+            EmbeddedStore::write_notification(&txn, None, &n, 1)?;
+            txn.commit().map_err(be)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn get_notification(&self, id: &str) -> StoreResult<Option<VersionedNotification>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(NOTIFICATIONS).map_err(be)?;
+            Ok(
+                read_notification_row(&t, &id)?.map(|r| VersionedNotification {
+                    notification: r.notification,
+                    version: r.version,
+                }),
+            )
+        })
+        .await
+    }
+
+    async fn put_notification(&self, n: &Notification, expected: u64) -> StoreResult<u64> {
+        let n = n.clone();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            let old = {
+                let t = txn.open_table(NOTIFICATIONS).map_err(be)?;
+                read_notification_row(&t, &n.id)?.ok_or(StoreError::NotFound)?
+            };
+            if old.version != expected {
+                return Err(StoreError::Conflict);
+            }
+            EmbeddedStore::write_notification(&txn, Some(&old.notification), &n, expected + 1)?;
+            txn.commit().map_err(be)?;
+            Ok(expected + 1)
+        })
+        .await
+    }
+
+    async fn due_notifications(&self, now: UnixTime, limit: u32) -> StoreResult<Vec<String>> {
+        let limit = page_limit(limit);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(NOTIFICATIONS_DUE).map_err(be)?;
+            let mut out = Vec::new();
+            for row in t.range((i64::MIN, "")..).map_err(be)? {
+                let (k, _) = row.map_err(be)?;
+                let (at, id) = k.value();
+                if at > now || out.len() == limit {
+                    break;
+                }
+                out.push(id.to_owned());
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn list_notifications(
+        &self,
+        status: Option<NotificationStatus>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Notification>> {
+        let before = match cursor {
+            None => None,
+            Some(c) => {
+                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(c)
+                    .map_err(|_| StoreError::InvalidCursor)?;
+                let c: NotificationCursor =
+                    serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+                if c.k != "notifications" || c.s != status {
+                    return Err(StoreError::InvalidCursor);
+                }
+                Some((c.t, c.id))
+            }
+        };
+        let limit = page_limit(limit);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let order = txn.open_table(NOTIFICATIONS_ORDER).map_err(be)?;
+            let rows = txn.open_table(NOTIFICATIONS).map_err(be)?;
+            let upper = match &before {
+                Some((t, id)) => Bound::Excluded((*t, id.as_str())),
+                None => Bound::Unbounded,
+            };
+            let mut items: Vec<Notification> = Vec::new();
+            let mut more = false;
+            for entry in order
+                .range::<(i64, &str)>((Bound::Unbounded, upper))
+                .map_err(be)?
+                .rev()
+            {
+                let (k, _) = entry.map_err(be)?;
+                let Some(row) = read_notification_row(&rows, k.value().1)? else {
+                    continue;
+                };
+                if status.is_some_and(|s| s != row.notification.status) {
+                    continue;
+                }
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                items.push(row.notification);
+            }
+            let next = match items.last().filter(|_| more) {
+                Some(n) => Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(enc(
+                    &NotificationCursor {
+                        k: "notifications".into(),
+                        t: n.created_at,
+                        id: n.id.clone(),
+                        s: status,
+                    },
+                )?)),
+                None => None,
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn get_notification_rules(&self) -> StoreResult<crate::notifications::NotificationRules> {
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(NOTIFICATION_RULES).map_err(be)?;
+            match t.get("rules").map_err(be)? {
+                Some(v) => crate::notifications::NotificationRules::from_stored_json(v.value())
+                    .map_err(|_| corrupt("notification rules")),
+                None => Ok(Default::default()),
+            }
+        })
+        .await
+    }
+
+    async fn put_notification_rules(
+        &self,
+        rules: &crate::notifications::NotificationRules,
+    ) -> StoreResult<()> {
+        let json = rules
+            .to_stored_json()
+            .map_err(|_| corrupt("notification rules"))?;
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            txn.open_table(NOTIFICATION_RULES)
+                .map_err(be)?
+                .insert("rules", json.as_str())
+                .map_err(be)?;
+            txn.commit().map_err(be)
         })
         .await
     }

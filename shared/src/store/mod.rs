@@ -26,6 +26,9 @@ pub use violation::{Appeal, AppealStatus, Penalty, PenaltyKind, ViolationStore};
 pub mod filing;
 
 pub use filing::{FilingPrerequisite, FilingState, FilingStatus, FilingStore, SmsVerify};
+pub mod notification;
+
+pub use notification::*;
 
 /// Errors every store can return. Conflicts and single-use refusals are typed: callers branch on them.
 #[derive(Debug, thiserror::Error)]
@@ -1029,6 +1032,7 @@ pub trait Store:
     + ViolationStore
     + QuotaResetStore
     + FilingStore
+    + NotificationStore
 {
 }
 
@@ -1048,5 +1052,6 @@ impl<T> Store for T where
         + ViolationStore
         + QuotaResetStore
         + FilingStore
+        + NotificationStore
 {
 }

@@ -1,7 +1,8 @@
 //! The `batch-runner` Lambda: on its EventBridge schedule, works through the open batches
 //! ([`audit_actions::batches::run_open_batches`]) until shortly before the invocation's deadline,
 //! and once an hour asks WeChat about audits whose push never came
-//! ([`audit_actions::stale_audits`]).
+//! ([`audit_actions::stale_audits`]), and delivers the notification outbox
+//! ([`wxopen::notifications::Notifier::drain`]): the schedule's every minute is the drainer's.
 
 use audit_actions::{batches, stale_audits, Deps};
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -32,14 +33,28 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let stale = stale_audits::reconcile_if_due(&deps).await?;
             let report = batches::run_open_batches(&deps, Some(stop_at)).await?;
             tracing::info!(?report, "batch run");
+            // After the batches, so a batch that finished in this run is told of at once.
+            let drained = deps
+                .notifier
+                .drain(deps.store.as_ref(), deps.clock.now())
+                .await?;
+            println!("{}", drained.emf("batch-runner", now_ms()));
             Ok::<_, lambda_runtime::Error>(serde_json::json!({
                 "batches": report.batches,
                 "apps_done": report.apps_done,
                 "finished": report.finished,
                 "left_for_later": report.left_for_later,
                 "stale_audits": stale,
+                "notifications": drained,
             }))
         }
     }))
     .await
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

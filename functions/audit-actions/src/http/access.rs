@@ -120,6 +120,12 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/ops/rid/{rid}", Op, ALL),
     // ICP filing (小程序备案): where it stands.
     rule("GET", "/ops/apps/{appid}/filing", Viewer, ONE),
+    // Notifications: the outbox spans every customer; its rules hold channel secrets.
+    rule("GET", "/ops/notifications", Viewer, ALL),
+    rule("GET", "/ops/notifications/rules", Admin, ALL),
+    rule("PUT", "/ops/notifications/rules", Admin, ALL),
+    rule("POST", "/ops/notifications/test", Admin, ALL),
+    rule("POST", "/ops/notifications/{id}/retry", Op, ALL),
 ];
 
 /// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its

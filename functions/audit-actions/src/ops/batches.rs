@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use wxopen::domain::{AppId, AuditStatus, UnixTime};
 use wxopen::store::{
-    authorizer_pages, AuthorizerFilter, Batch, BatchClaim, BatchItemResult, BatchStore,
-    SingleUseItem, SingleUseKind, StoreError,
+    authorizer_pages, AuthorizerFilter, Batch, BatchClaim, BatchItemResult, BatchOutcome,
+    BatchProgress, BatchStore, SingleUseItem, SingleUseKind, StoreError,
 };
 use wxopen::wechat::reconcile::{self, ReleaseSettlement};
 use wxopen::wechat::wxa::{self, GetVersionInfo, QueryQuota};
@@ -303,6 +303,7 @@ async fn within_audit_quota(
     let Some(q) = quota else {
         return Ok(appids);
     };
+    super::notifications::audit_quota_seen(deps, q.rest, q.limit).await;
     let rest = usize::try_from(q.rest.max(0)).unwrap_or(0);
     if appids.len() <= rest {
         return Ok(appids);
@@ -499,6 +500,9 @@ pub async fn run_open_batches_with_lease(
         let now = deps.clock.now();
         if let Some(p) = deps.store.get_batch(&batch.id).await? {
             if p.items.iter().all(|i| i.result.is_some()) {
+                // In the outbox before the batch is closed: a failed write leaves it open, and
+                // the next run writes it (once: keyed by the batch) and closes it then.
+                notify_finished(deps, &p, now).await?;
                 deps.store.finish_batch(&batch.id, now).await?;
                 report.finished += 1;
                 tracing::info!(batch = %batch.id, "batch finished");
@@ -506,6 +510,26 @@ pub async fn run_open_batches_with_lease(
         }
     }
     Ok(report)
+}
+
+/// A finished batch's counts, in the notification outbox.
+async fn notify_finished(deps: &Deps, p: &BatchProgress, now: UnixTime) -> Result<(), StoreError> {
+    let count = |o: BatchOutcome| {
+        p.items
+            .iter()
+            .filter(|i| i.result.as_ref().is_some_and(|r| r.outcome == o))
+            .count() as u64
+    };
+    let event = wxopen::notifications::Event::BatchFinished {
+        batch_id: p.batch.id.clone(),
+        operation: p.batch.operation.clone(),
+        ok: count(BatchOutcome::Ok),
+        skipped: count(BatchOutcome::Skipped),
+        failed: count(BatchOutcome::Failed),
+    };
+    let id = format!("batch:{}:finished", p.batch.id);
+    wxopen::notifications::emit(deps.store.as_ref(), event, &id, now).await?;
+    Ok(())
 }
 
 /// How much of the lease that is left the work on one app may take: the rest is kept for
@@ -737,6 +761,13 @@ pub fn spawn_runner(deps: Arc<Deps>, every: Duration) -> tokio::task::JoinHandle
                 Ok(r) if r.apps_done > 0 => tracing::info!(?r, "batch run"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "batch run failed"),
+            }
+            if let Err(e) = deps
+                .notifier
+                .drain(deps.store.as_ref(), deps.clock.now())
+                .await
+            {
+                tracing::warn!(error = %e, "notification drain failed");
             }
         }
     })

@@ -336,6 +336,8 @@ pub async fn release(deps: &Deps, operator: &str, a: &Authorizer) -> Result<Done
     )
     .await?;
     record_audit_step(deps, operator, Action::Release, &r).await;
+    super::notifications::release_done(deps, &a.appid, Some(r.auditid), r.user_version.clone(), at)
+        .await;
     Ok(Done::Released {
         auditid: Some(r.auditid),
         user_version: r.user_version,

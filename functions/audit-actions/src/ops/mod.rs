@@ -14,6 +14,7 @@ pub mod error;
 pub mod ext_json;
 pub mod filing;
 pub mod filing_application;
+pub mod notifications;
 pub mod quota;
 pub mod requirements;
 pub mod services;
