@@ -107,6 +107,7 @@ const fn route(path: &'static str, method: RouteMethod, auth: Auth, handler: Han
 /// 404.
 #[rustfmt::skip]
 pub(crate) const ROUTES: &[Route] = {
+    use crate::account as acct;
     use crate::icp;
     use crate::services as sv;
     use Auth::{Any, Authorizer, Component, None as NoToken};
@@ -188,6 +189,28 @@ pub(crate) const ROUTES: &[Route] = {
         route(icp::CANCEL_APPLY, Post, Authorizer, Raw(icp::cancel_apply_icp_filing)),
         route(icp::SUBMIT_AUTH_AND_ICP, Post, Authorizer, Raw(icp::submit_auth_and_icp)),
         route(icp::QUERY_AUTH_AND_ICP, Post, Authorizer, Raw(icp::query_auth_and_icp)),
+        // Account setup: raw, for their own permission sets (30, or 18 for the search status)
+        // and the component token on the registrations.
+        route(acct::FAST_REGISTER, Post, Component, Raw(acct::fast_register)),
+        route(acct::FAST_REGISTER_PERSONAL, Post, Component, Raw(acct::fast_register_personal)),
+        route(acct::FAST_REGISTER_BETA, Post, Component, Raw(acct::fast_register_beta)),
+        route(acct::REUSE_OFFICIAL_ACCOUNT, Post, Authorizer, Raw(acct::reuse_official_account)),
+        route(acct::VERIFY_BETA, Post, Authorizer, Raw(acct::verify_beta)),
+        route(acct::SET_BETA_NICKNAME, Post, Authorizer, Raw(acct::set_beta_nickname)),
+        route(acct::BASIC_INFO, Post, Authorizer, Raw(acct::basic_info)),
+        route(acct::SET_NICKNAME, Post, Authorizer, Raw(acct::set_nickname)),
+        route(acct::QUERY_NICKNAME, Post, Authorizer, Raw(acct::query_nickname)),
+        route(acct::CHECK_NICKNAME, Post, Authorizer, Raw(acct::check_nickname)),
+        route(acct::MEDIA_UPLOAD, Post, Authorizer, Raw(acct::media_upload)),
+        route(acct::HEAD_IMAGE, Post, Authorizer, Raw(acct::head_image)),
+        route(acct::SIGNATURE, Post, Authorizer, Raw(acct::signature)),
+        route(acct::GET_SEARCH_STATUS, Get, Authorizer, Raw(acct::get_search_status)),
+        route(acct::CHANGE_SEARCH_STATUS, Post, Authorizer, Raw(acct::change_search_status)),
+        route(acct::ALL_CATEGORIES, Get, Authorizer, Raw(acct::all_categories)),
+        route(acct::SETTING_CATEGORIES, Get, Authorizer, Raw(acct::setting_categories)),
+        route(acct::ADD_CATEGORY, Post, Authorizer, Raw(acct::add_category)),
+        route(acct::DELETE_CATEGORY, Post, Authorizer, Raw(acct::delete_category)),
+        route(acct::MODIFY_CATEGORY, Post, Authorizer, Raw(acct::modify_category)),
     ]
 };
 
@@ -253,6 +276,7 @@ async fn handle(
     }
     inner.run_auto_approvals().await;
     inner.run_icp_timers().await;
+    inner.run_setup_timers().await;
     let now = inner.now();
     let (over_quota, account) = {
         let mut st = inner.lock();
@@ -924,7 +948,16 @@ fn api_get_authorizer_info(st: &mut State, ctx: &Ctx) -> WxResult {
         "idc": 1,
         "principal_name": acc.principal_name,
         "signature": acc.signature,
+        // getAuthorizerInfo's current fields: the account's status (1 正常), how a mini program
+        // was registered, and whether its phone and e-mail are set.
+        "account_status": 1,
     });
+    if acc.kind == AccountKind::MiniProgram {
+        let register_type = st.setup.profile_register_type(&appid);
+        info["register_type"] = json!(register_type);
+        info["basic_config"] =
+            json!({"is_phone_configured": true, "is_email_configured": register_type == 0});
+    }
     if acc.kind == AccountKind::MiniProgram {
         let d = &acc.code.domains;
         info["MiniProgramInfo"] = json!({
@@ -1673,6 +1706,7 @@ fn modify_domain(st: &mut State, ctx: &Ctx, appid: &AppId) -> WxResult {
         .server_domains
         .as_ref()
         .map(|(t, p)| t.iter().chain(p).cloned().collect());
+    let st_refusal = st.server_domain_refusal;
     let code = &mut account(st, appid)?.code;
     // modifyServerDomain.html: once the platform registered its server domains
     // (modify_wxa_server_domain), only those hosts, with the list's scheme, may be
@@ -1701,10 +1735,18 @@ fn modify_domain(st: &mut State, ctx: &Ctx, appid: &AppId) -> WxResult {
         plan.push(given.map(|_| ok));
     }
     if platform_servers.is_some() && matches!(action, "add" | "set") && given_any && !passed_any {
-        return Err(WxErr::new(
-            85017,
-            "no domain to modify after filtered, please confirm the domain has been set in miniprogram or open",
-        ));
+        // 85017 (the older code, the default) or 85301 with the rule of domains, as captures
+        // since 2021 show it (`/_sim/server_domains/refusal`).
+        return Err(match st_refusal {
+            Some(85301) => WxErr::new(
+                85301,
+                "no domain to modify after filtered, please confirm the domain has been set in miniprogram or open, and follows the rule of domains",
+            ),
+            _ => WxErr::new(
+                85017,
+                "no domain to modify after filtered, please confirm the domain has been set in miniprogram or open",
+            ),
+        });
     }
     for ((name, list), given) in DOMAIN_LISTS
         .into_iter()
@@ -2239,7 +2281,7 @@ fn without_auth(code: &state::CodeState, commit: &Commit, required: bool) -> Vec
 }
 
 /// The file part named `media` of a multipart/form-data body: (its Content-Type, its bytes).
-fn multipart_media(content_type: &str, body: &[u8]) -> Option<(String, Vec<u8>)> {
+pub(crate) fn multipart_media(content_type: &str, body: &[u8]) -> Option<(String, Vec<u8>)> {
     let boundary = content_type
         .split(';')
         .map(str::trim)

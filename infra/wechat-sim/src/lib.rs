@@ -82,6 +82,7 @@
 //! | `POST /_sim/icp/config` | `{"platform_review_secs"?,"administration_review_secs"?,"sms_timeout_secs"?,"push_target"?}` |
 //! | `POST /_sim/consent/approve` | form: `pre_auth_code, redirect_uri, appid, func_info…` → 302 |
 
+mod account;
 mod api;
 mod control;
 mod icp;
@@ -90,6 +91,11 @@ mod qrcode;
 mod services;
 mod state;
 
+pub use account::{
+    NicknameAudit as SetupNicknameAudit, Profile as SetupProfile, Registration,
+    RegistrationDecision, RegistrationKind, RegistrationResult, RegistrationStage,
+    Review as SetupReview, SetCategory, SetupTiming,
+};
 pub use icp::{
     AuthDecision, FaceTask, Filing, IcpApp, IcpDecision, IcpSnapshot, IcpTiming, PushTarget,
     Reason as IcpReason, Sms, SmsOutcome, Stage as IcpStage,
@@ -585,6 +591,7 @@ impl Simulator {
         let app = control::router(inner.clone())
             .merge(services::control_router(inner.clone()))
             .merge(icp::control_router(inner.clone()))
+            .merge(account::control_router(inner.clone()))
             .merge(api::router(inner.clone()));
         let mut tasks = vec![tokio::spawn(async move {
             // The caller's address is the one the IP whitelist (61004) checks.
@@ -600,6 +607,7 @@ impl Simulator {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     inner.run_auto_approvals().await;
                     inner.run_icp_timers().await;
+                    inner.run_setup_timers().await;
                 }
             }));
         }
