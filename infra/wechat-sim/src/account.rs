@@ -1069,9 +1069,9 @@ fn registration(st: &mut State, ctx: &Ctx, path: &'static str) -> Result<Value, 
             match &r.stage {
                 RegistrationStage::Waiting => Err(WxErr(89251, "legal person checking".into())),
                 RegistrationStage::Succeeded { .. } => Ok(json!({})),
-                // The task ended without a mini program: the push said why; the simulator
-                // answers the failure's status as the errcode (see the README).
-                RegistrationStage::Failed { status, reason } => Err(WxErr(*status, reason.clone())),
+                // The task ended without a mini program (the push said why): no task runs for
+                // the subject any more, 89250 (see the README).
+                RegistrationStage::Failed { .. } => Err(WxErr(89250, "task not found".into())),
             }
         }
         (FAST_REGISTER_PERSONAL, Some("create")) => {

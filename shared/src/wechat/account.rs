@@ -108,7 +108,8 @@ impl FastRegisterWeapp {
 
 /// `cgi-bin/component/fastregisterweapp?action=search`: where the task for this subject stands.
 /// errcode 0 once it succeeded; 89251 while the legal person has not confirmed, 89252 while
-/// WeChat checks the subject, 89250 when there is no such task.
+/// WeChat checks the subject, 89250 when no task runs for the subject (none was started, or it
+/// failed: the failure's reason is in the push only).
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchFastRegisterWeapp {
     pub name: String,
