@@ -221,7 +221,7 @@ pub struct SetCategory {
     pub review: Review,
     pub reason: String,
     pub since: UnixTime,
-    pub certificates: Vec<(String, String)>,
+    pub certificates: Certificates,
 }
 
 /// What the simulator keeps of one mini program's profile beyond [`crate::Account`].
@@ -460,7 +460,10 @@ fn dispatch(
         }
         SET_BETA_NICKNAME => {
             if !profile.beta {
-                return Err(WxErr(89255, "not a beta mini program".into()));
+                return Err(WxErr(
+                    40097,
+                    "invalid args: not a trial mini program".into(),
+                ));
             }
             let name = text(&body(ctx)?, "name").to_owned();
             let chars = name.chars().count();
@@ -474,7 +477,10 @@ fn dispatch(
         }
         VERIFY_BETA => {
             if !profile.beta {
-                return Err(WxErr(89255, "not a beta mini program".into()));
+                return Err(WxErr(
+                    40097,
+                    "invalid args: not a trial mini program".into(),
+                ));
             }
             let m = body(ctx)?;
             let info = m
@@ -774,6 +780,9 @@ fn dispatch(
     }
 }
 
+/// A category's qualification files: (name, media_id).
+type Certificates = Vec<(String, String)>;
+
 const SIGNATURE_BLACKLIST: &[&str] = &["赌博", "色情"];
 
 /// A category choice's ids (a level-2 category of its level-1 parent) and its certificates'
@@ -783,7 +792,7 @@ fn category_choice(
     appid: &AppId,
     c: &Map<String, Value>,
     now: UnixTime,
-) -> Result<(u64, u64, Vec<(String, String)>), WxErr> {
+) -> Result<(u64, u64, Certificates), WxErr> {
     let bad = || WxErr(53303, "提交的参数不合法".into());
     let first = number(c, "first").filter(|n| *n > 0).ok_or_else(bad)? as u64;
     let second = number(c, "second").filter(|n| *n > 0).ok_or_else(bad)? as u64;

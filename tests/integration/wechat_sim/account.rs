@@ -434,7 +434,7 @@ async fn a_trial_mini_program_is_renamed_and_made_formal() {
         })
         .await
         .unwrap_err(),
-        89255,
+        40097,
     );
 }
 
