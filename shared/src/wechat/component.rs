@@ -110,27 +110,8 @@ pub struct AuthorizerInfo {
         skip_serializing_if = "Option::is_none"
     )]
     pub mini_program_info: Option<serde_json::Value>,
-    /// 账号状态: 1 正常, 14 已注销, 16 已封禁, 18 已告警, 19 已冻结 (absent in older answers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_status: Option<i64>,
-    /// How a mini program was registered (6: a platform's enterprise fast registration, 13: a
-    /// trial, 16: a personal one, 2: reusing an official account, 19: a trial made formal).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub register_type: Option<i64>,
-    /// Whether the mini program's phone and e-mail are set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub basic_config: Option<BasicConfig>,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-/// `authorizer_info.basic_config`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BasicConfig {
-    #[serde(default)]
-    pub is_phone_configured: bool,
-    #[serde(default)]
-    pub is_email_configured: bool,
 }
 
 impl AuthorizerInfo {

@@ -185,9 +185,11 @@ async fn a_registered_app_reports_how_it_was_registered_and_starts_with_an_empty
         })
         .await
         .unwrap();
-    assert_eq!(info.authorizer_info.register_type, Some(6));
-    assert_eq!(info.authorizer_info.account_status, Some(1));
-    assert!(info.authorizer_info.basic_config.is_some());
+    // Kept in `extra` by the client (the fields the current page documents).
+    let extra = &info.authorizer_info.extra;
+    assert_eq!(extra["register_type"], 6);
+    assert_eq!(extra["account_status"], 1);
+    assert_eq!(extra["basic_config"]["is_phone_configured"], true);
     assert_eq!(info.authorizer_info.principal_name, "模拟商户有限公司");
     let basic = mgr.wxa(&appid).call(&GetAccountBasicInfo {}).await.unwrap();
     assert_eq!(basic.appid, appid.as_str());
@@ -312,7 +314,7 @@ async fn a_personal_registration_reports_its_task_status() {
         })
         .await
         .unwrap();
-    assert_eq!(info.authorizer_info.register_type, Some(16));
+    assert_eq!(info.authorizer_info.extra["register_type"], 16);
     // A user who refuses ends the task.
     let refused = c
         .call(&FastRegisterPersonalWeapp {
@@ -395,7 +397,7 @@ async fn a_trial_mini_program_is_renamed_and_made_formal() {
         .await
         .unwrap();
     assert_eq!(info.authorizer_info.nick_name, "街角咖啡馆的体验小程序");
-    assert_eq!(info.authorizer_info.register_type, Some(13));
+    assert_eq!(info.authorizer_info.extra["register_type"], 13);
 
     let verify = VerifyBetaWeapp {
         verify_info: BetaVerifyInfo {
@@ -426,7 +428,7 @@ async fn a_trial_mini_program_is_renamed_and_made_formal() {
         })
         .await
         .unwrap();
-    assert_eq!(info.authorizer_info.register_type, Some(19));
+    assert_eq!(info.authorizer_info.extra["register_type"], 19);
     // Formal now: no longer a trial.
     assert_business(
         &wxa.call(&SetBetaWeappNickname {
@@ -744,6 +746,9 @@ async fn categories_are_added_reviewed_modified_and_deleted_within_the_cycle() {
         status(&set),
         Some((CategoryAuditStatus::Checking, String::new()))
     );
+    // Under review: not yet a category an audit may use.
+    let seen = wxa.call(&wxopen::wechat::wxa::GetCategory).await.unwrap();
+    assert_eq!(seen.category_list.len(), 1);
     env.sim
         .decide_category(&appid, Some((402, 920)), false, "执业证不清晰")
         .await
