@@ -660,6 +660,15 @@ async fn the_search_status_is_read_and_changed_unless_banned() {
         wxa.call(&GetSearchStatus {}).await.unwrap().status,
         SearchStatus::Hidden
     );
+    wxa.call(&ChangeSearchStatus {
+        status: SearchStatus::Searchable,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        wxa.call(&GetSearchStatus {}).await.unwrap().status,
+        SearchStatus::Searchable
+    );
     env.sim.set_profile_flags(&appid, false, true);
     assert_business(
         &wxa.call(&ChangeSearchStatus {
