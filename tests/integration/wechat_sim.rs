@@ -5,6 +5,7 @@
 //! The simulator and the token manager share one [`ManualClock`], so token lifetimes, ticket
 //! ages and margins line up; the token store is the real embedded (redb) store.
 
+mod account;
 mod concurrency;
 mod errors;
 mod fidelity;

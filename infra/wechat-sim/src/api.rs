@@ -108,6 +108,7 @@ const fn route(path: &'static str, method: RouteMethod, auth: Auth, handler: Han
 /// 404.
 #[rustfmt::skip]
 pub(crate) const ROUTES: &[Route] = {
+    use crate::account as acct;
     use crate::icp;
     use crate::services as sv;
     use crate::violations as vi;
@@ -196,6 +197,28 @@ pub(crate) const ROUTES: &[Route] = {
         // Violations (permission sets 18 and 76).
         route("/wxa/getillegalrecords", Post, Authorizer, Account(vi::getillegalrecords)),
         route("/wxa/getappealrecords", Post, Authorizer, Account(vi::getappealrecords)),
+        // Account setup: raw, for their own permission sets (30, or 18 for the search status)
+        // and the component token on the registrations.
+        route(acct::FAST_REGISTER, Post, Component, Raw(acct::fast_register)),
+        route(acct::FAST_REGISTER_PERSONAL, Post, Component, Raw(acct::fast_register_personal)),
+        route(acct::FAST_REGISTER_BETA, Post, Component, Raw(acct::fast_register_beta)),
+        route(acct::REUSE_OFFICIAL_ACCOUNT, Post, Authorizer, Raw(acct::reuse_official_account)),
+        route(acct::VERIFY_BETA, Post, Authorizer, Raw(acct::verify_beta)),
+        route(acct::SET_BETA_NICKNAME, Post, Authorizer, Raw(acct::set_beta_nickname)),
+        route(acct::BASIC_INFO, Post, Authorizer, Raw(acct::basic_info)),
+        route(acct::SET_NICKNAME, Post, Authorizer, Raw(acct::set_nickname)),
+        route(acct::QUERY_NICKNAME, Post, Authorizer, Raw(acct::query_nickname)),
+        route(acct::CHECK_NICKNAME, Post, Authorizer, Raw(acct::check_nickname)),
+        route(acct::MEDIA_UPLOAD, Post, Authorizer, Raw(acct::media_upload)),
+        route(acct::HEAD_IMAGE, Post, Authorizer, Raw(acct::head_image)),
+        route(acct::SIGNATURE, Post, Authorizer, Raw(acct::signature)),
+        route(acct::GET_SEARCH_STATUS, Get, Authorizer, Raw(acct::get_search_status)),
+        route(acct::CHANGE_SEARCH_STATUS, Post, Authorizer, Raw(acct::change_search_status)),
+        route(acct::ALL_CATEGORIES, Get, Authorizer, Raw(acct::all_categories)),
+        route(acct::SETTING_CATEGORIES, Get, Authorizer, Raw(acct::setting_categories)),
+        route(acct::ADD_CATEGORY, Post, Authorizer, Raw(acct::add_category)),
+        route(acct::DELETE_CATEGORY, Post, Authorizer, Raw(acct::delete_category)),
+        route(acct::MODIFY_CATEGORY, Post, Authorizer, Raw(acct::modify_category)),
     ]
 };
 
@@ -261,6 +284,7 @@ async fn handle(
     }
     inner.run_auto_approvals().await;
     inner.run_icp_timers().await;
+    inner.run_setup_timers().await;
     let now = inner.now();
     let (over_quota, account) = {
         let mut st = inner.lock();
@@ -953,7 +977,16 @@ fn api_get_authorizer_info(st: &mut State, ctx: &Ctx) -> WxResult {
         "idc": 1,
         "principal_name": acc.principal_name,
         "signature": acc.signature,
+        // getAuthorizerInfo's current fields: the account's status (1 正常), how a mini program
+        // was registered, and whether its phone and e-mail are set.
+        "account_status": 1,
     });
+    if acc.kind == AccountKind::MiniProgram {
+        let register_type = st.setup.profile_register_type(&appid);
+        info["register_type"] = json!(register_type);
+        info["basic_config"] =
+            json!({"is_phone_configured": true, "is_email_configured": register_type == 0});
+    }
     if acc.kind == AccountKind::MiniProgram {
         let d = &acc.code.domains;
         info["MiniProgramInfo"] = json!({
@@ -1702,6 +1735,7 @@ fn modify_domain(st: &mut State, ctx: &Ctx, appid: &AppId) -> WxResult {
         .server_domains
         .as_ref()
         .map(|(t, p)| t.iter().chain(p).cloned().collect());
+    let st_refusal = st.server_domain_refusal;
     let code = &mut account(st, appid)?.code;
     // modifyServerDomain.html: once the platform registered its server domains
     // (modify_wxa_server_domain), only those hosts, with the list's scheme, may be
@@ -1730,10 +1764,18 @@ fn modify_domain(st: &mut State, ctx: &Ctx, appid: &AppId) -> WxResult {
         plan.push(given.map(|_| ok));
     }
     if platform_servers.is_some() && matches!(action, "add" | "set") && given_any && !passed_any {
-        return Err(WxErr::new(
-            85017,
-            "no domain to modify after filtered, please confirm the domain has been set in miniprogram or open",
-        ));
+        // 85017 (the older code, the default) or 85301 with the rule of domains, as captures
+        // since 2021 show it (`/_sim/server_domains/refusal`).
+        return Err(match st_refusal {
+            Some(85301) => WxErr::new(
+                85301,
+                "no domain to modify after filtered, please confirm the domain has been set in miniprogram or open, and follows the rule of domains",
+            ),
+            _ => WxErr::new(
+                85017,
+                "no domain to modify after filtered, please confirm the domain has been set in miniprogram or open",
+            ),
+        });
     }
     for ((name, list), given) in DOMAIN_LISTS
         .into_iter()

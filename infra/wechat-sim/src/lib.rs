@@ -44,6 +44,17 @@
 //! `query_icp_service_content_types`; `POST /wxa/icp/upload_icp_media` (multipart),
 //! `create_icp_verifytask`, `query_icp_verifytask`, `apply_icp_filing`,
 //! `cancel_apply_icp_filing`, `/wxa/sec/submit_auth_and_icp`, `/wxa/sec/query_auth_and_icp`.
+//! Account setup (see the README's "Registration and profile"): component token
+//! `POST /cgi-bin/component/fastregisterweapp?action=create|search`,
+//! `/wxa/component/fastregisterpersonalweapp?action=create|query`,
+//! `/wxa/component/fastregisterbetaweapp`; authorizer token `POST /cgi-bin/account/fastregister`
+//! (an official account's), `/wxa/verifybetaweapp`, `/wxa/setbetaweappnickname`,
+//! `/cgi-bin/account/getaccountbasicinfo`, `/wxa/setnickname`, `/wxa/api_wxa_querynickname`,
+//! `/cgi-bin/wxverify/checkwxverifynickname`, `/cgi-bin/media/upload` (multipart),
+//! `/cgi-bin/account/modifyheadimage`, `/cgi-bin/account/modifysignature`,
+//! `GET /wxa/getwxasearchstatus`, `POST /wxa/changewxasearchstatus`,
+//! `GET /cgi-bin/wxopen/getallcategories`, `GET /cgi-bin/wxopen/getcategory`,
+//! `POST /cgi-bin/wxopen/addcategory`, `deletecategory`, `modifycategory`.
 //! Wrong HTTP method: 43001 (require GET) / 43002 (require POST). Unknown path: HTTP 404 with
 //! `{"errcode":-1,...}`. Malformed JSON: 47001. Empty body where one is needed: 44002.
 //!
@@ -83,8 +94,13 @@
 //! | `POST /_sim/fast_register` | pushes `notify_third_fasteregister` (see README) |
 //! | `GET /_sim/apps/{appid}/icp`, `POST …/icp/decide`, `…/icp/sms`, `…/icp/face`, `…/icp/auth`, `…/icp/entrance` | the filing's state and decisions (README "Control API") |
 //! | `POST /_sim/icp/config` | `{"platform_review_secs"?,"administration_review_secs"?,"sms_timeout_secs"?,"push_target"?}` |
+//! | `GET /_sim/registrations`, `POST /_sim/registrations/{id}/decide` | registration tasks; `{"outcome":"confirm"}` or `{"outcome":"fail","reason"?,"status"?}` |
+//! | `POST /_sim/official_accounts/{appid}/register_ticket`, `GET/POST /_sim/apps/{appid}/profile`, `POST …/nickname/decide`, `…/categories/decide` | account setup (README "Control API") |
+//! | `POST /_sim/account_setup/config` | `{"confirm_secs"?,"nickname_review_secs"?,"category_review_secs"?,"taken_names"?,"keyword_names"?}` |
+//! | `POST /_sim/server_domains/refusal` | `{"errcode":85017\|85301}` |
 //! | `POST /_sim/consent/approve` | form: `pre_auth_code, redirect_uri, appid, func_info…` → 302 |
 
+mod account;
 mod api;
 mod control;
 mod form;
@@ -95,6 +111,11 @@ mod services;
 mod state;
 mod violations;
 
+pub use account::{
+    NicknameAudit as SetupNicknameAudit, Profile as SetupProfile, Registration,
+    RegistrationDecision, RegistrationKind, RegistrationResult, RegistrationStage,
+    Review as SetupReview, SetCategory, SetupTiming,
+};
 pub use icp::{
     AuthDecision, FaceTask, Filing, IcpApp, IcpDecision, IcpSnapshot, IcpTiming, PushTarget,
     Reason as IcpReason, Sms, SmsOutcome, Stage as IcpStage,
@@ -599,6 +620,7 @@ impl Simulator {
             .merge(services::control_router(inner.clone()))
             .merge(icp::control_router(inner.clone()))
             .merge(violations::control_router(inner.clone()))
+            .merge(account::control_router(inner.clone()))
             .merge(api::router(inner.clone()));
         let mut tasks = vec![tokio::spawn(async move {
             // The caller's address is the one the IP whitelist (61004) checks.
@@ -614,6 +636,7 @@ impl Simulator {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     inner.run_auto_approvals().await;
                     inner.run_icp_timers().await;
+                    inner.run_setup_timers().await;
                 }
             }));
         }

@@ -358,6 +358,11 @@ pub struct State {
     pub services: crate::services::Services,
     /// ICP filings, their media and face checks, combined applications.
     pub icp: crate::icp::Icp,
+    /// Registrations, profiles, name and category reviews, temporary media.
+    pub setup: crate::account::AccountSetup,
+    /// What modify_domain answers when no domain given passes the platform's list: 85017 (the
+    /// default, as before) or 85301 (what captures since 2021 show).
+    pub server_domain_refusal: Option<i64>,
 }
 
 impl State {

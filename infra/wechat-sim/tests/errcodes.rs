@@ -1,5 +1,5 @@
 //! The README's errcode table is complete: every errcode the simulator's API answers (each
-//! `WxErr::new(code, …)` or `WxErr(code, …)` in `src/api.rs`, `src/services.rs` and `src/icp.rs`) has a row,
+//! `WxErr::new(code, …)` or `WxErr(code, …)` in `src/api.rs`, `src/services.rs`, `src/icp.rs` and `src/account.rs`) has a row,
 //! and every row names a code it answers.
 
 use std::collections::BTreeSet;
@@ -9,6 +9,7 @@ fn answered() -> BTreeSet<i64> {
         include_str!("../src/api.rs"),
         include_str!("../src/services.rs"),
         include_str!("../src/icp.rs"),
+        include_str!("../src/account.rs"),
     ];
     let mut codes = BTreeSet::new();
     for (src, marker) in sources

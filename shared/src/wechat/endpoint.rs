@@ -14,7 +14,7 @@
 
 use super::client::{Binary, Empty};
 use super::error::{WechatError, WechatResult};
-use super::{component, icp, quota, services, violations, wxa};
+use super::{account, component, icp, quota, services, violations, wxa};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -278,6 +278,30 @@ endpoints! {
     // Violations (permission sets 18 and 76): reads.
     violations::GetIllegalRecords: POST "/wxa/getillegalrecords", Authorizer, repeatable -> violations::IllegalRecords;
     violations::GetAppealRecords: POST "/wxa/getappealrecords", Authorizer, repeatable -> violations::AppealRecords;
+    // Account setup (registration and profile). Registrations, profile changes and uploads are
+    // never repeated: each starts a task, spends a change of a limited quota or is a new media_id.
+    account::FastRegisterWeapp: POST "/cgi-bin/component/fastregisterweapp", Component, not_repeatable -> Empty, query;
+    account::SearchFastRegisterWeapp: POST "/cgi-bin/component/fastregisterweapp", Component, repeatable -> Empty, query;
+    account::FastRegisterPersonalWeapp: POST "/wxa/component/fastregisterpersonalweapp", Component, not_repeatable -> account::PersonalTask, query;
+    account::QueryPersonalWeapp: POST "/wxa/component/fastregisterpersonalweapp", Component, repeatable -> account::PersonalTaskState, query;
+    account::FastRegisterBetaWeapp: POST "/wxa/component/fastregisterbetaweapp", Component, not_repeatable -> account::BetaRegistration;
+    account::ReuseOfficialAccountRegister: POST "/cgi-bin/account/fastregister", Authorizer, not_repeatable -> account::ReusedRegistration;
+    account::VerifyBetaWeapp: POST "/wxa/verifybetaweapp", Authorizer, not_repeatable -> Empty;
+    account::SetBetaWeappNickname: POST "/wxa/setbetaweappnickname", Authorizer, repeatable -> Empty;
+    account::GetAccountBasicInfo: POST "/cgi-bin/account/getaccountbasicinfo", Authorizer, repeatable -> account::AccountBasicInfo;
+    account::SetNickname: POST "/wxa/setnickname", Authorizer, not_repeatable -> account::NicknameSet;
+    account::QueryNickname: POST "/wxa/api_wxa_querynickname", Authorizer, repeatable -> account::NicknameAudit;
+    account::CheckWxVerifyNickname: POST "/cgi-bin/wxverify/checkwxverifynickname", Authorizer, repeatable -> account::NicknameCheck;
+    account::UploadTempMedia: MULTIPART "/cgi-bin/media/upload", Authorizer, not_repeatable -> account::TempMedia, query, file;
+    account::ModifyHeadImage: POST "/cgi-bin/account/modifyheadimage", Authorizer, not_repeatable -> Empty;
+    account::ModifySignature: POST "/cgi-bin/account/modifysignature", Authorizer, not_repeatable -> Empty;
+    account::GetSearchStatus: GET "/wxa/getwxasearchstatus", Authorizer, repeatable -> account::SearchStatusAnswer;
+    account::ChangeSearchStatus: POST "/wxa/changewxasearchstatus", Authorizer, repeatable -> Empty;
+    account::GetAllCategories: GET "/cgi-bin/wxopen/getallcategories", Authorizer, repeatable -> account::AllCategories;
+    account::GetSettingCategories: GET "/cgi-bin/wxopen/getcategory", Authorizer, repeatable -> account::SettingCategories;
+    account::AddCategory: POST "/cgi-bin/wxopen/addcategory", Authorizer, not_repeatable -> Empty;
+    account::DeleteCategory: POST "/cgi-bin/wxopen/deletecategory", Authorizer, not_repeatable -> Empty;
+    account::ModifyCategory: POST "/cgi-bin/wxopen/modifycategory", Authorizer, not_repeatable -> Empty;
 }
 
 #[cfg(test)]
@@ -326,6 +350,19 @@ mod tests {
         // A limited code may spend one of the app's 100,000 (getQRCode, createQRCode).
         "wxa::GetWxaCode",
         "wxa::CreateWxaQrCode",
+        // Account setup.
+        "account::FastRegisterWeapp",
+        "account::FastRegisterPersonalWeapp",
+        "account::FastRegisterBetaWeapp",
+        "account::ReuseOfficialAccountRegister",
+        "account::VerifyBetaWeapp",
+        "account::SetNickname",
+        "account::UploadTempMedia",
+        "account::ModifyHeadImage",
+        "account::ModifySignature",
+        "account::AddCategory",
+        "account::DeleteCategory",
+        "account::ModifyCategory",
     ];
     /// Reads, and calls that issue something fresh each time or set what is already set.
     const REPEATABLE: &[&str] = &[
@@ -373,6 +410,17 @@ mod tests {
         "icp::QueryAuthAndIcp",
         "violations::GetIllegalRecords",
         "violations::GetAppealRecords",
+        // Account setup: reads, and setting what is set.
+        "account::SearchFastRegisterWeapp",
+        "account::QueryPersonalWeapp",
+        "account::SetBetaWeappNickname",
+        "account::GetAccountBasicInfo",
+        "account::QueryNickname",
+        "account::CheckWxVerifyNickname",
+        "account::GetSearchStatus",
+        "account::ChangeSearchStatus",
+        "account::GetAllCategories",
+        "account::GetSettingCategories",
     ];
 
     #[test]

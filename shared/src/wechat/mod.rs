@@ -13,6 +13,8 @@
 //! - [`consent`]: the links to WeChat's consent pages (PC and mobile), hosts apart from the API.
 //! - [`endpoint`]: the [`endpoint::Endpoint`] declaration every call is (method, path, token,
 //!   repeat-safety, request and response types), sent by one generic `call`.
+//! - [`account`]: registering mini programs for merchants (快速注册) and their profile (name,
+//!   avatar, signature, search status, categories).
 //! - [`icp`]: ICP filing (小程序备案) and the combined verification + filing flow.
 //! - [`quota`]: resetting an account's daily API quota (`clear_quota`, `clear_quota/v2`).
 //! - [`violations`]: a mini program's violation and appeal records (`getillegalrecords`,
@@ -22,6 +24,7 @@
 //! Tokens are [`secrecy::SecretString`]s, exposed only while the request URL is built; no error
 //! or log line carries a URL's query string.
 
+pub mod account;
 pub mod client;
 pub mod component;
 pub mod consent;
