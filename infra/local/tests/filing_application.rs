@@ -1,9 +1,10 @@
 //! Filing on the merchant's behalf, through wxopen against the simulator's filing process on
-//! simulated time: media and the face check, the application checked before WeChat sees it
-//! (field errors in both languages, no apply), applied, platform review, administration review
-//! with the SMS check, rejected with reasons, resubmitted, filed; a lost apply answer settled from
-//! the filing status and never applied twice, also when the read after it fails; withdrawal;
-//! verification + filing in one.
+//! simulated time: an approved version refused release while not filed, media and the face
+//! check, the application checked before WeChat sees it (field errors in both languages, no
+//! apply), applied, platform review, administration review with the SMS check, rejected with
+//! reasons, resubmitted, filed, released; a lost apply answer settled from the filing status and
+//! never applied twice, also when the read after it fails; withdrawal; verification + filing in
+//! one.
 
 mod support;
 
@@ -11,10 +12,13 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use support::{spawn_app_with, App};
-use wechat_sim::{AuthDecision, Fault, IcpDecision, IcpReason, IcpTiming, SmsOutcome};
+use wechat_sim::{
+    AuditOutcome, AuthDecision, Fault, IcpDecision, IcpReason, IcpTiming, SmsOutcome,
+};
 use wxopen::domain::{AppId, Clock, ManualClock, SystemClock};
 
 const APPLY: &str = "/wxa/icp/apply_icp_filing";
+const RELEASE: &str = "/wxa/release";
 const CANCEL: &str = "/wxa/icp/cancel_apply_icp_filing";
 const ENTRANCE: &str = "/wxa/icp/get_icp_entrance_info";
 const SUBJECT_TYPES: &str = "/wxa/icp/query_icp_subject_types";
@@ -182,6 +186,15 @@ async fn apply(app: &App, appid: &AppId, body: &Value) -> (u16, Value) {
 }
 
 /// An authorized app with its photos and a passed face check, and the application for it.
+async fn release(app: &App, appid: &AppId) -> (u16, Value) {
+    app.call(
+        Method::POST,
+        &format!("/ops/apps/{appid}/release"),
+        Some(json!({})),
+    )
+    .await
+}
+
 async fn ready(app: &App, name: &str) -> (AppId, Value) {
     let appid = app.authorized_app(name).await;
     let media = photos(app, &appid).await;
@@ -195,6 +208,20 @@ async fn filed_on_the_merchants_behalf_through_both_reviews_a_rejection_and_a_re
     let (app, clock) = spawn().await;
     let (appid, body) = ready(&app, "Filing story").await;
     assert_eq!(wechat_status(&app, &appid), 1024);
+    // An approved version may not go live before the filing: WeChat is not asked to release.
+    app.commit_and_submit(&appid, "1.0.0").await;
+    app.local
+        .sim
+        .decide_audit(&appid, AuditOutcome::Success)
+        .await
+        .unwrap();
+    let (s, v) = release(&app, &appid).await;
+    assert_eq!(
+        (s, &v["error"]),
+        (409, &json!("icp_filing_required")),
+        "{v}"
+    );
+    assert_eq!(app.local.sim.calls(RELEASE), 0);
 
     let (s, v) = apply(&app, &appid, &body).await;
     assert_eq!(s, 202, "{v}");
@@ -245,6 +272,10 @@ async fn filed_on_the_merchants_behalf_through_both_reviews_a_rejection_and_a_re
     let (s, v) = apply(&app, &appid, &fixed).await;
     assert_eq!((s, &v["error"]), (409, &json!("already_filed")), "{v}");
     assert_eq!(app.local.sim.calls(APPLY), 2);
+    // Filed: the approved version goes live.
+    let (s, v) = release(&app, &appid).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(app.local.sim.calls(RELEASE), 1);
     // Each step is in the app's activity, with the operator.
     let (_, activity) = app.get_json(&format!("/ops/apps/{appid}/activity")).await;
     let actions: Vec<&str> = activity["items"]
