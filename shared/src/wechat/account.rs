@@ -22,45 +22,9 @@
 //! phone number are personal data: they travel in [`Personal`], which `Debug` never prints.
 
 use super::endpoint::FilePart;
+use super::icp::code_enum;
 pub use super::icp::Personal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-/// A WeChat status number as an enum: the documented values by name, anything else kept.
-macro_rules! code_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vm])* $variant,)+
-            /// A value the page does not document.
-            Unknown(i64),
-        }
-        impl $name {
-            pub fn from_code(code: i64) -> Self {
-                match code {
-                    $($code => $name::$variant,)+
-                    other => $name::Unknown(other),
-                }
-            }
-            pub fn code(self) -> i64 {
-                match self {
-                    $($name::$variant => $code,)+
-                    $name::Unknown(n) => n,
-                }
-            }
-        }
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                i64::deserialize(d).map($name::from_code)
-            }
-        }
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_i64(self.code())
-            }
-        }
-    };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Registration

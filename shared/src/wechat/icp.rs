@@ -82,6 +82,8 @@ macro_rules! code_enum {
         }
     };
 }
+/// For the other modules whose statuses are numbers (`account`).
+pub(super) use code_enum;
 
 /// Why a mini program that is not filed (1024-1031) cannot apply yet: the page lists 1025-1031
 /// as 1024 plus any of these three (1, 2, 4 added to 1024).
