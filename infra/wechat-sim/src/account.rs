@@ -13,11 +13,11 @@
 //!   (`wxa_nickname_audit`, `wxa_category_audit`).
 
 use crate::api::{check_token, err_answer, ok_answer, Ctx, WxErr};
+use crate::icp::{app_id, bad, parse};
 use crate::push::{audit_xml, Target};
 use crate::state::{random_alnum, random_lower_alnum, State, TokenKind};
 use crate::{AccountKind, Inner, Simulator};
 use axum::extract::{Path, State as AxState};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -1684,22 +1684,6 @@ pub fn control_router(inner: Arc<Inner>) -> Router {
         .route("/_sim/account_setup/config", post(config))
         .route("/_sim/server_domains/refusal", post(domain_refusal))
         .with_state(inner)
-}
-
-fn bad(msg: impl std::fmt::Display) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"error": msg.to_string()})),
-    )
-        .into_response()
-}
-
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| format!("invalid body: {e}"))
-}
-
-fn app_id(s: &str) -> Result<AppId, String> {
-    AppId::parse(s).map_err(|_| "invalid appid".to_owned())
 }
 
 async fn list_registrations(AxState(inner): S) -> Response {

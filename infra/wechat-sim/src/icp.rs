@@ -1386,7 +1386,8 @@ pub fn control_router(inner: Arc<Inner>) -> Router {
         .with_state(inner)
 }
 
-fn bad(msg: impl std::fmt::Display) -> Response {
+/// A `/_sim` control refused: 400 with the reason (the account controls use these too).
+pub(crate) fn bad(msg: impl std::fmt::Display) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(json!({"error": msg.to_string()})),
@@ -1394,11 +1395,11 @@ fn bad(msg: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| format!("invalid body: {e}"))
 }
 
-fn app_id(s: &str) -> Result<AppId, String> {
+pub(crate) fn app_id(s: &str) -> Result<AppId, String> {
     AppId::parse(s).map_err(|_| "invalid appid".to_owned())
 }
 
