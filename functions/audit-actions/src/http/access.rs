@@ -31,123 +31,17 @@ pub struct Rule {
     pub reach: Reach,
 }
 
-const fn rule(method: &'static str, route: &'static str, role: Role, reach: Reach) -> Rule {
-    Rule {
-        method,
-        route,
-        role,
-        reach,
-    }
-}
+/// What every `/ops` route takes: each module's table ([`super::routes::declare_routes!`]),
+/// in the order the router merges them.
+pub static RULES: std::sync::LazyLock<Vec<Rule>> = std::sync::LazyLock::new(|| {
+    super::OPS_ROUTES
+        .iter()
+        .flat_map(|(rules, _)| rules.iter().copied())
+        .collect()
+});
 
-use Reach::{AllCustomers as ALL, PerCustomer as ONE};
-use Role::{Admin, Operator as Op, Service, Viewer};
-
-/// Every `/ops` route with the role it needs. A route missing here needs `admin` of every
-/// customer (fail closed); a test holds this table equal to the OpenAPI document.
-#[rustfmt::skip]
-pub const RULES: &[Rule] = &[
-    rule("GET", "/ops/me", Viewer, ONE),
-    // An invitation's link lets whoever holds it bind an app: admins only, even to read.
-    rule("GET", "/ops/invitations", Admin, ONE),
-    rule("POST", "/ops/invitations", Admin, ONE),
-    rule("GET", "/ops/invitations/{id}", Admin, ONE),
-    rule("DELETE", "/ops/invitations/{id}", Admin, ONE),
-    rule("GET", "/ops/authorizers", Viewer, ONE),
-    rule("GET", "/ops/authorizers/{appid}", Viewer, ONE),
-    rule("GET", "/ops/apps/{appid}", Viewer, ONE),
-    rule("POST", "/ops/apps/{appid}/commit", Op, ONE),
-    rule("GET", "/ops/apps/{appid}/qrcode", Viewer, ONE),
-    rule("GET", "/ops/apps/{appid}/categories", Viewer, ONE),
-    rule("GET", "/ops/apps/{appid}/pages", Viewer, ONE),
-    rule("GET", "/ops/apps/{appid}/audits", Viewer, ONE),
-    rule("POST", "/ops/apps/{appid}/audits", Op, ONE),
-    rule("GET", "/ops/apps/{appid}/audits/latest", Viewer, ONE),
-    rule("POST", "/ops/apps/{appid}/audits/latest/undo", Op, ONE),
-    rule("POST", "/ops/apps/{appid}/audits/latest/speedup", Op, ONE),
-    rule("GET", "/ops/apps/{appid}/audits/{auditid}", Viewer, ONE),
-    rule("POST", "/ops/apps/{appid}/release", Op, ONE),
-    rule("GET", "/ops/apps/{appid}/versions", Viewer, ONE),
-    rule("POST", "/ops/apps/{appid}/revert", Admin, ONE),
-    rule("GET", "/ops/apps/{appid}/visit-status", Viewer, ONE),
-    rule("PUT", "/ops/apps/{appid}/visit-status", Admin, ONE),
-    rule("GET", "/ops/apps/{appid}/gray-release", Viewer, ONE),
-    rule("PUT", "/ops/apps/{appid}/gray-release", Admin, ONE),
-    rule("DELETE", "/ops/apps/{appid}/gray-release", Admin, ONE),
-    rule("GET", "/ops/apps/{appid}/domains", Viewer, ONE),
-    rule("PUT", "/ops/apps/{appid}/domains", Op, ONE),
-    rule("GET", "/ops/apps/{appid}/webview-domains", Viewer, ONE),
-    rule("PUT", "/ops/apps/{appid}/webview-domains", Op, ONE),
-    rule("GET", "/ops/apps/{appid}/testers", Viewer, ONE),
-    rule("POST", "/ops/apps/{appid}/testers", Op, ONE),
-    rule("DELETE", "/ops/apps/{appid}/testers", Op, ONE),
-    rule("GET", "/ops/apps/{appid}/privacy", Viewer, ONE),
-    rule("PUT", "/ops/apps/{appid}/privacy", Op, ONE),
-    rule("GET", "/ops/apps/{appid}/activity", Viewer, ONE),
-    rule("POST", "/ops/apps/{appid}/wxacode", Op, ONE),
-    // Filing on the merchant's behalf: operators act (as they commit code), anyone reads.
-    rule("POST", "/ops/apps/{appid}/filing", Op, ONE),
-    rule("DELETE", "/ops/apps/{appid}/filing", Op, ONE),
-    rule("POST", "/ops/apps/{appid}/filing/media", Op, ONE),
-    rule("POST", "/ops/apps/{appid}/filing/verify-task", Op, ONE),
-    rule("GET", "/ops/apps/{appid}/filing/verify-task", Viewer, ONE),
-    rule("POST", "/ops/apps/{appid}/auth-and-filing", Op, ONE),
-    rule("GET", "/ops/apps/{appid}/auth-and-filing", Viewer, ONE),
-    rule("GET", "/ops/templates", Viewer, ONE),
-    rule("POST", "/ops/templates", Admin, ALL),
-    rule("DELETE", "/ops/templates/{template_id}", Admin, ALL),
-    rule("GET", "/ops/templates/{template_id}/requirements", Viewer, ONE),
-    rule("PUT", "/ops/templates/{template_id}/requirements", Admin, ALL),
-    rule("DELETE", "/ops/templates/{template_id}/requirements", Admin, ALL),
-    rule("GET", "/ops/template-drafts", Viewer, ONE),
-    rule("GET", "/ops/quota", Viewer, ONE),
-    rule("GET", "/ops/batches", Admin, ALL),
-    rule("POST", "/ops/batches", Admin, ALL),
-    rule("GET", "/ops/batches/{batch_id}", Admin, ALL),
-    // Issue 27: violations (reads) and the quota tools. A reset is scarce (10 a month per
-    // account): an app's takes an operator, the platform's an admin of every customer; a rid's
-    // request may be any customer's call.
-    rule("GET", "/ops/apps/{appid}/violations", Viewer, ONE),
-    rule(
-        "GET",
-        "/ops/apps/{appid}/violations/{illegal_record_id}/appeals",
-        Viewer,
-        ONE,
-    ),
-    rule("GET", "/ops/apps/{appid}/quota", Viewer, ONE),
-    rule("POST", "/ops/apps/{appid}/quota/clear", Op, ONE),
-    rule("POST", "/ops/component/quota/clear", Admin, ALL),
-    rule("GET", "/ops/rid/{rid}", Op, ALL),
-    // ICP filing (小程序备案): where it stands.
-    rule("GET", "/ops/apps/{appid}/filing", Viewer, ONE),
-    // Notifications: the outbox spans every customer; its rules hold channel secrets.
-    rule("GET", "/ops/notifications", Viewer, ALL),
-    rule("GET", "/ops/notifications/rules", Admin, ALL),
-    rule("PUT", "/ops/notifications/rules", Admin, ALL),
-    rule("POST", "/ops/notifications/test", Admin, ALL),
-    rule("POST", "/ops/notifications/{id}/retry", Op, ALL),
-];
-
-/// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its
-/// customers; no person's key, not even an admin's, fetches raw tokens.
-#[rustfmt::skip]
-pub const SVC_RULES: &[Rule] = &[
-    rule("GET", "/svc/apps/{appid}/access-token", Service, ONE),
-    rule("POST", "/svc/apps/{appid}/access-token/invalid", Service, ONE),
-    // The component token reaches every customer's apps (api_authorizer_token for any of
-    // them): only a service key of every customer gets it.
-    rule("GET", "/svc/component/access-token", Service, ALL),
-    rule("POST", "/svc/apps/{appid}/sessions", Service, ONE),
-    rule("POST", "/svc/apps/{appid}/phone-number", Service, ONE),
-    rule("POST", "/svc/apps/{appid}/wxacode", Service, ONE),
-    rule("GET", "/svc/apps/{appid}/subscribe-templates", Service, ONE),
-    rule("POST", "/svc/apps/{appid}/subscribe-templates", Service, ONE),
-    rule("DELETE", "/svc/apps/{appid}/subscribe-templates/{name}", Service, ONE),
-    rule("POST", "/svc/apps/{appid}/subscribe-messages", Service, ONE),
-    rule("GET", "/svc/apps/{appid}/subscribe-library/categories", Service, ONE),
-    rule("GET", "/svc/apps/{appid}/subscribe-library/titles", Service, ONE),
-    rule("GET", "/svc/apps/{appid}/subscribe-library/titles/{tid}/keywords", Service, ONE),
-];
+/// What every `/svc` route takes (service keys only).
+pub const SVC_RULES: &[Rule] = super::svc::RULES;
 
 fn all_rules() -> impl Iterator<Item = &'static Rule> {
     RULES.iter().chain(SVC_RULES)

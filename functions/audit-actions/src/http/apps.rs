@@ -4,6 +4,7 @@
 //! privacy) are one WeChat call each, recorded in the app's activity.
 
 use super::error::ApiError;
+use super::routes::declare_routes;
 use super::{
     listing, views, Acting, ApiResult, AuthorizedApp, JsonBody, KnownApp, OpsQuery, Paged, S,
 };
@@ -12,11 +13,9 @@ use crate::Deps;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::sync::Arc;
 use wxopen::domain::AuditId;
 use wxopen::lifecycle::{Action, Stage};
 use wxopen::store::{Activity, AuthorizerStatus};
@@ -29,45 +28,37 @@ use wxopen::wechat::wxa::{
     PRIVACY_DEVELOPMENT, PRIVACY_ONLINE,
 };
 
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/ops/apps/{appid}", get(show))
-        .route("/ops/apps/{appid}/commit", post(commit))
-        .route("/ops/apps/{appid}/qrcode", get(qrcode))
-        .route("/ops/apps/{appid}/categories", get(categories))
-        .route("/ops/apps/{appid}/pages", get(pages))
-        .route("/ops/apps/{appid}/audits", get(list_audits).post(submit))
-        .route("/ops/apps/{appid}/audits/latest", get(latest))
-        .route("/ops/apps/{appid}/audits/latest/undo", post(undo))
-        .route("/ops/apps/{appid}/audits/latest/speedup", post(speedup))
-        .route("/ops/apps/{appid}/audits/{auditid}", get(show_audit))
-        .route("/ops/apps/{appid}/release", post(release))
-        .route("/ops/apps/{appid}/versions", get(versions))
-        .route("/ops/apps/{appid}/revert", post(revert))
-        .route(
-            "/ops/apps/{appid}/visit-status",
-            get(visit_status).put(set_visit_status),
-        )
-        .route(
-            "/ops/apps/{appid}/gray-release",
-            get(gray_release)
-                .put(start_gray_release)
-                .delete(revert_gray_release),
-        )
-        .route(
-            "/ops/apps/{appid}/domains",
-            get(domains::<ServerDomains>).put(set_domains),
-        )
-        .route(
-            "/ops/apps/{appid}/webview-domains",
-            get(domains::<WebviewDomains>).put(set_webview_domains),
-        )
-        .route(
-            "/ops/apps/{appid}/testers",
-            get(testers).post(bind_tester).delete(unbind_tester),
-        )
-        .route("/ops/apps/{appid}/privacy", get(privacy).put(set_privacy))
-        .route("/ops/apps/{appid}/activity", get(activity))
+declare_routes! {
+    RULES, routes;
+    GET "/ops/apps/{appid}" => show: Viewer, ONE;
+    POST "/ops/apps/{appid}/commit" => commit: Op, ONE;
+    GET "/ops/apps/{appid}/qrcode" => qrcode: Viewer, ONE;
+    GET "/ops/apps/{appid}/categories" => categories: Viewer, ONE;
+    GET "/ops/apps/{appid}/pages" => pages: Viewer, ONE;
+    GET "/ops/apps/{appid}/audits" => list_audits: Viewer, ONE;
+    POST "/ops/apps/{appid}/audits" => submit: Op, ONE;
+    GET "/ops/apps/{appid}/audits/latest" => latest: Viewer, ONE;
+    POST "/ops/apps/{appid}/audits/latest/undo" => undo: Op, ONE;
+    POST "/ops/apps/{appid}/audits/latest/speedup" => speedup: Op, ONE;
+    GET "/ops/apps/{appid}/audits/{auditid}" => show_audit: Viewer, ONE;
+    POST "/ops/apps/{appid}/release" => release: Op, ONE;
+    GET "/ops/apps/{appid}/versions" => versions: Viewer, ONE;
+    POST "/ops/apps/{appid}/revert" => revert: Admin, ONE;
+    GET "/ops/apps/{appid}/visit-status" => visit_status: Viewer, ONE;
+    PUT "/ops/apps/{appid}/visit-status" => set_visit_status: Admin, ONE;
+    GET "/ops/apps/{appid}/gray-release" => gray_release: Viewer, ONE;
+    PUT "/ops/apps/{appid}/gray-release" => start_gray_release: Admin, ONE;
+    DELETE "/ops/apps/{appid}/gray-release" => revert_gray_release: Admin, ONE;
+    GET "/ops/apps/{appid}/domains" => domains::<ServerDomains>: Viewer, ONE;
+    PUT "/ops/apps/{appid}/domains" => set_domains: Op, ONE;
+    GET "/ops/apps/{appid}/webview-domains" => domains::<WebviewDomains>: Viewer, ONE;
+    PUT "/ops/apps/{appid}/webview-domains" => set_webview_domains: Op, ONE;
+    GET "/ops/apps/{appid}/testers" => testers: Viewer, ONE;
+    POST "/ops/apps/{appid}/testers" => bind_tester: Op, ONE;
+    DELETE "/ops/apps/{appid}/testers" => unbind_tester: Op, ONE;
+    GET "/ops/apps/{appid}/privacy" => privacy: Viewer, ONE;
+    PUT "/ops/apps/{appid}/privacy" => set_privacy: Op, ONE;
+    GET "/ops/apps/{appid}/activity" => activity: Viewer, ONE;
 }
 
 /// One read from WeChat about the app, answered as `{key: what WeChat said}`.

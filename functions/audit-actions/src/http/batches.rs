@@ -3,26 +3,25 @@
 //! work ([`ops::batches::run_open_batches`]).
 
 use super::error::ApiError;
+use super::routes::declare_routes;
 use super::{page_limit, JsonBody, OpsQuery};
 use super::{ApiResult, S};
 use crate::ops::{self, OpsError};
-use crate::Deps;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use wxopen::operator_auth::Operator;
 use wxopen::store::{BatchOutcome, BatchProgress};
 
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/ops/batches", get(list).post(create))
-        .route("/ops/batches/{batch_id}", get(show))
+declare_routes! {
+    RULES, routes;
+    GET "/ops/batches" => list: Admin, ALL;
+    POST "/ops/batches" => create: Admin, ALL;
+    GET "/ops/batches/{batch_id}" => show: Admin, ALL;
 }
 
 /// The `Idempotency-Key` header naming one batch request (1 to 255 characters).

@@ -2,17 +2,16 @@
 //! asked of WeChat when never checked; `?refresh=true` asks now). The rules are
 //! [`ops::filing`]'s.
 
+use super::routes::declare_routes;
 use super::{ApiResult, KnownApp, OpsQuery, S};
 use crate::ops;
-use crate::Deps;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
-use std::sync::Arc;
 
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new().route("/ops/apps/{appid}/filing", get(show))
+declare_routes! {
+    RULES, routes;
+    GET "/ops/apps/{appid}/filing" => show: Viewer, ONE;
 }
 
 #[derive(Deserialize)]

@@ -3,39 +3,31 @@
 //! [`ops::filing_application`] (the rules, the reference tables and the lost-answer doubt are
 //! there).
 
+use super::routes::declare_routes;
 use super::{json_body, Acting, ApiResult, AuthorizedApp, JsonBody, OpsQuery, S};
 use crate::ops::filing_application::{
     self as filing, AuthAndFilingApplication, FilingApplication, MediaBody, VerifyTaskBody,
 };
-use crate::Deps;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::sync::Arc;
 
 /// A 5 MB file in base64 with its JSON around it.
 const MEDIA_BODY_LIMIT: usize = filing::MEDIA_MAX_BYTES / 3 * 4 + 64 * 1024;
 
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/ops/apps/{appid}/filing", post(apply).delete(cancel))
-        .route(
-            "/ops/apps/{appid}/filing/media",
-            post(upload_media).layer(DefaultBodyLimit::max(MEDIA_BODY_LIMIT)),
-        )
-        .route(
-            "/ops/apps/{appid}/filing/verify-task",
-            post(start_verify_task).get(verify_task),
-        )
-        .route(
-            "/ops/apps/{appid}/auth-and-filing",
-            post(apply_with_auth).get(auth_and_filing),
-        )
+declare_routes! {
+    RULES, routes;
+    POST "/ops/apps/{appid}/filing" => apply: Op, ONE;
+    DELETE "/ops/apps/{appid}/filing" => cancel: Op, ONE;
+    POST "/ops/apps/{appid}/filing/media" => upload_media: Op, ONE, layer DefaultBodyLimit::max(MEDIA_BODY_LIMIT);
+    POST "/ops/apps/{appid}/filing/verify-task" => start_verify_task: Op, ONE;
+    GET "/ops/apps/{appid}/filing/verify-task" => verify_task: Viewer, ONE;
+    POST "/ops/apps/{appid}/auth-and-filing" => apply_with_auth: Op, ONE;
+    GET "/ops/apps/{appid}/auth-and-filing" => auth_and_filing: Viewer, ONE;
 }
 
 async fn upload_media(

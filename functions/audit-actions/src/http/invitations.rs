@@ -3,6 +3,7 @@
 //! release).
 
 use super::error::ApiError;
+use super::routes::declare_routes;
 use super::{listing, page_limit, views, JsonBody, OpsQuery, Paged};
 use super::{ApiResult, S};
 use crate::ops::{self, OpsError};
@@ -11,8 +12,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use std::sync::Arc;
 use wxopen::domain::AppId;
@@ -40,18 +40,14 @@ impl FromRequestParts<Arc<Deps>> for Asking {
     }
 }
 
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new()
-        .route(
-            "/ops/invitations",
-            get(list_invitations).post(create_invitation),
-        )
-        .route(
-            "/ops/invitations/{id}",
-            get(show_invitation).delete(revoke_invitation),
-        )
-        .route("/ops/authorizers", get(list_authorizers))
-        .route("/ops/authorizers/{appid}", get(show_authorizer))
+declare_routes! {
+    RULES, routes;
+    GET "/ops/invitations" => list_invitations: Admin, ONE;
+    POST "/ops/invitations" => create_invitation: Admin, ONE;
+    GET "/ops/invitations/{id}" => show_invitation: Admin, ONE;
+    DELETE "/ops/invitations/{id}" => revoke_invitation: Admin, ONE;
+    GET "/ops/authorizers" => list_authorizers: Viewer, ONE;
+    GET "/ops/authorizers/{appid}" => show_authorizer: Viewer, ONE;
 }
 
 /// Default and bounds of `expires_in` for an invitation.

@@ -12,6 +12,7 @@ mod filing_application;
 pub mod invitations;
 mod notifications;
 mod quota;
+mod routes;
 pub mod svc;
 mod templates;
 pub mod views;
@@ -25,7 +26,6 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Extension, Json, Router};
 use error::ApiError;
 use serde::de::DeserializeOwned;
@@ -40,19 +40,33 @@ pub(crate) type S = axum::extract::State<Arc<Deps>>;
 /// A handler's answer: JSON unless said otherwise, or a failure rendered.
 pub(crate) type ApiResult<T = Json<Value>> = Result<T, ApiError>;
 
+routes::declare_routes! {
+    ME_RULES, me_routes;
+    GET "/ops/me" => me: Viewer, ONE;
+}
+
+/// A module's `/ops` routes: its table of rules and its router, declared together.
+type OpsRoutes = (&'static [access::Rule], fn() -> Router<Arc<Deps>>);
+
+/// Every `/ops` module, once: the router merges their routers, [`access::RULES`] their tables.
+const OPS_ROUTES: &[OpsRoutes] = &[
+    (ME_RULES, me_routes),
+    (invitations::RULES, invitations::routes),
+    (apps::RULES, apps::routes),
+    (templates::RULES, templates::routes),
+    (batches::RULES, batches::routes),
+    (svc::OPS_RULES, svc::ops_routes),
+    (filing_application::RULES, filing_application::routes),
+    (quota::RULES, quota::routes),
+    (violations::RULES, violations::routes),
+    (filing::RULES, filing::routes),
+    (notifications::RULES, notifications::routes),
+];
+
 pub fn router(deps: Arc<Deps>) -> Router {
-    let ops = Router::new()
-        .route("/ops/me", get(me))
-        .merge(invitations::routes())
-        .merge(apps::routes())
-        .merge(templates::routes())
-        .merge(batches::routes())
-        .merge(svc::ops_routes())
-        .merge(filing_application::routes())
-        .merge(quota::routes())
-        .merge(violations::routes())
-        .merge(filing::routes())
-        .merge(notifications::routes());
+    let ops = OPS_ROUTES
+        .iter()
+        .fold(Router::new(), |router, (_, routes)| router.merge(routes()));
     // The provider's backends (`/svc`, `service` keys only): the same key check, its own table.
     let ops = behind_the_key(&deps, ops, "/ops", access::restore_ops_prefix);
     let svc = behind_the_key(&deps, svc::routes(), "/svc", access::restore_svc_prefix);

@@ -1,22 +1,21 @@
 //! `/ops/notifications`: the outbox (filtered by status), the routing rules, a test send and a
 //! retry of a failed notification, over [`ops::notifications`].
 
+use super::routes::declare_routes;
 use super::{page_limit, ApiResult, JsonBody, OpsQuery, S};
 use crate::ops::{self, notifications::parse_status};
-use crate::Deps;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
-use std::sync::Arc;
 use wxopen::operator_auth::Operator;
 
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/ops/notifications", get(list))
-        .route("/ops/notifications/rules", get(rules).put(put_rules))
-        .route("/ops/notifications/test", post(test))
-        .route("/ops/notifications/{id}/retry", post(retry))
+declare_routes! {
+    RULES, routes;
+    GET "/ops/notifications" => list: Viewer, ALL;
+    GET "/ops/notifications/rules" => rules: Admin, ALL;
+    PUT "/ops/notifications/rules" => put_rules: Admin, ALL;
+    POST "/ops/notifications/test" => test: Admin, ALL;
+    POST "/ops/notifications/{id}/retry" => retry: Op, ALL;
 }
 
 #[derive(Deserialize)]

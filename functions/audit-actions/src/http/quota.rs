@@ -3,26 +3,24 @@
 //! `GET /ops/apps/{appid}/quota?cgi_path=…` (one API's count and the month's resets) and
 //! `GET /ops/rid/{rid}` (what WeChat kept of a failed call). The rules are [`ops::quota`]'s.
 
+use super::routes::declare_routes;
 use super::{json_body, Acting, ApiResult, AuthorizedApp, OpsQuery, S};
 use crate::ops::{self, quota::Reset};
-use crate::Deps;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 use wxopen::operator_auth::Operator;
 use wxopen::store::{QuotaAccount, QUOTA_RESETS_PER_MONTH};
 
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/ops/apps/{appid}/quota", get(show))
-        .route("/ops/apps/{appid}/quota/clear", post(clear_app))
-        .route("/ops/component/quota/clear", post(clear_platform))
-        .route("/ops/rid/{rid}", get(rid))
+declare_routes! {
+    RULES, routes;
+    GET "/ops/apps/{appid}/quota" => show: Viewer, ONE;
+    POST "/ops/apps/{appid}/quota/clear" => clear_app: Op, ONE;
+    POST "/ops/component/quota/clear" => clear_platform: Admin, ALL;
+    GET "/ops/rid/{rid}" => rid: Op, ALL;
 }
 
 /// A reset's optional body: the API that ran out, read before and after so that a lost answer

@@ -4,6 +4,7 @@
 //! and phone numbers are answered with `Cache-Control: no-store` and never logged.
 
 use super::error::ApiError;
+use super::routes::declare_routes;
 use super::JsonBody;
 use crate::ops::services::{self as ops, NewSubscribeTemplate, SubscribeMessage, WxaCodeRequest};
 use crate::Deps;
@@ -11,8 +12,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -23,48 +23,29 @@ use wxopen::wechat::services::GetPubTemplateTitles;
 use wxopen::wechat::token::Issued;
 use wxopen::wechat::wxa::{CreateWxaQrCode, GetWxaCode, GetWxaCodeUnlimit};
 
-/// The `/svc` routes (declared with their full path; [`crate::router`] nests them behind the
-/// key check).
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/svc/apps/{appid}/access-token", get(access_token))
-        .route(
-            "/svc/apps/{appid}/access-token/invalid",
-            post(invalid_token),
-        )
-        .route("/svc/component/access-token", get(component_token))
-        .route("/svc/apps/{appid}/sessions", post(session))
-        .route("/svc/apps/{appid}/phone-number", post(phone_number))
-        .route("/svc/apps/{appid}/wxacode", post(wxacode))
-        .route(
-            "/svc/apps/{appid}/subscribe-templates",
-            get(subscribe_templates).post(add_subscribe_template),
-        )
-        .route(
-            "/svc/apps/{appid}/subscribe-templates/{name}",
-            delete(delete_subscribe_template),
-        )
-        .route(
-            "/svc/apps/{appid}/subscribe-messages",
-            post(send_subscribe_message),
-        )
-        .route(
-            "/svc/apps/{appid}/subscribe-library/categories",
-            get(subscribe_categories),
-        )
-        .route(
-            "/svc/apps/{appid}/subscribe-library/titles",
-            get(subscribe_titles),
-        )
-        .route(
-            "/svc/apps/{appid}/subscribe-library/titles/{tid}/keywords",
-            get(subscribe_keywords),
-        )
+// The `/svc` routes (declared with their full path; [`crate::router`] nests them behind the
+// key check).
+declare_routes! {
+    RULES, routes;
+    GET "/svc/apps/{appid}/access-token" => access_token: Service, ONE;
+    POST "/svc/apps/{appid}/access-token/invalid" => invalid_token: Service, ONE;
+    GET "/svc/component/access-token" => component_token: Service, ALL;
+    POST "/svc/apps/{appid}/sessions" => session: Service, ONE;
+    POST "/svc/apps/{appid}/phone-number" => phone_number: Service, ONE;
+    POST "/svc/apps/{appid}/wxacode" => wxacode: Service, ONE;
+    GET "/svc/apps/{appid}/subscribe-templates" => subscribe_templates: Service, ONE;
+    POST "/svc/apps/{appid}/subscribe-templates" => add_subscribe_template: Service, ONE;
+    DELETE "/svc/apps/{appid}/subscribe-templates/{name}" => delete_subscribe_template: Service, ONE;
+    POST "/svc/apps/{appid}/subscribe-messages" => send_subscribe_message: Service, ONE;
+    GET "/svc/apps/{appid}/subscribe-library/categories" => subscribe_categories: Service, ONE;
+    GET "/svc/apps/{appid}/subscribe-library/titles" => subscribe_titles: Service, ONE;
+    GET "/svc/apps/{appid}/subscribe-library/titles/{tid}/keywords" => subscribe_keywords: Service, ONE;
 }
 
-/// The operators' route to the same mini program codes.
-pub fn ops_routes() -> Router<Arc<Deps>> {
-    Router::new().route("/ops/apps/{appid}/wxacode", post(wxacode))
+// The operators' route to the same mini program codes.
+declare_routes! {
+    OPS_RULES, ops_routes;
+    POST "/ops/apps/{appid}/wxacode" => wxacode: Op, ONE;
 }
 
 /// A handler's answer: a response, or any failure rendered like every other route's.

@@ -3,37 +3,33 @@
 //! ([`ops::requirements`]) and the platform's audit quota.
 
 use super::error::ApiError;
+use super::routes::declare_routes;
 use super::{ApiResult, S};
 use super::{JsonBody, OpsQuery};
 use crate::ops::{self, requirements::template_id, OpsError};
-use crate::Deps;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 use wxopen::operator_auth::Operator;
 use wxopen::wechat::component::{
     AddToTemplate, DeleteTemplate, GetTemplateDraftList, GetTemplateList, TemplateType,
 };
 use wxopen::wechat::wxa::QueryQuota;
 
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/ops/templates", get(list).post(add))
-        .route("/ops/templates/{template_id}", delete(remove))
-        .route(
-            "/ops/templates/{template_id}/requirements",
-            get(requirements)
-                .put(set_requirements)
-                .delete(remove_requirements),
-        )
-        .route("/ops/template-drafts", get(drafts))
-        .route("/ops/quota", get(quota))
+declare_routes! {
+    RULES, routes;
+    GET "/ops/templates" => list: Viewer, ONE;
+    POST "/ops/templates" => add: Admin, ALL;
+    DELETE "/ops/templates/{template_id}" => remove: Admin, ALL;
+    GET "/ops/templates/{template_id}/requirements" => requirements: Viewer, ONE;
+    PUT "/ops/templates/{template_id}/requirements" => set_requirements: Admin, ALL;
+    DELETE "/ops/templates/{template_id}/requirements" => remove_requirements: Admin, ALL;
+    GET "/ops/template-drafts" => drafts: Viewer, ONE;
+    GET "/ops/quota" => quota: Viewer, ONE;
 }
 
 #[derive(Deserialize)]

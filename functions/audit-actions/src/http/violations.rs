@@ -2,24 +2,19 @@
 //! and `GET /ops/apps/{appid}/violations/{illegal_record_id}/appeals`. The reads are
 //! [`ops::violations`]'.
 
+use super::routes::declare_routes;
 use super::{ApiResult, AuthorizedApp, KnownApp, OpsQuery, S};
 use crate::ops;
-use crate::Deps;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 use wxopen::domain::UnixTime;
 
-pub fn routes() -> Router<Arc<Deps>> {
-    Router::new()
-        .route("/ops/apps/{appid}/violations", get(show))
-        .route(
-            "/ops/apps/{appid}/violations/{illegal_record_id}/appeals",
-            get(appeals),
-        )
+declare_routes! {
+    RULES, routes;
+    GET "/ops/apps/{appid}/violations" => show: Viewer, ONE;
+    GET "/ops/apps/{appid}/violations/{illegal_record_id}/appeals" => appeals: Viewer, ONE;
 }
 
 #[derive(Deserialize)]
