@@ -49,6 +49,26 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Records what `operator` did to `appid` in the app's activity, in this store at this
+    /// clock's time ([`ops::app::record`]: a failure to record never undoes what WeChat did).
+    pub async fn record(
+        &self,
+        operator: &str,
+        appid: &wxopen::domain::AppId,
+        action: wxopen::lifecycle::Action,
+        f: impl FnOnce(&mut wxopen::store::Activity),
+    ) {
+        ops::app::record(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            operator,
+            appid,
+            action,
+            f,
+        )
+        .await
+    }
+
     /// The AWS runtime's store, secrets, clock and WeChat, and the batch concurrency configured
     /// (`WXOPEN_BATCH_CONCURRENCY`): for the API function and the batch runner alike.
     pub async fn from_runtime(rt: &AwsRuntime) -> anyhow::Result<Deps> {

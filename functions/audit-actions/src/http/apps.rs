@@ -8,7 +8,7 @@ use super::routes::declare_routes;
 use super::{
     listing, views, Acting, ApiResult, AuthorizedApp, JsonBody, KnownApp, OpsQuery, Paged, S,
 };
-use crate::ops::{self, app::record, code, OpsError};
+use crate::ops::{self, code, OpsError};
 use crate::Deps;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -71,8 +71,7 @@ fn shown<T: Serialize>(key: &'static str, got: T) -> ApiResult {
 /// Records a setting the operator changed, with its details.
 async fn note(deps: &Deps, by: &Acting, action: Action, details: Value) {
     let set = |x: &mut Activity| x.details = details;
-    let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
-    record(log, clock, &by.op.label, &by.app.appid, action, set).await;
+    deps.record(&by.op.label, &by.app.appid, action, set).await;
 }
 
 async fn show(State(deps): S, KnownApp(a): KnownApp) -> ApiResult {

@@ -4,7 +4,7 @@
 //! after a commit, the domains a template needs), and is recorded with its operator in the
 //! app's activity. Shared by the single-app routes and the batch runner.
 
-use super::app::{lifecycle, recent_activity, record, undo_counts};
+use super::app::{lifecycle, recent_activity, undo_counts};
 use super::error::{UNDO_PER_DAY, UNDO_PER_MONTH};
 use super::{audits, ext_json, filing, requirements, OpsError};
 use crate::Deps;
@@ -149,8 +149,7 @@ pub async fn commit(
     let req = Commit::new(b.template_id, &ext, b.user_version.clone(), b.user_desc);
     deps.mgr.wxa(&a.appid).call(&req).await?;
     let digest = hex::encode(Sha256::digest(req.ext_json.as_bytes()));
-    let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
-    record(log, clock, operator, &a.appid, Action::Commit, |x| {
+    deps.record(operator, &a.appid, Action::Commit, |x| {
         x.template_id = Some(b.template_id);
         x.user_version = Some(b.user_version.clone());
         x.details = json!({ "ext_json_sha256": digest });
@@ -263,8 +262,7 @@ pub async fn submit(
 /// A step taken on an audit (its submission, its release), recorded with the audit's template
 /// and version.
 async fn record_audit_step(deps: &Deps, operator: &str, action: Action, r: &AuditRecord) {
-    let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
-    record(log, clock, operator, &r.appid, action, |x| {
+    deps.record(operator, &r.appid, action, |x| {
         x.auditid = Some(r.auditid);
         x.template_id = r.template_id;
         x.user_version = r.user_version.clone();
@@ -284,15 +282,9 @@ async fn detection_pending(
         Ok(Stage::PrivacyDetectionPending { .. })
     );
     if !waiting {
-        let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
-        record(
-            log,
-            clock,
-            operator,
-            &a.appid,
-            Action::PrivacyDetectionPending,
-            |x| x.user_version = submission.user_version.clone(),
-        )
+        deps.record(operator, &a.appid, Action::PrivacyDetectionPending, |x| {
+            x.user_version = submission.user_version.clone()
+        })
         .await;
     }
     OpsError::PrivacyDetectionPending {
@@ -375,8 +367,7 @@ async fn release_in_doubt_went_online(
     if latest.is_some_and(|r| r.auditid != auditid) {
         return Ok(None);
     }
-    let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
-    record(log, clock, operator, &a.appid, Action::Release, |x| {
+    deps.record(operator, &a.appid, Action::Release, |x| {
         x.auditid = Some(auditid);
         x.user_version = user_version.clone();
         x.details = json!({ "reconciled": true });
@@ -407,7 +398,7 @@ pub async fn undo(deps: &Deps, operator: &str, appid: &AppId) -> Result<AuditId,
         at: clock.now(),
     };
     audits::update(deps.store.as_ref(), appid, pending.auditid, &update).await?;
-    record(log, clock, operator, appid, Action::UndoAudit, |x| {
+    deps.record(operator, appid, Action::UndoAudit, |x| {
         x.auditid = Some(pending.auditid);
     })
     .await;
@@ -427,8 +418,7 @@ pub async fn speedup(deps: &Deps, operator: &str, appid: &AppId) -> Result<Audit
     }
     let auditid = pending.auditid;
     deps.mgr.wxa(appid).call(&SpeedupAudit { auditid }).await?;
-    let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
-    record(log, clock, operator, appid, Action::SpeedupAudit, |x| {
+    deps.record(operator, appid, Action::SpeedupAudit, |x| {
         x.auditid = Some(pending.auditid);
     })
     .await;

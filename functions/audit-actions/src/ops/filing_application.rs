@@ -11,7 +11,6 @@
 //! withdrawal or [`settle_application`]. While WeChat shows no trace of it and it may still
 //! arrive ([`reconcile::APPLY_LATE_SECS`]), a new application is refused.
 
-use super::app::record;
 use super::OpsError;
 use crate::Deps;
 use base64::Engine as _;
@@ -368,15 +367,9 @@ pub async fn upload_media(
         sha256,
     };
     let details = json!(media);
-    let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
-    record(
-        log,
-        clock,
-        operator,
-        &a.appid,
-        Action::UploadIcpMedia,
-        |x| x.details = details,
-    )
+    deps.record(operator, &a.appid, Action::UploadIcpMedia, |x| {
+        x.details = details
+    })
     .await;
     Ok(media)
 }
@@ -464,15 +457,9 @@ pub async fn start_verify_task(
         "along_with_auth": b.along_with_auth,
         "expires_at": expires_at,
     });
-    let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
-    record(
-        log,
-        clock,
-        operator,
-        &a.appid,
-        Action::CreateIcpVerifyTask,
-        |x| x.details = details,
-    )
+    deps.record(operator, &a.appid, Action::CreateIcpVerifyTask, |x| {
+        x.details = details
+    })
     .await;
     Ok(VerifyTaskStarted {
         task_id: task.task_id,
@@ -523,12 +510,15 @@ pub async fn verify_task_state(
     a: &Authorizer,
     task_id: Option<String>,
 ) -> Result<VerifyTaskState, OpsError> {
-    let task_id = match task_id.filter(|t| !t.is_empty()) {
-        Some(t) => t,
-        None => latest_detail(deps, &a.appid, Action::CreateIcpVerifyTask, "task_id")
-            .await?
-            .ok_or(FilingRefusal::NoVerifyTask)?,
-    };
+    let task_id = given_or_latest(
+        deps,
+        &a.appid,
+        task_id,
+        Action::CreateIcpVerifyTask,
+        "task_id",
+        FilingRefusal::NoVerifyTask,
+    )
+    .await?;
     let got = deps
         .mgr
         .wxa(&a.appid)
@@ -549,18 +539,25 @@ pub async fn verify_task_state(
     })
 }
 
-/// A string detail of the app's latest activity of `action`.
-async fn latest_detail(
+/// `given` when the caller named one, else a string detail (`key`) of the app's latest activity
+/// of `action`, else the refusal `none`.
+async fn given_or_latest(
     deps: &Deps,
     appid: &AppId,
+    given: Option<String>,
     action: Action,
     key: &str,
-) -> Result<Option<String>, OpsError> {
+    none: FilingRefusal,
+) -> Result<String, OpsError> {
+    if let Some(g) = given.filter(|g| !g.is_empty()) {
+        return Ok(g);
+    }
     Ok(super::app::recent_activity(deps.store.as_ref(), appid)
         .await?
         .into_iter()
         .find(|x| x.is(action))
-        .and_then(|x| x.details[key].as_str().map(str::to_owned)))
+        .and_then(|x| x.details[key].as_str().map(str::to_owned))
+        .ok_or(none)?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1273,18 +1270,10 @@ async fn settle_with(
         && entrance
             .is_some_and(|e| shows_application(IcpStatus::from_code(d.from_status), e.status));
     if taken {
-        let (log, clock) = (store, deps.clock.as_ref());
-        record(
-            log,
-            clock,
-            &d.operator,
-            appid,
-            Action::ApplyIcpFiling,
-            |x| {
-                x.at = d.since;
-                x.details = json!({ "reconciled": true });
-            },
-        )
+        deps.record(&d.operator, appid, Action::ApplyIcpFiling, |x| {
+            x.at = d.since;
+            x.details = json!({ "reconciled": true });
+        })
         .await;
         reconcile::clear_doubt(store, SingleUseKind::IcpApplicationInDoubt, appid.as_str()).await;
         tracing::info!(%appid, "a filing application in doubt was taken by WeChat; recorded");
@@ -1518,11 +1507,8 @@ async fn send(
         Flow::AuthAndFiling => Action::SubmitAuthAndIcp,
     };
     let details = json!({ "procedure_id": procedure_id, "pay_url": pay_url });
-    let clock = deps.clock.as_ref();
-    record(store, clock, operator, appid, action, |x| {
-        x.details = details
-    })
-    .await;
+    deps.record(operator, appid, action, |x| x.details = details)
+        .await;
     let filing = match flow {
         Flow::Filing => filing_status(IcpStatus::PlatformReview),
         // The filing starts once the verification passes.
@@ -1628,8 +1614,7 @@ pub async fn cancel(deps: &Deps, operator: &str, a: &Authorizer) -> Result<Cance
         },
         Err(e) => return Err(e.into()),
     };
-    let (log, clock) = (deps.store.as_ref(), deps.clock.as_ref());
-    record(log, clock, operator, appid, Action::CancelIcpFiling, |x| {
+    deps.record(operator, appid, Action::CancelIcpFiling, |x| {
         if reconciled {
             x.details = json!({ "reconciled": true });
         }
@@ -1695,12 +1680,15 @@ pub async fn auth_and_filing_progress(
     a: &Authorizer,
     procedure_id: Option<String>,
 ) -> Result<Value, OpsError> {
-    let procedure_id = match procedure_id.filter(|p| !p.is_empty()) {
-        Some(p) => p,
-        None => latest_detail(deps, &a.appid, Action::SubmitAuthAndIcp, "procedure_id")
-            .await?
-            .ok_or(FilingRefusal::NoProcedure)?,
-    };
+    let procedure_id = given_or_latest(
+        deps,
+        &a.appid,
+        procedure_id,
+        Action::SubmitAuthAndIcp,
+        "procedure_id",
+        FilingRefusal::NoProcedure,
+    )
+    .await?;
     let req = QueryAuthAndIcp {
         procedure_id: procedure_id.clone(),
     };
