@@ -4,7 +4,8 @@
 // sent as `Authorization: Bearer` on every fetch to /ops; it never goes into a URL, the page or
 // a log. A 401 clears it and returns to the login form. Every DOM node is built with
 // createElement/textContent (no innerHTML), so nothing the API returns is ever parsed as HTML.
-'use strict';
+// The server puts `'use strict';` and LABELS (console/labels.json) before this script
+// (src/http/console.rs).
 
 const KEY = 'wxopen.operatorKey';
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -38,20 +39,7 @@ function fmtTime(secs) {
 }
 
 /** The app's lifecycle stage (GET /ops/apps/{appid} `lifecycle`), in Chinese with English. */
-const STAGES = {
-  new: ['尚未上传代码', 'nothing committed'],
-  committed: ['已上传代码', 'committed'],
-  privacy_detection_pending: ['隐私接口检测中', 'privacy detection running'],
-  submitted: ['已提交审核', 'submitted'],
-  auditing: ['审核中', 'auditing'],
-  delayed: ['审核延后', 'delayed'],
-  rejected: ['审核驳回', 'rejected'],
-  withdrawn: ['已撤回审核', 'withdrawn'],
-  approved: ['审核通过，待发布', 'approved, not released'],
-  released: ['已发布', 'released'],
-  gray: ['分阶段发布中', 'gray release'],
-  reverted: ['已回退', 'reverted'],
-};
+const STAGES = LABELS.STAGES;
 
 function stageText(l) {
   if (!l || !l.stage) return '—';
@@ -64,28 +52,7 @@ function stageText(l) {
   return [h('strong', {}, zh), ' ', h('small', { lang: 'en' }, en), facts.length ? ` · ${facts.join(' · ')}` : ''];
 }
 
-const STATUS = {
-  authorized: ['已授权', 'authorized'],
-  unauthorized: ['已取消授权', 'unauthorized'],
-  needs_reauthorization: ['需重新授权', 'needs reauthorization'],
-  auditing: ['审核中', 'auditing'],
-  approved: ['审核通过', 'approved'],
-  rejected: ['审核驳回', 'rejected'],
-  withdrawn: ['已撤回', 'withdrawn'],
-  delayed: ['审核延后', 'delayed'],
-  ok: ['成功', 'ok'],
-  skipped: ['跳过', 'skipped'],
-  failed: ['失败', 'failed'],
-  running: ['进行中', 'running'],
-  pending: ['等待中', 'pending'],
-  done: ['已完成', 'done'],
-  active: ['有效', 'active'],
-  expired: ['已过期', 'expired'],
-  used: ['已使用', 'used'],
-  delivered: ['已送达', 'delivered'],
-  unrouted: ['未路由', 'unrouted'],
-  revoked: ['已撤销', 'revoked'],
-};
+const STATUS = LABELS.STATUS;
 
 function badge(status) {
   const [zh, en] = STATUS[status] || [status, status];
@@ -93,29 +60,11 @@ function badge(status) {
 }
 
 /** ICP filing (小程序备案) statuses, as GET /ops/apps/{appid}/filing and the list name them. */
-const FILING = {
-  not_filed: ['未备案', 'not filed'],
-  platform_review: ['平台审核中', 'platform review'],
-  platform_rejected: ['平台审核驳回', 'platform rejected'],
-  administration_review: ['管局审核中', 'administration review'],
-  administration_rejected: ['管局审核驳回', 'administration rejected'],
-  filed: ['已备案', 'filed'],
-  unrecognized: ['未知状态', 'unrecognized'],
-  unchecked: ['未查询', 'unchecked'],
-};
+const FILING = LABELS.FILING;
 
-const SMS = {
-  waiting: ['等待负责人短信核验', 'waiting for the SMS check'],
-  done: ['短信核验完成', 'SMS check done'],
-  timed_out: ['短信核验超时', 'SMS check timed out'],
-  unrecognized: ['未知', 'unrecognized'],
-};
+const SMS = LABELS.SMS;
 
-const MISSING = {
-  info: ['小程序信息未填', 'profile not filled in'],
-  category: ['小程序类目未填', 'no category'],
-  verification: ['小程序未认证', 'not verified'],
-};
+const MISSING = LABELS.MISSING;
 
 function filingBadge(status) {
   const [zh, en] = FILING[status] || [status, status];
@@ -123,90 +72,31 @@ function filingBadge(status) {
   return h('span', { class: `badge filing ${cls}`, 'data-filing': status, title: en }, zh, ' ', h('span', { lang: 'en' }, en));
 }
 
-const ACTIONS = {
-  commit: ['提交代码', 'commit'],
-  submit_audit: ['提交审核', 'submit for audit'],
-  release: ['发布', 'release'],
-};
+const ACTIONS = LABELS.ACTIONS;
 
-const FUNC_SETS = {
-  17: ['帐号管理', 'account management'],
-  18: ['开发管理与数据分析', 'development management and data analysis'],
-  19: ['客服消息管理', 'customer service messages'],
-  25: ['开放平台帐号管理', 'open platform account management'],
-  30: ['小程序基本信息设置', 'basic profile settings'],
-  31: ['小程序认证', 'verification'],
-};
+const FUNC_SETS = LABELS.FUNC_SETS;
 
 // ---------------------------------------------------------------- errors
 
 /** Chinese for the API's error codes (the API's English message is shown beneath). */
-const ERROR_ZH = {
-  unauthorized: '运营密钥无效',
-  network: '网络错误，请求未到达服务器',
-  audit_pending: '已有审核进行中，不能再次提交',
-  not_approved: '只能发布审核通过且未发布的版本',
-  not_authorized: '该小程序未授权',
-  no_pending_audit: '没有进行中的审核',
-  idempotency_key_reused: '该幂等键已用于另一个批量请求',
-  undo_limit: '撤回次数已达上限',
-  speedup_quota: '本月加急次数已用完',
-  audit_quota: '本月审核额度不足',
-  privacy_detection_pending: '微信仍在检测代码的隐私接口，请稍后再提交',
-  privacy_interfaces_undeclared: '代码使用了 ext_json 未声明的隐私接口',
-  needs_reauthorization: '商家需要重新授权',
-  no_authorized_app: '还没有已授权的小程序',
-  invitation_used: '邀请已被使用',
-  wechat_error: '微信拒绝了请求',
-  wechat_quota: '微信接口调用次数已达上限',
-  wechat_unavailable: '微信暂时不可用',
-  wechat_outcome_unknown: '微信的应答丢失，操作结果未知',
-  not_found: '未找到',
-  method_not_allowed: '不支持的请求方法',
-  invalid_body: '请求内容有误',
-  invalid_query: '查询参数有误',
-  invalid_cursor: '分页位置无效',
-  invalid_limit: '分页大小无效',
-  invalid_appid: 'AppID 格式有误',
-  invalid_status: '状态筛选无效',
-  invalid_customer_id: '客户 ID 无效',
-  invalid_auth_type: '授权类型无效',
-  invalid_expires_in: '有效期无效',
-  invalid_user_version: '版本号无效',
-  invalid_item_list: '审核页面最多 5 个',
-  invalid_template_type: '模板类型无效',
-  missing_idempotency_key: '缺少幂等键',
-  unsupported_content_type: '请求格式有误',
-  store_unavailable: '存储暂时不可用',
-  secrets_unavailable: '平台密钥暂时不可读',
-  client: '输入有误',
-};
+const ERROR_ZH = LABELS.ERROR_ZH;
 
 /** Chinese for WeChat's common errcodes, when the API gives no `hint_zh` (its English hint is
  * shown beneath). */
-const HINT_ZH = {
-  85009: '已有审核进行中：等待结果或撤回审核',
-  85019: '没有审核通过的版本可发布：请先提交审核并等待通过',
-  85020: '当前审核状态不允许发布：请查看最新审核',
-  85052: '该版本已发布',
-  85085: '平台本月审核额度已用完：请查看额度',
-  85086: '尚未提交代码：请先提交模板',
-  61039: '微信仍在检测隐私接口：几分钟后重新提交',
-  61040: 'ext_json 使用了位置等隐私接口但未声明 requiredPrivateInfos',
-  61007: '商家未授予所需权限集（代码管理需要权限集 18）：请发送新的邀请',
-  48001: '商家未授予所需权限集（代码管理需要权限集 18）：请发送新的邀请',
-  87013: '撤回次数已达上限（每天 5 次，每月 10 次）',
-  89401: '微信不稳定：请稍后重试',
-  89402: '当前审核状态不能加急',
-  89403: '加急参数无效',
-  89404: '该审核已加急过',
-  89405: '本月加急次数已用完',
-  61004: '服务器 IP 不在平台白名单中（微信开放平台后台设置）',
-};
-const HINT_ZH_BY_ERROR = {
-  needs_reauthorization: '请发送新的邀请，让商家重新授权',
-  wechat_outcome_unknown: '微信可能已经执行：请先查看状态再重试',
-};
+const HINT_ZH = LABELS.HINT_ZH;
+const HINT_ZH_BY_ERROR = LABELS.HINT_ZH_BY_ERROR;
+
+/** The ext_json typed into `textarea` as an object, or null once `result` shows why it is not one. */
+function extJsonIn(textarea, result) {
+  try {
+    const v = JSON.parse(textarea.value || '{}');
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v;
+    throw new Error('not an object');
+  } catch (err) {
+    show(result, errorBox(new Error(`ext_json 不是 JSON 对象 / ext_json is not a JSON object: ${err.message}`)));
+    return null;
+  }
+}
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -708,14 +598,8 @@ async function viewApp(appid) {
     JSON.stringify({ extEnable: true, extAppid: appid, ext: {} }));
   const commitForm = h('form', { class: 'action', id: 'commit-form', onsubmit: (e) => {
     e.preventDefault();
-    let extJson;
-    try {
-      extJson = JSON.parse(ext.value || '{}');
-      if (!extJson || typeof extJson !== 'object' || Array.isArray(extJson)) throw new Error('not an object');
-    } catch (err) {
-      show(result, errorBox(new Error(`ext_json 不是 JSON 对象 / ext_json is not a JSON object: ${err.message}`)));
-      return;
-    }
+    const extJson = extJsonIn(ext, result);
+    if (!extJson) return;
     act(['提交代码', 'commit'], () => api('POST', `/ops/apps/${appid}/commit`, {
       template_id: Number(templateSelect.value), ext_json: extJson,
       user_version: version.value.trim(), user_desc: desc.value,
@@ -1118,14 +1002,8 @@ async function viewBatches() {
     const a = action.value;
     const body = { action: a, appids: targetSelected.checked ? [...state.selected] : 'all_authorized' };
     if (a === 'commit') {
-      let extJson;
-      try {
-        extJson = JSON.parse(ext.value || '{}');
-        if (!extJson || typeof extJson !== 'object' || Array.isArray(extJson)) throw new Error('not an object');
-      } catch (err) {
-        show(result, errorBox(new Error(`ext_json 不是 JSON 对象 / ext_json is not a JSON object: ${err.message}`)));
-        return;
-      }
+      const extJson = extJsonIn(ext, result);
+      if (!extJson) return;
       body.params = { template_id: Number(template.value), ext_json: extJson, user_version: version.value.trim(), user_desc: desc.value };
     } else if (a === 'submit_audit') {
       body.params = versionDesc.value.trim() ? { version_desc: versionDesc.value.trim() } : {};
@@ -1326,22 +1204,7 @@ async function viewInvitations() {
 }
 
 // ---------------------------------------------------------------- notifications
-const EVENT_KINDS = {
-  audit_approved: ['审核通过', 'audit approved'],
-  audit_rejected: ['审核未通过', 'audit rejected'],
-  audit_delayed: ['审核延后', 'audit delayed'],
-  batch_finished: ['批量完成', 'batch finished'],
-  release_done: ['发布完成', 'released'],
-  unauthorized: ['取消授权', 'unauthorized'],
-  needs_reauthorization: ['需重新授权', 'needs reauthorization'],
-  refresh_failures: ['令牌刷新失败', 'refresh failures'],
-  ticket_stale: ['ticket 过期', 'ticket stale'],
-  audit_quota_low: ['审核额度不足', 'audit quota low'],
-  violation: ['违规处罚', 'violation'],
-  filing_result: ['备案结果', 'filing result'],
-  registration_result: ['注册结果', 'registration result'],
-  test: ['测试', 'test'],
-};
+const EVENT_KINDS = LABELS.EVENT_KINDS;
 
 function eventKind(kind) {
   const [zh, en] = EVENT_KINDS[kind] || [kind, kind];
@@ -1451,21 +1314,8 @@ document.addEventListener('DOMContentLoaded', () => {
 
 // ---------------------------------------------------------------- violations and quota (issue 27)
 
-const PENALTY = {
-  warning: ['警告', 'warning'],
-  function_ban: ['功能封禁', 'function ban'],
-  taken_down: ['下架', 'taken down'],
-  account_ban: ['账号封禁', 'account ban'],
-  page_ban: ['页面封禁', 'page ban'],
-  other: ['其他处罚', 'other penalty'],
-};
-const APPEAL = {
-  processing: ['申诉处理中', 'appeal processing'],
-  approved: ['申诉通过', 'appeal approved'],
-  rejected: ['申诉不通过', 'appeal rejected'],
-  withdrawn: ['申诉已撤销', 'appeal withdrawn'],
-  other: ['其他', 'other'],
-};
+const PENALTY = LABELS.PENALTY;
+const APPEAL = LABELS.APPEAL;
 const word = (table, k) => (table[k] || [k, k]);
 
 /** The authorizer list's cell: how many penalties, the latest's kind. */

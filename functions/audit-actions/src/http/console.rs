@@ -15,7 +15,14 @@ use axum::Router;
 use std::sync::Arc;
 
 const PAGE: &str = include_str!("../../console/index.html");
-const SCRIPT: &str = include_str!("../../console/app.js");
+/// The script, after the console's labels (`console/labels.json`: every status, stage, error
+/// and event in Chinese and English, data kept apart from the code that shows it).
+const SCRIPT: &str = concat!(
+    "'use strict';\nconst LABELS = ",
+    include_str!("../../console/labels.json"),
+    ";\n",
+    include_str!("../../console/app.js")
+);
 const STYLE: &str = include_str!("../../console/style.css");
 
 /// The page's policy: everything from this origin, nothing inline, nothing framed.
