@@ -542,7 +542,8 @@ async fn verification_and_filing_in_one_is_checked_submitted_and_followed() {
 }
 
 /// A photo of up to 5 MB travels as base64 JSON (axum refuses bodies over 2 MB unless the
-/// route raises its limit): 4 MB goes through; past 5 MB is refused before WeChat is asked.
+/// route raises its limit): 4 MB goes through; past 5 MB is refused before WeChat is asked,
+/// and a body past the route's limit (here, or 2 MB elsewhere) is a JSON 413.
 #[tokio::test]
 async fn a_photo_of_up_to_five_megabytes_is_uploaded_and_a_larger_one_refused() {
     let (app, _clock) = spawn().await;
@@ -573,6 +574,17 @@ async fn a_photo_of_up_to_five_megabytes_is_uploaded_and_a_larger_one_refused() 
             Some(body(photo(5 * 1024 * 1024 + 300))),
         )
         .await;
-    assert!((400..500).contains(&s), "{s} {v}");
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_filing")), "{v}");
+    let (s, v) = app
+        .call(Method::POST, &path, Some(body(photo(7 * 1024 * 1024))))
+        .await;
+    assert_eq!((s, v["error"].as_str()), (413, Some("body_too_large")), "{v}");
     assert_eq!(app.local.sim.calls("/wxa/icp/upload_icp_media"), uploads);
+    let big = json!({ "padding": "x".repeat(3 * 1024 * 1024) });
+    let commit = format!("/ops/apps/{appid}/commit");
+    let (s, v) = app.call(Method::POST, &commit, Some(big.clone())).await;
+    assert_eq!((s, v["error"].as_str()), (413, Some("body_too_large")), "{v}");
+    let clear = format!("/ops/apps/{appid}/quota/clear");
+    let (s, v) = app.call(Method::POST, &clear, Some(big)).await;
+    assert_eq!((s, v["error"].as_str()), (413, Some("body_too_large")), "{v}");
 }

@@ -24,6 +24,10 @@ pub enum ApiError {
     },
     #[error("the route does not take this method")]
     MethodNotAllowed,
+    /// The body could not be read: larger than the route takes (2 MB, 5 MB of file on the
+    /// upload routes), or cut off.
+    #[error("{0}")]
+    BodyUnreadable(#[from] axum::extract::rejection::BytesRejection),
     #[error("the platform secret could not be read")]
     Secrets,
     #[error(transparent)]
@@ -110,6 +114,20 @@ impl Classify for ApiError {
             }
             ApiError::MethodNotAllowed => {
                 Failure::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            }
+            ApiError::BodyUnreadable(e) => {
+                let too_large = e.status() == StatusCode::PAYLOAD_TOO_LARGE;
+                let code = if too_large {
+                    "body_too_large"
+                } else {
+                    "body_unreadable"
+                };
+                Failure::new(e.status(), code).hint(too_large.then(|| {
+                    Hint::new(
+                        "send a smaller body: 2 MB at most, a file of 5 MB at most on the upload routes",
+                        "请求体过大：最多 2 MB，上传文件的接口最多 5 MB 的文件",
+                    )
+                }))
             }
             ApiError::Secrets => {
                 tracing::error!("platform secret unavailable on an operator request");

@@ -4,13 +4,12 @@
 //! there).
 
 use super::routes::declare_routes;
-use super::{json_body, Acting, ApiResult, AuthorizedApp, JsonBody, OpsQuery, S};
+use super::{Acting, ApiResult, AuthorizedApp, JsonBody, OpsQuery, OptionalJsonBody, S};
 use crate::ops::filing_application::{
     self as filing, AuthAndFilingApplication, FilingApplication, MediaBody, VerifyTaskBody,
 };
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -42,15 +41,9 @@ async fn upload_media(
 async fn start_verify_task(
     State(deps): S,
     Acting { op, app }: Acting,
-    headers: HeaderMap,
-    body: Bytes,
+    // None starts a face check for a filing.
+    OptionalJsonBody(b): OptionalJsonBody<VerifyTaskBody>,
 ) -> ApiResult<Response> {
-    // The body is optional: none starts a face check for a filing.
-    let b: VerifyTaskBody = if body.iter().all(u8::is_ascii_whitespace) {
-        VerifyTaskBody::default()
-    } else {
-        json_body(&headers, &body)?
-    };
     let started = filing::start_verify_task(&deps, &op.label, &app, b).await?;
     Ok((StatusCode::CREATED, Json(started)).into_response())
 }

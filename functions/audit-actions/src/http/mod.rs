@@ -226,9 +226,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         let headers = req.headers().clone();
         let body = Bytes::from_request(req, state)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|e| ApiError::from(e).into_response())?;
         json_body(&headers, &body)
             .map(JsonBody)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// A body that may be left out: none (or only whitespace) is `T::default()`, anything else is
+/// read as [`JsonBody`] reads it.
+pub(crate) struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        json_body(&headers, &body)
+            .map(OptionalJsonBody)
             .map_err(IntoResponse::into_response)
     }
 }

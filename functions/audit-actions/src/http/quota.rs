@@ -4,11 +4,9 @@
 //! `GET /ops/rid/{rid}` (what WeChat kept of a failed call). The rules are [`ops::quota`]'s.
 
 use super::routes::declare_routes;
-use super::{json_body, Acting, ApiResult, AuthorizedApp, OpsQuery, S};
+use super::{Acting, ApiResult, AuthorizedApp, OpsQuery, OptionalJsonBody, S};
 use crate::ops::{self, quota::Reset};
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
@@ -31,12 +29,10 @@ struct ClearBody {
     cgi_path: Option<String>,
 }
 
-/// The body, or none at all (a reset needs nothing).
-fn clear_body(headers: &HeaderMap, body: &Bytes) -> ApiResult<Option<String>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    let b: ClearBody = json_body(headers, body)?;
+/// A clear's body: none at all (a reset needs nothing), or `{"cgi_path": ...}`.
+type Clear = OptionalJsonBody<ClearBody>;
+
+fn cgi_path(b: ClearBody) -> ApiResult<Option<String>> {
     Ok(b.cgi_path
         .map(|p| ops::quota::parse_cgi_path(&p))
         .transpose()?)
@@ -46,8 +42,8 @@ fn shown(r: Reset) -> Json<serde_json::Value> {
     Json(json!(r))
 }
 
-async fn clear_app(State(deps): S, by: Acting, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let cgi_path = clear_body(&headers, &body)?;
+async fn clear_app(State(deps): S, by: Acting, OptionalJsonBody(b): Clear) -> ApiResult {
+    let cgi_path = cgi_path(b)?;
     let account = QuotaAccount::App(by.app.appid.clone());
     let r = ops::quota::clear(&deps, &by.op.label, &account, cgi_path.as_deref()).await?;
     Ok(shown(r))
@@ -56,10 +52,9 @@ async fn clear_app(State(deps): S, by: Acting, headers: HeaderMap, body: Bytes) 
 async fn clear_platform(
     State(deps): S,
     Extension(op): Extension<Operator>,
-    headers: HeaderMap,
-    body: Bytes,
+    OptionalJsonBody(b): Clear,
 ) -> ApiResult {
-    let cgi_path = clear_body(&headers, &body)?;
+    let cgi_path = cgi_path(b)?;
     let r = ops::quota::clear(
         &deps,
         &op.label,
