@@ -1338,6 +1338,7 @@ const EVENT_KINDS = {
   ticket_stale: ['ticket 过期', 'ticket stale'],
   audit_quota_low: ['审核额度不足', 'audit quota low'],
   violation: ['违规处罚', 'violation'],
+  appeal_updated: ['申诉进展', 'appeal updated'],
   filing_result: ['备案结果', 'filing result'],
   registration_result: ['注册结果', 'registration result'],
   test: ['测试', 'test'],

@@ -642,3 +642,51 @@ async fn the_console_lists_a_failure_and_its_retry_button_sends_it() {
     story.expect("the notifications view");
     assert_eq!(e.status_of(&id).await, NotificationStatus::Delivered);
 }
+
+/// The audit quota's notifications in the outbox.
+async fn quota_low_notifications(app: &App) -> Vec<Event> {
+    app.local
+        .store
+        .list_notifications(None, None, 50)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| n.event)
+        .filter(|e| matches!(e, Event::AuditQuotaLow { .. }))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_single_submit_that_leaves_under_a_tenth_of_the_audit_quota_is_told_once_a_month() {
+    let app = support::spawn_app().await;
+    let (first, second) = (
+        app.authorized_app("Quota one").await,
+        app.authorized_app("Quota two").await,
+    );
+    // A tenth left exactly is not "below 10%": read, not told.
+    app.local.sim.set_audit_quota(10, 100, 5, 10);
+    let (s, v) = app.get_json("/ops/quota").await;
+    assert_eq!((s, v["rest"].as_i64()), (200, Some(10)), "{v}");
+    assert!(quota_low_notifications(&app).await.is_empty());
+    app.local.sim.reset_calls();
+    app.commit_and_submit(&first, "1.0.0").await;
+    assert_eq!(
+        app.local.sim.calls("/wxa/queryquota"),
+        1,
+        "read once after the submit"
+    );
+    assert_eq!(
+        quota_low_notifications(&app).await,
+        [Event::AuditQuotaLow {
+            remaining: 9,
+            limit: 100
+        }],
+        "the submit that left 9 of 100 is told"
+    );
+    // Another submit this month (8 left), and the quota route reading it: nothing more.
+    app.commit_and_submit(&second, "1.0.0").await;
+    let (s, v) = app.get_json("/ops/quota").await;
+    assert_eq!((s, v["rest"].as_i64()), (200, Some(8)), "{v}");
+    assert_eq!(quota_low_notifications(&app).await.len(), 1);
+}

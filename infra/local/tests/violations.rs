@@ -210,3 +210,77 @@ async fn without_permission_set_76_wechat_refuses_the_records_and_pushes_nothing
     let (s, v) = app.get_json(&format!("/ops/apps/{appid}/violations")).await;
     assert_eq!((s, v["errcode"].as_i64()), (422, Some(61007)), "{v}");
 }
+
+/// The app's appeal notifications, oldest first, as `(status, appeal_record_id)`.
+async fn appeal_notifications(app: &App, appid: &AppId) -> Vec<(String, u64)> {
+    let mut told: Vec<_> = app
+        .local
+        .store
+        .list_notifications(None, None, 50)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| match n.event {
+            wxopen::notifications::Event::AppealUpdated {
+                appid: a,
+                appeal_record_id,
+                status,
+                ..
+            } if &a == appid => Some((n.created_at, status.as_str().to_owned(), appeal_record_id)),
+            _ => None,
+        })
+        .collect();
+    told.sort();
+    told.into_iter().map(|(_, s, id)| (s, id)).collect()
+}
+
+#[tokio::test]
+async fn an_appeal_is_notified_once_per_state_whether_read_or_pushed() {
+    let app = spawn_app().await;
+    let appid = authorized_with_76(&app, "Appeal told").await;
+    let p = app.local.sim.punish(&appid, ban()).await.unwrap();
+    // The appeal's push is late: wxopen learns of it by reading getappealrecords first.
+    app.local.sim.hold_pushes("wxa_appeal_record");
+    let id = app
+        .local
+        .sim
+        .appeal(&appid, &p.punish_id, 1, "")
+        .await
+        .unwrap();
+    let appeals_path = format!("/ops/apps/{appid}/violations/{}/appeals", p.punish_id);
+    for _ in 0..2 {
+        let (s, v) = app.call(Method::GET, &appeals_path, None).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    assert_eq!(
+        appeal_notifications(&app, &appid).await,
+        [("processing".to_owned(), id)],
+        "a new appeal, told once however often it is read"
+    );
+    // The late push of the same state tells nothing more.
+    assert_eq!(app.local.sim.release_held_pushes().await, 1);
+    assert_eq!(appeal_notifications(&app, &appid).await.len(), 1);
+    // The result, pushed first and then read: one more message.
+    app.local.sim.advance_clock(60);
+    app.local
+        .sim
+        .appeal(&appid, &p.punish_id, 3, "材料不足")
+        .await
+        .unwrap();
+    let (s, v) = app.call(Method::GET, &appeals_path, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        appeal_notifications(&app, &appid).await,
+        [("processing".to_owned(), id), ("rejected".to_owned(), id)]
+    );
+    let rejected = app
+        .local
+        .store
+        .get_notification(&format!("appeal:{appid}:{id}:rejected"))
+        .await
+        .unwrap()
+        .expect("the result's notification");
+    let md = rejected.notification.event.wecom_markdown(None);
+    assert!(md.contains("申诉不通过") && md.contains("材料不足"), "{md}");
+}

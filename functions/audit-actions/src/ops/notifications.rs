@@ -12,6 +12,7 @@ use wxopen::domain::{beijing_month_start, AppId, AuditId, UnixTime};
 use wxopen::notifications::channel::test_event;
 use wxopen::notifications::{self, Channel, ChannelKind, Event, NotificationRules, Route};
 use wxopen::store::{ChannelDelivery, Notification, NotificationStatus, Page};
+use wxopen::wechat::wxa::QueryQuota;
 
 /// One channel as `PUT /ops/notifications/rules` takes it. `url` and `signing_secret` may be
 /// left out to keep the ones stored for a channel of that name (the API never shows them back).
@@ -188,7 +189,10 @@ pub async fn release_done(
     notifications::emit_logged(deps.store.as_ref(), event, &id, deps.clock.now()).await;
 }
 
-/// The audit quota as WeChat reported it: under 10% left is notified, once a month.
+/// The audit quota as WeChat reported it, wherever wxopen reads it (a batch's check, a single
+/// submission, a speed-up, `GET /ops/quota`): under 10% left is notified once a month. The quota
+/// is the platform's (queryquota answers the same figures with any app's token), so the month is
+/// the whole event id: one message however many apps and reads see it low.
 pub async fn audit_quota_seen(deps: &Deps, rest: i64, limit: i64) {
     if limit <= 0 || rest.max(0) * 10 >= limit {
         return;
@@ -200,6 +204,18 @@ pub async fn audit_quota_seen(deps: &Deps, rest: i64, limit: i64) {
         limit: limit as u64,
     };
     notifications::emit_logged(deps.store.as_ref(), event, &id, now).await;
+}
+
+/// Reads the audit quota after one app's submission (one queryquota with its token), so that
+/// the quota running low is told when a submission spends it, not only when a batch checks it.
+/// A failed read is logged: the submission stands.
+pub async fn audit_quota_after_submit(deps: &Deps, appid: &AppId) {
+    match deps.mgr.wxa(appid).call(&QueryQuota).await {
+        Ok(q) => audit_quota_seen(deps, q.rest, q.limit).await,
+        Err(e) => {
+            tracing::warn!(%appid, error = %e, "audit quota not read after the submission")
+        }
+    }
 }
 
 /// Parses a `status` filter.
