@@ -268,6 +268,11 @@ async fn an_appeal_is_notified_once_per_state_whether_read_or_pushed() {
         .appeal(&appid, &p.punish_id, 3, "材料不足")
         .await
         .unwrap();
+    assert_eq!(
+        appeal_notifications(&app, &appid).await,
+        [("processing".to_owned(), id), ("rejected".to_owned(), id)],
+        "the pushed result is told"
+    );
     let (s, v) = app.call(Method::GET, &appeals_path, None).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(
