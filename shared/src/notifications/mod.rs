@@ -11,15 +11,20 @@
 //!
 //! - [`event`]: the [`Event`]s and how each reads (WeCom markdown, plain text, JSON).
 //! - [`rules`]: which events go to which channel, optionally per customer.
+//! - [`channel_secrets`]: the channels' URLs and signing secrets, kept in Secrets Manager.
 //! - [`channel`]: sending to one channel (and the webhook's signature).
 //! - [`deliver`]: the drainer.
 
 pub mod channel;
+pub mod channel_secrets;
 pub mod deliver;
 pub mod event;
 pub mod rules;
 
 pub use channel::{Sender, SnsTopic};
+pub use channel_secrets::{
+    load_rules, save_rules, ChannelSecretStore, LocalChannelSecrets, SecretsManagerChannelSecrets,
+};
 pub use deliver::{DrainReport, Notifier};
 pub use event::{Event, EventKind};
 pub use rules::{Channel, ChannelKind, NotificationRules, Route};

@@ -52,13 +52,16 @@ pub fn rules_view(rules: &NotificationRules) -> Value {
     })
 }
 
+/// The rules as stored: the channels' secret parts are not even read.
 pub async fn rules(deps: &Deps) -> Result<Value, OpsError> {
     Ok(rules_view(&deps.store.get_notification_rules().await?))
 }
 
-/// Replaces the rules, after checking them (a refused body changes nothing).
+/// Replaces the rules, after checking them (a refused body changes nothing): the channels' URLs
+/// and signing secrets to their Secrets Manager secret, the rest with references to the store.
 pub async fn put_rules(deps: &Deps, operator: &str, body: RulesBody) -> Result<Value, OpsError> {
-    let stored = deps.store.get_notification_rules().await?;
+    let secrets = deps.notifier.channel_secrets();
+    let stored = notifications::load_rules(deps.store.as_ref(), secrets).await?;
     let channels = body
         .channels
         .into_iter()
@@ -71,10 +74,12 @@ pub async fn put_rules(deps: &Deps, operator: &str, body: RulesBody) -> Result<V
                     .or_else(|| kept.and_then(|k| k.signing_secret.clone())),
                 name: c.name,
                 kind: c.kind,
+                secret_ref: None,
+                url_view: None,
             }
         })
         .collect();
-    let rules = NotificationRules {
+    let mut rules = NotificationRules {
         channels,
         routes: body.routes,
         operator: operator.to_owned(),
@@ -84,7 +89,7 @@ pub async fn put_rules(deps: &Deps, operator: &str, body: RulesBody) -> Result<V
         field: "channels".into(),
         message: e.to_string(),
     })?;
-    deps.store.put_notification_rules(&rules).await?;
+    notifications::save_rules(deps.store.as_ref(), secrets, &mut rules).await?;
     tracing::info!(
         operator,
         channels = rules.channels.len(),
@@ -97,7 +102,8 @@ pub async fn put_rules(deps: &Deps, operator: &str, body: RulesBody) -> Result<V
 /// Sends a test message to one channel now (not through the outbox): whether it arrived, and
 /// the receiver's refusal when it did not.
 pub async fn test(deps: &Deps, operator: &str, body: TestBody) -> Result<Value, OpsError> {
-    let rules = deps.store.get_notification_rules().await?;
+    let rules =
+        notifications::load_rules(deps.store.as_ref(), deps.notifier.channel_secrets()).await?;
     let channel = rules
         .channel(&body.channel)
         .ok_or(OpsError::NotFound { what: "channel" })?;
@@ -246,6 +252,8 @@ mod tests {
                     "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc-123".to_owned(),
                 )),
                 signing_secret: None,
+                secret_ref: None,
+                url_view: None,
             }],
             ..Default::default()
         };
