@@ -1535,5 +1535,5 @@ function quotaPanel(appid) {
     : missing('quota-clear', 'POST', '/ops/apps/{appid}/quota/clear');
   look();
   return [h('div', { class: 'toolbar' }, h('label', { for: 'quota-cgi-path' }, 'cgi_path'), path,
-    h('button', { type: 'button', class: 'secondary', onclick: look }, bi('查询', 'Look up')), clear), out];
+    h('button', { type: 'button', id: 'quota-look', class: 'secondary', onclick: look }, bi('查询', 'Look up')), clear), out];
 }

@@ -289,3 +289,94 @@ async fn an_appeal_is_notified_once_per_state_whether_read_or_pushed() {
     let md = rejected.notification.event.wecom_markdown(None);
     assert!(md.contains("申诉不通过") && md.contains("材料不足"), "{md}");
 }
+
+/// The text of the element `css` once it contains `needle` (polled for up to 10 s); the last
+/// text seen when it never does.
+async fn text_once_it_holds(
+    c: &fantoccini::Client,
+    css: &str,
+    needle: &str,
+) -> Result<String, fantoccini::error::CmdError> {
+    let mut text = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(fantoccini::Locator::Css(css)).await {
+            text = e.text().await?;
+            if text.contains(needle) {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(text)
+}
+
+/// The console in a real browser: a penalised app shows its penalty in the authorizer list and
+/// in its view's violations panel, and the quota panel's look-up shows one API's figures.
+/// Without Chromium and ChromeDriver it says so and passes (fails with `CI=true`).
+#[tokio::test]
+async fn the_console_shows_the_penalty_of_a_penalised_app_and_the_quota_lookups_figures() {
+    use fantoccini::Locator;
+    use support::browser::{browser, driver, shoot};
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let appid = authorized_with_76(&app, "Penalised Shop").await;
+    let p = app.local.sim.punish(&appid, ban()).await.unwrap();
+    // One call of get_category counted against a daily limit of 2.
+    const CATEGORY: &str = "/wxa/get_category";
+    app.local.sim.set_daily_quota(CATEGORY, 2);
+    let (s, v) = app.get_json(&format!("/ops/apps/{appid}/categories")).await;
+    assert_eq!(s, 200, "{v}");
+
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path(), (1280, 900)).await;
+    let story = async {
+        c.goto(&app.url("/console")).await?;
+        c.wait()
+            .for_element(Locator::Id("login-key"))
+            .await?
+            .send_keys(support::OPERATOR_KEY)
+            .await?;
+        c.find(Locator::Id("login-submit")).await?.click().await?;
+        // The authorizer list: the app's row says it is penalised, and how.
+        let cell = format!("tr[data-appid='{appid}'] .penalty-cell");
+        let listed = text_once_it_holds(&c, &cell, "功能封禁").await?;
+        assert!(
+            listed.contains("1 · 功能封禁") && listed.contains("function ban"),
+            "{listed}"
+        );
+        shoot(&c, "console-penalised-list").await;
+        // The app's view: the violations panel lists the penalty with its reason.
+        c.find(Locator::Css(&format!(
+            "tr[data-appid='{appid}'] a.app-link"
+        )))
+        .await?
+        .click()
+        .await?;
+        let row = format!("#penalty-table tr[data-punish-id='{}']", p.punish_id);
+        let penalty = text_once_it_holds(&c, &row, "内容涉嫌欺诈").await?;
+        assert!(
+            penalty.contains("功能封禁") && penalty.contains("内容涉嫌欺诈"),
+            "{penalty}"
+        );
+        // The quota panel: one API's count against its daily limit, and the month's resets.
+        c.wait()
+            .for_element(Locator::Id("quota-cgi-path"))
+            .await?
+            .send_keys(CATEGORY)
+            .await?;
+        c.find(Locator::Id("quota-look")).await?.click().await?;
+        let figures = text_once_it_holds(&c, "#quota-result", "/wxa/get_category: 1 / 2").await?;
+        assert!(
+            figures.contains("/wxa/get_category: 1 / 2") && figures.contains("0 / 10"),
+            "{figures}"
+        );
+        shoot(&c, "console-violations-and-quota").await;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if story.is_err() {
+        shoot(&c, "console-violations-failure").await;
+    }
+    let _ = c.close().await;
+    story.expect("the violations and quota panels");
+}
