@@ -358,6 +358,8 @@ async fn the_console_shows_the_penalty_of_a_penalised_app_and_the_quota_lookups_
             penalty.contains("功能封禁") && penalty.contains("内容涉嫌欺诈"),
             "{penalty}"
         );
+        let panel = c.find(Locator::Id("violations-card")).await?.text().await?;
+        assert!(!panel.contains("null"), "nothing missing shows: {panel}");
         // The quota panel: one API's count against its daily limit, and the month's resets.
         c.wait()
             .for_element(Locator::Id("quota-cgi-path"))
