@@ -321,9 +321,9 @@ async fn the_console_shows_the_penalty_of_a_penalised_app_and_the_quota_lookups_
     let app = spawn_app().await;
     let appid = authorized_with_76(&app, "Penalised Shop").await;
     let p = app.local.sim.punish(&appid, ban()).await.unwrap();
-    // One call of get_category counted against a daily limit of 2.
+    // One call of get_category counted against a daily limit of 3 (2 remain).
     const CATEGORY: &str = "/wxa/get_category";
-    app.local.sim.set_daily_quota(CATEGORY, 2);
+    app.local.sim.set_daily_quota(CATEGORY, 3);
     let (s, v) = app.get_json(&format!("/ops/apps/{appid}/categories")).await;
     assert_eq!(s, 200, "{v}");
 
@@ -367,9 +367,9 @@ async fn the_console_shows_the_penalty_of_a_penalised_app_and_the_quota_lookups_
             .send_keys(CATEGORY)
             .await?;
         c.find(Locator::Id("quota-look")).await?.click().await?;
-        let figures = text_once_it_holds(&c, "#quota-result", "/wxa/get_category: 1 / 2").await?;
+        let figures = text_once_it_holds(&c, "#quota-result", "/wxa/get_category: 1 / 3").await?;
         assert!(
-            figures.contains("/wxa/get_category: 1 / 2") && figures.contains("0 / 10"),
+            figures.contains("/wxa/get_category: 1 / 3") && figures.contains("0 / 10"),
             "{figures}"
         );
         shoot(&c, "console-violations-and-quota").await;
