@@ -352,7 +352,7 @@ pub async fn apply_app_push(
             return record_penalty(store, clock, appid, punishment).await;
         }
         AuthorizerEvent::AppealRecord { header, appeal } => {
-            return record_appeal(store, appid, header.create_time, appeal).await;
+            return record_appeal(store, clock, appid, header.create_time, appeal).await;
         }
         AuthorizerEvent::IcpFilingResult { result, .. } => {
             if result.authorizer_appid.as_ref().is_some_and(|a| a != appid) {
@@ -636,6 +636,7 @@ async fn record_penalty(
 /// nothing).
 async fn record_appeal(
     store: &dyn Store,
+    clock: &dyn Clock,
     appid: &AppId,
     pushed_at: UnixTime,
     a: AppealRecord,
@@ -658,6 +659,26 @@ async fn record_appeal(
     };
     let recorded = store.record_appeal(&appeal).await?;
     tracing::info!(%appid, appeal_record_id = appeal.appeal_record_id, status = appeal.status.as_str(), recorded, "appeal push");
+    // Told when this push is the appeal's state now: newly recorded, or the repeat of the push
+    // recorded (WeChat pushing again after a failed answer; the outbox id makes it one
+    // message). A push older than the recorded state tells nothing stale.
+    let current = recorded
+        || store.list_appeals(appid).await?.iter().any(|x| {
+            x.appeal_record_id == appeal.appeal_record_id
+                && x.pushed_at == appeal.pushed_at
+                && x.status == appeal.status
+        });
+    if current {
+        notifications::emit_appeal(
+            store,
+            appid,
+            appeal.appeal_record_id,
+            appeal.status,
+            &appeal.audit_reason,
+            clock.now(),
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -127,7 +127,8 @@ impl AwsRuntime {
     }
 
     /// The notification drainer: the channels' sender (with the SNS topic of
-    /// `WXOPEN_NOTIFY_TOPIC_ARN` when set) and the console's URL under the public URL. Only the
+    /// `WXOPEN_NOTIFY_TOPIC_ARN` when set), the console's URL under the public URL, and the
+    /// channels' secret (`WXOPEN_NOTIFY_SECRET_ID`). Only the
     /// functions that deliver (audit-actions, the batch runner) build it: the others only write
     /// the outbox, and link no SNS client.
     pub fn notifier(&self) -> anyhow::Result<crate::notifications::Notifier> {
@@ -137,9 +138,23 @@ impl AwsRuntime {
                 topic_arn,
             }
         });
+        // The channels' URLs and signing secrets: the stack's NotificationChannelsSecret.
+        let secrets: std::sync::Arc<dyn crate::notifications::ChannelSecretStore> =
+            match optional_env("WXOPEN_NOTIFY_SECRET_ID") {
+                Some(id) => {
+                    std::sync::Arc::new(crate::notifications::SecretsManagerChannelSecrets::new(
+                        aws_sdk_secretsmanager::Client::new(&self.sdk),
+                        id,
+                    ))
+                }
+                None => std::sync::Arc::new(
+                    crate::notifications::channel_secrets::UnconfiguredChannelSecrets,
+                ),
+            };
         Ok(crate::notifications::Notifier::new(
             crate::notifications::Sender::new(topic)?,
             crate::notifications::Notifier::console_url_for(self.public_url.as_deref()),
+            secrets,
         ))
     }
 

@@ -2,6 +2,7 @@
 //! `WXOPEN_TEST_AWS_ENDPOINT` (see `helpers::aws_endpoint`).
 
 mod helpers;
+mod notify_secrets;
 mod notify_sns;
 mod onboarding_second_faults;
 mod refresher;

@@ -30,6 +30,8 @@ fn sns_channel() -> Channel {
         kind: ChannelKind::Sns,
         url: None,
         signing_secret: None,
+        secret_ref: None,
+        url_view: None,
     }
 }
 

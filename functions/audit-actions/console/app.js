@@ -1353,7 +1353,7 @@ async function violationsPanel(appid) {
     appeals.length ? h('ul', { id: 'appeal-list' }, appeals) : null,
     v.wechat_records ? h('p', { class: 'muted' }, `微信记录（近 90 天）${records.length} 条`,
       h('small', { lang: 'en' }, ` ${records.length} record(s) at WeChat, last 90 days`)) : null,
-  ];
+  ].filter(Boolean); // the card's replaceChildren would print a null as "null"
 }
 
 /** The app view's quota panel: one API's count, the month's resets, and the reset button. */
@@ -1384,5 +1384,5 @@ function quotaPanel(appid) {
     : missing('quota-clear', 'POST', '/ops/apps/{appid}/quota/clear');
   look();
   return [h('div', { class: 'toolbar' }, h('label', { for: 'quota-cgi-path' }, 'cgi_path'), path,
-    h('button', { type: 'button', class: 'secondary', onclick: look }, bi('查询', 'Look up')), clear), out];
+    h('button', { type: 'button', id: 'quota-look', class: 'secondary', onclick: look }, bi('查询', 'Look up')), clear), out];
 }

@@ -365,6 +365,17 @@ pub async fn start(config: StackConfig) -> anyhow::Result<Stack> {
         .await
         .context("creating the platform secret")?;
     resolver.refs.insert(secret_id, secret_arn.clone());
+    // The secrets the stack seeds (the notification channels'), with their first value.
+    for (id, value) in template.seeded_secrets() {
+        let value = resolver
+            .resolve_string(&template, value)?
+            .with_context(|| format!("{id}: SecretString"))?;
+        let arn = aws
+            .create_secret(&format!("{}-{id}", config.stack_name), &value)
+            .await
+            .with_context(|| format!("creating secret {id}"))?;
+        resolver.refs.insert(id, arn);
+    }
     // The alarm topic (notifications of kind sns publish there): an ARN stand-in, no topic is
     // made; an sns channel's sends fail, and are listed, until one is.
     resolver.refs.insert(

@@ -267,16 +267,34 @@ impl Template {
         Ok((id, props))
     }
 
-    /// The logical id of the one `AWS::SecretsManager::Secret`.
+    /// The logical id of the platform secret: the one `AWS::SecretsManager::Secret` without a
+    /// `SecretString` (its value is the operator's to set after deployment).
     pub fn secret(&self) -> anyhow::Result<String> {
-        let mut secrets = self.resources_of_type("AWS::SecretsManager::Secret");
+        let mut secrets: Vec<_> = self
+            .resources_of_type("AWS::SecretsManager::Secret")
+            .into_iter()
+            .filter(|(_, r)| {
+                get(r, "Properties")
+                    .and_then(|p| get(p, "SecretString"))
+                    .is_none()
+            })
+            .collect();
         if secrets.len() != 1 {
             bail!(
-                "expected one AWS::SecretsManager::Secret, found {}",
+                "expected one AWS::SecretsManager::Secret without a SecretString, found {}",
                 secrets.len()
             );
         }
         Ok(secrets.remove(0).0)
+    }
+
+    /// The secrets the stack creates with a first value: logical id and `SecretString` (the
+    /// notification channels' secret).
+    pub fn seeded_secrets(&self) -> Vec<(String, &Yaml)> {
+        self.resources_of_type("AWS::SecretsManager::Secret")
+            .into_iter()
+            .filter_map(|(id, r)| Some((id, get(get(r, "Properties")?, "SecretString")?)))
+            .collect()
     }
 }
 

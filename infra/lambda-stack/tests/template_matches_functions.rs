@@ -331,7 +331,8 @@ fn unset_on_purpose(binary: &str, name: &str) -> bool {
         || (binary == "audit-actions" && name == "WXOPEN_BATCH_CONCURRENCY")
         // Read by runtime.rs's notifier, which only audit-actions and the batch runner build (the
         // others write the notification outbox and deliver nothing).
-        || (name == "WXOPEN_NOTIFY_TOPIC_ARN" && !matches!(binary, "audit-actions" | "batch-runner"))
+        || (matches!(name, "WXOPEN_NOTIFY_TOPIC_ARN" | "WXOPEN_NOTIFY_SECRET_ID")
+            && !matches!(binary, "audit-actions" | "batch-runner"))
 }
 
 #[test]

@@ -135,6 +135,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         wechat_base_url: config.wechat_base_url,
         refresh_interval: config.refresh_interval,
         clock: config.clock,
+        channel_secrets: local_channel_secrets(&config.data_dir),
     })
     .await?;
     Ok(Local {
@@ -145,6 +146,15 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Local> {
         notifier: w.notifier,
         server: w.server,
     })
+}
+
+/// The notification channels' secret parts in `data_dir` (where AWS uses Secrets Manager).
+fn local_channel_secrets(
+    data_dir: &std::path::Path,
+) -> Arc<dyn wxopen::notifications::ChannelSecretStore> {
+    Arc::new(wxopen::notifications::LocalChannelSecrets::new(
+        data_dir.join("notification-channels.json"),
+    ))
 }
 
 /// The embedded (redb) store in `data_dir`, created if absent.
@@ -224,6 +234,15 @@ pub async fn start_system(config: SystemConfig) -> anyhow::Result<System> {
         wechat_base_url: None,
         refresh_interval: config.refresh_interval,
         clock: Arc::new(SystemClock),
+        channel_secrets: match &config.store {
+            StoreTarget::Embedded { data_dir } => local_channel_secrets(data_dir),
+            // Beside a DynamoDB table: a file named after it in the temporary directory.
+            StoreTarget::Dynamo { table, .. } => {
+                Arc::new(wxopen::notifications::LocalChannelSecrets::new(
+                    std::env::temp_dir().join(format!("{table}-notification-channels.json")),
+                ))
+            }
+        },
     })
     .await?;
     Ok(System {
@@ -298,6 +317,9 @@ struct Wiring {
     wechat_base_url: Option<String>,
     refresh_interval: Option<std::time::Duration>,
     clock: Arc<dyn Clock>,
+    /// Where the notification channels' URLs and signing secrets are kept (AWS: Secrets
+    /// Manager; here a file, readable by its owner only).
+    channel_secrets: Arc<dyn wxopen::notifications::ChannelSecretStore>,
 }
 
 /// Our listener with every route on `store`, the batch runner, the refresher, and WeChat (the
@@ -313,6 +335,7 @@ async fn wire(wiring: Wiring) -> anyhow::Result<Wired> {
         wechat_base_url,
         refresh_interval,
         clock,
+        channel_secrets,
     } = wiring;
     let secrets_value = &secrets_value;
     let secrets: Arc<dyn SecretsSource> = Arc::new(StaticSecrets::new(secrets_value.clone()));
@@ -401,6 +424,7 @@ async fn wire(wiring: Wiring) -> anyhow::Result<Wired> {
     let notifier = Arc::new(wxopen::notifications::Notifier::new(
         wxopen::notifications::Sender::new(None).context("the notification sender")?,
         wxopen::notifications::Notifier::console_url_for(Some(&base_url)),
+        channel_secrets,
     ));
     let ops_deps = Arc::new(audit_actions::Deps {
         store: dyn_store.clone(),

@@ -642,3 +642,129 @@ async fn the_console_lists_a_failure_and_its_retry_button_sends_it() {
     story.expect("the notifications view");
     assert_eq!(e.status_of(&id).await, NotificationStatus::Delivered);
 }
+
+/// The audit quota's notifications in the outbox.
+async fn quota_low_notifications(app: &App) -> Vec<Event> {
+    app.local
+        .store
+        .list_notifications(None, None, 50)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| n.event)
+        .filter(|e| matches!(e, Event::AuditQuotaLow { .. }))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_single_submit_that_leaves_under_a_tenth_of_the_audit_quota_is_told_once_a_month() {
+    let app = support::spawn_app().await;
+    let (first, second) = (
+        app.authorized_app("Quota one").await,
+        app.authorized_app("Quota two").await,
+    );
+    // A tenth left exactly is not "below 10%": read, not told.
+    app.local.sim.set_audit_quota(10, 100, 5, 10);
+    let (s, v) = app.get_json("/ops/quota").await;
+    assert_eq!((s, v["rest"].as_i64()), (200, Some(10)), "{v}");
+    assert!(quota_low_notifications(&app).await.is_empty());
+    app.local.sim.reset_calls();
+    app.commit_and_submit(&first, "1.0.0").await;
+    assert_eq!(
+        app.local.sim.calls("/wxa/queryquota"),
+        1,
+        "read once after the submit"
+    );
+    assert_eq!(
+        quota_low_notifications(&app).await,
+        [Event::AuditQuotaLow {
+            remaining: 9,
+            limit: 100
+        }],
+        "the submit that left 9 of 100 is told"
+    );
+    // Another submit this month (8 left), and the quota route reading it: nothing more.
+    app.commit_and_submit(&second, "1.0.0").await;
+    let (s, v) = app.get_json("/ops/quota").await;
+    assert_eq!((s, v["rest"].as_i64()), (200, Some(8)), "{v}");
+    assert_eq!(quota_low_notifications(&app).await.len(), 1);
+}
+
+/// `PUT /ops/notifications/rules` puts the robot's key and the signing secret in the channels'
+/// secret (here the owner-only file that stands in for Secrets Manager), the rules item keeps
+/// references only, `GET` shows neither, and a later `PUT` without them keeps them.
+#[tokio::test]
+async fn the_rules_item_keeps_references_and_the_secret_parts_stay_in_the_secret() {
+    let e = env().await;
+    let robot = Receiver::start(&[]).await;
+    let hook = Receiver::start(&[]).await;
+    e.put_rules(json!({
+        "channels": [
+            { "name": "ops-group", "kind": "wecom", "url": robot.url },
+            { "name": "backend", "kind": "webhook", "url": hook.url, "signing_secret": SIGNING_SECRET },
+        ],
+        "routes": [{ "channel": "backend" }],
+    }))
+    .await;
+    let stored = e
+        .app
+        .local
+        .store
+        .get_notification_rules()
+        .await
+        .unwrap()
+        .to_stored_json()
+        .unwrap();
+    for secret in ["robot-key-0000-secret", SIGNING_SECRET] {
+        assert!(!stored.contains(secret), "{secret} in the store: {stored}");
+    }
+    let secrets = e.app.local.notifier.channel_secrets();
+    assert!(
+        stored.contains(&format!("{}#backend", secrets.secret_id())),
+        "{stored}"
+    );
+    let path = std::path::Path::new(secrets.secret_id());
+    let file = std::fs::read_to_string(path).unwrap();
+    assert!(file.contains("robot-key-0000-secret") && file.contains(SIGNING_SECRET));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "readable by its owner only: {mode:o}");
+    }
+    let shown = e.get("/ops/notifications/rules").await;
+    let text = shown.to_string();
+    assert!(
+        !text.contains("robot-key-0000-secret") && !text.contains(SIGNING_SECRET),
+        "{text}"
+    );
+    assert_eq!(shown["channels"][1]["signing_secret_set"], true, "{shown}");
+    assert!(shown["channels"][0]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+    // Routes changed, secrets left out: kept, and the delivery is still signed with them.
+    e.put_rules(json!({
+        "channels": [{ "name": "backend", "kind": "webhook" }],
+        "routes": [{ "channel": "backend" }],
+    }))
+    .await;
+    let file = std::fs::read_to_string(path).unwrap();
+    assert!(
+        !file.contains("ops-group") && !file.contains(&robot.url) && file.contains(SIGNING_SECRET),
+        "a channel removed takes its secret parts along, the kept one keeps them"
+    );
+    let event = Event::BatchFinished {
+        batch_id: "b-s".into(),
+        operation: "release".into(),
+        ok: 1,
+        skipped: 0,
+        failed: 0,
+    };
+    notifications::emit(e.app.local.store.as_ref(), event, "batch:b-s:finished", NOW)
+        .await
+        .unwrap();
+    assert_eq!(e.drain().await.delivered, 1);
+    assert_signed(&hook.hits()[0]);
+}

@@ -210,3 +210,175 @@ async fn without_permission_set_76_wechat_refuses_the_records_and_pushes_nothing
     let (s, v) = app.get_json(&format!("/ops/apps/{appid}/violations")).await;
     assert_eq!((s, v["errcode"].as_i64()), (422, Some(61007)), "{v}");
 }
+
+/// The app's appeal notifications, oldest first, as `(status, appeal_record_id)`.
+async fn appeal_notifications(app: &App, appid: &AppId) -> Vec<(String, u64)> {
+    let mut told: Vec<_> = app
+        .local
+        .store
+        .list_notifications(None, None, 50)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| match n.event {
+            wxopen::notifications::Event::AppealUpdated {
+                appid: a,
+                appeal_record_id,
+                status,
+                ..
+            } if &a == appid => Some((n.created_at, status.as_str().to_owned(), appeal_record_id)),
+            _ => None,
+        })
+        .collect();
+    told.sort();
+    told.into_iter().map(|(_, s, id)| (s, id)).collect()
+}
+
+#[tokio::test]
+async fn an_appeal_is_notified_once_per_state_whether_read_or_pushed() {
+    let app = spawn_app().await;
+    let appid = authorized_with_76(&app, "Appeal told").await;
+    let p = app.local.sim.punish(&appid, ban()).await.unwrap();
+    // The appeal's push is late: wxopen learns of it by reading getappealrecords first.
+    app.local.sim.hold_pushes("wxa_appeal_record");
+    let id = app
+        .local
+        .sim
+        .appeal(&appid, &p.punish_id, 1, "")
+        .await
+        .unwrap();
+    let appeals_path = format!("/ops/apps/{appid}/violations/{}/appeals", p.punish_id);
+    for _ in 0..2 {
+        let (s, v) = app.call(Method::GET, &appeals_path, None).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    assert_eq!(
+        appeal_notifications(&app, &appid).await,
+        [("processing".to_owned(), id)],
+        "a new appeal, told once however often it is read"
+    );
+    // The late push of the same state tells nothing more.
+    assert_eq!(app.local.sim.release_held_pushes().await, 1);
+    assert_eq!(appeal_notifications(&app, &appid).await.len(), 1);
+    // The result, pushed first and then read: one more message.
+    app.local.sim.advance_clock(60);
+    app.local
+        .sim
+        .appeal(&appid, &p.punish_id, 3, "材料不足")
+        .await
+        .unwrap();
+    assert_eq!(
+        appeal_notifications(&app, &appid).await,
+        [("processing".to_owned(), id), ("rejected".to_owned(), id)],
+        "the pushed result is told"
+    );
+    let (s, v) = app.call(Method::GET, &appeals_path, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        appeal_notifications(&app, &appid).await,
+        [("processing".to_owned(), id), ("rejected".to_owned(), id)]
+    );
+    let rejected = app
+        .local
+        .store
+        .get_notification(&format!("appeal:{appid}:{id}:rejected"))
+        .await
+        .unwrap()
+        .expect("the result's notification");
+    let md = rejected.notification.event.wecom_markdown(None);
+    assert!(md.contains("申诉不通过") && md.contains("材料不足"), "{md}");
+}
+
+/// The text of the element `css` once it contains `needle` (polled for up to 10 s); the last
+/// text seen when it never does.
+async fn text_once_it_holds(
+    c: &fantoccini::Client,
+    css: &str,
+    needle: &str,
+) -> Result<String, fantoccini::error::CmdError> {
+    let mut text = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(fantoccini::Locator::Css(css)).await {
+            text = e.text().await?;
+            if text.contains(needle) {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(text)
+}
+
+/// The console in a real browser: a penalised app shows its penalty in the authorizer list and
+/// in its view's violations panel, and the quota panel's look-up shows one API's figures.
+/// Without Chromium and ChromeDriver it says so and passes (fails with `CI=true`).
+#[tokio::test]
+async fn the_console_shows_the_penalty_of_a_penalised_app_and_the_quota_lookups_figures() {
+    use fantoccini::Locator;
+    use support::browser::{browser, driver, shoot};
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let appid = authorized_with_76(&app, "Penalised Shop").await;
+    let p = app.local.sim.punish(&appid, ban()).await.unwrap();
+    // One call of get_category counted against a daily limit of 3 (2 remain).
+    const CATEGORY: &str = "/wxa/get_category";
+    app.local.sim.set_daily_quota(CATEGORY, 3);
+    let (s, v) = app.get_json(&format!("/ops/apps/{appid}/categories")).await;
+    assert_eq!(s, 200, "{v}");
+
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path(), (1280, 900)).await;
+    let story = async {
+        c.goto(&app.url("/console")).await?;
+        c.wait()
+            .for_element(Locator::Id("login-key"))
+            .await?
+            .send_keys(support::OPERATOR_KEY)
+            .await?;
+        c.find(Locator::Id("login-submit")).await?.click().await?;
+        // The authorizer list: the app's row says it is penalised, and how.
+        let cell = format!("tr[data-appid='{appid}'] .penalty-cell");
+        let listed = text_once_it_holds(&c, &cell, "功能封禁").await?;
+        assert!(
+            listed.contains("1 · 功能封禁") && listed.contains("function ban"),
+            "{listed}"
+        );
+        shoot(&c, "console-penalised-list").await;
+        // The app's view: the violations panel lists the penalty with its reason.
+        c.find(Locator::Css(&format!(
+            "tr[data-appid='{appid}'] a.app-link"
+        )))
+        .await?
+        .click()
+        .await?;
+        let row = format!("#penalty-table tr[data-punish-id='{}']", p.punish_id);
+        let penalty = text_once_it_holds(&c, &row, "内容涉嫌欺诈").await?;
+        assert!(
+            penalty.contains("功能封禁") && penalty.contains("内容涉嫌欺诈"),
+            "{penalty}"
+        );
+        let panel = c.find(Locator::Id("violations-card")).await?.text().await?;
+        assert!(!panel.contains("null"), "nothing missing shows: {panel}");
+        // The quota panel: one API's count against its daily limit, and the month's resets.
+        c.wait()
+            .for_element(Locator::Id("quota-cgi-path"))
+            .await?
+            .send_keys(CATEGORY)
+            .await?;
+        c.find(Locator::Id("quota-look")).await?.click().await?;
+        let figures = text_once_it_holds(&c, "#quota-result", "/wxa/get_category: 1 / 3").await?;
+        assert!(
+            figures.contains("/wxa/get_category: 1 / 3") && figures.contains("0 / 10"),
+            "{figures}"
+        );
+        shoot(&c, "console-violations-and-quota").await;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if story.is_err() {
+        shoot(&c, "console-violations-failure").await;
+    }
+    let _ = c.close().await;
+    story.expect("the violations and quota panels");
+}

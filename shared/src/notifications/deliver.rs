@@ -6,6 +6,8 @@
 //! `next_attempt_at` a lease ahead in a versioned write; the loser skips it.
 
 use super::channel::{SendError, Sender};
+use super::channel_secrets::{load_rules, ChannelSecretStore};
+use super::rules::NotificationRules;
 use super::RETRY_WINDOW_SECS;
 use crate::domain::UnixTime;
 use crate::store::{
@@ -90,20 +92,32 @@ pub enum Outcome {
     Skipped,
 }
 
-/// Delivers the outbox: the channels' sender and the console's URL the messages link to.
+/// Delivers the outbox: the channels' sender, the console's URL the messages link to, and where
+/// the channels' URLs and signing secrets are kept.
 #[derive(Clone)]
 pub struct Notifier {
     sender: Sender,
     /// The console's base URL (`{WXOPEN_PUBLIC_URL}/console`); `None`: messages carry no link.
     console_url: Option<String>,
+    secrets: std::sync::Arc<dyn ChannelSecretStore>,
 }
 
 impl Notifier {
-    pub fn new(sender: Sender, console_url: Option<String>) -> Notifier {
+    pub fn new(
+        sender: Sender,
+        console_url: Option<String>,
+        secrets: std::sync::Arc<dyn ChannelSecretStore>,
+    ) -> Notifier {
         Notifier {
             sender,
             console_url,
+            secrets,
         }
+    }
+
+    /// Where the channels' secret parts are kept (the rules routes write them there).
+    pub fn channel_secrets(&self) -> &dyn ChannelSecretStore {
+        self.secrets.as_ref()
     }
 
     /// The console link base, from the public URL the API is reached at.
@@ -120,15 +134,24 @@ impl Notifier {
     }
 
     /// Every notification due at `now`, page by page (bounded: the next drain takes the rest).
+    /// The rules and the channels' secret, read once per drain (not per notification).
     pub async fn drain(&self, store: &dyn Store, now: UnixTime) -> StoreResult<DrainReport> {
         let mut report = DrainReport::default();
+        let mut rules: Option<NotificationRules> = None;
         for _ in 0..DRAIN_PAGES {
             let due = store.due_notifications(now, DRAIN_PAGE).await?;
             if due.is_empty() {
                 break;
             }
-            let outcomes =
-                futures::future::join_all(due.iter().map(|id| self.attempt(store, id, now))).await;
+            let rules = match &rules {
+                Some(r) => r,
+                None => rules.insert(load_rules(store, self.secrets.as_ref()).await?),
+            };
+            let outcomes = futures::future::join_all(
+                due.iter()
+                    .map(|id| self.attempt_with(store, rules, id, now)),
+            )
+            .await;
             let mut progressed = false;
             for o in outcomes {
                 let o = o?;
@@ -152,6 +175,18 @@ impl Notifier {
         id: &str,
         now: UnixTime,
     ) -> StoreResult<Outcome> {
+        let rules = load_rules(store, self.secrets.as_ref()).await?;
+        self.attempt_with(store, &rules, id, now).await
+    }
+
+    /// [`Notifier::attempt`] under rules already read (their secret parts filled in).
+    async fn attempt_with(
+        &self,
+        store: &dyn Store,
+        rules: &NotificationRules,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Outcome> {
         let Some(read) = store.get_notification(id).await? else {
             return Ok(Outcome::Skipped);
         };
@@ -159,7 +194,6 @@ impl Notifier {
         if n.status != NotificationStatus::Pending || n.next_attempt_at > now {
             return Ok(Outcome::Skipped);
         }
-        let rules = store.get_notification_rules().await?;
         if !n.routed {
             let customer = match n.event.appid() {
                 Some(a) => store.get_authorizer(a).await?.and_then(|p| p.customer_id),
@@ -200,7 +234,7 @@ impl Notifier {
             .enumerate()
             .filter(|(_, d)| d.state == DeliveryState::Pending)
             .map(|(i, d)| {
-                let (rules, n) = (&rules, &n);
+                let n = &n;
                 async move {
                     let r = match rules.channel(&d.channel) {
                         Some(c) => self.sender.send(c, n, self.console_url(), now).await,

@@ -3,6 +3,7 @@
 //! the console) and for machines (JSON, for the signed webhook and SNS).
 
 use crate::domain::AppId;
+use crate::store::AppealStatus;
 use serde::{Deserialize, Serialize};
 
 /// Something an operator should hear about. Each variant carries the facts its message shows;
@@ -66,6 +67,17 @@ pub enum Event {
         appid: AppId,
         detail: String,
     },
+    /// An appeal against a penalty was filed, or has its result: told once per state an appeal
+    /// reaches ([`appeal_event_id`]), whether wxopen learnt it from a push or from
+    /// getappealrecords.
+    AppealUpdated {
+        appid: AppId,
+        appeal_record_id: u64,
+        status: AppealStatus,
+        /// WeChat's reason for the result (empty while processing).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
     /// A filing (备案) was filed or rejected, or waits for the responsible person's SMS check.
     FilingResult {
         appid: AppId,
@@ -110,6 +122,7 @@ pub enum EventKind {
     TicketStale,
     AuditQuotaLow,
     Violation,
+    AppealUpdated,
     FilingResult,
     RegistrationResult,
     Test,
@@ -129,6 +142,7 @@ impl EventKind {
             EventKind::TicketStale => "ticket_stale",
             EventKind::AuditQuotaLow => "audit_quota_low",
             EventKind::Violation => "violation",
+            EventKind::AppealUpdated => "appeal_updated",
             EventKind::FilingResult => "filing_result",
             EventKind::RegistrationResult => "registration_result",
             EventKind::Test => "test",
@@ -168,6 +182,7 @@ impl Event {
             Event::TicketStale { .. } => EventKind::TicketStale,
             Event::AuditQuotaLow { .. } => EventKind::AuditQuotaLow,
             Event::Violation { .. } => EventKind::Violation,
+            Event::AppealUpdated { .. } => EventKind::AppealUpdated,
             Event::FilingResult { .. } => EventKind::FilingResult,
             Event::RegistrationResult { .. } => EventKind::RegistrationResult,
             Event::Test { .. } => EventKind::Test,
@@ -185,6 +200,7 @@ impl Event {
             | Event::Unauthorized { appid }
             | Event::NeedsReauthorization { appid }
             | Event::Violation { appid, .. }
+            | Event::AppealUpdated { appid, .. }
             | Event::FilingResult { appid, .. } => Some(appid),
             Event::RegistrationResult { appid, .. } => appid.as_ref(),
             Event::BatchFinished { .. }
@@ -315,6 +331,31 @@ impl Event {
                 "Violation or penalty",
                 vec![app(appid), (format!("详情：{}", cut(detail)), format!("Detail: {}", cut(detail)))],
             ),
+            Event::AppealUpdated {
+                appid,
+                appeal_record_id,
+                status,
+                reason,
+            } => {
+                let (zh_title, en_title) = match status {
+                    AppealStatus::Processing => ("处罚申诉已提交", "Appeal filed"),
+                    AppealStatus::Approved => ("处罚申诉通过", "Appeal approved"),
+                    AppealStatus::Rejected => ("处罚申诉不通过", "Appeal rejected"),
+                    AppealStatus::Withdrawn => ("处罚申诉已撤销", "Appeal withdrawn"),
+                    AppealStatus::Other => ("处罚申诉状态变化", "Appeal changed"),
+                };
+                let mut lines = vec![
+                    app(appid),
+                    (
+                        format!("申诉单：{appeal_record_id}"),
+                        format!("Appeal {appeal_record_id}"),
+                    ),
+                ];
+                if !reason.is_empty() {
+                    lines.push((format!("原因：{}", cut(reason)), format!("Reason: {}", cut(reason))));
+                }
+                t(zh_title, en_title, lines)
+            }
             Event::FilingResult {
                 appid,
                 outcome,
@@ -422,6 +463,12 @@ impl Event {
             "console_url": console_url.map(|u| self.console_link(u)),
         })
     }
+}
+
+/// The outbox id of an appeal's `status`: one notification per state an appeal reaches, however
+/// often (and by whichever path, push or getappealrecords) wxopen learns it.
+pub fn appeal_event_id(appid: &AppId, appeal_record_id: u64, status: AppealStatus) -> String {
+    format!("appeal:{appid}:{appeal_record_id}:{}", status.as_str())
 }
 
 #[cfg(test)]

@@ -11,21 +11,28 @@
 //!
 //! - [`event`]: the [`Event`]s and how each reads (WeCom markdown, plain text, JSON).
 //! - [`rules`]: which events go to which channel, optionally per customer.
+//! - [`channel_secrets`]: the channels' URLs and signing secrets, kept in Secrets Manager.
 //! - [`channel`]: sending to one channel (and the webhook's signature).
 //! - [`deliver`]: the drainer.
 
 pub mod channel;
+pub mod channel_secrets;
 pub mod deliver;
 pub mod event;
 pub mod rules;
 
 pub use channel::{Sender, SnsTopic};
+pub use channel_secrets::{
+    load_rules, save_rules, ChannelSecretStore, LocalChannelSecrets, SecretsManagerChannelSecrets,
+};
 pub use deliver::{DrainReport, Notifier};
 pub use event::{Event, EventKind};
 pub use rules::{Channel, ChannelKind, NotificationRules, Route};
 
-use crate::domain::UnixTime;
-use crate::store::{Notification, NotificationStatus, NotificationStore, StoreResult};
+use crate::domain::{AppId, UnixTime};
+use crate::store::{
+    AppealStatus, Notification, NotificationStatus, NotificationStore, StoreResult,
+};
 
 /// How long failed deliveries are retried after a notification is created (or retried by hand).
 pub const RETRY_WINDOW_SECS: i64 = 86_400;
@@ -86,4 +93,24 @@ pub async fn emit_logged<S: NotificationStore + ?Sized>(
     if let Err(e) = emit(store, event, event_id, now).await {
         tracing::error!(event = kind.as_str(), id = event_id, error = %e, "a notification could not be written to the outbox");
     }
+}
+
+/// An appeal reached `status` ([`Event::AppealUpdated`]): in the outbox once per appeal and
+/// state, so the push and a later getappealrecords read of the same state make one message.
+pub async fn emit_appeal<S: NotificationStore + ?Sized>(
+    store: &S,
+    appid: &AppId,
+    appeal_record_id: u64,
+    status: AppealStatus,
+    reason: &str,
+    now: UnixTime,
+) -> StoreResult<Emitted> {
+    let id = event::appeal_event_id(appid, appeal_record_id, status);
+    let event = Event::AppealUpdated {
+        appid: appid.clone(),
+        appeal_record_id,
+        status,
+        reason: reason.to_owned(),
+    };
+    emit(store, event, &id, now).await
 }

@@ -3,7 +3,9 @@
 //!
 //! A channel's URL is a secret (a WeCom robot's URL carries its key; a webhook's may carry a
 //! token) and so is a webhook's signing secret: both are held in [`SecretString`]s, so `Debug`
-//! prints neither, and shown to operators only as [`Channel::view`] (scheme and host).
+//! prints neither, shown to operators only as [`Channel::view`] (scheme and host), and kept in
+//! Secrets Manager, not in the store ([`super::channel_secrets`]): the stored item holds each
+//! channel's reference to its secret parts.
 
 use super::event::EventKind;
 use crate::domain::UnixTime;
@@ -32,6 +34,11 @@ pub struct Channel {
     pub url: Option<SecretString>,
     /// Webhook channels: the HMAC-SHA256 key receivers verify the signature with.
     pub signing_secret: Option<SecretString>,
+    /// Where `url` and `signing_secret` are kept (`{secret_id}#{name}`): the stored item holds
+    /// this, never them ([`super::channel_secrets::save_rules`] sets it).
+    pub secret_ref: Option<String>,
+    /// The URL's scheme and host, for showing (not secret; stored with the reference).
+    pub url_view: Option<String>,
 }
 
 /// Events of `events` (all, when empty) go to `channel`, for the apps of `customer_id` only when
@@ -70,15 +77,15 @@ pub enum RulesError {
     UnknownChannel(String),
 }
 
-/// The stored form: the only place a channel's URL and secret are written out in clear.
+/// The stored form: names, kinds, references and the URLs' hosts, never a secret part.
 #[derive(Serialize, Deserialize)]
 struct StoredChannel {
     name: String,
     kind: ChannelKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
+    secret_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    signing_secret: Option<String>,
+    url_view: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -92,7 +99,7 @@ struct StoredRules {
 }
 
 impl NotificationRules {
-    /// The stored JSON, secrets in clear: for the store only, never for a response or a log.
+    /// The stored JSON: without the channels' secret parts (their references only).
     pub fn to_stored_json(&self) -> serde_json::Result<String> {
         serde_json::to_string(&StoredRules {
             channels: self
@@ -101,11 +108,8 @@ impl NotificationRules {
                 .map(|c| StoredChannel {
                     name: c.name.clone(),
                     kind: c.kind,
-                    url: c.url.as_ref().map(|u| u.expose_secret().to_owned()),
-                    signing_secret: c
-                        .signing_secret
-                        .as_ref()
-                        .map(|u| u.expose_secret().to_owned()),
+                    secret_ref: c.secret_ref.clone(),
+                    url_view: c.url_view.clone(),
                 })
                 .collect(),
             routes: self.routes.clone(),
@@ -114,6 +118,8 @@ impl NotificationRules {
         })
     }
 
+    /// The stored rules, the channels' secret parts not filled in
+    /// ([`super::channel_secrets::load_rules`] does).
     pub fn from_stored_json(s: &str) -> serde_json::Result<Self> {
         let r: StoredRules = serde_json::from_str(s)?;
         Ok(NotificationRules {
@@ -123,8 +129,10 @@ impl NotificationRules {
                 .map(|c| Channel {
                     name: c.name,
                     kind: c.kind,
-                    url: c.url.map(SecretString::from),
-                    signing_secret: c.signing_secret.map(SecretString::from),
+                    url: None,
+                    signing_secret: None,
+                    secret_ref: c.secret_ref,
+                    url_view: c.url_view,
                 })
                 .collect(),
             routes: r.routes,
@@ -214,11 +222,17 @@ impl Channel {
     /// How operators see a channel: its URL as scheme and host only (the path and query hold
     /// the key), whether a signing secret is set, never its value.
     pub fn view(&self) -> serde_json::Value {
+        let url = match &self.url {
+            Some(u) => Some(redacted_url(u.expose_secret())),
+            None => self.url_view.clone(),
+        };
         serde_json::json!({
             "name": self.name,
             "kind": self.kind,
-            "url": self.url.as_ref().map(|u| redacted_url(u.expose_secret())),
-            "signing_secret_set": self.signing_secret.is_some(),
+            "url": url,
+            "signing_secret_set": self.signing_secret.is_some()
+                || (self.kind == ChannelKind::Webhook && self.secret_ref.is_some()),
+            "secret_ref": self.secret_ref,
         })
     }
 }
@@ -246,6 +260,8 @@ mod tests {
             kind: ChannelKind::Wecom,
             url: Some(SecretString::from(url.to_owned())),
             signing_secret: None,
+            secret_ref: None,
+            url_view: None,
         }
     }
 
@@ -301,12 +317,11 @@ mod tests {
         assert_eq!(names(EventKind::AuditRejected, Some("other")), ["all"]);
         assert_eq!(names(EventKind::AuditApproved, Some("acme")), ["acme"]);
         assert!(names(EventKind::BatchFinished, None).is_empty());
-        let back = NotificationRules::from_stored_json(&rules.to_stored_json().unwrap()).unwrap();
+        let stored = rules.to_stored_json().unwrap();
+        assert!(!stored.contains("b.example/x"), "no URL stored: {stored}");
+        let back = NotificationRules::from_stored_json(&stored).unwrap();
         assert_eq!(back.routes, rules.routes);
-        assert_eq!(
-            back.channels[1].url.as_ref().unwrap().expose_secret(),
-            "https://b.example/x"
-        );
+        assert!(back.channels[1].url.is_none());
     }
 
     #[test]

@@ -158,6 +158,7 @@ async fn submit(
 ) -> ApiResult<Response> {
     code::check_submission(&req)?;
     let done = code::submit(&deps, &op.label, &a, &req).await?;
+    ops::notifications::audit_quota_after_submit(&deps, &a.appid).await;
     Ok((StatusCode::CREATED, Json(done)).into_response())
 }
 

@@ -136,6 +136,7 @@ async fn quota(State(deps): S, OpsQuery(q): OpsQuery<QuotaQuery>) -> ApiResult {
         }
     };
     let q = deps.mgr.wxa(&appid).call(&QueryQuota).await?;
+    ops::notifications::audit_quota_seen(&deps, q.rest, q.limit).await;
     Ok(Json(json!({
         "appid": appid,
         "rest": q.rest,

@@ -410,6 +410,7 @@ pub async fn undo(deps: &Deps, operator: &str, appid: &AppId) -> Result<AuditId,
 pub async fn speedup(deps: &Deps, operator: &str, appid: &AppId) -> Result<AuditId, OpsError> {
     let pending = audits::pending(deps, appid).await?;
     let quota = deps.mgr.wxa(appid).call(&QueryQuota).await?;
+    super::notifications::audit_quota_seen(deps, quota.rest, quota.limit).await;
     if quota.speedup_rest <= 0 {
         return Err(OpsError::SpeedupQuota {
             rest: quota.speedup_rest,

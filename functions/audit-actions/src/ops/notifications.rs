@@ -12,6 +12,7 @@ use wxopen::domain::{beijing_month_start, AppId, AuditId, UnixTime};
 use wxopen::notifications::channel::test_event;
 use wxopen::notifications::{self, Channel, ChannelKind, Event, NotificationRules, Route};
 use wxopen::store::{ChannelDelivery, Notification, NotificationStatus, Page};
+use wxopen::wechat::wxa::QueryQuota;
 
 /// One channel as `PUT /ops/notifications/rules` takes it. `url` and `signing_secret` may be
 /// left out to keep the ones stored for a channel of that name (the API never shows them back).
@@ -51,13 +52,16 @@ pub fn rules_view(rules: &NotificationRules) -> Value {
     })
 }
 
+/// The rules as stored: the channels' secret parts are not even read.
 pub async fn rules(deps: &Deps) -> Result<Value, OpsError> {
     Ok(rules_view(&deps.store.get_notification_rules().await?))
 }
 
-/// Replaces the rules, after checking them (a refused body changes nothing).
+/// Replaces the rules, after checking them (a refused body changes nothing): the channels' URLs
+/// and signing secrets to their Secrets Manager secret, the rest with references to the store.
 pub async fn put_rules(deps: &Deps, operator: &str, body: RulesBody) -> Result<Value, OpsError> {
-    let stored = deps.store.get_notification_rules().await?;
+    let secrets = deps.notifier.channel_secrets();
+    let stored = notifications::load_rules(deps.store.as_ref(), secrets).await?;
     let channels = body
         .channels
         .into_iter()
@@ -70,10 +74,12 @@ pub async fn put_rules(deps: &Deps, operator: &str, body: RulesBody) -> Result<V
                     .or_else(|| kept.and_then(|k| k.signing_secret.clone())),
                 name: c.name,
                 kind: c.kind,
+                secret_ref: None,
+                url_view: None,
             }
         })
         .collect();
-    let rules = NotificationRules {
+    let mut rules = NotificationRules {
         channels,
         routes: body.routes,
         operator: operator.to_owned(),
@@ -83,7 +89,7 @@ pub async fn put_rules(deps: &Deps, operator: &str, body: RulesBody) -> Result<V
         field: "channels".into(),
         message: e.to_string(),
     })?;
-    deps.store.put_notification_rules(&rules).await?;
+    notifications::save_rules(deps.store.as_ref(), secrets, &mut rules).await?;
     tracing::info!(
         operator,
         channels = rules.channels.len(),
@@ -96,7 +102,8 @@ pub async fn put_rules(deps: &Deps, operator: &str, body: RulesBody) -> Result<V
 /// Sends a test message to one channel now (not through the outbox): whether it arrived, and
 /// the receiver's refusal when it did not.
 pub async fn test(deps: &Deps, operator: &str, body: TestBody) -> Result<Value, OpsError> {
-    let rules = deps.store.get_notification_rules().await?;
+    let rules =
+        notifications::load_rules(deps.store.as_ref(), deps.notifier.channel_secrets()).await?;
     let channel = rules
         .channel(&body.channel)
         .ok_or(OpsError::NotFound { what: "channel" })?;
@@ -188,7 +195,10 @@ pub async fn release_done(
     notifications::emit_logged(deps.store.as_ref(), event, &id, deps.clock.now()).await;
 }
 
-/// The audit quota as WeChat reported it: under 10% left is notified, once a month.
+/// The audit quota as WeChat reported it, wherever wxopen reads it (a batch's check, a single
+/// submission, a speed-up, `GET /ops/quota`): under 10% left is notified once a month. The quota
+/// is the platform's (queryquota answers the same figures with any app's token), so the month is
+/// the whole event id: one message however many apps and reads see it low.
 pub async fn audit_quota_seen(deps: &Deps, rest: i64, limit: i64) {
     if limit <= 0 || rest.max(0) * 10 >= limit {
         return;
@@ -200,6 +210,18 @@ pub async fn audit_quota_seen(deps: &Deps, rest: i64, limit: i64) {
         limit: limit as u64,
     };
     notifications::emit_logged(deps.store.as_ref(), event, &id, now).await;
+}
+
+/// Reads the audit quota after one app's submission (one queryquota with its token), so that
+/// the quota running low is told when a submission spends it, not only when a batch checks it.
+/// A failed read is logged: the submission stands.
+pub async fn audit_quota_after_submit(deps: &Deps, appid: &AppId) {
+    match deps.mgr.wxa(appid).call(&QueryQuota).await {
+        Ok(q) => audit_quota_seen(deps, q.rest, q.limit).await,
+        Err(e) => {
+            tracing::warn!(%appid, error = %e, "audit quota not read after the submission")
+        }
+    }
 }
 
 /// Parses a `status` filter.
@@ -230,6 +252,8 @@ mod tests {
                     "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc-123".to_owned(),
                 )),
                 signing_secret: None,
+                secret_ref: None,
+                url_view: None,
             }],
             ..Default::default()
         };

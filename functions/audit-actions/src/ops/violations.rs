@@ -1,15 +1,17 @@
 //! An app's violations as operators see them: the penalties and appeals WeChat pushed (stored
 //! once each, [`ViolationStore`]), WeChat's own penalty records (`getillegalrecords`) and one
 //! record's appeals (`getappealrecords`); and the penalties of the authorizer list's rows, and
-//! its `penalised` filter.
+//! its `penalised` filter. An appeal WeChat lists is notified once per state it reaches
+//! ([`notifications::emit_appeal`]), as its push is.
 
 use super::OpsError;
 use crate::Deps;
 use serde::Serialize;
 use wxopen::domain::UnixTime;
+use wxopen::notifications;
 use wxopen::store::{
-    Appeal, Authorizer, AuthorizerFilter, AuthorizerStore, Page, Penalty, PenaltyKind,
-    ViolationStore,
+    Appeal, AppealStatus, Authorizer, AuthorizerFilter, AuthorizerStore, Page, Penalty,
+    PenaltyKind, ViolationStore,
 };
 use wxopen::wechat::violations::{
     AppealRecords, GetAppealRecords, GetIllegalRecords, IllegalRecords,
@@ -109,13 +111,32 @@ pub async fn appeals(
             "illegal_record_id is a record's id as getillegalrecords lists it, e.g. 2_11100",
         ));
     }
-    Ok(deps
+    let records = deps
         .mgr
         .wxa(&app.appid)
         .call(&GetAppealRecords {
             illegal_record_id: illegal_record_id.to_owned(),
         })
-        .await?)
+        .await?;
+    // What WeChat lists is what wxopen learns of appeals it was not pushed (or not yet): each
+    // appeal's state is told once, the same message a push of it makes.
+    let now = deps.clock.now();
+    for r in &records.records {
+        let status = AppealStatus::from_code(r.appeal_status);
+        if let Err(e) = notifications::emit_appeal(
+            deps.store.as_ref(),
+            &app.appid,
+            r.appeal_record_id,
+            status,
+            &r.audit_reason,
+            now,
+        )
+        .await
+        {
+            tracing::error!(appid = %app.appid, appeal_record_id = r.appeal_record_id, error = %e, "an appeal's notification could not be written to the outbox");
+        }
+    }
+    Ok(records)
 }
 
 /// A page of the penalised apps' profiles that match `filter`, in appid order (a page may hold
