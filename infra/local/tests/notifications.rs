@@ -768,3 +768,21 @@ async fn the_rules_item_keeps_references_and_the_secret_parts_stay_in_the_secret
     assert_eq!(e.drain().await.delivered, 1);
     assert_signed(&hook.hits()[0]);
 }
+
+#[tokio::test]
+async fn the_audit_quota_route_reading_under_a_tenth_is_told_once() {
+    let app = support::spawn_app().await;
+    app.authorized_app("Quota read").await;
+    app.local.sim.set_audit_quota(5, 100, 5, 10);
+    for _ in 0..2 {
+        let (s, v) = app.get_json("/ops/quota").await;
+        assert_eq!((s, v["rest"].as_i64()), (200, Some(5)), "{v}");
+    }
+    assert_eq!(
+        quota_low_notifications(&app).await,
+        [Event::AuditQuotaLow {
+            remaining: 5,
+            limit: 100
+        }]
+    );
+}

@@ -86,6 +86,12 @@ struct StoredChannel {
     secret_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     url_view: Option<String>,
+    /// Items written before the secret parts moved to Secrets Manager held them here: read (so
+    /// delivery goes on after an upgrade), never written; the next `PUT` moves them.
+    #[serde(default, skip_serializing)]
+    url: Option<String>,
+    #[serde(default, skip_serializing)]
+    signing_secret: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -110,6 +116,8 @@ impl NotificationRules {
                     kind: c.kind,
                     secret_ref: c.secret_ref.clone(),
                     url_view: c.url_view.clone(),
+                    url: None,
+                    signing_secret: None,
                 })
                 .collect(),
             routes: self.routes.clone(),
@@ -129,8 +137,8 @@ impl NotificationRules {
                 .map(|c| Channel {
                     name: c.name,
                     kind: c.kind,
-                    url: None,
-                    signing_secret: None,
+                    url: c.url.map(SecretString::from),
+                    signing_secret: c.signing_secret.map(SecretString::from),
                     secret_ref: c.secret_ref,
                     url_view: c.url_view,
                 })
@@ -322,6 +330,17 @@ mod tests {
         let back = NotificationRules::from_stored_json(&stored).unwrap();
         assert_eq!(back.routes, rules.routes);
         assert!(back.channels[1].url.is_none());
+    }
+
+    #[test]
+    fn an_item_from_before_the_secrets_moved_still_delivers_and_is_written_back_without_them() {
+        let legacy = r#"{"channels":[{"name":"ops","kind":"wecom","url":"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=old-key-1"}],"routes":[]}"#;
+        let r = NotificationRules::from_stored_json(legacy).unwrap();
+        assert_eq!(
+            r.channels[0].url.as_ref().unwrap().expose_secret(),
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=old-key-1"
+        );
+        assert!(!r.to_stored_json().unwrap().contains("old-key-1"));
     }
 
     #[test]
