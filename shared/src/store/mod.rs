@@ -32,7 +32,7 @@ pub use notification::*;
 pub mod registration;
 
 pub use registration::{
-    Applicant, BetaVerification, Registration, RegistrationKind, RegistrationState,
+    Applicant, BetaVerification, Personal, Registration, RegistrationKind, RegistrationState,
     RegistrationStatus, RegistrationStore, VersionedRegistration,
 };
 
