@@ -2585,6 +2585,7 @@ fn registration(id: &str, created_at: UnixTime, name: &str) -> Registration {
         authorize_url: None,
         verification: None,
         taken_on: false,
+        checked_at: None,
         operator: "ops".into(),
         created_at,
         updated_at: created_at,

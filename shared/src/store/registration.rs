@@ -278,6 +278,10 @@ pub struct Registration {
     /// Whether the new mini program was taken on (stored, bound to the customer).
     #[serde(default)]
     pub taken_on: bool,
+    /// When WeChat was last asked where it stands (the settling read is made at most every few
+    /// minutes).
+    #[serde(default)]
+    pub checked_at: Option<UnixTime>,
     /// The operator key's label that started it.
     pub operator: String,
     pub created_at: UnixTime,

@@ -126,6 +126,12 @@ pub const RULES: &[Rule] = &[
     rule("PUT", "/ops/notifications/rules", Admin, ALL),
     rule("POST", "/ops/notifications/test", Admin, ALL),
     rule("POST", "/ops/notifications/{id}/retry", Op, ALL),
+    // Registrations (快速注册): operators start one for a customer and make a trial formal,
+    // anyone reads; each within the key's customers.
+    rule("GET", "/ops/registrations", Viewer, ONE),
+    rule("POST", "/ops/registrations", Op, ONE),
+    rule("GET", "/ops/registrations/{id}", Viewer, ONE),
+    rule("POST", "/ops/registrations/{id}/verify", Op, ONE),
 ];
 
 /// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its

@@ -12,6 +12,7 @@ mod filing_application;
 pub mod invitations;
 mod notifications;
 mod quota;
+mod registration;
 pub mod svc;
 mod templates;
 pub mod views;
@@ -52,7 +53,8 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(quota::routes())
         .merge(violations::routes())
         .merge(filing::routes())
-        .merge(notifications::routes());
+        .merge(notifications::routes())
+        .merge(registration::routes());
     // The provider's backends (`/svc`, `service` keys only): the same key check, its own table.
     let ops = behind_the_key(&deps, ops, "/ops", access::restore_ops_prefix);
     let svc = behind_the_key(&deps, svc::routes(), "/svc", access::restore_svc_prefix);
