@@ -519,8 +519,11 @@ pub struct Started {
     pub authorize_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub appid: Option<AppId>,
+    /// What the operator does about a doubt (English, then Chinese).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<Value>,
+    pub hint: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint_zh: Option<&'static str>,
 }
 
 impl Started {
@@ -532,10 +535,8 @@ impl Started {
             in_doubt,
             authorize_url: r.authorize_url.clone(),
             appid: r.status.appid().cloned(),
-            hint: in_doubt.then(|| json!({
-                "en": "WeChat's answer was lost: the registration may have reached WeChat. It is never sent again; wxopen settles it from WeChat's search or from the result push. Follow it with GET /ops/registrations/{id}.",
-                "zh": "微信的应答丢失：注册可能已提交到微信。wxopen 不会重复提交，将通过查询接口或结果推送确认；请通过 GET /ops/registrations/{id} 跟进。",
-            })),
+            hint: in_doubt.then_some("WeChat's answer was lost: the registration may have reached WeChat. It is never sent again; wxopen settles it from WeChat's search or from the result push. Follow it with GET /ops/registrations/{id}."),
+            hint_zh: in_doubt.then_some("微信的应答丢失：注册可能已提交到微信。wxopen 不会重复提交，将通过查询接口或结果推送确认；请通过 GET /ops/registrations/{id} 跟进。"),
         }
     }
 }
