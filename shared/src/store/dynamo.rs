@@ -2480,55 +2480,6 @@ impl NotificationStore for DynamoStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cursor_round_trips_and_garbage_is_refused() {
-        let key = Item::from([
-            ("pk".to_owned(), s("APP#wx0000000000000001")),
-            ("sk".to_owned(), s("TOKEN")),
-            ("due_pk".to_owned(), s("DUE")),
-            ("due_at".to_owned(), n(42)),
-        ]);
-        let names = ["pk", "sk", "due_pk", "due_at"];
-        let c = encode_cursor(&key).unwrap();
-        assert_eq!(decode_cursor(&c, &names).unwrap(), key);
-        for bad in ["", "!!", "bm90IGpzb24", "e30"] {
-            assert!(matches!(
-                decode_cursor(bad, &names),
-                Err(StoreError::InvalidCursor)
-            ));
-        }
-        // A cursor from another listing has other key attributes.
-        assert!(matches!(
-            decode_cursor(&c, &["pk", "sk", "list_pk", "list_sk"]),
-            Err(StoreError::InvalidCursor)
-        ));
-    }
-
-    #[test]
-    fn audit_order_sorts_by_submission_time_then_auditid() {
-        let rec = |t, id| AuditRecord {
-            appid: AppId::parse("wx0000000000000001").unwrap(),
-            auditid: AuditId(id),
-            status: AuditStatus::Auditing,
-            reason: None,
-            screenshots: vec![],
-            template_id: None,
-            user_version: None,
-            user_desc: None,
-            submitted_at: t,
-            updated_at: t,
-            released_at: None,
-        };
-        assert!(audit_order(&rec(-5, 9)) < audit_order(&rec(0, 1)));
-        assert!(audit_order(&rec(100, 9)) < audit_order(&rec(1000, 1)));
-        assert!(audit_order(&rec(100, 1)) < audit_order(&rec(100, 2)));
-    }
-}
-
 // ---- registrations (mini programs registered for merchants) ----
 //
 // | registration | `REGISTRATION#{id}` | `REGISTRATION` | `data` (JSON), `rev`, `rstate`, `list_pk` = `"REGISTRATIONS"` / `list_sk` = `{created_at:020}#{id}` (GSI `authorizers`: listings newest first) |
@@ -2557,7 +2508,7 @@ impl DynamoStore {
         ]))
     }
 
-    /// Writes `r` at `version` (conditioned on `condition`) with its subject's pointer, in one
+    /// Writes `r` at `version` (new, or still at `expected`) with its subject's pointer, in one
     /// transaction; `false` when it was cancelled.
     async fn write_registration(
         &self,
@@ -2677,5 +2628,54 @@ impl RegistrationStore for DynamoStore {
             partition: ("list_pk", ":l"),
         };
         self.data_page(q, cursor, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_and_garbage_is_refused() {
+        let key = Item::from([
+            ("pk".to_owned(), s("APP#wx0000000000000001")),
+            ("sk".to_owned(), s("TOKEN")),
+            ("due_pk".to_owned(), s("DUE")),
+            ("due_at".to_owned(), n(42)),
+        ]);
+        let names = ["pk", "sk", "due_pk", "due_at"];
+        let c = encode_cursor(&key).unwrap();
+        assert_eq!(decode_cursor(&c, &names).unwrap(), key);
+        for bad in ["", "!!", "bm90IGpzb24", "e30"] {
+            assert!(matches!(
+                decode_cursor(bad, &names),
+                Err(StoreError::InvalidCursor)
+            ));
+        }
+        // A cursor from another listing has other key attributes.
+        assert!(matches!(
+            decode_cursor(&c, &["pk", "sk", "list_pk", "list_sk"]),
+            Err(StoreError::InvalidCursor)
+        ));
+    }
+
+    #[test]
+    fn audit_order_sorts_by_submission_time_then_auditid() {
+        let rec = |t, id| AuditRecord {
+            appid: AppId::parse("wx0000000000000001").unwrap(),
+            auditid: AuditId(id),
+            status: AuditStatus::Auditing,
+            reason: None,
+            screenshots: vec![],
+            template_id: None,
+            user_version: None,
+            user_desc: None,
+            submitted_at: t,
+            updated_at: t,
+            released_at: None,
+        };
+        assert!(audit_order(&rec(-5, 9)) < audit_order(&rec(0, 1)));
+        assert!(audit_order(&rec(100, 9)) < audit_order(&rec(1000, 1)));
+        assert!(audit_order(&rec(100, 1)) < audit_order(&rec(100, 2)));
     }
 }

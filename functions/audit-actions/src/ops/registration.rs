@@ -588,12 +588,12 @@ fn answered(
 /// recorded in doubt, then sent once.
 pub async fn start(deps: &Deps, operator: &str, req: NewRegistration) -> Result<Started, OpsError> {
     let store = deps.store.as_ref();
-    let official_account = match &req.applicant {
-        Applicant::ReuseOfficialAccount {
-            official_account_appid,
-        } => Some(usable_official_account(deps, official_account_appid, &req.customer_id).await?),
-        _ => None,
-    };
+    if let Applicant::ReuseOfficialAccount {
+        official_account_appid,
+    } = &req.applicant
+    {
+        usable_official_account(deps, official_account_appid, &req.customer_id).await?;
+    }
     if let Some(subject) = req.applicant.subject() {
         if let Some(open) = store.find_registration_by_subject(&subject).await? {
             let open = settle(deps, open.registration).await?;
@@ -683,7 +683,7 @@ pub async fn start(deps: &Deps, operator: &str, req: NewRegistration) -> Result<
             };
             match deps.mgr.wxa(official_account_appid).call(&create).await {
                 Ok(made) => {
-                    let appid = take_on_reused(deps, &r, made, official_account.as_ref()).await?;
+                    let appid = take_on_reused(deps, &r, made).await?;
                     let done = set_status(deps, &id, |cur| {
                         settle_registration(
                             cur,
@@ -793,7 +793,6 @@ async fn take_on_reused(
     deps: &Deps,
     r: &Registration,
     made: wxopen::wechat::account::ReusedRegistration,
-    _official_account: Option<&Authorizer>,
 ) -> Result<AppId, OpsError> {
     let appid = AppId::parse(&made.appid).map_err(|e| {
         OpsError::Wechat(WechatError::Decode {
