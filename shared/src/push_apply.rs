@@ -970,3 +970,69 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod registration_tests {
+    use super::*;
+    use crate::store::{Applicant, Personal};
+
+    fn beta(status: RegistrationStatus) -> Registration {
+        let applicant = Applicant::Beta {
+            name: "好店铺试用".into(),
+            openid: Personal::new("o1"),
+            unique_id: Some("u1".into()),
+        };
+        Registration {
+            registration_id: "r1".into(),
+            customer_id: "c".into(),
+            subject: applicant.subject(),
+            applicant,
+            status,
+            authorize_url: None,
+            verification: None,
+            taken_on: false,
+            checked_at: None,
+            operator: "ops".into(),
+            created_at: 10,
+            updated_at: 10,
+        }
+    }
+
+    fn app() -> AppId {
+        AppId::parse("wx0000000000000001").unwrap()
+    }
+
+    #[test]
+    fn a_success_names_its_app_once_and_is_never_undone() {
+        let succeeded = RegistrationStatus::Succeeded { appid: Some(app()) };
+        let failed = RegistrationStatus::Failed {
+            reason: "late".into(),
+            errcode: Some(-1),
+        };
+        let waiting = beta(RegistrationStatus::WaitingForConfirmation);
+        let done = settle_registration(&waiting, &succeeded, 20).unwrap();
+        assert_eq!(done.status, succeeded);
+        assert!(done.taken_on);
+        assert_eq!(done.updated_at, 20);
+        // The trial's appid becomes a subject: its verification push names only the appid.
+        assert_eq!(done.subject, Some(registration::app_subject(&app())));
+        // Repeated, or a late failure: nothing changes.
+        assert!(settle_registration(&done, &succeeded, 30).is_none());
+        assert!(settle_registration(&done, &failed, 30).is_none());
+        // A read's success without an appid is completed by the push, never the reverse.
+        let read = beta(RegistrationStatus::Succeeded { appid: None });
+        assert_eq!(
+            settle_registration(&read, &succeeded, 30).unwrap().status,
+            succeeded
+        );
+        assert!(settle_registration(&read, &failed, 30).is_none());
+        // A failure is replaced by a success WeChat reports later.
+        let refused = beta(failed.clone());
+        assert_eq!(
+            settle_registration(&refused, &succeeded, 30)
+                .unwrap()
+                .status,
+            succeeded
+        );
+    }
+}
