@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use support::{spawn_app_with, App};
-use wechat_sim::{Fault, RegistrationDecision, RegistrationKind as SimKind};
+use wechat_sim::{AccountSpec, Fault, RegistrationDecision, RegistrationKind as SimKind};
 use wxopen::crypto::MsgCrypt;
 use wxopen::domain::{Clock, ManualClock, SystemClock};
 use wxopen::notifications::EventKind;
@@ -415,6 +415,47 @@ async fn a_trial_is_registered_taken_on_and_made_formal() {
     let shown = show(&app, &id).await;
     assert_eq!(shown["verification"]["status"], "succeeded", "{shown}");
     assert!(!app.local.sim.profile(&appid).beta);
+}
+
+#[tokio::test]
+async fn a_mini_program_on_an_official_accounts_subject_is_created_at_once_for_the_customer() {
+    let (app, _clock) = spawn().await;
+    let oa = app.local.sim.add_account(AccountSpec {
+        nick_name: Some("某某公众号".into()),
+        ..AccountSpec::official_account()
+    });
+    app.local.sim.authorize(&oa, &[1, 3]).await.unwrap();
+    assert!(
+        app.stored_authorizer(&oa).await.is_some(),
+        "the official account is on board"
+    );
+    let ticket = app.local.sim.official_account_register_ticket(&oa);
+    let body = json!({
+        "customer_id": CUSTOMER,
+        "kind": "reuse_official_account",
+        "official_account_appid": oa,
+        "ticket": ticket,
+    });
+    let (s, v) = register(&app, body.clone()).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["status"], "succeeded", "{v}");
+    let appid = v["appid"].as_str().unwrap().to_owned();
+    assert_eq!(customer_apps(&app, CUSTOMER).await, [appid.clone()]);
+    let shown = show(&app, v["registration_id"].as_str().unwrap()).await;
+    assert_eq!(
+        (&shown["appid"], &shown["official_account_appid"]),
+        (&json!(appid), &json!(oa)),
+        "{shown}"
+    );
+    // The scan's ticket is spent: WeChat refuses it, recorded as failed.
+    let (s, v) = register(&app, body).await;
+    assert_eq!(
+        (s, &v["error"], &v["errcode"]),
+        (422, &json!("registration_refused"), &json!(61058)),
+        "{v}"
+    );
+    let (_, failed) = app.get_json("/ops/registrations?status=failed").await;
+    assert_eq!(failed["items"].as_array().unwrap().len(), 1, "{failed}");
 }
 
 /// The create is taken by WeChat, its answer never arrives (once).
