@@ -440,7 +440,7 @@ async fn a_mini_program_on_an_official_accounts_subject_is_created_at_once_for_t
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["status"], "succeeded", "{v}");
     let appid = v["appid"].as_str().unwrap().to_owned();
-    assert_eq!(customer_apps(&app, CUSTOMER).await, [appid.clone()]);
+    assert_eq!(customer_apps(&app, CUSTOMER).await, [appid.as_str()]);
     let shown = show(&app, v["registration_id"].as_str().unwrap()).await;
     assert_eq!(
         (&shown["appid"], &shown["official_account_appid"]),
