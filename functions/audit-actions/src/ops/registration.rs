@@ -1094,7 +1094,6 @@ pub async fn verify(
     };
     let store = deps.store.as_ref();
     // The doubt, conditioned on no verification being open: two operators at once send one.
-    let mut recorded = false;
     let r = change_registration(store, id, |cur| {
         let open = cur
             .verification
@@ -1111,10 +1110,8 @@ pub async fn verify(
     .ok_or(OpsError::NotFound {
         what: "registration",
     })?;
-    if r.verification.as_ref() == Some(&verification) {
-        recorded = true;
-    }
-    if !recorded {
+    // Ours only if the stored verification is the one just written (another one was open).
+    if r.verification.as_ref() != Some(&verification) {
         return Err(RegistrationRefusal::VerificationOpen {
             registration_id: r.registration_id,
         }
