@@ -366,9 +366,10 @@ impl FastRegisterResult {
     }
 }
 
-/// The applicant's data echoed in the push's `<info>` (the enterprise registration's fields;
-/// a personal registration's `wxuser`/`idname` are not kept). Absent fields are empty.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The applicant's data echoed in the push's `<info>`: the enterprise registration's fields, a
+/// personal registration's `wxuser`/`idname`, a trial's `unique_id` and `name`. Absent fields
+/// are empty. `Debug` prints the public ones only (the names of the enterprise and the trial).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct FastRegisterInfo {
     pub name: String,
     pub code: String,
@@ -377,6 +378,21 @@ pub struct FastRegisterInfo {
     pub legal_persona_wechat: String,
     pub legal_persona_name: String,
     pub component_phone: String,
+    /// A personal registration's user (WeChat id and name).
+    pub wxuser: String,
+    pub idname: String,
+    /// A trial registration's id, as fastregisterbetaweapp answered it.
+    pub unique_id: String,
+}
+
+impl std::fmt::Debug for FastRegisterInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastRegisterInfo")
+            .field("name", &self.name)
+            .field("code_type", &self.code_type)
+            .field("unique_id", &self.unique_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The lowercase children of a `notify_third_fasteregister` push and those of its `<info>`:
@@ -431,10 +447,13 @@ fn fast_register_texts(xml: &str) -> Result<Vec<(String, String)>, NotXml> {
     Ok(out)
 }
 
-fn fast_register(f: &Fields<'_>, xml: &str) -> Result<FastRegisterResult, PushError> {
-    const EV: &str = "notify_third_fasteregister";
+fn fast_register(
+    f: &Fields<'_>,
+    xml: &str,
+    ev: &'static str,
+) -> Result<FastRegisterResult, PushError> {
     let texts = fast_register_texts(xml)
-        .map_err(|_| PushError::malformed(EV, "not a well-formed <xml> document"))?;
+        .map_err(|_| PushError::malformed(ev, "not a well-formed <xml> document"))?;
     let text = |k: &str| {
         texts
             .iter()
@@ -446,17 +465,17 @@ fn fast_register(f: &Fields<'_>, xml: &str) -> Result<FastRegisterResult, PushEr
         text(k)
             .map(|v| {
                 v.parse::<i64>()
-                    .map_err(|_| PushError::malformed(EV, format!("{k} is not a number")))
+                    .map_err(|_| PushError::malformed(ev, format!("{k} is not a number")))
             })
             .transpose()
     };
     Ok(FastRegisterResult {
-        component_appid: f.required(EV, Field::AppId)?.to_owned(),
-        create_time: f.time(EV, Field::CreateTime)?,
+        component_appid: f.required(ev, Field::AppId)?.to_owned(),
+        create_time: f.time(ev, Field::CreateTime)?,
         appid: text("appid")
-            .map(|a| AppId::parse(&a).map_err(|e| PushError::malformed(EV, e)))
+            .map(|a| AppId::parse(&a).map_err(|e| PushError::malformed(ev, e)))
             .transpose()?,
-        status: number("status")?.ok_or_else(|| PushError::malformed(EV, "missing status"))?,
+        status: number("status")?.ok_or_else(|| PushError::malformed(ev, "missing status"))?,
         auth_code: text("auth_code").map(SecretString::from),
         msg: text("msg").unwrap_or_default(),
         info: FastRegisterInfo {
@@ -466,6 +485,9 @@ fn fast_register(f: &Fields<'_>, xml: &str) -> Result<FastRegisterResult, PushEr
             legal_persona_wechat: text("info/legal_persona_wechat").unwrap_or_default(),
             legal_persona_name: text("info/legal_persona_name").unwrap_or_default(),
             component_phone: text("info/component_phone").unwrap_or_default(),
+            wxuser: text("info/wxuser").unwrap_or_default(),
+            idname: text("info/idname").unwrap_or_default(),
+            unique_id: text("info/unique_id").unwrap_or_default(),
         },
     })
 }
@@ -540,6 +562,12 @@ pub enum ComponentEvent {
     },
     /// `notify_third_fasteregister`: a fast registration finished.
     FastRegister(FastRegisterResult),
+    /// `notify_third_fastregisterbetaapp`: a trial mini program's registration finished (its
+    /// `<info>` carries `unique_id` and `name`).
+    FastRegisterBeta(FastRegisterResult),
+    /// `notify_third_fastverifybetaapp`: a trial mini program was made formal (or not); `appid`
+    /// is the trial's.
+    FastVerifyBeta(FastRegisterResult),
     /// `notify_apply_icpfiling_result` as captured at this URL.
     IcpFilingResult(IcpFilingResult),
     /// `notify_icpfiling_verify_result` as captured at this URL.
@@ -582,7 +610,19 @@ impl ComponentEvent {
                 create_time: f.time(ev, Field::CreateTime)?,
                 authorizer_appid: f.appid(ev, Field::AuthorizerAppid)?,
             },
-            "notify_third_fasteregister" => ComponentEvent::FastRegister(fast_register(&f, xml)?),
+            "notify_third_fasteregister" => {
+                ComponentEvent::FastRegister(fast_register(&f, xml, "notify_third_fasteregister")?)
+            }
+            "notify_third_fastregisterbetaapp" => ComponentEvent::FastRegisterBeta(fast_register(
+                &f,
+                xml,
+                "notify_third_fastregisterbetaapp",
+            )?),
+            "notify_third_fastverifybetaapp" => ComponentEvent::FastVerifyBeta(fast_register(
+                &f,
+                xml,
+                "notify_third_fastverifybetaapp",
+            )?),
             "notify_apply_icpfiling_result" => {
                 ComponentEvent::IcpFilingResult(icp_filing_result(&f, ev)?)
             }
@@ -855,6 +895,7 @@ mod tests {
                 legal_persona_wechat: "legal_wx".into(),
                 legal_persona_name: "张三".into(),
                 component_phone: "4008000000".into(),
+                ..FastRegisterInfo::default()
             }
         );
         // The short fixture: what is absent is empty.

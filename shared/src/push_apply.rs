@@ -13,16 +13,19 @@
 
 use crate::domain::{AppId, AuditStatus, Clock, UnixTime};
 use crate::events::{
-    AppealRecord, AuthorizerEvent, ComponentEvent, IcpFilingResult, IcpVerifyResult, Punishment,
+    AppealRecord, AuthorizerEvent, ComponentEvent, FastRegisterResult, IcpFilingResult,
+    IcpVerifyResult, Punishment,
 };
 use crate::failure::{Classify, Failure, StatusCode};
 use crate::notifications::{self, Event};
 use crate::onboarding::{Onboarding, OnboardingError};
+use crate::store::registration::{self, change_registration};
 use crate::store::{
     Appeal, AppealStatus, AuditRecord, AuditStore, AuditUpdate, AuthorizerStore, FilingState,
     FilingStore, NotificationStore, Penalty, PenaltyKind, PushLog, Revocation, Store, StoreError,
     Ticket, TicketStore,
 };
+use crate::store::{Registration, RegistrationStatus, RegistrationStore, UNASSIGNED_CUSTOMER};
 use crate::wechat::{reconcile, WechatError};
 use secrecy::SecretString;
 use sha1::{Digest, Sha1};
@@ -169,7 +172,7 @@ fn signed_but_unusable(e: &dyn std::fmt::Display) {
 /// Applies a push to the authorization-event URL: stores a ticket, takes on an authorization,
 /// revokes one.
 pub async fn apply_component_push<
-    S: TicketStore + AuthorizerStore + FilingStore + NotificationStore + ?Sized,
+    S: TicketStore + AuthorizerStore + FilingStore + NotificationStore + RegistrationStore + ?Sized,
 >(
     store: &S,
     onboarding: &Onboarding,
@@ -253,12 +256,40 @@ pub async fn apply_component_push<
                 msg = %r.msg,
                 "fast registration result"
             );
-            // A mini program registered through the platform comes authorized: its single-use
-            // auth_code is exchanged at once, as an `authorized` push's is (customer
-            // `unassigned` until an operator binds it).
-            if let (true, Some(code), Some(appid)) = (r.succeeded(), &r.auth_code, &r.appid) {
-                take_on(onboarding, code, appid, r.create_time).await?;
-            }
+            let i = &r.info;
+            let subject = if !i.wxuser.is_empty() {
+                Some(registration::personal_subject(&i.idname, &i.wxuser))
+            } else if !i.name.is_empty() {
+                Some(registration::enterprise_subject(
+                    &i.name,
+                    &i.legal_persona_wechat,
+                    &i.legal_persona_name,
+                ))
+            } else {
+                None
+            };
+            registration_result(store, onboarding, &r, subject, now).await?;
+        }
+        ComponentEvent::FastRegisterBeta(r) => {
+            tracing::info!(
+                appid = r.appid.as_ref().map(AppId::as_str),
+                status = r.status,
+                msg = %r.msg,
+                "trial registration result"
+            );
+            let subject = Some(&r.info.unique_id)
+                .filter(|u| !u.is_empty())
+                .map(|u| registration::beta_subject(u));
+            registration_result(store, onboarding, &r, subject, now).await?;
+        }
+        ComponentEvent::FastVerifyBeta(r) => {
+            tracing::info!(
+                appid = r.appid.as_ref().map(AppId::as_str),
+                status = r.status,
+                msg = %r.msg,
+                "trial verification result"
+            );
+            verification_result(store, &r, now).await?;
         }
         ComponentEvent::IcpFilingResult(r) => match r.authorizer_appid.clone() {
             Some(appid) => apply_filing_result(store, onboarding, &appid, &r, now).await?,
@@ -269,6 +300,206 @@ pub async fn apply_component_push<
             tracing::info!(%info_type, "ignored a component push of an unhandled type");
         }
     }
+    Ok(())
+}
+
+/// A registration's result pushed (`notify_third_fasteregister`,
+/// `notify_third_fastregisterbetaapp`): a new mini program is taken on (its code exchanged, as
+/// an `authorized` push's is); when the push's subject is a registration of ours, the app is
+/// bound to the registration's customer (unless an operator bound one already), the
+/// registration records the outcome and the operators are told. Each step is idempotent, so a
+/// repeated push (even with another CreateTime) takes the app on once and notifies once. A
+/// result matching no registration (one started in WeChat's console) leaves the app
+/// `unassigned`, as before.
+async fn registration_result<
+    S: AuthorizerStore + NotificationStore + RegistrationStore + ?Sized,
+>(
+    store: &S,
+    onboarding: &Onboarding,
+    r: &FastRegisterResult,
+    subject: Option<String>,
+    now: UnixTime,
+) -> Result<(), ApplyError> {
+    if let (true, Some(code), Some(appid)) = (r.succeeded(), &r.auth_code, &r.appid) {
+        take_on(onboarding, code, appid, r.create_time).await?;
+    }
+    let found = match &subject {
+        Some(s) => store.find_registration_by_subject(s).await?,
+        None => None,
+    };
+    let Some(found) = found else {
+        tracing::info!("a registration result matching no registration of ours; the app (if any) stays unassigned");
+        return Ok(());
+    };
+    let reg = found.registration;
+    let id = reg.registration_id.clone();
+    let appid = r.appid.clone().filter(|_| r.succeeded());
+    if let Some(appid) = &appid {
+        bind_registered(store, appid, &reg.customer_id, now).await?;
+    }
+    let status = match &appid {
+        Some(a) => RegistrationStatus::Succeeded {
+            appid: Some(a.clone()),
+        },
+        None => RegistrationStatus::Failed {
+            reason: if r.msg.is_empty() {
+                format!("WeChat pushed status {}", r.status)
+            } else {
+                r.msg.clone()
+            },
+            errcode: Some(r.status),
+        },
+    };
+    let settled =
+        change_registration(store, &id, |cur| settle_registration(cur, &status, now)).await?;
+    tracing::info!(registration = %id, status = ?settled.as_ref().map(|x| x.status.state()), "registration result recorded");
+    let (approved, detail) = match &appid {
+        Some(a) => (
+            true,
+            format!(
+                "registration {id} for customer {}: mini program {a} created",
+                reg.customer_id
+            ),
+        ),
+        None => (
+            false,
+            format!(
+                "registration {id} for customer {} failed (status {}): {}",
+                reg.customer_id, r.status, r.msg
+            ),
+        ),
+    };
+    let event = Event::RegistrationResult {
+        appid,
+        approved,
+        detail,
+    };
+    let key = format!(
+        "registration:{id}:{}",
+        if approved { "succeeded" } else { "failed" }
+    );
+    notifications::emit(store, event, &key, now).await?;
+    Ok(())
+}
+
+/// The registration as `status` (pushed or read) leaves it, `None` when that changes nothing: a
+/// success names its appid once; a known appid is never lost, and a success is never undone by
+/// a late failure. A trial's appid becomes a subject as well: its verification push names it.
+pub fn settle_registration(
+    cur: &Registration,
+    status: &RegistrationStatus,
+    now: UnixTime,
+) -> Option<Registration> {
+    let keep = match (&cur.status, status) {
+        (RegistrationStatus::Succeeded { appid: Some(_) }, _) => true,
+        (RegistrationStatus::Succeeded { .. }, RegistrationStatus::Failed { .. }) => true,
+        (a, b) => a == b,
+    };
+    let taken_on = cur.taken_on || status.appid().is_some();
+    if keep && taken_on == cur.taken_on {
+        return None;
+    }
+    let mut next = cur.clone();
+    if !keep {
+        next.status = status.clone();
+    }
+    next.taken_on = taken_on;
+    if let (registration::Applicant::Beta { .. }, Some(a)) = (&next.applicant, next.status.appid())
+    {
+        next.subject = Some(registration::app_subject(a));
+    }
+    next.updated_at = now;
+    Some(next)
+}
+
+/// Binds a registered mini program to its registration's customer, unless it has one (an
+/// operator's binding is never replaced).
+async fn bind_registered<S: AuthorizerStore + ?Sized>(
+    store: &S,
+    appid: &AppId,
+    customer_id: &str,
+    now: UnixTime,
+) -> Result<(), ApplyError> {
+    store
+        .update_authorizer(appid, &|cur| {
+            let mut a = cur?.clone();
+            if a.customer_id
+                .as_deref()
+                .is_some_and(|c| c != UNASSIGNED_CUSTOMER)
+            {
+                return None;
+            }
+            a.customer_id = Some(customer_id.to_owned());
+            a.updated_at = a.updated_at.max(now);
+            Some(a)
+        })
+        .await?;
+    Ok(())
+}
+
+/// A trial made formal (or not): the registration that created the trial records it.
+async fn verification_result<S: NotificationStore + RegistrationStore + ?Sized>(
+    store: &S,
+    r: &FastRegisterResult,
+    now: UnixTime,
+) -> Result<(), ApplyError> {
+    let Some(appid) = &r.appid else {
+        tracing::warn!("a trial verification result naming no appid; ignored");
+        return Ok(());
+    };
+    let Some(found) = store
+        .find_registration_by_subject(&registration::app_subject(appid))
+        .await?
+    else {
+        tracing::info!(%appid, "a trial verification result for a trial not registered through wxopen; ignored");
+        return Ok(());
+    };
+    let id = found.registration.registration_id.clone();
+    let status = if r.succeeded() {
+        RegistrationStatus::Succeeded {
+            appid: Some(appid.clone()),
+        }
+    } else {
+        RegistrationStatus::Failed {
+            reason: if r.msg.is_empty() {
+                format!("WeChat pushed status {}", r.status)
+            } else {
+                r.msg.clone()
+            },
+            errcode: Some(r.status),
+        }
+    };
+    change_registration(store, &id, |cur| {
+        let v = cur.verification.as_ref()?;
+        if v.status == status || matches!(v.status, RegistrationStatus::Succeeded { .. }) {
+            return None;
+        }
+        let mut next = cur.clone();
+        if let Some(v) = next.verification.as_mut() {
+            v.status = status.clone();
+            v.updated_at = now;
+        }
+        next.updated_at = now;
+        Some(next)
+    })
+    .await?;
+    let event = Event::RegistrationResult {
+        appid: Some(appid.clone()),
+        approved: r.succeeded(),
+        detail: format!(
+            "registration {id}: the trial mini program {appid} {}",
+            if r.succeeded() {
+                "was made formal".to_owned()
+            } else {
+                format!("was not made formal (status {}): {}", r.status, r.msg)
+            }
+        ),
+    };
+    let key = format!(
+        "registration:{id}:verification:{}",
+        if r.succeeded() { "succeeded" } else { "failed" }
+    );
+    notifications::emit(store, event, &key, now).await?;
     Ok(())
 }
 
@@ -757,6 +988,72 @@ mod tests {
         assert_ne!(
             push_digest(&app, "<xml>1</xml>"),
             push_digest(&app, "<xml>2</xml>")
+        );
+    }
+}
+
+#[cfg(test)]
+mod registration_tests {
+    use super::*;
+    use crate::store::{Applicant, Personal};
+
+    fn beta(status: RegistrationStatus) -> Registration {
+        let applicant = Applicant::Beta {
+            name: "好店铺试用".into(),
+            openid: Personal::new("o1"),
+            unique_id: Some("u1".into()),
+        };
+        Registration {
+            registration_id: "r1".into(),
+            customer_id: "c".into(),
+            subject: applicant.subject(),
+            applicant,
+            status,
+            authorize_url: None,
+            verification: None,
+            taken_on: false,
+            checked_at: None,
+            operator: "ops".into(),
+            created_at: 10,
+            updated_at: 10,
+        }
+    }
+
+    fn app() -> AppId {
+        AppId::parse("wx0000000000000001").unwrap()
+    }
+
+    #[test]
+    fn a_success_names_its_app_once_and_is_never_undone() {
+        let succeeded = RegistrationStatus::Succeeded { appid: Some(app()) };
+        let failed = RegistrationStatus::Failed {
+            reason: "late".into(),
+            errcode: Some(-1),
+        };
+        let waiting = beta(RegistrationStatus::WaitingForConfirmation);
+        let done = settle_registration(&waiting, &succeeded, 20).unwrap();
+        assert_eq!(done.status, succeeded);
+        assert!(done.taken_on);
+        assert_eq!(done.updated_at, 20);
+        // The trial's appid becomes a subject: its verification push names only the appid.
+        assert_eq!(done.subject, Some(registration::app_subject(&app())));
+        // Repeated, or a late failure: nothing changes.
+        assert!(settle_registration(&done, &succeeded, 30).is_none());
+        assert!(settle_registration(&done, &failed, 30).is_none());
+        // A read's success without an appid is completed by the push, never the reverse.
+        let read = beta(RegistrationStatus::Succeeded { appid: None });
+        assert_eq!(
+            settle_registration(&read, &succeeded, 30).unwrap().status,
+            succeeded
+        );
+        assert!(settle_registration(&read, &failed, 30).is_none());
+        // A failure is replaced by a success WeChat reports later.
+        let refused = beta(failed.clone());
+        assert_eq!(
+            settle_registration(&refused, &succeeded, 30)
+                .unwrap()
+                .status,
+            succeeded
         );
     }
 }

@@ -81,11 +81,11 @@ fn an_unknown_info_type_is_kept_with_its_raw_xml_not_refused() {
     // renamed to a type of the same family that is not).
     let xml = fixture("notify_third_fasteregister_cdata.xml").replace(
         "notify_third_fasteregister",
-        "notify_third_fastverifybetaapp",
+        "notify_third_fastverifysomethingnew",
     );
     match ComponentEvent::parse(&xml).unwrap() {
         ComponentEvent::Unknown { info_type, raw } => {
-            assert_eq!(info_type, "notify_third_fastverifybetaapp");
+            assert_eq!(info_type, "notify_third_fastverifysomethingnew");
             assert_eq!(raw.0, xml);
             assert!(
                 !format!("{raw:?}").contains("auth_code"),

@@ -124,6 +124,7 @@ contract!(
     due_notifications_are_listed_by_next_attempt_and_only_while_pending,
     notifications_list_newest_first_filtered_by_status_across_pages,
     notification_rules_are_kept_with_references_not_secrets,
+    registrations_change_by_version_are_found_by_subject_and_listed_by_state,
 );
 
 fn app(i: usize) -> AppId {
@@ -2565,4 +2566,145 @@ async fn notification_rules_are_kept_with_references_not_secrets<S: Backend>(s: 
         )
     );
     assert_eq!((back.operator.as_str(), back.updated_at), ("key-1", 5));
+}
+
+fn registration(id: &str, created_at: UnixTime, name: &str) -> Registration {
+    let applicant = Applicant::Enterprise {
+        name: name.into(),
+        code: Personal::new("91440300MA5XXXXXX1"),
+        code_type: 1,
+        legal_persona_wechat: Personal::new("legal_wx"),
+        legal_persona_name: Personal::new("张三"),
+        component_phone: Personal::default(),
+    };
+    Registration {
+        registration_id: id.into(),
+        customer_id: "customer-c".into(),
+        subject: applicant.subject(),
+        applicant,
+        status: RegistrationStatus::Submitting { since: created_at },
+        authorize_url: None,
+        verification: None,
+        taken_on: false,
+        checked_at: None,
+        operator: "ops".into(),
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+async fn registrations_change_by_version_are_found_by_subject_and_listed_by_state<S: Backend>(
+    s: &S,
+) {
+    use wxopen::store::registration::{beta_subject, change_registration, enterprise_subject};
+    let r = registration("r1", 1_000, "甲公司");
+    s.create_registration(&r).await.unwrap();
+    assert!(matches!(
+        s.create_registration(&r).await,
+        Err(StoreError::Conflict)
+    ));
+    let got = s.get_registration("r1").await.unwrap().unwrap();
+    assert_eq!((got.registration.clone(), got.version), (r.clone(), 1));
+    assert!(s.get_registration("nope").await.unwrap().is_none());
+    // Compare-and-set on the version.
+    let mut waiting = r.clone();
+    waiting.status = RegistrationStatus::WaitingForConfirmation;
+    assert_eq!(s.put_registration(&waiting, 1).await.unwrap(), 2);
+    assert!(matches!(
+        s.put_registration(&waiting, 1).await,
+        Err(StoreError::Conflict)
+    ));
+    let mut ghost = r.clone();
+    ghost.registration_id = "ghost".into();
+    assert!(matches!(
+        s.put_registration(&ghost, 1).await,
+        Err(StoreError::NotFound)
+    ));
+    // The push finds the newest registration of its subject; another subject finds nothing.
+    let subject = enterprise_subject("甲公司", "legal_wx", "张三");
+    let found = s
+        .find_registration_by_subject(&subject)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.registration.registration_id.as_str(), found.version),
+        ("r1", 2)
+    );
+    s.create_registration(&registration("r2", 2_000, "甲公司"))
+        .await
+        .unwrap();
+    let found = s
+        .find_registration_by_subject(&subject)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.registration.registration_id, "r2");
+    assert!(s
+        .find_registration_by_subject(&enterprise_subject("乙公司", "legal_wx", "张三"))
+        .await
+        .unwrap()
+        .is_none());
+    // A subject learned later (a trial's unique_id) points at it too; the first one still does.
+    let mut beta = registration("r3", 3_000, "丙公司");
+    s.create_registration(&beta).await.unwrap();
+    beta.subject = Some(beta_subject("u-123"));
+    s.put_registration(&beta, 1).await.unwrap();
+    let by_unique = s
+        .find_registration_by_subject(&beta_subject("u-123"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_unique.registration.registration_id, "r3");
+    // A read-modify-write lands once.
+    let changed = change_registration(s, "r2", |cur| {
+        (!matches!(cur.status, RegistrationStatus::Failed { .. })).then(|| {
+            let mut n = cur.clone();
+            n.status = RegistrationStatus::Failed {
+                reason: "refused".into(),
+                errcode: Some(-1),
+            };
+            n
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(changed.status.state(), RegistrationState::Failed);
+    assert_eq!(s.get_registration("r2").await.unwrap().unwrap().version, 2);
+    // Listed newest first, by state, across pages.
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = s
+            .list_registrations(None, cursor.as_deref(), 2)
+            .await
+            .unwrap();
+        all.extend(page.items.into_iter().map(|r| r.registration_id));
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(all, ["r3", "r2", "r1"]);
+    let submitting = s
+        .list_registrations(Some(RegistrationState::Submitting), None, 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = submitting
+        .items
+        .iter()
+        .map(|r| r.registration_id.as_str())
+        .collect();
+    assert_eq!(ids, ["r3"]);
+    let waiting = s
+        .list_registrations(Some(RegistrationState::WaitingForConfirmation), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(waiting.items.len(), 1);
+    assert_eq!(waiting.items[0].registration_id, "r1");
+    assert!(matches!(
+        s.list_registrations(None, Some("not-a-cursor"), 2).await,
+        Err(StoreError::InvalidCursor)
+    ));
 }

@@ -281,6 +281,8 @@ const ROUTES = [
   [/^#\/batches\/([0-9a-zA-Z]+)$/, 'batches', (m) => viewBatch(m[1])],
   [/^#\/invitations$/, 'invitations', () => viewInvitations()],
   [/^#\/notifications$/, 'notifications', () => viewNotifications()],
+  [/^#\/registrations$/, 'registrations', () => viewRegistrations()],
+  [/^#\/registrations\/([0-9a-zA-Z_]+)$/, 'registrations', (m) => viewRegistration(m[1])],
 ];
 
 function route() {
@@ -1385,4 +1387,200 @@ function quotaPanel(appid) {
   look();
   return [h('div', { class: 'toolbar' }, h('label', { for: 'quota-cgi-path' }, 'cgi_path'), path,
     h('button', { type: 'button', id: 'quota-look', class: 'secondary', onclick: look }, bi('查询', 'Look up')), clear), out];
+}
+
+// ---------------------------------------------------------------- registrations (快速注册)
+
+const REG_STATUS = {
+  submitting: ['结果未知，待确认', 'in doubt'],
+  waiting_for_confirmation: ['等待法人/用户确认', 'waiting for confirmation'],
+  failed: ['失败', 'failed'],
+  succeeded: ['已创建', 'succeeded'],
+};
+const REG_KIND = {
+  enterprise: ['企业', 'enterprise'],
+  personal: ['个人', 'personal'],
+  beta: ['试用小程序', 'trial'],
+  reuse_official_account: ['复用公众号主体', 'official account subject'],
+};
+/** Each kind's fields: [name, zh, en, required]. */
+const REG_FIELDS = {
+  enterprise: [
+    ['name', '企业名', 'Enterprise name', true],
+    ['code', '企业代码', 'Code', true],
+    ['code_type', '代码类型', 'Code type', true],
+    ['legal_persona_wechat', '法人微信号', 'Legal person WeChat id', true],
+    ['legal_persona_name', '法人姓名', 'Legal person name', true],
+    ['component_phone', '联系电话（可选）', 'Phone (optional)', false],
+  ],
+  personal: [
+    ['idname', '姓名', 'Name', true],
+    ['wxuser', '微信号', 'WeChat id', true],
+    ['component_phone', '联系电话（可选）', 'Phone (optional)', false],
+  ],
+  beta: [
+    ['name', '名称（4-30 字）', 'Name (4-30 characters)', true],
+    ['openid', '用户 openid', 'User openid', true],
+  ],
+  reuse_official_account: [
+    ['official_account_appid', '公众号 appid', 'Official account appid', true],
+    ['ticket', '管理员扫码 ticket', 'Administrator scan ticket', true],
+  ],
+};
+
+function regBadge(status) {
+  const [zh, en] = word(REG_STATUS, status);
+  return h('span', { class: `badge ${status}`, 'data-status': status, title: en }, zh, ' ', h('span', { lang: 'en' }, en));
+}
+
+/** The field errors of a refused registration, each in both languages. */
+function fieldErrorList(err) {
+  const fields = err instanceof ApiError && Array.isArray(err.body.fields) ? err.body.fields : [];
+  if (!fields.length) return null;
+  return h('ul', { class: 'field-errors', id: 'registration-field-errors' },
+    fields.map((f) => h('li', { 'data-field': f.field }, h('code', {}, f.field), ' ', f.zh, h('span', { class: 'en', lang: 'en' }, f.en))));
+}
+
+async function viewRegistrations() {
+  const main = $('#main');
+  const result = h('div', { id: 'registration-result', 'aria-live': 'polite' });
+  const listSlot = h('section', { class: 'card wide', id: 'registration-list' });
+  const customer = h('input', { id: 'reg-customer', required: true, maxlength: 64, placeholder: 'customer_id' });
+  const kind = h('select', { id: 'reg-kind' },
+    Object.entries(REG_KIND).map(([v, [zh, en]]) => h('option', { value: v }, `${zh} ${en}`)));
+  const fieldsSlot = h('div', { class: 'form-grid', id: 'reg-fields' });
+  let inputs = {};
+  const drawFields = () => {
+    inputs = {};
+    fieldsSlot.replaceChildren(...REG_FIELDS[kind.value].map(([name, zh, en, required]) => {
+      const id = `reg-${name}`;
+      const input = name === 'code_type'
+        ? h('select', { id }, [[1, '统一社会信用代码 credit code'], [2, '组织机构代码 organization code'], [3, '营业执照注册号 licence number']]
+          .map(([v, t]) => h('option', { value: v }, t)))
+        : h('input', { id, required, spellcheck: 'false' });
+      inputs[name] = input;
+      return h('div', { class: 'field' }, h('label', { for: id }, bi(zh, en)), input);
+    }));
+  };
+  kind.addEventListener('change', drawFields);
+  drawFields();
+  const status = h('select', { id: 'registration-status', 'aria-label': '状态 status' },
+    [['', '全部 all'], ...Object.entries(REG_STATUS).map(([v, [zh, en]]) => [v, `${zh} ${en}`])]
+      .map(([v, t]) => h('option', { value: v }, t)));
+  status.addEventListener('change', () => loadList());
+  const form = h('form', { class: 'card wide', id: 'registration-form', onsubmit: async (e) => {
+    e.preventDefault();
+    const body = { customer_id: customer.value.trim(), kind: kind.value };
+    for (const [name, input] of Object.entries(inputs)) {
+      const v = input.value.trim();
+      if (name === 'code_type') body[name] = Number(v);
+      else if (v) body[name] = v;
+    }
+    try {
+      const r = await api('POST', '/ops/registrations', body);
+      const [zh, en] = word(REG_STATUS, r.status);
+      show(result, h('div', { class: 'box ok-box', role: 'status' },
+        h('p', {}, `已为客户 ${body.customer_id} 发起注册：${zh}`, r.in_doubt ? '（微信应答丢失，wxopen 不会重复提交，稍后自动确认）' : ''),
+        h('p', { class: 'en', lang: 'en' }, `Registration started for ${body.customer_id}: ${en}`, r.in_doubt ? ' (WeChat\'s answer was lost; never sent again, settled later)' : ''),
+        r.authorize_url ? h('p', {}, '请把确认链接发给商家 send the merchant this link: ', h('input', { readonly: true, class: 'mono', value: r.authorize_url, 'aria-label': '确认链接 confirmation link' })) : null,
+        h('p', {}, h('a', { href: `#/registrations/${enc(r.registration_id)}`, id: 'registration-link' }, bi('跟进此注册', 'Follow this registration')))));
+      await loadList();
+    } catch (err) {
+      const box = errorBox(err);
+      show(result, box ? h('div', {}, box, fieldErrorList(err)) : null);
+    }
+  } },
+  h('h2', {}, bi('为商家注册小程序', 'Register a mini program for a merchant')),
+  h('div', { class: 'form-grid' },
+    h('div', { class: 'field' }, h('label', { for: 'reg-customer' }, bi('客户 ID', 'Customer id')), customer),
+    h('div', { class: 'field' }, h('label', { for: 'reg-kind' }, bi('注册类型', 'Kind')), kind)),
+  fieldsSlot,
+  h('div', { class: 'row' }, may('POST', '/ops/registrations')
+    ? h('button', { type: 'submit', id: 'start-registration' }, bi('发起注册', 'Start registration'))
+    : missing('start-registration', 'POST', '/ops/registrations')));
+  main.append(heading('注册小程序', 'Registrations'), form, result,
+    h('div', { class: 'toolbar' }, h('div', { class: 'field' }, h('label', { for: 'registration-status' }, bi('状态', 'Status')), status)),
+    h('div', { class: 'cards' }, listSlot));
+  focusHeading();
+
+  async function loadList() {
+    try {
+      const q = status.value ? `&status=${enc(status.value)}` : '';
+      const page = await get(`/ops/registrations?limit=50${q}`);
+      listSlot.replaceChildren(h('h2', {}, bi('注册记录', 'Registrations')), h('div', { class: 'table-wrap' }, h('table', { id: 'registration-table' },
+        h('thead', {}, h('tr', {}, h('th', {}, bi('注册', 'Registration')), h('th', {}, bi('类型', 'Kind')), h('th', {}, bi('客户', 'Customer')),
+          h('th', { class: 'hide-narrow' }, bi('名称', 'Name')), h('th', {}, bi('状态', 'Status')), h('th', {}, bi('小程序', 'Mini program')),
+          h('th', { class: 'hide-narrow' }, bi('发起时间', 'Started')))),
+        h('tbody', {}, page.items.length ? page.items.map((r) => h('tr', { 'data-registration': r.registration_id },
+          h('td', { class: 'mono' }, h('a', { href: `#/registrations/${enc(r.registration_id)}` }, r.registration_id)),
+          h('td', {}, word(REG_KIND, r.kind)[0]), h('td', {}, r.customer_id), h('td', { class: 'hide-narrow' }, r.name || '—'),
+          h('td', {}, regBadge(r.status), r.reason ? h('small', {}, ` ${r.reason}`) : ''),
+          h('td', { class: 'mono' }, r.appid ? h('a', { href: `#/apps/${r.appid}` }, r.appid) : '—'),
+          h('td', { class: 'hide-narrow' }, fmtTime(r.created_at))))
+          : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, '还没有注册 none yet'))))));
+    } catch (e) {
+      listSlot.replaceChildren(errorBox(e) || '');
+    }
+  }
+  await loadList();
+  poll(15000, loadList);
+}
+
+async function viewRegistration(id) {
+  const main = $('#main');
+  const detail = h('section', { class: 'card wide', id: 'registration-detail' });
+  const result = h('div', { id: 'registration-verify-result', 'aria-live': 'polite' });
+  main.append(heading('注册', 'Registration', h('small', { class: 'mono' }, ` ${id}`)),
+    h('p', {}, h('a', { href: '#/registrations' }, bi('← 全部注册', '← All registrations'))), detail, result);
+  focusHeading();
+
+  async function load() {
+    const r = await get(`/ops/registrations/${enc(id)}`);
+    const v = r.verification;
+    detail.replaceChildren(h('h2', {}, bi('进度', 'Progress')), kv([
+      [biSpan('类型', 'Kind'), word(REG_KIND, r.kind)[0]],
+      [biSpan('客户', 'Customer'), r.customer_id],
+      r.name ? [biSpan('名称', 'Name'), r.name] : null,
+      [biSpan('状态', 'Status'), h('span', { id: 'registration-status-value' }, regBadge(r.status))],
+      r.reason ? [biSpan('原因', 'Reason'), `${r.reason}${r.errcode !== null && r.errcode !== undefined ? ` (${r.errcode})` : ''}`] : null,
+      r.appid ? [biSpan('小程序', 'Mini program'), h('a', { href: `#/apps/${r.appid}`, class: 'mono' }, r.appid)] : null,
+      r.authorize_url ? [biSpan('确认链接', 'Confirmation link'), h('input', { readonly: true, class: 'mono', value: r.authorize_url, 'aria-label': '确认链接 confirmation link' })] : null,
+      v ? [biSpan('转为正式小程序', 'Made formal'), h('span', { id: 'verification-status' }, regBadge(v.status), v.reason ? ` ${v.reason}` : '')] : null,
+      [biSpan('发起', 'Started'), `${fmtTime(r.created_at)} · ${r.operator}`],
+    ]));
+    if (r.kind === 'beta' && r.status === 'succeeded' && (!v || v.status === 'failed') && may('POST', '/ops/registrations/{id}/verify')) {
+      detail.append(verifyForm());
+    }
+    return r.status === 'submitting' || r.status === 'waiting_for_confirmation'
+      || (v && (v.status === 'submitting' || v.status === 'waiting_for_confirmation'));
+  }
+
+  function verifyForm() {
+    const fields = [
+      ['enterprise_name', '企业名', 'Enterprise name'], ['code', '企业代码', 'Code'],
+      ['legal_persona_wechat', '法人微信号', 'Legal person WeChat id'], ['legal_persona_name', '法人姓名', 'Legal person name'],
+    ];
+    const inputs = Object.fromEntries(fields.map(([n]) => [n, h('input', { id: `verify-${n}`, required: true, spellcheck: 'false' })]));
+    const codeType = h('select', { id: 'verify-code_type' }, [[1, '统一社会信用代码 credit code'], [2, '组织机构代码 organization code'], [3, '营业执照注册号 licence number']]
+      .map(([val, t]) => h('option', { value: val }, t)));
+    return h('form', { id: 'verify-form', onsubmit: async (e) => {
+      e.preventDefault();
+      const body = { code_type: Number(codeType.value) };
+      for (const [n, input] of Object.entries(inputs)) body[n] = input.value.trim();
+      try {
+        await api('POST', `/ops/registrations/${enc(id)}/verify`, body);
+        show(result, okBox('已提交转正，等待法人确认', 'Sent: waiting for the legal person to confirm'));
+        await load();
+      } catch (err) {
+        const box = errorBox(err);
+        show(result, box ? h('div', {}, box, fieldErrorList(err)) : null);
+      }
+    } },
+    h('h2', {}, bi('试用小程序转为正式小程序', 'Make the trial formal')),
+    h('div', { class: 'form-grid' }, fields.map(([n, zh, en]) => h('div', { class: 'field' }, h('label', { for: `verify-${n}` }, bi(zh, en)), inputs[n])),
+      h('div', { class: 'field' }, h('label', { for: 'verify-code_type' }, bi('代码类型', 'Code type')), codeType)),
+    h('div', { class: 'row' }, h('button', { type: 'submit', id: 'verify-trial' }, bi('提交转正', 'Make formal'))));
+  }
+
+  if (await load()) poll(10000, load);
 }

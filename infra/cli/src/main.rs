@@ -4,6 +4,9 @@
 //! `invite`, `app show`, `filing show`, `commit`, `submit`, `release`, `wxacode`, and `batch` with a live progress bar
 //! until the batch is done, then each app's outcome; tables for a terminal, `--json` for scripts.
 //!
+//! `wxopen register enterprise|personal|beta|reuse|list|show|verify`: mini programs registered
+//! for merchants who have none, bound to the customer.
+//!
 //! `wxopen quota clear|get`, `wxopen rid RID` and `wxopen violations APPID`: the daily API
 //! quota tools and an app's penalties.
 //!
@@ -68,6 +71,10 @@ enum Command {
     /// ICP filing (小程序备案).
     #[command(subcommand)]
     Filing(ops::FilingCommand),
+    /// Register a mini program for a merchant who has none (快速注册), bound to your customer;
+    /// follow it, make a trial formal.
+    #[command(subcommand)]
+    Register(ops::registration::RegisterCommand),
     /// Commit a template with ext.json to one app (it becomes the experience version).
     Commit {
         appid: String,
@@ -389,6 +396,7 @@ async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops
         Command::Filing(ops::FilingCommand::Application(c)) => {
             ops::filing_application::run(&api, c).await
         }
+        Command::Register(c) => ops::registration::run(&api, c).await,
         Command::Quota(c) => ops::quota(&api, c).await,
         Command::Rid { rid, appid } => ops::rid(&api, &rid, appid.as_deref()).await,
         Command::Violations { appid } => ops::violations(&api, &appid).await,

@@ -2480,6 +2480,157 @@ impl NotificationStore for DynamoStore {
     }
 }
 
+// ---- registrations (mini programs registered for merchants) ----
+//
+// | registration | `REGISTRATION#{id}` | `REGISTRATION` | `data` (JSON), `rev`, `rstate`, `list_pk` = `"REGISTRATIONS"` / `list_sk` = `{created_at:020}#{id}` (GSI `authorizers`: listings newest first) |
+// | subject pointer | `REGSUBJECT#{digest}` | `{created_at:020}#{id}` | `registration_id`: the push's way in (newest first) |
+//
+// A registration and its subject's pointer are written in one transaction.
+
+const REGISTRATION_LIST_PK: &str = "REGISTRATIONS";
+
+impl DynamoStore {
+    fn registration_item(r: &Registration, version: u64) -> StoreResult<Item> {
+        Ok(HashMap::from([
+            (
+                "pk".to_owned(),
+                s(format!("REGISTRATION#{}", r.registration_id)),
+            ),
+            ("sk".to_owned(), s("REGISTRATION")),
+            ("data".to_owned(), s(to_json(r)?)),
+            ("rev".to_owned(), n(version)),
+            ("rstate".to_owned(), s(r.status.state().as_str())),
+            ("list_pk".to_owned(), s(REGISTRATION_LIST_PK)),
+            (
+                "list_sk".to_owned(),
+                s(format!("{:020}#{}", r.created_at.max(0), r.registration_id)),
+            ),
+        ]))
+    }
+
+    /// Writes `r` at `version` (new, or still at `expected`) with its subject's pointer, in one
+    /// transaction; `false` when it was cancelled.
+    async fn write_registration(
+        &self,
+        r: &Registration,
+        version: u64,
+        expected: Option<u64>,
+    ) -> StoreResult<bool> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::registration_item(r, version)?));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("rev = :expected")
+                .expression_attribute_values(":expected", n(v)),
+        };
+        let mut tx = self.client.transact_write_items().transact_items(
+            TransactWriteItem::builder()
+                .put(put.build().map_err(backend("Put registration"))?)
+                .build(),
+        );
+        if let Some(subject) = &r.subject {
+            let pointer = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(format!("REGSUBJECT#{subject}")))
+                .item(
+                    "sk",
+                    s(format!("{:020}#{}", r.created_at.max(0), r.registration_id)),
+                )
+                .item("registration_id", s(&r.registration_id))
+                .build()
+                .map_err(backend("Put registration subject"))?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(pointer).build());
+        }
+        commit(tx, "TransactWriteItems registration").await
+    }
+}
+
+#[async_trait]
+impl RegistrationStore for DynamoStore {
+    async fn create_registration(&self, r: &Registration) -> StoreResult<()> {
+        if self.write_registration(r, 1, None).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn get_registration(&self, id: &str) -> StoreResult<Option<VersionedRegistration>> {
+        let Some(item) = self
+            .get_item(format!("REGISTRATION#{id}"), "REGISTRATION")
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(VersionedRegistration {
+            registration: get_json(&item, "data")?,
+            version: get_n(&item, "rev")?,
+        }))
+    }
+
+    async fn put_registration(&self, r: &Registration, expected: u64) -> StoreResult<u64> {
+        if self
+            .write_registration(r, expected + 1, Some(expected))
+            .await?
+        {
+            return Ok(expected + 1);
+        }
+        match self.get_registration(&r.registration_id).await? {
+            None => Err(StoreError::NotFound),
+            Some(_) => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn find_registration_by_subject(
+        &self,
+        subject: &str,
+    ) -> StoreResult<Option<VersionedRegistration>> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(format!("REGSUBJECT#{subject}")))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(1)
+            .send()
+            .await
+            .map_err(backend("Query registration subject"))?;
+        let Some(item) = resp.items.unwrap_or_default().into_iter().next() else {
+            return Ok(None);
+        };
+        self.get_registration(get_s(&item, "registration_id")?)
+            .await
+    }
+
+    async fn list_registrations(
+        &self,
+        state: Option<RegistrationState>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Registration>> {
+        let mut values = HashMap::from([(":l".to_owned(), s(REGISTRATION_LIST_PK))]);
+        let filter = state.map(|st| {
+            values.insert(":st".into(), s(st.as_str()));
+            "rstate = :st".to_owned()
+        });
+        let q = QuerySpec {
+            index: Some(AUTHORIZERS_INDEX),
+            key_condition: "list_pk = :l",
+            filter,
+            names: HashMap::new(),
+            values,
+            forward: false,
+            key_names: &["pk", "sk", "list_pk", "list_sk"],
+            partition: ("list_pk", ":l"),
+        };
+        self.data_page(q, cursor, limit).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

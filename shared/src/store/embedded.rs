@@ -386,6 +386,10 @@ impl EmbeddedStore {
             txn.open_table(NOTIFICATIONS_DUE)?;
             txn.open_table(NOTIFICATIONS_ORDER)?;
             txn.open_table(NOTIFICATION_RULES)?;
+            // registrations
+            txn.open_table(REGISTRATIONS)?;
+            txn.open_table(REGISTRATIONS_ORDER)?;
+            txn.open_table(REGISTRATION_SUBJECTS)?;
         }
         txn.commit()?;
         let store = EmbeddedStore { db: Arc::new(db) };
@@ -2206,6 +2210,220 @@ impl NotificationStore for EmbeddedStore {
                 .insert("rules", json.as_str())
                 .map_err(be)?;
             txn.commit().map_err(be)
+        })
+        .await
+    }
+}
+
+// ---- registrations (mini programs registered for merchants) ----
+
+/// Registration id -> [`RegistrationRow`].
+const REGISTRATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("registrations");
+/// Every registration by `(created_at, id)`: listings newest first.
+const REGISTRATIONS_ORDER: TableDefinition<(i64, &str), ()> =
+    TableDefinition::new("registrations_order");
+/// `(subject digest, created_at, id)`: the push finds the newest registration of its subject.
+const REGISTRATION_SUBJECTS: TableDefinition<(&str, i64, &str), ()> =
+    TableDefinition::new("registration_subjects");
+
+#[derive(Serialize, Deserialize)]
+struct RegistrationRow {
+    version: u64,
+    registration: Registration,
+}
+
+/// Where a registration listing resumes (its own tag: another listing's cursor is refused).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistrationCursor {
+    k: String,
+    t: i64,
+    id: String,
+    s: Option<RegistrationState>,
+}
+
+fn read_registration_row(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> StoreResult<Option<RegistrationRow>> {
+    t.get(id)
+        .map_err(be)?
+        .map(|v| dec(v.value(), "registration"))
+        .transpose()
+}
+
+impl EmbeddedStore {
+    /// Writes a registration row at `version` with its listing order and subject pointer.
+    fn write_registration(
+        txn: &redb::WriteTransaction,
+        r: &Registration,
+        version: u64,
+    ) -> StoreResult<()> {
+        let bytes = enc(&RegistrationRow {
+            version,
+            registration: r.clone(),
+        })?;
+        let id = r.registration_id.as_str();
+        txn.open_table(REGISTRATIONS)
+            .map_err(be)?
+            .insert(id, bytes.as_slice())
+            .map_err(be)?;
+        txn.open_table(REGISTRATIONS_ORDER)
+            .map_err(be)?
+            .insert((r.created_at, id), ())
+            .map_err(be)?;
+        if let Some(subject) = &r.subject {
+            txn.open_table(REGISTRATION_SUBJECTS)
+                .map_err(be)?
+                .insert((subject.as_str(), r.created_at, id), ())
+                .map_err(be)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RegistrationStore for EmbeddedStore {
+    async fn create_registration(&self, r: &Registration) -> StoreResult<()> {
+        let r = r.clone();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let t = txn.open_table(REGISTRATIONS).map_err(be)?;
+                if read_registration_row(&t, &r.registration_id)?.is_some() {
+                    return Err(StoreError::Conflict);
+                }
+            }
+            EmbeddedStore::write_registration(&txn, &r, 1)?;
+            txn.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn get_registration(&self, id: &str) -> StoreResult<Option<VersionedRegistration>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = txn.open_table(REGISTRATIONS).map_err(be)?;
+            Ok(
+                read_registration_row(&t, &id)?.map(|r| VersionedRegistration {
+                    registration: r.registration,
+                    version: r.version,
+                }),
+            )
+        })
+        .await
+    }
+
+    async fn put_registration(&self, r: &Registration, expected: u64) -> StoreResult<u64> {
+        let r = r.clone();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            let old = {
+                let t = txn.open_table(REGISTRATIONS).map_err(be)?;
+                read_registration_row(&t, &r.registration_id)?.ok_or(StoreError::NotFound)?
+            };
+            if old.version != expected {
+                return Err(StoreError::Conflict);
+            }
+            EmbeddedStore::write_registration(&txn, &r, expected + 1)?;
+            txn.commit().map_err(be)?;
+            Ok(expected + 1)
+        })
+        .await
+    }
+
+    async fn find_registration_by_subject(
+        &self,
+        subject: &str,
+    ) -> StoreResult<Option<VersionedRegistration>> {
+        let subject = subject.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let pointers = txn.open_table(REGISTRATION_SUBJECTS).map_err(be)?;
+            let rows = txn.open_table(REGISTRATIONS).map_err(be)?;
+            let lower = (subject.as_str(), i64::MIN, "");
+            let upper = (subject.as_str(), i64::MAX, "\u{10FFFF}");
+            let newest = pointers
+                .range(lower..=upper)
+                .map_err(be)?
+                .next_back()
+                .transpose()
+                .map_err(be)?;
+            let Some((k, _)) = newest else {
+                return Ok(None);
+            };
+            Ok(
+                read_registration_row(&rows, k.value().2)?.map(|r| VersionedRegistration {
+                    registration: r.registration,
+                    version: r.version,
+                }),
+            )
+        })
+        .await
+    }
+
+    async fn list_registrations(
+        &self,
+        state: Option<RegistrationState>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<Registration>> {
+        let before = match cursor {
+            None => None,
+            Some(c) => {
+                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(c)
+                    .map_err(|_| StoreError::InvalidCursor)?;
+                let c: RegistrationCursor =
+                    serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+                if c.k != "registrations" || c.s != state {
+                    return Err(StoreError::InvalidCursor);
+                }
+                Some((c.t, c.id))
+            }
+        };
+        let limit = page_limit(limit);
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let order = txn.open_table(REGISTRATIONS_ORDER).map_err(be)?;
+            let rows = txn.open_table(REGISTRATIONS).map_err(be)?;
+            let upper = match &before {
+                Some((t, id)) => Bound::Excluded((*t, id.as_str())),
+                None => Bound::Unbounded,
+            };
+            let mut items: Vec<Registration> = Vec::new();
+            let mut more = false;
+            for entry in order
+                .range::<(i64, &str)>((Bound::Unbounded, upper))
+                .map_err(be)?
+                .rev()
+            {
+                let (k, _) = entry.map_err(be)?;
+                let Some(row) = read_registration_row(&rows, k.value().1)? else {
+                    continue;
+                };
+                if state.is_some_and(|s| s != row.registration.status.state()) {
+                    continue;
+                }
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                items.push(row.registration);
+            }
+            let next = match items.last().filter(|_| more) {
+                Some(r) => Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(enc(
+                    &RegistrationCursor {
+                        k: "registrations".into(),
+                        t: r.created_at,
+                        id: r.registration_id.clone(),
+                        s: state,
+                    },
+                )?)),
+                None => None,
+            };
+            Ok(Page { items, next })
         })
         .await
     }

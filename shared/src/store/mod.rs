@@ -29,6 +29,12 @@ pub use filing::{FilingPrerequisite, FilingState, FilingStatus, FilingStore, Sms
 pub mod notification;
 
 pub use notification::*;
+pub mod registration;
+
+pub use registration::{
+    Applicant, BetaVerification, Personal, Registration, RegistrationKind, RegistrationState,
+    RegistrationStatus, RegistrationStore, VersionedRegistration,
+};
 
 /// Errors every store can return. Conflicts and single-use refusals are typed: callers branch on them.
 #[derive(Debug, thiserror::Error)]
@@ -1033,6 +1039,7 @@ pub trait Store:
     + QuotaResetStore
     + FilingStore
     + NotificationStore
+    + RegistrationStore
 {
 }
 
@@ -1053,5 +1060,6 @@ impl<T> Store for T where
         + QuotaResetStore
         + FilingStore
         + NotificationStore
+        + RegistrationStore
 {
 }

@@ -13,6 +13,7 @@ pub mod invitations;
 mod notifications;
 mod quota;
 mod routes;
+mod registration;
 pub mod svc;
 mod templates;
 pub mod views;
@@ -61,6 +62,7 @@ const OPS_ROUTES: &[OpsRoutes] = &[
     (violations::RULES, violations::routes),
     (filing::RULES, filing::routes),
     (notifications::RULES, notifications::routes),
+    (registration::RULES, registration::routes),
 ];
 
 pub fn router(deps: Arc<Deps>) -> Router {

@@ -119,6 +119,9 @@ pub enum OpsError {
         limit: u32,
         check: Option<super::quota::CountCheck>,
     },
+    /// Registering a mini program for a merchant refused ([`crate::ops::registration`]).
+    #[error(transparent)]
+    Registration(#[from] crate::ops::registration::RegistrationRefusal),
     #[error("WeChat refused: {0}")]
     Wechat(WechatError),
     #[error("the store failed")]
@@ -192,6 +195,7 @@ impl OpsError {
             | OpsError::StandardTemplateExtJson { .. }
             | OpsError::InvalidRevert
             | OpsError::Filing(_)
+            | OpsError::Registration(_)
             | OpsError::QuotaResetUnknown { .. }
             | OpsError::Wechat(_)
             | OpsError::Store(_) => Some(BatchOutcome::Failed),
@@ -326,6 +330,7 @@ impl Classify for OpsError {
                 conflict("idempotency_key_reused").fact("batch_id", batch_id.clone())
             }
             OpsError::Filing(e) => return e.classify(),
+            OpsError::Registration(e) => return e.classify(),
             OpsError::QuotaResetLimit {
                 spent,
                 limit,

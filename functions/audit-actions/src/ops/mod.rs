@@ -16,6 +16,7 @@ pub mod filing;
 pub mod filing_application;
 pub mod notifications;
 pub mod quota;
+pub mod registration;
 pub mod requirements;
 pub mod services;
 pub mod stale_audits;
