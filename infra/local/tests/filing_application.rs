@@ -574,17 +574,33 @@ async fn a_photo_of_up_to_five_megabytes_is_uploaded_and_a_larger_one_refused() 
             Some(body(photo(5 * 1024 * 1024 + 300))),
         )
         .await;
-    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_filing")), "{v}");
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_filing")),
+        "{v}"
+    );
     let (s, v) = app
         .call(Method::POST, &path, Some(body(photo(7 * 1024 * 1024))))
         .await;
-    assert_eq!((s, v["error"].as_str()), (413, Some("body_too_large")), "{v}");
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (413, Some("body_too_large")),
+        "{v}"
+    );
     assert_eq!(app.local.sim.calls("/wxa/icp/upload_icp_media"), uploads);
     let big = json!({ "padding": "x".repeat(3 * 1024 * 1024) });
     let commit = format!("/ops/apps/{appid}/commit");
     let (s, v) = app.call(Method::POST, &commit, Some(big.clone())).await;
-    assert_eq!((s, v["error"].as_str()), (413, Some("body_too_large")), "{v}");
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (413, Some("body_too_large")),
+        "{v}"
+    );
     let clear = format!("/ops/apps/{appid}/quota/clear");
     let (s, v) = app.call(Method::POST, &clear, Some(big)).await;
-    assert_eq!((s, v["error"].as_str()), (413, Some("body_too_large")), "{v}");
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (413, Some("body_too_large")),
+        "{v}"
+    );
 }

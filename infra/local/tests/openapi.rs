@@ -46,9 +46,15 @@ fn operations(keep: impl Fn(&serde_norway::Value) -> bool) -> BTreeSet<(String, 
     out
 }
 
-/// `(path, method)` pairs declared by `.route("…", get(…).post(…))` in the function's HTTP layer.
+/// `(path, method)` pairs the function routes: every `/ops` and `/svc` route's declaration
+/// (`declare_routes!`, which makes the router and its rules from one line, so its table is its
+/// routes), and what `.route("…", get(…).post(…))` declares elsewhere (the console).
 fn declared() -> BTreeSet<(String, String)> {
-    let mut out = BTreeSet::new();
+    let mut out: BTreeSet<(String, String)> = audit_actions::access::RULES
+        .iter()
+        .chain(audit_actions::access::SVC_RULES)
+        .map(|r| (r.route.to_owned(), r.method.to_lowercase()))
+        .collect();
     // The source and its module folders (`http/`, `ops/`).
     let mut files = Vec::new();
     let mut dirs = vec![repo().join("functions/audit-actions/src")];
@@ -80,8 +86,8 @@ fn declared() -> BTreeSet<(String, String)> {
             }
             let args = &rest[args_start..end - 1];
             rest = &rest[end..];
-            if args.contains("any(") {
-                continue; // the /ops and /svc catch-alls answering 404
+            if args.contains("any(") || !args.contains('"') {
+                continue; // the /ops and /svc catch-alls answering 404; the declaration macro
             }
             let q1 = args.find('"').unwrap() + 1;
             let q2 = q1 + args[q1..].find('"').unwrap();

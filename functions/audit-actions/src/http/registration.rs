@@ -3,8 +3,8 @@
 //! rules, the doubt before the create and its settling are there).
 
 use super::error::ApiError;
-use super::{listing, page_limit, ApiResult, JsonBody, OpsQuery, S};
 use super::routes::declare_routes;
+use super::{listing, page_limit, ApiResult, JsonBody, OpsQuery, S};
 use crate::ops::registration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
