@@ -1340,6 +1340,7 @@ const EVENT_KINDS = {
   violation: ['违规处罚', 'violation'],
   filing_result: ['备案结果', 'filing result'],
   registration_result: ['注册结果', 'registration result'],
+  profile_review: ['资料审核', 'profile review'],
   test: ['测试', 'test'],
 };
 

@@ -21,7 +21,7 @@ pub mod rules;
 
 pub use channel::{Sender, SnsTopic};
 pub use deliver::{DrainReport, Notifier};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, ReviewSubject};
 pub use rules::{Channel, ChannelKind, NotificationRules, Route};
 
 use crate::domain::UnixTime;

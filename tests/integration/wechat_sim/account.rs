@@ -185,11 +185,14 @@ async fn a_registered_app_reports_how_it_was_registered_and_starts_with_an_empty
         })
         .await
         .unwrap();
-    // Kept in `extra` by the client (the fields the current page documents).
-    let extra = &info.authorizer_info.extra;
-    assert_eq!(extra["register_type"], 6);
-    assert_eq!(extra["account_status"], 1);
-    assert_eq!(extra["basic_config"]["is_phone_configured"], true);
+    // Typed by the client (the fields the current page documents).
+    let i = &info.authorizer_info;
+    assert_eq!(i.register_type, Some(6));
+    assert_eq!(
+        i.account_status,
+        Some(wxopen::wechat::component::AccountStatus::Normal)
+    );
+    assert!(i.basic_config.as_ref().unwrap().is_phone_configured);
     assert_eq!(info.authorizer_info.principal_name, "模拟商户有限公司");
     let basic = mgr.wxa(&appid).call(&GetAccountBasicInfo {}).await.unwrap();
     assert_eq!(basic.appid, appid.as_str());
