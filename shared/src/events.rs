@@ -773,7 +773,9 @@ fn profile_review_event(f: &Fields<'_>, ev: &str) -> Result<AuthorizerEvent, Pus
     };
     // Only a decision is pushed; a status the pages do not name is malformed, not a guess.
     let status = match crate::store::ReviewStatus::from_code(f.number(ev, Field::ret)?) {
-        Some(s @ (crate::store::ReviewStatus::Approved | crate::store::ReviewStatus::Rejected)) => s,
+        Some(s @ (crate::store::ReviewStatus::Approved | crate::store::ReviewStatus::Rejected)) => {
+            s
+        }
         _ => return Err(PushError::malformed(ev, "ret is neither 2 nor 3")),
     };
     let reason = f.text(Field::reason).unwrap_or_default().to_owned();

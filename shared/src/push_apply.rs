@@ -19,12 +19,12 @@ use crate::failure::{Classify, Failure, StatusCode};
 use crate::notifications::{self, Event, ReviewSubject};
 use crate::onboarding::{Onboarding, OnboardingError};
 use crate::store::{
+    update_profile_state, CategoryReview, NicknameReview, ProfileStore, ReviewStatus,
+};
+use crate::store::{
     Appeal, AppealStatus, AuditRecord, AuditStore, AuditUpdate, AuthorizerStore, FilingState,
     FilingStore, NotificationStore, Penalty, PenaltyKind, PushLog, Revocation, Store, StoreError,
     Ticket, TicketStore,
-};
-use crate::store::{
-    update_profile_state, CategoryReview, NicknameReview, ProfileStore, ReviewStatus,
 };
 use crate::wechat::{reconcile, WechatError};
 use secrecy::SecretString;

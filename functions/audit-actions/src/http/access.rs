@@ -126,6 +126,13 @@ pub const RULES: &[Rule] = &[
     rule("PUT", "/ops/notifications/rules", Admin, ALL),
     rule("POST", "/ops/notifications/test", Admin, ALL),
     rule("POST", "/ops/notifications/{id}/retry", Op, ALL),
+    // The profile a first audit needs: operators change it (as they commit code), anyone reads.
+    rule("GET", "/ops/apps/{appid}/profile", Viewer, ONE),
+    rule("PUT", "/ops/apps/{appid}/profile", Op, ONE),
+    rule("GET", "/ops/categories", Viewer, ONE),
+    rule("POST", "/ops/apps/{appid}/categories", Op, ONE),
+    rule("PATCH", "/ops/apps/{appid}/categories", Op, ONE),
+    rule("DELETE", "/ops/apps/{appid}/categories", Op, ONE),
 ];
 
 /// Every `/svc` route (the provider's backends): `service` keys only, each scoped to its

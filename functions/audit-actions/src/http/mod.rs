@@ -11,6 +11,7 @@ mod filing;
 mod filing_application;
 pub mod invitations;
 mod notifications;
+mod profile;
 mod quota;
 pub mod svc;
 mod templates;
@@ -52,7 +53,8 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(quota::routes())
         .merge(violations::routes())
         .merge(filing::routes())
-        .merge(notifications::routes());
+        .merge(notifications::routes())
+        .merge(profile::routes());
     // The provider's backends (`/svc`, `service` keys only): the same key check, its own table.
     let ops = behind_the_key(&deps, ops, "/ops", access::restore_ops_prefix);
     let svc = behind_the_key(&deps, svc::routes(), "/svc", access::restore_svc_prefix);

@@ -119,6 +119,10 @@ pub enum OpsError {
         limit: u32,
         check: Option<super::quota::CountCheck>,
     },
+    /// A profile refusal ([`crate::ops::profile`]): bad input, a change in doubt, or an app whose
+    /// profile a first audit cannot pass with.
+    #[error(transparent)]
+    Profile(#[from] crate::ops::profile::ProfileRefusal),
     #[error("WeChat refused: {0}")]
     Wechat(WechatError),
     #[error("the store failed")]
@@ -184,6 +188,12 @@ impl OpsError {
             OpsError::Wechat(
                 WechatError::NeedsReauthorization { .. } | WechatError::NoRefreshToken { .. },
             ) => Some(BatchOutcome::Skipped),
+            // The app's profile is not ready for an audit: skipped with the reason, as the
+            // other state refusals are.
+            OpsError::Profile(crate::ops::profile::ProfileRefusal::Incomplete { .. }) => {
+                Some(BatchOutcome::Skipped)
+            }
+            OpsError::Profile(_) => Some(BatchOutcome::Failed),
             // Input the batch carries, or WeChat and the store failing: the app failed.
             OpsError::Invalid { .. }
             | OpsError::InvalidBody { .. }
@@ -326,6 +336,7 @@ impl Classify for OpsError {
                 conflict("idempotency_key_reused").fact("batch_id", batch_id.clone())
             }
             OpsError::Filing(e) => return e.classify(),
+            OpsError::Profile(e) => return e.classify(),
             OpsError::QuotaResetLimit {
                 spent,
                 limit,
