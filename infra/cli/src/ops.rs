@@ -4,6 +4,7 @@
 //! never printed, never in a URL.
 
 pub mod filing_application;
+pub mod profile;
 
 use crate::table;
 use clap::{Args, Subcommand, ValueEnum};

@@ -189,10 +189,13 @@ async fn a_submission_is_refused_until_the_profile_is_complete_then_accepted() {
 
     // WeChat approves it and pushes wxa_category_audit: recorded, notified.
     sim.decide_category(&appid, None, true, "").await.unwrap();
+    // Notified from the push itself (before any profile read could poll it).
+    let notes = review_notifications(&app).await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
     let p = profile(&app, &appid).await;
     assert_eq!(p["categories"][0]["status"], "approved", "{p}");
     assert_eq!(p["missing"], json!([]));
-    assert_eq!(review_notifications(&app).await.len(), 1);
+    assert_eq!(review_notifications(&app).await.len(), 1, "notified once");
 
     let (s, v) = submit(&app, &appid).await;
     assert_eq!(s, 201, "{v}");
