@@ -45,7 +45,9 @@ async fn an_operator_sets_up_a_fresh_mini_programs_profile_from_the_cli() {
 
     let shown = wxopen(&app, &["profile", "show", a]).await;
     assert!(
-        shown.ok().contains("a first audit still needs: name, avatar, signature, approved_category"),
+        shown
+            .ok()
+            .contains("a first audit still needs: name, avatar, signature, approved_category"),
         "{}",
         shown.stdout
     );
@@ -71,7 +73,10 @@ async fn an_operator_sets_up_a_fresh_mini_programs_profile_from_the_cli() {
     )
     .await;
     let out = set.ok();
-    assert!(out.contains("name: set") && out.contains("avatar: set"), "{out}");
+    assert!(
+        out.contains("name: set") && out.contains("avatar: set"),
+        "{out}"
+    );
     assert!(out.contains("search: hidden"), "{out}");
 
     let listed = wxopen(&app, &["categories", "list", "--appid", a]).await;
@@ -81,7 +86,11 @@ async fn an_operator_sets_up_a_fresh_mini_programs_profile_from_the_cli() {
         &["categories", "add", a, "--first", "150", "--second", "666"],
     )
     .await;
-    assert!(added.ok().contains("added category 150/666: set"), "{}", added.stdout);
+    assert!(
+        added.ok().contains("added category 150/666: set"),
+        "{}",
+        added.stdout
+    );
 
     let shown = wxopen(&app, &["profile", "show", a]).await;
     let out = shown.ok();
@@ -92,14 +101,36 @@ async fn an_operator_sets_up_a_fresh_mini_programs_profile_from_the_cli() {
     // A refusal names the fields, exit code 1, WeChat not asked.
     let bad = wxopen(&app, &["profile", "set", a, "--signature", "ab"]).await;
     assert_ne!(bad.code, Some(0));
-    assert!(bad.stderr.contains("invalid_profile") || bad.stderr.contains("signature"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("invalid_profile") || bad.stderr.contains("signature"),
+        "{}",
+        bad.stderr
+    );
 
     let deleted = wxopen(
         &app,
-        &["categories", "delete", a, "--first", "150", "--second", "666"],
+        &[
+            "categories",
+            "delete",
+            a,
+            "--first",
+            "150",
+            "--second",
+            "666",
+        ],
     )
     .await;
-    assert!(deleted.ok().contains("deleted category 150/666"), "{}", deleted.stdout);
+    assert!(
+        deleted.ok().contains("deleted category 150/666"),
+        "{}",
+        deleted.stdout
+    );
     let shown = wxopen(&app, &["profile", "show", a]).await;
-    assert!(shown.ok().contains("a first audit still needs: approved_category"), "{}", shown.stdout);
+    assert!(
+        shown
+            .ok()
+            .contains("a first audit still needs: approved_category"),
+        "{}",
+        shown.stdout
+    );
 }

@@ -81,7 +81,9 @@ async fn story(c: &Client, app: &App, appid: &AppId, avatar: &std::path::Path) -
     c.wait().for_element(Locator::Id("profile-form")).await?;
     let missing = text(c, "#profile-missing").await?;
     assert!(
-        missing.contains("名称") && missing.contains("avatar") && missing.contains("an approved category"),
+        missing.contains("名称")
+            && missing.contains("avatar")
+            && missing.contains("an approved category"),
         "{missing}"
     );
 

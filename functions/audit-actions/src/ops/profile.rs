@@ -446,10 +446,9 @@ impl ChangeDoubt {
         }
     }
 
-    /// Whether WeChat's profile shows the change (`None`: it cannot tell, e.g. the read was
-    /// refused to this app).
+    /// Whether WeChat's profile shows the change: its value, one more change counted, or the
+    /// category on (or gone from) the list. Not shown is no proof it did not arrive.
     fn shown_by(&self, f: &Facts) -> bool {
-        let used = |q: Option<i64>| q.unwrap_or(0);
         let set = |first: u64, second: u64| {
             f.categories.as_ref().and_then(|c| {
                 c.categories
@@ -482,7 +481,7 @@ impl ChangeDoubt {
                     .and_then(|b| b.head_image_info.as_ref())
                     .map(|h| h.modify_used_count);
                 (!f.head_image_url.is_empty() && f.head_image_url != *url_before)
-                    || matches!((count, used_before), (Some(c), Some(b)) if c > used(Some(*b)))
+                    || matches!((count, used_before), (Some(c), Some(b)) if c > *b)
             }
             ChangeDoubt::Signature { signature, .. } => f.signature == *signature,
             ChangeDoubt::AddCategory { first, second, .. } => set(*first, *second).is_some(),

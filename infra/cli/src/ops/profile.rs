@@ -89,8 +89,7 @@ fn image(path: &Path) -> Result<Value, Failure> {
         "gif" => "image/gif",
         _ => return Err(format!("{}: not a .jpg, .png, .bmp or .gif file", path.display()).into()),
     };
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     Ok(json!({
         "content_type": ct,
         "filename": path.file_name().and_then(|n| n.to_str()).unwrap_or("image"),
@@ -214,7 +213,16 @@ pub async fn categories(api: &Api, command: CategoriesCommand) -> Result<ExitCod
                 for c in v["categories"].as_array().into_iter().flatten() {
                     let indent = if c["level"] == 2 { "  " } else { "" };
                     let q = if c["needs_qualification"] == true {
-                        format!(" (qualification: {})", c["qualifications"].as_array().into_iter().flatten().map(text).collect::<Vec<_>>().join(", "))
+                        format!(
+                            " (qualification: {})",
+                            c["qualifications"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .map(text)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
                     } else {
                         String::new()
                     };
@@ -231,7 +239,8 @@ pub async fn categories(api: &Api, command: CategoriesCommand) -> Result<ExitCod
             certs,
         } => {
             let appid = appid(&a)?;
-            let body = json!({ "first": first, "second": second, "certificates": certificates(&certs)? });
+            let body =
+                json!({ "first": first, "second": second, "certificates": certificates(&certs)? });
             let path = format!("/ops/apps/{appid}/categories");
             (api.post(&path, &body).await?, "added")
         }
@@ -242,9 +251,12 @@ pub async fn categories(api: &Api, command: CategoriesCommand) -> Result<ExitCod
             certs,
         } => {
             let appid = appid(&a)?;
-            let body = json!({ "first": first, "second": second, "certificates": certificates(&certs)? });
+            let body =
+                json!({ "first": first, "second": second, "certificates": certificates(&certs)? });
             let path = format!("/ops/apps/{appid}/categories");
-            let v = api.call(Method::PATCH, &path, &[], Some(&body), None).await?;
+            let v = api
+                .call(Method::PATCH, &path, &[], Some(&body), None)
+                .await?;
             (v, "modified")
         }
         CategoriesCommand::Delete {
