@@ -317,7 +317,7 @@ async fn a_personal_registration_reports_its_task_status() {
         })
         .await
         .unwrap();
-    assert_eq!(info.authorizer_info.extra["register_type"], 16);
+    assert_eq!(info.authorizer_info.register_type, Some(16));
     // A user who refuses ends the task.
     let refused = c
         .call(&FastRegisterPersonalWeapp {
@@ -400,7 +400,7 @@ async fn a_trial_mini_program_is_renamed_and_made_formal() {
         .await
         .unwrap();
     assert_eq!(info.authorizer_info.nick_name, "街角咖啡馆的体验小程序");
-    assert_eq!(info.authorizer_info.extra["register_type"], 13);
+    assert_eq!(info.authorizer_info.register_type, Some(13));
 
     let verify = VerifyBetaWeapp {
         verify_info: BetaVerifyInfo {
@@ -431,7 +431,7 @@ async fn a_trial_mini_program_is_renamed_and_made_formal() {
         })
         .await
         .unwrap();
-    assert_eq!(info.authorizer_info.extra["register_type"], 19);
+    assert_eq!(info.authorizer_info.register_type, Some(19));
     // Formal now: no longer a trial.
     assert_business(
         &wxa.call(&SetBetaWeappNickname {
