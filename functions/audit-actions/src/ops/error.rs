@@ -190,9 +190,10 @@ impl OpsError {
             ) => Some(BatchOutcome::Skipped),
             // The app's profile is not ready for an audit: skipped with the reason, as the
             // other state refusals are.
-            OpsError::Profile(crate::ops::profile::ProfileRefusal::Incomplete { .. }) => {
-                Some(BatchOutcome::Skipped)
-            }
+            OpsError::Profile(
+                crate::ops::profile::ProfileRefusal::Incomplete { .. }
+                | crate::ops::profile::ProfileRefusal::InDoubt { .. },
+            ) => Some(BatchOutcome::Skipped),
             OpsError::Profile(_) => Some(BatchOutcome::Failed),
             // Input the batch carries, or WeChat and the store failing: the app failed.
             OpsError::Invalid { .. }
@@ -371,6 +372,7 @@ pub fn failure_body(e: &(impl Classify + ?Sized)) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::profile::{ChangeKind, Missing, ProfileRefusal};
     use wxopen::failure::wechat_hint;
 
     fn has_chinese(s: &str) -> bool {
@@ -458,6 +460,25 @@ mod tests {
                     wechat_status: 1024,
                 },
                 "icp_filing_required",
+            ),
+            (
+                OpsError::Profile(ProfileRefusal::Incomplete {
+                    missing: vec![Missing::Name, Missing::ApprovedCategory],
+                }),
+                "profile_incomplete",
+            ),
+            (
+                OpsError::Profile(ProfileRefusal::InDoubt {
+                    kind: ChangeKind::Name,
+                    since: 1,
+                    asked: true,
+                    retry_after: 60,
+                }),
+                "profile_change_in_doubt",
+            ),
+            (
+                OpsError::Profile(ProfileRefusal::Invalid { fields: vec![] }),
+                "invalid_profile",
             ),
         ]
     }
