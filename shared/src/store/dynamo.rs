@@ -2482,6 +2482,51 @@ impl NotificationStore for DynamoStore {
     }
 }
 
+// ---- profile reviews and snapshot (store/profile.rs) ----
+
+/// `PROFILE#{appid}` / `STATE`: the whole [`ProfileState`] as JSON in `data`, `version` beside
+/// it for the put's condition.
+#[async_trait]
+impl ProfileStore for DynamoStore {
+    async fn get_profile_state(&self, appid: &AppId) -> StoreResult<Option<ProfileState>> {
+        let Some(item) = self.get_item(format!("PROFILE#{appid}"), "STATE").await? else {
+            return Ok(None);
+        };
+        let mut state: ProfileState = get_json(&item, "data")?;
+        state.version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Some(state))
+    }
+
+    async fn put_profile_state(&self, state: &ProfileState) -> StoreResult<()> {
+        let next = state.version + 1;
+        let mut stored = state.clone();
+        stored.version = next;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("PROFILE#{}", state.appid)))
+            .item("sk", s("STATE"))
+            .item("version", n(next as i64))
+            .item("data", s(to_json(&stored)?));
+        let put = if state.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :v")
+                .expression_attribute_values(":v", n(state.version as i64))
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend("PutItem profile state")(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2528,50 +2573,5 @@ mod tests {
         assert!(audit_order(&rec(-5, 9)) < audit_order(&rec(0, 1)));
         assert!(audit_order(&rec(100, 9)) < audit_order(&rec(1000, 1)));
         assert!(audit_order(&rec(100, 1)) < audit_order(&rec(100, 2)));
-    }
-}
-
-// ---- profile reviews and snapshot (store/profile.rs) ----
-
-/// `PROFILE#{appid}` / `STATE`: the whole [`ProfileState`] as JSON in `data`, `version` beside
-/// it for the put's condition.
-#[async_trait]
-impl ProfileStore for DynamoStore {
-    async fn get_profile_state(&self, appid: &AppId) -> StoreResult<Option<ProfileState>> {
-        let Some(item) = self.get_item(format!("PROFILE#{appid}"), "STATE").await? else {
-            return Ok(None);
-        };
-        let mut state: ProfileState = get_json(&item, "data")?;
-        state.version = item
-            .get("version")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        Ok(Some(state))
-    }
-
-    async fn put_profile_state(&self, state: &ProfileState) -> StoreResult<()> {
-        let next = state.version + 1;
-        let mut stored = state.clone();
-        stored.version = next;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("PROFILE#{}", state.appid)))
-            .item("sk", s("STATE"))
-            .item("version", n(next as i64))
-            .item("data", s(to_json(&stored)?));
-        let put = if state.version == 0 {
-            put.condition_expression("attribute_not_exists(pk)")
-        } else {
-            put.condition_expression("version = :v")
-                .expression_attribute_values(":v", n(state.version as i64))
-        };
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(backend("PutItem profile state")(e)),
-        }
     }
 }

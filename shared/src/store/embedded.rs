@@ -2213,47 +2213,6 @@ impl NotificationStore for EmbeddedStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn state_survives_reopening_the_data_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let app = AppId::parse("wx0000000000000001").unwrap();
-        {
-            let s = EmbeddedStore::open(dir.path()).unwrap();
-            s.save_ticket(
-                &app,
-                &Ticket {
-                    value: SecretString::from("ticket@@@1".to_owned()),
-                    received_at: 10,
-                    created_at: 10,
-                },
-            )
-            .await
-            .unwrap();
-        }
-        let s = EmbeddedStore::open(dir.path()).unwrap();
-        let t = s.latest_ticket(&app).await.unwrap().unwrap();
-        assert_eq!(t.value.expose_secret(), "ticket@@@1");
-    }
-
-    #[test]
-    fn a_cursor_of_another_listing_is_refused() {
-        let c = encode_cursor(&Cursor::Authorizers { a: "x".into() }).unwrap();
-        assert!(matches!(
-            decode_cursor("%%"),
-            Err(StoreError::InvalidCursor)
-        ));
-        assert!(matches!(decode_cursor(&c), Ok(Cursor::Authorizers { .. })));
-        assert!(matches!(
-            decode_cursor("e30"),
-            Err(StoreError::InvalidCursor)
-        ));
-    }
-}
-
 // ---- profile reviews and snapshot (store/profile.rs) ----
 
 /// appid -> [`ProfileState`] (its `version` inside).
@@ -2302,5 +2261,46 @@ impl ProfileStore for EmbeddedStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn state_survives_reopening_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = AppId::parse("wx0000000000000001").unwrap();
+        {
+            let s = EmbeddedStore::open(dir.path()).unwrap();
+            s.save_ticket(
+                &app,
+                &Ticket {
+                    value: SecretString::from("ticket@@@1".to_owned()),
+                    received_at: 10,
+                    created_at: 10,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let s = EmbeddedStore::open(dir.path()).unwrap();
+        let t = s.latest_ticket(&app).await.unwrap().unwrap();
+        assert_eq!(t.value.expose_secret(), "ticket@@@1");
+    }
+
+    #[test]
+    fn a_cursor_of_another_listing_is_refused() {
+        let c = encode_cursor(&Cursor::Authorizers { a: "x".into() }).unwrap();
+        assert!(matches!(
+            decode_cursor("%%"),
+            Err(StoreError::InvalidCursor)
+        ));
+        assert!(matches!(decode_cursor(&c), Ok(Cursor::Authorizers { .. })));
+        assert!(matches!(
+            decode_cursor("e30"),
+            Err(StoreError::InvalidCursor)
+        ));
     }
 }

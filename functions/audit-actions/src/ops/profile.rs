@@ -1322,10 +1322,14 @@ fn check_key(first: u64, second: u64, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn check_category(
-    b: CategoryBody,
-    need_files: bool,
-) -> Result<(u64, u64, Vec<(String, Image)>), OpsError> {
+/// A category change checked: its ids and its qualification files (name, image).
+struct CheckedCategory {
+    first: u64,
+    second: u64,
+    files: Vec<(String, Image)>,
+}
+
+fn check_category(b: CategoryBody, need_files: bool) -> Result<CheckedCategory, OpsError> {
     let mut errors = Vec::new();
     check_key(b.first, b.second, &mut errors);
     if need_files && b.certificates.is_empty() {
@@ -1351,7 +1355,11 @@ fn check_category(
     if !errors.is_empty() {
         return Err(invalid(errors));
     }
-    Ok((b.first, b.second, files))
+    Ok(CheckedCategory {
+        first: b.first,
+        second: b.second,
+        files,
+    })
 }
 
 /// What a category change became.
@@ -1404,7 +1412,11 @@ pub async fn add_category(
     b: CategoryBody,
 ) -> Result<CategoryChanged, OpsError> {
     let appid = &a.appid;
-    let (first, second, files) = check_category(b, false)?;
+    let CheckedCategory {
+        first,
+        second,
+        files,
+    } = check_category(b, false)?;
     if let Some(ChangeDoubt::AddCategory {
         first: f,
         second: s,
@@ -1461,7 +1473,11 @@ pub async fn modify_category(
     b: CategoryBody,
 ) -> Result<CategoryChanged, OpsError> {
     let appid = &a.appid;
-    let (first, second, files) = check_category(b, true)?;
+    let CheckedCategory {
+        first,
+        second,
+        files,
+    } = check_category(b, true)?;
     settle_first(deps, appid, ChangeKind::Category).await?;
     let status_before = match deps.mgr.wxa(appid).call(&GetSettingCategories {}).await {
         Ok(c) => c
