@@ -139,6 +139,12 @@ known_fields!(
     verify_appid,
     result,
     along_with_auth_result,
+    // The profile reviews (wxa_nickname_audit, wxa_category_audit).
+    ret,
+    nickname,
+    reason,
+    first,
+    second,
 );
 
 /// The children of a push's `<xml>` root, each with its text (plain, CDATA and entities joined),
@@ -685,6 +691,16 @@ pub enum AuthorizerEvent {
         header: EventHeader,
         result: IcpVerifyResult,
     },
+    /// `wxa_nickname_audit`: the review of a name set by setnickname ended.
+    NicknameAudit {
+        header: EventHeader,
+        review: NicknameAuditResult,
+    },
+    /// `wxa_category_audit`: the review of a category (its qualification) ended.
+    CategoryAudit {
+        header: EventHeader,
+        review: CategoryAuditResult,
+    },
     Unknown {
         msg_type: String,
         event: Option<String>,
@@ -713,6 +729,9 @@ impl AuthorizerEvent {
             ) => e,
             ("event", Some(e @ (PUNISH_EVENT | APPEAL_EVENT))) => {
                 return violation_event(&f, e);
+            }
+            ("event", Some(e @ (NICKNAME_AUDIT_EVENT | CATEGORY_AUDIT_EVENT))) => {
+                return profile_review_event(&f, e);
             }
             _ => {
                 return Ok(AuthorizerEvent::Unknown {
@@ -760,6 +779,69 @@ impl AuthorizerEvent {
             },
         })
     }
+}
+
+// --- Profile reviews ---
+
+/// wxa_nickname_audit.html (名称审核结果事件推送), at the message URL.
+pub const NICKNAME_AUDIT_EVENT: &str = "wxa_nickname_audit";
+/// api_addcategory's 类目审核结果事件推送 (wxa_category_audit.html), at the message URL.
+pub const CATEGORY_AUDIT_EVENT: &str = "wxa_category_audit";
+
+/// A name review's result: `ret` 2 rejected (with `reason`), 3 approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicknameAuditResult {
+    pub status: crate::store::ReviewStatus,
+    pub nickname: String,
+    pub reason: String,
+}
+
+/// A category review's result: `ret` 2 rejected (with `reason`), 3 approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryAuditResult {
+    pub status: crate::store::ReviewStatus,
+    pub first: u64,
+    pub second: u64,
+    pub reason: String,
+}
+
+fn profile_review_event(f: &Fields<'_>, ev: &str) -> Result<AuthorizerEvent, PushError> {
+    let header = EventHeader {
+        to_user_name: f.required(ev, Field::ToUserName)?.to_owned(),
+        from_user_name: f.text(Field::FromUserName).unwrap_or_default().to_owned(),
+        create_time: f.time(ev, Field::CreateTime)?,
+    };
+    // Only a decision is pushed; a status the pages do not name is malformed, not a guess.
+    let status = match crate::store::ReviewStatus::from_code(f.number(ev, Field::ret)?) {
+        Some(s @ (crate::store::ReviewStatus::Approved | crate::store::ReviewStatus::Rejected)) => {
+            s
+        }
+        _ => return Err(PushError::malformed(ev, "ret is neither 2 nor 3")),
+    };
+    let reason = f.text(Field::reason).unwrap_or_default().to_owned();
+    if ev == NICKNAME_AUDIT_EVENT {
+        return Ok(AuthorizerEvent::NicknameAudit {
+            header,
+            review: NicknameAuditResult {
+                status,
+                nickname: f.text(Field::nickname).unwrap_or_default().to_owned(),
+                reason,
+            },
+        });
+    }
+    let id = |field: Field| -> Result<u64, PushError> {
+        u64::try_from(f.number(ev, field)?)
+            .map_err(|_| PushError::malformed(ev, format!("{} is negative", field.name())))
+    };
+    Ok(AuthorizerEvent::CategoryAudit {
+        header,
+        review: CategoryAuditResult {
+            status,
+            first: id(Field::first)?,
+            second: id(Field::second)?,
+            reason,
+        },
+    })
 }
 
 // --- Violations (issue 27) ---

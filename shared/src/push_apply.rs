@@ -17,9 +17,12 @@ use crate::events::{
     IcpVerifyResult, Punishment,
 };
 use crate::failure::{Classify, Failure, StatusCode};
-use crate::notifications::{self, Event};
+use crate::notifications::{self, Event, ReviewSubject};
 use crate::onboarding::{Onboarding, OnboardingError};
 use crate::store::registration::{self, change_registration};
+use crate::store::{
+    update_profile_state, CategoryReview, NicknameReview, ProfileStore, ReviewStatus,
+};
 use crate::store::{
     Appeal, AppealStatus, AuditRecord, AuditStore, AuditUpdate, AuthorizerStore, FilingState,
     FilingStore, NotificationStore, Penalty, PenaltyKind, PushLog, Revocation, Store, StoreError,
@@ -596,6 +599,37 @@ pub async fn apply_app_push(
             face_check_finished(&result);
             return Ok(());
         }
+        AuthorizerEvent::NicknameAudit { header, review } => {
+            if !audit_push_is_this_apps(store, onboarding, clock, appid, &header.to_user_name)
+                .await?
+            {
+                return Ok(());
+            }
+            let decision = NicknameDecision {
+                nickname: review.nickname,
+                status: review.status,
+                reason: review.reason,
+                at: header.create_time,
+            };
+            record_nickname_decision(store, appid, decision, clock.now()).await?;
+            return Ok(());
+        }
+        AuthorizerEvent::CategoryAudit { header, review } => {
+            if !audit_push_is_this_apps(store, onboarding, clock, appid, &header.to_user_name)
+                .await?
+            {
+                return Ok(());
+            }
+            let decision = CategoryReview {
+                first: review.first,
+                second: review.second,
+                status: review.status,
+                reason: review.reason,
+                at: header.create_time,
+            };
+            record_category_decision(store, appid, decision, clock.now()).await?;
+            return Ok(());
+        }
         AuthorizerEvent::Unknown {
             msg_type, event, ..
         } => {
@@ -608,6 +642,124 @@ pub async fn apply_app_push(
     }
     settle_submission_in_doubt(store, onboarding, clock, appid).await?;
     record_audit_result(store, appid, &update, clock.now()).await
+}
+
+/// A name review's result, pushed (`wxa_nickname_audit`) or polled (`api_wxa_querynickname`).
+#[derive(Debug, Clone)]
+pub struct NicknameDecision {
+    pub nickname: String,
+    pub status: ReviewStatus,
+    pub reason: String,
+    pub at: UnixTime,
+}
+
+/// Records a name review's result on the app's profile state and notifies it, once: a push
+/// after the poll that settled it (or a repeated push) finds it recorded and changes nothing.
+/// The stored profile read is dropped on a change, so the completeness guard reads WeChat again.
+pub async fn record_nickname_decision<S: ProfileStore + NotificationStore + ?Sized>(
+    store: &S,
+    appid: &AppId,
+    d: NicknameDecision,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let mut since = d.at;
+    let mut changed = false;
+    update_profile_state(store, appid, |s| {
+        // The review wxopen keeps (the same name; or a push naming none while one is checked),
+        // else one started in WeChat's own console.
+        let mut r = match &s.nickname_review {
+            Some(r)
+                if r.nickname == d.nickname
+                    || (d.nickname.is_empty() && r.status == ReviewStatus::Checking) =>
+            {
+                r.clone()
+            }
+            _ => NicknameReview {
+                nickname: d.nickname.clone(),
+                audit_id: None,
+                status: ReviewStatus::Checking,
+                reason: String::new(),
+                since: d.at,
+                decided_at: None,
+            },
+        };
+        since = r.since;
+        changed = r.status != d.status || r.reason != d.reason;
+        if !changed {
+            return false;
+        }
+        r.status = d.status;
+        r.reason = d.reason.clone();
+        r.decided_at = Some(d.at);
+        s.nickname_review = Some(r);
+        s.snapshot = None;
+        true
+    })
+    .await?;
+    if !changed {
+        tracing::info!(%appid, "a name review's result already recorded");
+        return Ok(());
+    }
+    let id = format!("profile:{appid}:name:{since}:{}", d.status.as_str());
+    let event = Event::ProfileReview {
+        appid: appid.clone(),
+        subject: ReviewSubject::Name {
+            nickname: d.nickname,
+        },
+        approved: d.status == ReviewStatus::Approved,
+        reason: d.reason,
+    };
+    notifications::emit(store, event, &id, now).await?;
+    Ok(())
+}
+
+/// Records a category review's result (pushed as `wxa_category_audit`, or read from
+/// `getcategory`), and notifies a decision once, as [`record_nickname_decision`] does.
+pub async fn record_category_decision<S: ProfileStore + NotificationStore + ?Sized>(
+    store: &S,
+    appid: &AppId,
+    d: CategoryReview,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let mut since = d.at;
+    let mut changed = false;
+    update_profile_state(store, appid, |s| {
+        let before = s.category_review(d.first, d.second).cloned();
+        changed = before
+            .as_ref()
+            .is_none_or(|b| b.status != d.status || b.reason != d.reason);
+        if !changed {
+            return false;
+        }
+        since = match &before {
+            Some(b) if b.status == ReviewStatus::Checking => b.at,
+            _ => d.at,
+        };
+        s.set_category_review(d.clone());
+        s.snapshot = None;
+        true
+    })
+    .await?;
+    if !changed || d.status == ReviewStatus::Checking {
+        return Ok(());
+    }
+    let id = format!(
+        "profile:{appid}:category:{}:{}:{since}:{}",
+        d.first,
+        d.second,
+        d.status.as_str()
+    );
+    let event = Event::ProfileReview {
+        appid: appid.clone(),
+        subject: ReviewSubject::Category {
+            first: d.first,
+            second: d.second,
+        },
+        approved: d.status == ReviewStatus::Approved,
+        reason: d.reason,
+    };
+    notifications::emit(store, event, &id, now).await?;
+    Ok(())
 }
 
 /// Puts an audit's result in the notification outbox, keyed by the audit and its status: the

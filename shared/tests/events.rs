@@ -146,15 +146,56 @@ fn other_messages_and_events_are_unknown_not_errors() {
         }
         other => panic!("{other:?}"),
     }
-    match AuthorizerEvent::parse(&fixture("wxa_nickname_audit_cdata.xml")).unwrap() {
+    match AuthorizerEvent::parse("<xml><ToUserName>gh_1</ToUserName><CreateTime>1</CreateTime><MsgType>event</MsgType><Event>user_enter_tempsession</Event></xml>").unwrap() {
         AuthorizerEvent::Unknown {
             msg_type, event, ..
         } => {
             assert_eq!(msg_type, "event");
-            assert_eq!(event.as_deref(), Some("wxa_nickname_audit"));
+            assert_eq!(event.as_deref(), Some("user_enter_tempsession"));
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn the_profile_review_pushes_are_typed() {
+    use wxopen::store::ReviewStatus;
+    match AuthorizerEvent::parse(&fixture("wxa_nickname_audit_cdata.xml")).unwrap() {
+        AuthorizerEvent::NicknameAudit { header, review } => {
+            assert_eq!(header.to_user_name, "gh_fb9688c2a4b2");
+            assert_eq!(header.create_time, 1715943329);
+            assert_eq!(review.status, ReviewStatus::Approved);
+            assert_eq!(review.nickname, "昵称");
+            assert_eq!(review.reason, "");
+        }
+        other => panic!("{other:?}"),
+    }
+    match AuthorizerEvent::parse(&fixture("wxa_nickname_audit_rejected_cdata.xml")).unwrap() {
+        AuthorizerEvent::NicknameAudit { review, .. } => {
+            assert_eq!(review.status, ReviewStatus::Rejected);
+            assert_eq!(review.nickname, "腾讯小店");
+            assert!(review.reason.contains("授权材料"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match AuthorizerEvent::parse(&fixture("wxa_category_audit_cdata.xml")).unwrap() {
+        AuthorizerEvent::CategoryAudit { review, .. } => {
+            assert_eq!(review.status, ReviewStatus::Approved);
+            assert_eq!((review.first, review.second), (8, 39));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A ret the pages do not name, or a category without its ids, is malformed.
+    let bad = fixture("wxa_nickname_audit_cdata.xml").replace("<ret>3</ret>", "<ret>7</ret>");
+    assert!(matches!(
+        AuthorizerEvent::parse(&bad),
+        Err(PushError::MalformedEvent { .. })
+    ));
+    let bad = fixture("wxa_category_audit_cdata.xml").replace("<first>8</first>", "");
+    assert!(matches!(
+        AuthorizerEvent::parse(&bad),
+        Err(PushError::MalformedEvent { .. })
+    ));
 }
 
 #[test]

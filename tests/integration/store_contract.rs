@@ -125,6 +125,7 @@ contract!(
     notifications_list_newest_first_filtered_by_status_across_pages,
     notification_rules_are_kept_with_references_not_secrets,
     registrations_change_by_version_are_found_by_subject_and_listed_by_state,
+    a_profile_state_is_written_by_version_and_racing_updates_keep_both,
 );
 
 fn app(i: usize) -> AppId {
@@ -2707,4 +2708,62 @@ async fn registrations_change_by_version_are_found_by_subject_and_listed_by_stat
         s.list_registrations(None, Some("not-a-cursor"), 2).await,
         Err(StoreError::InvalidCursor)
     ));
+}
+
+async fn a_profile_state_is_written_by_version_and_racing_updates_keep_both<S: Backend>(s: &S) {
+    assert_eq!(s.get_profile_state(&app(1)).await.unwrap(), None);
+    let mut first = ProfileState::new(app(1));
+    first.nickname_review = Some(NicknameReview {
+        nickname: "模拟小店".into(),
+        audit_id: Some(7),
+        status: ReviewStatus::Checking,
+        reason: String::new(),
+        since: 100,
+        decided_at: None,
+    });
+    s.put_profile_state(&first).await.unwrap();
+    // A second writer that read nothing (version 0) loses.
+    assert!(matches!(
+        s.put_profile_state(&ProfileState::new(app(1))).await,
+        Err(StoreError::Conflict)
+    ));
+    let got = s.get_profile_state(&app(1)).await.unwrap().unwrap();
+    assert_eq!(got.version, 1);
+    assert_eq!(got.nickname_review, first.nickname_review);
+    // A writer holding an old version loses; one holding the stored version wins.
+    assert!(matches!(
+        s.put_profile_state(&first).await,
+        Err(StoreError::Conflict)
+    ));
+    s.put_profile_state(&got).await.unwrap();
+    assert_eq!(
+        s.get_profile_state(&app(1)).await.unwrap().unwrap().version,
+        2
+    );
+    // Ten racing updates, each adding its own category review: every one is kept.
+    let results: Vec<_> = stream::iter(0..10u64)
+        .map(|i| async move {
+            update_profile_state(s, &app(1), |st| {
+                st.set_category_review(CategoryReview {
+                    first: 1,
+                    second: 100 + i,
+                    status: ReviewStatus::Checking,
+                    reason: String::new(),
+                    at: i as i64,
+                });
+                true
+            })
+            .await
+        })
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    // Racing writers may give up after their retries; none may lose another's change silently.
+    let done = results.iter().filter(|r| r.is_ok()).count();
+    let stored = s.get_profile_state(&app(1)).await.unwrap().unwrap();
+    assert_eq!(stored.category_reviews.len(), done, "{stored:?}");
+    assert_eq!(stored.version, 2 + done as u64);
+    assert!(done >= 1);
+    // Another app's state is apart.
+    assert_eq!(s.get_profile_state(&app(2)).await.unwrap(), None);
 }

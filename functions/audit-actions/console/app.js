@@ -801,6 +801,7 @@ async function viewApp(appid) {
   const list = (xs, empty) => (xs && xs.length ? h('ul', {}, xs.map((x) => h('li', { class: 'mono' }, x))) : h('p', { class: 'muted' }, empty));
   part('violations-card', '违规与处罚', 'Violations and penalties', () => violationsPanel(appid));
   if (app.status !== 'authorized') return;
+  part('profile-card', '资料', 'Profile', async () => profilePanel(appid));
   part('api-quota-card', '接口调用额度', 'Daily API quota', async () => quotaPanel(appid));
   part('qr-card', '体验版二维码', 'Trial QR code', async () => {
     const img = h('img', { id: 'qrcode', alt: '体验版二维码 trial version QR code' });
@@ -1356,6 +1357,127 @@ async function violationsPanel(appid) {
     v.wechat_records ? h('p', { class: 'muted' }, `微信记录（近 90 天）${records.length} 条`,
       h('small', { lang: 'en' }, ` ${records.length} record(s) at WeChat, last 90 days`)) : null,
   ].filter(Boolean); // the card's replaceChildren would print a null as "null"
+}
+
+const REVIEW = {
+  checking: ['审核中', 'in review'],
+  approved: ['已通过', 'approved'],
+  rejected: ['未通过', 'rejected'],
+};
+const PROFILE_MISSING = {
+  name: ['名称', 'name'],
+  avatar: ['头像', 'avatar'],
+  signature: ['简介', 'signature'],
+  approved_category: ['已审核通过的类目', 'an approved category'],
+};
+
+function reviewBadge(status) {
+  const [zh, en] = word(REVIEW, status);
+  return h('span', { class: `badge review-${status}` }, zh, ' ', h('span', { lang: 'en' }, en));
+}
+
+/** A chosen file as the API takes an image: {content_type, data_base64, filename}. */
+function imageOf(file) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve({ content_type: file.type || 'image/png', filename: file.name,
+      data_base64: String(r.result).replace(/^data:[^,]*,/, '') });
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(file);
+  });
+}
+
+/** The app view's profile panel: name (with its review), avatar, signature, search status,
+ * categories with their reviews, what a first audit still needs; edited in place. */
+function profilePanel(appid) {
+  const box = h('div', { id: 'profile-panel' });
+  const out = h('div', { id: 'profile-result', 'aria-live': 'polite' });
+  const render = async () => {
+    let p;
+    try {
+      p = await get(`/ops/apps/${appid}/profile`);
+    } catch (e) {
+      box.replaceChildren(errorBox(e));
+      return;
+    }
+    const missingNode = p.missing.length
+      ? h('p', { class: 'why', id: 'profile-missing' }, '首次提审还缺：', p.missing.map((m) => word(PROFILE_MISSING, m)[0]).join('、'),
+        h('small', { lang: 'en' }, ` a first audit still needs: ${p.missing.map((m) => word(PROFILE_MISSING, m)[1]).join(', ')}`))
+      : h('p', { class: 'muted', id: 'profile-complete' }, '资料齐全，可以提审 ', h('small', { lang: 'en' }, 'complete for a first audit'));
+    const review = p.name_review
+      ? h('span', { id: 'name-review' }, ' ', reviewBadge(p.name_review.status), p.name_review.reason ? ` ${p.name_review.reason}` : '',
+        p.name_review.nickname !== p.name.value ? h('small', { class: 'muted' }, ` ${p.name_review.nickname}`) : null)
+      : null;
+    const cats = p.categories.length
+      ? h('ul', { id: 'profile-categories' }, p.categories.map((c) => h('li', { 'data-category': `${c.first}/${c.second}` },
+        `${c.first_name || c.first} / ${c.second_name || c.second} `, reviewBadge(c.status), c.reason ? ` ${c.reason}` : '')))
+      : h('p', { class: 'muted' }, '未设置类目 no category');
+    const facts = kv([
+      [bi('名称', 'Name'), [h('span', { id: 'profile-name' }, p.name.value || '—'), review]],
+      [bi('头像', 'Avatar'), p.avatar.value ? h('img', { id: 'profile-avatar', src: p.avatar.value, alt: '头像 avatar', width: 48, height: 48 }) : '—'],
+      [bi('简介', 'Signature'), h('span', { id: 'profile-signature' }, p.signature.value || '—')],
+      [bi('搜索', 'Search'), p.search ? (p.search === 'hidden' ? '不可搜索 hidden' : '可搜索 searchable') : '—'],
+      [bi('类目', 'Categories'), cats],
+    ]);
+    const nodes = [missingNode, facts];
+    if (p.in_doubt.length) nodes.push(h('p', { class: 'why' }, `待确认的修改：${p.in_doubt.join(', ')}`, h('small', { lang: 'en' }, ` changes in doubt: ${p.in_doubt.join(', ')}`)));
+    if (may('PUT', '/ops/apps/{appid}/profile')) {
+      const name = h('input', { id: 'profile-name-input', maxlength: 30, placeholder: p.name.value || '' });
+      const signature = h('input', { id: 'profile-signature-input', maxlength: 120, placeholder: p.signature.value || '' });
+      const avatar = h('input', { id: 'profile-avatar-input', type: 'file', accept: 'image/*' });
+      const search = h('select', { id: 'profile-search-input' }, h('option', { value: '' }, '不变 unchanged'),
+        h('option', { value: 'searchable' }, '可搜索 searchable'), h('option', { value: 'hidden' }, '不可搜索 hidden'));
+      nodes.push(h('form', { class: 'action', id: 'profile-form', onsubmit: async (e) => {
+        e.preventDefault();
+        const body = {};
+        if (name.value.trim()) body.name = name.value.trim();
+        if (signature.value.trim()) body.signature = signature.value.trim();
+        if (search.value) body.search = search.value;
+        try {
+          if (avatar.files && avatar.files[0]) body.avatar = await imageOf(avatar.files[0]);
+          const v = await api('PUT', `/ops/apps/${appid}/profile`, body);
+          show(out, okBox(`已保存 ${Object.keys(body).join(', ')}${v.name === 'checking' ? '（名称审核中）' : ''}`,
+            `saved${v.name === 'checking' ? ' (the name is in review)' : ''}`));
+          await render();
+        } catch (err) {
+          show(out, errorBox(err));
+        }
+      } },
+      h('div', { class: 'form-grid' },
+        h('div', { class: 'field' }, h('label', { for: 'profile-name-input' }, bi('新名称', 'New name')), name),
+        h('div', { class: 'field' }, h('label', { for: 'profile-signature-input' }, bi('新简介', 'New signature')), signature),
+        h('div', { class: 'field' }, h('label', { for: 'profile-avatar-input' }, bi('新头像', 'New avatar')), avatar),
+        h('div', { class: 'field' }, h('label', { for: 'profile-search-input' }, bi('搜索', 'Search')), search)),
+      h('div', { class: 'row' }, h('button', { type: 'submit', id: 'profile-save' }, bi('保存资料', 'Save the profile')))));
+    }
+    if (may('POST', '/ops/apps/{appid}/categories')) {
+      const first = h('input', { id: 'category-first', type: 'number', min: 1, placeholder: '150' });
+      const second = h('input', { id: 'category-second', type: 'number', min: 1, placeholder: '666' });
+      const certKey = h('input', { id: 'category-cert-key', placeholder: '资质名称 qualification' });
+      const cert = h('input', { id: 'category-cert', type: 'file', accept: 'image/*' });
+      nodes.push(h('form', { class: 'action', id: 'category-form', onsubmit: async (e) => {
+        e.preventDefault();
+        const body = { first: Number(first.value), second: Number(second.value), certificates: [] };
+        try {
+          if (cert.files && cert.files[0]) body.certificates.push({ key: certKey.value.trim(), ...(await imageOf(cert.files[0])) });
+          const v = await api('POST', `/ops/apps/${appid}/categories`, body);
+          show(out, okBox(`已添加类目 ${v.first}/${v.second}：${word(REVIEW, v.status === 'set' ? 'approved' : v.status)[0]}`, `category added: ${v.status}`));
+          await render();
+        } catch (err) {
+          show(out, errorBox(err));
+        }
+      } },
+      h('div', { class: 'form-grid' },
+        h('div', { class: 'field narrow' }, h('label', { for: 'category-first' }, bi('一级类目 id', 'Level-1 id')), first),
+        h('div', { class: 'field narrow' }, h('label', { for: 'category-second' }, bi('二级类目 id', 'Level-2 id')), second),
+        h('div', { class: 'field' }, h('label', { for: 'category-cert-key' }, bi('资质名称', 'Qualification')), certKey),
+        h('div', { class: 'field' }, h('label', { for: 'category-cert' }, bi('资质文件', 'Qualification file')), cert)),
+      h('div', { class: 'row' }, h('button', { type: 'submit', id: 'category-add', class: 'secondary' }, bi('添加类目', 'Add the category')))));
+    }
+    box.replaceChildren(...nodes);
+  };
+  render();
+  return [box, out];
 }
 
 /** The app view's quota panel: one API's count, the month's resets, and the reset button. */

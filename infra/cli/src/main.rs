@@ -147,6 +147,14 @@ enum Command {
     /// Notifications to WeCom groups, webhooks and SNS: rules, a test send, failures, a retry.
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
+    /// A mini program's profile: name, avatar, signature, search status, and what a first
+    /// audit still needs.
+    #[command(subcommand)]
+    Profile(ops::profile::ProfileCommand),
+    /// Categories: what WeChat offers, and one app's (add with qualification files, delete,
+    /// modify).
+    #[command(subcommand)]
+    Categories(ops::profile::CategoriesCommand),
     /// WXBizMsgCrypt: decrypt, encrypt and sign pushes.
     #[command(subcommand)]
     Crypto(CryptoCommand),
@@ -401,6 +409,8 @@ async fn operate(global: &ops::Global, command: Command) -> Result<ExitCode, ops
         Command::Rid { rid, appid } => ops::rid(&api, &rid, appid.as_deref()).await,
         Command::Violations { appid } => ops::violations(&api, &appid).await,
         Command::Notify(c) => notify::run(&api, c).await,
+        Command::Profile(c) => ops::profile::profile(&api, c).await,
+        Command::Categories(c) => ops::profile::categories(&api, c).await,
         Command::Crypto(_) | Command::Keys(_) => unreachable!("local commands run in run()"),
     }
 }

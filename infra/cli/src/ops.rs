@@ -4,6 +4,7 @@
 //! never printed, never in a URL.
 
 pub mod filing_application;
+pub mod profile;
 pub mod registration;
 
 use crate::table;

@@ -1607,6 +1607,21 @@ impl Simulator {
         p.search_banned = search_banned;
     }
 
+    /// Makes `appid` as a fresh registration leaves it: registered through the API, with no
+    /// name, avatar, signature or category yet (what a first audit lacks).
+    pub fn blank_profile(&self, appid: &AppId) {
+        let mut st = self.inner.lock();
+        if let Some(acc) = st.accounts.get_mut(appid) {
+            acc.nick_name.clear();
+            acc.signature.clear();
+            acc.head_img.clear();
+            acc.categories.clear();
+        }
+        let p = st.setup.profiles.entry(appid.clone()).or_default();
+        p.api_registered = true;
+        p.categories.clear();
+    }
+
     pub fn profile(&self, appid: &AppId) -> Profile {
         self.inner
             .lock()

@@ -91,6 +91,15 @@ pub enum Event {
         approved: bool,
         detail: String,
     },
+    /// WeChat's review of a profile change (a new name, a category's qualification) ended.
+    ProfileReview {
+        appid: AppId,
+        subject: ReviewSubject,
+        approved: bool,
+        /// The reviewer's reason of a rejection, as WeChat wrote it.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
     /// `POST /ops/notifications/test`: proves a channel reaches its receiver.
     Test {
         operator: String,
@@ -105,6 +114,14 @@ pub enum FilingOutcome {
     Rejected,
     /// The administration's SMS check waits for the responsible person's answer.
     SmsWaiting,
+}
+
+/// What a profile review was about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ReviewSubject {
+    Name { nickname: String },
+    Category { first: u64, second: u64 },
 }
 
 /// An [`Event`]'s kind, without its facts: what the rules name.
@@ -125,6 +142,7 @@ pub enum EventKind {
     AppealUpdated,
     FilingResult,
     RegistrationResult,
+    ProfileReview,
     Test,
 }
 
@@ -145,6 +163,7 @@ impl EventKind {
             EventKind::AppealUpdated => "appeal_updated",
             EventKind::FilingResult => "filing_result",
             EventKind::RegistrationResult => "registration_result",
+            EventKind::ProfileReview => "profile_review",
             EventKind::Test => "test",
         }
     }
@@ -185,6 +204,7 @@ impl Event {
             Event::AppealUpdated { .. } => EventKind::AppealUpdated,
             Event::FilingResult { .. } => EventKind::FilingResult,
             Event::RegistrationResult { .. } => EventKind::RegistrationResult,
+            Event::ProfileReview { .. } => EventKind::ProfileReview,
             Event::Test { .. } => EventKind::Test,
         }
     }
@@ -201,7 +221,8 @@ impl Event {
             | Event::NeedsReauthorization { appid }
             | Event::Violation { appid, .. }
             | Event::AppealUpdated { appid, .. }
-            | Event::FilingResult { appid, .. } => Some(appid),
+            | Event::FilingResult { appid, .. }
+            | Event::ProfileReview { appid, .. } => Some(appid),
             Event::RegistrationResult { appid, .. } => appid.as_ref(),
             Event::BatchFinished { .. }
             | Event::RefreshFailures { .. }
@@ -386,6 +407,31 @@ impl Event {
                 t(
                     if *approved { "快速注册成功" } else { "快速注册失败" },
                     if *approved { "Registration succeeded" } else { "Registration failed" },
+                    lines,
+                )
+            }
+            Event::ProfileReview {
+                appid,
+                subject,
+                approved,
+                reason,
+            } => {
+                let what = match subject {
+                    ReviewSubject::Name { nickname } => {
+                        (format!("名称：{}", cut(nickname)), format!("Name: {}", cut(nickname)))
+                    }
+                    ReviewSubject::Category { first, second } => (
+                        format!("类目：{first}/{second}"),
+                        format!("Category: {first}/{second}"),
+                    ),
+                };
+                let mut lines = vec![app(appid), what];
+                if !*approved {
+                    lines.push((format!("原因：{}", cut(reason)), format!("Reason (as WeChat wrote it): {}", cut(reason))));
+                }
+                t(
+                    if *approved { "资料审核通过" } else { "资料审核未通过" },
+                    if *approved { "Profile review approved" } else { "Profile review rejected" },
                     lines,
                 )
             }

@@ -26,7 +26,7 @@ pub use channel_secrets::{
     load_rules, save_rules, ChannelSecretStore, LocalChannelSecrets, SecretsManagerChannelSecrets,
 };
 pub use deliver::{DrainReport, Notifier};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, ReviewSubject};
 pub use rules::{Channel, ChannelKind, NotificationRules, Route};
 
 use crate::domain::{AppId, UnixTime};

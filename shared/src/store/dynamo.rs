@@ -356,6 +356,8 @@ fn kind_str(kind: SingleUseKind) -> &'static str {
         SingleUseKind::IcpApplicationInDoubt => "ICP_APPLICATION_IN_DOUBT",
         SingleUseKind::IcpReferenceTables => "ICP_REFERENCE_TABLES",
         SingleUseKind::SubscribeTemplateInDoubt => "SUBSCRIBE_TEMPLATE_IN_DOUBT",
+        SingleUseKind::ProfileChangeInDoubt => "PROFILE_CHANGE_IN_DOUBT",
+        SingleUseKind::CategoryTable => "CATEGORY_TABLE",
     }
 }
 fn audit_sk(id: AuditId) -> String {
@@ -2628,6 +2630,51 @@ impl RegistrationStore for DynamoStore {
             partition: ("list_pk", ":l"),
         };
         self.data_page(q, cursor, limit).await
+    }
+}
+
+// ---- profile reviews and snapshot (store/profile.rs) ----
+
+/// `PROFILE#{appid}` / `STATE`: the whole [`ProfileState`] as JSON in `data`, `version` beside
+/// it for the put's condition.
+#[async_trait]
+impl ProfileStore for DynamoStore {
+    async fn get_profile_state(&self, appid: &AppId) -> StoreResult<Option<ProfileState>> {
+        let Some(item) = self.get_item(format!("PROFILE#{appid}"), "STATE").await? else {
+            return Ok(None);
+        };
+        let mut state: ProfileState = get_json(&item, "data")?;
+        state.version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Some(state))
+    }
+
+    async fn put_profile_state(&self, state: &ProfileState) -> StoreResult<()> {
+        let next = state.version + 1;
+        let mut stored = state.clone();
+        stored.version = next;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("PROFILE#{}", state.appid)))
+            .item("sk", s("STATE"))
+            .item("version", n(next as i64))
+            .item("data", s(to_json(&stored)?));
+        let put = if state.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :v")
+                .expression_attribute_values(":v", n(state.version as i64))
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend("PutItem profile state")(e)),
+        }
     }
 }
 

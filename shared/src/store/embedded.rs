@@ -273,6 +273,8 @@ fn single_key(kind: SingleUseKind, id: &str) -> String {
         SingleUseKind::IcpApplicationInDoubt => format!("icp-application-in-doubt#{id}"),
         SingleUseKind::IcpReferenceTables => format!("icp-reference-tables#{id}"),
         SingleUseKind::SubscribeTemplateInDoubt => format!("subscribe-template-in-doubt#{id}"),
+        SingleUseKind::ProfileChangeInDoubt => format!("profile-change-in-doubt#{id}"),
+        SingleUseKind::CategoryTable => format!("category-table#{id}"),
     }
 }
 /// Writes a profile and keeps the original-id index in step, inside the caller's transaction.
@@ -2424,6 +2426,57 @@ impl RegistrationStore for EmbeddedStore {
                 None => None,
             };
             Ok(Page { items, next })
+        })
+        .await
+    }
+}
+
+// ---- profile reviews and snapshot (store/profile.rs) ----
+
+/// appid -> [`ProfileState`] (its `version` inside).
+const PROFILE_STATES: TableDefinition<&str, &[u8]> = TableDefinition::new("profile_states");
+
+#[async_trait]
+impl ProfileStore for EmbeddedStore {
+    async fn get_profile_state(&self, appid: &AppId) -> StoreResult<Option<ProfileState>> {
+        let appid = appid.clone();
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(be)?;
+            let t = match txn.open_table(PROFILE_STATES) {
+                Ok(t) => t,
+                // Created by the first write.
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(be(e)),
+            };
+            t.get(appid.as_str())
+                .map_err(be)?
+                .map(|v| dec(v.value(), "profile state"))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn put_profile_state(&self, state: &ProfileState) -> StoreResult<()> {
+        let mut stored = state.clone();
+        stored.version = state.version + 1;
+        let bytes = enc(&stored)?;
+        let (appid, expected) = (state.appid.clone(), state.version);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(be)?;
+            {
+                let mut t = txn.open_table(PROFILE_STATES).map_err(be)?;
+                let current: Option<ProfileState> = t
+                    .get(appid.as_str())
+                    .map_err(be)?
+                    .map(|v| dec(v.value(), "profile state"))
+                    .transpose()?;
+                if current.map_or(0, |c| c.version) != expected {
+                    return Err(StoreError::Conflict);
+                }
+                t.insert(appid.as_str(), bytes.as_slice()).map_err(be)?;
+            }
+            txn.commit().map_err(be)?;
+            Ok(())
         })
         .await
     }

@@ -27,6 +27,11 @@ pub mod filing;
 
 pub use filing::{FilingPrerequisite, FilingState, FilingStatus, FilingStore, SmsVerify};
 pub mod notification;
+pub mod profile;
+pub use profile::{
+    update_profile_state, CategoryReview, NicknameReview, ProfileSnapshot, ProfileState,
+    ProfileStore, ReviewStatus,
+};
 
 pub use notification::*;
 pub mod registration;
@@ -573,6 +578,13 @@ pub enum SingleUseKind {
     /// `{appid}#{name}`), written before the call and settled from `gettemplate`
     /// (`wechat::reconcile`): the next add of that name settles it before adding again.
     SubscribeTemplateInDoubt,
+    /// A profile change (setnickname, modifyheadimage, modifysignature, addcategory,
+    /// deletecategory, modifycategory) that may have reached WeChat with its answer lost (id:
+    /// `{appid}#{change}`), written before the call and settled from getaccountbasicinfo /
+    /// getcategory: never sent twice.
+    ProfileChangeInDoubt,
+    /// WeChat's category tree (getallcategories; id: `all`), kept a day.
+    CategoryTable,
 }
 
 /// A single-use item as it stands.
@@ -1040,6 +1052,7 @@ pub trait Store:
     + FilingStore
     + NotificationStore
     + RegistrationStore
+    + ProfileStore
 {
 }
 
@@ -1061,5 +1074,6 @@ impl<T> Store for T where
         + FilingStore
         + NotificationStore
         + RegistrationStore
+        + ProfileStore
 {
 }

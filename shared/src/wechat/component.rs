@@ -4,7 +4,7 @@
 
 use crate::domain::{AppId, UnixTime};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// `api_component_token` answer.
 #[derive(Debug, Clone, Deserialize)]
@@ -110,8 +110,45 @@ pub struct AuthorizerInfo {
         skip_serializing_if = "Option::is_none"
     )]
     pub mini_program_info: Option<serde_json::Value>,
+    /// The account's state (api_get_authorizer_info's `account_status`); absent in older
+    /// answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_status: Option<AccountStatus>,
+    /// How the mini program was registered (`register_type`: 0 normally, 2 reusing an official
+    /// account's subject, 6 enterprise fast registration, 13 trial, 16 personal, 19 a trial made
+    /// formal, and others the page lists); kept as WeChat's number, shown, never matched on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register_type: Option<i64>,
+    /// Whether a phone and an email are bound (`basic_config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_config: Option<BasicConfig>,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+super::icp::code_enum!(
+    /// api_get_authorizer_info's `account_status`.
+    AccountStatus {
+        /// 1 正常.
+        Normal = 1,
+        /// 14 已注销.
+        Deregistered = 14,
+        /// 16 已封禁.
+        Banned = 16,
+        /// 18 已告警.
+        Warned = 18,
+        /// 19 已冻结.
+        Frozen = 19,
+    }
+);
+
+/// api_get_authorizer_info's `basic_config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasicConfig {
+    #[serde(default)]
+    pub is_phone_configured: bool,
+    #[serde(default)]
+    pub is_email_configured: bool,
 }
 
 impl AuthorizerInfo {

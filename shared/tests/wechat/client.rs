@@ -123,7 +123,10 @@ async fn component_endpoints_send_the_documented_requests_and_parse_the_document
         .unwrap();
     assert_eq!(i.authorizer_info.user_name, "gh_eb5e3a772040");
     assert!(i.authorizer_info.is_mini_program());
-    assert_eq!(i.authorizer_info.extra["account_status"], 1);
+    assert_eq!(
+        i.authorizer_info.account_status,
+        Some(component::AccountStatus::Normal)
+    );
     assert_eq!(i.authorization_info.granted_permission_ids(), vec![17, 18]);
     let profile = serde_json::to_value(&i.authorizer_info).unwrap();
     assert_eq!(profile["MiniProgramInfo"]["visit_status"], 0);

@@ -185,11 +185,14 @@ async fn a_registered_app_reports_how_it_was_registered_and_starts_with_an_empty
         })
         .await
         .unwrap();
-    // Kept in `extra` by the client (the fields the current page documents).
-    let extra = &info.authorizer_info.extra;
-    assert_eq!(extra["register_type"], 6);
-    assert_eq!(extra["account_status"], 1);
-    assert_eq!(extra["basic_config"]["is_phone_configured"], true);
+    // Typed by the client (the fields the current page documents).
+    let i = &info.authorizer_info;
+    assert_eq!(i.register_type, Some(6));
+    assert_eq!(
+        i.account_status,
+        Some(wxopen::wechat::component::AccountStatus::Normal)
+    );
+    assert!(i.basic_config.as_ref().unwrap().is_phone_configured);
     assert_eq!(info.authorizer_info.principal_name, "模拟商户有限公司");
     let basic = mgr.wxa(&appid).call(&GetAccountBasicInfo {}).await.unwrap();
     assert_eq!(basic.appid, appid.as_str());
@@ -314,7 +317,7 @@ async fn a_personal_registration_reports_its_task_status() {
         })
         .await
         .unwrap();
-    assert_eq!(info.authorizer_info.extra["register_type"], 16);
+    assert_eq!(info.authorizer_info.register_type, Some(16));
     // A user who refuses ends the task.
     let refused = c
         .call(&FastRegisterPersonalWeapp {
@@ -397,7 +400,7 @@ async fn a_trial_mini_program_is_renamed_and_made_formal() {
         .await
         .unwrap();
     assert_eq!(info.authorizer_info.nick_name, "街角咖啡馆的体验小程序");
-    assert_eq!(info.authorizer_info.extra["register_type"], 13);
+    assert_eq!(info.authorizer_info.register_type, Some(13));
 
     let verify = VerifyBetaWeapp {
         verify_info: BetaVerifyInfo {
@@ -428,7 +431,7 @@ async fn a_trial_mini_program_is_renamed_and_made_formal() {
         })
         .await
         .unwrap();
-    assert_eq!(info.authorizer_info.extra["register_type"], 19);
+    assert_eq!(info.authorizer_info.register_type, Some(19));
     // Formal now: no longer a trial.
     assert_business(
         &wxa.call(&SetBetaWeappNickname {

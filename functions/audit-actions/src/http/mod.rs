@@ -11,6 +11,7 @@ mod filing;
 mod filing_application;
 pub mod invitations;
 mod notifications;
+mod profile;
 mod quota;
 mod registration;
 mod routes;
@@ -63,6 +64,7 @@ const OPS_ROUTES: &[OpsRoutes] = &[
     (filing::RULES, filing::routes),
     (notifications::RULES, notifications::routes),
     (registration::RULES, registration::routes),
+    (profile::RULES, profile::routes),
 ];
 
 pub fn router(deps: Arc<Deps>) -> Router {

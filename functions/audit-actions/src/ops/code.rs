@@ -6,7 +6,7 @@
 
 use super::app::{lifecycle, recent_activity, undo_counts};
 use super::error::{UNDO_PER_DAY, UNDO_PER_MONTH};
-use super::{audits, ext_json, filing, requirements, OpsError};
+use super::{audits, ext_json, filing, profile, requirements, OpsError};
 use crate::Deps;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -178,6 +178,9 @@ pub async fn submit(
             });
         }
     }
+    // A name, an avatar, a signature and an approved category, or WeChat refuses the audit:
+    // refused here, before the submission spends the platform's monthly quota.
+    profile::require_complete(deps, &a.appid).await?;
     let commit = recent_activity(deps.store.as_ref(), &a.appid)
         .await?
         .into_iter()

@@ -122,6 +122,10 @@ pub enum OpsError {
     /// Registering a mini program for a merchant refused ([`crate::ops::registration`]).
     #[error(transparent)]
     Registration(#[from] crate::ops::registration::RegistrationRefusal),
+    /// A profile refusal ([`crate::ops::profile`]): bad input, a change in doubt, or an app whose
+    /// profile a first audit cannot pass with.
+    #[error(transparent)]
+    Profile(#[from] crate::ops::profile::ProfileRefusal),
     #[error("WeChat refused: {0}")]
     Wechat(WechatError),
     #[error("the store failed")]
@@ -187,6 +191,13 @@ impl OpsError {
             OpsError::Wechat(
                 WechatError::NeedsReauthorization { .. } | WechatError::NoRefreshToken { .. },
             ) => Some(BatchOutcome::Skipped),
+            // The app's profile is not ready for an audit: skipped with the reason, as the
+            // other state refusals are.
+            OpsError::Profile(
+                crate::ops::profile::ProfileRefusal::Incomplete { .. }
+                | crate::ops::profile::ProfileRefusal::InDoubt { .. },
+            ) => Some(BatchOutcome::Skipped),
+            OpsError::Profile(_) => Some(BatchOutcome::Failed),
             // Input the batch carries, or WeChat and the store failing: the app failed.
             OpsError::Invalid { .. }
             | OpsError::InvalidBody { .. }
@@ -331,6 +342,7 @@ impl Classify for OpsError {
             }
             OpsError::Filing(e) => return e.classify(),
             OpsError::Registration(e) => return e.classify(),
+            OpsError::Profile(e) => return e.classify(),
             OpsError::QuotaResetLimit {
                 spent,
                 limit,
@@ -365,6 +377,7 @@ pub fn failure_body(e: &(impl Classify + ?Sized)) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::profile::{ChangeKind, Missing, ProfileRefusal};
     use wxopen::failure::wechat_hint;
 
     fn has_chinese(s: &str) -> bool {
@@ -452,6 +465,25 @@ mod tests {
                     wechat_status: 1024,
                 },
                 "icp_filing_required",
+            ),
+            (
+                OpsError::Profile(ProfileRefusal::Incomplete {
+                    missing: vec![Missing::Name, Missing::ApprovedCategory],
+                }),
+                "profile_incomplete",
+            ),
+            (
+                OpsError::Profile(ProfileRefusal::InDoubt {
+                    kind: ChangeKind::Name,
+                    since: 1,
+                    asked: true,
+                    retry_after: 60,
+                }),
+                "profile_change_in_doubt",
+            ),
+            (
+                OpsError::Profile(ProfileRefusal::Invalid { fields: vec![] }),
+                "invalid_profile",
             ),
         ]
     }

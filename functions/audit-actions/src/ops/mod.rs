@@ -15,6 +15,7 @@ pub mod ext_json;
 pub mod filing;
 pub mod filing_application;
 pub mod notifications;
+pub mod profile;
 pub mod quota;
 pub mod registration;
 pub mod requirements;
