@@ -341,6 +341,22 @@ async fn a_key_limited_to_a_customer_sees_and_acts_only_on_its_apps() {
         get(&app, &format!("/ops/apps/{theirs}/activity")).await,
         before
     );
+    // Nor through the `?appid=` that picks whose token asks WeChat.
+    for path in [
+        format!("/ops/quota?appid={theirs}"),
+        format!("/ops/categories?appid={theirs}"),
+    ] {
+        let (s, _, v) = send(&app, Some(ACME), Method::GET, &path, None).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (404, Some("not_found")),
+            "{path}: {v}"
+        );
+        // Its own app's token may ask (whatever WeChat then answers).
+        let ours = path.replace(theirs.as_str(), ours.as_str());
+        let (s, _, v) = send(&app, Some(ACME), Method::GET, &ours, None).await;
+        assert_ne!(v["error"], "not_found", "{ours}: {s} {v}");
+    }
     // Its own app: served.
     let (s, _, v) = send(
         &app,

@@ -124,6 +124,21 @@ fn app_of(path: &str) -> Option<&str> {
     Some(rest.split('/').next().unwrap_or(rest)).filter(|a| !a.is_empty())
 }
 
+/// The app a request is about: its path's ([`app_of`]), or the `?appid=` with which a few
+/// routes (`/ops/quota`, `/ops/categories`, `/ops/rid/{rid}`) pick whose token asks WeChat: a
+/// key limited to some customers may name only their apps there too.
+fn app_of_request(uri: &Uri) -> Option<String> {
+    if let Some(a) = app_of(uri.path()) {
+        return Some(a.to_owned());
+    }
+    #[derive(serde::Deserialize)]
+    struct AppidParam {
+        appid: Option<String>,
+    }
+    let q = axum::extract::Query::<AppidParam>::try_from_uri(uri).ok()?;
+    q.0.appid.filter(|a| !a.is_empty())
+}
+
 /// The request's source address: as API Gateway saw it in AWS, the peer's address where a
 /// listener of our own (wxopen-local) serves the router.
 fn source_ip(req: &Request) -> String {
@@ -231,9 +246,9 @@ pub async fn operator_access(
         let all_customers = rule.reach == Reach::AllCustomers && op.customers.is_some();
         return ApiError::forbidden(rule.role, op.role, all_customers).into_response();
     }
-    if let (Some(_), Some(appid)) = (&op.customers, app_of(&path)) {
+    if let (Some(_), Some(appid)) = (&op.customers, app_of_request(req.uri())) {
         // An unparsable appid is left to the handler's 400.
-        if let Ok(appid) = AppId::parse(appid) {
+        if let Ok(appid) = AppId::parse(&appid) {
             match deps.store.get_authorizer(&appid).await {
                 Ok(Some(a)) if op.sees_customer(a.customer_id.as_deref()) => {}
                 Ok(_) => {
