@@ -38,10 +38,16 @@ pub enum Action {
     ApplyIcpFiling,
     CancelIcpFiling,
     SubmitAuthAndIcp,
+    /// The profile a first audit needs: a name, avatar, signature or search status set (each
+    /// piece its own entry, with what it became).
+    ChangeProfile,
+    AddCategory,
+    ModifyCategory,
+    DeleteCategory,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 24] = [
         Action::Commit,
         Action::PrivacyDetectionPending,
         Action::SubmitAudit,
@@ -62,6 +68,10 @@ impl Action {
         Action::ApplyIcpFiling,
         Action::CancelIcpFiling,
         Action::SubmitAuthAndIcp,
+        Action::ChangeProfile,
+        Action::AddCategory,
+        Action::ModifyCategory,
+        Action::DeleteCategory,
     ];
 
     /// The word stored in [`Activity::action`] (WeChat's endpoint names for the settings).
@@ -87,6 +97,10 @@ impl Action {
             Action::ApplyIcpFiling => "apply_icp_filing",
             Action::CancelIcpFiling => "cancel_apply_icp_filing",
             Action::SubmitAuthAndIcp => "submit_auth_and_icp",
+            Action::ChangeProfile => "change_profile",
+            Action::AddCategory => "addcategory",
+            Action::ModifyCategory => "modifycategory",
+            Action::DeleteCategory => "deletecategory",
         }
     }
 
@@ -300,7 +314,11 @@ impl Stage {
             | Action::CreateIcpVerifyTask
             | Action::ApplyIcpFiling
             | Action::CancelIcpFiling
-            | Action::SubmitAuthAndIcp => self,
+            | Action::SubmitAuthAndIcp
+            | Action::ChangeProfile
+            | Action::AddCategory
+            | Action::ModifyCategory
+            | Action::DeleteCategory => self,
         }
     }
 

@@ -200,6 +200,42 @@ async fn a_submission_is_refused_until_the_profile_is_complete_then_accepted() {
     let (s, v) = submit(&app, &appid).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(sim.calls(SUBMIT), 1);
+
+    // Each change is in the app's activity, by whom and what it became.
+    let (s, v) = app.get_json(&format!("/ops/apps/{appid}/activity")).await;
+    assert_eq!(s, 200, "{v}");
+    let changes: Vec<(String, Value)> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] != "commit" && a["action"] != "submit_audit")
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap().to_owned(),
+                a["details"].clone(),
+            )
+        })
+        .collect();
+    let mut changes = changes;
+    changes.reverse();
+    assert_eq!(
+        changes,
+        [
+            ("change_profile".to_owned(), json!({ "search": "hidden" })),
+            ("change_profile".to_owned(), json!({ "signature": "set" })),
+            ("change_profile".to_owned(), json!({ "avatar": "set" })),
+            (
+                "change_profile".to_owned(),
+                json!({ "name": "模拟小店", "outcome": "set" })
+            ),
+            (
+                "addcategory".to_owned(),
+                json!({ "first": 8, "second": 39, "status": "checking" })
+            ),
+        ],
+        "{v}"
+    );
+    assert!(v["items"][0]["operator"].is_string(), "{v}");
 }
 
 #[tokio::test]

@@ -34,10 +34,12 @@ async fn view(State(deps): S, AuthorizedApp(app): AuthorizedApp) -> ApiResult {
 
 async fn change(
     State(deps): S,
-    Acting { app, .. }: Acting,
+    Acting { op, app }: Acting,
     JsonBody(b): JsonBody<ProfileChange>,
 ) -> ApiResult {
-    Ok(Json(json!(profile::change(&deps, &app, b).await?)))
+    Ok(Json(json!(
+        profile::change(&deps, &op.label, &app, b).await?
+    )))
 }
 
 #[derive(Deserialize)]
@@ -58,25 +60,29 @@ async fn all_categories(State(deps): S, OpsQuery(q): OpsQuery<TableQuery>) -> Ap
 
 async fn add_category(
     State(deps): S,
-    Acting { app, .. }: Acting,
+    Acting { op, app }: Acting,
     JsonBody(b): JsonBody<CategoryBody>,
 ) -> ApiResult<Response> {
-    let done = profile::add_category(&deps, &app, b).await?;
+    let done = profile::add_category(&deps, &op.label, &app, b).await?;
     Ok((StatusCode::CREATED, Json(done)).into_response())
 }
 
 async fn modify_category(
     State(deps): S,
-    Acting { app, .. }: Acting,
+    Acting { op, app }: Acting,
     JsonBody(b): JsonBody<CategoryBody>,
 ) -> ApiResult {
-    Ok(Json(json!(profile::modify_category(&deps, &app, b).await?)))
+    Ok(Json(json!(
+        profile::modify_category(&deps, &op.label, &app, b).await?
+    )))
 }
 
 async fn delete_category(
     State(deps): S,
-    Acting { app, .. }: Acting,
+    Acting { op, app }: Acting,
     OpsQuery(k): OpsQuery<CategoryKey>,
 ) -> ApiResult {
-    Ok(Json(json!(profile::delete_category(&deps, &app, k).await?)))
+    Ok(Json(json!(
+        profile::delete_category(&deps, &op.label, &app, k).await?
+    )))
 }

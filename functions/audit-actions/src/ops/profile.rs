@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wxopen::domain::{AppId, UnixTime};
 use wxopen::failure::{Classify, Failure, Hint, StatusCode};
+use wxopen::lifecycle::Action;
 use wxopen::push_apply::{record_category_decision, record_nickname_decision, NicknameDecision};
 use wxopen::store::{
     update_profile_state, Authorizer, CategoryReview, NicknameReview, ProfileSnapshot,
@@ -1044,7 +1045,12 @@ async fn upload(deps: &Deps, appid: &AppId, img: Image) -> Result<String, OpsErr
 /// Applies a profile change: every piece checked first (nothing is sent when one is wrong), then
 /// the search status, the signature, the avatar and the name, in that order; a failure stops the
 /// rest (what was done before it stays done, and `GET .../profile` shows it).
-pub async fn change(deps: &Deps, a: &Authorizer, b: ProfileChange) -> Result<Changed, OpsError> {
+pub async fn change(
+    deps: &Deps,
+    operator: &str,
+    a: &Authorizer,
+    b: ProfileChange,
+) -> Result<Changed, OpsError> {
     let appid = &a.appid;
     let mut errors = Vec::new();
     if b.name.is_none() && b.avatar.is_none() && b.signature.is_none() && b.search.is_none() {
@@ -1083,6 +1089,7 @@ pub async fn change(deps: &Deps, a: &Authorizer, b: ProfileChange) -> Result<Cha
         })
         .await?;
         out.search = Some(word);
+        noted(deps, operator, appid, json!({ "search": word })).await;
     }
     if let Some(signature) = b.signature {
         if let Some(ChangeDoubt::Signature { signature: s, .. }) =
@@ -1105,6 +1112,7 @@ pub async fn change(deps: &Deps, a: &Authorizer, b: ProfileChange) -> Result<Cha
             }
             out.signature = Some("set");
         }
+        noted(deps, operator, appid, json!({ "signature": "set" })).await;
     }
     if let Some(img) = avatar {
         settle_first(deps, appid, ChangeKind::Avatar).await?;
@@ -1128,6 +1136,7 @@ pub async fn change(deps: &Deps, a: &Authorizer, b: ProfileChange) -> Result<Cha
             out.reconciled.push(ChangeKind::Avatar);
         }
         out.avatar = Some("set");
+        noted(deps, operator, appid, json!({ "avatar": "set" })).await;
     }
     if let Some(name) = b.name {
         if let Some(ChangeDoubt::Name { nickname, .. }) =
@@ -1136,6 +1145,13 @@ pub async fn change(deps: &Deps, a: &Authorizer, b: ProfileChange) -> Result<Cha
             if nickname == name {
                 out.name = Some(name_outcome(deps, appid).await);
                 out.reconciled.push(ChangeKind::Name);
+                noted(
+                    deps,
+                    operator,
+                    appid,
+                    json!({ "name": name, "outcome": out.name }),
+                )
+                .await;
                 return Ok(out);
             }
         }
@@ -1153,6 +1169,7 @@ pub async fn change(deps: &Deps, a: &Authorizer, b: ProfileChange) -> Result<Cha
                 .map(|n| n.modify_used_count),
             since,
         };
+        let name_sent = name.clone();
         let req = SetNickname {
             nick_name: name.clone(),
             license,
@@ -1186,8 +1203,37 @@ pub async fn change(deps: &Deps, a: &Authorizer, b: ProfileChange) -> Result<Cha
                 out.reconciled.push(ChangeKind::Name);
             }
         }
+        noted(
+            deps,
+            operator,
+            appid,
+            json!({ "name": name_sent, "outcome": out.name }),
+        )
+        .await;
     }
     Ok(out)
+}
+
+/// One piece of a profile change, in the app's activity as soon as WeChat took it (a later
+/// piece failing does not unrecord it).
+async fn noted(deps: &Deps, operator: &str, appid: &AppId, details: Value) {
+    deps.record(operator, appid, Action::ChangeProfile, |x| {
+        x.details = details
+    })
+    .await;
+}
+
+/// A category change, in the app's activity.
+async fn category_noted(
+    deps: &Deps,
+    operator: &str,
+    appid: &AppId,
+    action: Action,
+    done: &CategoryChanged,
+) {
+    let details = json!(done);
+    deps.record(operator, appid, action, |x| x.details = details)
+        .await;
 }
 
 /// After a settled name doubt: `checking` when the settlement recorded a review, else `set`.
@@ -1408,6 +1454,17 @@ async fn category_status(deps: &Deps, appid: &AppId, first: u64, second: u64) ->
 /// Adds a category (its qualification files uploaded first); a qualified one goes to review.
 pub async fn add_category(
     deps: &Deps,
+    operator: &str,
+    a: &Authorizer,
+    b: CategoryBody,
+) -> Result<CategoryChanged, OpsError> {
+    let done = send_add_category(deps, a, b).await?;
+    category_noted(deps, operator, &a.appid, Action::AddCategory, &done).await;
+    Ok(done)
+}
+
+async fn send_add_category(
+    deps: &Deps,
     a: &Authorizer,
     b: CategoryBody,
 ) -> Result<CategoryChanged, OpsError> {
@@ -1469,6 +1526,17 @@ pub async fn add_category(
 /// Modifies a category's qualification files (a new review).
 pub async fn modify_category(
     deps: &Deps,
+    operator: &str,
+    a: &Authorizer,
+    b: CategoryBody,
+) -> Result<CategoryChanged, OpsError> {
+    let done = send_modify_category(deps, a, b).await?;
+    category_noted(deps, operator, &a.appid, Action::ModifyCategory, &done).await;
+    Ok(done)
+}
+
+async fn send_modify_category(
+    deps: &Deps,
     a: &Authorizer,
     b: CategoryBody,
 ) -> Result<CategoryChanged, OpsError> {
@@ -1520,6 +1588,17 @@ pub async fn modify_category(
 
 /// Deletes a category.
 pub async fn delete_category(
+    deps: &Deps,
+    operator: &str,
+    a: &Authorizer,
+    k: CategoryKey,
+) -> Result<CategoryChanged, OpsError> {
+    let done = send_delete_category(deps, a, k).await?;
+    category_noted(deps, operator, &a.appid, Action::DeleteCategory, &done).await;
+    Ok(done)
+}
+
+async fn send_delete_category(
     deps: &Deps,
     a: &Authorizer,
     k: CategoryKey,
