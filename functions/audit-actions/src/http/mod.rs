@@ -224,16 +224,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for OpsQuery<T> {
 pub(crate) struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
-    type Rejection = Response;
+    type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        let headers = req.headers().clone();
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::from(e).into_response())?;
-        json_body(&headers, &body)
-            .map(JsonBody)
-            .map_err(IntoResponse::into_response)
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (headers, body) = read_body(req, state).await?;
+        Ok(JsonBody(json_body(&headers, &body)?))
     }
 }
 
@@ -242,20 +237,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 pub(crate) struct OptionalJsonBody<T>(pub T);
 
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
-    type Rejection = Response;
+    type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        let headers = req.headers().clone();
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::from(e).into_response())?;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (headers, body) = read_body(req, state).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(T::default()));
         }
-        json_body(&headers, &body)
-            .map(OptionalJsonBody)
-            .map_err(IntoResponse::into_response)
+        Ok(OptionalJsonBody(json_body(&headers, &body)?))
     }
+}
+
+/// The request's headers and whole body, or the JSON 413/400 of a body too large or cut off.
+async fn read_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<(HeaderMap, Bytes), ApiError> {
+    let headers = req.headers().clone();
+    let body = Bytes::from_request(req, state).await?;
+    Ok((headers, body))
 }
 
 /// Parses a JSON body into `T`, answering a 400 that names the field at fault (its path, e.g.

@@ -5,7 +5,9 @@
 
 use super::routes::declare_routes;
 use super::{Acting, ApiResult, AuthorizedApp, JsonBody, OpsQuery, S};
-use crate::ops::profile::{self, CategoryBody, CategoryKey, ProfileChange, AVATAR_MAX_BYTES};
+use crate::ops::profile::{
+    self, CategoryBody, CategoryChange, CategoryKey, ProfileChange, AVATAR_MAX_BYTES,
+};
 use crate::ops::{self};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -63,7 +65,7 @@ async fn add_category(
     Acting { op, app }: Acting,
     JsonBody(b): JsonBody<CategoryBody>,
 ) -> ApiResult<Response> {
-    let done = profile::add_category(&deps, &op.label, &app, b).await?;
+    let done = profile::change_category(&deps, &op.label, &app, CategoryChange::Add(b)).await?;
     Ok((StatusCode::CREATED, Json(done)).into_response())
 }
 
@@ -73,7 +75,7 @@ async fn modify_category(
     JsonBody(b): JsonBody<CategoryBody>,
 ) -> ApiResult {
     Ok(Json(json!(
-        profile::modify_category(&deps, &op.label, &app, b).await?
+        profile::change_category(&deps, &op.label, &app, CategoryChange::Modify(b)).await?
     )))
 }
 
@@ -83,6 +85,6 @@ async fn delete_category(
     OpsQuery(k): OpsQuery<CategoryKey>,
 ) -> ApiResult {
     Ok(Json(json!(
-        profile::delete_category(&deps, &op.label, &app, k).await?
+        profile::change_category(&deps, &op.label, &app, CategoryChange::Delete(k)).await?
     )))
 }

@@ -44,24 +44,7 @@ const MEDIA_ACTIVITY_PAGES: usize = 5;
 // ---------------------------------------------------------------------------------------------
 // Refusals
 
-/// One field of an application that breaks a rule, said in English and Chinese.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// The field's path in the application, e.g. `icp_subject.principal_info.mobile`.
-    pub field: String,
-    pub en: String,
-    pub zh: String,
-}
-
-impl FieldError {
-    fn new(field: impl Into<String>, en: impl Into<String>, zh: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            en: en.into(),
-            zh: zh.into(),
-        }
-    }
-}
+pub use super::field_error::FieldError;
 
 /// Which application a doubt or a refusal is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

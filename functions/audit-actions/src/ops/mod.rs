@@ -12,6 +12,7 @@ pub mod batches;
 pub mod code;
 pub mod error;
 pub mod ext_json;
+pub mod field_error;
 pub mod filing;
 pub mod filing_application;
 pub mod notifications;

@@ -17,7 +17,7 @@
 //! [`wxopen::push_apply`]); when the push is late, `GET .../profile` polls (querynickname for a
 //! name checked for longer than [`REVIEW_POLL_AFTER_SECS`], getcategory on every read).
 
-use super::filing_application::FieldError;
+use super::field_error::FieldError;
 use super::OpsError;
 use crate::Deps;
 use base64::Engine as _;
@@ -196,14 +196,6 @@ impl Classify for ProfileRefusal {
             }
         };
         f.hint(Some(self.hint()))
-    }
-}
-
-fn field(name: &str, en: &str, zh: &str) -> FieldError {
-    FieldError {
-        field: name.to_owned(),
-        en: en.to_owned(),
-        zh: zh.to_owned(),
     }
 }
 
@@ -951,8 +943,8 @@ struct Image {
 
 fn check_image(name: &str, b: ImageBody, errors: &mut Vec<FieldError>) -> Option<Image> {
     if !b.content_type.starts_with("image/") {
-        errors.push(field(
-            &format!("{name}.content_type"),
+        errors.push(FieldError::new(
+            format!("{name}.content_type"),
             "an image (image/jpeg, image/png…)",
             "须为图片（image/jpeg、image/png 等）",
         ));
@@ -961,8 +953,8 @@ fn check_image(name: &str, b: ImageBody, errors: &mut Vec<FieldError>) -> Option
     let bytes = match base64::engine::general_purpose::STANDARD.decode(b.data_base64.trim()) {
         Ok(b) => b,
         Err(_) => {
-            errors.push(field(
-                &format!("{name}.data_base64"),
+            errors.push(FieldError::new(
+                format!("{name}.data_base64"),
                 "not base64 (standard alphabet)",
                 "不是有效的 base64 编码",
             ));
@@ -970,8 +962,8 @@ fn check_image(name: &str, b: ImageBody, errors: &mut Vec<FieldError>) -> Option
         }
     };
     if bytes.is_empty() || bytes.len() > AVATAR_MAX_BYTES {
-        errors.push(field(
-            &format!("{name}.data_base64"),
+        errors.push(FieldError::new(
+            format!("{name}.data_base64"),
             "the image must be 1 byte to 2 MB",
             "图片大小须在 2 MB 以内且不为空",
         ));
@@ -991,7 +983,7 @@ fn check_image(name: &str, b: ImageBody, errors: &mut Vec<FieldError>) -> Option
 fn check_name(name: &str, errors: &mut Vec<FieldError>) {
     let n = name.trim().chars().count();
     if !(2..=30).contains(&n) || name.contains("小程序") || name.trim() != name {
-        errors.push(field(
+        errors.push(FieldError::new(
             "name",
             "2 to 30 characters, without surrounding spaces and without 小程序",
             "名称须为 2-30 个字符，首尾无空格，且不含“小程序”",
@@ -1003,7 +995,7 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) {
 fn check_signature(s: &str, errors: &mut Vec<FieldError>) {
     let n = s.trim().chars().count();
     if !(4..=120).contains(&n) {
-        errors.push(field(
+        errors.push(FieldError::new(
             "signature",
             "4 to 120 characters",
             "简介须为 4-120 个字符",
@@ -1054,7 +1046,7 @@ pub async fn change(
     let appid = &a.appid;
     let mut errors = Vec::new();
     if b.name.is_none() && b.avatar.is_none() && b.signature.is_none() && b.search.is_none() {
-        errors.push(field(
+        errors.push(FieldError::new(
             ".",
             "give at least one of name, avatar, signature, search",
             "请至少提供 name、avatar、signature、search 之一",
@@ -1064,7 +1056,7 @@ pub async fn change(
         check_name(n, &mut errors);
     }
     if b.name_license.is_some() && b.name.is_none() {
-        errors.push(field(
+        errors.push(FieldError::new(
             "name_license",
             "material goes with a name",
             "材料须与名称一同提交",
@@ -1223,19 +1215,6 @@ async fn noted(deps: &Deps, operator: &str, appid: &AppId, details: Value) {
     .await;
 }
 
-/// A category change, in the app's activity.
-async fn category_noted(
-    deps: &Deps,
-    operator: &str,
-    appid: &AppId,
-    action: Action,
-    done: &CategoryChanged,
-) {
-    let details = json!(done);
-    deps.record(operator, appid, action, |x| x.details = details)
-        .await;
-}
-
 /// After a settled name doubt: `checking` when the settlement recorded a review, else `set`.
 async fn name_outcome(deps: &Deps, appid: &AppId) -> &'static str {
     match deps.store.get_profile_state(appid).await {
@@ -1353,14 +1332,14 @@ pub struct CategoryKey {
 
 fn check_key(first: u64, second: u64, errors: &mut Vec<FieldError>) {
     if first == 0 {
-        errors.push(field(
+        errors.push(FieldError::new(
             "first",
             "a level-1 category id (GET /ops/categories)",
             "须为一级类目 id（见 GET /ops/categories）",
         ));
     }
     if second == 0 {
-        errors.push(field(
+        errors.push(FieldError::new(
             "second",
             "a level-2 category id (GET /ops/categories)",
             "须为二级类目 id（见 GET /ops/categories）",
@@ -1379,7 +1358,7 @@ fn check_category(b: CategoryBody, need_files: bool) -> Result<CheckedCategory, 
     let mut errors = Vec::new();
     check_key(b.first, b.second, &mut errors);
     if need_files && b.certificates.is_empty() {
-        errors.push(field(
+        errors.push(FieldError::new(
             "certificates",
             "a modification sends new qualification files: give at least one",
             "修改类目须提交新的资质文件：请至少提供一个",
@@ -1388,8 +1367,8 @@ fn check_category(b: CategoryBody, need_files: bool) -> Result<CheckedCategory, 
     let mut files = Vec::new();
     for (i, c) in b.certificates.into_iter().enumerate() {
         if c.key.trim().is_empty() {
-            errors.push(field(
-                &format!("certificates[{i}].key"),
+            errors.push(FieldError::new(
+                format!("certificates[{i}].key"),
                 "the qualification's name, as GET /ops/categories lists it",
                 "资质名称（见 GET /ops/categories）",
             ));
@@ -1451,19 +1430,35 @@ async fn category_status(deps: &Deps, appid: &AppId, first: u64, second: u64) ->
     }
 }
 
-/// Adds a category (its qualification files uploaded first); a qualified one goes to review.
-pub async fn add_category(
+/// One change of an app's categories, as an operator asks it.
+#[derive(Debug)]
+pub enum CategoryChange {
+    Add(CategoryBody),
+    Modify(CategoryBody),
+    Delete(CategoryKey),
+}
+
+/// Changes the app's categories and notes the change in its activity (by whom, what it
+/// became).
+pub async fn change_category(
     deps: &Deps,
     operator: &str,
     a: &Authorizer,
-    b: CategoryBody,
+    change: CategoryChange,
 ) -> Result<CategoryChanged, OpsError> {
-    let done = send_add_category(deps, a, b).await?;
-    category_noted(deps, operator, &a.appid, Action::AddCategory, &done).await;
+    let (action, done) = match change {
+        CategoryChange::Add(b) => (Action::AddCategory, add_category(deps, a, b).await?),
+        CategoryChange::Modify(b) => (Action::ModifyCategory, modify_category(deps, a, b).await?),
+        CategoryChange::Delete(k) => (Action::DeleteCategory, delete_category(deps, a, k).await?),
+    };
+    let details = json!(done);
+    deps.record(operator, &a.appid, action, |x| x.details = details)
+        .await;
     Ok(done)
 }
 
-async fn send_add_category(
+/// Adds a category (its qualification files uploaded first); a qualified one goes to review.
+async fn add_category(
     deps: &Deps,
     a: &Authorizer,
     b: CategoryBody,
@@ -1524,18 +1519,7 @@ async fn send_add_category(
 }
 
 /// Modifies a category's qualification files (a new review).
-pub async fn modify_category(
-    deps: &Deps,
-    operator: &str,
-    a: &Authorizer,
-    b: CategoryBody,
-) -> Result<CategoryChanged, OpsError> {
-    let done = send_modify_category(deps, a, b).await?;
-    category_noted(deps, operator, &a.appid, Action::ModifyCategory, &done).await;
-    Ok(done)
-}
-
-async fn send_modify_category(
+async fn modify_category(
     deps: &Deps,
     a: &Authorizer,
     b: CategoryBody,
@@ -1587,18 +1571,7 @@ async fn send_modify_category(
 }
 
 /// Deletes a category.
-pub async fn delete_category(
-    deps: &Deps,
-    operator: &str,
-    a: &Authorizer,
-    k: CategoryKey,
-) -> Result<CategoryChanged, OpsError> {
-    let done = send_delete_category(deps, a, k).await?;
-    category_noted(deps, operator, &a.appid, Action::DeleteCategory, &done).await;
-    Ok(done)
-}
-
-async fn send_delete_category(
+async fn delete_category(
     deps: &Deps,
     a: &Authorizer,
     k: CategoryKey,

@@ -12,7 +12,7 @@
 //! on, bound to the registration's customer; one whose push is lost is settled by [`settle`]:
 //! the search says it exists, and WeChat's authorizer list names it.
 
-use crate::ops::filing_application::FieldError;
+use crate::ops::field_error::FieldError;
 use crate::ops::OpsError;
 use crate::Deps;
 use serde::Serialize;
@@ -131,14 +131,6 @@ pub struct NewRegistration {
     pub ticket: Option<String>,
 }
 
-fn field(field: &str, en: impl Into<String>, zh: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.to_owned(),
-        en: en.into(),
-        zh: zh.into(),
-    }
-}
-
 /// Reads a body's fields, collecting every fault.
 struct Fields<'a> {
     body: &'a Map<String, Value>,
@@ -152,17 +144,17 @@ impl<'a> Fields<'a> {
         match self.body.get(name) {
             None | Some(Value::Null) if !required => None,
             None | Some(Value::Null) => {
-                self.errors.push(field(name, "required", "必填"));
+                self.errors.push(FieldError::new(name, "required", "必填"));
                 None
             }
             Some(Value::String(s)) => {
                 let s = s.trim();
                 if s.is_empty() && required {
                     self.errors
-                        .push(field(name, "must not be empty", "不能为空"));
+                        .push(FieldError::new(name, "must not be empty", "不能为空"));
                     None
                 } else if s.chars().any(char::is_control) {
-                    self.errors.push(field(
+                    self.errors.push(FieldError::new(
                         name,
                         "must not contain control characters",
                         "不能包含控制字符",
@@ -174,7 +166,7 @@ impl<'a> Fields<'a> {
             }
             Some(_) => {
                 self.errors
-                    .push(field(name, "must be a string", "须为字符串"));
+                    .push(FieldError::new(name, "must be a string", "须为字符串"));
                 None
             }
         }
@@ -192,7 +184,7 @@ impl<'a> Fields<'a> {
         }
         let n = s.chars().count();
         if !range.contains(&n) {
-            self.errors.push(field(
+            self.errors.push(FieldError::new(
                 name,
                 format!("must be {} to {} characters", range.start(), range.end()),
                 format!("长度须为 {} 至 {} 个字符", range.start(), range.end()),
@@ -205,7 +197,7 @@ impl<'a> Fields<'a> {
     fn wechat_id(&mut self, name: &'static str) -> Option<String> {
         let s = self.text(name, true)?;
         if !valid_wechat_id(&s) {
-            self.errors.push(field(
+            self.errors.push(FieldError::new(
                 name,
                 "must be a WeChat id: 6 to 20 letters, digits, _ or -, starting with a letter",
                 "须为微信号：6 至 20 位字母、数字、下划线或减号，以字母开头",
@@ -222,7 +214,7 @@ impl<'a> Fields<'a> {
                     && p.chars()
                         .all(|c| c.is_ascii_digit() || c == '-' || c == '+');
                 if !ok {
-                    self.errors.push(field(
+                    self.errors.push(FieldError::new(
                         name,
                         "must be a phone number (5 to 20 digits, - or +)",
                         "须为电话号码（5 至 20 位数字、- 或 +）",
@@ -239,7 +231,7 @@ impl<'a> Fields<'a> {
         match self.body.get(name).and_then(Value::as_i64) {
             Some(n @ 1..=3) => Some(CodeType::from_code(n)),
             _ => {
-                self.errors.push(field(
+                self.errors.push(FieldError::new(
                     name,
                     "must be 1 (unified social credit code), 2 (organization code) or 3 (business licence number)",
                     "须为 1（统一社会信用代码）、2（组织机构代码）或 3（营业执照注册号）",
@@ -268,7 +260,7 @@ impl<'a> Fields<'a> {
             _ => true,
         };
         if !ok {
-            self.errors.push(field(
+            self.errors.push(FieldError::new(
                 name,
                 "does not match its code_type: 18 digits or capital letters (1), 9 characters as xxxxxxxx-x (2), 15 digits (3)",
                 "与 code_type 不符：统一社会信用代码 18 位数字或大写字母（1），组织机构代码 9 位 xxxxxxxx-x（2），营业执照注册号 15 位数字（3）",
@@ -282,7 +274,8 @@ impl<'a> Fields<'a> {
     fn finish(mut self) -> Vec<FieldError> {
         for k in self.body.keys() {
             if !self.allowed.contains(&k.as_str()) {
-                self.errors.push(field(k, "unknown field", "未知字段"));
+                self.errors
+                    .push(FieldError::new(k, "unknown field", "未知字段"));
             }
         }
         self.errors
@@ -304,7 +297,7 @@ fn invalid(fields: Vec<FieldError>) -> OpsError {
 /// Checks a `POST /ops/registrations` body: every field of its kind, all faults at once.
 pub fn parse_new(body: &Value) -> Result<NewRegistration, OpsError> {
     let Some(obj) = body.as_object() else {
-        return Err(invalid(vec![field(
+        return Err(invalid(vec![FieldError::new(
             ".",
             "must be a JSON object",
             "须为 JSON 对象",
@@ -322,7 +315,7 @@ pub fn parse_new(body: &Value) -> Result<NewRegistration, OpsError> {
         None => None,
     };
     let Some(kind) = kind else {
-        f.errors.push(field(
+        f.errors.push(FieldError::new(
             "kind",
             "must be enterprise, personal, beta or reuse_official_account",
             "须为 enterprise、personal、beta 或 reuse_official_account",
@@ -384,7 +377,7 @@ pub fn parse_new(body: &Value) -> Result<NewRegistration, OpsError> {
             let oa = oa.and_then(|a| match AppId::parse(&a) {
                 Ok(a) => Some(a),
                 Err(_) => {
-                    f.errors.push(field(
+                    f.errors.push(FieldError::new(
                         "official_account_appid",
                         "must be an appid (wx and 16 lowercase letters or digits)",
                         "须为 appid（wx 加 16 位小写字母或数字）",
@@ -418,7 +411,7 @@ pub struct VerifyRequest {
 /// Checks a `POST /ops/registrations/{id}/verify` body.
 pub fn parse_verify(body: &Value) -> Result<VerifyRequest, OpsError> {
     let Some(obj) = body.as_object() else {
-        return Err(invalid(vec![field(
+        return Err(invalid(vec![FieldError::new(
             ".",
             "must be a JSON object",
             "须为 JSON 对象",
@@ -762,7 +755,8 @@ async fn usable_official_account(
     appid: &AppId,
     customer_id: &str,
 ) -> Result<Authorizer, OpsError> {
-    let refuse = |en: &str, zh: &str| invalid(vec![field("official_account_appid", en, zh)]);
+    let refuse =
+        |en: &str, zh: &str| invalid(vec![FieldError::new("official_account_appid", en, zh)]);
     let Some(a) = deps.store.get_authorizer(appid).await? else {
         return Err(refuse(
             "no authorized official account has this appid",
