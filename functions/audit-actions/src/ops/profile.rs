@@ -1430,6 +1430,26 @@ async fn category_status(deps: &Deps, appid: &AppId, first: u64, second: u64) ->
     }
 }
 
+/// Records that WeChat reviews the category `first`/`second` since `since` (its push, or a poll,
+/// brings the decision).
+async fn in_review(
+    deps: &Deps,
+    appid: &AppId,
+    first: u64,
+    second: u64,
+    since: UnixTime,
+) -> Result<(), OpsError> {
+    let review = CategoryReview {
+        first,
+        second,
+        status: ReviewStatus::Checking,
+        reason: String::new(),
+        at: since,
+    };
+    record_category_decision(deps.store.as_ref(), appid, review, since).await?;
+    Ok(())
+}
+
 /// One change of an app's categories, as an operator asks it.
 #[derive(Debug)]
 pub enum CategoryChange {
@@ -1501,14 +1521,7 @@ async fn add_category(
     let sent = send_once(deps, appid, d, deps.mgr.wxa(appid).call(&req)).await?;
     let status = category_status(deps, appid, first, second).await;
     if status == "checking" {
-        let review = CategoryReview {
-            first,
-            second,
-            status: ReviewStatus::Checking,
-            reason: String::new(),
-            at: since,
-        };
-        record_category_decision(deps.store.as_ref(), appid, review, since).await?;
+        in_review(deps, appid, first, second, since).await?;
     }
     Ok(CategoryChanged {
         first,
@@ -1554,14 +1567,7 @@ async fn modify_category(
         certificates: certs,
     };
     let sent = send_once(deps, appid, d, deps.mgr.wxa(appid).call(&req)).await?;
-    let review = CategoryReview {
-        first,
-        second,
-        status: ReviewStatus::Checking,
-        reason: String::new(),
-        at: since,
-    };
-    record_category_decision(deps.store.as_ref(), appid, review, since).await?;
+    in_review(deps, appid, first, second, since).await?;
     Ok(CategoryChanged {
         first,
         second,

@@ -139,6 +139,22 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    /// The body's fields, or the refusal of a body that is not a JSON object.
+    fn of(body: &'a Value) -> Result<Self, OpsError> {
+        let Some(obj) = body.as_object() else {
+            return Err(invalid(vec![FieldError::new(
+                ".",
+                "must be a JSON object",
+                "须为 JSON 对象",
+            )]));
+        };
+        Ok(Fields {
+            body: obj,
+            errors: Vec::new(),
+            allowed: vec![],
+        })
+    }
+
     fn text(&mut self, name: &'static str, required: bool) -> Option<String> {
         self.allowed.push(name);
         match self.body.get(name) {
@@ -296,21 +312,10 @@ fn invalid(fields: Vec<FieldError>) -> OpsError {
 
 /// Checks a `POST /ops/registrations` body: every field of its kind, all faults at once.
 pub fn parse_new(body: &Value) -> Result<NewRegistration, OpsError> {
-    let Some(obj) = body.as_object() else {
-        return Err(invalid(vec![FieldError::new(
-            ".",
-            "must be a JSON object",
-            "须为 JSON 对象",
-        )]));
-    };
-    let mut f = Fields {
-        body: obj,
-        errors: Vec::new(),
-        allowed: vec![],
-    };
+    let mut f = Fields::of(body)?;
     let customer_id = f.chars("customer_id", true, 1..=64);
     f.allowed.push("kind");
-    let kind = match obj.get("kind").and_then(Value::as_str) {
+    let kind = match f.body.get("kind").and_then(Value::as_str) {
         Some(k) => RegistrationKind::parse(k),
         None => None,
     };
@@ -410,18 +415,7 @@ pub struct VerifyRequest {
 
 /// Checks a `POST /ops/registrations/{id}/verify` body.
 pub fn parse_verify(body: &Value) -> Result<VerifyRequest, OpsError> {
-    let Some(obj) = body.as_object() else {
-        return Err(invalid(vec![FieldError::new(
-            ".",
-            "must be a JSON object",
-            "须为 JSON 对象",
-        )]));
-    };
-    let mut f = Fields {
-        body: obj,
-        errors: Vec::new(),
-        allowed: vec![],
-    };
+    let mut f = Fields::of(body)?;
     let name = f.chars("enterprise_name", true, 1..=100);
     let code_type = f.code_type("code_type");
     let code = f.code("code", code_type);
