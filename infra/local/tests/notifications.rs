@@ -691,6 +691,29 @@ async fn a_single_submit_that_leaves_under_a_tenth_of_the_audit_quota_is_told_on
     assert_eq!(quota_low_notifications(&app).await.len(), 1);
 }
 
+/// A speed-up reads the quota too (for its own count): one that finds under a tenth of the
+/// month's audits left is told, once.
+#[tokio::test]
+async fn a_speedup_that_finds_under_a_tenth_of_the_audit_quota_left_is_told() {
+    let app = support::spawn_app().await;
+    let appid = app.authorized_app("Quota speed-up").await;
+    app.local.sim.set_audit_quota(50, 100, 5, 10);
+    app.commit_and_submit(&appid, "1.0.0").await;
+    assert!(quota_low_notifications(&app).await.is_empty());
+    // The provider's other apps used the month's audits meanwhile.
+    app.local.sim.set_audit_quota(5, 100, 5, 10);
+    let speedup = format!("/ops/apps/{appid}/audits/latest/speedup");
+    let (s, v) = app.call(reqwest::Method::POST, &speedup, None).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("sped_up")), "{v}");
+    assert_eq!(
+        quota_low_notifications(&app).await,
+        [Event::AuditQuotaLow {
+            remaining: 5,
+            limit: 100
+        }]
+    );
+}
+
 /// `PUT /ops/notifications/rules` puts the robot's key and the signing secret in the channels'
 /// secret (here the owner-only file that stands in for Secrets Manager), the rules item keeps
 /// references only, `GET` shows neither, and a later `PUT` without them keeps them.
