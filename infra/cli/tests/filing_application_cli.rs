@@ -3,38 +3,11 @@
 
 mod support;
 
+use support::wxopen_as_operator as wxopen;
+
 use serde_json::json;
-use std::process::Output;
 use wxopen::domain::AppId;
-use wxopen_local::testing::{spawn_app_with, App, OPERATOR_KEY as KEY};
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn wxopen(app: &App, args: &[&str]) -> Run {
-    let out: Output = support::wxopen(Some(&app.local.base_url), Some(KEY), args).await;
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-impl Run {
-    fn ok(&self) -> &str {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "stdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
-        &self.stdout
-    }
-}
+use wxopen_local::testing::{spawn_app_with, App};
 
 async fn media(
     app: &App,

@@ -3,36 +3,9 @@
 
 mod support;
 
-use std::process::Output;
-use wxopen_local::testing::{spawn_app, App, OPERATOR_KEY as KEY};
+use support::wxopen_as_operator as wxopen;
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn wxopen(app: &App, args: &[&str]) -> Run {
-    let out: Output = support::wxopen(Some(&app.local.base_url), Some(KEY), args).await;
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-impl Run {
-    fn ok(&self) -> &str {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "stdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
-        &self.stdout
-    }
-}
+use wxopen_local::testing::spawn_app;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_sets_up_a_fresh_mini_programs_profile_from_the_cli() {

@@ -3,37 +3,10 @@
 
 mod support;
 
-use std::process::Output;
+use support::wxopen_as_operator as wxopen;
+
 use wechat_sim::{RegistrationDecision, RegistrationKind};
-use wxopen_local::testing::{spawn_app, App, OPERATOR_KEY as KEY};
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn wxopen(app: &App, args: &[&str]) -> Run {
-    let out: Output = support::wxopen(Some(&app.local.base_url), Some(KEY), args).await;
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-impl Run {
-    fn ok(&self) -> &str {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "stdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
-        &self.stdout
-    }
-}
+use wxopen_local::testing::{spawn_app, App};
 
 fn task(app: &App, kind: RegistrationKind) -> String {
     app.local

@@ -26,3 +26,38 @@ pub async fn wxopen(url: Option<&str>, key: Option<&str>, args: &[&str]) -> Outp
     .await
     .unwrap()
 }
+
+/// One run of `wxopen` as an operator with the full key runs it against `app`.
+#[allow(dead_code)] // each test binary compiles this module; not every one runs as an operator
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+#[allow(dead_code)]
+impl Run {
+    /// Its standard output, once it exited 0 (else the test fails showing both outputs).
+    pub fn ok(&self) -> &str {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        &self.stdout
+    }
+}
+
+/// Runs `wxopen args...` against `app` with the operator key.
+#[allow(dead_code)]
+pub async fn wxopen_as_operator(app: &wxopen_local::testing::App, args: &[&str]) -> Run {
+    let key = wxopen_local::testing::OPERATOR_KEY;
+    let out = wxopen(Some(&app.local.base_url), Some(key), args).await;
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
